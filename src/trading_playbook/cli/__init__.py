@@ -1,0 +1,38 @@
+"""The ``playbook`` command line (typer + rich).
+
+Each command group lives in its own module with a ``register(app)`` function; this module only
+assembles them, so the groups stay independent.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from trading_playbook.cli import backtest, data, research, runs, scan
+from trading_playbook.core.errors import PlaybookError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="playbook",
+    help="Trading Playbook: scan, size, exit, simulate and validate swing-trading strategies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in (data, scan, backtest, runs, research):
+    _module.register(app)
+
+
+def main() -> None:
+    """Console entry point: PlaybookError becomes a one-line red message and exit code 1."""
+    from rich.console import Console
+
+    try:
+        app()
+    except PlaybookError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)

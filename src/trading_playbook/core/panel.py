@@ -1,0 +1,281 @@
+"""The aligned panel: sessions x symbols arrays plus an availability mask, and price adjustment.
+
+A :class:`Panel` is what scanners and engines consume. It is built once from a long bar table
+(``symbol, date, open, high, low, close, volume`` and optionally ``split, dividend, adjusted_close``)
+by :func:`bars_to_panel`, which applies the adjustment of RULES section 1:
+
+- ``split`` (default): back-adjusted for splits. ``F_t = prod(k_s for s > t)`` over the symbol's
+  loaded sessions; price = raw / F_t, volume = raw * F_t. The most recent prices equal the raw ones.
+- ``all``: also removes dividends: open/high/low/close scaled by ``adjusted_close_t / close_t``;
+  volume split-adjusted only.
+- ``raw``: prices as traded.
+
+Factors use every split in the loaded data, also those after a backtest's end, so cutting the
+panel later (:meth:`Panel.truncate`) never changes earlier prices.
+
+Sessions are the union of dates present in the data. Missing bars are NaN with ``available`` False.
+Symbols are sorted in code-point order, so a symbol index order equals plain string order (the
+ranking tie-break of RULES section 8).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from trading_playbook.core.errors import DataError
+
+__all__ = ["ADJUSTMENTS", "Adjustment", "Panel", "bars_to_panel", "split_factors"]
+
+Adjustment = Literal["split", "all", "raw"]
+ADJUSTMENTS: tuple[str, ...] = ("split", "all", "raw")
+PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close")
+
+
+@dataclass(frozen=True, eq=False)
+class Panel:
+    """Aligned (sessions x symbols) arrays. Prices are adjusted as ``adjustment`` says."""
+
+    sessions: np.ndarray  # datetime64[D], shape (T,), strictly increasing
+    symbols: tuple[str, ...]  # shape (N,), sorted
+    open: np.ndarray  # float64 (T, N), NaN where no bar
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray  # float64 (T, N), adjusted like the prices (split factor)
+    raw_close: np.ndarray  # float64 (T, N), the as-traded close (min_price rule)
+    available: np.ndarray  # bool (T, N)
+    adjustment: str = "split"
+    split: np.ndarray | None = field(default=None, repr=False)  # raw split coefficients (T, N), 1.0 default
+
+    # ------------------------------------------------------------------ shape and lookup
+    @property
+    def n_sessions(self) -> int:
+        return int(self.sessions.shape[0])
+
+    @property
+    def n_symbols(self) -> int:
+        return len(self.symbols)
+
+    @cached_property
+    def _symbol_pos(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.symbols)}
+
+    def symbol_index(self, symbol: str) -> int:
+        """Column of ``symbol``; a clear error when the panel does not hold it."""
+        try:
+            return self._symbol_pos[symbol]
+        except KeyError:
+            raise DataError(
+                f"symbol {symbol!r} is not in the loaded data ({self.n_symbols} symbols); "
+                "check the [data] symbols list or ingest it first"
+            ) from None
+
+    def session_index(self, date: object, side: Literal["left", "right"] = "left") -> int:
+        """Index of the first session >= date (side='left') or last session <= date (side='right')."""
+        d = np.datetime64(pd.Timestamp(date).date(), "D")
+        if side == "left":
+            return int(np.searchsorted(self.sessions, d, side="left"))
+        return int(np.searchsorted(self.sessions, d, side="right")) - 1
+
+    # ------------------------------------------------------------------ slicing (views, no copies)
+    def truncate(self, last: int) -> Panel:
+        """The panel cut after session index ``last`` (inclusive). Adjusted prices do not move."""
+        end = last + 1
+        return replace(
+            self,
+            sessions=self.sessions[:end],
+            open=self.open[:end],
+            high=self.high[:end],
+            low=self.low[:end],
+            close=self.close[:end],
+            volume=self.volume[:end],
+            raw_close=self.raw_close[:end],
+            available=self.available[:end],
+            split=None if self.split is None else self.split[:end],
+        )
+
+    def select(self, symbols: list[str] | tuple[str, ...]) -> Panel:
+        """A panel restricted to ``symbols`` (kept sorted); sessions without any bar are dropped."""
+        cols = np.array(sorted(self.symbol_index(s) for s in set(symbols)), dtype=np.int64)
+        avail = self.available[:, cols]
+        rows = np.flatnonzero(avail.any(axis=1))
+        grid = np.ix_(rows, cols)
+        return Panel(
+            sessions=self.sessions[rows],
+            symbols=tuple(self.symbols[i] for i in cols),
+            open=self.open[grid],
+            high=self.high[grid],
+            low=self.low[grid],
+            close=self.close[grid],
+            volume=self.volume[grid],
+            raw_close=self.raw_close[grid],
+            available=avail[rows],
+            adjustment=self.adjustment,
+            split=None if self.split is None else self.split[grid],
+        )
+
+    def bars(self, symbol: str) -> pd.DataFrame:
+        """One symbol's bars (adjusted) as a DataFrame indexed by session, missing sessions dropped."""
+        j = self.symbol_index(symbol)
+        mask = self.available[:, j]
+        return pd.DataFrame(
+            {
+                "open": self.open[mask, j],
+                "high": self.high[mask, j],
+                "low": self.low[mask, j],
+                "close": self.close[mask, j],
+                "volume": self.volume[mask, j],
+                "raw_close": self.raw_close[mask, j],
+            },
+            index=pd.DatetimeIndex(self.sessions[mask], name="date"),
+        )
+
+    # ------------------------------------------------------------------ identity
+    @cached_property
+    def fingerprint(self) -> str:
+        """Content hash of the adjusted arrays, symbols and sessions (stable across runs)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(self.adjustment.encode())
+        h.update("\x1f".join(self.symbols).encode())
+        h.update(self.sessions.astype("datetime64[D]").astype(np.int64).tobytes())
+        for arr in (self.open, self.high, self.low, self.close, self.volume, self.raw_close):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+    def describe(self) -> dict[str, object]:
+        """Summary used in result.json ``data``."""
+        return {
+            "symbols": self.n_symbols,
+            "sessions": self.n_sessions,
+            "first_session": str(self.sessions[0]) if self.n_sessions else None,
+            "last_session": str(self.sessions[-1]) if self.n_sessions else None,
+            "adjustment": self.adjustment,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def split_factors(split: np.ndarray) -> np.ndarray:
+    """``F_t = prod(k_s for s > t)`` down each column of a (T, N) split-coefficient array.
+
+    Missing sessions must hold 1.0. The last session's factor is 1.0.
+    """
+    k = np.where(np.isfinite(split) & (split > 0), split, 1.0)
+    # suffix product including t, then shift one session up so that it covers s > t only
+    suffix = np.cumprod(k[::-1], axis=0)[::-1]
+    factors = np.ones_like(k)
+    factors[:-1] = suffix[1:]
+    return factors
+
+
+def bars_to_panel(bars: pd.DataFrame, adjustment: str = "split") -> Panel:
+    """Align a long bar table into a :class:`Panel` and adjust prices.
+
+    ``bars`` needs the columns ``symbol, date, open, high, low, close, volume``; ``split`` (default 1.0)
+    and ``adjusted_close`` (needed for ``adjustment='all'``) are optional. The table must already be
+    validated (one bar per symbol and session); see ``trading_playbook.data.validate``.
+    """
+    if adjustment not in ADJUSTMENTS:
+        raise DataError(f"unknown adjustment {adjustment!r}; use one of {', '.join(ADJUSTMENTS)}")
+    required = ("symbol", "date", "open", "high", "low", "close", "volume")
+    missing = [c for c in required if c not in bars.columns]
+    if missing:
+        raise DataError(f"bar table lacks column(s) {missing}; expected {list(required)}")
+    if len(bars) == 0:
+        raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
+
+    sym_codes, symbols = _symbol_codes(bars["symbol"])
+    day = _session_days(bars["date"])
+    sessions = np.unique(day)
+    row = np.searchsorted(sessions, day)
+    col = sym_codes.astype(np.int64)
+    shape = (sessions.shape[0], len(symbols))
+    flat = row * shape[1] + col
+
+    def scatter(values: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full(shape[0] * shape[1], fill, dtype=np.float64)
+        out[flat] = values
+        return out.reshape(shape)
+
+    def column(name: str) -> np.ndarray:
+        values = bars[name]
+        if values.dtype == np.float64:
+            return values.to_numpy()
+        return pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+
+    available = np.zeros(shape[0] * shape[1], dtype=bool)
+    available[flat] = True
+    available = available.reshape(shape)
+    if int(available.sum()) != len(bars):
+        raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
+
+    raw = {f: scatter(column(f), np.nan) for f in PRICE_FIELDS}
+    raw_volume = scatter(column("volume"), np.nan)
+    split = scatter(column("split"), 1.0) if "split" in bars.columns else np.ones(shape)
+
+    if adjustment == "raw":
+        factor = np.ones(shape)
+        prices = raw
+    else:
+        factor = split_factors(split)
+        if adjustment == "split":
+            prices = {f: raw[f] / factor for f in PRICE_FIELDS}
+        else:
+            if "adjusted_close" not in bars.columns:
+                raise DataError(
+                    "adjustment 'all' needs an adjusted_close column, which this source does not "
+                    "provide; use adjustment = \"split\""
+                )
+            ratio = scatter(column("adjusted_close"), np.nan) / raw["close"]
+            prices = {f: raw[f] * ratio for f in PRICE_FIELDS}
+    volume = raw_volume * factor
+    return Panel(
+        sessions=sessions,
+        symbols=symbols,
+        open=prices["open"],
+        high=prices["high"],
+        low=prices["low"],
+        close=prices["close"],
+        volume=volume,
+        raw_close=raw["close"],
+        available=available,
+        adjustment=adjustment,
+        split=split,
+    )
+
+
+def _symbol_codes(symbol: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer codes of the symbols in code-point order, cheap for categorical columns."""
+    if isinstance(symbol.dtype, pd.CategoricalDtype):
+        categories = [str(c) for c in symbol.cat.categories]
+        order = sorted(range(len(categories)), key=categories.__getitem__)
+        remap = np.empty(len(categories), dtype=np.int64)
+        remap[np.array(order, dtype=np.int64)] = np.arange(len(categories))
+        codes = symbol.cat.codes.to_numpy()
+        present = np.unique(codes)
+        if present.size and present[0] < 0:
+            raise DataError("bar table has rows without a symbol; drop them or fill the symbol column")
+        # drop categories without rows so the panel holds only symbols that have data
+        keep = np.zeros(len(categories), dtype=bool)
+        keep[present] = True
+        sorted_keep = keep[np.array(order, dtype=np.int64)]
+        compact = np.cumsum(sorted_keep) - 1
+        symbols = tuple(categories[i] for i, k in zip(order, sorted_keep, strict=True) if k)
+        return compact[remap[codes]].astype(np.int64), symbols
+    codes, uniques = pd.factorize(symbol.astype(str), sort=True)
+    return codes.astype(np.int64), tuple(str(s) for s in uniques)
+
+
+def _session_days(dates: pd.Series) -> np.ndarray:
+    """Session dates as datetime64[D] (time of day and time zone dropped)."""
+    values = dates
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        values = pd.to_datetime(values)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_localize(None)
+    return values.to_numpy().astype("datetime64[D]")
