@@ -1,0 +1,151 @@
+"""Reports of a run: ``result.json``, ``trades.csv``, ``equity.csv``, ``report.md``, ``report.html``, PNG charts.
+
+Everything is rendered from the ``result.json`` document, so a stored result re-renders exactly
+(``playbook report ID``). Public API:
+
+- :func:`write_run` -- metrics (if not computed yet), document and every report file of a run.
+- :func:`render_document` -- the report files of an existing document (a stored ``result.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from trading_playbook.core.errors import PlaybookError
+from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel, compute_metrics
+from trading_playbook.core.panel import Panel
+from trading_playbook.core.types import RunResult
+from trading_playbook.reports.csv_files import write_equity_csv, write_trades_csv
+from trading_playbook.reports.json_result import SCHEMA_VERSION, dumps_canonical, load_result, result_document
+
+__all__ = [
+    "FORMATS",
+    "SCHEMA_VERSION",
+    "load_result",
+    "render_document",
+    "result_document",
+    "utc_now",
+    "write_run",
+]
+
+FORMATS = ("json", "csv", "md", "html", "png")
+CHART_DIR = "charts"
+
+
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second (the ``created_at`` of new documents)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(formats)
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown:
+        raise PlaybookError(f"unknown report format(s) {unknown}; choose from {list(FORMATS)}")
+    return chosen
+
+
+def render_document(
+    doc: Mapping[str, Any], out_dir: Path, *, formats: Iterable[str] = FORMATS
+) -> dict[str, Path]:
+    """Write the report files of a result document into ``out_dir``.
+
+    Returns
+    -------
+    dict[str, Path]
+        ``result_json``, ``trades_csv``, ``equity_csv``, ``report_md``, ``report_html`` and
+        ``chart_<name>`` for what was written.
+    """
+    chosen = _check_formats(formats)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
+        path = out / "result.json"
+        path.write_text(dumps_canonical(doc), encoding="utf-8")
+        written["result_json"] = path
+    if "csv" in chosen:
+        written["trades_csv"] = write_trades_csv(doc, out / "trades.csv")
+        written["equity_csv"] = write_equity_csv(doc, out / "equity.csv")
+    if not {"md", "html", "png"} & set(chosen):
+        return written
+    from trading_playbook.reports.charts import render_charts  # matplotlib only when needed
+
+    pngs = render_charts(doc)
+    chart_files = {name: f"{CHART_DIR}/{name}.png" for name in pngs}
+    if "png" in chosen:
+        (out / CHART_DIR).mkdir(exist_ok=True)
+        for name, data in pngs.items():
+            path = out / chart_files[name]
+            path.write_bytes(data)
+            written[f"chart_{name}"] = path
+    if "md" in chosen:
+        from trading_playbook.reports.markdown import render_markdown
+
+        # without PNG files on disk a Markdown image link would dangle
+        path = out / "report.md"
+        path.write_text(render_markdown(doc, chart_files if "png" in chosen else {}), encoding="utf-8")
+        written["report_md"] = path
+    if "html" in chosen:
+        from trading_playbook.reports.html import render_html
+
+        path = out / "report.html"
+        path.write_text(render_html(doc, pngs), encoding="utf-8")
+        written["report_html"] = path
+    return written
+
+
+def _benchmark_symbol(result: RunResult) -> str | None:
+    report_cfg = result.config.get("report") if isinstance(result.config, Mapping) else None
+    symbol = report_cfg.get("benchmark_symbol") if isinstance(report_cfg, Mapping) else None
+    return str(symbol) if symbol else None
+
+
+def write_run(
+    result: RunResult,
+    out_dir: Path,
+    *,
+    panel: Panel | None = None,
+    formats: Iterable[str] = FORMATS,
+    benchmark: BenchmarkSeries | None = None,
+    created_at: str | None = None,
+) -> dict[str, Path]:
+    """Write every report file of a run into ``out_dir``.
+
+    Parameters
+    ----------
+    result : RunResult
+        The run. When ``result.metrics`` is empty, metrics are computed here (seed 0, no
+        survivorship flag): the facade normally computes them first with
+        :func:`~trading_playbook.core.metrics.compute_metrics`.
+    out_dir : Path
+        The run's output folder (created when missing).
+    panel : Panel, optional
+        The run's panel: gives the buy-and-hold benchmark curves of the equity chart (and the
+        named ``[report] benchmark_symbol`` when the config has one and the panel holds it).
+    formats : iterable of str
+        Any of ``json``, ``csv``, ``md``, ``html``, ``png``.
+    benchmark : BenchmarkSeries, optional
+        Use these curves instead of building them from ``panel``.
+    created_at : str, optional
+        The document's timestamp (default: now, UTC).
+
+    Returns
+    -------
+    dict[str, Path]
+        What was written (see :func:`render_document`).
+    """
+    chosen = _check_formats(formats)
+    if benchmark is None and panel is not None and len(result.equity):
+        symbol = _benchmark_symbol(result)
+        if symbol is not None and symbol not in panel.symbols:
+            symbol = None
+        benchmark = benchmark_from_panel(panel, result.equity.dates[0], result.equity.dates[-1], symbol)
+    if not result.metrics:
+        result = dataclasses.replace(result, metrics=compute_metrics(result, benchmark=benchmark))
+    doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark)
+    return render_document(doc, out_dir, formats=chosen)

@@ -1,0 +1,583 @@
+"""Performance, trade and validation statistics of a run (pure: no I/O, no clock, seeded randomness).
+
+:func:`compute_metrics` turns a :class:`~trading_playbook.core.types.RunResult` (its equity curve and
+trades) and an optional :class:`BenchmarkSeries` into a JSON-safe ``dict``: every value is a plain
+``int``, ``float``, ``str``, ``bool``, ``None``, list or dict, and an undefined statistic (a Sharpe
+ratio of a flat curve, a profit factor without losing trades, anything of a run without trades) is
+``None``, never NaN or infinity.
+
+Conventions (the same as empyrical, against which the tests check them):
+
+- Daily returns ``r_t = equity_t / equity_{t-1} - 1``, the first one against the starting capital, so
+  ``prod(1 + r) - 1`` is the total return.
+- Years = sessions / 252. ``cagr = (final / start) ** (1 / years) - 1``.
+- ``annual_volatility = std(r, ddof=1) * sqrt(252)``. The risk-free rate is annual and simple; its daily
+  value is ``risk_free_rate / 252``. ``sharpe = mean(r - rf) / std(r - rf, ddof=1) * sqrt(252)``;
+  ``sortino = mean(r - rf) * 252 / (sqrt(mean(min(r - rf, 0) ** 2)) * sqrt(252))``.
+- Max drawdown is measured on the equity with the starting capital as the first peak;
+  ``calmar = cagr / |max_drawdown|``.
+- Monthly and yearly returns: last equity of the period over the last equity of the previous period
+  (the starting capital for the first), keys ``"YYYY-MM"`` and ``"YYYY"``.
+- A trade wins when ``pnl > 0`` and loses when ``pnl < 0``; a scratch trade (``pnl == 0``) counts in
+  the win-rate denominator and breaks both streaks. Streaks follow the order of exit (exit date, then
+  entry date, then symbol).
+- Turnover (annual) = (entry notional + exit notional) / 2 / mean equity / years.
+- Validation: the sample-size status (RULES: fewer than 30 trades INSUFFICIENT, 30 to 49 PRELIMINARY,
+  50 or more ADEQUATE); 95 % percentile bootstrap intervals for expectancy and win rate (trades
+  resampled with replacement) and for the Sharpe ratio (circular block bootstrap of daily returns,
+  20-session blocks, which keeps short-range dependence); the t-statistic of the mean trade return
+  (``pnl_pct``) with its two-sided p-value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from trading_playbook.core.errors import DataError
+from trading_playbook.core.panel import Panel
+from trading_playbook.core.types import RunResult, Trade
+
+__all__ = [
+    "ADEQUATE_TRADES",
+    "PERIODS_PER_YEAR",
+    "PRELIMINARY_TRADES",
+    "BenchmarkSeries",
+    "benchmark_from_panel",
+    "compute_metrics",
+    "sample_size_status",
+]
+
+PERIODS_PER_YEAR = 252
+PRELIMINARY_TRADES = 30
+ADEQUATE_TRADES = 50
+N_BOOTSTRAP = 2000
+SHARPE_BLOCK_SESSIONS = 20
+_SURVIVORSHIP_NOTE = (
+    "The universe is a list of today's index constituents: symbols that were delisted or dropped "
+    "during the backtest are missing, so results are optimistic (survivorship bias)."
+)
+
+
+# ---------------------------------------------------------------------------------------- benchmark
+@dataclass(frozen=True)
+class BenchmarkSeries:
+    """Buy-and-hold comparison curves on the sessions of a panel window.
+
+    ``curves`` maps a name to the growth of 1 (1.0 at the first session). ``"equal_weight"`` is always
+    there: equal dollars in every symbol with a bar at the first session, bought at that close and
+    held (a symbol whose data ends is held at its last close). A named symbol, when asked for and
+    present, is its close normalised the same way.
+    """
+
+    dates: np.ndarray  # datetime64[D][S]
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # name -> float64[S]
+    labels: dict[str, str] = field(default_factory=dict)  # name -> human label
+
+
+def benchmark_from_panel(
+    panel: Panel, start: object, end: object, symbol: str | None = None
+) -> BenchmarkSeries:
+    """Equal-weight buy-and-hold of the panel's universe over ``[start, end]``, plus ``symbol``.
+
+    Parameters
+    ----------
+    panel : Panel
+        The panel the run used (its adjustment is kept: split-adjusted prices ignore dividends).
+    start, end : date-like
+        First and last session of the comparison (inclusive).
+    symbol : str, optional
+        A symbol to compare with as well; a :class:`DataError` names it if the panel lacks it.
+
+    Returns
+    -------
+    BenchmarkSeries
+    """
+    lo = panel.session_index(start, side="left")
+    hi = panel.session_index(end, side="right")
+    if hi < lo:
+        raise DataError(f"no session between {start} and {end} in the loaded data; check --start/--end")
+    close = panel.close[lo : hi + 1]
+    dates = panel.sessions[lo : hi + 1].astype("datetime64[D]")
+    curves = {"equal_weight": _equal_weight_curve(close)}
+    labels = {"equal_weight": f"Equal-weight buy & hold ({int(np.isfinite(close[0]).sum())} symbols)"}
+    if symbol is not None:
+        held = _ffill(close[:, panel.symbol_index(symbol)])
+        first = held[np.isfinite(held)][:1]
+        curves[symbol] = held / first[0] if first.size else np.full(held.shape, np.nan)
+        labels[symbol] = f"{symbol} buy & hold"
+    return BenchmarkSeries(dates=dates, curves=curves, labels=labels)
+
+
+def _ffill(values: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN down axis 0 (a 1-d or 2-d array)."""
+    return np.asarray(pd.DataFrame(values).ffill().to_numpy().reshape(values.shape), dtype=np.float64)
+
+
+def _equal_weight_curve(close: np.ndarray) -> np.ndarray:
+    start = close[0]
+    held = np.isfinite(start) & (start > 0)
+    if not held.any():
+        return np.full(close.shape[0], np.nan)
+    growth = _ffill(close[:, held]) / start[held]
+    return np.asarray(growth.mean(axis=1), dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _num(value: float | np.floating[Any] | None) -> float | None:
+    """A plain float, or None when undefined (NaN, infinite, missing)."""
+    if value is None:
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+def _iso(value: Any) -> str:
+    return str(np.asarray(value).astype("datetime64[D]"))
+
+
+def sample_size_status(n_trades: int) -> str:
+    """INSUFFICIENT below 30 trades, PRELIMINARY for 30 to 49, ADEQUATE from 50 (the design's rule)."""
+    if n_trades < PRELIMINARY_TRADES:
+        return "INSUFFICIENT"
+    if n_trades < ADEQUATE_TRADES:
+        return "PRELIMINARY"
+    return "ADEQUATE"
+
+
+def _daily_returns(equity: np.ndarray, starting_capital: float) -> np.ndarray:
+    previous = np.concatenate(([starting_capital], equity[:-1]))
+    return np.asarray(equity / previous - 1.0, dtype=np.float64)
+
+
+def _sharpe(returns: np.ndarray, rf_daily: float) -> float | None:
+    if returns.size < 2:
+        return None
+    excess = returns - rf_daily
+    sd = float(np.std(excess, ddof=1))
+    if not sd > 0.0:
+        return None
+    return _num(float(np.mean(excess)) / sd * math.sqrt(PERIODS_PER_YEAR))
+
+
+def _sortino(returns: np.ndarray, rf_daily: float) -> float | None:
+    if returns.size < 2:
+        return None
+    excess = returns - rf_daily
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2))) * math.sqrt(PERIODS_PER_YEAR)
+    if not downside > 0.0:
+        return None
+    return _num(float(np.mean(excess)) * PERIODS_PER_YEAR / downside)
+
+
+def _cagr(growth: float, years: float) -> float | None:
+    if years <= 0 or not growth > 0:
+        return None
+    return _num(growth ** (1.0 / years) - 1.0)
+
+
+# ---------------------------------------------------------------------------------------- equity side
+def _drawdown(dates: np.ndarray, equity: np.ndarray, starting_capital: float) -> dict[str, Any]:
+    """Deepest peak-to-trough fall, with the starting capital as the first peak."""
+    values = np.concatenate(([starting_capital], equity))
+    peaks = np.maximum.accumulate(values)
+    depth = values / peaks - 1.0
+    trough = int(np.argmin(depth))
+    out: dict[str, Any] = {
+        "max_drawdown": _num(depth[trough]) if values.size > 1 else None,
+        "peak_date": None,
+        "trough_date": None,
+        "recovery_date": None,
+        "duration_sessions": None,
+        "recovery_sessions": None,
+        "recovered": None,
+    }
+    if values.size < 2 or depth[trough] >= 0.0:
+        return out
+    peak = int(np.flatnonzero(values[: trough + 1] == peaks[trough])[-1])
+    after = np.flatnonzero(values[trough + 1 :] >= peaks[trough])
+    recovery = trough + 1 + int(after[0]) if after.size else None
+    # index k of ``values`` is session k-1; the starting capital sits at the first session
+    peak_s, trough_s = max(peak - 1, 0), trough - 1
+    end_s = (recovery - 1) if recovery is not None else len(equity) - 1
+    out.update(
+        peak_date=_iso(dates[peak_s]),
+        trough_date=_iso(dates[trough_s]),
+        recovery_date=_iso(dates[recovery - 1]) if recovery is not None else None,
+        duration_sessions=int(end_s - peak_s),
+        recovery_sessions=int(recovery - trough) if recovery is not None else None,
+        recovered=recovery is not None,
+    )
+    return out
+
+
+def _period_returns(
+    dates: np.ndarray, equity: np.ndarray, starting_capital: float, freq: str
+) -> dict[str, float | None]:
+    """Return of each calendar month ('M') or year ('Y'), keyed 'YYYY-MM' / 'YYYY'."""
+    if equity.size == 0:
+        return {}
+    index = pd.DatetimeIndex(dates.astype("datetime64[ns]"))
+    series = pd.Series(equity, index=index)
+    last = series.groupby(index.to_period(freq)).last()
+    previous = np.concatenate(([starting_capital], last.to_numpy()[:-1]))
+    fmt = "%Y-%m" if freq == "M" else "%Y"
+    return {
+        p.strftime(fmt): _num(v) for p, v in zip(last.index, last.to_numpy() / previous - 1.0, strict=True)
+    }
+
+
+def _equity_metrics(result: RunResult, rf_daily: float) -> dict[str, Any]:
+    curve = result.equity
+    equity = np.asarray(curve.equity, dtype=np.float64)
+    n = equity.size
+    start = float(result.starting_capital)
+    years = n / PERIODS_PER_YEAR
+    returns = _daily_returns(equity, start)
+    final = float(equity[-1]) if n else start
+    growth = final / start
+    dd = _drawdown(curve.dates, equity, start)
+    cagr = _cagr(growth, years)
+    max_dd = dd["max_drawdown"]
+    exposure = np.asarray(curve.exposure, dtype=np.float64)
+    positions = np.asarray(curve.positions)
+    return {
+        "sessions": int(n),
+        "years": _num(years),
+        "first_session": _iso(curve.dates[0]) if n else None,
+        "last_session": _iso(curve.dates[-1]) if n else None,
+        "starting_capital": _num(start),
+        "final_equity": _num(final),
+        "total_return": _num(growth - 1.0) if n else None,
+        "cagr": cagr,
+        "annual_volatility": _num(np.std(returns, ddof=1) * math.sqrt(PERIODS_PER_YEAR)) if n > 1 else None,
+        "sharpe": _sharpe(returns, rf_daily),
+        "sortino": _sortino(returns, rf_daily),
+        "calmar": _num(cagr / abs(max_dd)) if cagr is not None and max_dd else None,
+        "max_drawdown": max_dd,
+        "drawdown": dd,
+        "exposure": _num(np.nanmean(exposure)) if exposure.size else None,
+        "time_in_market": _num(np.mean(positions > 0)) if positions.size else None,
+        "mean_equity": _num(np.mean(equity)) if n else None,
+        "monthly_returns": _period_returns(curve.dates, equity, start, "M"),
+        "yearly_returns": _period_returns(curve.dates, equity, start, "Y"),
+    }
+
+
+# ---------------------------------------------------------------------------------------- trade side
+def _trade_brief(trade: Trade) -> dict[str, Any]:
+    return {
+        "symbol": trade.symbol,
+        "entry_date": trade.entry_date.isoformat(),
+        "exit_date": trade.exit_date.isoformat(),
+        "pnl": _num(trade.pnl),
+        "pnl_pct": _num(trade.pnl_pct),
+        "r_multiple": _num(trade.r_multiple),
+        "exit_reason": trade.exit_reason,
+    }
+
+
+def _longest_streak(flags: Sequence[bool]) -> int:
+    best = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def _mean(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return _num(np.mean(finite)) if finite.size else None
+
+
+def _exit_reasons(trades: Sequence[Trade]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[Trade]] = {}
+    for trade in trades:
+        groups.setdefault(trade.exit_reason, []).append(trade)
+    out: dict[str, dict[str, Any]] = {}
+    for reason, group in groups.items():
+        pnl = np.array([t.pnl for t in group], dtype=np.float64)
+        out[reason] = {
+            "count": len(group),
+            "wins": int(np.sum(pnl > 0)),
+            "win_rate": _num(np.mean(pnl > 0)),
+            "avg_return": _mean(np.array([t.pnl_pct for t in group], dtype=np.float64)),
+            "avg_r": _mean(np.array([t.r_multiple for t in group], dtype=np.float64)),
+            "total_pnl": _num(np.sum(pnl)),
+        }
+    return out
+
+
+def _trade_metrics(trades: Sequence[Trade], years: float, mean_equity: float | None) -> dict[str, Any]:
+    n = len(trades)
+    pnl = np.array([t.pnl for t in trades], dtype=np.float64)
+    pct = np.array([t.pnl_pct for t in trades], dtype=np.float64)
+    held = np.array([t.sessions_held for t in trades], dtype=np.float64)
+    wins, losses = pnl > 0, pnl < 0
+    gross_win, gross_loss = float(pnl[wins].sum()), float(-pnl[losses].sum())
+    by_exit = sorted(trades, key=lambda t: (t.exit_date, t.entry_date, t.symbol))
+    notional = sum(t.shares * (t.entry_price + t.exit_price) for t in trades) / 2.0
+    best = max(trades, key=lambda t: t.pnl_pct) if n else None
+    worst = min(trades, key=lambda t: t.pnl_pct) if n else None
+    return {
+        "trades": n,
+        "trades_per_year": _num(n / years) if years > 0 else None,
+        "turnover": _num(notional / mean_equity / years) if mean_equity and years > 0 else None,
+        "wins": int(wins.sum()),
+        "losses": int(losses.sum()),
+        "win_rate": _num(np.mean(wins)) if n else None,
+        "avg_win": _mean(pnl[wins]),
+        "avg_loss": _mean(pnl[losses]),
+        "avg_win_pct": _mean(pct[wins]),
+        "avg_loss_pct": _mean(pct[losses]),
+        "gross_profit": _num(gross_win),
+        "gross_loss": _num(-gross_loss),
+        "net_pnl": _num(pnl.sum()),
+        "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
+        "expectancy": _mean(pnl),
+        "expectancy_pct": _mean(pct),
+        "expectancy_r": _mean(np.array([t.r_multiple for t in trades], dtype=np.float64)),
+        "avg_sessions_held": _mean(held),
+        "median_sessions_held": _num(np.median(held)) if n else None,
+        "best_trade": _trade_brief(best) if best is not None else None,
+        "worst_trade": _trade_brief(worst) if worst is not None else None,
+        "longest_win_streak": _longest_streak([t.pnl > 0 for t in by_exit]),
+        "longest_loss_streak": _longest_streak([t.pnl < 0 for t in by_exit]),
+        "exit_reasons": _exit_reasons(trades),
+    }
+
+
+# ---------------------------------------------------------------------------------------- benchmark stats
+def _benchmark_metrics(
+    result: RunResult,
+    benchmark: BenchmarkSeries,
+    returns: np.ndarray,
+    total_return: float | None,
+    rf_daily: float,
+) -> dict[str, dict[str, Any]]:
+    dates = np.asarray(result.equity.dates).astype("datetime64[D]")
+    pos = np.searchsorted(benchmark.dates.astype("datetime64[D]"), dates, side="right") - 1
+    years = dates.size / PERIODS_PER_YEAR
+    out: dict[str, dict[str, Any]] = {}
+    for name, curve in benchmark.curves.items():
+        values = np.where(pos >= 0, curve[np.clip(pos, 0, None)], np.nan) if dates.size else curve[:0]
+        values = _ffill(values)
+        finite = np.isfinite(values)
+        if not finite.any():
+            continue
+        values = values / values[finite][0]
+        bench_returns = np.nan_to_num(np.concatenate(([0.0], values[1:] / values[:-1] - 1.0)), nan=0.0)
+        bench_total = float(values[finite][-1] - 1.0)
+        out[name] = {
+            "label": benchmark.labels.get(name, name),
+            "total_return": _num(bench_total),
+            "cagr": _cagr(1.0 + bench_total, years),
+            "sharpe": _sharpe(bench_returns, rf_daily),
+            "max_drawdown": _drawdown(dates, values, 1.0)["max_drawdown"],
+            "excess_return": _num(total_return - bench_total) if total_return is not None else None,
+            **_beta_correlation(returns, bench_returns),
+        }
+    return out
+
+
+def _beta_correlation(returns: np.ndarray, bench_returns: np.ndarray) -> dict[str, float | None]:
+    if returns.size < 2:
+        return {"beta": None, "correlation": None}
+    r = returns - returns.mean()
+    b = bench_returns - bench_returns.mean()
+    var_b, var_r = float(np.mean(b * b)), float(np.mean(r * r))
+    cov = float(np.mean(r * b))
+    return {
+        "beta": _num(cov / var_b) if var_b > 0 else None,
+        "correlation": _num(cov / math.sqrt(var_b * var_r)) if var_b > 0 and var_r > 0 else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------- validation
+def _percentile_ci(samples: np.ndarray) -> list[float | None] | None:
+    finite = samples[np.isfinite(samples)]
+    if finite.size == 0:
+        return None
+    lo, hi = np.percentile(finite, [2.5, 97.5])
+    return [_num(lo), _num(hi)]
+
+
+def _bootstrap_sharpe(
+    returns: np.ndarray, rf_daily: float, rng: np.random.Generator, n_boot: int
+) -> np.ndarray:
+    """Circular block bootstrap of the annualised Sharpe ratio (blocks keep short-range dependence)."""
+    n = returns.size
+    block = min(SHARPE_BLOCK_SESSIONS, n)
+    n_blocks = -(-n // block)
+    excess = returns - rf_daily
+    out = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // max(n, 1))
+    for lo in range(0, n_boot, chunk):
+        k = min(chunk, n_boot - lo)
+        starts = rng.integers(0, n, size=(k, n_blocks))
+        idx = ((starts[:, :, None] + np.arange(block)) % n).reshape(k, -1)[:, :n]
+        sample = excess[idx]
+        sd = sample.std(axis=1, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[lo : lo + k] = np.where(
+                sd > 0, sample.mean(axis=1) / sd * math.sqrt(PERIODS_PER_YEAR), np.nan
+            )
+    return out
+
+
+def _validation(
+    trades: Sequence[Trade], returns: np.ndarray, rf_daily: float, seed: int, n_boot: int, survivorship: bool
+) -> dict[str, Any]:
+    n = len(trades)
+    rng = np.random.default_rng(seed)
+    pnl = np.array([t.pnl for t in trades], dtype=np.float64)
+    pct = np.array([t.pnl_pct for t in trades], dtype=np.float64)
+    ci: dict[str, list[float | None] | None] = {"expectancy": None, "win_rate": None, "sharpe": None}
+    if n >= 2:
+        idx = rng.integers(0, n, size=(n_boot, n))
+        ci["expectancy"] = _percentile_ci(pnl[idx].mean(axis=1))
+        ci["win_rate"] = _percentile_ci((pnl[idx] > 0).mean(axis=1))
+    if returns.size >= 3:
+        ci["sharpe"] = _percentile_ci(_bootstrap_sharpe(returns, rf_daily, rng, n_boot))
+    t_stat = p_value = None
+    finite = pct[np.isfinite(pct)]
+    if finite.size >= 2 and np.std(finite, ddof=1) > 0:
+        t_raw = float(np.mean(finite) / (np.std(finite, ddof=1) / math.sqrt(finite.size)))
+        t_stat, p_value = _num(t_raw), _num(2.0 * stats.t.sf(abs(t_raw), finite.size - 1))
+    warnings: list[str] = []
+    if survivorship:
+        warnings.append(_SURVIVORSHIP_NOTE)
+    return {
+        "sample_size_status": sample_size_status(n),
+        "trades": n,
+        "confidence_level": 0.95,
+        "bootstrap_samples": int(n_boot),
+        "seed": int(seed),
+        "ci": ci,
+        "t_stat": t_stat,
+        "p_value": p_value,
+        "survivorship_warning": bool(survivorship),
+        "warnings": warnings,
+    }
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value * 100:+.{digits}f}%"
+
+
+def _verdict(m: dict[str, Any]) -> str:
+    """One line a reader can trust: sample status first, then return against the benchmark and the edge."""
+    v = m["validation"]
+    status = v["sample_size_status"]
+    if m["sessions"] == 0:
+        return f"{status}: the run has no sessions; nothing to judge."
+    if m["trades"] == 0:
+        return (
+            f"{status}: no trades in {m['sessions']} session(s) "
+            f"({m['first_session']} to {m['last_session']}); nothing to judge."
+        )
+    parts = [f"{status}: {m['trades']} trade(s), {_pct(m['total_return'])} total return"]
+    ew = m["benchmarks"].get("equal_weight")
+    if ew is not None:
+        parts.append(f"vs {_pct(ew['total_return'])} equal-weight buy & hold")
+    line = f"{parts[0]} {parts[1]}" if len(parts) > 1 else parts[0]
+    exp_ci = v["ci"]["expectancy"]
+    if status == "INSUFFICIENT":
+        tail = "too few trades to conclude anything"
+    elif exp_ci is not None and exp_ci[0] is not None and exp_ci[0] > 0:
+        tail = "expectancy positive at 95 % confidence"
+    elif exp_ci is not None and exp_ci[1] is not None and exp_ci[1] < 0:
+        tail = "expectancy negative at 95 % confidence"
+    else:
+        tail = "edge not distinguishable from zero at 95 % confidence"
+    if v["survivorship_warning"]:
+        tail += "; survivorship-biased universe"
+    return f"{line}; {tail}."
+
+
+# ---------------------------------------------------------------------------------------- public API
+def compute_metrics(
+    result: RunResult,
+    *,
+    benchmark: BenchmarkSeries | None = None,
+    risk_free_rate: float = 0.0,
+    survivorship_warning: bool = False,
+    seed: int = 0,
+    n_bootstrap: int = N_BOOTSTRAP,
+) -> dict[str, Any]:
+    """Every summary statistic of a run, JSON-safe (undefined values are ``None``).
+
+    Parameters
+    ----------
+    result : RunResult
+        Trades and equity curve of the run (``result.metrics`` is ignored).
+    benchmark : BenchmarkSeries, optional
+        Comparison curves (see :func:`benchmark_from_panel`); each gives a ``benchmarks[name]`` entry
+        with total return, CAGR, Sharpe, max drawdown, excess return, beta and correlation.
+    risk_free_rate : float
+        Annual, simple; used by Sharpe and Sortino as ``risk_free_rate / 252`` per session.
+    survivorship_warning : bool
+        True when the universe is a list of today's constituents; adds a warning to ``validation``.
+    seed : int
+        Seed of the bootstrap: the same inputs and seed give the same intervals.
+    n_bootstrap : int
+        Bootstrap resamples (2000 by default).
+
+    Returns
+    -------
+    dict
+        Flat headline figures (``total_return``, ``cagr``, ``sharpe``, ``max_drawdown``, ``trades``,
+        ``win_rate``, ``expectancy_r`` ...) plus nested ``drawdown``, ``exit_reasons``,
+        ``monthly_returns``, ``yearly_returns``, ``benchmarks``, ``validation`` and ``verdict``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trading_playbook.core.types import EquityCurve, RunResult
+    >>> dates = np.array(["2020-01-02", "2020-01-03"], dtype="datetime64[D]")
+    >>> curve = EquityCurve(dates, np.array([100.0, 110.0]), np.array([100.0, 110.0]),
+    ...                     np.zeros(2, dtype=np.int64), np.zeros(2))
+    >>> m = compute_metrics(RunResult([], curve, {}, {}, 100.0))
+    >>> round(m["total_return"], 10), m["trades"], m["validation"]["sample_size_status"]
+    (0.1, 0, 'INSUFFICIENT')
+    """
+    rf_daily = risk_free_rate / PERIODS_PER_YEAR
+    equity_part = _equity_metrics(result, rf_daily)
+    years = equity_part["sessions"] / PERIODS_PER_YEAR
+    trade_part = _trade_metrics(result.trades, years, equity_part["mean_equity"])
+    returns = _daily_returns(
+        np.asarray(result.equity.equity, dtype=np.float64), float(result.starting_capital)
+    )
+    metrics: dict[str, Any] = {**equity_part, **trade_part, "risk_free_rate": float(risk_free_rate)}
+    metrics["benchmarks"] = (
+        _benchmark_metrics(result, benchmark, returns, equity_part["total_return"], rf_daily)
+        if benchmark
+        else {}
+    )
+    metrics["validation"] = _validation(
+        result.trades, returns, rf_daily, seed, n_bootstrap, survivorship_warning
+    )
+    metrics["notes"] = _edge_notes(metrics)
+    metrics["verdict"] = _verdict(metrics)
+    return metrics
+
+
+def _edge_notes(m: dict[str, Any]) -> list[str]:
+    notes: list[str] = []
+    if m["sessions"] == 0:
+        notes.append("The run has no sessions: every statistic is undefined.")
+    elif m["sessions"] == 1:
+        notes.append("The run has one session: volatility, Sharpe and Sortino need two or more.")
+    if m["trades"] == 0:
+        notes.append("The run made no trades: trade statistics are undefined.")
+    elif m["trades"] == 1:
+        notes.append(
+            "The run made one trade: spreads, confidence intervals and the t-statistic need two or more."
+        )
+    return notes

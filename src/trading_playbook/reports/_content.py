@@ -1,0 +1,315 @@
+"""The content of a report as renderer-neutral blocks, built from a ``result.json`` document.
+
+Markdown and HTML render the same blocks, so both reports always say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trading_playbook.reports import _format as f
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+CHART_TITLES = {
+    "equity": "Equity against buy & hold, with drawdown",
+    "monthly_returns": "Monthly returns",
+    "trade_returns": "Distribution of trade returns",
+    "exit_reasons": "Exit reasons",
+}
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Callout:
+    """A prominent box: ``kind`` is 'verdict', 'warning' or 'note'."""
+
+    text: str
+    kind: str = "note"
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    numeric: tuple[bool, ...] = ()  # right-align these columns
+    cell_classes: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, col) -> css class
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str
+    caption: str
+
+
+Block = Heading | Paragraph | Callout | Table | Image
+
+
+def _title(doc: Mapping[str, Any]) -> str:
+    cfg = doc.get("config") or {}
+    scanner = cfg.get("scanner") or {}
+    exit_cfg = cfg.get("exit") or {}
+    parts = [str(scanner.get("name", "")), str(scanner.get("preset", "")), str(exit_cfg.get("name", ""))]
+    label = " / ".join(p for p in parts if p)
+    return f"Backtest report: {label}" if label else "Backtest report"
+
+
+def _summary(doc: Mapping[str, Any]) -> Table:
+    m = doc["metrics"]
+    v = m["validation"]
+    rows = [
+        ("Period", f"{m.get('first_session') or f.DASH} to {m.get('last_session') or f.DASH}"),
+        ("Sessions", f.num(m["sessions"])),
+        ("Starting capital", f.money(m.get("starting_capital"))),
+        ("Final equity", f.money(m.get("final_equity"))),
+        ("Total return", f.pct(m["total_return"])),
+        ("CAGR", f.pct(m["cagr"])),
+        ("Sharpe", f.num(m["sharpe"])),
+        ("Max drawdown", f.pct(m["max_drawdown"])),
+        ("Trades", f.num(m["trades"])),
+        ("Win rate", f.pct(m["win_rate"], signed=False)),
+        ("Expectancy", f"{f.money(m['expectancy'], signed=True)} / {f.num(m['expectancy_r'])} R"),
+        ("Sample size", v["sample_size_status"]),
+    ]
+    return Table(("Figure", "Value"), rows, (False, True))
+
+
+def _validation(doc: Mapping[str, Any]) -> list[Block]:
+    m = doc["metrics"]
+    v = m["validation"]
+    n = v["trades"]
+    status = v["sample_size_status"]
+    blocks: list[Block] = [
+        Callout(
+            f"Sample size: {status} ({n} trade{'s' if n != 1 else ''}; fewer than 30 is INSUFFICIENT, "
+            "30 to 49 PRELIMINARY, 50 or more ADEQUATE).",
+            "verdict" if status == "ADEQUATE" else "warning",
+        )
+    ]
+    ci = v["ci"]
+    rows = [
+        (
+            "Expectancy per trade",
+            f.money(m["expectancy"], signed=True),
+            f.interval(ci["expectancy"], "money"),
+        ),
+        ("Win rate", f.pct(m["win_rate"], signed=False), f.interval(ci["win_rate"], "pct")),
+        ("Sharpe ratio", f.num(m["sharpe"]), f.interval(ci["sharpe"])),
+        ("t-statistic of mean trade return", f.num(v["t_stat"]), f"p = {f.num(v['p_value'], 4)}"),
+    ]
+    blocks.append(Table(("Statistic", "Estimate", "95 % interval"), rows, (False, True, True)))
+    blocks.append(
+        Paragraph(
+            f"Intervals: percentile bootstrap, {v.get('bootstrap_samples', f.DASH)} resamples, seed "
+            f"{v['seed']} (trades resampled for expectancy and win rate; 20-session circular blocks of "
+            "daily returns for Sharpe)."
+        )
+    )
+    blocks.extend(Callout(w, "warning") for w in v["warnings"])
+    return blocks
+
+
+def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    if isinstance(value, Mapping) and value:
+        for key in sorted(value):
+            _flatten(f"{prefix}.{key}" if prefix else str(key), value[key], out)
+    else:
+        out.append((prefix, f.text(value)))
+
+
+def _configuration(doc: Mapping[str, Any]) -> list[Block]:
+    rows: list[tuple[str, str]] = []
+    _flatten("", doc.get("config") or {}, rows)
+    data_rows: list[tuple[str, str]] = []
+    _flatten("data", doc.get("data") or {}, data_rows)
+    table_rows = [
+        *rows,
+        *data_rows,
+        ("engine", str(doc.get("engine"))),
+        ("config_hash", str(doc.get("config_hash"))),
+    ]
+    return [Heading("Configuration"), Table(("Key", "Value"), table_rows)]
+
+
+def _performance(doc: Mapping[str, Any]) -> list[Block]:
+    m = doc["metrics"]
+    benches = m.get("benchmarks") or {}
+    names = sorted(benches, key=lambda k: (k != "equal_weight", k))
+    headers = ("Metric", "Strategy", *(benches[k]["label"] for k in names))
+
+    def row(label: str, key: str, fmt: Any) -> tuple[str, ...]:
+        return (label, fmt(m.get(key)), *(fmt(benches[k].get(key)) for k in names))
+
+    rows = [
+        row("Total return", "total_return", f.pct),
+        row("CAGR", "cagr", f.pct),
+        ("Annual volatility", f.pct(m["annual_volatility"], signed=False), *(f.DASH for _ in names)),
+        row("Sharpe", "sharpe", f.num),
+        ("Sortino", f.num(m["sortino"]), *(f.DASH for _ in names)),
+        ("Calmar", f.num(m["calmar"]), *(f.DASH for _ in names)),
+        row("Max drawdown", "max_drawdown", f.pct),
+        ("Excess return", f.DASH, *(f.pct(benches[k].get("excess_return")) for k in names)),
+        ("Beta", f.DASH, *(f.num(benches[k].get("beta")) for k in names)),
+        ("Correlation", f.DASH, *(f.num(benches[k].get("correlation")) for k in names)),
+        ("Average exposure", f.pct(m["exposure"], signed=False), *(f.DASH for _ in names)),
+        ("Turnover (per year)", f"{f.num(m['turnover'])}x", *(f.DASH for _ in names)),
+    ]
+    dd = m["drawdown"]
+    recovery = dd.get("recovery_date") or ("not recovered" if dd.get("recovered") is False else f.DASH)
+    dd_rows = [
+        ("Max drawdown", f.pct(m["max_drawdown"])),
+        ("Peak", f.text(dd.get("peak_date"))),
+        ("Trough", f.text(dd.get("trough_date"))),
+        ("Recovery", recovery),
+        ("Duration (sessions, peak to recovery or end)", f.num(dd.get("duration_sessions"))),
+        ("Recovery (sessions, trough to recovery)", f.num(dd.get("recovery_sessions"))),
+    ]
+    return [
+        Heading("Performance"),
+        Table(headers, rows, (False, *(True for _ in headers[1:]))),
+        Heading("Drawdown", 3),
+        Table(("Figure", "Value"), dd_rows, (False, True)),
+    ]
+
+
+def _trade_stats(doc: Mapping[str, Any]) -> list[Block]:
+    m = doc["metrics"]
+
+    def brief(t: Any) -> str:
+        if not t:
+            return f.DASH
+        return f"{t['symbol']} {t['entry_date']}: {f.pct(t['pnl_pct'])} ({f.money(t['pnl'], signed=True)})"
+
+    rows = [
+        ("Trades", f.num(m["trades"])),
+        ("Trades per year", f.num(m["trades_per_year"], 1)),
+        ("Wins / losses", f"{m.get('wins', 0)} / {m.get('losses', 0)}"),
+        ("Win rate", f.pct(m["win_rate"], signed=False)),
+        ("Average win", f"{f.money(m['avg_win'], signed=True)} ({f.pct(m.get('avg_win_pct'))})"),
+        ("Average loss", f"{f.money(m['avg_loss'], signed=True)} ({f.pct(m.get('avg_loss_pct'))})"),
+        ("Profit factor", f.num(m["profit_factor"])),
+        ("Expectancy ($ per trade)", f.money(m["expectancy"], signed=True)),
+        ("Expectancy (% per trade)", f.pct(m.get("expectancy_pct"), 2)),
+        ("Expectancy (R per trade)", f.num(m["expectancy_r"])),
+        (
+            "Sessions held (average / median)",
+            f"{f.num(m['avg_sessions_held'], 1)} / {f.num(m['median_sessions_held'], 1)}",
+        ),
+        ("Best trade", brief(m["best_trade"])),
+        ("Worst trade", brief(m["worst_trade"])),
+        ("Longest win / loss streak", f"{m['longest_win_streak']} / {m['longest_loss_streak']}"),
+    ]
+    return [Heading("Trade statistics"), Table(("Figure", "Value"), rows, (False, True))]
+
+
+def _exit_reasons(doc: Mapping[str, Any]) -> list[Block]:
+    reasons = doc["metrics"]["exit_reasons"]
+    if not reasons:
+        return [Heading("Exit reasons"), Paragraph("No trades, so no exits.")]
+    order = sorted(reasons, key=lambda r: (-reasons[r]["count"], r))
+    rows = [
+        (
+            r,
+            f.num(reasons[r]["count"]),
+            f.pct(reasons[r]["win_rate"], signed=False),
+            f.pct(reasons[r]["avg_return"], 2),
+            f.num(reasons[r].get("avg_r")),
+            f.money(reasons[r].get("total_pnl"), signed=True),
+        )
+        for r in order
+    ]
+    headers = ("Exit reason", "Count", "Win rate", "Avg return", "Avg R", "Total P&L")
+    return [Heading("Exit reasons"), Table(headers, rows, (False, True, True, True, True, True))]
+
+
+def _monthly(doc: Mapping[str, Any]) -> list[Block]:
+    m = doc["metrics"]
+    monthly, yearly = m["monthly_returns"], m["yearly_returns"]
+    if not monthly:
+        return [Heading("Monthly returns"), Paragraph("No sessions, so no monthly returns.")]
+    years = sorted({k[:4] for k in monthly})
+    rows: list[tuple[str, ...]] = []
+    classes: dict[tuple[int, int], str] = {}
+    for i, year in enumerate(years):
+        cells = [year]
+        for j in range(12):
+            value = monthly.get(f"{year}-{j + 1:02d}")
+            cells.append(f.pct(value) if f"{year}-{j + 1:02d}" in monthly else "")
+            if isinstance(value, float):
+                classes[(i, j + 1)] = "pos" if value > 0 else ("neg" if value < 0 else "")
+        cells.append(f.pct(yearly.get(year)))
+        rows.append(tuple(cells))
+    headers = ("Year", *MONTHS, "Year total")
+    return [Heading("Monthly returns"), Table(headers, rows, (False, *([True] * 13)), classes)]
+
+
+def _trade_list(doc: Mapping[str, Any]) -> list[Block]:
+    trades = doc["trades"]
+    if not trades:
+        return [Heading("Trades"), Paragraph("The run made no trades.")]
+    rows = [
+        (
+            str(i + 1),
+            t["symbol"],
+            t["entry_date"],
+            t["exit_date"],
+            f.price(t["entry_price"]),
+            f.price(t["exit_price"]),
+            f.num(t["shares"]),
+            t["exit_reason"] + (f" (+{len(t['partial_exits'])} partial)" if t["partial_exits"] else ""),
+            f.money(t["pnl"], signed=True),
+            f.pct(t["pnl_pct"], 2),
+            f.num(t["r_multiple"]),
+            f.num(t["sessions_held"]),
+        )
+        for i, t in enumerate(trades)
+    ]
+    headers = (
+        "#",
+        "Symbol",
+        "Entry",
+        "Exit",
+        "Entry price",
+        "Exit price",
+        "Shares",
+        "Exit reason",
+        "P&L",
+        "Return",
+        "R",
+        "Held",
+    )
+    numeric = (True, False, False, False, True, True, True, False, True, True, True, True)
+    return [
+        Heading("Trades"),
+        Paragraph(f"{len(trades)} trades in order of entry (also in trades.csv, partial exits as JSON)."),
+        Table(headers, rows, numeric),
+    ]
+
+
+def report_blocks(doc: Mapping[str, Any], charts: tuple[str, ...]) -> tuple[str, list[Block]]:
+    """Title and blocks of a report; ``charts`` names the chart images available, in order."""
+    m = doc["metrics"]
+    blocks: list[Block] = [Callout(f"Verdict: {m['verdict']}", "verdict")]
+    blocks.extend(Callout(w, "warning") for w in m["validation"]["warnings"])
+    blocks.extend(Callout(n, "note") for n in m.get("notes", []))
+    blocks += [Heading("Summary"), _summary(doc), Heading("Validation"), *_validation(doc)]
+    blocks += _performance(doc)
+    if charts:
+        blocks.append(Heading("Charts"))
+        blocks.extend(Image(name, CHART_TITLES.get(name, name)) for name in charts)
+    blocks += _trade_stats(doc) + _exit_reasons(doc) + _monthly(doc) + _configuration(doc) + _trade_list(doc)
+    blocks.append(
+        Paragraph(f"Generated {doc.get('created_at')} · result schema {doc.get('schema_version')}.")
+    )
+    return _title(doc), blocks

@@ -1,0 +1,209 @@
+"""PNG charts of a result document (matplotlib, Agg, object API: no pyplot global state).
+
+Four charts: ``equity`` (equity against the buy-and-hold benchmarks, drawdown panel below),
+``monthly_returns`` (year x month heatmap), ``trade_returns`` (histogram of trade returns) and
+``exit_reasons`` (count and average return per reason). Each copes with empty input by saying so
+in the picture instead of failing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from matplotlib import dates as mdates
+from matplotlib import ticker
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["CHART_NAMES", "render_charts"]
+
+CHART_NAMES = ("equity", "monthly_returns", "trade_returns", "exit_reasons")
+_DPI = 110
+_STRATEGY = "#0969da"
+_BENCH_COLOURS = ("#8c959f", "#bf8700", "#8250df")
+_POS, _NEG = "#2da44e", "#cf222e"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _empty(ax: Axes, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, color="#57606a", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _subtitle(doc: Mapping[str, Any]) -> str:
+    m = doc["metrics"]
+    return f"{m.get('first_session') or '?'} to {m.get('last_session') or '?'} · {m['trades']} trades"
+
+
+def equity_chart(doc: Mapping[str, Any]) -> bytes:
+    rows = doc["equity"]
+    fig = Figure(figsize=(11, 6.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    benches = doc.get("benchmarks") or {}
+    heading = "Equity against buy & hold" if benches else "Equity (no benchmark data)"
+    fig.suptitle(f"{heading}\n{_subtitle(doc)}", fontsize=13)
+    if not rows:
+        _empty(top, "No sessions")
+        _empty(bottom, "")
+        return _png(fig)
+    dates = np.array([r["date"] for r in rows], dtype="datetime64[D]").astype("datetime64[ms]").astype(object)
+    equity = np.array([r["equity"] for r in rows], dtype=np.float64)
+    start = float(doc["starting_capital"])
+    marker = "o" if len(rows) < 3 else None
+    top.plot(dates, equity, color=_STRATEGY, lw=1.6, marker=marker, label="Strategy", zorder=3)
+    for colour, name in zip(
+        _BENCH_COLOURS, sorted(benches, key=lambda k: (k != "equal_weight", k)), strict=False
+    ):
+        values = np.array([np.nan if v is None else v for v in benches[name]["values"]], dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            top.plot(
+                dates,
+                values / finite[0] * start,
+                color=colour,
+                lw=1.1,
+                marker=marker,
+                label=benches[name]["label"],
+            )
+    top.axhline(start, color="#d0d7de", lw=0.8, zorder=1)
+    top.set_ylabel("Equity ($)")
+    top.yaxis.set_major_formatter(ticker.StrMethodFormatter("${x:,.0f}"))
+    top.legend(loc="upper left", frameon=False)
+    top.grid(alpha=0.3)
+    peaks = np.maximum.accumulate(np.concatenate(([start], equity)))[1:]
+    drawdown = (equity / peaks - 1.0) * 100.0
+    bottom.fill_between(dates, drawdown, 0.0, color=_NEG, alpha=0.35, lw=0)
+    bottom.plot(dates, drawdown, color=_NEG, lw=0.8, marker=marker)
+    bottom.set_ylabel("Drawdown (%)")
+    bottom.set_ylim(min(float(drawdown.min()) * 1.1, -1.0), 0.5)
+    bottom.grid(alpha=0.3)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    return _png(fig)
+
+
+def monthly_chart(doc: Mapping[str, Any]) -> bytes:
+    monthly = doc["metrics"]["monthly_returns"]
+    years = sorted({k[:4] for k in monthly})
+    fig = Figure(figsize=(11, max(2.6, 0.36 * len(years) + 1.6)), layout="constrained")
+    ax = fig.subplots()
+    ax.set_title("Monthly returns (%)", fontsize=13)
+    if not years:
+        _empty(ax, "No sessions")
+        return _png(fig)
+    grid = np.full((len(years), 12), np.nan)
+    for key, value in monthly.items():
+        if value is not None:
+            grid[years.index(key[:4]), int(key[5:7]) - 1] = value * 100.0
+    limit = max(float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0, 1.0)
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+    size = 8 if len(years) <= 25 else 6
+    for i in range(len(years)):
+        for j in range(12):
+            if np.isfinite(grid[i, j]):
+                dark = abs(grid[i, j]) > 0.6 * limit
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:+.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=size,
+                    color="white" if dark else "black",
+                )
+    ax.set_xticks(range(12), _MONTHS)
+    ax.set_yticks(range(len(years)), years)
+    ax.tick_params(length=0)
+    fig.colorbar(image, ax=ax, label="Return (%)", shrink=0.9, pad=0.01)
+    return _png(fig)
+
+
+def trade_returns_chart(doc: Mapping[str, Any]) -> bytes:
+    returns = (
+        np.array([t["pnl_pct"] for t in doc["trades"] if t["pnl_pct"] is not None], dtype=np.float64) * 100.0
+    )
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
+    ax.set_title(f"Distribution of trade returns ({returns.size} trades)", fontsize=13)
+    if returns.size == 0:
+        _empty(ax, "No trades")
+        return _png(fig)
+    # bins of equal width with 0 on an edge, so every bar is wholly a gain or a loss
+    n_bins = int(np.clip(np.sqrt(returns.size) * 2, 5, 60))
+    width = max(float(returns.max() - returns.min()) / n_bins, 0.1)
+    lo, hi = np.floor(returns.min() / width), np.floor(returns.max() / width) + 1
+    bins = np.arange(lo, hi + 1) * width
+    _, edges, patches = ax.hist(returns, bins=bins, color=_POS, edgecolor="white", lw=0.5)
+    for left, patch in zip(edges[:-1], patches, strict=True):
+        if left < 0:
+            patch.set_facecolor(_NEG)
+    ax.axvline(0.0, color="black", lw=0.8)
+    mean, median = float(returns.mean()), float(np.median(returns))
+    ax.axvline(mean, color=_STRATEGY, lw=1.5, ls="--", label=f"mean {mean:+.2f}%")
+    ax.axvline(median, color="#8250df", lw=1.5, ls=":", label=f"median {median:+.2f}%")
+    ax.set_xlabel("Trade return (%)")
+    ax.set_ylabel("Trades")
+    ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3, axis="y")
+    return _png(fig)
+
+
+def exit_reasons_chart(doc: Mapping[str, Any]) -> bytes:
+    reasons = doc["metrics"]["exit_reasons"]
+    order = sorted(reasons, key=lambda r: (reasons[r]["count"], r))
+    fig = Figure(figsize=(11, max(2.8, 0.5 * len(order) + 1.6)), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True)
+    fig.suptitle("Exit reasons", fontsize=13)
+    if not order:
+        _empty(left, "No trades")
+        _empty(right, "")
+        return _png(fig)
+    counts = [reasons[r]["count"] for r in order]
+    avg = [(reasons[r]["avg_return"] or 0.0) * 100.0 for r in order]
+    left.barh(order, counts, color=_STRATEGY)
+    for i, r in enumerate(order):
+        rate = reasons[r]["win_rate"]
+        label = f" {counts[i]}  (win {rate * 100:.0f}%)" if rate is not None else f" {counts[i]}"
+        left.text(counts[i], i, label, va="center", fontsize=9)
+    left.set_xlim(0, max(counts) * 1.45)
+    left.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    left.set_xlabel("Trades")
+    left.set_title("Count and win rate", fontsize=11)
+    right.barh(order, avg, color=[_POS if a >= 0 else _NEG for a in avg])
+    right.axvline(0.0, color="black", lw=0.8)
+    span = max(max(abs(a) for a in avg), 0.5)
+    right.set_xlim(-span * 1.35, span * 1.35)
+    for i, a in enumerate(avg):
+        right.text(a, i, f" {a:+.2f}% ", va="center", ha="left" if a >= 0 else "right", fontsize=9)
+    right.set_xlabel("Average trade return (%)")
+    right.set_title("Average return", fontsize=11)
+    for ax in (left, right):
+        ax.grid(alpha=0.3, axis="x")
+    return _png(fig)
+
+
+_RENDERERS = {
+    "equity": equity_chart,
+    "monthly_returns": monthly_chart,
+    "trade_returns": trade_returns_chart,
+    "exit_reasons": exit_reasons_chart,
+}
+
+
+def render_charts(doc: Mapping[str, Any]) -> dict[str, bytes]:
+    """Every chart of a result document as PNG bytes, keyed by name (in :data:`CHART_NAMES` order)."""
+    return {name: _RENDERERS[name](doc) for name in CHART_NAMES}
