@@ -1,0 +1,520 @@
+"""The fast engine: the session loop of RULES section 4 compiled with numba.
+
+:func:`run_fast` has the signature and semantics of ``run_reference``: it encodes every sleeve's exit
+rule set (:class:`~trading_playbook.core.exits.spec.ExitSpec`) into an integer-coded rule program with
+a float parameter matrix, its sizer into a code and parameters, computes the indicator arrays the
+rules read (once, only those needed), runs :func:`~trading_playbook.core.simulate._kernels.simulate_nb`
+and decodes the structured trade and fill records into :class:`Trade` objects and an
+:class:`EquityCurve`.
+
+Only built-in components compile. A sleeve with an exit or sizer written in Python raises
+:class:`SimulationError` (run it with ``--engine reference``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trading_playbook.core import indicators
+from trading_playbook.core.errors import SimulationError
+from trading_playbook.core.exits.spec import (
+    BreakevenStop,
+    EmaBreak,
+    ExitSpec,
+    HardStop,
+    LowerClose,
+    LowerHigh,
+    MaBreak,
+    ScaleOut,
+    StopLossClose,
+    TargetClose,
+    TimeStop,
+    TrailingStop,
+)
+from trading_playbook.core.panel import Panel
+from trading_playbook.core.simulate import _kernels as k
+from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+from trading_playbook.core.sizing import (
+    AtrTargetSizer,
+    FixedDollarSizer,
+    PercentCashSizer,
+    PercentEquitySizer,
+    RiskSizer,
+)
+from trading_playbook.core.types import EquityCurve, ExitReason, PartialExit, SetupTable, Trade
+
+__all__ = ["CompiledSleeves", "compile_sleeves", "run_fast"]
+
+_USE_REFERENCE = "use --engine reference (the plain-Python engine runs user-written components)"
+_CUSTOM_REASON_BASE = 100
+
+
+class _Indicators:
+    """The (period -> stack row) maps and the stacked (K, T, N) arrays of one run."""
+
+    def __init__(self) -> None:
+        self.sma: dict[int, int] = {}
+        self.ema: dict[int, int] = {}
+        self.atr: dict[int, int] = {}
+        self.prev_close = False
+        self.prev_high = False
+
+    def index(self, kind: str, period: int) -> int:
+        table: dict[int, int] = getattr(self, kind)
+        if period not in table:
+            table[period] = len(table)
+        return table[period]
+
+
+@dataclass(frozen=True)
+class CompiledSleeves:
+    """Sleeves encoded for the kernel (exit programs, sizers, reason names)."""
+
+    rule_kind: np.ndarray  # int64 (S, R)
+    rule_params: np.ndarray  # float64 (S, R, N_PARAMS)
+    n_rules: np.ndarray  # int64 (S,)
+    max_positions: np.ndarray  # int64 (S,)
+    weight: np.ndarray  # float64 (S,)
+    hard_stop: np.ndarray  # float64 (S,)
+    sizer_kind: np.ndarray  # int64 (S,)
+    sizer_params: np.ndarray  # float64 (S, N_SIZER_PARAMS)
+    sizer_atr_period: tuple[int | None, ...]
+    queue_capacity: int
+    reason_names: dict[int, str]
+    needs: _Indicators
+
+
+def _exit_spec(sleeve: SleeveSpec) -> ExitSpec:
+    component = sleeve.exit
+    if isinstance(component, ExitSpec):
+        return component
+    spec = getattr(component, "spec", None)
+    if isinstance(spec, ExitSpec):
+        return spec
+    raise SimulationError(
+        f"sleeve {sleeve.name!r}: the exit {type(component).__name__!r} is Python code the fast engine "
+        f"cannot compile; {_USE_REFERENCE}"
+    )
+
+
+def _reason_code(name: str, reasons: dict[int, str]) -> int:
+    if name in ExitReason.__members__:
+        code = int(ExitReason[name])
+    else:
+        known = {v: c for c, v in reasons.items()}
+        code = known.get(name, _CUSTOM_REASON_BASE + sum(1 for c in reasons if c >= _CUSTOM_REASON_BASE))
+    reasons[code] = name
+    return code
+
+
+def _encode_rule(rule: Any, row: np.ndarray, needs: _Indicators, reasons: dict[int, str]) -> int:
+    """Write one rule's parameters into ``row``; return its kind code."""
+    row[k.P_AFTER_PARTIAL] = 1.0 if getattr(rule, "after_partial", False) else 0.0
+    if isinstance(rule, HardStop):
+        row[k.P_A] = rule.pct
+        return k.RULE_HARD_STOP
+    if isinstance(rule, BreakevenStop):
+        return k.RULE_BREAKEVEN
+    if isinstance(rule, TrailingStop):
+        if len(rule.tiers) > k.MAX_TIERS:
+            raise SimulationError(
+                f"a trailing_stop has {len(rule.tiers)} tiers; the fast engine takes {k.MAX_TIERS}"
+            )
+        row[k.P_A] = 1.0 if rule.basis == "resting" else 0.0
+        row[k.P_B] = 1.0 if rule.update == "every_close" else 0.0
+        row[k.P_C] = math.nan if rule.activation is None else rule.activation
+        uses_atr = any(t.mode == "atr" for t in rule.tiers)
+        row[k.P_D] = needs.index("atr", rule.atr_period) if uses_atr else -1.0
+        row[k.P_TIERS - 1] = len(rule.tiers)
+        for i, tier in enumerate(rule.tiers):
+            base = k.P_TIERS + 3 * i
+            row[base] = tier.min_profit
+            row[base + 1] = k.TIER_PCT if tier.mode == "pct" else k.TIER_ATR
+            row[base + 2] = tier.value
+        return k.RULE_TRAIL
+    if isinstance(rule, MaBreak):
+        row[k.P_A] = needs.index("sma", rule.period)
+        row[k.P_B] = math.nan if rule.max_profit is None else rule.max_profit
+        row[k.P_C] = math.nan if rule.min_peak_high_profit is None else rule.min_peak_high_profit
+        return k.RULE_MA_BREAK
+    if isinstance(rule, LowerClose):
+        needs.prev_close = True
+        row[k.P_A] = rule.min_peak_profit
+        return k.RULE_LOWER_CLOSE
+    if isinstance(rule, LowerHigh):
+        needs.prev_high = True
+        row[k.P_A] = rule.min_peak_profit
+        return k.RULE_LOWER_HIGH
+    if isinstance(rule, EmaBreak):
+        row[k.P_A] = needs.index("ema", rule.period)
+        return k.RULE_EMA_BREAK
+    if isinstance(rule, TimeStop):
+        row[k.P_A] = rule.sessions
+        return k.RULE_TIME_STOP
+    if isinstance(rule, StopLossClose):
+        row[k.P_A] = rule.pct
+        return k.RULE_STOP_LOSS
+    if isinstance(rule, TargetClose):
+        row[k.P_A] = rule.pct
+        return k.RULE_TARGET
+    if isinstance(rule, ScaleOut):
+        if len(rule.levels) > k.MAX_LEVELS:
+            raise SimulationError(
+                f"a scale_out has {len(rule.levels)} levels; the fast engine takes {k.MAX_LEVELS}"
+            )
+        row[k.P_A] = rule.fraction
+        row[k.P_B] = len(rule.levels)
+        for i, level in enumerate(rule.levels):
+            row[k.P_LEVELS + i] = level
+            row[k.P_LEVELS + k.MAX_LEVELS + i] = _reason_code(rule.reason(i), reasons)
+        return k.RULE_SCALE_OUT
+    raise SimulationError(f"exit rule {type(rule).__name__!r} cannot be compiled; {_USE_REFERENCE}")
+
+
+def _encode_sizer(sleeve: SleeveSpec, settings: PortfolioSettings) -> tuple[int, list[float], int | None]:
+    """Kind code, parameters and ATR period (atr_target) of a sleeve's sizer (core.sizing contract)."""
+    sizer = sleeve.sizer
+    max_pos = sleeve.max_positions
+    if isinstance(sizer, PercentEquitySizer):
+        fraction = sizer.fraction if sizer.fraction is not None else 1.0 / max_pos
+        return k.SIZER_PERCENT_EQUITY, [fraction], None
+    if isinstance(sizer, PercentCashSizer):
+        return k.SIZER_PERCENT_CASH, [sizer.fraction], None
+    if isinstance(sizer, RiskSizer):
+        return k.SIZER_RISK, [sizer.fraction], None
+    if isinstance(sizer, FixedDollarSizer):
+        capital = settings.starting_capital * sleeve.weight
+        amount = sizer.amount if sizer.amount is not None else capital / max_pos
+        return k.SIZER_FIXED_DOLLAR, [amount], None
+    if isinstance(sizer, AtrTargetSizer):
+        cap = sizer.max_fraction if sizer.max_fraction is not None else 1.0 / max_pos
+        return k.SIZER_ATR_TARGET, [sizer.risk_fraction, sizer.atr_multiple, cap], sizer.atr_period
+    raise SimulationError(
+        f"sleeve {sleeve.name!r}: the sizer {type(sizer).__name__!r} is Python code the fast engine cannot "
+        f"compile; {_USE_REFERENCE}"
+    )
+
+
+def compile_sleeves(sleeves: Sequence[SleeveSpec], settings: PortfolioSettings) -> CompiledSleeves:
+    """Encode the sleeves' exit rule sets and sizers for :func:`simulate_nb`.
+
+    Raises
+    ------
+    SimulationError
+        When a sleeve has a component written in Python (run it on the reference engine).
+    """
+    if not sleeves:
+        raise SimulationError("a backtest needs at least one sleeve (scanner, exit, sizer)")
+    specs = [_exit_spec(s) for s in sleeves]
+    n_sleeves = len(sleeves)
+    max_rules = max(1, *(len(spec.rules) for spec in specs))
+    needs = _Indicators()
+    reasons: dict[int, str] = {}
+    rule_kind = np.full((n_sleeves, max_rules), -1, dtype=np.int64)
+    rule_params = np.zeros((n_sleeves, max_rules, k.N_PARAMS), dtype=np.float64)
+    sizer_kind = np.zeros(n_sleeves, dtype=np.int64)
+    sizer_params = np.zeros((n_sleeves, k.N_SIZER_PARAMS), dtype=np.float64)
+    atr_periods: list[int | None] = []
+    queue = 2
+    for s, (sleeve, spec) in enumerate(zip(sleeves, specs, strict=True)):
+        for r, rule in enumerate(spec.rules):
+            rule_kind[s, r] = _encode_rule(rule, rule_params[s, r], needs, reasons)
+            if isinstance(rule, ScaleOut):
+                queue += len(rule.levels)
+        kind, params, atr_period = _encode_sizer(sleeve, settings)
+        sizer_kind[s] = kind
+        sizer_params[s, : len(params)] = params
+        if atr_period is not None:
+            needs.index("atr", atr_period)
+        atr_periods.append(atr_period)
+    return CompiledSleeves(
+        rule_kind=rule_kind,
+        rule_params=rule_params,
+        n_rules=np.array([len(spec.rules) for spec in specs], dtype=np.int64),
+        max_positions=np.array([s.max_positions for s in sleeves], dtype=np.int64),
+        weight=np.array([s.weight for s in sleeves], dtype=np.float64),
+        hard_stop=np.array([spec.hard_stop for spec in specs], dtype=np.float64),
+        sizer_kind=sizer_kind,
+        sizer_params=sizer_params,
+        sizer_atr_period=tuple(atr_periods),
+        queue_capacity=queue,
+        reason_names=reasons,
+        needs=needs,
+    )
+
+
+def _stack(arrays: dict[int, int], compute: Any, shape: tuple[int, int]) -> np.ndarray:
+    if not arrays:
+        return np.full((1, 1, 1), np.nan)
+    out = np.empty((len(arrays), *shape), dtype=np.float64)
+    for period, row in arrays.items():
+        out[row] = compute(period)
+    return out
+
+
+def _last_bars(available: np.ndarray) -> np.ndarray:
+    """Session index of each symbol's last bar (-1 for a symbol without any)."""
+    n_sessions = available.shape[0]
+    last = n_sessions - 1 - np.argmax(available[::-1], axis=0)
+    return np.where(available.any(axis=0), last, -1).astype(np.int64)
+
+
+def _check_window(panel: Panel, start: int, end: int) -> None:
+    if panel.n_sessions == 0:
+        raise SimulationError("the panel holds no sessions; check the data selection")
+    if not 0 <= start <= end < panel.n_sessions:
+        raise SimulationError(
+            f"backtest window start={start}, end={end} is outside the panel's sessions 0..{panel.n_sessions - 1}"
+        )
+
+
+def run_fast(
+    panel: Panel,
+    sleeves: Sequence[SleeveSpec],
+    settings: PortfolioSettings,
+    *,
+    start: int,
+    end: int,
+    setups: Sequence[SetupTable] | None = None,
+) -> tuple[list[Trade], EquityCurve]:
+    """Simulate the portfolio on sessions ``start..end`` (inclusive) with the numba kernel.
+
+    Parameters
+    ----------
+    panel
+        The aligned data, already cut after ``end``; history before ``start`` is warm-up.
+    sleeves
+        The strategies sharing the cash pool (settings.py documents the multi-sleeve semantics).
+    settings
+        Capital, fills, slippage and commissions.
+    start, end
+        First and last backtest session (indices into ``panel.sessions``).
+    setups
+        Precomputed setups, one table per sleeve (research sweeps reuse them); by default each
+        sleeve's ``scanner.scan(panel)``.
+
+    Returns
+    -------
+    (trades, equity)
+        Trades in order of entry session, symbol, sleeve; one equity row per session ``start..end``.
+    """
+    _check_window(panel, start, end)
+    compiled = compile_sleeves(sleeves, settings)
+    if setups is None:
+        setups = [_scan(sleeve, panel) for sleeve in sleeves]
+    if len(setups) != len(sleeves):
+        raise SimulationError(
+            f"got {len(setups)} setup tables for {len(sleeves)} sleeves; pass one per sleeve"
+        )
+    arrays = _panel_arrays(panel, end)
+    stacks = _indicator_stacks(arrays, compiled.needs)
+    table = _setup_arrays(setups, compiled, stacks, arrays["close"].shape[0], start, end)
+
+    n_setups = int(table["symbol"].shape[0])
+    trade_capacity = n_setups + 1
+    fill_capacity = trade_capacity * compiled.queue_capacity
+    result = k.simulate_nb(
+        arrays["open"],
+        arrays["high"],
+        arrays["low"],
+        arrays["close"],
+        arrays["available"],
+        _last_bars(arrays["available"]),
+        stacks["sma"],
+        stacks["ema"],
+        stacks["atr"],
+        stacks["prev_close"],
+        stacks["prev_high"],
+        start,
+        end,
+        compiled.rule_kind,
+        compiled.rule_params,
+        compiled.n_rules,
+        compiled.max_positions,
+        compiled.weight,
+        compiled.hard_stop,
+        compiled.sizer_kind,
+        compiled.sizer_params,
+        table["atr"],
+        table["ptr"],
+        table["symbol"],
+        table["reference"],
+        table["stop"],
+        float(settings.starting_capital),
+        settings.entry_fill == "close",
+        settings.exit_fill == "next_open",
+        float(settings.slippage),
+        float(settings.commission_per_share),
+        float(settings.commission_per_order),
+        float(settings.commission_min),
+        trade_capacity,
+        fill_capacity,
+        compiled.queue_capacity,
+    )
+    trades_rec, n_trades, fills_rec, n_fills, equity, cash, positions, exposure, sleeve_equity = result
+    trades = decode_trades(
+        trades_rec[:n_trades], fills_rec[:n_fills], panel, [s.name for s in sleeves], compiled.reason_names
+    )
+    curve = EquityCurve(
+        dates=panel.sessions[start : end + 1].astype("datetime64[D]"),
+        equity=equity,
+        cash=cash,
+        positions=positions,
+        exposure=exposure,
+        sleeve_equity={s.name: sleeve_equity[i] for i, s in enumerate(sleeves)},
+    )
+    return trades, curve
+
+
+def _scan(sleeve: SleeveSpec, panel: Panel) -> SetupTable:
+    scan = getattr(sleeve.scanner, "scan", None)
+    if scan is None:
+        raise SimulationError(
+            f"sleeve {sleeve.name!r}: the scanner {type(sleeve.scanner).__name__!r} has no vectorised "
+            f"scan(panel); {_USE_REFERENCE}"
+        )
+    table = scan(panel)
+    if not isinstance(table, SetupTable):
+        raise SimulationError(
+            f"sleeve {sleeve.name!r}: scanner.scan(panel) returned {type(table).__name__}, not a SetupTable; "
+            f"{_USE_REFERENCE}"
+        )
+    return table
+
+
+def _panel_arrays(panel: Panel, end: int) -> dict[str, np.ndarray]:
+    rows = slice(0, end + 1)
+
+    def take(a: np.ndarray, dtype: Any) -> np.ndarray:
+        return np.ascontiguousarray(a[rows], dtype=dtype)
+
+    return {
+        "open": take(panel.open, np.float64),
+        "high": take(panel.high, np.float64),
+        "low": take(panel.low, np.float64),
+        "close": take(panel.close, np.float64),
+        "available": take(panel.available, np.bool_),
+    }
+
+
+def _indicator_stacks(arrays: dict[str, np.ndarray], needs: _Indicators) -> dict[str, np.ndarray]:
+    """Only the indicator arrays the rules and sizers read, each computed once."""
+    close, high, low, avail = arrays["close"], arrays["high"], arrays["low"], arrays["available"]
+    shape = close.shape
+    empty = np.full((1, 1), np.nan)
+    return {
+        "sma": _stack(needs.sma, lambda n: indicators.sma(close, n, avail), shape),
+        "ema": _stack(needs.ema, lambda n: indicators.ema(close, n, avail), shape),
+        "atr": _stack(needs.atr, lambda n: indicators.atr(high, low, close, avail, n), shape),
+        "prev_close": indicators.previous_bar(close, avail) if needs.prev_close else empty,
+        "prev_high": indicators.previous_bar(high, avail) if needs.prev_high else empty,
+    }
+
+
+def _setup_arrays(
+    setups: Sequence[SetupTable],
+    compiled: CompiledSleeves,
+    stacks: dict[str, np.ndarray],
+    n_sessions: int,
+    start: int,
+    end: int,
+) -> dict[str, np.ndarray]:
+    """Concatenate each sleeve's setups of sessions start..end-1 with per-(sleeve, session) pointers."""
+    ptr = np.zeros((len(setups), n_sessions + 1), dtype=np.int64)
+    parts: dict[str, list[np.ndarray]] = {"symbol": [], "reference": [], "stop": [], "atr": []}
+    offset = 0
+    bounds = np.arange(n_sessions + 1)
+    for s, tbl in enumerate(setups):
+        session = np.asarray(tbl.session_idx, dtype=np.int64)
+        keep = (session >= start) & (session < end)
+        session = session[keep]
+        if session.size > 1 and np.any(np.diff(session) < 0):
+            raise SimulationError(
+                f"setup table {s} is not sorted by session; SetupTable rows must be in session order"
+            )
+        symbol = np.asarray(tbl.symbol_idx, dtype=np.int64)[keep]
+        ptr[s] = offset + np.searchsorted(session, bounds, side="left")
+        parts["symbol"].append(symbol)
+        parts["reference"].append(np.asarray(tbl.reference_price, dtype=np.float64)[keep])
+        parts["stop"].append(np.asarray(tbl.initial_stop, dtype=np.float64)[keep])
+        period = compiled.sizer_atr_period[s]
+        if period is None:
+            parts["atr"].append(np.full(session.shape[0], np.nan))
+        else:
+            parts["atr"].append(stacks["atr"][compiled.needs.atr[period]][session, symbol])
+        offset += int(session.shape[0])
+    out = {name: np.ascontiguousarray(np.concatenate(values)) for name, values in parts.items()}
+    out["symbol"] = out["symbol"].astype(np.int64)
+    out["ptr"] = ptr
+    return out
+
+
+def decode_trades(
+    trades: np.ndarray,
+    fills: np.ndarray,
+    panel: Panel,
+    sleeve_names: Sequence[str],
+    reason_names: dict[int, str],
+) -> list[Trade]:
+    """Turn the kernel's trade and fill records into :class:`Trade` objects (RULES sections 6 and 7)."""
+    dates = panel.sessions.astype("datetime64[D]").astype(object).tolist()
+    names = {int(r): r.name for r in ExitReason} | reason_names
+    order = np.argsort(fills["trade"], kind="stable")
+    f_trade = fills["trade"][order]
+    f_session = fills["session"][order].tolist()
+    f_shares = fills["shares"][order].tolist()
+    f_price = fills["price"][order].tolist()
+    f_reason = fills["reason"][order].tolist()
+    f_fee = fills["commission"][order].tolist()
+    bounds = np.searchsorted(f_trade, np.arange(trades.shape[0] + 1), side="left").tolist()
+    out: list[Trade] = []
+    rec = trades
+    for i in range(trades.shape[0]):
+        lo, hi = bounds[i], bounds[i + 1]
+        if hi == lo or rec["closed"][i] == 0:
+            raise SimulationError("internal: a position was left open at the end of the test")
+        entry = float(rec["entry_price"][i])
+        shares = int(rec["shares"][i])
+        sold_value = 0.0
+        sold = 0
+        fees = float(rec["entry_commission"][i])
+        for f in range(lo, hi):
+            sold_value += f_shares[f] * f_price[f]
+            sold += f_shares[f]
+            fees += f_fee[f]
+        partials = tuple(
+            PartialExit(dates[f_session[f]], f_shares[f], f_price[f], names[f_reason[f]])
+            for f in range(lo, hi - 1)
+        )
+        pnl = sold_value - entry * shares - fees
+        initial_stop = float(rec["initial_stop"][i])
+        entry_session = int(rec["entry_session"][i])
+        exit_session = int(rec["exit_session"][i])
+        out.append(
+            Trade(
+                symbol=panel.symbols[int(rec["symbol"][i])],
+                entry_date=dates[entry_session],
+                exit_date=dates[exit_session],
+                entry_price=entry,
+                exit_price=sold_value / sold,
+                shares=shares,
+                exit_reason=names[f_reason[hi - 1]],
+                pnl=pnl,
+                pnl_pct=pnl / (entry * shares),
+                r_multiple=(pnl / shares) / (entry - initial_stop),
+                sessions_held=exit_session - entry_session,
+                mfe=float(rec["max_high"][i]) / entry - 1.0,
+                mae=float(rec["min_low"][i]) / entry - 1.0,
+                partial_exits=partials,
+                initial_stop=initial_stop,
+                commission=fees,
+                sleeve=sleeve_names[int(rec["sleeve"][i])],
+            )
+        )
+    out.sort(key=lambda tr: (tr.entry_date, tr.symbol, tr.sleeve))
+    return out
