@@ -1,0 +1,179 @@
+"""Numba kernels behind :mod:`trading_playbook.core.indicators`.
+
+Every kernel works on the *bar layout*: one flat array holding each symbol's own bars one symbol
+after the other (``x[offsets[j]:offsets[j + 1]]`` are symbol ``j``'s bars in session order). Sessions
+without a bar are not in the flat array at all, so "the last n sessions" of RULES section 8 is simply
+"the last n elements of the symbol's segment". All kernels are O(bars) and take arrays and scalars only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "ema_nb",
+    "previous_nb",
+    "rolling_max_nb",
+    "rolling_min_nb",
+    "rsi_nb",
+    "sma_nb",
+    "true_range_nb",
+]
+
+
+@njit(cache=True)
+def sma_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
+    """Mean of the last ``n`` bars including the current one; NaN until ``n`` bars exist.
+
+    A running sum of the finite values plus a count of NaNs in the window; the sum is recomputed
+    exactly every ``n`` bars so rounding drift stays bounded by one window.
+    """
+    out = np.full(x.shape[0], np.nan)
+    for j in range(offsets.shape[0] - 1):
+        start, stop = offsets[j], offsets[j + 1]
+        total = 0.0
+        nans = 0
+        for k in range(start, stop):
+            v = x[k]
+            if np.isnan(v):
+                nans += 1
+            else:
+                total += v
+            if k - start >= n:
+                old = x[k - n]
+                if np.isnan(old):
+                    nans -= 1
+                else:
+                    total -= old
+            if (k - start + 1) % n == 0:
+                # refresh the sum exactly over the current window
+                total = 0.0
+                for i in range(k - n + 1, k + 1):
+                    if not np.isnan(x[i]):
+                        total += x[i]
+            if k - start + 1 >= n and nans == 0:
+                out[k] = total / n
+    return out
+
+
+@njit(cache=True)
+def ema_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
+    """EMA with alpha 2/(n+1), seeded by the SMA of the first ``n`` bars (at bar n), then recursive."""
+    out = np.full(x.shape[0], np.nan)
+    alpha = 2.0 / (n + 1.0)
+    for j in range(offsets.shape[0] - 1):
+        start, stop = offsets[j], offsets[j + 1]
+        if stop - start < n:
+            continue
+        seed = 0.0
+        for i in range(start, start + n):
+            seed += x[i]
+        prev = seed / n
+        out[start + n - 1] = prev
+        for k in range(start + n, stop):
+            prev = alpha * x[k] + (1.0 - alpha) * prev
+            out[k] = prev
+    return out
+
+
+@njit(cache=True)
+def true_range_nb(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:  # pragma: no cover - numba
+    """``max(H - L, |H - C_prev|, |L - C_prev|)``; ``H - L`` on the symbol's first bar."""
+    out = np.empty(high.shape[0])
+    for j in range(offsets.shape[0] - 1):
+        start, stop = offsets[j], offsets[j + 1]
+        for k in range(start, stop):
+            rng = high[k] - low[k]
+            if k > start:
+                prev = close[k - 1]
+                up = abs(high[k] - prev)
+                down = abs(low[k] - prev)
+                if up > rng:
+                    rng = up
+                if down > rng:
+                    rng = down
+            out[k] = rng
+    return out
+
+
+@njit(cache=True)
+def _rolling_extreme_nb(
+    x: np.ndarray, offsets: np.ndarray, n: int, sign: float
+) -> np.ndarray:  # pragma: no cover
+    """Max (sign=1) or min (sign=-1) of the last up-to-``n`` bars including the current one.
+
+    Monotonic deque of bar positions: O(bars) whatever ``n`` is.
+    """
+    out = np.empty(x.shape[0])
+    dq = np.empty(x.shape[0], dtype=np.int64)
+    for j in range(offsets.shape[0] - 1):
+        start, stop = offsets[j], offsets[j + 1]
+        head = start  # deque lives in dq[head:tail]
+        tail = start
+        for k in range(start, stop):
+            v = sign * x[k]
+            while tail > head and sign * x[dq[tail - 1]] <= v:
+                tail -= 1
+            dq[tail] = k
+            tail += 1
+            while dq[head] <= k - n:
+                head += 1
+            out[k] = x[dq[head]]
+    return out
+
+
+@njit(cache=True)
+def rolling_max_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
+    """Max of the last up-to-``n`` bars including the current one (values must be finite)."""
+    return _rolling_extreme_nb(x, offsets, n, 1.0)
+
+
+@njit(cache=True)
+def rolling_min_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
+    """Min of the last up-to-``n`` bars including the current one (values must be finite)."""
+    return _rolling_extreme_nb(x, offsets, n, -1.0)
+
+
+@njit(cache=True)
+def previous_nb(x: np.ndarray, offsets: np.ndarray, lag: int) -> np.ndarray:  # pragma: no cover - numba
+    """Value ``lag`` bars earlier in the symbol's own bars; NaN when there is none."""
+    out = np.full(x.shape[0], np.nan)
+    for j in range(offsets.shape[0] - 1):
+        start, stop = offsets[j], offsets[j + 1]
+        for k in range(start + lag, stop):
+            out[k] = x[k - lag]
+    return out
+
+
+@njit(cache=True)
+def rsi_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
+    """Wilder's RSI (as TA-Lib): seed = simple means of the first ``n`` gains/losses, then
+    ``avg = (avg * (n - 1) + change) / n``; ``100 * gain / (gain + loss)``, 50 when both are 0."""
+    out = np.full(x.shape[0], np.nan)
+    for j in range(offsets.shape[0] - 1):
+        start, stop = offsets[j], offsets[j + 1]
+        if stop - start <= n:
+            continue
+        gain = 0.0
+        loss = 0.0
+        for k in range(start + 1, start + n + 1):
+            d = x[k] - x[k - 1]
+            if d > 0:
+                gain += d
+            else:
+                loss -= d
+        gain /= n
+        loss /= n
+        for k in range(start + n, stop):
+            if k > start + n:
+                d = x[k] - x[k - 1]
+                up = d if d > 0 else 0.0
+                down = -d if d < 0 else 0.0
+                gain = (gain * (n - 1) + up) / n
+                loss = (loss * (n - 1) + down) / n
+            total = gain + loss
+            out[k] = 50.0 if total == 0.0 else 100.0 * gain / total
+    return out

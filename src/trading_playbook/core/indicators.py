@@ -1,0 +1,233 @@
+"""Indicators of RULES section 2 over the panel (sessions x symbols), lookahead-free.
+
+Every function takes (T, N) float64 arrays aligned with a :class:`~trading_playbook.core.panel.Panel`
+plus its ``available`` mask and returns a (T, N) float64 array. Conventions (RULES section 8):
+
+- Windows count the **symbol's own bars**: a session without a bar is skipped, so "the last 20
+  sessions" of a symbol with a gap reaches further back in calendar time.
+- The output at a session without a bar is NaN. Undefined values (too little history) are NaN, and a
+  rule comparing with NaN is false.
+- Values on available rows are expected to be finite (the data layer validates them). ``sma`` also
+  tolerates NaNs: a window holding one is NaN.
+
+The work is done by numba kernels (:mod:`trading_playbook.core._indicator_kernels`) on the *bar layout*
+(:class:`BarLayout`): each symbol's bars stored contiguously, which makes every indicator O(bars).
+
+Examples
+--------
+>>> import numpy as np
+>>> close = np.array([[1.0], [2.0], [np.nan], [3.0]])
+>>> available = np.isfinite(close)
+>>> sma(close, 2, available)[:, 0].tolist()
+[nan, 1.5, nan, 2.5]
+>>> previous_bar(close, available)[:, 0].tolist()
+[nan, 1.0, nan, 2.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trading_playbook.core import _indicator_kernels as _k
+from trading_playbook.core.errors import ConfigError
+
+__all__ = [
+    "BarLayout",
+    "atr",
+    "avg_volume_before",
+    "donchian",
+    "ema",
+    "previous_bar",
+    "rolling_max",
+    "rolling_min",
+    "rsi",
+    "sma",
+    "true_range",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class BarLayout:
+    """Where each symbol's own bars sit in a (T, N) panel, stored symbol after symbol.
+
+    ``flat_index[k]`` is the position in the C-order ravelled panel of bar ``k``; symbol ``j``'s bars
+    are ``k`` in ``offsets[j]:offsets[j + 1]``, in session order, at session rows ``rows[k]``.
+    ``position[k]`` is the bar's 0-based number in its symbol's history (bars counted, not sessions).
+    """
+
+    shape: tuple[int, int]
+    offsets: np.ndarray  # int64[N + 1]
+    rows: np.ndarray  # int64[M], session index of each bar
+    cols: np.ndarray  # int64[M], symbol index of each bar
+    flat_index: np.ndarray  # int64[M]
+    position: np.ndarray  # int64[M]
+
+    @classmethod
+    def from_available(cls, available: np.ndarray) -> BarLayout:
+        """Build the layout of a (T, N) bool availability mask."""
+        mask = np.asarray(available, dtype=bool)
+        if mask.ndim != 2:
+            raise ConfigError(f"available must be a (sessions, symbols) array, got shape {mask.shape}")
+        n_sessions, n_symbols = mask.shape
+        cols, rows = np.nonzero(mask.T)  # column-major: symbol after symbol, sessions ascending
+        counts = np.bincount(cols, minlength=n_symbols)
+        offsets = np.zeros(n_symbols + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        position = np.arange(rows.shape[0], dtype=np.int64) - np.repeat(offsets[:-1], counts)
+        return cls(
+            shape=(n_sessions, n_symbols),
+            offsets=offsets,
+            rows=rows.astype(np.int64),
+            cols=cols.astype(np.int64),
+            flat_index=rows.astype(np.int64) * n_symbols + cols,
+            position=position,
+        )
+
+    @property
+    def n_bars(self) -> int:
+        """Number of bars M."""
+        return int(self.rows.shape[0])
+
+    def compress(self, values: np.ndarray) -> np.ndarray:
+        """The (T, N) array's values at the bars, in layout order (float64[M])."""
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != self.shape:
+            raise ConfigError(f"array of shape {arr.shape} does not match the panel's {self.shape}")
+        return np.ascontiguousarray(arr).ravel().take(self.flat_index)
+
+    def expand(self, flat: np.ndarray, fill: float = np.nan) -> np.ndarray:
+        """Scatter per-bar values back to a (T, N) array; sessions without a bar get ``fill``."""
+        out = np.full(self.shape[0] * self.shape[1], fill, dtype=np.float64)
+        out[self.flat_index] = flat
+        return out.reshape(self.shape)
+
+
+def _window(n: int, name: str = "n") -> int:
+    if int(n) != n or n < 1:
+        raise ConfigError(f"indicator window {name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def sma(values: np.ndarray, n: int, available: np.ndarray) -> np.ndarray:
+    """Simple moving average: mean of the symbol's last ``n`` bars (t-n+1..t); NaN until n bars exist."""
+    layout = BarLayout.from_available(available)
+    return layout.expand(_k.sma_nb(layout.compress(values), layout.offsets, _window(n)))
+
+
+def ema(values: np.ndarray, n: int, available: np.ndarray) -> np.ndarray:
+    """Exponential moving average over the symbol's whole history.
+
+    ``alpha = 2 / (n + 1)``; seeded with the SMA of the first ``n`` bars at the n-th bar (as TA-Lib's
+    EMA), then ``EMA_t = alpha * x_t + (1 - alpha) * EMA_{t-1}``; NaN before the n-th bar.
+    """
+    layout = BarLayout.from_available(available)
+    return layout.expand(_k.ema_nb(layout.compress(values), layout.offsets, _window(n)))
+
+
+def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """``TR_t = max(H_t - L_t, |H_t - C_prev|, |L_t - C_prev|)``, ``C_prev`` the symbol's previous bar's
+    close; ``H - L`` on the symbol's first bar."""
+    layout = BarLayout.from_available(available)
+    tr = _k.true_range_nb(layout.compress(high), layout.compress(low), layout.compress(close), layout.offsets)
+    return layout.expand(tr)
+
+
+def atr(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, available: np.ndarray, n: int = 10
+) -> np.ndarray:
+    """Average true range: the **simple** mean of the last ``n`` true ranges (not Wilder smoothing)."""
+    layout = BarLayout.from_available(available)
+    tr = _k.true_range_nb(layout.compress(high), layout.compress(low), layout.compress(close), layout.offsets)
+    return layout.expand(_k.sma_nb(tr, layout.offsets, _window(n)))
+
+
+def _rolling(
+    values: np.ndarray,
+    n: int,
+    available: np.ndarray,
+    include_current: bool,
+    min_periods: int | None,
+    kernel_max: bool,
+) -> np.ndarray:
+    n = _window(n)
+    need = n if min_periods is None else _window(min_periods, "min_periods")
+    if need > n:
+        raise ConfigError(f"min_periods ({need}) cannot exceed the window n ({n})")
+    layout = BarLayout.from_available(available)
+    x = layout.compress(values)
+    kernel = _k.rolling_max_nb if kernel_max else _k.rolling_min_nb
+    out = kernel(x, layout.offsets, n)
+    count = np.minimum(layout.position + 1, n)  # bars in the window t-n+1..t
+    if not include_current:
+        out = _k.previous_nb(out, layout.offsets, 1)
+        count = np.minimum(layout.position, n)  # bars in the window t-n..t-1
+    out = np.where(count >= need, out, np.nan)
+    return layout.expand(out)
+
+
+def rolling_max(
+    values: np.ndarray,
+    n: int,
+    available: np.ndarray,
+    *,
+    include_current: bool = True,
+    min_periods: int | None = None,
+) -> np.ndarray:
+    """Max over the symbol's last ``n`` bars: t-n+1..t, or t-n..t-1 with ``include_current=False``.
+
+    ``min_periods`` (default ``n``) is the fewest bars the window may hold; with fewer it is NaN. Use
+    ``min_periods=1`` for "over the last n bars, fewer if the symbol has less history".
+    """
+    return _rolling(values, n, available, include_current, min_periods, kernel_max=True)
+
+
+def rolling_min(
+    values: np.ndarray,
+    n: int,
+    available: np.ndarray,
+    *,
+    include_current: bool = True,
+    min_periods: int | None = None,
+) -> np.ndarray:
+    """Min over the symbol's last ``n`` bars; same window rules as :func:`rolling_max`."""
+    return _rolling(values, n, available, include_current, min_periods, kernel_max=False)
+
+
+def avg_volume_before(volume: np.ndarray, available: np.ndarray, n: int = 20) -> np.ndarray:
+    """Mean volume over the symbol's ``n`` bars **before** t (t-n..t-1), the volume test's average.
+
+    NaN with fewer than ``n`` earlier bars, and at sessions without a bar.
+    """
+    layout = BarLayout.from_available(available)
+    mean = _k.sma_nb(layout.compress(volume), layout.offsets, _window(n))
+    return layout.expand(_k.previous_nb(mean, layout.offsets, 1))
+
+
+def rsi(values: np.ndarray, n: int, available: np.ndarray) -> np.ndarray:
+    """Wilder's relative strength index over the symbol's bars (the TA-Lib definition).
+
+    Changes ``d_t = x_t - x_prev``; the first averages are the simple means of the gains and losses of
+    the first ``n`` changes (defined at the (n+1)-th bar), then ``avg = (avg * (n - 1) + d) / n``.
+    ``RSI = 100 * avg_gain / (avg_gain + avg_loss)``; 50 when both are 0 (a flat series).
+    """
+    layout = BarLayout.from_available(available)
+    return layout.expand(_k.rsi_nb(layout.compress(values), layout.offsets, _window(n)))
+
+
+def donchian(
+    high: np.ndarray, low: np.ndarray, n: int, available: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Donchian channel: ``(upper, lower)`` = (max high, min low) over the symbol's last ``n`` bars
+    including t (as TA-Lib's MAX/MIN); NaN until ``n`` bars exist. For a breakout rule "close above the
+    prior channel", compare with :func:`rolling_max` ``(..., include_current=False)`` instead."""
+    upper = rolling_max(high, n, available)
+    lower = rolling_min(low, n, available)
+    return upper, lower
+
+
+def previous_bar(values: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Value at the symbol's previous bar (for LOWER_CLOSE / LOWER_HIGH); NaN on its first bar."""
+    layout = BarLayout.from_available(available)
+    return layout.expand(_k.previous_nb(layout.compress(values), layout.offsets, 1))
