@@ -122,3 +122,33 @@ def test_pbo_drops_leading_rows_to_equal_blocks() -> None:
 def test_pbo_rejects_bad_inputs(shape: tuple[int, int], blocks: int) -> None:
     with pytest.raises(SimulationError):
         probability_of_backtest_overfitting(np.zeros(shape), n_blocks=blocks)
+
+
+def test_pbo_vectorised_equals_direct_computation() -> None:
+    # The block-sum shortcut must give the same logits as recomputing each half from the returns.
+    from itertools import combinations
+
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(0.0005, 0.01, size=(120, 7))
+    result = probability_of_backtest_overfitting(matrix, n_blocks=6)
+    blocks = matrix.reshape(6, 20, 7)
+    expected = []
+    for chosen in combinations(range(6), 3):
+        rest = [b for b in range(6) if b not in chosen]
+        train = blocks[list(chosen)].reshape(-1, 7)
+        test = blocks[rest].reshape(-1, 7)
+        best = int(np.argmax(sharpe_per_period(train)))
+        rank = stats.rankdata(sharpe_per_period(test))[best]
+        omega = rank / 8
+        expected.append(math.log(omega / (1 - omega)))
+    np.testing.assert_allclose(result.logits, expected, rtol=1e-9)
+
+
+def test_pbo_full_size_is_fast_enough_to_run_in_reports() -> None:
+    # 16 blocks -> C(16, 8) = 12870 splits over 200 trials; must not take minutes.
+    matrix = np.random.default_rng(0).normal(0, 0.01, size=(5000, 200))
+    result = probability_of_backtest_overfitting(matrix, n_blocks=16)
+    assert result.n_splits == 12870
+    assert 0.0 <= result.pbo <= 1.0
