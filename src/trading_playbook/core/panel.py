@@ -30,7 +30,7 @@ import pandas as pd
 
 from trading_playbook.core.errors import DataError
 
-__all__ = ["ADJUSTMENTS", "Adjustment", "Panel", "bars_to_panel", "split_factors"]
+__all__ = ["ADJUSTMENTS", "Adjustment", "Panel", "bars_to_panel", "panel_from_arrays", "split_factors"]
 
 Adjustment = Literal["split", "all", "raw"]
 ADJUSTMENTS: tuple[str, ...] = ("split", "all", "raw")
@@ -166,10 +166,14 @@ def split_factors(split: np.ndarray) -> np.ndarray:
     Missing sessions must hold 1.0. The last session's factor is 1.0.
     """
     k = np.where(np.isfinite(split) & (split > 0), split, 1.0)
-    # suffix product including t, then shift one session up so that it covers s > t only
-    suffix = np.cumprod(k[::-1], axis=0)[::-1]
     factors = np.ones_like(k)
-    factors[:-1] = suffix[1:]
+    # only columns with a split need the product (most symbols never split)
+    cols = np.flatnonzero((k != 1.0).any(axis=0))
+    if cols.size == 0:
+        return factors
+    # suffix product including t, then shift one session up so that it covers s > t only
+    suffix = np.cumprod(k[::-1, cols], axis=0)[::-1]
+    factors[:-1, cols] = suffix[1:]
     return factors
 
 
@@ -191,49 +195,80 @@ def bars_to_panel(bars: pd.DataFrame, adjustment: str = "split") -> Panel:
 
     sym_codes, symbols = _symbol_codes(bars["symbol"])
     day = _session_days(bars["date"])
-    sessions = np.unique(day)
-    row = np.searchsorted(sessions, day)
-    col = sym_codes.astype(np.int64)
+    optional = {
+        name: _float_column(bars[name]) for name in ("split", "adjusted_close") if name in bars.columns
+    }
+    return panel_from_arrays(
+        sym_codes,
+        symbols,
+        day,
+        {f: _float_column(bars[f]) for f in (*PRICE_FIELDS, "volume")} | optional,
+        adjustment,
+    )
+
+
+def panel_from_arrays(
+    symbol_codes: np.ndarray,
+    symbols: tuple[str, ...],
+    day: np.ndarray,
+    columns: dict[str, np.ndarray],
+    adjustment: str = "split",
+) -> Panel:
+    """Build a :class:`Panel` from flat per-bar arrays (the fast path of :func:`bars_to_panel`).
+
+    Parameters
+    ----------
+    symbol_codes
+        int64 index into ``symbols`` per bar.
+    symbols
+        Symbol names in code-point order; every one must have at least one bar.
+    day
+        Session date per bar as ``datetime64[D]``.
+    columns
+        float64 arrays per bar: ``open, high, low, close, volume`` and optionally ``split`` and
+        ``adjusted_close``.
+    adjustment
+        ``split``, ``all`` or ``raw`` (RULES section 1).
+    """
+    if adjustment not in ADJUSTMENTS:
+        raise DataError(f"unknown adjustment {adjustment!r}; use one of {', '.join(ADJUSTMENTS)}")
+    if day.shape[0] == 0:
+        raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
+    if adjustment == "all" and "adjusted_close" not in columns:
+        raise DataError(
+            "adjustment 'all' needs an adjusted_close column, which this source does not "
+            'provide; use adjustment = "split"'
+        )
+    sessions, row = _session_rows(day.astype("datetime64[D]"))
     shape = (sessions.shape[0], len(symbols))
-    flat = row * shape[1] + col
+    flat = row * shape[1] + symbol_codes.astype(np.int64, copy=False)
+
+    available = np.zeros(shape[0] * shape[1], dtype=bool)
+    available[flat] = True
+    if int(np.count_nonzero(available)) != day.shape[0]:
+        raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
 
     def scatter(values: np.ndarray, fill: float) -> np.ndarray:
         out = np.full(shape[0] * shape[1], fill, dtype=np.float64)
         out[flat] = values
         return out.reshape(shape)
 
-    def column(name: str) -> np.ndarray:
-        values = bars[name]
-        if values.dtype == np.float64:
-            return values.to_numpy()
-        return pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
-
-    available = np.zeros(shape[0] * shape[1], dtype=bool)
-    available[flat] = True
-    available = available.reshape(shape)
-    if int(available.sum()) != len(bars):
-        raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
-
-    raw = {f: scatter(column(f), np.nan) for f in PRICE_FIELDS}
-    raw_volume = scatter(column("volume"), np.nan)
-    split = scatter(column("split"), 1.0) if "split" in bars.columns else np.ones(shape)
-
-    if adjustment == "raw":
-        factor = np.ones(shape)
-        prices = raw
-    else:
-        factor = split_factors(split)
+    raw_close = scatter(columns["close"], np.nan)
+    split = scatter(columns["split"], 1.0) if "split" in columns else np.ones(shape)
+    factor = np.ones(shape) if adjustment == "raw" else split_factors(split)
+    if adjustment == "all":
+        ratio = scatter(columns["adjusted_close"], np.nan) / raw_close
+    prices: dict[str, np.ndarray] = {}
+    for name in PRICE_FIELDS:
+        values = raw_close.copy() if name == "close" else scatter(columns[name], np.nan)
         if adjustment == "split":
-            prices = {f: raw[f] / factor for f in PRICE_FIELDS}
-        else:
-            if "adjusted_close" not in bars.columns:
-                raise DataError(
-                    "adjustment 'all' needs an adjusted_close column, which this source does not "
-                    "provide; use adjustment = \"split\""
-                )
-            ratio = scatter(column("adjusted_close"), np.nan) / raw["close"]
-            prices = {f: raw[f] * ratio for f in PRICE_FIELDS}
-    volume = raw_volume * factor
+            np.divide(values, factor, out=values)
+        elif adjustment == "all":
+            np.multiply(values, ratio, out=values)
+        prices[name] = values
+    volume = scatter(columns["volume"], np.nan)
+    if adjustment != "raw":
+        np.multiply(volume, factor, out=volume)
     return Panel(
         sessions=sessions,
         symbols=symbols,
@@ -242,11 +277,32 @@ def bars_to_panel(bars: pd.DataFrame, adjustment: str = "split") -> Panel:
         low=prices["low"],
         close=prices["close"],
         volume=volume,
-        raw_close=raw["close"],
-        available=available,
+        raw_close=raw_close,
+        available=available.reshape(shape),
         adjustment=adjustment,
         split=split,
     )
+
+
+def _session_rows(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique sessions and each bar's row, by counting (no sort of the bars)."""
+    ints = day.astype(np.int64)
+    first = int(ints.min())
+    offset = ints - first
+    present = np.zeros(int(offset.max()) + 1, dtype=bool)
+    present[offset] = True
+    used = np.flatnonzero(present)
+    lookup = np.zeros(present.shape[0], dtype=np.int64)
+    lookup[used] = np.arange(used.shape[0], dtype=np.int64)
+    sessions = (used + first).astype("datetime64[D]")
+    return sessions, lookup[offset]
+
+
+def _float_column(values: pd.Series) -> np.ndarray:
+    """A column as float64 numpy (nullable integers become NaN where missing)."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _symbol_codes(symbol: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:

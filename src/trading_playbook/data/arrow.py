@@ -1,0 +1,118 @@
+"""Arrow tables to and from :class:`BarArrays` without pandas object columns (the fast path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trading_playbook.core.errors import DataError
+from trading_playbook.data.model import BAR_COLUMNS, VALUE_COLUMNS, BarArrays, normalize_symbol
+
+__all__ = ["arrays_from_table", "rename_columns", "table_from_arrays"]
+
+
+def rename_columns(table: pa.Table, mapping: dict[str, str], origin: str) -> pa.Table:
+    """Apply a column-name mapping (old -> new); standard names also match case-insensitively."""
+    unknown = [old for old in mapping if old not in table.column_names]
+    if unknown:
+        raise DataError(
+            f"{origin}: column mapping names {unknown} which the file lacks; its columns are "
+            f"{table.column_names}"
+        )
+    names = [mapping.get(name, name) for name in table.column_names]
+    standard = {c.lower(): c for c in (*BAR_COLUMNS, *VALUE_COLUMNS)}
+    present = set(names)
+    for i, name in enumerate(names):
+        target = standard.get(name.lower().replace(" ", "_"))
+        if target is not None and target not in present:
+            names[i] = target
+            present.add(target)
+    return table.rename_columns(names)
+
+
+def arrays_from_table(table: pa.Table, origin: str, symbol: str | None = None) -> BarArrays:
+    """Convert a standard-named Arrow table to :class:`BarArrays`.
+
+    ``symbol`` names the symbol of a one-symbol file without a ``symbol`` column.
+    """
+    required = [c for c in BAR_COLUMNS if c != "symbol" or symbol is None]
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise DataError(
+            f"{origin}: lacks column(s) {missing}; its columns are {table.column_names}. Map them with "
+            "a column mapping (CLI: --columns 'Adj Close=adjusted_close,Date=date')"
+        )
+    if symbol is not None and "symbol" not in table.column_names:
+        symbols: tuple[str, ...] = (normalize_symbol(symbol),)
+        codes = np.zeros(table.num_rows, dtype=np.int64)
+    else:
+        symbols, codes = _symbol_codes(table.column("symbol"), origin)
+    values = {
+        name: _float_array(table.column(name), name, origin)
+        for name in VALUE_COLUMNS
+        if name in table.column_names
+    }
+    return BarArrays(symbols, codes, _days(table.column("date"), origin), values, origin)
+
+
+def table_from_arrays(bars: BarArrays, *, with_symbol: bool = True) -> pa.Table:
+    """An Arrow table of ``bars`` (symbol as a dictionary column, date as date32)."""
+    columns: dict[str, pa.Array] = {}
+    if with_symbol:
+        columns["symbol"] = pa.DictionaryArray.from_arrays(
+            pa.array(bars.codes.astype(np.int32)), pa.array(list(bars.symbols), pa.string())
+        )
+    columns["date"] = pa.array(bars.day.astype("datetime64[D]"), pa.date32())
+    for name in VALUE_COLUMNS:
+        if name in bars.values:
+            columns[name] = pa.array(bars.values[name], pa.float64())
+    return pa.table(columns)
+
+
+def _symbol_codes(column: pa.ChunkedArray, origin: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """Sorted, validated symbols and each row's code, via the dictionary (no per-row strings)."""
+    if column.null_count:
+        raise DataError(f"{origin}: {column.null_count} rows without a symbol; fill or drop them")
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(array, pa.ChunkedArray):  # pragma: no cover - combine_chunks returns an Array
+        array = array.combine_chunks()
+    names = [normalize_symbol(s) for s in array.dictionary.to_pylist()]
+    symbols = tuple(sorted(set(names)))
+    pos = {s: i for i, s in enumerate(symbols)}
+    remap = np.array([pos[s] for s in names], dtype=np.int64)
+    indices = array.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return symbols, remap[indices]
+
+
+def _days(column: pa.ChunkedArray, origin: str) -> np.ndarray:
+    """Session dates as datetime64[D]; time of day dropped, time zones read as local wall time."""
+    if column.null_count:
+        raise DataError(f"{origin}: {column.null_count} rows have no date; drop them")
+    kind = column.type
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        column = pc.local_timestamp(column)
+        kind = column.type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return pc.cast(column, pa.date32()).to_numpy().astype("datetime64[D]")
+    try:
+        parsed = pd.to_datetime(pd.Series(column.to_numpy(zero_copy_only=False)))
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{origin}: column 'date' holds values that are not dates ({exc})") from exc
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.to_numpy().astype("datetime64[D]")
+
+
+def _float_array(column: pa.ChunkedArray, name: str, origin: str) -> np.ndarray:
+    try:
+        if column.type != pa.float64():
+            column = pc.cast(column, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise DataError(f"{origin}: column {name!r} holds non-numeric values ({exc})") from exc
+    if column.num_chunks == 1 and column.null_count == 0:
+        return column.chunk(0).to_numpy()
+    return column.to_numpy()

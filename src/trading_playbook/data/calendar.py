@@ -1,0 +1,82 @@
+"""The XNYS trading calendar (exchange-calendars) for fetched ranges and gap checks.
+
+A backtest's sessions are the union of dates present in its data (the panel does that); the
+calendar only decides which sessions a fetch should cover and which sessions a symbol is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trading_playbook.core.errors import DataError
+
+__all__ = ["missing_runs", "session_runs", "xnys_sessions"]
+
+_CALENDAR_START = "1990-01-02"
+
+
+@lru_cache(maxsize=1)
+def _calendar() -> Any:
+    import exchange_calendars as xcals
+
+    return xcals.get_calendar("XNYS", start=_CALENDAR_START)
+
+
+def _day(value: object) -> np.datetime64:
+    try:
+        return np.datetime64(pd.Timestamp(value).date(), "D")  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{value!r} is not a date; use ISO format YYYY-MM-DD") from exc
+
+
+def xnys_sessions(start: object, end: object) -> np.ndarray:
+    """XNYS sessions from ``start`` to ``end`` inclusive as ``datetime64[D]`` (clipped to the calendar)."""
+    cal = _calendar()
+    lo, hi = _day(start), _day(end)
+    if hi < lo:
+        raise DataError(f"end {hi} is before start {lo}; swap them")
+    first = np.datetime64(cal.first_session.date(), "D")
+    last = np.datetime64(cal.last_session.date(), "D")
+    lo, hi = max(lo, first), min(hi, last)
+    if hi < lo:
+        return np.zeros(0, dtype="datetime64[D]")
+    sessions = cal.sessions_in_range(str(lo), str(hi))
+    return np.asarray(sessions.values, dtype="datetime64[D]")
+
+
+def last_completed_session(now: dt.datetime | None = None) -> np.datetime64:
+    """The latest XNYS session whose daily bar is final (the session before today, UTC)."""
+    today = (now or dt.datetime.now(dt.UTC)).date()
+    sessions = xnys_sessions(today - dt.timedelta(days=14), today - dt.timedelta(days=1))
+    return sessions[-1]
+
+
+def session_runs(sessions: np.ndarray) -> list[tuple[np.datetime64, np.datetime64]]:
+    """Contiguous runs of calendar sessions as (first, last) pairs.
+
+    ``sessions`` must be a sorted subset of the XNYS calendar; two sessions belong to one run when no
+    calendar session lies between them.
+    """
+    if sessions.shape[0] == 0:
+        return []
+    every = xnys_sessions(sessions[0], sessions[-1])
+    pos = np.searchsorted(every, sessions)
+    breaks = np.flatnonzero(np.diff(pos) > 1) + 1
+    starts = np.r_[0, breaks]
+    ends = np.r_[breaks - 1, sessions.shape[0] - 1]
+    return [(sessions[a], sessions[b]) for a, b in zip(starts, ends, strict=True)]
+
+
+def missing_runs(
+    wanted: np.ndarray, covered: list[tuple[np.datetime64, np.datetime64]]
+) -> list[tuple[np.datetime64, np.datetime64]]:
+    """Runs of ``wanted`` sessions that no covered (first, last) range contains."""
+    missing = np.ones(wanted.shape[0], dtype=bool)
+    for first, last in covered:
+        missing &= ~((wanted >= first) & (wanted <= last))
+    return session_runs(wanted[missing])
