@@ -25,7 +25,7 @@ Conventions (the same as empyrical, against which the tests check them):
 - Validation: the sample-size status (RULES: fewer than 30 trades INSUFFICIENT, 30 to 49 PRELIMINARY,
   50 or more ADEQUATE); 95 % percentile bootstrap intervals for expectancy and win rate (trades
   resampled with replacement) and for the Sharpe ratio (circular block bootstrap of daily returns,
-  20-session blocks, which keeps short-range dependence); the t-statistic of the mean trade return
+  20-session blocks, shorter for runs under 400 sessions, which keeps short-range dependence); the t-statistic of the mean trade return
   (``pnl_pct``) with its two-sided p-value.
 """
 
@@ -413,7 +413,7 @@ def _bootstrap_sharpe(
 ) -> np.ndarray:
     """Circular block bootstrap of the annualised Sharpe ratio (blocks keep short-range dependence)."""
     n = returns.size
-    block = min(SHARPE_BLOCK_SESSIONS, n)
+    block = min(SHARPE_BLOCK_SESSIONS, max(1, math.isqrt(n)))  # short runs: shorter blocks
     n_blocks = -(-n // block)
     excess = returns - rf_daily
     out = np.empty(n_boot)
@@ -574,6 +574,11 @@ def _edge_notes(m: dict[str, Any]) -> list[str]:
         notes.append("The run has no sessions: every statistic is undefined.")
     elif m["sessions"] == 1:
         notes.append("The run has one session: volatility, Sharpe and Sortino need two or more.")
+    if 0 < m["sessions"] < PERIODS_PER_YEAR:
+        notes.append(
+            f"The run spans {m['sessions']} sessions, less than a year: annualised figures (CAGR, "
+            "volatility, Sharpe, Sortino, Calmar, trades per year, turnover) are extrapolations."
+        )
     if m["trades"] == 0:
         notes.append("The run made no trades: trade statistics are undefined.")
     elif m["trades"] == 1:

@@ -104,7 +104,7 @@ def _validation(doc: Mapping[str, Any]) -> list[Block]:
             f.money(m["expectancy"], signed=True),
             f.interval(ci["expectancy"], "money"),
         ),
-        ("Win rate", f.pct(m["win_rate"], signed=False), f.interval(ci["win_rate"], "pct")),
+        ("Win rate", f.pct(m["win_rate"], signed=False), f.interval(ci["win_rate"], "rate")),
         ("Sharpe ratio", f.num(m["sharpe"]), f.interval(ci["sharpe"])),
         ("t-statistic of mean trade return", f.num(v["t_stat"]), f"p = {f.num(v['p_value'], 4)}"),
     ]
@@ -113,7 +113,7 @@ def _validation(doc: Mapping[str, Any]) -> list[Block]:
         Paragraph(
             f"Intervals: percentile bootstrap, {v.get('bootstrap_samples', f.DASH)} resamples, seed "
             f"{v['seed']} (trades resampled for expectancy and win rate; 20-session circular blocks of "
-            "daily returns for Sharpe)."
+            "daily returns for Sharpe, shorter for short runs)."
         )
     )
     blocks.extend(Callout(w, "warning") for w in v["warnings"])

@@ -46,6 +46,8 @@ def interval(ci: Any, fmt: str = "num") -> str:
         return DASH
     if fmt == "pct":
         return f"{pct(ci[0])} to {pct(ci[1])}"
+    if fmt == "rate":
+        return f"{pct(ci[0], signed=False)} to {pct(ci[1], signed=False)}"
     if fmt == "money":
         return f"{money(ci[0])} to {money(ci[1])}"
     return f"{num(ci[0])} to {num(ci[1])}"
