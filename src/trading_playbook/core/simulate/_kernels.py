@@ -18,6 +18,9 @@ Open positions live in a pool of ``sum(max_positions)`` slots (open + pending en
 sleeve's ``max_positions``): ``pos_i`` / ``pos_f`` hold the integer / float state columns ``I_*`` / ``F_*``,
 ``trail[c, r]`` the trail of rule ``r`` (NaN = undefined), ``levels[c, r]`` a bit mask of the scale-out
 levels taken, ``pq_shares`` / ``pq_reason`` the exits queued for the next open (``exit_fill='next_open'``).
+``order[:n]`` lists the open slots in the order the positions were opened: every step walks the
+sleeves in config order and, within one, the positions in that order, as the reference engine does,
+so cash and equity are summed in the same order.
 
 Arithmetic follows the reference engine's contract (``core/simulate/reference.py``) operation by
 operation, so both engines take every literal comparison of RULES section 8 the same way.
@@ -98,7 +101,29 @@ F_PEAK_HIGH = 3
 F_LAST_CLOSE = 4
 F_MAX_HIGH = 5
 F_MIN_LOW = 6
-N_F = 7
+F_EXIT_VALUE = 7  # sum of shares * fill over the exit fills so far
+F_COMMISSION = 8  # entry commission plus every exit fill's commission so far
+N_F = 9
+
+# account scalars (one float64 array so helpers can update them in place)
+A_CASH = 0
+A_PER_SHARE = 1
+A_PER_ORDER = 2
+A_MIN = 3
+A_SELL = 4  # 1 - slippage
+A_BUY = 5  # 1 + slippage
+N_A = 6
+
+# what to do with a sale decided at the close
+SALE_AT_CLOSE = 0
+SALE_QUEUE = 1
+SALE_DROP = 2
+
+# counters
+C_TRADES = 0
+C_FILLS = 1
+C_ORDER = 2  # open positions in opening order: order[:n]
+N_C = 3
 
 # ---------------------------------------------------------------- output records
 trade_dt = np.dtype(
@@ -239,42 +264,42 @@ def rule_active_nb(
 # ---------------------------------------------------------------- the kernel
 @njit(cache=True)
 def simulate_nb(
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    available: np.ndarray,
-    last_bar: np.ndarray,
-    sma_stack: np.ndarray,
-    ema_stack: np.ndarray,
-    atr_stack: np.ndarray,
-    prev_close: np.ndarray,
-    prev_high: np.ndarray,
-    start: int,
-    end: int,
-    rule_kind: np.ndarray,
-    rule_params: np.ndarray,
-    n_rules: np.ndarray,
-    max_positions: np.ndarray,
-    weight: np.ndarray,
-    hard_stop: np.ndarray,
-    sizer_kind: np.ndarray,
-    sizer_params: np.ndarray,
-    sizer_atr: np.ndarray,
-    setup_ptr: np.ndarray,
-    setup_symbol: np.ndarray,
-    setup_reference: np.ndarray,
-    setup_stop: np.ndarray,
-    starting_capital: float,
-    entry_at_close: bool,
-    exit_at_next_open: bool,
-    slippage: float,
-    per_share: float,
-    per_order: float,
-    commission_min: float,
-    trade_capacity: int,
-    fill_capacity: int,
-    queue_capacity: int,
+    open_,
+    high,
+    low,
+    close,
+    available,
+    last_bar,
+    sma_stack,
+    ema_stack,
+    atr_stack,
+    prev_close,
+    prev_high,
+    start,
+    end,
+    rule_kind,
+    rule_params,
+    n_rules,
+    max_positions,
+    weight,
+    hard_stop,
+    sizer_kind,
+    sizer_params,
+    setup_ptr,
+    setup_symbol,
+    setup_reference,
+    setup_stop,
+    setup_atr,
+    starting_capital,
+    entry_at_close,
+    exit_at_next_open,
+    slippage,
+    per_share,
+    per_order,
+    commission_min,
+    trade_capacity,
+    fill_capacity,
+    queue_capacity,
 ):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     """Run the session loop over sessions ``start..end`` (inclusive) of the panel arrays.
 
@@ -283,19 +308,20 @@ def simulate_nb(
     """
     n_symbols = open_.shape[1]
     n_sleeves = rule_kind.shape[0]
-    max_r = rule_kind.shape[1]
     capacity = 0
     for s in range(n_sleeves):
         capacity += max_positions[s]
 
     pos_i = np.zeros((capacity, N_I), dtype=np.int64)
     pos_f = np.zeros((capacity, N_F), dtype=np.float64)
-    trail = np.full((capacity, max_r), np.nan)
-    levels = np.zeros((capacity, max_r), dtype=np.int64)
+    trail = np.full((capacity, rule_kind.shape[1]), np.nan)
+    levels = np.zeros((capacity, rule_kind.shape[1]), dtype=np.int64)
     pq_shares = np.zeros((capacity, queue_capacity), dtype=np.int64)
     pq_reason = np.zeros((capacity, queue_capacity), dtype=np.int64)
+    order = np.zeros(capacity + 1, dtype=np.int64)
+    snapshot = np.zeros(capacity + 1, dtype=np.int64)
 
-    # pending entries, in the order they were queued (sleeve by sleeve, rank order)
+    # pending entries in the order they were queued (sleeve by sleeve, rank order)
     pe_sleeve = np.zeros(capacity, dtype=np.int64)
     pe_symbol = np.zeros(capacity, dtype=np.int64)
     pe_shares = np.zeros(capacity, dtype=np.int64)
@@ -304,12 +330,18 @@ def simulate_nb(
     held = np.zeros((n_sleeves, n_symbols), dtype=np.bool_)  # held or pending entry, per sleeve
     open_count = np.zeros(n_sleeves, dtype=np.int64)
     pending_count = np.zeros(n_sleeves, dtype=np.int64)
-    sleeve_flow = np.zeros(n_sleeves)  # cash flows of each sleeve (sells - buys - commissions)
+    realised = np.zeros(n_sleeves)  # closed trades' pnl per sleeve, in close order
 
     trades = np.zeros(trade_capacity, dtype=trade_dt)
     fills = np.zeros(fill_capacity, dtype=fill_dt)
-    n_trades = 0
-    n_fills = 0
+    cnt = np.zeros(N_C, dtype=np.int64)
+    acct = np.zeros(N_A)
+    acct[A_CASH] = starting_capital
+    acct[A_PER_SHARE] = per_share
+    acct[A_PER_ORDER] = per_order
+    acct[A_MIN] = commission_min
+    acct[A_SELL] = 1.0 - slippage
+    acct[A_BUY] = 1.0 + slippage
 
     n_out = end - start + 1
     equity_out = np.zeros(n_out)
@@ -318,198 +350,185 @@ def simulate_nb(
     exposure_out = np.zeros(n_out)
     sleeve_out = np.zeros((n_sleeves, n_out))
 
-    cash = starting_capital
-    sell_factor = 1.0 - slippage
-    buy_factor = 1.0 + slippage
-
     for t in range(start, end + 1):
         last = t == end
 
-        # ---- 1. open: pending exits (every sleeve), then pending entries in queue order
-        for c in range(capacity):
-            if pos_i[c, I_ACTIVE] == 0 or pos_i[c, I_PQ_N] == 0:
-                continue
-            j = pos_i[c, I_SYMBOL]
-            if not available[t, j]:
-                continue  # waits for the symbol's next bar
-            _touch_nb(pos_f, c, high[t, j], low[t, j])
-            price = open_[t, j] * sell_factor
-            for q in range(pos_i[c, I_PQ_N]):
-                cash, n_fills = _sell_nb(
-                    pos_i,
-                    pos_f,
-                    trades,
-                    fills,
-                    n_fills,
-                    sleeve_flow,
-                    c,
-                    t,
-                    pq_shares[c, q],
-                    price,
-                    pq_reason[c, q],
-                    cash,
-                    per_share,
-                    per_order,
-                    commission_min,
-                )
-            pos_i[c, I_PQ_N] = 0
-            pos_i[c, I_PENDING] = 0
-            if pos_i[c, I_HELD] == 0:
-                _close_slot_nb(pos_i, pos_f, trades, held, open_count, c, t)
-
-        for k in range(n_pe):
-            s = pe_sleeve[k]
-            j = pe_symbol[k]
-            pending_count[s] -= 1
-            held[s, j] = False
-            if not available[t, j]:
-                continue  # no bar at the next open: cancelled
-            price = open_[t, j] * buy_factor
-            shares = affordable_shares_nb(pe_shares[k], cash, price, per_share, per_order, commission_min)
-            if shares <= 0:
-                continue
-            cash, n_trades, n_fills, _ = _open_nb(
-                pos_i,
-                pos_f,
-                trail,
-                levels,
-                trades,
-                fills,
-                n_trades,
-                n_fills,
-                sleeve_flow,
-                held,
-                open_count,
-                s,
-                j,
-                t,
-                shares,
-                price,
-                hard_stop[s],
-                high[t, j],
-                low[t, j],
-                cash,
-                per_share,
-                per_order,
-                commission_min,
-            )
-        n_pe = 0
-
-        # ---- 2. intraday resting stops
-        for c in range(capacity):
-            if pos_i[c, I_ACTIVE] == 0:
-                continue
-            j = pos_i[c, I_SYMBOL]
-            if not available[t, j]:
-                continue
-            _touch_nb(pos_f, c, high[t, j], low[t, j])
-            s = pos_i[c, I_SLEEVE]
-            level, reason = _resting_level_nb(
-                rule_kind[s], rule_params[s], n_rules[s], pos_i, pos_f, trail, c, t
-            )
-            if reason != 0 and low[t, j] <= level:
-                fill_at = open_[t, j] if open_[t, j] < level else level
-                cash, n_fills = _sell_nb(
-                    pos_i,
-                    pos_f,
-                    trades,
-                    fills,
-                    n_fills,
-                    sleeve_flow,
-                    c,
-                    t,
-                    pos_i[c, I_HELD],
-                    fill_at * sell_factor,
-                    reason,
-                    cash,
-                    per_share,
-                    per_order,
-                    commission_min,
-                )
-                _close_slot_nb(pos_i, pos_f, trades, held, open_count, c, t)
-
-        # ---- 3. close rules, END_OF_DATA, END_OF_TEST
-        for c in range(capacity):
-            if pos_i[c, I_ACTIVE] == 0:
-                continue
-            j = pos_i[c, I_SYMBOL]
-            if not available[t, j]:
-                continue
-            s = pos_i[c, I_SLEEVE]
-            pos_f[c, F_LAST_CLOSE] = close[t, j]
-            final = last or last_bar[j] == t
-            queue = exit_at_next_open and not final
-            cash, n_fills = _close_rules_nb(
-                rule_kind[s],
-                rule_params[s],
-                n_rules[s],
-                pos_i,
-                pos_f,
-                trail,
-                levels,
-                pq_shares,
-                pq_reason,
-                trades,
-                fills,
-                n_fills,
-                sleeve_flow,
-                c,
-                t,
-                j,
-                close,
-                high,
-                sma_stack,
-                ema_stack,
-                atr_stack,
-                prev_close,
-                prev_high,
-                queue,
-                cash,
-                sell_factor,
-                per_share,
-                per_order,
-                commission_min,
-            )
-            if pos_i[c, I_HELD] > 0 and final:
-                reason = REASON_END_OF_TEST if last else REASON_END_OF_DATA
+        # ---- 1. open: pending exits of every sleeve, then pending entries in queue order
+        n_snap = _snapshot_nb(order, cnt, snapshot)
+        for s in range(n_sleeves):
+            for o in range(n_snap):
+                c = snapshot[o]
+                if pos_i[c, I_SLEEVE] != s or pos_i[c, I_PQ_N] == 0:
+                    continue
+                j = pos_i[c, I_SYMBOL]
+                if not available[t, j]:
+                    continue  # waits for the symbol's next bar
+                _touch_nb(pos_f, c, high[t, j], low[t, j])
+                n_queued = pos_i[c, I_PQ_N]
                 pos_i[c, I_PQ_N] = 0
                 pos_i[c, I_PENDING] = 0
-                cash, n_fills = _sell_nb(
+                for q in range(n_queued):
+                    _sell_nb(
+                        pos_i,
+                        pos_f,
+                        trades,
+                        fills,
+                        cnt,
+                        acct,
+                        realised,
+                        order,
+                        held,
+                        open_count,
+                        c,
+                        t,
+                        pq_shares[c, q],
+                        open_[t, j],
+                        pq_reason[c, q],
+                    )
+        for e in range(n_pe):
+            s = pe_sleeve[e]
+            j = pe_symbol[e]
+            pending_count[s] -= 1
+            held[s, j] = False
+            if available[t, j]:  # no bar at the next open: cancelled
+                _buy_nb(
                     pos_i,
                     pos_f,
+                    trail,
+                    levels,
+                    trades,
+                    cnt,
+                    acct,
+                    order,
+                    held,
+                    open_count,
+                    s,
+                    j,
+                    t,
+                    pe_shares[e],
+                    open_[t, j],
+                    hard_stop[s],
+                )
+        n_pe = 0
+
+        # ---- 2. intraday resting stops (positions with a bar and no exit pending)
+        n_snap = _snapshot_nb(order, cnt, snapshot)
+        for s in range(n_sleeves):
+            for o in range(n_snap):
+                c = snapshot[o]
+                if pos_i[c, I_SLEEVE] != s or pos_i[c, I_PQ_N] > 0:
+                    continue
+                j = pos_i[c, I_SYMBOL]
+                if not available[t, j]:
+                    continue
+                _touch_nb(pos_f, c, high[t, j], low[t, j])
+                level, reason = _resting_level_nb(
+                    rule_kind[s], rule_params[s], n_rules[s], pos_i, pos_f, trail, c, t
+                )
+                if reason != 0 and low[t, j] <= level:
+                    price = open_[t, j] if open_[t, j] < level else level
+                    _sell_nb(
+                        pos_i,
+                        pos_f,
+                        trades,
+                        fills,
+                        cnt,
+                        acct,
+                        realised,
+                        order,
+                        held,
+                        open_count,
+                        c,
+                        t,
+                        pos_i[c, I_HELD],
+                        price,
+                        reason,
+                    )
+
+        # ---- 3. close rules; END_OF_DATA on a symbol's last bar, END_OF_TEST at the end
+        n_snap = _snapshot_nb(order, cnt, snapshot)
+        for s in range(n_sleeves):
+            for o in range(n_snap):
+                c = snapshot[o]
+                if pos_i[c, I_SLEEVE] != s or pos_i[c, I_PQ_N] > 0:
+                    continue
+                j = pos_i[c, I_SYMBOL]
+                if not available[t, j]:
+                    continue
+                pos_f[c, F_LAST_CLOSE] = close[t, j]
+                forced = 0
+                if last:
+                    forced = REASON_END_OF_TEST
+                elif last_bar[j] == t:
+                    forced = REASON_END_OF_DATA
+                mode = SALE_AT_CLOSE
+                if exit_at_next_open:
+                    # an exit decided for the next open on a forced session becomes the forced exit
+                    mode = SALE_DROP if forced != 0 else SALE_QUEUE
+                _close_rules_nb(
+                    rule_kind[s],
+                    rule_params[s],
+                    n_rules[s],
+                    pos_i,
+                    pos_f,
+                    trail,
+                    levels,
+                    pq_shares,
+                    pq_reason,
                     trades,
                     fills,
-                    n_fills,
-                    sleeve_flow,
+                    cnt,
+                    acct,
+                    realised,
+                    order,
+                    held,
+                    open_count,
                     c,
                     t,
-                    pos_i[c, I_HELD],
-                    close[t, j] * sell_factor,
-                    reason,
-                    cash,
-                    per_share,
-                    per_order,
-                    commission_min,
+                    j,
+                    close,
+                    high,
+                    sma_stack,
+                    ema_stack,
+                    atr_stack,
+                    prev_close,
+                    prev_high,
+                    mode,
                 )
-            if pos_i[c, I_HELD] == 0:
-                _close_slot_nb(pos_i, pos_f, trades, held, open_count, c, t)
+                if forced != 0 and pos_i[c, I_ACTIVE] == 1:
+                    pos_i[c, I_PQ_N] = 0
+                    pos_i[c, I_PENDING] = 0
+                    _sell_nb(
+                        pos_i,
+                        pos_f,
+                        trades,
+                        fills,
+                        cnt,
+                        acct,
+                        realised,
+                        order,
+                        held,
+                        open_count,
+                        c,
+                        t,
+                        pos_i[c, I_HELD],
+                        close[t, j],
+                        forced,
+                    )
 
-        # ---- 4. mark (the decision values of the scan)
-        market = 0.0
-        for c in range(capacity):
-            if pos_i[c, I_ACTIVE] == 1:
-                market += pos_i[c, I_HELD] * pos_f[c, F_LAST_CLOSE]
-        decision_equity = cash + market
-        decision_cash = cash
+        # ---- 4. mark: the equity and cash every setup of this evening is sized from
+        decision_cash = acct[A_CASH]
+        decision_equity = decision_cash + _market_value_nb(pos_i, pos_f, order, cnt, n_sleeves)
 
-        # ---- 5. scan and queue (or fill at the close); no scan on the last session
+        # ---- 5. scan and queue for the next open (or fill at this close); no scan at the end
         if not last:
             for s in range(n_sleeves):
                 free = max_positions[s] - open_count[s] - pending_count[s]
                 if free <= 0:
                     continue
-                sleeve_equity = decision_equity * weight[s]
-                sleeve_cash = decision_cash * weight[s]
+                equity_s = decision_equity * weight[s]
+                cash_s = decision_cash * weight[s]
+                first_new = n_pe
                 for row in range(setup_ptr[s, t], setup_ptr[s, t + 1]):
                     if free <= 0:
                         break
@@ -519,79 +538,101 @@ def simulate_nb(
                     shares = size_setup_nb(
                         sizer_kind[s],
                         sizer_params[s],
-                        sleeve_equity,
-                        sleeve_cash,
+                        equity_s,
+                        cash_s,
                         setup_reference[row],
                         setup_stop[row],
-                        sizer_atr[row],
+                        setup_atr[row],
                     )
                     if shares <= 0:
                         continue  # sized to 0: takes no slot
+                    pe_sleeve[n_pe] = s
+                    pe_symbol[n_pe] = j
+                    pe_shares[n_pe] = shares
+                    n_pe += 1
+                    pending_count[s] += 1
+                    held[s, j] = True
                     free -= 1
-                    if not entry_at_close:
-                        pe_sleeve[n_pe] = s
-                        pe_symbol[n_pe] = j
-                        pe_shares[n_pe] = shares
-                        n_pe += 1
-                        pending_count[s] += 1
-                        held[s, j] = True
-                        continue
-                    price = close[t, j] * buy_factor
-                    shares = affordable_shares_nb(shares, cash, price, per_share, per_order, commission_min)
-                    if shares <= 0:
-                        continue  # the slot was used for this evening
-                    cash, n_trades, n_fills, c_new = _open_nb(
+                if not entry_at_close:
+                    continue
+                # entry_fill = "close": this sleeve's orders fill now, in rank order
+                for e in range(first_new, n_pe):
+                    j = pe_symbol[e]
+                    pending_count[s] -= 1
+                    held[s, j] = False
+                    c = _buy_nb(
                         pos_i,
                         pos_f,
                         trail,
                         levels,
                         trades,
-                        fills,
-                        n_trades,
-                        n_fills,
-                        sleeve_flow,
+                        cnt,
+                        acct,
+                        order,
                         held,
                         open_count,
                         s,
                         j,
                         t,
-                        shares,
-                        price,
+                        pe_shares[e],
+                        close[t, j],
                         hard_stop[s],
-                        high[t, j],
-                        low[t, j],
-                        cash,
-                        per_share,
-                        per_order,
-                        commission_min,
                     )
-                    pos_f[c_new, F_LAST_CLOSE] = close[t, j]
+                    if c < 0:
+                        continue  # 0 shares: the slot was used for this evening
+                    pos_f[c, F_LAST_CLOSE] = close[t, j]
                     _update_resting_trails_nb(
-                        rule_kind[s], rule_params[s], n_rules[s], pos_i, pos_f, trail, c_new, t, j, atr_stack
+                        rule_kind[s], rule_params[s], n_rules[s], pos_i, pos_f, trail, c, t, j, atr_stack
                     )
+                    if last_bar[j] == t:
+                        _sell_nb(
+                            pos_i,
+                            pos_f,
+                            trades,
+                            fills,
+                            cnt,
+                            acct,
+                            realised,
+                            order,
+                            held,
+                            open_count,
+                            c,
+                            t,
+                            pos_i[c, I_HELD],
+                            close[t, j],
+                            REASON_END_OF_DATA,
+                        )
+                n_pe = first_new
 
-        # ---- the equity row, after every fill of the session
-        row_i = t - start
+        # ---- 6. the equity row, after every fill of the session
+        row = t - start
+        cash = acct[A_CASH]
         market = 0.0
         n_open = 0
         for s in range(n_sleeves):
-            sleeve_out[s, row_i] = weight[s] * starting_capital + sleeve_flow[s]
-        for c in range(capacity):
-            if pos_i[c, I_ACTIVE] == 1:
+            unrealised = 0.0
+            for o in range(cnt[C_ORDER]):
+                c = order[o]
+                if pos_i[c, I_SLEEVE] != s:
+                    continue
                 value = pos_i[c, I_HELD] * pos_f[c, F_LAST_CLOSE]
                 market += value
                 n_open += 1
-                sleeve_out[pos_i[c, I_SLEEVE], row_i] += value
-        equity_out[row_i] = cash + market
-        cash_out[row_i] = cash
-        positions_out[row_i] = n_open
-        exposure_out[row_i] = market / equity_out[row_i] if equity_out[row_i] != 0.0 else 0.0
+                unrealised += (
+                    pos_f[c, F_EXIT_VALUE] + value - pos_i[c, I_ORIG_SHARES] * pos_f[c, F_ENTRY]
+                ) - pos_f[c, F_COMMISSION]
+            sleeve_out[s, row] = weight[s] * starting_capital + (realised[s] + unrealised)
+        equity = cash + market
+        equity_out[row] = equity
+        cash_out[row] = cash
+        positions_out[row] = n_open
+        exposure_out[row] = market / equity if equity != 0.0 else 0.0
 
     return (
         trades,
-        n_trades,
+        cnt[C_TRADES],
         fills,
-        n_fills,
+        cnt[C_FILLS],
         equity_out,
         cash_out,
         positions_out,
@@ -602,7 +643,28 @@ def simulate_nb(
 
 # ---------------------------------------------------------------- steps of the loop
 @njit(cache=True)
-def _touch_nb(pos_f: np.ndarray, c: int, high_t: float, low_t: float) -> None:  # pragma: no cover
+def _snapshot_nb(order, cnt, snapshot):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Copy the open slots (opening order) so a step can close positions while walking them."""
+    n = cnt[C_ORDER]
+    for o in range(n):
+        snapshot[o] = order[o]
+    return n
+
+
+@njit(cache=True)
+def _market_value_nb(pos_i, pos_f, order, cnt, n_sleeves):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``sum(held * last_close)``, sleeve by sleeve, positions in opening order."""
+    value = 0.0
+    for s in range(n_sleeves):
+        for o in range(cnt[C_ORDER]):
+            c = order[o]
+            if pos_i[c, I_SLEEVE] == s:
+                value += pos_i[c, I_HELD] * pos_f[c, F_LAST_CLOSE]
+    return value
+
+
+@njit(cache=True)
+def _touch_nb(pos_f, c, high_t, low_t):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Extend the MFE/MAE extremes with one full bar."""
     if high_t > pos_f[c, F_MAX_HIGH]:
         pos_f[c, F_MAX_HIGH] = high_t
@@ -611,39 +673,39 @@ def _touch_nb(pos_f: np.ndarray, c: int, high_t: float, low_t: float) -> None:  
 
 
 @njit(cache=True)
-def _open_nb(
+def _buy_nb(
     pos_i,
     pos_f,
     trail,
     levels,
     trades,
-    fills,
-    n_trades,
-    n_fills,
-    sleeve_flow,
+    cnt,
+    acct,
+    order,
     held,
     open_count,
     s,
     j,
     t,
     shares,
-    price,
+    raw_price,
     hard_stop,
-    high_t,
-    low_t,
-    cash,
-    per_share,
-    per_order,
-    commission_min,
 ):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Open a position of ``shares`` at fill ``price`` in a free slot; returns (cash, n_trades, n_fills)."""
+    """Fill an entry of ``shares`` at ``raw_price`` (slippage added) against the cash left.
+
+    Returns the slot of the new position, or -1 when cash allows 0 shares (no trade).
+    """
+    fill = raw_price * acct[A_BUY]
+    shares = affordable_shares_nb(
+        shares, acct[A_CASH], fill, acct[A_PER_SHARE], acct[A_PER_ORDER], acct[A_MIN]
+    )
+    if shares <= 0:
+        return -1
+    fee = commission_nb(shares, acct[A_PER_SHARE], acct[A_PER_ORDER], acct[A_MIN])
+    acct[A_CASH] = acct[A_CASH] - (shares * fill + fee)
     c = 0
     while pos_i[c, I_ACTIVE] == 1:
         c += 1
-    fee = commission_nb(shares, per_share, per_order, commission_min)
-    cost = shares * price
-    cash = cash - cost - fee
-    sleeve_flow[s] = sleeve_flow[s] - cost - fee
     for col in range(N_I):
         pos_i[c, col] = 0
     pos_i[c, I_ACTIVE] = 1
@@ -653,95 +715,95 @@ def _open_nb(
     pos_i[c, I_ORIG_SHARES] = shares
     pos_i[c, I_HELD] = shares
     pos_i[c, I_PARTIAL_SESSION] = -1
-    pos_i[c, I_TRADE] = n_trades
-    pos_f[c, F_ENTRY] = price
-    pos_f[c, F_INITIAL_STOP] = price * (1.0 - hard_stop)
-    pos_f[c, F_PEAK_CLOSE] = price
-    pos_f[c, F_PEAK_HIGH] = high_t
+    pos_i[c, I_TRADE] = cnt[C_TRADES]
+    pos_f[c, F_ENTRY] = fill
+    pos_f[c, F_INITIAL_STOP] = fill * (1.0 - hard_stop)
+    pos_f[c, F_PEAK_CLOSE] = fill
+    pos_f[c, F_PEAK_HIGH] = -np.inf
     pos_f[c, F_LAST_CLOSE] = np.nan
-    pos_f[c, F_MAX_HIGH] = high_t
-    pos_f[c, F_MIN_LOW] = low_t
+    pos_f[c, F_MAX_HIGH] = -np.inf
+    pos_f[c, F_MIN_LOW] = np.inf
+    pos_f[c, F_EXIT_VALUE] = 0.0
+    pos_f[c, F_COMMISSION] = fee
     for r in range(trail.shape[1]):
         trail[c, r] = np.nan
         levels[c, r] = 0
     held[s, j] = True
     open_count[s] += 1
+    order[cnt[C_ORDER]] = c
+    cnt[C_ORDER] += 1
 
-    rec = trades[n_trades]
+    rec = trades[cnt[C_TRADES]]
     rec["sleeve"] = s
     rec["symbol"] = j
     rec["entry_session"] = t
     rec["exit_session"] = -1
-    rec["entry_price"] = price
+    rec["entry_price"] = fill
     rec["initial_stop"] = pos_f[c, F_INITIAL_STOP]
     rec["shares"] = shares
     rec["entry_commission"] = fee
     rec["closed"] = 0
-    return cash, n_trades + 1, n_fills, c
+    cnt[C_TRADES] += 1
+    return c
 
 
 @njit(cache=True)
 def _sell_nb(
-    pos_i,
-    pos_f,
-    trades,
-    fills,
-    n_fills,
-    sleeve_flow,
-    c,
-    t,
-    shares,
-    price,
-    reason,
-    cash,
-    per_share,
-    per_order,
-    commission_min,
+    pos_i, pos_f, trades, fills, cnt, acct, realised, order, held, open_count, c, t, shares, raw_price, reason
 ):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Sell ``shares`` of slot ``c`` at fill ``price`` (slippage applied); record the fill."""
-    fee = commission_nb(shares, per_share, per_order, commission_min)
-    proceeds = shares * price
-    cash = cash + proceeds - fee
-    s = pos_i[c, I_SLEEVE]
-    sleeve_flow[s] = sleeve_flow[s] + proceeds - fee
+    """One exit fill of ``shares`` of slot ``c`` at ``raw_price`` (slippage taken off); 0 shares: nothing.
+
+    Closes the position (trade record, slot, realised pnl) when no share is left.
+    """
+    if shares <= 0:
+        return
+    fill = raw_price * acct[A_SELL]
+    fee = commission_nb(shares, acct[A_PER_SHARE], acct[A_PER_ORDER], acct[A_MIN])
+    acct[A_CASH] = acct[A_CASH] + (shares * fill - fee)
+    pos_f[c, F_EXIT_VALUE] += shares * fill
+    pos_f[c, F_COMMISSION] += fee
     pos_i[c, I_HELD] -= shares
-    rec = fills[n_fills]
+    rec = fills[cnt[C_FILLS]]
     rec["trade"] = pos_i[c, I_TRADE]
     rec["session"] = t
     rec["shares"] = shares
-    rec["price"] = price
+    rec["price"] = fill
     rec["reason"] = reason
     rec["commission"] = fee
-    return cash, n_fills + 1
-
-
-@njit(cache=True)
-def _close_slot_nb(pos_i, pos_f, trades, held, open_count, c, t):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Free slot ``c`` after its final fill at session ``t``; write the trade's closing fields."""
-    if pos_i[c, I_ACTIVE] == 0:
+    cnt[C_FILLS] += 1
+    if pos_i[c, I_HELD] > 0:
         return
-    rec = trades[pos_i[c, I_TRADE]]
-    rec["exit_session"] = t
-    rec["max_high"] = pos_f[c, F_MAX_HIGH]
-    rec["min_low"] = pos_f[c, F_MIN_LOW]
-    rec["closed"] = 1
+    # the final fill: close the trade and free the slot
     s = pos_i[c, I_SLEEVE]
+    entry_value = pos_i[c, I_ORIG_SHARES] * pos_f[c, F_ENTRY]
+    realised[s] += (pos_f[c, F_EXIT_VALUE] - entry_value) - pos_f[c, F_COMMISSION]
+    trade = trades[pos_i[c, I_TRADE]]
+    trade["exit_session"] = t
+    trade["max_high"] = pos_f[c, F_MAX_HIGH]
+    trade["min_low"] = pos_f[c, F_MIN_LOW]
+    trade["closed"] = 1
     held[s, pos_i[c, I_SYMBOL]] = False
     open_count[s] -= 1
     pos_i[c, I_ACTIVE] = 0
+    n = cnt[C_ORDER]
+    k = 0
+    while order[k] != c:
+        k += 1
+    for m in range(k, n - 1):
+        order[m] = order[m + 1]
+    cnt[C_ORDER] = n - 1
 
 
 @njit(cache=True)
 def _resting_level_nb(kinds, params, n, pos_i, pos_f, trail, c, t):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Highest resting stop level of slot ``c`` at session ``t`` and its reason (0: none rests).
 
-    Ties go to the rule listed first (strictly higher levels replace).
+    Ties go to the rule listed first (only a strictly higher level replaces).
     """
     level = np.nan
     reason = 0
     entry = pos_f[c, F_ENTRY]
     taken = pos_i[c, I_PARTIAL_TAKEN]
-    taken_at = pos_i[c, I_PARTIAL_SESSION]
     for r in range(n):
         kind = kinds[r]
         value = np.nan
@@ -749,22 +811,72 @@ def _resting_level_nb(kinds, params, n, pos_i, pos_f, trail, c, t):  # type: ign
         if kind == RULE_HARD_STOP:
             value = entry * (1.0 - params[r, P_A])
             why = REASON_HARD_STOP
-        elif kind == RULE_BREAKEVEN:
-            if taken == 1 and taken_at < t:
-                value = entry
-                why = REASON_BREAKEVEN_STOP
-        elif kind == RULE_TRAIL:
-            if (
-                params[r, P_A] == 1.0
-                and t > pos_i[c, I_ENTRY_SESSION]
-                and rule_active_nb(params[r], taken, taken_at, t)
-            ):
-                value = trail[c, r]
-                why = REASON_TRAILING_STOP
+        elif kind == RULE_BREAKEVEN and taken == 1:
+            value = entry
+            why = REASON_BREAKEVEN_STOP
+        elif (
+            kind == RULE_TRAIL
+            and params[r, P_A] == 1.0
+            and t > pos_i[c, I_ENTRY_SESSION]
+            and (params[r, P_AFTER_PARTIAL] == 0.0 or taken == 1)
+        ):
+            value = trail[c, r]
+            why = REASON_TRAILING_STOP
         if why != 0 and not np.isnan(value) and (reason == 0 or value > level):
             level = value
             reason = why
     return level, reason
+
+
+@njit(cache=True)
+def _queue_or_sell_nb(
+    pos_i,
+    pos_f,
+    pq_shares,
+    pq_reason,
+    trades,
+    fills,
+    cnt,
+    acct,
+    realised,
+    order,
+    held,
+    open_count,
+    c,
+    t,
+    shares,
+    price,
+    reason,
+    mode,
+):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """A sale decided at the close: fill it now, queue it for the symbol's next open, or drop it (a
+    forced END_OF_DATA / END_OF_TEST sale follows)."""
+    if mode == SALE_AT_CLOSE:
+        _sell_nb(
+            pos_i,
+            pos_f,
+            trades,
+            fills,
+            cnt,
+            acct,
+            realised,
+            order,
+            held,
+            open_count,
+            c,
+            t,
+            shares,
+            price,
+            reason,
+        )
+        return
+    if mode == SALE_DROP or shares <= 0:
+        return
+    q = pos_i[c, I_PQ_N]
+    pq_shares[c, q] = shares
+    pq_reason[c, q] = reason
+    pos_i[c, I_PQ_N] = q + 1
+    pos_i[c, I_PENDING] += shares
 
 
 @njit(cache=True)
@@ -780,8 +892,12 @@ def _close_rules_nb(
     pq_reason,
     trades,
     fills,
-    n_fills,
-    sleeve_flow,
+    cnt,
+    acct,
+    realised,
+    order,
+    held,
+    open_count,
     c,
     t,
     j,
@@ -792,167 +908,182 @@ def _close_rules_nb(
     atr_stack,
     prev_close,
     prev_high,
-    queue,
-    cash,
-    sell_factor,
-    per_share,
-    per_order,
-    commission_min,
+    mode,
 ):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Step 3 for slot ``c``: update the peaks, run the rules in order, fill or queue the exit."""
+    """Step 3 for slot ``c``: update the peaks, run the rules in order, fill or queue what they decide."""
     entry = pos_f[c, F_ENTRY]
     close_t = close[t, j]
     high_t = high[t, j]
-    new_peak = close_t > pos_f[c, F_PEAK_CLOSE]
-    if new_peak:
+    rose = close_t > pos_f[c, F_PEAK_CLOSE]
+    if rose:
         pos_f[c, F_PEAK_CLOSE] = close_t
     if high_t > pos_f[c, F_PEAK_HIGH]:
         pos_f[c, F_PEAK_HIGH] = high_t
     peak_close = pos_f[c, F_PEAK_CLOSE]
     peak_high = pos_f[c, F_PEAK_HIGH]
     taken = pos_i[c, I_PARTIAL_TAKEN]
-    taken_at = pos_i[c, I_PARTIAL_SESSION]
-    sessions_held = t - pos_i[c, I_ENTRY_SESSION]
     exit_reason = 0
 
     for r in range(n):
         kind = kinds[r]
         p = params[r]
-        if kind == RULE_HARD_STOP or kind == RULE_BREAKEVEN:
+        if kind == RULE_HARD_STOP or kind == RULE_BREAKEVEN:  # noqa: PLR1714 - numba-friendly
             continue
-        if not rule_active_nb(p, taken, taken_at, t):
+        if p[P_AFTER_PARTIAL] != 0.0 and taken == 0:
             continue
         if kind == RULE_SCALE_OUT:
-            fired = False
-            profit = close_t / entry - 1.0
-            n_levels = int(p[P_B])
-            for i in range(n_levels):
-                if (levels[c, r] >> i) & 1:
-                    continue
-                if profit >= p[P_LEVELS + i]:
-                    levels[c, r] |= 1 << i
-                    fired = True
-                    remaining = pos_i[c, I_HELD] - pos_i[c, I_PENDING]
-                    shares = int(np.floor(p[P_A] * pos_i[c, I_ORIG_SHARES]))
-                    if shares > remaining:
-                        shares = remaining
-                    if shares <= 0:
-                        continue  # a level selling 0 shares still counts as taken
-                    why = int(p[P_LEVELS + MAX_LEVELS + i])
-                    if queue:
-                        q = pos_i[c, I_PQ_N]
-                        pq_shares[c, q] = shares
-                        pq_reason[c, q] = why
-                        pos_i[c, I_PQ_N] = q + 1
-                        pos_i[c, I_PENDING] += shares
-                    else:
-                        cash, n_fills = _sell_nb(
-                            pos_i,
-                            pos_f,
-                            trades,
-                            fills,
-                            n_fills,
-                            sleeve_flow,
-                            c,
-                            t,
-                            shares,
-                            close_t * sell_factor,
-                            why,
-                            cash,
-                            per_share,
-                            per_order,
-                            commission_min,
-                        )
-            if fired:
-                if taken == 0:
-                    pos_i[c, I_PARTIAL_TAKEN] = 1
-                    pos_i[c, I_PARTIAL_SESSION] = t
-                return cash, n_fills  # nothing else happens at this close
+            if _scale_out_nb(
+                p,
+                pos_i,
+                pos_f,
+                levels,
+                pq_shares,
+                pq_reason,
+                trades,
+                fills,
+                cnt,
+                acct,
+                realised,
+                order,
+                held,
+                open_count,
+                c,
+                r,
+                t,
+                close_t,
+                mode,
+            ):
+                return  # nothing else happens at this close
             continue
         if kind == RULE_TRAIL:
             if p[P_A] == 1.0:
-                continue  # resting trails are recomputed after the rules
-            if new_peak or p[P_B] == 1.0:
-                atr_value = np.nan
-                if p[P_D] >= 0:
-                    atr_value = atr_stack[int(p[P_D]), t, j]
+                continue  # a resting trail is checked intraday and recomputed after the rules
+            if rose or p[P_B] == 1.0:
+                atr_value = atr_stack[int(p[P_D]), t, j] if p[P_D] >= 0 else np.nan
                 level = trail_level_nb(p, peak_close, entry, atr_value)
                 if not np.isnan(level) and (np.isnan(trail[c, r]) or level > trail[c, r]):
                     trail[c, r] = level
             armed = np.isnan(p[P_C]) or peak_close > entry * (1.0 + p[P_C])
             if armed and close_t < trail[c, r]:
                 exit_reason = REASON_TRAILING_STOP
-                break
         elif kind == RULE_MA_BREAK:
-            if not close_t < sma_stack[int(p[P_A]), t, j]:
-                continue
-            if not np.isnan(p[P_B]) and not close_t / entry - 1.0 < p[P_B]:
-                continue
-            if not np.isnan(p[P_C]) and not peak_high > entry * (1.0 + p[P_C]):
-                continue
-            exit_reason = REASON_MA_BREAK
-            break
+            if (
+                (np.isnan(p[P_B]) or close_t / entry - 1.0 < p[P_B])
+                and (np.isnan(p[P_C]) or peak_high > entry * (1.0 + p[P_C]))
+                and close_t < sma_stack[int(p[P_A]), t, j]
+            ):
+                exit_reason = REASON_MA_BREAK
         elif kind == RULE_LOWER_CLOSE:
             if peak_close > entry * (1.0 + p[P_A]) and close_t < prev_close[t, j]:
                 exit_reason = REASON_LOWER_CLOSE
-                break
         elif kind == RULE_LOWER_HIGH:
             if peak_high > entry * (1.0 + p[P_A]) and high_t < prev_high[t, j]:
                 exit_reason = REASON_LOWER_HIGH
-                break
         elif kind == RULE_EMA_BREAK:
             if close_t < ema_stack[int(p[P_A]), t, j]:
                 exit_reason = REASON_EMA_BREAK
-                break
         elif kind == RULE_TIME_STOP:
-            if sessions_held >= p[P_A]:
+            if t - pos_i[c, I_ENTRY_SESSION] >= p[P_A]:
                 exit_reason = REASON_TIME_STOP
-                break
         elif kind == RULE_STOP_LOSS:
             if close_t <= entry * (1.0 - p[P_A]):
                 exit_reason = REASON_STOP_LOSS
-                break
         elif kind == RULE_TARGET:
             if close_t >= entry * (1.0 + p[P_A]):
                 exit_reason = REASON_TARGET
-                break
-
-    if exit_reason != 0:
-        remaining = pos_i[c, I_HELD] - pos_i[c, I_PENDING]
-        if queue:
-            q = pos_i[c, I_PQ_N]
-            pq_shares[c, q] = remaining
-            pq_reason[c, q] = exit_reason
-            pos_i[c, I_PQ_N] = q + 1
-            pos_i[c, I_PENDING] += remaining
-        else:
-            cash, n_fills = _sell_nb(
+        if exit_reason != 0:
+            remaining = pos_i[c, I_HELD] - pos_i[c, I_PENDING]
+            _queue_or_sell_nb(
                 pos_i,
                 pos_f,
+                pq_shares,
+                pq_reason,
                 trades,
                 fills,
-                n_fills,
-                sleeve_flow,
+                cnt,
+                acct,
+                realised,
+                order,
+                held,
+                open_count,
                 c,
                 t,
                 remaining,
-                close_t * sell_factor,
+                close_t,
                 exit_reason,
-                cash,
-                per_share,
-                per_order,
-                commission_min,
+                mode,
             )
-        return cash, n_fills
+            return
 
     _update_resting_trails_nb(kinds, params, n, pos_i, pos_f, trail, c, t, j, atr_stack)
-    return cash, n_fills
+
+
+@njit(cache=True)
+def _scale_out_nb(
+    p,
+    pos_i,
+    pos_f,
+    levels,
+    pq_shares,
+    pq_reason,
+    trades,
+    fills,
+    cnt,
+    acct,
+    realised,
+    order,
+    held,
+    open_count,
+    c,
+    r,
+    t,
+    close_t,
+    mode,
+):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Every level not yet taken with ``close / entry - 1 >= level`` sells ``min(floor(fraction *
+    original), remaining)`` shares (0-share levels count as taken). True when any level fired."""
+    profit = close_t / pos_f[c, F_ENTRY] - 1.0
+    per_level = int(np.floor(p[P_A] * pos_i[c, I_ORIG_SHARES]))
+    fired = False
+    for i in range(int(p[P_B])):
+        if (levels[c, r] >> i) & 1 or not profit >= p[P_LEVELS + i]:
+            continue
+        levels[c, r] |= 1 << i
+        fired = True
+        remaining = pos_i[c, I_HELD] - pos_i[c, I_PENDING]
+        shares = per_level if per_level < remaining else remaining
+        reason = int(p[P_LEVELS + MAX_LEVELS + i])
+        _queue_or_sell_nb(
+            pos_i,
+            pos_f,
+            pq_shares,
+            pq_reason,
+            trades,
+            fills,
+            cnt,
+            acct,
+            realised,
+            order,
+            held,
+            open_count,
+            c,
+            t,
+            shares,
+            close_t,
+            reason,
+            mode,
+        )
+    if fired:
+        pos_i[c, I_PARTIAL_TAKEN] = 1
+        pos_i[c, I_PARTIAL_SESSION] = t
+    return fired
 
 
 @njit(cache=True)
 def _update_resting_trails_nb(kinds, params, n, pos_i, pos_f, trail, c, t, j, atr_stack):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Recompute resting trails (``basis='resting'``) from peak_high through t and ATR_t, for the next
-    session; every close where the position stays open, and right after an entry at the close."""
+    """Recompute resting trails (``basis='resting'``) from peak_high through t and ATR_t so they rest
+    from the next session: at every close where the position stays open, and right after an entry
+    filled at the close."""
     entry = pos_f[c, F_ENTRY]
     for r in range(n):
         p = params[r]
@@ -960,9 +1091,7 @@ def _update_resting_trails_nb(kinds, params, n, pos_i, pos_f, trail, c, t, j, at
             continue
         if p[P_AFTER_PARTIAL] != 0.0 and pos_i[c, I_PARTIAL_TAKEN] == 0:
             continue
-        atr_value = np.nan
-        if p[P_D] >= 0:
-            atr_value = atr_stack[int(p[P_D]), t, j]
+        atr_value = atr_stack[int(p[P_D]), t, j] if p[P_D] >= 0 else np.nan
         level = trail_level_nb(p, pos_f[c, F_PEAK_HIGH], entry, atr_value)
         if not np.isnan(level) and (np.isnan(trail[c, r]) or level > trail[c, r]):
             trail[c, r] = level

@@ -340,11 +340,11 @@ def run_fast(
         compiled.hard_stop,
         compiled.sizer_kind,
         compiled.sizer_params,
-        table["atr"],
         table["ptr"],
         table["symbol"],
         table["reference"],
         table["stop"],
+        table["atr"],
         float(settings.starting_capital),
         settings.entry_fill == "close",
         settings.exit_fill == "next_open",
@@ -481,17 +481,18 @@ def decode_trades(
         entry = float(rec["entry_price"][i])
         shares = int(rec["shares"][i])
         sold_value = 0.0
-        sold = 0
+
         fees = float(rec["entry_commission"][i])
         for f in range(lo, hi):
             sold_value += f_shares[f] * f_price[f]
-            sold += f_shares[f]
+
             fees += f_fee[f]
         partials = tuple(
             PartialExit(dates[f_session[f]], f_shares[f], f_price[f], names[f_reason[f]])
             for f in range(lo, hi - 1)
         )
-        pnl = sold_value - entry * shares - fees
+        entry_value = shares * entry
+        pnl = (sold_value - entry_value) - fees
         initial_stop = float(rec["initial_stop"][i])
         entry_session = int(rec["entry_session"][i])
         exit_session = int(rec["exit_session"][i])
@@ -501,11 +502,11 @@ def decode_trades(
                 entry_date=dates[entry_session],
                 exit_date=dates[exit_session],
                 entry_price=entry,
-                exit_price=sold_value / sold,
+                exit_price=sold_value / shares,
                 shares=shares,
                 exit_reason=names[f_reason[hi - 1]],
                 pnl=pnl,
-                pnl_pct=pnl / (entry * shares),
+                pnl_pct=pnl / entry_value,
                 r_multiple=(pnl / shares) / (entry - initial_stop),
                 sessions_held=exit_session - entry_session,
                 mfe=float(rec["max_high"][i]) / entry - 1.0,
@@ -516,5 +517,7 @@ def decode_trades(
                 sleeve=sleeve_names[int(rec["sleeve"][i])],
             )
         )
-    out.sort(key=lambda tr: (tr.entry_date, tr.symbol, tr.sleeve))
-    return out
+    keys = [
+        (int(e), t.symbol, int(s)) for e, t, s in zip(rec["entry_session"], out, rec["sleeve"], strict=True)
+    ]
+    return [t for _, t in sorted(zip(keys, out, strict=True), key=lambda item: item[0])]
