@@ -1,0 +1,396 @@
+"""The ``daily_breakout`` scanner (Minervini/O'Neil base breakout), RULES section 3.
+
+One class, four presets as parameter sets. Evaluated at the close of session t with bars up to t, a
+symbol passes when all six conditions hold:
+
+1. price: the raw, as-traded close ``>= min_price``;
+2. trend: ``close > SMA20`` and ``SMA20 > SMA50``;
+3. near the high: at least ``min_history`` bars (t included) and
+   ``(H - close) / H <= max_distance_from_high``, H = max high over the last ``high_lookback`` bars
+   including t (fewer when the symbol has less history);
+4. base: the largest L in ``min_base_days..max_base_days`` whose window of the L bars before t has
+   ``width = (max high - min low) / max high <= max_base_width``, found by growing L until the width
+   first exceeds the limit, never reaching before the symbol's first bar;
+5. breakout: ``close > base_high`` (max high of that window);
+6. volume: ``volume >= min_volume_ratio * average``, the average over the ``volume_lookback`` bars before
+   t; an average of 0 or an undefined one (too few earlier bars) fails.
+
+All windows count the symbol's own bars. Every price except the price rule's is split-adjusted
+(the panel's adjustment). The score (0..10) only ranks; ``RS = close_t / close_{t-rs_lookback} - 1``
+and an undefined RS (too little history) scores 0 points without failing the setup.
+
+Two implementations: :meth:`DailyBreakoutScanner.scan` (vectorised over every session and symbol,
+numba threshold kernel, reusable :meth:`~DailyBreakoutScanner.prepare` features for parameter sweeps)
+and :meth:`DailyBreakoutScanner.scan_for_setups` (one session, plain numpy over a short tail of each
+symbol's bars, for live scanning). Tests prove they agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from trading_playbook.core import _indicator_kernels as _ik
+from trading_playbook.core.errors import ConfigError
+from trading_playbook.core.indicators import BarLayout
+from trading_playbook.core.panel import Panel
+from trading_playbook.core.scanners._breakout_kernels import breakout_nb
+from trading_playbook.core.scanners._breakout_score import score_one, score_vector
+from trading_playbook.core.scanners.base import rank_order, session_position
+from trading_playbook.core.types import Setup, SetupTable
+
+__all__ = ["PRESETS", "BreakoutFeatures", "DailyBreakoutScanner"]
+
+TREND_FAST = 20  # SMA windows of the trend rule (RULES section 3, not parameters)
+TREND_SLOW = 50
+
+PRESETS: dict[str, dict[str, float]] = {
+    "default": {
+        "min_base_days": 10,
+        "max_base_width": 0.12,
+        "min_volume_ratio": 1.2,
+        "max_distance_from_high": 0.25,
+    },
+    "moderate": {
+        "min_base_days": 7,
+        "max_base_width": 0.15,
+        "min_volume_ratio": 1.0,
+        "max_distance_from_high": 0.35,
+    },
+    "relaxed": {
+        "min_base_days": 5,
+        "max_base_width": 0.18,
+        "min_volume_ratio": 0.8,
+        "max_distance_from_high": 0.40,
+    },
+    "very_relaxed": {
+        "min_base_days": 3,
+        "max_base_width": 0.25,
+        "min_volume_ratio": 0.5,
+        "max_distance_from_high": 0.50,
+    },
+}
+
+
+@dataclass(frozen=True, eq=False)
+class BreakoutFeatures:
+    """Everything of a scan that does not depend on the threshold parameters, per bar (layout order).
+
+    Built once by :meth:`DailyBreakoutScanner.prepare`; any scanner whose :meth:`features_key` equals
+    ``key`` can reuse it, so a sweep over thresholds pays for the indicators once.
+    """
+
+    key: tuple[int, int, int]  # (high_lookback, volume_lookback, rs_lookback)
+    layout: BarLayout
+    close: np.ndarray
+    raw_close: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    volume: np.ndarray
+    sma_fast: np.ndarray
+    sma_slow: np.ndarray
+    high_max: np.ndarray
+    avg_volume: np.ndarray
+    rs: np.ndarray
+
+
+class DailyBreakoutScanner:
+    """Base-breakout scanner of RULES section 3 with the four presets as parameter sets.
+
+    Parameters
+    ----------
+    preset
+        ``"default"``, ``"moderate"``, ``"relaxed"`` or ``"very_relaxed"``: values of
+        ``min_base_days``, ``max_base_width``, ``min_volume_ratio`` and ``max_distance_from_high``.
+    min_price, min_base_days, max_base_days, max_base_width, min_volume_ratio, max_distance_from_high
+        Thresholds; an explicit value overrides the preset's.
+    hard_stop
+        Initial stop of a setup = ``reference_price * (1 - hard_stop)``.
+    high_lookback, min_history, volume_lookback, rs_lookback
+        Bars of the near-high window, bars of history required (t included), bars of the volume
+        average (before t), and the RS lag.
+
+    Examples
+    --------
+    >>> scanner = DailyBreakoutScanner("moderate", min_volume_ratio=1.5)
+    >>> scanner.params()["min_base_days"], scanner.params()["min_volume_ratio"]
+    (7, 1.5)
+    """
+
+    name: ClassVar[str] = "daily_breakout"
+    description: ClassVar[str] = (
+        "Minervini/O'Neil base breakout: uptrend near the 52-week high closing above a tight base on volume"
+    )
+    PRESETS: ClassVar[dict[str, dict[str, float]]] = PRESETS
+
+    def __init__(
+        self,
+        preset: str = "default",
+        *,
+        min_price: float = 10.0,
+        min_base_days: int | None = None,
+        max_base_days: int = 90,
+        max_base_width: float | None = None,
+        min_volume_ratio: float | None = None,
+        max_distance_from_high: float | None = None,
+        hard_stop: float = 0.08,
+        high_lookback: int = 252,
+        min_history: int = 50,
+        volume_lookback: int = 20,
+        rs_lookback: int = 20,
+    ) -> None:
+        if preset not in PRESETS:
+            close = difflib.get_close_matches(str(preset), PRESETS, n=2)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise ConfigError(f"unknown daily_breakout preset {preset!r}{hint} Presets: {', '.join(PRESETS)}")
+        base = PRESETS[preset]
+        self.preset = preset
+        self.min_price = float(min_price)
+        self.min_base_days = _int(
+            "min_base_days", base["min_base_days"] if min_base_days is None else min_base_days
+        )
+        self.max_base_days = _int("max_base_days", max_base_days)
+        self.max_base_width = float(base["max_base_width"] if max_base_width is None else max_base_width)
+        self.min_volume_ratio = float(
+            base["min_volume_ratio"] if min_volume_ratio is None else min_volume_ratio
+        )
+        self.max_distance_from_high = float(
+            base["max_distance_from_high"] if max_distance_from_high is None else max_distance_from_high
+        )
+        self.hard_stop = float(hard_stop)
+        self.high_lookback = _int("high_lookback", high_lookback)
+        self.min_history = _int("min_history", min_history)
+        self.volume_lookback = _int("volume_lookback", volume_lookback)
+        self.rs_lookback = _int("rs_lookback", rs_lookback)
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.max_base_days < self.min_base_days:
+            raise ConfigError(
+                f"daily_breakout max_base_days ({self.max_base_days}) is below min_base_days "
+                f"({self.min_base_days}); raise max_base_days or lower min_base_days"
+            )
+        if not 0.0 <= self.hard_stop < 1.0:
+            raise ConfigError(f"daily_breakout hard_stop must be in [0, 1), got {self.hard_stop}")
+        for key in ("max_base_width", "min_volume_ratio", "max_distance_from_high", "min_price"):
+            value = getattr(self, key)
+            if not np.isfinite(value) or value < 0:
+                raise ConfigError(f"daily_breakout {key} must be a finite number >= 0, got {value}")
+
+    # ------------------------------------------------------------------ description
+    def params(self) -> dict[str, Any]:
+        """The resolved parameters (preset values with explicit overrides applied)."""
+        return {
+            "preset": self.preset,
+            "min_price": self.min_price,
+            "min_base_days": self.min_base_days,
+            "max_base_days": self.max_base_days,
+            "max_base_width": self.max_base_width,
+            "min_volume_ratio": self.min_volume_ratio,
+            "max_distance_from_high": self.max_distance_from_high,
+            "hard_stop": self.hard_stop,
+            "high_lookback": self.high_lookback,
+            "min_history": self.min_history,
+            "volume_lookback": self.volume_lookback,
+            "rs_lookback": self.rs_lookback,
+        }
+
+    def features_key(self) -> tuple[int, int, int]:
+        """Parameters the prepared features depend on; equal keys can share :class:`BreakoutFeatures`."""
+        return (self.high_lookback, self.volume_lookback, self.rs_lookback)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"DailyBreakoutScanner({args})"
+
+    # ------------------------------------------------------------------ vectorised form
+    def prepare(self, panel: Panel) -> BreakoutFeatures:
+        """Compute the threshold-independent features (SMAs, rolling high, volume average, RS) once."""
+        layout = BarLayout.from_available(panel.available)
+        offsets = layout.offsets
+        close = layout.compress(panel.close)
+        high = layout.compress(panel.high)
+        volume = layout.compress(panel.volume)
+        volume_mean = _ik.sma_nb(volume, offsets, self.volume_lookback)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rs = close / _ik.previous_nb(close, offsets, self.rs_lookback) - 1.0
+        return BreakoutFeatures(
+            key=self.features_key(),
+            layout=layout,
+            close=close,
+            raw_close=layout.compress(panel.raw_close),
+            high=high,
+            low=layout.compress(panel.low),
+            volume=volume,
+            sma_fast=_ik.sma_nb(close, offsets, TREND_FAST),
+            sma_slow=_ik.sma_nb(close, offsets, TREND_SLOW),
+            high_max=_ik.rolling_max_nb(high, offsets, self.high_lookback),
+            avg_volume=_ik.previous_nb(volume_mean, offsets, 1),
+            rs=rs,
+        )
+
+    def scan(self, panel: Panel, features: BreakoutFeatures | None = None) -> SetupTable:
+        """Every setup of every session of ``panel`` (no lookahead), sorted by session then rank.
+
+        ``features`` from :meth:`prepare` (of this or another scanner with the same
+        :meth:`features_key`) skips the indicator work.
+        """
+        feats = self.prepare(panel) if features is None else self._check_features(panel, features)
+        bar, days, base_high, base_width = breakout_nb(
+            feats.layout.offsets,
+            feats.close,
+            feats.raw_close,
+            feats.high,
+            feats.low,
+            feats.volume,
+            feats.sma_fast,
+            feats.sma_slow,
+            feats.high_max,
+            feats.avg_volume,
+            self.min_price,
+            self.min_history,
+            self.max_distance_from_high,
+            self.min_volume_ratio,
+            self.min_base_days,
+            self.max_base_days,
+            self.max_base_width,
+        )
+        close = feats.close[bar]
+        distance = (feats.high_max[bar] - close) / feats.high_max[bar]
+        volume_ratio = feats.volume[bar] / feats.avg_volume[bar]
+        rs = feats.rs[bar]
+        score = score_vector(
+            close, feats.sma_fast[bar], feats.sma_slow[bar], distance, volume_ratio, days, base_width, rs
+        )
+        session_idx = feats.layout.rows[bar]
+        symbol_idx = feats.layout.cols[bar]
+        order = rank_order(session_idx, score, volume_ratio, symbol_idx)
+        return SetupTable(
+            session_idx=session_idx[order],
+            symbol_idx=symbol_idx[order],
+            reference_price=close[order],
+            initial_stop=close[order] * (1.0 - self.hard_stop),
+            score=score[order],
+            base_high=base_high[order],
+            base_days=days[order],
+            base_width=base_width[order],
+            volume_ratio=volume_ratio[order],
+            distance_from_high=distance[order],
+            rs=rs[order],
+        )
+
+    def _check_features(self, panel: Panel, features: BreakoutFeatures) -> BreakoutFeatures:
+        if features.layout.shape != panel.available.shape:
+            raise ConfigError(
+                f"prepared features are for a panel of shape {features.layout.shape}, not "
+                f"{panel.available.shape}; call prepare() on this panel"
+            )
+        if features.key != self.features_key():
+            raise ConfigError(
+                f"prepared features use (high_lookback, volume_lookback, rs_lookback) = {features.key}, "
+                f"this scanner needs {self.features_key()}; call prepare() with this scanner"
+            )
+        return features
+
+    # ------------------------------------------------------------------ per-date form
+    def scan_for_setups(self, date: Any, data: Panel) -> list[Setup]:
+        """The ranked setups at the close of session ``date``, from data up to ``date`` only.
+
+        An independent plain-numpy implementation over a short tail of each symbol's bars (the live
+        scanning path); it returns the same setups as :meth:`scan` for that session.
+        """
+        t = session_position(data, date)
+        panel = data.truncate(t)
+        tail = max(
+            self.high_lookback,
+            self.max_base_days + 1,
+            TREND_SLOW,
+            self.volume_lookback + 1,
+            self.rs_lookback + 1,
+        )
+        setups: list[Setup] = []
+        for j in np.flatnonzero(panel.available[t]):
+            rows = np.flatnonzero(panel.available[:, j])
+            setup = self._evaluate(panel, int(j), rows[-tail:], int(rows.shape[0]))
+            if setup is not None:
+                setups.append(setup)
+        return sorted(setups, key=Setup.rank_key)
+
+    def _evaluate(self, panel: Panel, j: int, rows: np.ndarray, n_bars: int) -> Setup | None:
+        """All six conditions for symbol ``j`` at its last bar ``rows[-1]`` (``n_bars`` bars so far)."""
+        close = panel.close[rows, j]
+        high = panel.high[rows, j]
+        low = panel.low[rows, j]
+        volume = panel.volume[rows, j]
+        c = float(close[-1])
+        if not panel.raw_close[rows[-1], j] >= self.min_price:
+            return None
+        if n_bars < max(TREND_SLOW, self.min_history):
+            # SMA50 is undefined below 50 bars, so the trend rule fails too
+            return None
+        sma_fast = float(np.mean(close[-TREND_FAST:]))
+        sma_slow = float(np.mean(close[-TREND_SLOW:]))
+        if not (c > sma_fast and sma_fast > sma_slow):
+            return None
+        top = float(np.max(high[-self.high_lookback :]))
+        distance = (top - c) / top
+        if not distance <= self.max_distance_from_high:
+            return None
+        if n_bars <= self.volume_lookback:
+            return None
+        avg_volume = float(np.mean(volume[-self.volume_lookback - 1 : -1]))
+        if not (avg_volume > 0 and volume[-1] >= self.min_volume_ratio * avg_volume):
+            return None
+        base = _base_search(
+            high, low, min(self.max_base_days, n_bars - 1), self.min_base_days, self.max_base_width
+        )
+        if base is None or not c > base[1]:
+            return None
+        days, base_high, width = base
+        volume_ratio = float(volume[-1]) / avg_volume
+        rs = c / float(close[-1 - self.rs_lookback]) - 1.0 if n_bars > self.rs_lookback else float("nan")
+        score = score_one(c, sma_fast, sma_slow, distance, volume_ratio, days, width, rs)
+        return Setup(
+            symbol=panel.symbols[j],
+            session=_date(panel.sessions[-1]),
+            reference_price=c,
+            initial_stop=c * (1.0 - self.hard_stop),
+            score=score,
+            base_high=base_high,
+            base_days=days,
+            base_width=width,
+            volume_ratio=volume_ratio,
+            distance_from_high=distance,
+            rs=rs,
+        )
+
+
+def _base_search(
+    high: np.ndarray, low: np.ndarray, longest: int, shortest: int, max_width: float
+) -> tuple[int, float, float] | None:
+    """``(L*, base_high, width)`` over the windows of the L bars before the last one, or None.
+
+    Grows L from ``shortest`` until the width first exceeds ``max_width`` (RULES section 3.4).
+    """
+    found: tuple[int, float, float] | None = None
+    for length in range(shortest, longest + 1):
+        top = float(np.max(high[-1 - length : -1]))
+        width = (top - float(np.min(low[-1 - length : -1]))) / top
+        if not width <= max_width:
+            break
+        found = (length, top, width)
+    return found
+
+
+def _int(name: str, value: float) -> int:
+    if int(value) != value or value < 1:
+        raise ConfigError(f"daily_breakout {name} must be a positive whole number of bars, got {value!r}")
+    return int(value)
+
+
+def _date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(str(np.asarray(value).astype("datetime64[D]")))
