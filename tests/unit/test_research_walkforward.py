@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def test_rolling_folds_2003_2021_on_business_days() -> None:
     assert (folds[0].train_start, folds[0].train_end) == ("2003-01-01", "2005-12-30")
     assert (folds[0].test_start, folds[0].test_end) == ("2006-01-02", "2006-12-29")
     assert (folds[-1].test_start, folds[-1].test_end) == ("2021-01-01", "2021-04-21")
-    for a, b in zip(folds, folds[1:], strict=False):
+    for a, b in itertools.pairwise(folds):
         # Test windows tile the range without overlap or gap; training ends before testing starts.
         assert a.test_end < b.test_start
         assert a.train_end < a.test_start
@@ -90,7 +91,7 @@ def test_walk_forward_selects_per_fold_and_stitches_equity(tmp_path: Path) -> No
     np.testing.assert_allclose(
         stitched_returns, np.concatenate([daily_returns(r)[0] for r in runs]), rtol=1e-12
     )
-    for previous, current in zip(runs, runs[1:], strict=False):
+    for previous, current in itertools.pairwise(runs):
         assert current.starting_capital == pytest.approx(previous.equity.equity[-1])
     assert stitched.equity.equity[-1] == runs[-1].equity.equity[-1]
     assert stitched.metrics["cagr"] is not None

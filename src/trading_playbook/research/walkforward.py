@@ -18,6 +18,7 @@ overall: the stitched out-of-sample CAGR / the mean in-sample CAGR of the select
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import time
@@ -221,9 +222,7 @@ class WalkForwardResult:
                 row["distinct"] = int(counts.size)
                 row["mode"] = next(v for v in chosen if repr(v) == counts.index[0])
                 row["mode_share"] = float(counts.iloc[0] / len(chosen))
-                row["changes"] = int(
-                    sum(repr(a) != repr(b) for a, b in zip(chosen, chosen[1:], strict=False))
-                )
+                row["changes"] = int(sum(repr(a) != repr(b) for a, b in itertools.pairwise(chosen)))
                 numeric = [float(v) for v in chosen if isinstance(v, int | float) and not isinstance(v, bool)]
                 span = _span(spec)
                 if len(numeric) == len(chosen) and span:
