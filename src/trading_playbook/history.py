@@ -229,7 +229,7 @@ def list_runs(*, limit: int | None = None, db_path: Path | None = None) -> list[
     """Recorded runs, newest first."""
     with _connect(db_path) as conn:
         conn.row_factory = sqlite3.Row
-        sql = f"SELECT {_COLUMNS} FROM runs ORDER BY created_at DESC, run_id DESC"
+        sql = f"SELECT {_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC"
         rows = conn.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ()).fetchall()
     return [_record(r) for r in rows]
 

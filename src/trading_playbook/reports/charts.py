@@ -8,6 +8,7 @@ in the picture instead of failing.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Mapping
 from typing import Any
@@ -42,9 +43,13 @@ def _empty(ax: Axes, message: str) -> None:
     ax.set_yticks([])
 
 
+def _trades(n: int) -> str:
+    return f"{n} trade" if n == 1 else f"{n} trades"
+
+
 def _subtitle(doc: Mapping[str, Any]) -> str:
     m = doc["metrics"]
-    return f"{m.get('first_session') or '?'} to {m.get('last_session') or '?'} · {m['trades']} trades"
+    return f"{m.get('first_session') or '?'} to {m.get('last_session') or '?'} · {_trades(m['trades'])}"
 
 
 def equity_chart(doc: Mapping[str, Any]) -> bytes:
@@ -56,7 +61,7 @@ def equity_chart(doc: Mapping[str, Any]) -> bytes:
     fig.suptitle(f"{heading}\n{_subtitle(doc)}", fontsize=13)
     if not rows:
         _empty(top, "No sessions")
-        _empty(bottom, "")
+        bottom.set_axis_off()
         return _png(fig)
     dates = np.array([r["date"] for r in rows], dtype="datetime64[D]").astype("datetime64[ms]").astype(object)
     equity = np.array([r["equity"] for r in rows], dtype=np.float64)
@@ -89,6 +94,8 @@ def equity_chart(doc: Mapping[str, Any]) -> bytes:
     bottom.set_ylabel("Drawdown (%)")
     bottom.set_ylim(min(float(drawdown.min()) * 1.1, -1.0), 0.5)
     bottom.grid(alpha=0.3)
+    if len(rows) < 3:  # a very short run: a few days either side instead of years of empty axis
+        bottom.set_xlim(dates[0] - dt.timedelta(days=3), dates[-1] + dt.timedelta(days=3))
     locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
     bottom.xaxis.set_major_locator(locator)
     bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -137,7 +144,7 @@ def trade_returns_chart(doc: Mapping[str, Any]) -> bytes:
     )
     fig = Figure(figsize=(9, 5), layout="constrained")
     ax = fig.subplots()
-    ax.set_title(f"Distribution of trade returns ({returns.size} trades)", fontsize=13)
+    ax.set_title(f"Distribution of trade returns ({_trades(returns.size)})", fontsize=13)
     if returns.size == 0:
         _empty(ax, "No trades")
         return _png(fig)
@@ -170,7 +177,7 @@ def exit_reasons_chart(doc: Mapping[str, Any]) -> bytes:
     fig.suptitle("Exit reasons", fontsize=13)
     if not order:
         _empty(left, "No trades")
-        _empty(right, "")
+        right.set_axis_off()
         return _png(fig)
     counts = [reasons[r]["count"] for r in order]
     avg = [(reasons[r]["avg_return"] or 0.0) * 100.0 for r in order]
