@@ -1,0 +1,61 @@
+"""Dask executor on a real LocalCluster (127.0.0.1): results identical to the local executor."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))  # the shared toy job module
+
+from _research_toy import ToyJob
+
+from trading_playbook.research.executors import DaskExecutor, LocalExecutor, TrialTask
+from trading_playbook.research.params import grid_points, parse_params
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():  # type: ignore[no-untyped-def]
+    import _research_toy
+    import cloudpickle
+
+    # Workers import the package but not the tests folder: ship the toy module by value.
+    cloudpickle.register_pickle_by_value(_research_toy)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as local_cluster:
+        yield local_cluster
+    cloudpickle.unregister_pickle_by_value(_research_toy)
+
+
+def test_dask_matches_local_and_ships_job_once_per_worker(cluster) -> None:  # type: ignore[no-untyped-def]
+    specs = parse_params(["a.x=1:5:1", "exit.y=0:1:0.25"])
+    tasks = [TrialTask(i, p) for i, p in enumerate(grid_points(specs))]
+    job = ToyJob(token="toy-dask", payload=np.arange(100_000, dtype=np.float64))
+    with LocalExecutor(2) as local:
+        expected = sorted(local.run(job, tasks), key=lambda o: o.index)
+    with DaskExecutor(cluster.scheduler_address) as dask_executor:
+        assert dask_executor.workers == 2
+        got = sorted(dask_executor.run(job, tasks), key=lambda o: o.index)
+        again = list(dask_executor.run(job, tasks[:4]))
+    assert [o.index for o in got] == list(range(25))
+    for a, b in zip(expected, got, strict=True):
+        assert a.params == b.params
+        assert a.metrics["sharpe"] == b.metrics["sharpe"]
+        np.testing.assert_array_equal(a.returns, b.returns)
+        np.testing.assert_array_equal(a.dates, b.dates)
+    # One state per worker process for the whole sweep (and the second run of the same job).
+    outcomes = [*got, *again]
+    states = {(o.metrics["pid"], o.metrics["state_id"]) for o in outcomes}
+    assert len(states) == len({o.metrics["pid"] for o in outcomes}) <= 2
+
+
+def test_dask_unreachable_scheduler_is_a_config_error() -> None:
+    from trading_playbook.core.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        DaskExecutor(None)
