@@ -1,0 +1,71 @@
+"""Properties of PBO, DSR and the --param grammar (hypothesis)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trading_playbook.core.overfitting import (
+    deflated_sharpe_ratio,
+    probability_of_backtest_overfitting,
+)
+from trading_playbook.research.params import grid_points, parse_param, parse_params
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_trials=st.integers(2, 12), blocks=st.sampled_from([2, 4, 6, 8]))
+def test_pbo_bounds_and_column_permutation_invariance(seed: int, n_trials: int, blocks: int) -> None:
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(0.0, 0.01, size=(blocks * 10, n_trials))
+    result = probability_of_backtest_overfitting(matrix, n_blocks=blocks)
+    assert result.n_splits == math.comb(blocks, blocks // 2)
+    assert 0.0 <= result.pbo <= 1.0
+    # Continuous returns have no ties: relabelling the trials cannot change any split's logit.
+    permuted = probability_of_backtest_overfitting(matrix[:, rng.permutation(n_trials)], n_blocks=blocks)
+    np.testing.assert_allclose(result.logits, permuted.logits, rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_trials=st.integers(1, 50))
+def test_dsr_is_a_probability_and_falls_with_more_dispersed_trials(seed: int, n_trials: int) -> None:
+    rng = np.random.default_rng(seed)
+    returns = rng.normal(0.0005, 0.01, 300)
+    sharpes = rng.normal(0.0, 0.02, n_trials)
+    narrow = deflated_sharpe_ratio(returns, sharpes)
+    wide = deflated_sharpe_ratio(returns, sharpes * 3)
+    assert 0.0 <= narrow.dsr <= 1.0
+    if n_trials > 1:
+        assert wide.expected_max_sharpe >= narrow.expected_max_sharpe
+        assert wide.dsr <= narrow.dsr + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.integers(-50, 50),
+    count=st.integers(1, 30),
+    step=st.integers(1, 9),
+    scale=st.sampled_from([1, 10, 100]),
+)
+def test_range_is_inclusive_evenly_spaced_and_exact(start: int, count: int, step: int, scale: int) -> None:
+    stop = start + (count - 1) * step
+    if scale == 1:
+        text = f"exit.time_stop={start}:{stop}:{step}"
+        expected = [start + i * step for i in range(count)]
+    else:
+        text = f"scanner.r={start / scale}:{stop / scale}:{step / scale}"
+        expected = [round((start + i * step) / scale, 6) for i in range(count)]
+    spec = parse_param(text)
+    assert len(spec.values) == count
+    assert list(spec.values) == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(1, 4), min_size=1, max_size=4))
+def test_grid_size_is_the_product(sizes: list[int]) -> None:
+    specs = parse_params([f"s{i}.k={','.join(str(v) for v in range(n))}" for i, n in enumerate(sizes)])
+    points = grid_points(specs)
+    assert len(points) == math.prod(sizes)
+    assert len({tuple(p.items()) for p in points}) == len(points)
