@@ -1,0 +1,437 @@
+"""The bar cache: a SQLite catalog plus one Parquet file per (source, symbol).
+
+Layout of a cache folder::
+
+    catalog.sqlite                 symbols, covered ranges, fetch log, checksums (WAL mode)
+    bars/<source>/<SYMBOL>.<checksum>.parquet
+    quarantine/<source>/...        files that failed a checksum or could not be read
+    locks/<source>/<SYMBOL>.lock   per-symbol file locks
+
+Writes are atomic: the new file is written under a new, content-addressed name (temp file, fsync,
+``os.replace``), then one catalog transaction points the symbol at it, then the old file is deleted.
+A process killed at any step leaves the catalog pointing at a complete file: the previous state or
+the new one, never a mix. A per-symbol lock serialises concurrent writers of one symbol, so no
+update is lost; SQLite's WAL mode and busy timeout let several processes share the catalog.
+
+Reads check the file size against the catalog and the Parquet page CRCs (written with every page);
+writes and ``verify`` re-hash the whole file. A file that fails is moved to ``quarantine/`` and
+forgotten, so it is refetched (Alpaca) or reported (ingested files); it is never returned as data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from trading_playbook.core.errors import CacheError, DataError
+from trading_playbook.data.arrow import table_from_arrays
+from trading_playbook.data.catalog import ADJUSTMENT_LEVEL, Catalog, SymbolEntry, now_iso
+from trading_playbook.data.model import VALUE_COLUMNS, BarArrays, normalize_symbol
+
+__all__ = ["BarCache", "CacheLoadError", "StoreSummary", "resolve_cache_dir", "validate_source_name"]
+
+CACHE_ENV = "PLAYBOOK_CACHE_DIR"
+_SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,47}$")
+_COMPRESSION = "lz4"
+Progress = Callable[[int], None]
+
+
+def resolve_cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder: ``explicit``, else env ``PLAYBOOK_CACHE_DIR``, else the per-user cache dir."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("trading-playbook", appauthor=False))
+
+
+def validate_source_name(name: str) -> str:
+    """Lower-case and check a source name (it becomes a folder name)."""
+    text = str(name).strip().lower()
+    if not _SOURCE_RE.fullmatch(text):
+        raise DataError(
+            f"invalid source name {name!r}: use 1-48 characters a-z, 0-9, '-' or '_' (e.g. 'sp500', 'alpaca-iex')"
+        )
+    return text
+
+
+class CacheLoadError(CacheError):
+    """Some cached files failed their integrity check; they were quarantined (``symbols`` lists them)."""
+
+    def __init__(self, message: str, symbols: list[str]) -> None:
+        super().__init__(message)
+        self.symbols = symbols
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """What a store/ingest wrote."""
+
+    source: str
+    symbols: int
+    rows: int
+    quarantined: tuple[str, ...] = field(default=())
+
+
+def adjustment_of(columns: Sequence[str]) -> str:
+    """The richest adjustment stored data supports: ``all``, ``split`` or ``raw``."""
+    if "adjusted_close" in columns:
+        return "all"
+    return "split" if "split" in columns else "raw"
+
+
+class BarCache:
+    """A cache folder: catalog, Parquet files, locks. Safe to share between processes."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, lock_timeout: float = 120.0) -> None:
+        self.root = resolve_cache_dir(root)
+        for sub in ("bars", "quarantine", "locks"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(self.root / "catalog.sqlite")
+        self.lock_timeout = lock_timeout
+
+    # ------------------------------------------------------------------ paths and locks
+    def _dir(self, kind: str, source: str) -> Path:
+        path = self.root / kind / validate_source_name(source)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def file_path(self, entry: SymbolEntry) -> Path:
+        return self.root / "bars" / entry.source / entry.file
+
+    @contextlib.contextmanager
+    def _lock(self, source: str, symbol: str) -> Iterator[None]:
+        lock = FileLock(str(self._dir("locks", source) / f"{normalize_symbol(symbol)}.lock"))
+        try:
+            with lock.acquire(timeout=self.lock_timeout):
+                yield
+        except Timeout as exc:
+            raise CacheError(
+                f"cache lock for {source}/{symbol} held for over {self.lock_timeout:.0f} s by another "
+                "process; wait for it to finish or remove a stale lock file in locks/"
+            ) from exc
+
+    # ------------------------------------------------------------------ writing
+    def store(
+        self,
+        source: str,
+        bars: BarArrays,
+        coverage: dict[str, tuple[str, str]] | None = None,
+        *,
+        adjustment: str | None = None,
+        progress: Progress | None = None,
+        threads: int = 4,
+    ) -> StoreSummary:
+        """Merge validated, sorted ``bars`` into the cache, one atomic update per symbol.
+
+        ``coverage`` maps a symbol to the (first, last) ISO range the bars cover (default: the
+        symbol's first and last bar); ``adjustment`` is the kind of that coverage (default: what the
+        columns support). Rows of the same session replace the stored ones.
+        """
+        source = validate_source_name(source)
+        kind = adjustment or adjustment_of(list(bars.values))
+        pieces = _split_by_symbol(bars)
+        cover = coverage or {}
+
+        def one(item: tuple[str, BarArrays]) -> int:
+            symbol, part = item
+            span = cover.get(symbol) or (str(part.day[0]), str(part.day[-1]))
+            self._write_symbol(source, symbol, part, kind, span)
+            if progress is not None:
+                progress(1)
+            return len(part)
+
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            rows = sum(pool.map(one, pieces.items()))
+        return StoreSummary(source, len(pieces), rows)
+
+    def add_coverage(
+        self, source: str, symbols: Sequence[str], first: str, last: str, adjustment: str
+    ) -> None:
+        """Mark a range as fetched for symbols that returned no bars in it (not refetched later)."""
+        with self.catalog.transaction() as con:
+            for symbol in symbols:
+                self.catalog.add_coverage(con, source, normalize_symbol(symbol), adjustment, first, last)
+
+    def _write_symbol(
+        self, source: str, symbol: str, new: BarArrays, kind: str, span: tuple[str, str]
+    ) -> None:
+        with self._lock(source, symbol):
+            old_entry = self.catalog.entry(source, symbol)
+            existing = None
+            if old_entry is not None:
+                try:
+                    existing = self._read_checked(old_entry)
+                except CacheError:
+                    self._quarantine(old_entry, "checksum or read failure while merging", locked=True)
+                    old_entry = None
+            merged = _merge(existing, new)
+            data = _parquet_bytes(merged)
+            checksum = hashlib.blake2b(data, digest_size=16).hexdigest()
+            name = f"{symbol}.{checksum[:16]}.parquet"
+            folder = self._dir("bars", source)
+            _atomic_write(folder / name, data)
+            entry = SymbolEntry(
+                source,
+                symbol,
+                name,
+                len(merged),
+                str(merged.day[0]),
+                str(merged.day[-1]),
+                checksum,
+                len(data),
+                tuple(merged.values),
+                now_iso(),
+            )
+            with self.catalog.transaction() as con:
+                self.catalog.put_entry(con, entry)
+                self.catalog.add_coverage(con, source, symbol, kind, span[0], span[1])
+            if old_entry is not None and old_entry.file != name:
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / old_entry.file).unlink()
+
+    # ------------------------------------------------------------------ reading
+    def _read_checked(self, entry: SymbolEntry) -> BarArrays:
+        """One symbol's bars after a full checksum check (raises CacheError on any mismatch)."""
+        path = self.file_path(entry)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CacheError(f"cache file {path} for {entry.symbol} is missing ({exc})") from exc
+        if hashlib.blake2b(data, digest_size=16).hexdigest() != entry.checksum:
+            raise CacheError(f"cache file {path} for {entry.symbol} fails its checksum")
+        table = _parse(pa.BufferReader(data), entry, None)
+        return _single(entry.symbol, table)
+
+    def _read_fast(self, entry: SymbolEntry, columns: list[str]) -> pa.Table:
+        path = self.file_path(entry)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise CacheError(f"cache file {path} for {entry.symbol} is missing ({exc})") from exc
+        if size != entry.size:
+            raise CacheError(
+                f"cache file {path} for {entry.symbol} has {size} bytes, catalog says {entry.size}"
+            )
+        return _parse(str(path), entry, columns)
+
+    def read(
+        self,
+        source: str,
+        symbols: Sequence[str] = (),
+        *,
+        adjustment: str = "split",
+        threads: int = 8,
+    ) -> BarArrays:
+        """Bars of ``symbols`` (all stored when empty) from one source, read in parallel.
+
+        Files failing their integrity check are quarantined and a :class:`CacheLoadError` names them.
+        """
+        source = validate_source_name(source)
+        entries = self.catalog.entries(source)
+        if symbols:
+            wanted = {normalize_symbol(s) for s in symbols}
+            missing = sorted(wanted - {e.symbol for e in entries})
+            if missing:
+                raise DataError(
+                    f"symbol(s) {', '.join(missing)} not in the cache for source {source!r} at {self.root}; "
+                    "ingest or fetch them first (playbook data ingest / fetch)"
+                )
+            entries = [e for e in entries if e.symbol in wanted]
+        if not entries:
+            raise DataError(
+                f"the cache at {self.root} holds no data for source {source!r}; ingest a file first "
+                "(playbook data ingest PATH --source-name NAME) or fetch from Alpaca"
+            )
+        columns = ["date", "open", "high", "low", "close", "volume", "split"]
+        if adjustment == "all":
+            lacking = [e.symbol for e in entries if "adjusted_close" not in e.columns]
+            if lacking:
+                raise DataError(
+                    f"adjustment 'all' needs adjusted_close, which the cached {source!r} data lacks for "
+                    f'{", ".join(lacking[:5])}{" ..." if len(lacking) > 5 else ""}; use adjustment = "split"'
+                )
+            columns.append("adjusted_close")
+
+        def one(entry: SymbolEntry) -> pa.Table | CacheError:
+            try:
+                return self._read_fast(entry, columns)
+            except CacheError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            tables = list(pool.map(one, entries))
+        failed = [(e, t) for e, t in zip(entries, tables, strict=True) if isinstance(t, CacheError)]
+        if failed:
+            for entry, exc in failed:
+                self._quarantine(entry, str(exc))
+            names = [e.symbol for e, _ in failed]
+            raise CacheLoadError(
+                f"{len(failed)} cached file(s) failed their integrity check and were quarantined: "
+                f"{', '.join(names[:10])}; fetch or ingest them again ({failed[0][1]})",
+                names,
+            )
+        good = [t for t in tables if isinstance(t, pa.Table)]
+        return _assemble(entries, good, columns, source)
+
+    # ------------------------------------------------------------------ integrity
+    def _quarantine(self, entry: SymbolEntry, reason: str, *, locked: bool = False) -> None:
+        """Move a bad file aside and forget the symbol, so it is refetched or reported."""
+        lock = contextlib.nullcontext() if locked else self._lock(entry.source, entry.symbol)
+        with lock:
+            current = self.catalog.entry(entry.source, entry.symbol)
+            if current is None or current.file != entry.file:
+                return  # another process already replaced or quarantined it
+            target = self._dir("quarantine", entry.source) / f"{entry.file}.{uuid.uuid4().hex[:8]}"
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.file_path(entry), target)
+            self.catalog.forget(entry.source, entry.symbol, reason)
+
+    def verify_entry(self, entry: SymbolEntry) -> BarArrays:
+        """Full checksum check of one stored file; raises CacheError when it fails."""
+        return self._read_checked(entry)
+
+    def quarantine(self, entry: SymbolEntry, reason: str) -> None:
+        """Public: move a failed file aside and forget it (used by ``playbook data verify --fix``)."""
+        self._quarantine(entry, reason)
+
+    def orphans(self) -> list[Path]:
+        """Files in ``bars/`` the catalog does not point to (left by killed writers)."""
+        known = self.catalog.files()
+        return sorted(p for p in (self.root / "bars").glob("*/*") if p.is_file() and p.name not in known)
+
+    def sources(self) -> list[str]:
+        return sorted({e.source for e in self.catalog.entries()})
+
+
+# ---------------------------------------------------------------------- helpers
+def _split_by_symbol(bars: BarArrays) -> dict[str, BarArrays]:
+    """Per-symbol pieces of sorted bars."""
+    if len(bars) == 0:
+        return {}
+    bounds = np.flatnonzero(np.diff(bars.codes)) + 1
+    starts = np.r_[0, bounds]
+    ends = np.r_[bounds, len(bars)]
+    out: dict[str, BarArrays] = {}
+    for a, b in zip(starts, ends, strict=True):
+        symbol = bars.symbols[int(bars.codes[a])]
+        out[symbol] = BarArrays(
+            (symbol,),
+            np.zeros(b - a, np.int64),
+            bars.day[a:b],
+            {k: v[a:b] for k, v in bars.values.items()},
+            bars.origin,
+        )
+    return out
+
+
+def _merge(old: BarArrays | None, new: BarArrays) -> BarArrays:
+    """Stored bars updated with new ones: a new session replaces the stored one.
+
+    A NaN split coefficient in ``new`` means unknown (the first bar of an Alpaca fetch): the stored
+    coefficient of that session is kept, else 1.0.
+    """
+    if old is None:
+        values = dict(new.values)
+        if "split" in values:
+            values["split"] = np.where(np.isnan(values["split"]), 1.0, values["split"])
+        return BarArrays(new.symbols, new.codes, new.day, values, new.origin)
+    names = [c for c in VALUE_COLUMNS if c in old.values or c in new.values]
+    keep_old = ~np.isin(old.day, new.day)
+    day = np.concatenate([old.day[keep_old], new.day])
+    order = np.argsort(day, kind="stable")
+    values: dict[str, np.ndarray] = {}
+    for name in names:
+        fill = {"split": 1.0, "dividend": 0.0}.get(name, np.nan)
+        old_col = old.values.get(name, np.full(len(old), fill))
+        new_col = new.values.get(name, np.full(len(new), fill)).copy()
+        if name == "split":
+            unknown = np.isnan(new_col)
+            pos = np.searchsorted(old.day, new.day)
+            pos = np.minimum(pos, len(old) - 1)
+            same = old.day[pos] == new.day
+            new_col[unknown] = np.where(same[unknown], old_col[pos[unknown]], 1.0)
+        values[name] = np.concatenate([old_col[keep_old], new_col])[order]
+    return BarArrays(new.symbols, np.zeros(day.shape[0], np.int64), day[order], values, new.origin)
+
+
+def _parquet_bytes(bars: BarArrays) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        table_from_arrays(bars, with_symbol=False), sink, compression=_COMPRESSION, write_page_checksum=True
+    )
+    return bytes(sink.getvalue())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _parse(where: str | pa.BufferReader, entry: SymbolEntry, columns: list[str] | None) -> pa.Table:
+    wanted = None if columns is None else [c for c in columns if c in entry.columns or c == "date"]
+    try:
+        table = pq.read_table(where, columns=wanted, use_threads=False, page_checksum_verification=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise CacheError(f"cache file {entry.file} for {entry.symbol} cannot be read ({exc})") from exc
+    if table.num_rows != entry.rows:
+        raise CacheError(
+            f"cache file {entry.file} for {entry.symbol} has {table.num_rows} rows, catalog says {entry.rows}"
+        )
+    if columns is not None:
+        for name in columns:
+            if name not in table.column_names:
+                fill = 1.0 if name == "split" else np.nan
+                table = table.append_column(name, pa.array(np.full(table.num_rows, fill)))
+        table = table.select(columns)
+    return table
+
+
+def _single(symbol: str, table: pa.Table) -> BarArrays:
+    values = {name: table.column(name).to_numpy() for name in VALUE_COLUMNS if name in table.column_names}
+    day = table.column("date").to_numpy().astype("datetime64[D]")
+    return BarArrays((symbol,), np.zeros(table.num_rows, np.int64), day, values, f"cache {symbol}")
+
+
+def _assemble(
+    entries: list[SymbolEntry], tables: list[pa.Table], columns: list[str], source: str
+) -> BarArrays:
+    """Concatenate per-symbol tables (entries are in symbol order) into :class:`BarArrays`."""
+    combined = pa.concat_tables(tables)
+    rows = np.array([t.num_rows for t in tables], dtype=np.int64)
+    codes = np.repeat(np.arange(len(tables), dtype=np.int64), rows)
+    day = combined.column("date").to_numpy().astype("datetime64[D]")
+    values = {name: combined.column(name).to_numpy() for name in columns if name != "date"}
+    symbols = tuple(e.symbol for e in entries)
+    if list(symbols) != sorted(symbols):  # catalog order is by symbol; keep the invariant explicit
+        raise CacheError("cache catalog returned symbols out of order")
+    return BarArrays(symbols, codes, day, values, f"cache source {source}")
+
+
+def coverage_level_ok(kind: str, wanted: str) -> bool:
+    """True when stored data of adjustment ``kind`` serves a request for ``wanted``."""
+    return ADJUSTMENT_LEVEL[kind] >= ADJUSTMENT_LEVEL[wanted]

@@ -1,0 +1,245 @@
+"""The SQLite catalog of the cache: symbols, covered date ranges, fetch log, checksums.
+
+Every statement is parameterised. The database runs in WAL mode with a busy timeout, so several
+processes can read and write it at once; each change is one ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from trading_playbook.core.errors import CacheError
+
+__all__ = ["ADJUSTMENT_LEVEL", "Catalog", "SymbolEntry"]
+
+SCHEMA_VERSION = "1"
+# A stored range of kind "all" (raw + split + adjusted_close) also serves "split" and "raw" requests.
+ADJUSTMENT_LEVEL = {"raw": 0, "split": 1, "all": 2}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS symbols (
+    source TEXT NOT NULL, symbol TEXT NOT NULL, file TEXT NOT NULL, rows INTEGER NOT NULL,
+    first TEXT NOT NULL, last TEXT NOT NULL, checksum TEXT NOT NULL, size INTEGER NOT NULL,
+    columns TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (source, symbol));
+CREATE TABLE IF NOT EXISTS coverage (
+    source TEXT NOT NULL, symbol TEXT NOT NULL, adjustment TEXT NOT NULL,
+    first TEXT NOT NULL, last TEXT NOT NULL, PRIMARY KEY (source, symbol, adjustment, first));
+CREATE TABLE IF NOT EXISTS fetch_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, source TEXT NOT NULL,
+    symbols TEXT NOT NULL, first TEXT, last TEXT, rows INTEGER NOT NULL, status TEXT NOT NULL,
+    detail TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class SymbolEntry:
+    """One stored (source, symbol) file as the catalog knows it."""
+
+    source: str
+    symbol: str
+    file: str
+    rows: int
+    first: str
+    last: str
+    checksum: str
+    size: int
+    columns: tuple[str, ...]
+    updated: str
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Catalog:
+    """Access to ``catalog.sqlite`` in a cache folder."""
+
+    def __init__(self, path: Path, timeout: float = 60.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        with self._connect() as con:
+            con.executescript(_SCHEMA)
+            con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", ("schema", SCHEMA_VERSION))
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CacheError(
+                f"cannot open the cache catalog {self.path} ({exc}); check the cache dir"
+            ) from exc
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = NORMAL")
+            yield con
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(
+                f"cache catalog {self.path} failed ({exc}); if it is corrupt, delete the cache folder "
+                "and ingest again"
+            ) from exc
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # ------------------------------------------------------------------ symbols
+    def entries(self, source: str | None = None) -> list[SymbolEntry]:
+        """Stored files, ordered by source then symbol (code-point order)."""
+        query = "SELECT * FROM symbols"
+        args: tuple[str, ...] = ()
+        if source is not None:
+            query += " WHERE source = ?"
+            args = (source,)
+        with self._connect() as con:
+            rows = con.execute(query + " ORDER BY source, symbol", args).fetchall()
+        return [self._entry(r) for r in rows]
+
+    def entry(self, source: str, symbol: str) -> SymbolEntry | None:
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT * FROM symbols WHERE source = ? AND symbol = ?", (source, symbol)
+            ).fetchone()
+        return None if row is None else self._entry(row)
+
+    @staticmethod
+    def _entry(row: tuple[object, ...]) -> SymbolEntry:
+        source, symbol, file, rows, first, last, checksum, size, columns, updated = row
+        return SymbolEntry(
+            str(source),
+            str(symbol),
+            str(file),
+            int(rows),
+            str(first),
+            str(last),  # type: ignore[call-overload]
+            str(checksum),
+            int(size),
+            tuple(json.loads(str(columns))),
+            str(updated),  # type: ignore[call-overload]
+        )
+
+    @staticmethod
+    def put_entry(con: sqlite3.Connection, entry: SymbolEntry) -> None:
+        con.execute(
+            "INSERT OR REPLACE INTO symbols (source, symbol, file, rows, first, last, checksum, size, "
+            "columns, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.source,
+                entry.symbol,
+                entry.file,
+                entry.rows,
+                entry.first,
+                entry.last,
+                entry.checksum,
+                entry.size,
+                json.dumps(list(entry.columns)),
+                entry.updated,
+            ),
+        )
+
+    def forget(self, source: str, symbol: str, reason: str) -> None:
+        """Drop a symbol's entry and coverage (after quarantining its file) and log why."""
+        with self.transaction() as con:
+            con.execute("DELETE FROM symbols WHERE source = ? AND symbol = ?", (source, symbol))
+            con.execute("DELETE FROM coverage WHERE source = ? AND symbol = ?", (source, symbol))
+            self.log(con, source, [symbol], None, None, 0, "quarantined", reason)
+
+    # ------------------------------------------------------------------ coverage
+    def coverage(self, source: str, symbol: str, adjustment: str) -> list[tuple[str, str]]:
+        """Covered (first, last) ISO ranges whose adjustment serves ``adjustment``."""
+        kinds = [k for k, level in ADJUSTMENT_LEVEL.items() if level >= ADJUSTMENT_LEVEL[adjustment]]
+        marks = ",".join("?" for _ in kinds)
+        with self._connect() as con:
+            rows = con.execute(
+                f"SELECT first, last FROM coverage WHERE source = ? AND symbol = ? AND adjustment IN ({marks})"
+                " ORDER BY first",
+                (source, symbol, *kinds),
+            ).fetchall()
+        return [(str(a), str(b)) for a, b in rows]
+
+    @staticmethod
+    def add_coverage(
+        con: sqlite3.Connection, source: str, symbol: str, adjustment: str, first: str, last: str
+    ) -> None:
+        """Record a covered range, merged with the overlapping ranges of the same adjustment."""
+        rows = con.execute(
+            "SELECT first, last FROM coverage WHERE source = ? AND symbol = ? AND adjustment = ? "
+            "AND first <= ? AND last >= ?",
+            (source, symbol, adjustment, last, first),
+        ).fetchall()
+        lo = min([first, *(str(r[0]) for r in rows)])
+        hi = max([last, *(str(r[1]) for r in rows)])
+        con.execute(
+            "DELETE FROM coverage WHERE source = ? AND symbol = ? AND adjustment = ? AND first <= ? AND last >= ?",
+            (source, symbol, adjustment, last, first),
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO coverage (source, symbol, adjustment, first, last) VALUES (?, ?, ?, ?, ?)",
+            (source, symbol, adjustment, lo, hi),
+        )
+
+    # ------------------------------------------------------------------ fetch log
+    @staticmethod
+    def log(
+        con: sqlite3.Connection,
+        source: str,
+        symbols: list[str],
+        first: str | None,
+        last: str | None,
+        rows: int,
+        status: str,
+        detail: str = "",
+    ) -> None:
+        con.execute(
+            "INSERT INTO fetch_log (at, source, symbols, first, last, rows, status, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (_now(), source, ",".join(symbols), first, last, rows, status, detail),
+        )
+
+    def record(
+        self,
+        source: str,
+        symbols: list[str],
+        first: str | None,
+        last: str | None,
+        rows: int,
+        status: str,
+        detail: str = "",
+    ) -> None:
+        """A fetch-log row in its own transaction."""
+        with self.transaction() as con:
+            self.log(con, source, symbols, first, last, rows, status, detail)
+
+    def fetch_log(self, limit: int = 50) -> list[dict[str, object]]:
+        with self._connect() as con:
+            cur = con.execute("SELECT * FROM fetch_log ORDER BY id DESC LIMIT ?", (limit,))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def files(self) -> set[str]:
+        """Every file name the catalog points to."""
+        with self._connect() as con:
+            return {str(r[0]) for r in con.execute("SELECT file FROM symbols").fetchall()}
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO text (catalog timestamps)."""
+    return _now()
