@@ -159,12 +159,15 @@ def _performance(doc: Mapping[str, Any]) -> list[Block]:
         ("Sortino", f.num(m["sortino"]), *(f.DASH for _ in names)),
         ("Calmar", f.num(m["calmar"]), *(f.DASH for _ in names)),
         row("Max drawdown", "max_drawdown", f.pct),
-        ("Excess return", f.DASH, *(f.pct(benches[k].get("excess_return")) for k in names)),
-        ("Beta", f.DASH, *(f.num(benches[k].get("beta")) for k in names)),
-        ("Correlation", f.DASH, *(f.num(benches[k].get("correlation")) for k in names)),
         ("Average exposure", f.pct(m["exposure"], signed=False), *(f.DASH for _ in names)),
         ("Turnover (per year)", f"{f.num(m['turnover'])}x", *(f.DASH for _ in names)),
     ]
+    if names:  # comparison rows only mean something against a benchmark
+        rows += [
+            ("Excess return", f.DASH, *(f.pct(benches[k].get("excess_return")) for k in names)),
+            ("Beta", f.DASH, *(f.num(benches[k].get("beta")) for k in names)),
+            ("Correlation", f.DASH, *(f.num(benches[k].get("correlation")) for k in names)),
+        ]
     dd = m["drawdown"]
     recovery = dd.get("recovery_date") or ("not recovered" if dd.get("recovered") is False else f.DASH)
     dd_rows = [
