@@ -38,7 +38,7 @@ def test_get_builtins_with_params() -> None:
 def test_unknown_name_lists_closest() -> None:
     with pytest.raises(UnknownComponentError, match="did you mean 'smart_exits'"):
         registry.get_exit_strategy("smart_exit")
-    with pytest.raises(UnknownComponentError, match="Registered:.*percent_cash"):
+    with pytest.raises(UnknownComponentError, match=r"Registered:.*percent_cash"):
         registry.get_sizer("zzz")
 
 
@@ -93,7 +93,7 @@ def test_entry_point_discovery_monkeypatched(monkeypatch: pytest.MonkeyPatch) ->
     registry._reset_plugins()
     try:
         assert isinstance(registry.get_scanner("fake_scanner", fraction=0.5), RiskSizer)
-        with pytest.raises(ConfigError, match="broken_exit.*failed to load"):
+        with pytest.raises(ConfigError, match=r"broken_exit.*failed to load"):
             registry.get_exit_strategy("broken_exit")
     finally:
         registry._reset_plugins()
