@@ -74,7 +74,9 @@ class TrialOutcome:
 class TrialJob(Protocol):
     """What every trial of a sweep shares. Must be picklable; ``token`` identifies it on a worker."""
 
-    token: str
+    @property
+    def token(self) -> str:
+        """Identity of the job on the workers."""
 
     def setup(self) -> Any:
         """Build the worker state (called once per worker process)."""
@@ -86,7 +88,9 @@ class TrialJob(Protocol):
 class Executor(Protocol):
     """Runs tasks of one job in parallel and yields outcomes as they complete (any order)."""
 
-    workers: int
+    @property
+    def workers(self) -> int:
+        """How many tasks can run at once."""
 
     def run(self, job: TrialJob, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]:
         """Run every task; yield each outcome as soon as it is available."""
@@ -280,12 +284,14 @@ class DaskExecutor:
 
     def __init__(self, address: Any) -> None:
         try:
-            from distributed import Client
+            from distributed import Client as _Client
         except ImportError as exc:  # pragma: no cover - the extra is part of dev installs
             raise ConfigError(
                 "--executor dask needs dask.distributed: pip install 'trading-playbook[distributed]'"
             ) from exc
-        if isinstance(address, Client):
+        Client: Any = _Client
+        self._client: Any
+        if isinstance(address, _Client):
             self._client = address
             self._owns_client = False
         else:
@@ -302,12 +308,14 @@ class DaskExecutor:
     @property
     def workers(self) -> int:
         """Worker threads across the cluster (what chunking aims to keep busy)."""
-        nthreads = self._client.nthreads()
+        nthreads: dict[str, int] = self._client.nthreads()
         return max(1, sum(nthreads.values()))
 
     def run(self, job: TrialJob, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]:
         """Scatter the job once (broadcast), submit chunks, yield outcomes as they complete."""
-        from distributed import as_completed
+        from distributed import as_completed as _as_completed
+
+        as_completed: Any = _as_completed
 
         if self._job_token != job.token:
             self._job_future = self._client.scatter(job, broadcast=True, hash=False)

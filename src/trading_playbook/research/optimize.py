@@ -170,7 +170,7 @@ def optimize(
     study = store.open_study(_study_spec(config, specs, settings, engine))
     own_executor = executor is None
     run_executor: Executor = executor if executor is not None else LocalExecutor()
-    run_job: TrialJob = job if job is not None else make_job(config, workspace=workspace, engine=engine)
+    run_job: TrialJob = make_job(config, workspace=workspace, engine=engine) if job is None else job
     try:
         if settings.method == "tpe":
             storage = tpe_storage or f"sqlite:///{store.path.with_name('optuna.sqlite')}"
