@@ -302,3 +302,15 @@ def _register_builtins() -> None:
 
 
 _register_builtins()
+
+
+def component_parameters(kind: ComponentKind, name: str) -> set[str] | None:
+    """Parameter names the component ``name`` accepts; None when it takes any keyword.
+
+    Raises :class:`UnknownComponentError` (with the closest matches) for an unknown name. The config
+    layer uses it to reject unknown keys before anything runs.
+    """
+    info = _lookup(kind, name)
+    if _accepts_any(info.load()) and info.params is None:
+        return None
+    return set(info.parameters())
