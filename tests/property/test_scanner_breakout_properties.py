@@ -57,9 +57,9 @@ scanners = st.builds(
 @given(
     scanner=scanners,
     seed=st.integers(0, 2**32 - 1),
-    n_sessions=st.integers(50, 110),
+    n_sessions=st.integers(50, 260),
     n_symbols=st.integers(1, 3),
-    gap_rate=st.sampled_from([0.0, 0.1, 0.3]),
+    gap_rate=st.sampled_from([0.0, 0.1, 0.3, 0.6]),
 )
 def test_per_date_equals_vectorised_and_no_lookahead(
     scanner: DailyBreakoutScanner, seed: int, n_sessions: int, n_symbols: int, gap_rate: float

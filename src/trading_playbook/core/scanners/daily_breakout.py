@@ -312,10 +312,15 @@ class DailyBreakoutScanner:
             self.volume_lookback + 1,
             self.rs_lookback + 1,
         )
+        n_bars = panel.available.sum(axis=0)
+        # look in a recent slice of sessions first; a symbol with gaps there falls back to all rows
+        recent = max(0, t + 1 - 2 * tail)
         setups: list[Setup] = []
         for j in np.flatnonzero(panel.available[t]):
-            rows = np.flatnonzero(panel.available[:, j])
-            setup = self._evaluate(panel, int(j), rows[-tail:], int(rows.shape[0]))
+            rows = recent + np.flatnonzero(panel.available[recent:, j])
+            if rows.shape[0] < min(tail, int(n_bars[j])):
+                rows = np.flatnonzero(panel.available[:, j])
+            setup = self._evaluate(panel, int(j), rows[-tail:], int(n_bars[j]))
             if setup is not None:
                 setups.append(setup)
         return sorted(setups, key=Setup.rank_key)
