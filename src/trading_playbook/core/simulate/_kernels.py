@@ -927,7 +927,7 @@ def _close_rules_nb(
     for r in range(n):
         kind = kinds[r]
         p = params[r]
-        if kind == RULE_HARD_STOP or kind == RULE_BREAKEVEN:  # noqa: PLR1714 - numba-friendly
+        if kind == RULE_HARD_STOP or kind == RULE_BREAKEVEN:
             continue
         if p[P_AFTER_PARTIAL] != 0.0 and taken == 0:
             continue
@@ -1095,3 +1095,128 @@ def _update_resting_trails_nb(kinds, params, n, pos_i, pos_f, trail, c, t, j, at
         level = trail_level_nb(p, pos_f[c, F_PEAK_HIGH], entry, atr_value)
         if not np.isnan(level) and (np.isnan(trail[c, r]) or level > trail[c, r]):
             trail[c, r] = level
+
+
+# ---------------------------------------------------------------- indicators, row-major
+# The engine reads a handful of indicators at the positions it holds. These kernels compute them in
+# one row-major pass over the (T, N) panel (no per-symbol re-layout), with **exactly** the operation
+# sequence of ``core._indicator_kernels`` (running sums refreshed every n bars, the EMA seeded by
+# the SMA of the first n bars, true range with the previous bar's close), so the values are
+# bit-identical to ``core.indicators`` (tests/unit/test_kernels_indicators.py proves it on the real
+# data). Windows count each symbol's own bars; sessions without a bar are NaN.
+
+
+@njit(cache=True)
+def sma_rows_nb(x, available, n):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``indicators.sma(x, n, available)`` in one row-major pass."""
+    n_rows, n_cols = x.shape
+    out = np.full((n_rows, n_cols), np.nan)
+    ring = np.zeros((n_cols, n))
+    total = np.zeros(n_cols)
+    nans = np.zeros(n_cols, dtype=np.int64)
+    count = np.zeros(n_cols, dtype=np.int64)
+    slot = np.zeros(n_cols, dtype=np.int64)  # == count % n: where the bar n bars earlier sits
+    for t in range(n_rows):
+        for j in range(n_cols):
+            if not available[t, j]:
+                continue
+            v = x[t, j]
+            k = count[j]  # the bar's position in its symbol's history
+            h = slot[j]
+            if np.isnan(v):
+                nans[j] += 1
+            else:
+                total[j] += v
+            if k >= n:
+                old = ring[j, h]
+                if np.isnan(old):
+                    nans[j] -= 1
+                else:
+                    total[j] -= old
+            ring[j, h] = v
+            h += 1
+            if h == n:
+                # (k + 1) % n == 0: refresh the sum exactly over the window, oldest bar first
+                h = 0
+                fresh = 0.0
+                for m in range(n):
+                    w = ring[j, m]
+                    if not np.isnan(w):
+                        fresh += w
+                total[j] = fresh
+            slot[j] = h
+            count[j] = k + 1
+            if k + 1 >= n and nans[j] == 0:
+                out[t, j] = total[j] / n
+    return out
+
+
+@njit(cache=True)
+def true_range_rows_nb(high, low, close, available):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``max(H - L, |H - C_prev|, |L - C_prev|)`` with the symbol's previous bar; ``H - L`` on its first."""
+    n_rows, n_cols = close.shape
+    out = np.full((n_rows, n_cols), np.nan)
+    prev = np.full(n_cols, np.nan)
+    seen = np.zeros(n_cols, dtype=np.bool_)
+    for t in range(n_rows):
+        for j in range(n_cols):
+            if not available[t, j]:
+                continue
+            rng = high[t, j] - low[t, j]
+            if seen[j]:
+                up = abs(high[t, j] - prev[j])
+                down = abs(low[t, j] - prev[j])
+                if up > rng:
+                    rng = up
+                if down > rng:
+                    rng = down
+            seen[j] = True
+            prev[j] = close[t, j]
+            out[t, j] = rng
+    return out
+
+
+def atr_rows(high, low, close, available, n):  # type: ignore[no-untyped-def]
+    """``indicators.atr(high, low, close, available, n)``: simple mean of the last n true ranges."""
+    return sma_rows_nb(true_range_rows_nb(high, low, close, available), available, n)
+
+
+@njit(cache=True)
+def ema_rows_nb(x, available, n):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``indicators.ema(x, n, available)``: alpha 2/(n+1), seeded by the SMA of the first n bars."""
+    n_rows, n_cols = x.shape
+    out = np.full((n_rows, n_cols), np.nan)
+    alpha = 2.0 / (n + 1.0)
+    seed = np.zeros(n_cols)
+    prev = np.zeros(n_cols)
+    count = np.zeros(n_cols, dtype=np.int64)
+    for t in range(n_rows):
+        for j in range(n_cols):
+            if not available[t, j]:
+                continue
+            k = count[j]
+            if k < n:
+                seed[j] += x[t, j]
+                if k == n - 1:
+                    prev[j] = seed[j] / n
+                    out[t, j] = prev[j]
+            else:
+                prev[j] = alpha * x[t, j] + (1.0 - alpha) * prev[j]
+                out[t, j] = prev[j]
+            count[j] = k + 1
+    return out
+
+
+@njit(cache=True)
+def previous_rows_nb(x, available):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``indicators.previous_bar(x, available)``: the value at the symbol's previous bar."""
+    n_rows, n_cols = x.shape
+    out = np.full((n_rows, n_cols), np.nan)
+    last = np.full(n_cols, np.nan)
+    for t in range(n_rows):
+        for j in range(n_cols):
+            if not available[t, j]:
+                continue
+            out[t, j] = last[j]
+            last[j] = x[t, j]
+    return out

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from trading_playbook.core import indicators
 from trading_playbook.core.errors import SimulationError
 from trading_playbook.core.exits.spec import (
     BreakevenStop,
@@ -48,7 +47,7 @@ from trading_playbook.core.sizing import (
 )
 from trading_playbook.core.types import EquityCurve, ExitReason, PartialExit, SetupTable, Trade
 
-__all__ = ["CompiledSleeves", "compile_sleeves", "run_fast"]
+__all__ = ["CompiledSleeves", "FastRun", "compile_sleeves", "decode_trades", "run_fast", "run_fast_records"]
 
 _USE_REFERENCE = "use --engine reference (the plain-Python engine runs user-written components)"
 _CUSTOM_REASON_BASE = 100
@@ -87,6 +86,21 @@ class CompiledSleeves:
     queue_capacity: int
     reason_names: dict[int, str]
     needs: _Indicators
+
+
+@dataclass(frozen=True)
+class FastRun:
+    """The kernel's raw output: structured trade and fill records plus the equity curve."""
+
+    trades: np.ndarray  # _kernels.trade_dt records, in opening order
+    fills: np.ndarray  # _kernels.fill_dt records, in fill order
+    equity: EquityCurve
+    sleeve_names: tuple[str, ...]
+    reason_names: dict[int, str]
+
+    def decode(self, panel: Panel) -> list[Trade]:
+        """The :class:`Trade` objects (ordered by entry session, symbol, sleeve)."""
+        return decode_trades(self.trades, self.fills, panel, self.sleeve_names, self.reason_names)
 
 
 def _exit_spec(sleeve: SleeveSpec) -> ExitSpec:
@@ -273,7 +287,7 @@ def _check_window(panel: Panel, start: int, end: int) -> None:
         )
 
 
-def run_fast(
+def run_fast_records(
     panel: Panel,
     sleeves: Sequence[SleeveSpec],
     settings: PortfolioSettings,
@@ -281,8 +295,11 @@ def run_fast(
     start: int,
     end: int,
     setups: Sequence[SetupTable] | None = None,
-) -> tuple[list[Trade], EquityCurve]:
+) -> FastRun:
     """Simulate the portfolio on sessions ``start..end`` (inclusive) with the numba kernel.
+
+    Like :func:`run_fast` but returns the kernel's structured records undecoded (a research sweep that
+    only needs the equity curve skips building thousands of :class:`Trade` objects).
 
     Parameters
     ----------
@@ -300,8 +317,8 @@ def run_fast(
 
     Returns
     -------
-    (trades, equity)
-        Trades in order of entry session, symbol, sleeve; one equity row per session ``start..end``.
+    FastRun
+        Trade and fill records (``_kernels.trade_dt`` / ``fill_dt``) and the equity curve.
     """
     _check_window(panel, start, end)
     compiled = compile_sleeves(sleeves, settings)
@@ -357,9 +374,6 @@ def run_fast(
         compiled.queue_capacity,
     )
     trades_rec, n_trades, fills_rec, n_fills, equity, cash, positions, exposure, sleeve_equity = result
-    trades = decode_trades(
-        trades_rec[:n_trades], fills_rec[:n_fills], panel, [s.name for s in sleeves], compiled.reason_names
-    )
     curve = EquityCurve(
         dates=panel.sessions[start : end + 1].astype("datetime64[D]"),
         equity=equity,
@@ -368,7 +382,58 @@ def run_fast(
         exposure=exposure,
         sleeve_equity={s.name: sleeve_equity[i] for i, s in enumerate(sleeves)},
     )
-    return trades, curve
+    names = tuple(s.name for s in sleeves)
+    return FastRun(trades_rec[:n_trades], fills_rec[:n_fills], curve, names, dict(compiled.reason_names))
+
+
+def run_fast(
+    panel: Panel,
+    sleeves: Sequence[SleeveSpec],
+    settings: PortfolioSettings,
+    *,
+    start: int,
+    end: int,
+    setups: Sequence[SetupTable] | None = None,
+) -> tuple[list[Trade], EquityCurve]:
+    """Simulate the portfolio on sessions ``start..end`` (inclusive) with the numba kernel.
+
+    Same signature and semantics as ``run_reference``: the panel is already cut after ``end``,
+    history before ``start`` is warm-up and nothing trades there.
+
+    Parameters
+    ----------
+    panel
+        The aligned data.
+    sleeves
+        The strategies sharing the cash pool (settings.py documents the multi-sleeve semantics).
+    settings
+        Capital, fills, slippage and commissions.
+    start, end
+        First and last backtest session (indices into ``panel.sessions``).
+    setups
+        Precomputed setups, one table per sleeve (research sweeps reuse them); by default each
+        sleeve's ``scanner.scan(panel)``.
+
+    Returns
+    -------
+    (trades, equity)
+        Trades in order of entry session, symbol, sleeve; one equity row per session ``start..end``.
+
+    Raises
+    ------
+    SimulationError
+        A sleeve has a component written in Python (use ``--engine reference``), or the window is
+        outside the panel.
+
+    Examples
+    --------
+    >>> from trading_playbook.core.exits.spec import named_exit
+    >>> from trading_playbook.core.sizing import PercentEquitySizer
+    >>> sleeve = SleeveSpec("main", scanner, named_exit("smart_exits"), PercentEquitySizer())  # doctest: +SKIP
+    >>> trades, equity = run_fast(panel, [sleeve], PortfolioSettings(), start=60, end=panel.n_sessions - 1)  # doctest: +SKIP
+    """
+    run = run_fast_records(panel, sleeves, settings, start=start, end=end, setups=setups)
+    return run.decode(panel), run.equity
 
 
 def _scan(sleeve: SleeveSpec, panel: Panel) -> SetupTable:
@@ -403,16 +468,20 @@ def _panel_arrays(panel: Panel, end: int) -> dict[str, np.ndarray]:
 
 
 def _indicator_stacks(arrays: dict[str, np.ndarray], needs: _Indicators) -> dict[str, np.ndarray]:
-    """Only the indicator arrays the rules and sizers read, each computed once."""
+    """Only the indicator arrays the rules and sizers read, each computed once.
+
+    The row-major kernels give values bit-identical to :mod:`trading_playbook.core.indicators` (what the
+    reference engine reads) without re-laying the panel out per call.
+    """
     close, high, low, avail = arrays["close"], arrays["high"], arrays["low"], arrays["available"]
     shape = close.shape
     empty = np.full((1, 1), np.nan)
     return {
-        "sma": _stack(needs.sma, lambda n: indicators.sma(close, n, avail), shape),
-        "ema": _stack(needs.ema, lambda n: indicators.ema(close, n, avail), shape),
-        "atr": _stack(needs.atr, lambda n: indicators.atr(high, low, close, avail, n), shape),
-        "prev_close": indicators.previous_bar(close, avail) if needs.prev_close else empty,
-        "prev_high": indicators.previous_bar(high, avail) if needs.prev_high else empty,
+        "sma": _stack(needs.sma, lambda n: k.sma_rows_nb(close, avail, n), shape),
+        "ema": _stack(needs.ema, lambda n: k.ema_rows_nb(close, avail, n), shape),
+        "atr": _stack(needs.atr, lambda n: k.atr_rows(high, low, close, avail, n), shape),
+        "prev_close": k.previous_rows_nb(close, avail) if needs.prev_close else empty,
+        "prev_high": k.previous_rows_nb(high, avail) if needs.prev_high else empty,
     }
 
 
@@ -472,52 +541,49 @@ def decode_trades(
     f_reason = fills["reason"][order].tolist()
     f_fee = fills["commission"][order].tolist()
     bounds = np.searchsorted(f_trade, np.arange(trades.shape[0] + 1), side="left").tolist()
+    if trades.shape[0] and (not np.all(trades["closed"] == 1) or np.any(np.diff(bounds) == 0)):
+        raise SimulationError("internal error of the fast engine: a position was left open at the end")
+    symbols = panel.symbols
+    columns = {name: trades[name].tolist() for name in trades.dtype.names or ()}
     out: list[Trade] = []
-    rec = trades
     for i in range(trades.shape[0]):
         lo, hi = bounds[i], bounds[i + 1]
-        if hi == lo or rec["closed"][i] == 0:
-            raise SimulationError("internal: a position was left open at the end of the test")
-        entry = float(rec["entry_price"][i])
-        shares = int(rec["shares"][i])
-        sold_value = 0.0
-
-        fees = float(rec["entry_commission"][i])
-        for f in range(lo, hi):
-            sold_value += f_shares[f] * f_price[f]
-
+        entry = columns["entry_price"][i]
+        shares = columns["shares"][i]
+        exit_value = 0.0
+        fees = columns["entry_commission"][i]
+        for f in range(lo, hi):  # in fill order, as the reference engine accumulates them
+            exit_value += f_shares[f] * f_price[f]
             fees += f_fee[f]
-        partials = tuple(
-            PartialExit(dates[f_session[f]], f_shares[f], f_price[f], names[f_reason[f]])
-            for f in range(lo, hi - 1)
-        )
         entry_value = shares * entry
-        pnl = (sold_value - entry_value) - fees
-        initial_stop = float(rec["initial_stop"][i])
-        entry_session = int(rec["entry_session"][i])
-        exit_session = int(rec["exit_session"][i])
+        pnl = (exit_value - entry_value) - fees
+        initial_stop = columns["initial_stop"][i]
+        entry_session = columns["entry_session"][i]
+        exit_session = columns["exit_session"][i]
         out.append(
             Trade(
-                symbol=panel.symbols[int(rec["symbol"][i])],
+                symbol=symbols[columns["symbol"][i]],
                 entry_date=dates[entry_session],
                 exit_date=dates[exit_session],
                 entry_price=entry,
-                exit_price=sold_value / shares,
+                exit_price=exit_value / shares,
                 shares=shares,
                 exit_reason=names[f_reason[hi - 1]],
                 pnl=pnl,
                 pnl_pct=pnl / entry_value,
                 r_multiple=(pnl / shares) / (entry - initial_stop),
                 sessions_held=exit_session - entry_session,
-                mfe=float(rec["max_high"][i]) / entry - 1.0,
-                mae=float(rec["min_low"][i]) / entry - 1.0,
-                partial_exits=partials,
+                mfe=columns["max_high"][i] / entry - 1.0,
+                mae=columns["min_low"][i] / entry - 1.0,
+                partial_exits=tuple(
+                    PartialExit(dates[f_session[f]], f_shares[f], f_price[f], names[f_reason[f]])
+                    for f in range(lo, hi - 1)
+                ),
                 initial_stop=initial_stop,
                 commission=fees,
-                sleeve=sleeve_names[int(rec["sleeve"][i])],
+                sleeve=sleeve_names[columns["sleeve"][i]],
             )
         )
-    keys = [
-        (int(e), t.symbol, int(s)) for e, t, s in zip(rec["entry_session"], out, rec["sleeve"], strict=True)
-    ]
-    return [t for _, t in sorted(zip(keys, out, strict=True), key=lambda item: item[0])]
+    keys = zip(columns["entry_session"], [t.symbol for t in out], columns["sleeve"], strict=True)
+    ranked = sorted(zip(keys, out, strict=True), key=lambda item: item[0])
+    return [t for _, t in ranked]

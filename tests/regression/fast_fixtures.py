@@ -1,0 +1,172 @@
+"""Shared helpers of the fast-engine tests: the real data panel (loaded once per process), a small
+vectorised test scanner, and comparison of two engines' results.
+
+Not a test module (no ``test_`` prefix); the fast-engine, parity and lookahead tests import it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trading_playbook.core import indicators
+from trading_playbook.core.panel import Panel, bars_to_panel
+from trading_playbook.core.types import EquityCurve, SetupTable, Trade
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+
+
+@functools.lru_cache(maxsize=1)
+def shared_panel() -> Panel:
+    """The shared S&P 500 data as a split-adjusted panel (skips the test when the file is absent)."""
+    if not DATA.exists():
+        pytest.skip(f"shared data not found at {DATA}")
+    import pandas as pd
+
+    return bars_to_panel(pd.read_parquet(DATA), adjustment="split")
+
+
+def make_table(rows: Sequence[tuple[int, int, float, float, float]], hard_stop: float = 0.08) -> SetupTable:
+    """A SetupTable from ``(session, symbol, reference, score, volume_ratio)`` rows, ranked as RULES says."""
+    ordered = sorted(rows, key=lambda r: (r[0], -r[3], -r[4], r[1]))
+    n = len(ordered)
+    col = list(zip(*ordered, strict=True)) if n else [(), (), (), (), ()]
+    ref = np.array(col[2], dtype=np.float64)
+    zeros = np.zeros(n)
+    return SetupTable(
+        session_idx=np.array(col[0], dtype=np.int64),
+        symbol_idx=np.array(col[1], dtype=np.int64),
+        reference_price=ref,
+        initial_stop=ref * (1.0 - hard_stop),
+        score=np.array(col[3], dtype=np.float64),
+        base_high=zeros.copy(),
+        base_days=np.zeros(n, dtype=np.int64),
+        base_width=zeros.copy(),
+        volume_ratio=np.array(col[4], dtype=np.float64),
+        distance_from_high=zeros.copy(),
+        rs=zeros.copy(),
+    )
+
+
+@dataclass(frozen=True)
+class TableScanner:
+    """A scanner that returns a fixed SetupTable (hand-worked tests)."""
+
+    table: SetupTable
+
+    def scan(self, panel: Panel) -> SetupTable:
+        keep = self.table.session_idx < panel.n_sessions
+        return SetupTable(**{name: getattr(self.table, name)[keep] for name in _FIELDS})
+
+
+_FIELDS = (
+    "session_idx",
+    "symbol_idx",
+    "reference_price",
+    "initial_stop",
+    "score",
+    "base_high",
+    "base_days",
+    "base_width",
+    "volume_ratio",
+    "distance_from_high",
+    "rs",
+)
+
+
+@dataclass(frozen=True)
+class SimpleBreakout:
+    """A small vectorised breakout scanner (close above the prior 20-bar high, over SMA20, volume up).
+
+    Lookahead-free; used where the real DailyBreakoutScanner is not needed. Score = rounded RS bucket
+    so that ties on score happen and the volume ratio / symbol tie-breaks are exercised.
+    """
+
+    lookback: int = 20
+    hard_stop: float = 0.08
+
+    def scan(self, panel: Panel) -> SetupTable:
+        avail = panel.available
+        close, high = panel.close, panel.high
+        prior_high = indicators.rolling_max(high, self.lookback, avail, include_current=False)
+        sma20 = indicators.sma(close, 20, avail)
+        avg_vol = indicators.avg_volume_before(panel.volume, avail, 20)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = panel.volume / avg_vol
+            hit = avail & (close > prior_high) & (close > sma20) & (ratio >= 1.0) & (panel.raw_close >= 10.0)
+        t, j = np.nonzero(hit)
+        prev20 = indicators.rolling_max(close, 1, avail)  # the close itself (defined when available)
+        rs = np.round(close[t, j] / sma20[t, j] - 1.0, 2)
+        vr = ratio[t, j]
+        order = np.lexsort((j, -vr, -rs, t))
+        t, j, rs, vr = t[order], j[order], rs[order], vr[order]
+        ref = prev20[t, j]
+        return SetupTable(
+            session_idx=t.astype(np.int64),
+            symbol_idx=j.astype(np.int64),
+            reference_price=ref,
+            initial_stop=ref * (1.0 - self.hard_stop),
+            score=rs,
+            base_high=prior_high[t, j],
+            base_days=np.full(t.shape[0], self.lookback, dtype=np.int64),
+            base_width=np.zeros(t.shape[0]),
+            volume_ratio=vr,
+            distance_from_high=np.zeros(t.shape[0]),
+            rs=rs,
+        )
+
+
+def _close(a: float, b: float, rel: float) -> bool:
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return True
+    return abs(a - b) <= rel * max(abs(a), abs(b))
+
+
+def trade_differences(left: list[Trade], right: list[Trade], rel: float = 1e-9) -> list[str]:
+    """Human-readable differences between two trade lists (every field; floats within ``rel``)."""
+    out: list[str] = []
+    if len(left) != len(right):
+        out.append(f"trade count {len(left)} != {len(right)}")
+    for i, (a, b) in enumerate(zip(left, right, strict=False)):
+        da, db = a.to_dict(), b.to_dict()
+        for key, va in da.items():
+            vb = db[key]
+            if key == "partial_exits":
+                same = len(va) == len(vb) and all(
+                    pa["date"] == pb["date"]
+                    and pa["shares"] == pb["shares"]
+                    and pa["reason"] == pb["reason"]
+                    and _close(pa["price"], pb["price"], rel)
+                    for pa, pb in zip(va, vb, strict=True)
+                )
+            elif isinstance(va, float):
+                same = _close(va, vb, rel)
+            else:
+                same = va == vb
+            if not same:
+                out.append(f"trade {i} ({a.symbol} {a.entry_date}): {key} {va!r} != {vb!r}")
+        if len(out) > 20:
+            break
+    return out
+
+
+def equity_difference(left: EquityCurve, right: EquityCurve) -> float:
+    """Largest relative difference of equity, cash and sleeve equity (inf on shape/positions mismatch)."""
+    if left.equity.shape != right.equity.shape or not np.array_equal(left.positions, right.positions):
+        return math.inf
+    if not np.array_equal(left.dates, right.dates):
+        return math.inf
+    worst = 0.0
+    pairs = [(left.equity, right.equity), (left.cash, right.cash)]
+    pairs += [(left.sleeve_equity[k], right.sleeve_equity[k]) for k in left.sleeve_equity]
+    for a, b in pairs:
+        scale = np.maximum(np.abs(a), np.abs(b))
+        diff = np.abs(a - b) / np.where(scale > 0, scale, 1.0)
+        worst = max(worst, float(diff.max(initial=0.0)))
+    return worst
