@@ -99,7 +99,7 @@ def test_hand_worked_validation(hand_metrics: dict) -> None:
     assert v["p_value"] == pytest.approx(scipy_t.pvalue)
     lo, hi = v["ci"]["expectancy"]
     assert -50.0 <= lo <= 70.0 <= hi <= 160.0  # bootstrap means lie between the min and max pnl
-    assert hand_metrics["verdict"].startswith("INSUFFICIENT: 3 trade(s), +21.0% total return")
+    assert hand_metrics["verdict"].startswith("INSUFFICIENT: 3 trades, +21.0% total return")
 
 
 def test_streaks_follow_exit_order_and_scratch_breaks_both() -> None:

@@ -175,7 +175,7 @@ def test_markdown_report_sections_and_links(hand_out: tuple[Path, dict]) -> None
     out, _ = hand_out
     md = (out / "report.md").read_text()
     assert md.startswith("# Backtest report: daily_breakout / default / fixed")
-    assert "> **Verdict: INSUFFICIENT: 3 trade(s), +21.0% total return" in md
+    assert "> **Verdict: INSUFFICIENT: 3 trades, +21.0% total return" in md
     assert "survivorship" in md.lower()
     for heading in ("## Summary", "## Validation", "## Performance", "## Exit reasons", "## Monthly returns",
                     "## Configuration", "## Trades", "## Charts"):  # fmt: skip

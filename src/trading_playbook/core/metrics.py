@@ -482,7 +482,8 @@ def _verdict(m: dict[str, Any]) -> str:
             f"{status}: no trades in {m['sessions']} session(s) "
             f"({m['first_session']} to {m['last_session']}); nothing to judge."
         )
-    parts = [f"{status}: {m['trades']} trade(s), {_pct(m['total_return'])} total return"]
+    n = m["trades"]
+    parts = [f"{status}: {n:,} trade{'' if n == 1 else 's'}, {_pct(m['total_return'])} total return"]
     ew = m["benchmarks"].get("equal_weight")
     if ew is not None:
         parts.append(f"vs {_pct(ew['total_return'])} equal-weight buy & hold")

@@ -5,7 +5,7 @@ Markdown and HTML render the same blocks, so both reports always say the same th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ class Callout:
 @dataclass(frozen=True)
 class Table:
     headers: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
     numeric: tuple[bool, ...] = ()  # right-align these columns
     cell_classes: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, col) -> css class
 
@@ -92,7 +92,7 @@ def _validation(doc: Mapping[str, Any]) -> list[Block]:
     status = v["sample_size_status"]
     blocks: list[Block] = [
         Callout(
-            f"Sample size: {status} ({n} trade{'s' if n != 1 else ''}; fewer than 30 is INSUFFICIENT, "
+            f"Sample size: {status} ({f.num(n)} trade{'s' if n != 1 else ''}; fewer than 30 is INSUFFICIENT, "
             "30 to 49 PRELIMINARY, 50 or more ADEQUATE).",
             "verdict" if status == "ADEQUATE" else "warning",
         )
@@ -116,7 +116,8 @@ def _validation(doc: Mapping[str, Any]) -> list[Block]:
             "daily returns for Sharpe, shorter for short runs)."
         )
     )
-    blocks.extend(Callout(w, "warning") for w in v["warnings"])
+    if v["survivorship_warning"]:
+        blocks.append(Paragraph("Survivorship bias: yes, see the warning at the top of this report."))
     return blocks
 
 
@@ -161,6 +162,11 @@ def _performance(doc: Mapping[str, Any]) -> list[Block]:
         row("Max drawdown", "max_drawdown", f.pct),
         ("Average exposure", f.pct(m["exposure"], signed=False), *(f.DASH for _ in names)),
         ("Turnover (per year)", f"{f.num(m['turnover'])}x", *(f.DASH for _ in names)),
+        (
+            "Risk-free rate (Sharpe, Sortino)",
+            f.pct(m.get("risk_free_rate"), 2, signed=False),
+            *(f.DASH for _ in names),
+        ),
     ]
     if names:  # comparison rows only mean something against a benchmark
         rows += [

@@ -49,7 +49,7 @@ def interval(ci: Any, fmt: str = "num") -> str:
     if fmt == "rate":
         return f"{pct(ci[0], signed=False)} to {pct(ci[1], signed=False)}"
     if fmt == "money":
-        return f"{money(ci[0])} to {money(ci[1])}"
+        return f"{money(ci[0], signed=True)} to {money(ci[1], signed=True)}"
     return f"{num(ci[0])} to {num(ci[1])}"
 
 

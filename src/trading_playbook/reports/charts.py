@@ -52,6 +52,21 @@ def _subtitle(doc: Mapping[str, Any]) -> str:
     return f"{m.get('first_session') or '?'} to {m.get('last_session') or '?'} · {_trades(m['trades'])}"
 
 
+def _money_axis(ax: Axes, series: list[Any]) -> None:
+    """Dollar ticks; a log scale when the curves span more than 4x, so no curve flattens the others."""
+    values = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in series])
+    values = values[np.isfinite(values) & (values > 0)]
+    dollars = ticker.FuncFormatter(lambda x, _pos: f"${x:,.0f}")
+    if values.size and values.max() / values.min() > 4.0:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_ylabel("Equity ($, log scale)")
+    else:
+        ax.set_ylabel("Equity ($)")
+    ax.yaxis.set_major_formatter(dollars)
+
+
 def equity_chart(doc: Mapping[str, Any]) -> bytes:
     rows = doc["equity"]
     fig = Figure(figsize=(11, 6.5), layout="constrained")
@@ -83,8 +98,7 @@ def equity_chart(doc: Mapping[str, Any]) -> bytes:
                 label=benches[name]["label"],
             )
     top.axhline(start, color="#d0d7de", lw=0.8, zorder=1)
-    top.set_ylabel("Equity ($)")
-    top.yaxis.set_major_formatter(ticker.StrMethodFormatter("${x:,.0f}"))
+    _money_axis(top, [line.get_ydata() for line in top.get_lines()])
     top.legend(loc="upper left", frameon=False)
     top.grid(alpha=0.3)
     peaks = np.maximum.accumulate(np.concatenate(([start], equity)))[1:]
@@ -96,9 +110,9 @@ def equity_chart(doc: Mapping[str, Any]) -> bytes:
     bottom.grid(alpha=0.3)
     if len(rows) < 3:  # a very short run: a few days either side instead of years of empty axis
         bottom.set_xlim(dates[0] - dt.timedelta(days=3), dates[-1] + dt.timedelta(days=3))
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]
     bottom.xaxis.set_major_locator(locator)
-    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     return _png(fig)
 
 
@@ -153,8 +167,8 @@ def trade_returns_chart(doc: Mapping[str, Any]) -> bytes:
     width = max(float(returns.max() - returns.min()) / n_bins, 0.1)
     lo, hi = np.floor(returns.min() / width), np.floor(returns.max() / width) + 1
     bins = np.arange(lo, hi + 1) * width
-    _, edges, patches = ax.hist(returns, bins=bins, color=_POS, edgecolor="white", lw=0.5)
-    for left, patch in zip(edges[:-1], patches, strict=True):
+    _, edges, patches = ax.hist(returns, bins=bins.tolist(), color=_POS, edgecolor="white", lw=0.5)
+    for left, patch in zip(edges[:-1], list(patches), strict=True):  # type: ignore[arg-type]
         if left < 0:
             patch.set_facecolor(_NEG)
     ax.axvline(0.0, color="black", lw=0.8)
