@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,23 +52,6 @@ BAR_VS_VECTORBT = 2.0
 BAR_CLI_WARM_S = 5.0
 BAR_CLI_FIRST_S = 30.0
 BAR_MEMORY_MB = 2048.0
-
-
-@dataclass
-class OursFull:
-    """Warm compute figures of our full pipeline."""
-
-    how: str
-    indicators_setups: float
-    simulation: float
-    total_call: float  # the whole timed call (run_backtest or scan + run_fast), best of N
-    trades: int
-    timings: dict[str, float] = field(default_factory=dict)  # best per key of RunResult.timings
-    fingerprint_match: bool | None = None
-
-    @property
-    def compute(self) -> float:
-        return self.indicators_setups + self.simulation
 
 
 @dataclass
@@ -122,99 +105,151 @@ def write_config(directory: Path, data_path: Path, symbols: list[str] | None) ->
 # ---------------------------------------------------------------------------------------- ours
 
 
-def _best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    """One warm-up call, then the best wall time of ``repeat`` calls and the last result."""
-    result = fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def _split_timings(timings: dict[str, float]) -> tuple[float, float]:
-    """(indicators + setups, simulation) from a RunResult.timings dict, by key name."""
-    setup_keys = ("indicator", "scan", "setup", "signal")
-    sim_keys = ("simulat", "engine", "kernel", "run_fast", "portfolio")
+    """(indicators + setups, simulation) from a ``RunResult.timings`` dict.
+
+    The facade reports ``setups_total`` (scanner features + setups, or the memo lookup) and
+    ``simulation`` (``run_fast``: the exit rules' indicators, the kernel and decoding); ``load`` and
+    ``metrics`` are not compute of the run.
+    """
+    if "simulation" in timings:
+        return timings.get("setups_total", timings.get("setups", 0.0)), timings["simulation"]
+    setup_keys = ("indicator", "scan", "setup", "signal", "prepare")
     ind = sum(v for k, v in timings.items() if any(s in k.lower() for s in setup_keys))
-    sim = sum(v for k, v in timings.items() if any(s in k.lower() for s in sim_keys))
+    sim = sum(v for k, v in timings.items() if "simulat" in k.lower() or "kernel" in k.lower())
     return ind, sim
 
 
-def time_ours_facade(config_path: Path, repeat: int, panel: Panel) -> OursFull:
-    """Our full run through ``trading_playbook.engine``: load once, then run_backtest warm."""
-    from trading_playbook.engine import load_data, run_backtest
+class OursFacadeRunner:
+    """Our full run through ``trading_playbook.engine``: data loaded once, ``run_backtest`` per run.
 
-    from trading_playbook.config import load_config
+    Every run gets a fresh :class:`Workspace` on the loaded panel, so the scanner's features and
+    setups (memoised per workspace for sweeps) are computed again each time: the timed compute is the
+    whole run, indicators and setups included, not a memo lookup.
+    """
 
-    cfg = load_config(config_path)
-    workspace = load_data(cfg)
-    runs: list[Any] = []
-
-    def once() -> Any:
-        result = run_backtest(cfg, workspace=workspace, engine="fast")
-        runs.append(result)
-        return result
-
-    total, result = _best_of(repeat, once)
-    keys = {k for r in runs[1:] for k in (getattr(r, "timings", None) or {})}
-    best = {k: min(float(r.timings[k]) for r in runs[1:] if k in r.timings) for k in sorted(keys)}
-    ind, sim = _split_timings(best)
-    ws_panel = getattr(workspace, "panel", None)
-    match = None if ws_panel is None else ws_panel.fingerprint == panel.fingerprint
-    return OursFull(
-        how="trading_playbook.engine.run_backtest(cfg, workspace=ws, engine='fast')",
-        indicators_setups=ind,
-        simulation=sim,
-        total_call=total,
-        trades=len(result.trades),
-        timings=best,
-        fingerprint_match=match,
+    engine = "ours (fast)"
+    steps = (
+        ("indicators_setups", "full run: indicators + setups (warm)"),
+        ("simulation", "full run: simulation (warm)"),
     )
+    total_label = "full run: compute = indicators + setups + simulation"
+    how = "trading_playbook.engine.run_backtest(cfg, workspace=ws, engine='fast')"
+
+    def __init__(self, config_path: Path, panel: Panel) -> None:
+        from trading_playbook.config import load_config
+        from trading_playbook.engine import Workspace, load_data, run_backtest
+
+        self._run_backtest = run_backtest
+        self._workspace_type = Workspace
+        self.cfg = load_config(config_path)
+        self.workspace = load_data(self.cfg)
+        self.result: Any = None
+        self.n_symbols = panel.n_symbols
+        ws_panel = getattr(self.workspace, "panel", None)
+        self.fingerprint_match = None if ws_panel is None else ws_panel.fingerprint == panel.fingerprint
+
+    def run(self) -> dict[str, float]:
+        fresh = self._workspace_type(panel=self.workspace.panel, info=dict(self.workspace.info))
+        start = time.perf_counter()
+        self.result = self._run_backtest(self.cfg, workspace=fresh, engine="fast")
+        call = time.perf_counter() - start
+        timings = {str(k): float(v) for k, v in (getattr(self.result, "timings", None) or {}).items()}
+        ind, sim = _split_timings(timings)
+        return {"indicators_setups": ind, "simulation": sim, "call": call} | {
+            f"timings.{k}": v for k, v in timings.items()
+        }
+
+    def trades(self) -> int:
+        return len(self.result.trades)
 
 
-def time_ours_direct(repeat: int, panel: Panel) -> OursFull:
-    """Our full run from the core parts (used when the facade is not importable)."""
-    from trading_playbook.core.exits.spec import named_exit
-    from trading_playbook.core.scanners.daily_breakout import DailyBreakoutScanner
-    from trading_playbook.core.simulate.fast import run_fast
-    from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
-    from trading_playbook.core.sizing import PercentEquitySizer
+class OursDirectRunner:
+    """Our full run from the core parts: the scanner's ``scan`` then ``run_fast`` (no facade needed)."""
 
-    scanner = DailyBreakoutScanner(preset="moderate")
-    sleeve = SleeveSpec(
-        name="main",
-        scanner=scanner,
-        exit=named_exit("smart_exits"),
-        sizer=PercentEquitySizer(),
-        max_positions=10,
+    engine = "ours (fast)"
+    steps = (
+        ("indicators_setups", "full run: scanner.scan = indicators + setups (warm)"),
+        ("simulation", "full run: run_fast = simulation (warm)"),
     )
-    settings = PortfolioSettings(starting_capital=100_000.0)
-    end = panel.n_sessions - 1
-    scan_s, setups = _best_of(repeat, lambda: scanner.scan(panel))
-    sim_s, (trades, _curve) = _best_of(
-        repeat, lambda: run_fast(panel, [sleeve], settings, start=0, end=end, setups=[setups])
-    )
-    return OursFull(
-        how="DailyBreakoutScanner('moderate').scan + run_fast (facade not importable)",
-        indicators_setups=scan_s,
-        simulation=sim_s,
-        total_call=scan_s + sim_s,
-        trades=len(trades),
-    )
+    total_label = "full run: compute = scan + run_fast"
+    how = "DailyBreakoutScanner(preset='moderate').scan(panel) + run_fast (smart_exits, 10 positions)"
+    fingerprint_match = True
+
+    def __init__(self, panel: Panel) -> None:
+        from trading_playbook.core.exits.spec import named_exit
+        from trading_playbook.core.scanners.daily_breakout import DailyBreakoutScanner
+        from trading_playbook.core.simulate.fast import run_fast
+        from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+        from trading_playbook.core.sizing import PercentEquitySizer
+
+        self._run_fast = run_fast
+        self.panel = panel
+        self.n_symbols = panel.n_symbols
+        self.scanner = DailyBreakoutScanner(preset="moderate")
+        self.sleeve = SleeveSpec(
+            name="main",
+            scanner=self.scanner,
+            exit=named_exit("smart_exits"),
+            sizer=PercentEquitySizer(),
+            max_positions=10,
+        )
+        self.settings = PortfolioSettings(starting_capital=100_000.0)
+        self.result: Any = None
+
+    def run(self) -> dict[str, float]:
+        t0 = time.perf_counter()
+        setups = self.scanner.scan(self.panel)
+        t1 = time.perf_counter()
+        end = self.panel.n_sessions - 1
+        self.result = self._run_fast(
+            self.panel, [self.sleeve], self.settings, start=0, end=end, setups=[setups]
+        )
+        t2 = time.perf_counter()
+        return {"indicators_setups": t1 - t0, "simulation": t2 - t1, "call": t2 - t0}
+
+    def trades(self) -> int:
+        return len(self.result[0])
 
 
-def time_ours_full(config_path: Path, repeat: int, panel: Panel) -> tuple[OursFull | None, str]:
-    """The facade when it exists, else the core parts, else None with the reason."""
+def ours_full_runner(config_path: Path, panel: Panel, direct: bool) -> tuple[Any | None, str]:
+    """The facade runner when it exists (unless ``direct``), else the core parts, else None and why."""
+    why = ""
+    if not direct:
+        try:
+            return OursFacadeRunner(config_path, panel), ""
+        except ImportError as exc:
+            why = f"facade not importable ({exc})"
     try:
-        return time_ours_facade(config_path, repeat, panel), ""
+        return OursDirectRunner(panel), why
     except ImportError as exc:
-        facade_error = f"facade: {exc}"
-    try:
-        return time_ours_direct(repeat, panel), facade_error
-    except ImportError as exc:
-        return None, f"{facade_error}; core: {exc}"
+        return None, f"{why}; core parts not importable ({exc})"
+
+
+def interleave(runners: list[Any], repeat: int) -> list[dict[str, float]]:
+    """One warm-up ``run()`` each, then ``repeat`` rounds running them in turn; best time per key.
+
+    Interleaving keeps the ratios fair on a busy machine: every engine sees the same background load.
+    The ``total`` key is the best per-run sum of the runner's steps (not the sum of the bests).
+    """
+    for runner in runners:
+        runner.run()
+    best: list[dict[str, float]] = [{} for _ in runners]
+    for _ in range(repeat):
+        for runner, out in zip(runners, best, strict=True):
+            got = runner.run()
+            got["total"] = sum(got[key] for key, _label in runner.steps)
+            for key, value in got.items():
+                out[key] = min(out.get(key, float("inf")), value)
+    return best
+
+
+def runner_rows(runner: Any, best: dict[str, float]) -> list[PeerTiming]:
+    rows = [PeerTiming(runner.engine, label, best[key], runner.n_symbols) for key, label in runner.steps]
+    rows.append(
+        PeerTiming(runner.engine, runner.total_label, best["total"], runner.n_symbols, trades=runner.trades())
+    )
+    return rows
 
 
 # ---------------------------------------------------------------------------------------- CLI
@@ -272,9 +307,10 @@ def time_cli(config_path: Path, repeat: int) -> list[CliRun]:
 # ---------------------------------------------------------------------------------------- peers
 
 
-def time_peers(
+def time_slow_peers(
     panel: Panel, args: argparse.Namespace, rule: ComparableRule
 ) -> tuple[list[PeerTiming], list[str]]:
+    """backtesting.py and backtrader: long single runs (not interleaved)."""
     rows: list[PeerTiming] = []
     notes: list[str] = []
 
@@ -291,66 +327,68 @@ def time_peers(
         shown = ", ".join(f"{k}={v:,.6g}" for k, v in sanity.items())
         print(f"    done in {time.perf_counter() - start:.1f} s wall (incl. warm-up); {shown}")
 
-    from peers_ours import run_ours_comparable
+    from peers_backtesting import run_backtesting
 
-    section("ours on the comparable rule", lambda: run_ours_comparable(panel, rule, args.repeat))
-    if not args.skip_peers:
-        from peers_vectorbt import run_vectorbt
+    bt_symbols = pick_subset(panel.symbols, args.bt_symbols or panel.n_symbols)
+    section("backtesting.py", lambda: run_backtesting(panel, bt_symbols, rule))
+    from peers_backtrader import run_backtrader
 
-        section("vectorbt", lambda: run_vectorbt(panel, rule, args.repeat))
-        from peers_backtesting import run_backtesting
-
-        bt_symbols = pick_subset(panel.symbols, args.bt_symbols or panel.n_symbols)
-        section("backtesting.py", lambda: run_backtesting(panel, bt_symbols, rule))
-        from peers_backtrader import run_backtrader
-
-        btr_symbols = pick_subset(panel.symbols, args.btr_symbols)
-        section("backtrader", lambda: run_backtrader(panel, btr_symbols, rule))
+    btr_symbols = pick_subset(panel.symbols, args.btr_symbols)
+    section("backtrader", lambda: run_backtrader(panel, btr_symbols, rule))
     return rows, notes
 
 
 # ---------------------------------------------------------------------------------------- report
 
 
-def print_table(ours: OursFull | None, cli: list[CliRun], peers: list[PeerTiming]) -> None:
-    base = ours.compute if ours else None
+def print_table(base: float | None, rows: list[PeerTiming], cli: list[CliRun]) -> None:
+    """engine, what was timed, seconds, ratio to our full-run warm compute."""
     table: list[tuple[str, str, float, str]] = []
-    if ours:
-        table.append(("ours (fast)", "full run: indicators + setups (warm)", ours.indicators_setups, ""))
-        table.append(("ours (fast)", "full run: simulation (warm)", ours.simulation, ""))
-        table.append(("ours (fast)", "full run: compute = setups + simulation", ours.compute, ""))
-        table.append(("ours (fast)", "full run: whole timed call", ours.total_call, ""))
-    for run in cli:
-        table.append(
-            ("ours (CLI)", f"playbook backtest, {run.label}", run.seconds, f"maxRSS {run.max_rss_mb:,.0f} MB")
-        )
-    for row in peers:
+    for row in rows:
         extra = f"{row.trades} trades" if row.trades is not None else ""
         if row.extrapolated_from:
-            extra = f"from {row.measured_seconds:.2f} s on {row.extrapolated_from} symbols"
+            extra = (
+                f"EXTRAPOLATED from {row.measured_seconds:.2f} s measured on {row.extrapolated_from} symbols"
+            )
+        if row.note:
+            extra = f"{extra}; {row.note}" if extra else row.note
         table.append((row.engine, row.what, row.seconds, extra))
+    for run in cli:
+        table.append(
+            (
+                "ours (CLI)",
+                f"playbook backtest, {run.label}",
+                run.seconds,
+                f"max RSS {run.max_rss_mb:,.0f} MB",
+            )
+        )
     width = max(len(w) for _e, w, _s, _x in table)
-    print(f"\n{'engine':<16} {'what was timed':<{width}} {'seconds':>10} {'x ours':>9}  note")
-    print("-" * (16 + width + 35))
+    print(f"\n{'engine':<15} {'what was timed':<{width}} {'seconds':>9} {'x ours':>9}  note")
+    print("-" * (15 + width + 33))
     for engine, what, seconds, extra in table:
         ratio = f"{seconds / base:8.2f}x" if base else "      n/a"
-        print(f"{engine:<16} {what:<{width}} {seconds:>10.3f} {ratio}  {extra}")
+        print(f"{engine:<15} {what:<{width}} {seconds:>9.3f} {ratio}  {extra}")
     if base:
-        print("(x ours = seconds / our full-run warm compute; > 1 means slower than ours)")
+        print(
+            f"x ours = seconds / our full-run warm compute ({base:.3f} s); above 1 = slower than ours. "
+            "In-process figures: best of the interleaved repeats after one warm-up."
+        )
 
 
-def print_bars(ours: OursFull | None, cli: list[CliRun], peers: list[PeerTiming]) -> None:
+def print_bars(compute: float | None, vbt_total: float | None, cli: list[CliRun]) -> None:
+    """The issue's bars with PASS/FAIL (n/a when the figure could not be measured)."""
+
     def verdict(ok: bool | None) -> str:
         return "n/a " if ok is None else ("PASS" if ok else "FAIL")
 
-    vbt = next((r for r in peers if r.engine == "vectorbt" and r.what.startswith("signals + ")), None)
-    warm = [r for r in cli if r.label.startswith("warm") and r.returncode == 0 and r.result_written]
+    ok_runs = [r for r in cli if r.returncode == 0 and r.result_written]
+    warm = [r for r in ok_runs if r.label.startswith("warm")]
     first = cli[0] if cli else None
-    compute = ours.compute if ours else None
-    ratio = vbt.seconds / compute if (vbt and compute) else None
-    warm_s = min(r.seconds for r in warm) if warm else None
+    ratio = vbt_total / compute if (vbt_total and compute) else None
+    warm_best = min(r.seconds for r in warm) if warm else None
     warm_median = statistics.median(r.seconds for r in warm) if warm else None
-    peak = max((r.max_rss_mb for r in cli if r.returncode == 0 and r.result_written), default=None)
+    peak = max((r.max_rss_mb for r in ok_runs), default=None)
+    first_ok = None if first is None else first in ok_runs and first.seconds <= BAR_CLI_FIRST_S
     print("\nThe issue's bars (issue 4, 'Done when'):")
     print(
         f"  [{verdict(None if compute is None else compute <= BAR_COMPUTE_S)}] warm compute of the full run "
@@ -358,15 +396,18 @@ def print_bars(ours: OursFull | None, cli: list[CliRun], peers: list[PeerTiming]
     )
     print(
         f"  [{verdict(None if ratio is None else ratio >= BAR_VS_VECTORBT)}] >= {BAR_VS_VECTORBT:g}x faster than "
-        "vectorbt signals + from_signals (comparable rule): "
-        + ("n/a" if ratio is None else f"{ratio:.2f}x ({vbt.seconds:.3f} s vs {compute:.3f} s)")
+        "vectorbt signals + from_signals on the comparable rule: "
+        + ("n/a" if ratio is None else f"{ratio:.2f}x (vectorbt {vbt_total:.3f} s / ours {compute:.3f} s)")
     )
     print(
-        f"  [{verdict(None if warm_s is None else warm_s <= BAR_CLI_WARM_S)}] CLI end to end, warm numba cache, "
-        f"<= {BAR_CLI_WARM_S:g} s: "
-        + ("n/a" if warm_s is None else f"best {warm_s:.2f} s, median {warm_median:.2f} s of {len(warm)}")
+        f"  [{verdict(None if warm_best is None else warm_best <= BAR_CLI_WARM_S)}] CLI end to end, warm numba "
+        f"cache, <= {BAR_CLI_WARM_S:g} s: "
+        + (
+            "n/a"
+            if warm_best is None
+            else f"best {warm_best:.2f} s, median {warm_median:.2f} s of {len(warm)}"
+        )
     )
-    first_ok = None if first is None else (first.seconds <= BAR_CLI_FIRST_S and first.returncode == 0)
     print(
         f"  [{verdict(first_ok)}] CLI first run incl. compilation <= {BAR_CLI_FIRST_S:g} s: "
         + ("n/a" if first is None else f"{first.seconds:.2f} s (exit code {first.returncode})")
@@ -385,6 +426,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--symbols", type=int, default=None, help="a spread subset of N symbols (quick run)")
     parser.add_argument("--skip-peers", action="store_true", help="no vectorbt/backtesting.py/backtrader")
     parser.add_argument("--skip-cli", action="store_true", help="do not time the playbook CLI")
+    parser.add_argument(
+        "--direct", action="store_true", help="time our full run from scanner.scan + run_fast, not the facade"
+    )
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed repetitions after one warm-up (best kept)"
     )
@@ -422,21 +466,54 @@ def main(argv: list[str] | None = None) -> int:
     config_path = write_config(workdir, args.data, symbols)
     print(f"config: {config_path}")
 
-    print("\n[1] ours: full run (moderate preset, smart_exits, 10 positions, whole range)")
-    ours, why = time_ours_full(config_path, args.repeat, panel)
-    if ours is None:
-        print(f"  not available yet: {why}")
+    print(f"load average at start: {_loadavg()}")
+
+    print(
+        "\n[1] in-process warm compute, interleaved (ours full run, ours and vectorbt on the comparable rule)"
+    )
+    ours_full, why = ours_full_runner(config_path, panel, args.direct)
+    if ours_full is None:
+        print(f"  ours full run not available: {why}")
     else:
-        print(f"  via {ours.how}; {ours.trades} trades")
-        if why:
-            print(f"  ({why})")
-        if ours.timings:
-            print(
-                "  RunResult.timings (best of runs): "
-                + ", ".join(f"{k}={v:.3f}" for k, v in ours.timings.items())
+        print(f"  ours full run via {ours_full.how}" + (f"  [{why}]" if why else ""))
+        print(f"  workspace panel identical to the peers' panel: {ours_full.fingerprint_match}")
+    from peers_ours import OursComparableRunner
+
+    runners: list[Any] = [r for r in (ours_full,) if r is not None]
+    runners.append(OursComparableRunner(panel, rule))
+    if not args.skip_peers:
+        from peers_vectorbt import VectorbtRunner
+
+        runners.append(VectorbtRunner(panel, rule))
+    start = time.perf_counter()
+    bests = interleave(runners, args.repeat)
+    print(
+        f"  {len(runners)} runners x (1 warm-up + {args.repeat} repeats) in {time.perf_counter() - start:.1f} s"
+    )
+    rows: list[PeerTiming] = []
+    compute = vbt_total = None
+    for runner, best in zip(runners, bests, strict=True):
+        rows.extend(runner_rows(runner, best))
+        sanity = runner.sanity() if hasattr(runner, "sanity") else {"trades": float(runner.trades())}
+        print(f"  {runner.engine}: " + ", ".join(f"{k}={v:,.6g}" for k, v in sanity.items()))
+        if runner is ours_full:
+            compute = best["total"]
+            rows.append(
+                PeerTiming(
+                    runner.engine,
+                    "full run: whole run_backtest call (incl. metrics)",
+                    best["call"],
+                    runner.n_symbols,
+                )
             )
-        if ours.fingerprint_match is not None:
-            print(f"  workspace panel identical to the peers' panel: {ours.fingerprint_match}")
+            extra = {k[len("timings.") :]: v for k, v in best.items() if k.startswith("timings.")}
+            if extra:
+                print(
+                    "    RunResult.timings (best of repeats): "
+                    + ", ".join(f"{k}={v:.3f}" for k, v in extra.items())
+                )
+        if runner.engine == "vectorbt":
+            vbt_total = best["total"]
 
     cli: list[CliRun] = []
     if not args.skip_cli:
@@ -448,13 +525,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"result.json written: {run.result_written}"
             )
 
-    print("\n[3] the comparable rule (20-day breakout, SMA50, 1.5x volume, 8 % stop, 17-session time stop)")
-    peers, notes = time_peers(panel, args, rule)
-    print_table(ours, cli, peers)
+    notes: list[str] = []
+    if not args.skip_peers:
+        print("\n[3] slow peers on the comparable rule (one timed pass each)")
+        slow, notes = time_slow_peers(panel, args, rule)
+        rows.extend(slow)
+    print(f"\nload average at end: {_loadavg()}")
+    print(
+        "comparable rule: 20-day breakout, close > SMA50, volume > 1.5x 20-day average, 8 % stop, 17-session time stop"
+    )
+    print_table(compute, rows, cli)
     for note in notes:
         print(f"note: {note}")
-    print_bars(ours, cli, peers)
+    print_bars(compute, vbt_total, cli)
     return 0
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" (1/5/15 min, {os.cpu_count()} CPUs)"
+    except OSError:
+        return "n/a"
 
 
 if __name__ == "__main__":

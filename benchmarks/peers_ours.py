@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from peers_common import ComparableRule, PeerTiming
+from peers_common import ComparableRule
 
 from trading_playbook.core import indicators
 from trading_playbook.core.exits.spec import ExitSpec, HardStop, TimeStop
@@ -21,9 +21,9 @@ from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.fast import run_fast
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.sizing import PercentEquitySizer
-from trading_playbook.core.types import SetupTable
+from trading_playbook.core.types import EquityCurve, SetupTable, Trade
 
-__all__ = ["comparable_setups", "run_ours_comparable"]
+__all__ = ["OursComparableRunner", "comparable_setups"]
 
 
 def comparable_setups(panel: Panel, rule: ComparableRule) -> SetupTable:
@@ -71,42 +71,50 @@ def _sleeve(rule: ComparableRule) -> SleeveSpec:
     )
 
 
-def run_ours_comparable(
-    panel: Panel, rule: ComparableRule, repeat: int
-) -> tuple[list[PeerTiming], dict[str, float]]:
-    """Time signals and ``run_fast`` on the comparable rule (one warm-up run, then best of ``repeat``)."""
-    sleeve = _sleeve(rule)
-    settings = PortfolioSettings(starting_capital=rule.starting_capital, entry_fill="close")
-    end = panel.n_sessions - 1
-    best_signals = best_sim = float("inf")
-    trades: list[object] = []
-    curve = None
-    for attempt in range(repeat + 1):
+class OursComparableRunner:
+    """The timed steps on one panel: ``run()`` computes the setups and runs ``run_fast`` once.
+
+    The first ``run()`` loads (or compiles) the numba cache; the benchmark discards it.
+    """
+
+    engine = "ours (fast)"
+    steps = (
+        ("signals", "comparable rule: signals (core.indicators, warm)"),
+        ("run_fast", "comparable rule: run_fast (warm)"),
+    )
+    total_label = "comparable rule: signals + run_fast (warm)"
+
+    def __init__(self, panel: Panel, rule: ComparableRule) -> None:
+        self.panel = panel
+        self.rule = rule
+        self.n_symbols = panel.n_symbols
+        self.sleeve = _sleeve(rule)
+        self.settings = PortfolioSettings(starting_capital=rule.starting_capital, entry_fill="close")
+        self.setups: SetupTable | None = None
+        self.result: tuple[list[Trade], EquityCurve] | None = None
+
+    def run(self) -> dict[str, float]:
         t0 = time.perf_counter()
-        setups = comparable_setups(panel, rule)
+        self.setups = comparable_setups(self.panel, self.rule)
         t1 = time.perf_counter()
-        trades, curve = run_fast(panel, [sleeve], settings, start=0, end=end, setups=[setups])
+        end = self.panel.n_sessions - 1
+        self.result = run_fast(
+            self.panel, [self.sleeve], self.settings, start=0, end=end, setups=[self.setups]
+        )
         t2 = time.perf_counter()
-        if attempt:  # the first run compiles (or loads the numba cache)
-            best_signals = min(best_signals, t1 - t0)
-            best_sim = min(best_sim, t2 - t1)
-    assert curve is not None
-    n = panel.n_symbols
-    rows = [
-        PeerTiming("ours (fast)", "comparable rule: signals (core.indicators, warm)", best_signals, n),
-        PeerTiming("ours (fast)", "comparable rule: run_fast (warm)", best_sim, n, trades=len(trades)),
-        PeerTiming(
-            "ours (fast)",
-            "comparable rule: signals + run_fast (warm)",
-            best_signals + best_sim,
-            n,
-            len(trades),
-        ),
-    ]
-    sanity = {
-        "signals": float(len(setups)),
-        "trades": float(len(trades)),
-        "final_value": float(curve.equity[-1]),
-        "max_positions_seen": float(np.max(curve.positions)),
-    }
-    return rows, sanity
+        return {"signals": t1 - t0, "run_fast": t2 - t1}
+
+    def trades(self) -> int:
+        assert self.result is not None
+        return len(self.result[0])
+
+    def sanity(self) -> dict[str, float]:
+        """A few figures of the last run (not timed)."""
+        assert self.result is not None and self.setups is not None
+        trades, curve = self.result
+        return {
+            "signals": float(len(self.setups)),
+            "trades": float(len(trades)),
+            "final_value": float(curve.equity[-1]),
+            "max_positions_seen": float(np.max(curve.positions)),
+        }

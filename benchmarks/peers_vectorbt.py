@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 import vectorbt as vbt
 from numba import njit
-from peers_common import ComparableRule, PeerTiming
+from peers_common import ComparableRule
 from vectorbt.portfolio.enums import StopEntryPrice, StopExitPrice
 
 from trading_playbook.core.panel import Panel
 
-__all__ = ["run_vectorbt", "vectorbt_entries", "vectorbt_portfolio"]
+__all__ = ["VectorbtRunner", "vectorbt_entries", "vectorbt_portfolio"]
 
 SLIPPAGE = 0.0005  # 5 basis points, the project default
 
@@ -115,36 +115,45 @@ def vectorbt_portfolio(
     )
 
 
-def run_vectorbt(
-    panel: Panel, rule: ComparableRule, repeat: int
-) -> tuple[list[PeerTiming], dict[str, float]]:
-    """Time signals and ``from_signals`` (one warm-up run, then best of ``repeat``).
+class VectorbtRunner:
+    """The timed steps on one panel: ``run()`` computes the signals and the portfolio once.
 
-    Returns the timing rows and a few sanity figures of the last portfolio (trades, final value).
+    The first ``run()`` compiles vectorbt's and our callback's numba code; the benchmark discards it.
     """
-    open_, high, low, close, volume = _frames(panel)
-    best_signals = best_sim = float("inf")
-    pf = None
-    for _ in range(repeat + 1):  # the first run compiles vectorbt's and our numba code
+
+    engine = "vectorbt"
+    steps = (
+        ("signals", "signals (rolling max/mean accessors, warm)"),
+        ("from_signals", "Portfolio.from_signals (warm)"),
+    )
+    total_label = "signals + from_signals (warm)"
+
+    def __init__(self, panel: Panel, rule: ComparableRule) -> None:
+        self.rule = rule
+        self.n_symbols = panel.n_symbols
+        self.open, self.high, self.low, self.close, self.volume = _frames(panel)
+        self.entries: pd.DataFrame | None = None
+        self.portfolio: vbt.Portfolio | None = None
+
+    def run(self) -> dict[str, float]:
         t0 = time.perf_counter()
-        entries = vectorbt_entries(high, close, volume, rule)
+        self.entries = vectorbt_entries(self.high, self.close, self.volume, self.rule)
         t1 = time.perf_counter()
-        pf = vectorbt_portfolio(open_, high, low, close, entries, rule)
+        self.portfolio = vectorbt_portfolio(
+            self.open, self.high, self.low, self.close, self.entries, self.rule
+        )
         t2 = time.perf_counter()
-        best_signals = min(best_signals, t1 - t0) if _ else best_signals
-        best_sim = min(best_sim, t2 - t1) if _ else best_sim
-    assert pf is not None
-    n = panel.n_symbols
-    trades = int(pf.trades.count())
-    sanity = {
-        "signals": float(entries.to_numpy().sum()),
-        "trades": float(trades),
-        "final_value": float(pf.final_value()),
-        "total_return": float(pf.total_return()),
-    }
-    rows = [
-        PeerTiming("vectorbt", "signals (rolling max/mean, warm)", best_signals, n),
-        PeerTiming("vectorbt", "Portfolio.from_signals (warm)", best_sim, n, trades=trades),
-        PeerTiming("vectorbt", "signals + from_signals (warm)", best_signals + best_sim, n, trades=trades),
-    ]
-    return rows, sanity
+        return {"signals": t1 - t0, "from_signals": t2 - t1}
+
+    def trades(self) -> int:
+        assert self.portfolio is not None
+        return int(self.portfolio.trades.count())
+
+    def sanity(self) -> dict[str, float]:
+        """A few figures of the last portfolio (not timed)."""
+        assert self.portfolio is not None and self.entries is not None
+        return {
+            "signals": float(self.entries.to_numpy().sum()),
+            "trades": float(self.trades()),
+            "final_value": float(self.portfolio.final_value()),
+        }
