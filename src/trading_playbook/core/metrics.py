@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from trading_playbook.core.errors import DataError
 from trading_playbook.core.panel import Panel
@@ -449,6 +448,8 @@ def _validation(
     finite = pct[np.isfinite(pct)]
     if finite.size >= 2 and np.std(finite, ddof=1) > 0:
         t_raw = float(np.mean(finite) / (np.std(finite, ddof=1) / math.sqrt(finite.size)))
+        from scipy import stats  # imported here: scipy costs ~0.3 s at start-up, needed only here
+
         t_stat, p_value = _num(t_raw), _num(2.0 * stats.t.sf(abs(t_raw), finite.size - 1))
     warnings: list[str] = []
     if survivorship:
