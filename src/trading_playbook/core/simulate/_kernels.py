@@ -580,7 +580,11 @@ def simulate_nb(
                     )
                     if c < 0:
                         continue  # 0 shares: the slot was used for this evening
+                    # the entry bar counts in MFE/MAE and peak_high; resting trails rest from t + 1
                     pos_f[c, F_LAST_CLOSE] = close[t, j]
+                    _touch_nb(pos_f, c, high[t, j], low[t, j])
+                    if high[t, j] > pos_f[c, F_PEAK_HIGH]:
+                        pos_f[c, F_PEAK_HIGH] = high[t, j]
                     _update_resting_trails_nb(
                         rule_kind[s], rule_params[s], n_rules[s], pos_i, pos_f, trail, c, t, j, atr_stack
                     )
