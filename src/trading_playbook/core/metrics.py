@@ -178,7 +178,10 @@ def _sortino(returns: np.ndarray, rf_daily: float) -> float | None:
 def _cagr(growth: float, years: float) -> float | None:
     if years <= 0 or not growth > 0:
         return None
-    return _num(growth ** (1.0 / years) - 1.0)
+    try:
+        return _num(growth ** (1.0 / years) - 1.0)
+    except OverflowError:  # a short run's extrapolation beyond float range: undefined, not an error
+        return None
 
 
 # ---------------------------------------------------------------------------------------- equity side
