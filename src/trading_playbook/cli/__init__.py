@@ -30,9 +30,10 @@ for _module in (data, scan, strategies, backtest, runs, research):
 def main() -> None:
     """Console entry point: PlaybookError becomes a one-line red message and exit code 1."""
     from rich.console import Console
+    from rich.markup import escape
 
     try:
         app()
     except PlaybookError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)

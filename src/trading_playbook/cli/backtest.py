@@ -1,9 +1,142 @@
-"""`playbook` commands of this group (filled in by the group's owner)."""
+"""`playbook backtest CONFIG` and `playbook check-lookahead CONFIG`."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+__all__ = ["register"]
+
+ConfigArg = Annotated[Path, typer.Argument(help="A TOML config file (see examples/).", show_default=False)]
+StartOpt = Annotated[str | None, typer.Option("--start", help="First session (YYYY-MM-DD); default [data] start.")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last session (YYYY-MM-DD); default [data] end.")]
+SymbolsOpt = Annotated[
+    str | None, typer.Option("--symbols", help="Comma-separated symbols restricting the universe.")
+]
+EngineOpt = Annotated[str, typer.Option("--engine", help="fast (numba, default) or reference (plain Python).")]
+
+
+def _symbols(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    return [s.strip().upper() for s in text.split(",") if s.strip()]
+
+
+def _default_out(config: Path) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.stem}-{stamp}"
+
+
+def backtest(
+    config: ConfigArg,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    symbols: SymbolsOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder; default runs/<config>-<timestamp>.")
+    ] = None,
+    engine: EngineOpt = "fast",
+    record: Annotated[bool, typer.Option("--record/--no-record", help="Record the run in the run registry.")] = True,
+    charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Render PNG charts and report.html.")] = True,
+) -> None:
+    """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
+    from rich.console import Console
+
+    from trading_playbook.config import load_config
+    from trading_playbook.engine import load_data, run_backtest
+    from trading_playbook.reports import write_run
+
+    console = Console(stderr=True)
+    t0 = time.perf_counter()
+    cfg = load_config(config)
+    with console.status("Loading data…"):
+        workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
+    with console.status(f"Simulating ({engine} engine)…"):
+        result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
+    out_dir = out if out is not None else _default_out(config)
+    formats = ("json", "csv", "md", "html", "png") if charts else ("json", "csv", "md")
+    with console.status("Writing reports…"):
+        written = write_run(result, out_dir, panel=workspace.panel, formats=formats)
+    run_id = None
+    if record:
+        from trading_playbook.history import record_run
+
+        run_id = record_run(result, out_dir)
+    _print_summary(result, out_dir, written, run_id, time.perf_counter() - t0)
+
+
+def _print_summary(result: Any, out_dir: Path, written: dict[str, Path], run_id: str | None, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from trading_playbook.reports import _format as f
+
+    m = result.metrics
+    console = Console()
+    verdict = (m.get("verdict") or "").strip()
+    if verdict:
+        console.print(f"[bold]{verdict}[/]")
+    table = Table(title=f"Backtest {result.data.get('first_session')} → {result.data.get('last_session')}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("Final equity", f.money(m.get("final_equity"))),
+        ("Total return", f.pct(m.get("total_return"), signed=True)),
+        ("CAGR", f.pct(m.get("cagr"), signed=True)),
+        ("Sharpe", f.num(m.get("sharpe"))),
+        ("Max drawdown", f.pct(m.get("max_drawdown"))),
+        ("Trades", f.num(m.get("trades"), 0)),
+        ("Win rate", f.pct(m.get("win_rate"), signed=False)),
+        ("Sample size", str((m.get("validation") or {}).get("sample_size_status", "—"))),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    console.print(f"Wrote {len(written)} files to [bold]{out_dir}[/] in {seconds:.1f} s", highlight=False)
+    if run_id:
+        console.print(f"Recorded as run [bold]{run_id}[/] (playbook runs show {run_id})", highlight=False)
+
+
+def check_lookahead(
+    config: ConfigArg,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    symbols: SymbolsOpt = None,
+    engine: EngineOpt = "fast",
+    cuts: Annotated[int, typer.Option("--cuts", help="How many cut sessions T to test.")] = 4,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random futures.")] = 0,
+) -> None:
+    """Prove no decision uses later data: cut the data after T, and replace it by a random future."""
+    from rich.console import Console
+
+    from trading_playbook.config import load_config
+    from trading_playbook.engine import build_sleeves, load_data, portfolio_settings, simulate, window
+    from trading_playbook.lookahead import check_lookahead as run_check
+
+    console = Console()
+    cfg = load_config(config)
+    workspace = load_data(cfg, symbols=_symbols(symbols))
+    panel = workspace.panel
+    lo, hi = window(panel, start or cfg.data.start, end or cfg.data.end)
+    panel = panel.truncate(hi)
+    sleeves = build_sleeves(cfg)
+    settings = portfolio_settings(cfg)
+
+    def run(p: Any) -> Any:
+        return simulate(p, sleeves, settings, start=lo, end=p.n_sessions - 1, engine=engine)
+
+    with console.status(f"Running {1 + 2 * cuts} backtests…"):
+        report = run_check(run, panel, n_cuts=cuts, seed=seed, start=lo)
+    console.print(report.summary() if hasattr(report, "summary") else str(report))
+    if not report.passed:
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the root app."""
+    """Add ``backtest`` and ``check-lookahead`` to the root app."""
+    app.command("backtest")(backtest)
+    app.command("check-lookahead")(check_lookahead)

@@ -1,0 +1,402 @@
+"""The backtest facade: config -> data -> setups -> simulation -> RunResult with metrics.
+
+Two ways in:
+
+- :func:`run_backtest` takes a :class:`~trading_playbook.config.PlaybookConfig` (what the CLI and
+  the research tools use), optionally with a :class:`Workspace` that holds the loaded panel and
+  memoises scanner features and setups across runs (parameter sweeps, walk-forward folds).
+- :class:`BacktestEngine` is the design's object API::
+
+      engine = BacktestEngine(
+          scanner=get_scanner("daily_breakout", preset="moderate"),
+          exit_strategy=get_exit_strategy("smart_exits"),
+          sizer=get_sizer("percent_equity"),
+          data=panel,                      # a Panel, a long bar DataFrame or a DataRequest
+          starting_capital=100_000,
+          max_positions=3,
+      )
+      result = engine.run("2005-01-01", "2012-12-31")
+
+No lookahead by construction: the panel is cut after the last backtest session before anything
+runs, and setups precomputed on a longer panel are used only up to that session (the vectorised
+scanner is causal: a test and ``playbook check-lookahead`` prove it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from trading_playbook.config import PlaybookConfig
+from trading_playbook.core.errors import ConfigError, SimulationError
+from trading_playbook.core.metrics import benchmark_from_panel, compute_metrics
+from trading_playbook.core.panel import Panel, bars_to_panel
+from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
+
+__all__ = ["BacktestEngine", "EngineName", "Workspace", "build_sleeves", "load_data", "run_backtest", "simulate"]
+
+EngineName = Literal["fast", "reference"]
+ENGINES: tuple[str, ...] = ("fast", "reference")
+
+
+@dataclass(eq=False)
+class Workspace:
+    """A loaded panel plus memo caches shared by every run on it.
+
+    ``features`` caches scanner features (``scanner.prepare(panel)``) by ``scanner.features_key()``;
+    ``setups`` caches full-panel setup tables by scanner class and parameters. Both are computed on
+    the whole loaded panel once and sliced per run (valid because scanners are causal).
+    """
+
+    panel: Panel
+    info: dict[str, Any] = field(default_factory=dict)
+    features: dict[Any, Any] = field(default_factory=dict)
+    setups: dict[Any, SetupTable] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def setups_for(self, scanner: Any) -> SetupTable:
+        """Setups of ``scanner`` on the whole panel (memoised)."""
+        key = _scanner_key(scanner)
+        table = self.setups.get(key)
+        if table is None:
+            t0 = time.perf_counter()
+            features = None
+            if hasattr(scanner, "prepare") and hasattr(scanner, "features_key"):
+                fkey = (type(scanner).__qualname__, scanner.features_key())
+                features = self.features.get(fkey)
+                if features is None:
+                    features = scanner.prepare(self.panel)
+                    self.features[fkey] = features
+                table = scanner.scan(self.panel, features)
+            else:
+                table = scanner.scan(self.panel)
+            self.setups[key] = table
+            self.timings["setups"] = self.timings.get("setups", 0.0) + time.perf_counter() - t0
+        return table
+
+
+def load_data(cfg: PlaybookConfig, *, progress: bool = False, symbols: Sequence[str] | None = None) -> Workspace:
+    """Load the config's data into a :class:`Workspace` (once per process for sweeps)."""
+    from trading_playbook.data import load_panel
+
+    t0 = time.perf_counter()
+    request = cfg.data_request()
+    if symbols:
+        from dataclasses import replace
+
+        request = replace(request, symbols=tuple(s.upper() for s in symbols))
+    panel, info = load_panel(request, progress=progress)
+    ws = Workspace(panel=panel, info=dict(info))
+    ws.timings["load"] = time.perf_counter() - t0
+    return ws
+
+
+def build_sleeves(cfg: PlaybookConfig) -> list[SleeveSpec]:
+    """Scanner, exit and sizer objects of every sleeve, built through the registry."""
+    from trading_playbook import registry
+    from trading_playbook.core.exits.compose import exit_spec_from_config
+
+    sleeves = []
+    for sc in cfg.sleeve_configs():
+        scanner = registry.get_scanner(sc.scanner.name or "daily_breakout", **sc.scanner.params())
+        if sc.exit.rules is not None:
+            exit_strategy = exit_spec_from_config(sc.exit.name, [dict(r) for r in sc.exit.rules], sc.exit.params())
+        else:
+            exit_strategy = registry.get_exit_strategy(sc.exit.name or "smart_exits", **sc.exit.params())
+        sizer = registry.get_sizer(sc.sizer.name or "percent_equity", **sc.sizer.params())
+        sleeves.append(
+            SleeveSpec(
+                name=sc.name,
+                scanner=scanner,
+                exit=exit_strategy,
+                sizer=sizer,
+                max_positions=int(sc.max_positions or cfg.portfolio.max_positions),
+                weight=float(sc.weight or 1.0),
+            )
+        )
+    return sleeves
+
+
+def portfolio_settings(cfg: PlaybookConfig) -> PortfolioSettings:
+    p = cfg.portfolio
+    return PortfolioSettings(
+        starting_capital=p.starting_capital,
+        entry_fill=p.entry_fill,
+        exit_fill=p.exit_fill,
+        slippage_bps=p.slippage_bps,
+        commission_per_share=p.commission_per_share,
+        commission_per_order=p.commission_per_order,
+        commission_min=p.commission_min,
+    )
+
+
+def window(panel: Panel, start: Any = None, end: Any = None) -> tuple[int, int]:
+    """Inclusive session indices of ``[start, end]`` in the panel, with clear errors."""
+    if panel.n_sessions == 0:
+        raise SimulationError("the loaded data has no sessions")
+    lo = 0 if start is None else panel.session_index(start, side="left")
+    hi = panel.n_sessions - 1 if end is None else panel.session_index(end, side="right")
+    first, last = panel.sessions[0], panel.sessions[-1]
+    if lo > panel.n_sessions - 1 or hi < 0 or hi < lo:
+        raise SimulationError(
+            f"no session between start={start} and end={end}: the data covers {first} to {last}; "
+            "change --start/--end or [data] start/end"
+        )
+    return lo, hi
+
+
+def simulate(
+    panel: Panel,
+    sleeves: Sequence[SleeveSpec],
+    settings: PortfolioSettings,
+    *,
+    start: int,
+    end: int,
+    engine: str = "fast",
+    setups: Sequence[SetupTable | None] | None = None,
+) -> tuple[list[Trade], EquityCurve]:
+    """Run one engine on ``panel`` cut after ``end`` (no data after ``end`` is visible)."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; use 'fast' or 'reference'")
+    cut = panel.truncate(end)
+    if engine == "reference":
+        from trading_playbook.core.simulate.reference import run_reference
+
+        return run_reference(cut, sleeves, settings, start=start, end=end)
+    from trading_playbook.core.simulate.fast import run_fast
+
+    tables = None
+    if setups is not None:
+        tables = [
+            _until(table, end) if table is not None else sleeve.scanner.scan(cut)
+            for table, sleeve in zip(setups, sleeves, strict=True)
+        ]
+    return run_fast(cut, sleeves, settings, start=start, end=end, setups=tables)
+
+
+def run_backtest(
+    cfg: PlaybookConfig,
+    *,
+    workspace: Workspace | None = None,
+    start: Any = None,
+    end: Any = None,
+    engine: str = "fast",
+    symbols: Sequence[str] | None = None,
+    metrics: bool = True,
+) -> RunResult:
+    """Run the backtest a config describes and compute its metrics.
+
+    ``start``/``end`` override ``[data] start/end``; ``symbols`` restricts the universe.
+    """
+    t_start = time.perf_counter()
+    ws = workspace if workspace is not None else load_data(cfg, symbols=symbols)
+    panel = ws.panel
+    if symbols and workspace is not None:
+        panel = panel.select([s.upper() for s in symbols])
+        ws = Workspace(panel=panel, info=ws.info)
+    lo, hi = window(panel, start if start is not None else cfg.data.start, end if end is not None else cfg.data.end)
+    sleeves = build_sleeves(cfg)
+    settings = portfolio_settings(cfg)
+
+    t0 = time.perf_counter()
+    setup_time_before = ws.timings.get("setups", 0.0)
+    tables: list[SetupTable | None] | None = None
+    if engine == "fast":
+        tables = [ws.setups_for(s.scanner) if hasattr(s.scanner, "scan") else None for s in sleeves]
+    t1 = time.perf_counter()
+    trades, equity = simulate(panel, sleeves, settings, start=lo, end=hi, engine=engine, setups=tables)
+    t2 = time.perf_counter()
+
+    result = RunResult(
+        trades=trades,
+        equity=equity,
+        config=cfg.to_dict(),
+        data=_data_info(ws, panel, lo, hi),
+        starting_capital=settings.starting_capital,
+        engine=engine,
+        timings={
+            "load": ws.timings.get("load", 0.0),
+            "setups": ws.timings.get("setups", 0.0) - setup_time_before if engine == "fast" else 0.0,
+            "setups_total": t1 - t0,
+            "simulation": t2 - t1,
+        },
+    )
+    if metrics:
+        t3 = time.perf_counter()
+        result = with_metrics(result, cfg, panel, lo, hi)
+        result.timings["metrics"] = time.perf_counter() - t3
+    result.timings["total"] = time.perf_counter() - t_start
+    return result
+
+
+def with_metrics(result: RunResult, cfg: PlaybookConfig, panel: Panel, lo: int, hi: int) -> RunResult:
+    """``result`` with ``metrics`` computed (benchmark from the panel's window)."""
+    symbol = cfg.report.benchmark_symbol or None
+    if symbol is not None and symbol not in panel.symbols:
+        symbol = None
+    benchmark = benchmark_from_panel(panel, panel.sessions[lo], panel.sessions[hi], symbol)
+    warn = cfg.report.survivorship_warning
+    if warn is None:
+        warn = survivorship_suspected(panel, lo, hi, cfg.data.source)
+    metrics = compute_metrics(
+        result,
+        benchmark=benchmark,
+        risk_free_rate=cfg.report.risk_free_rate,
+        survivorship_warning=bool(warn),
+        seed=cfg.report.bootstrap_seed,
+    )
+    return RunResult(
+        trades=result.trades,
+        equity=result.equity,
+        config=result.config,
+        data=result.data,
+        starting_capital=result.starting_capital,
+        engine=result.engine,
+        metrics=metrics,
+        timings=dict(result.timings),
+    )
+
+
+def survivorship_suspected(panel: Panel, lo: int, hi: int, source: str) -> bool:
+    """True when the universe looks like a list of today's constituents.
+
+    Heuristic for real data (synthetic data is never flagged): over a window longer than a year,
+    no symbol's data stops before the last session, i.e. nothing was delisted or dropped.
+    """
+    if source == "synthetic" or hi - lo < 252:
+        return False
+    avail = panel.available[: hi + 1]
+    has_bar = avail.any(axis=0)
+    last = avail.shape[0] - 1 - np.argmax(avail[::-1], axis=0)
+    return bool(np.all(last[has_bar] >= hi - 5))
+
+
+def _data_info(ws: Workspace, panel: Panel, lo: int, hi: int) -> dict[str, Any]:
+    info = {k: v for k, v in ws.info.items() if isinstance(v, str | int | float | bool) or v is None}
+    info.update(
+        {
+            "symbols": panel.n_symbols,
+            "first_session": str(panel.sessions[lo]),
+            "last_session": str(panel.sessions[hi]),
+            "sessions": hi - lo + 1,
+            "adjustment": panel.adjustment,
+        }
+    )
+    if not info.get("fingerprint"):
+        info["fingerprint"] = panel.fingerprint
+    return info
+
+
+def _until(table: SetupTable, end: int) -> SetupTable:
+    """The rows of ``table`` at sessions <= ``end``."""
+    n = int(np.searchsorted(table.session_idx, end, side="right"))
+    if n == len(table):
+        return table
+    return SetupTable(**{name: getattr(table, name)[:n] for name in SetupTable.__dataclass_fields__})
+
+
+def _scanner_key(scanner: Any) -> Any:
+    params = scanner.params() if hasattr(scanner, "params") else id(scanner)
+    if isinstance(params, dict):
+        params = tuple(sorted((k, repr(v)) for k, v in params.items()))
+    return (type(scanner).__module__, type(scanner).__qualname__, params)
+
+
+class BacktestEngine:
+    """The design's object API: components in, :class:`RunResult` out.
+
+    Parameters
+    ----------
+    scanner, exit_strategy, sizer
+        Component objects (see :mod:`trading_playbook.registry`); user-written Python components run on
+        ``engine="reference"``.
+    data
+        A :class:`Panel`, a long bar DataFrame (``symbol, date, open, high, low, close, volume`` ...) or a
+        :class:`trading_playbook.data.DataRequest`.
+    starting_capital, max_positions, entry_fill, exit_fill, slippage_bps, commission_per_share,
+    commission_per_order, commission_min
+        Portfolio settings (RULES sections 4 and 6).
+    engine
+        ``"fast"`` (numba, default) or ``"reference"`` (plain Python, event-driven).
+    """
+
+    def __init__(
+        self,
+        *,
+        scanner: Any,
+        exit_strategy: Any,
+        sizer: Any = None,
+        data: Any,
+        starting_capital: float = 100_000.0,
+        max_positions: int = 3,
+        entry_fill: Literal["next_open", "close"] = "next_open",
+        exit_fill: Literal["close", "next_open"] = "close",
+        slippage_bps: float = 5.0,
+        commission_per_share: float = 0.0,
+        commission_per_order: float = 0.0,
+        commission_min: float = 0.0,
+        adjustment: str = "split",
+        engine: str = "fast",
+    ) -> None:
+        from trading_playbook.core.sizing import PercentEquitySizer
+
+        self.panel = _as_panel(data, adjustment)
+        self.sleeve = SleeveSpec(
+            name="main",
+            scanner=scanner,
+            exit=exit_strategy,
+            sizer=sizer if sizer is not None else PercentEquitySizer(),
+            max_positions=max_positions,
+        )
+        self.settings = PortfolioSettings(
+            starting_capital=starting_capital,
+            entry_fill=entry_fill,
+            exit_fill=exit_fill,
+            slippage_bps=slippage_bps,
+            commission_per_share=commission_per_share,
+            commission_per_order=commission_per_order,
+            commission_min=commission_min,
+        )
+        self.engine = engine
+
+    def run(self, start_date: Any = None, end_date: Any = None) -> RunResult:
+        """Simulate ``[start_date, end_date]`` (default: all loaded sessions); metrics included."""
+        lo, hi = window(self.panel, start_date, end_date)
+        trades, equity = simulate(self.panel, [self.sleeve], self.settings, start=lo, end=hi, engine=self.engine)
+        result = RunResult(
+            trades=trades,
+            equity=equity,
+            config={"engine": self.engine, "max_positions": self.sleeve.max_positions},
+            data={
+                "source": "in-memory",
+                "symbols": self.panel.n_symbols,
+                "first_session": str(self.panel.sessions[lo]),
+                "last_session": str(self.panel.sessions[hi]),
+                "fingerprint": self.panel.fingerprint,
+            },
+            starting_capital=self.settings.starting_capital,
+            engine=self.engine,
+        )
+        benchmark = benchmark_from_panel(self.panel, self.panel.sessions[lo], self.panel.sessions[hi])
+        metrics = compute_metrics(result, benchmark=benchmark)
+        return RunResult(**{**result.__dict__, "metrics": metrics})
+
+
+def _as_panel(data: Any, adjustment: str) -> Panel:
+    if isinstance(data, Panel):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return bars_to_panel(data, adjustment)
+    from trading_playbook.data import DataRequest, load_panel
+
+    if isinstance(data, DataRequest):
+        return load_panel(data)[0]
+    raise ConfigError(
+        f"data must be a Panel, a bar DataFrame or a DataRequest, got {type(data).__name__}"
+    )
