@@ -170,3 +170,22 @@ def equity_difference(left: EquityCurve, right: EquityCurve) -> float:
         diff = np.abs(a - b) / np.where(scale > 0, scale, 1.0)
         worst = max(worst, float(diff.max(initial=0.0)))
     return worst
+
+
+@functools.lru_cache(maxsize=8)
+def window_panel(first: str, last: str) -> tuple[Panel, int, int]:
+    """The shared panel cut after ``last`` and the (start, end) session indices of the window."""
+    full = shared_panel()
+    end = full.session_index(last, "right")
+    start = full.session_index(first, "left")
+    return full.truncate(end), start, end
+
+
+@functools.lru_cache(maxsize=16)
+def breakout_setups(preset: str, first: str, last: str) -> tuple[object, SetupTable]:
+    """The DailyBreakoutScanner of ``preset`` and its setups on the window panel (computed once)."""
+    from trading_playbook.core.scanners import DailyBreakoutScanner
+
+    scanner = DailyBreakoutScanner(preset)
+    panel, _, _ = window_panel(first, last)
+    return scanner, scanner.scan(panel)
