@@ -177,3 +177,66 @@ def rsi_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma:
             total = gain + loss
             out[k] = 50.0 if total == 0.0 else 100.0 * gain / total
     return out
+
+
+_BLOCK = 8  # columns per pass: one 64-byte cache line of float64 in a row-major panel
+
+
+@njit(cache=True)
+def layout_nb(available: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
+    """``(offsets, rows, cols)`` of the bar layout of a (T, N) bool mask, symbol after symbol."""
+    n_sessions, n_symbols = available.shape
+    counts = np.zeros(n_symbols, dtype=np.int64)
+    for t in range(n_sessions):
+        for j in range(n_symbols):
+            if available[t, j]:
+                counts[j] += 1
+    offsets = np.zeros(n_symbols + 1, dtype=np.int64)
+    for j in range(n_symbols):
+        offsets[j + 1] = offsets[j] + counts[j]
+    rows = np.empty(offsets[n_symbols], dtype=np.int64)
+    cols = np.empty(offsets[n_symbols], dtype=np.int64)
+    fill = offsets[:-1].copy()
+    for t in range(n_sessions):
+        for j in range(n_symbols):
+            if available[t, j]:
+                rows[fill[j]] = t
+                cols[fill[j]] = j
+                fill[j] += 1
+    return offsets, rows, cols
+
+
+@njit(cache=True)
+def compress_nb(
+    values: np.ndarray, available: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:  # pragma: no cover
+    """Values of a (T, N) array at the bars, in layout order (reads the panel in column blocks)."""
+    n_sessions, n_symbols = values.shape
+    out = np.empty(offsets[n_symbols])
+    for lo in range(0, n_symbols, _BLOCK):
+        hi = min(lo + _BLOCK, n_symbols)
+        fill = offsets[lo:hi].copy()
+        for t in range(n_sessions):
+            for j in range(lo, hi):
+                if available[t, j]:
+                    out[fill[j - lo]] = values[t, j]
+                    fill[j - lo] += 1
+    return out
+
+
+@njit(cache=True)
+def expand_nb(
+    flat: np.ndarray, available: np.ndarray, offsets: np.ndarray, fill_value: float
+) -> np.ndarray:  # pragma: no cover
+    """Inverse of :func:`compress_nb`: a (T, N) array, ``fill_value`` where there is no bar."""
+    n_sessions, n_symbols = available.shape
+    out = np.full((n_sessions, n_symbols), fill_value)
+    for lo in range(0, n_symbols, _BLOCK):
+        hi = min(lo + _BLOCK, n_symbols)
+        pos = offsets[lo:hi].copy()
+        for t in range(n_sessions):
+            for j in range(lo, hi):
+                if available[t, j]:
+                    out[t, j] = flat[pos[j - lo]]
+                    pos[j - lo] += 1
+    return out

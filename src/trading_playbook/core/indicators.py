@@ -26,7 +26,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,8 +52,8 @@ __all__ = [
 class BarLayout:
     """Where each symbol's own bars sit in a (T, N) panel, stored symbol after symbol.
 
-    ``flat_index[k]`` is the position in the C-order ravelled panel of bar ``k``; symbol ``j``'s bars
-    are ``k`` in ``offsets[j]:offsets[j + 1]``, in session order, at session rows ``rows[k]``.
+    Symbol ``j``'s bars are ``k`` in ``offsets[j]:offsets[j + 1]``, in session order, at session rows
+    ``rows[k]``.
     ``position[k]`` is the bar's 0-based number in its symbol's history (bars counted, not sessions).
     """
 
@@ -61,28 +61,25 @@ class BarLayout:
     offsets: np.ndarray  # int64[N + 1]
     rows: np.ndarray  # int64[M], session index of each bar
     cols: np.ndarray  # int64[M], symbol index of each bar
-    flat_index: np.ndarray  # int64[M]
     position: np.ndarray  # int64[M]
+
+    available: np.ndarray = field(repr=False)  # bool (T, N), C-contiguous
 
     @classmethod
     def from_available(cls, available: np.ndarray) -> BarLayout:
         """Build the layout of a (T, N) bool availability mask."""
-        mask = np.asarray(available, dtype=bool)
+        mask = np.ascontiguousarray(available, dtype=bool)
         if mask.ndim != 2:
             raise ConfigError(f"available must be a (sessions, symbols) array, got shape {mask.shape}")
-        n_sessions, n_symbols = mask.shape
-        cols, rows = np.nonzero(mask.T)  # column-major: symbol after symbol, sessions ascending
-        counts = np.bincount(cols, minlength=n_symbols)
-        offsets = np.zeros(n_symbols + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        position = np.arange(rows.shape[0], dtype=np.int64) - np.repeat(offsets[:-1], counts)
+        offsets, rows, cols = _k.layout_nb(mask)
+        position = np.arange(rows.shape[0], dtype=np.int64) - np.repeat(offsets[:-1], np.diff(offsets))
         return cls(
-            shape=(n_sessions, n_symbols),
+            shape=(int(mask.shape[0]), int(mask.shape[1])),
             offsets=offsets,
-            rows=rows.astype(np.int64),
-            cols=cols.astype(np.int64),
-            flat_index=rows.astype(np.int64) * n_symbols + cols,
+            rows=rows,
+            cols=cols,
             position=position,
+            available=mask,
         )
 
     @property
@@ -92,16 +89,15 @@ class BarLayout:
 
     def compress(self, values: np.ndarray) -> np.ndarray:
         """The (T, N) array's values at the bars, in layout order (float64[M])."""
-        arr = np.asarray(values, dtype=np.float64)
+        arr = np.ascontiguousarray(values, dtype=np.float64)
         if arr.shape != self.shape:
             raise ConfigError(f"array of shape {arr.shape} does not match the panel's {self.shape}")
-        return np.ascontiguousarray(arr).ravel().take(self.flat_index)
+        return _k.compress_nb(arr, self.available, self.offsets)
 
     def expand(self, flat: np.ndarray, fill: float = np.nan) -> np.ndarray:
         """Scatter per-bar values back to a (T, N) array; sessions without a bar get ``fill``."""
-        out = np.full(self.shape[0] * self.shape[1], fill, dtype=np.float64)
-        out[self.flat_index] = flat
-        return out.reshape(self.shape)
+        values = np.ascontiguousarray(flat, dtype=np.float64)
+        return _k.expand_nb(values, self.available, self.offsets, float(fill))
 
 
 def _window(n: int, name: str = "n") -> int:
