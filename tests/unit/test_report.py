@@ -265,4 +265,9 @@ def test_unknown_format_is_an_error(tmp_path: Path) -> None:
 
 def test_partial_exit_type_is_serialised_with_iso_date() -> None:
     text = dumps_canonical({"x": [PartialExit(dt.date(2021, 1, 2), 1, 2.0, "SCALE_1").date]})
-    assert text == '{\n  "x": [\n    "2021-01-02"\n  ]\n}\n'
+    assert text == '{\n  "x": ["2021-01-02"]\n}\n'
+    nested = dumps_canonical({"b": [{"z": 1.5, "a": None}], "a": {"k": [1, 2]}, "c": float("nan")})
+    assert (
+        nested
+        == '{\n  "a": {\n    "k": [1, 2]\n  },\n  "b": [\n    {"a": null, "z": 1.5}\n  ],\n  "c": null\n}\n'
+    )

@@ -29,6 +29,7 @@ from trading_playbook.core.types import RunResult
 
 __all__ = [
     "SCHEMA_VERSION",
+    "PlainDocument",
     "config_hash",
     "dumps_canonical",
     "load_result",
@@ -42,8 +43,19 @@ SCHEMA_VERSION = "1.0"
 _SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "result.schema.json"
 
 
+class PlainDocument(dict[str, Any]):
+    """A document already made of plain JSON values (the output of :func:`to_jsonable`)."""
+
+
 def to_jsonable(value: Any) -> Any:
     """Plain JSON values: numpy scalars unwrapped, NaN/inf -> None, dates -> ISO, tuples -> lists."""
+    kind = type(value)
+    if kind is float:  # the common case first: a result is mostly floats
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is list or kind is tuple:
+        return [to_jsonable(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -68,9 +80,33 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def _compact(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
+def _layout(value: Any, depth: int) -> str:
+    """Objects indented two spaces per level; a list holding objects or lists gets one item per line;
+    scalars and lists of scalars stay on one line (fast C encoder, short diffs: one trade per line)."""
+    pad = "  " * depth
+    if isinstance(value, dict) and value:
+        items = [f"{pad}  {_compact(str(k))}: {_layout(value[k], depth + 1)}" for k in sorted(value)]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return "[\n" + ",\n".join(f"{pad}  {_compact(v)}" for v in value) + f"\n{pad}]"
+    return _compact(value)
+
+
 def dumps_canonical(doc: Mapping[str, Any]) -> str:
-    """The canonical text of a document (sorted keys, floats as repr, no NaN), newline-terminated."""
-    return json.dumps(to_jsonable(doc), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The canonical text of a document, newline-terminated.
+
+    Keys sorted; floats as Python's shortest round-trip ``repr``; NaN/inf as ``null`` (``allow_nan``
+    is off, so nothing else can slip through); objects indented, one trade / equity row per line.
+    """
+    plain = doc if isinstance(doc, PlainDocument) else to_jsonable(doc)
+    return _layout(plain, 0) + "\n"
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -138,7 +174,7 @@ def result_document(
     }
     if result.equity.sleeve_equity:
         doc["sleeve_equity"] = dict(result.equity.sleeve_equity)
-    return to_jsonable(doc)  # type: ignore[no-any-return]
+    return PlainDocument(to_jsonable(doc))
 
 
 def schema() -> dict[str, Any]:
@@ -162,11 +198,11 @@ def validate_document(doc: Mapping[str, Any]) -> None:
 def load_result(path: Path) -> dict[str, Any]:
     """Read a ``result.json``; a clear error when it is missing or not a result document."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        doc = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=lambda _token: None)
     except (OSError, json.JSONDecodeError) as exc:
         raise PlaybookError(
             f"cannot read result file {path}: {exc}; re-run the backtest to recreate it"
         ) from exc
     if not isinstance(doc, dict) or "schema_version" not in doc:
         raise PlaybookError(f"{path} is not a result.json (no schema_version)")
-    return doc
+    return PlainDocument(doc)
