@@ -42,6 +42,7 @@ __all__ = ["KEY_ENV", "SECRET_ENV", "AlpacaSource", "split_coefficients"]
 log = logging.getLogger(__name__)
 
 KEY_ENV = "ALPACA_API_KEY"
+URL_ENV = "PLAYBOOK_ALPACA_DATA_URL"  # optional market-data URL override (a proxy, or a test server)
 SECRET_ENV = "ALPACA_SECRET_KEY"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _BATCH = 100
@@ -78,7 +79,8 @@ class AlpacaSource:
     feed
         ``iex`` (free) or ``sip``; always sent explicitly.
     base_url
-        Override of the market-data URL (tests point it at a local server).
+        Override of the market-data URL (default: env ``PLAYBOOK_ALPACA_DATA_URL``, else Alpaca's);
+        tests point it at a local server.
     max_retries, backoff
         Retries per HTTP request on 429/5xx and the exponential backoff factor in seconds
         (waits ``backoff * 2**n``, capped at 30 s, or what ``Retry-After`` says).
@@ -94,7 +96,7 @@ class AlpacaSource:
         with_adjusted_close: bool = False,
     ) -> None:
         self.feed = feed.lower()
-        self.base_url = base_url
+        self.base_url = base_url or os.environ.get(URL_ENV) or None
         self.max_retries = max_retries
         self.backoff = backoff
         self.with_adjusted_close = with_adjusted_close
@@ -217,8 +219,8 @@ class AlpacaSource:
         request = StockBarsRequest(
             symbol_or_symbols=symbols,
             timeframe=TimeFrame.Day,
-            start=_utc(start),
-            end=_utc(end) + dt.timedelta(days=1) - dt.timedelta(seconds=1),
+            start=_new_york(start),
+            end=_new_york(end) + dt.timedelta(days=1) - dt.timedelta(seconds=1),
             adjustment=Adjustment(adjustment),
             feed=feed,
         )
@@ -233,9 +235,10 @@ class AlpacaSource:
         return _parse_payload(payload, what)
 
 
-def _utc(value: str) -> dt.datetime:
+def _new_york(value: str) -> dt.datetime:
+    """Midnight of a session date in New York (daily bars are stamped there), as a UTC instant."""
     day = pd.Timestamp(value).date()
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return pd.Timestamp(day).tz_localize(_NY).tz_convert("UTC").to_pydatetime()
 
 
 def _describe(exc: Exception) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,30 +66,48 @@ class Catalog:
     def __init__(self, path: Path, timeout: float = 60.0) -> None:
         self.path = path
         self.timeout = timeout
+        self._local = threading.local()
         with self._connect() as con:
+            con.execute("PRAGMA journal_mode = WAL")  # persistent in the database file
             con.executescript(_SCHEMA)
             con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", ("schema", SCHEMA_VERSION))
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (opened once per thread and process; opening costs a checkpoint)."""
+        con = getattr(self._local, "con", None)
+        if con is not None and self._local.pid == os.getpid():
+            return con
         try:
-            con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            con = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            con.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise CacheError(
                 f"cannot open the cache catalog {self.path} ({exc}); check the cache dir"
             ) from exc
+        self._local.con = con
+        self._local.pid = os.getpid()
+        return con
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = self._connection()
         try:
-            con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            con.execute("PRAGMA journal_mode = WAL")
-            con.execute("PRAGMA synchronous = NORMAL")
             yield con
         except sqlite3.DatabaseError as exc:
             raise CacheError(
                 f"cache catalog {self.path} failed ({exc}); if it is corrupt, delete the cache folder "
                 "and ingest again"
             ) from exc
-        finally:
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        con = getattr(self._local, "con", None)
+        if con is not None and self._local.pid == os.getpid():
             con.close()
+        self._local.con = None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

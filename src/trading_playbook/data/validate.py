@@ -14,10 +14,10 @@ negative_volume      volume < 0                               row dropped
 high_below_low       high < low                               row dropped
 open_outside_range   open outside [low, high]                 high/low widened to include it
 close_outside_range  close outside [low, high]                high/low widened to include it
-invalid_split        split coefficient NaN or <= 0            set to 1.0 (no split)
+invalid_split        split coefficient <= 0 or infinite       set to 1.0 (no split)
 ==================== ======================================== ===============================
 
-Zero volume is valid (the shared real data has 187 such days: halts and thin sessions), and so are
+A NaN split coefficient means "not known" and counts as no split. Zero volume is valid (the shared real data has 187 such days: halts and thin sessions), and so are
 gaps and late starts. The shared data passes every rule without tolerance; comparisons are literal.
 """
 
@@ -110,6 +110,8 @@ def validate_bars(bars: BarArrays, policy: ValidationPolicy = "reject") -> tuple
     """
     if policy not in ("reject", "repair"):
         raise DataValidationError(f"unknown validation policy {policy!r}; use 'reject' or 'repair'")
+    if len(bars) == 0:
+        return bars, ValidationReport(bars.origin)
     changes: list[Change] = []
     bars = _check_order(bars, policy, changes)
     masks = _row_rules(bars)
@@ -131,7 +133,7 @@ def validate_bars(bars: BarArrays, policy: ValidationPolicy = "reject") -> tuple
             _reject_or_record(bars, rule, bad, policy, changes, f"high/low widened to include the {column}")
     split = bars.values.get("split")
     if split is not None:
-        bad = ~(np.isfinite(split) & (split > 0)) & ~drop
+        bad = _bad_split(split) & ~drop
         if bad.any():
             _reject_or_record(bars, "invalid_split", bad, policy, changes, "split set to 1.0")
     if not changes:
@@ -184,6 +186,12 @@ def _row_rules(bars: BarArrays) -> dict[str, np.ndarray]:
         }
 
 
+def _bad_split(split: np.ndarray) -> np.ndarray:
+    """Zero, negative or infinite coefficients; NaN means "not known" (no split) and is allowed."""
+    with np.errstate(invalid="ignore"):
+        return np.isinf(split) | (split <= 0)
+
+
 def _apply_fixes(bars: BarArrays, drop: np.ndarray) -> BarArrays:
     """Widen high/low to include open and close, default bad splits, drop flagged rows."""
     values = dict(bars.values)
@@ -192,7 +200,7 @@ def _apply_fixes(bars: BarArrays, drop: np.ndarray) -> BarArrays:
     values["low"] = np.fmin(values["low"], np.fmin(o, c))
     if "split" in values:
         s = values["split"]
-        values["split"] = np.where(np.isfinite(s) & (s > 0), s, 1.0)
+        values["split"] = np.where(_bad_split(s), 1.0, s)
     fixed = BarArrays(bars.symbols, bars.codes, bars.day, values, bars.origin)
     return fixed.take(~drop) if drop.any() else fixed
 
