@@ -319,3 +319,11 @@ def test_prepared_features_are_reused_and_checked() -> None:
     assert len(DailyBreakoutScanner("very_relaxed").scan(panel, features)) >= 1
     with pytest.raises(ConfigError, match="call prepare"):
         DailyBreakoutScanner(high_lookback=100).scan(panel, features)
+
+
+def test_a_plain_user_scanner_satisfies_the_per_date_protocol() -> None:
+    class Nothing:
+        def scan_for_setups(self, date: object, data: Panel) -> list[Setup]:
+            return []
+
+    assert isinstance(Nothing(), ScannerProtocol) and not isinstance(Nothing(), VectorScanner)

@@ -27,9 +27,10 @@ __all__ = ["ScannerProtocol", "VectorScanner", "rank_order", "session_position"]
 
 @runtime_checkable
 class ScannerProtocol(Protocol):
-    """Per-date scanner: the ranked setups at the close of ``date`` from data up to ``date``."""
+    """Per-date scanner: the ranked setups at the close of ``date`` from data up to ``date``.
 
-    name: str
+    The only method a user's scanner needs (a ``name`` and ``params()`` are welcome, not required).
+    """
 
     def scan_for_setups(self, date: Any, data: Panel) -> list[Setup]:
         """Setups of session ``date``, best first (score desc, volume_ratio desc, symbol asc)."""
@@ -38,13 +39,11 @@ class ScannerProtocol(Protocol):
 
 @runtime_checkable
 class VectorScanner(Protocol):
-    """Vectorised scanner: every setup of every session of ``panel``, lookahead-free."""
+    """Vectorised scanner: every setup of every session of ``panel``, lookahead-free.
 
-    name: str
-
-    def params(self) -> dict[str, Any]:
-        """The resolved parameters (preset values overridden by explicit ones)."""
-        ...
+    Engines call ``scan(panel)`` once on the whole loaded panel and slice the table per run, which is
+    valid only because setups of session t depend on bars up to t.
+    """
 
     def scan(self, panel: Panel) -> SetupTable:
         """All setups, rows sorted by session then rank."""
