@@ -426,6 +426,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--symbols", type=int, default=None, help="a spread subset of N symbols (quick run)")
     parser.add_argument("--skip-peers", action="store_true", help="no vectorbt/backtesting.py/backtrader")
     parser.add_argument("--skip-cli", action="store_true", help="do not time the playbook CLI")
+    parser.add_argument("--profile", action="store_true", help="cProfile one warm full run of ours")
     parser.add_argument(
         "--direct", action="store_true", help="time our full run from scanner.scan + run_fast, not the facade"
     )
@@ -515,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
         if runner.engine == "vectorbt":
             vbt_total = best["total"]
 
+    if args.profile and ours_full is not None:
+        print_profile(ours_full)
+
     cli: list[CliRun] = []
     if not args.skip_cli:
         print(f"\n[2] ours: CLI end to end ({PLAYBOOK.name} backtest CONFIG --out DIR)")
@@ -539,6 +543,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}")
     print_bars(compute, vbt_total, cli)
     return 0
+
+
+def print_profile(runner: Any, top: int = 25) -> None:
+    """cProfile of one warm full run: where our compute goes (functions by cumulative time)."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    runner.run()
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(top)
+    print("\n  cProfile of one warm full run (profiling overhead inflates Python-heavy parts):")
+    for line in text.getvalue().splitlines():
+        if line.strip() and not line.startswith(("   Ordered", "   List reduced")):
+            print(f"    {line}")
 
 
 def _loadavg() -> str:
