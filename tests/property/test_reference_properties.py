@@ -156,7 +156,7 @@ def test_accounting_invariants(s: dict) -> None:
         assert t.sessions_held == dates.index(t.exit_date) - dates.index(t.entry_date)
         assert all(p.shares > 0 for p in t.partial_exits)
         assert sum(p.shares for p in t.partial_exits) < t.shares
-        assert t.mae <= 0.0 + 1e-12 or t.mfe >= t.mae
+        assert t.mfe >= t.mae and t.exit_reason
     # rebuild cash and holdings from the trades and compare with every equity row
     per_share = config.commission_per_share
     for i, session in enumerate(range(start, end + 1)):
