@@ -25,7 +25,10 @@ At the close, step 3: ``peak_close`` and ``peak_high`` are updated, then the rul
 order. A full-exit rule that matches closes the whole remaining position ("first match wins").
 A partial rule (:class:`ScaleOut`) that fires sells its shares and ends the close processing of that
 session: no trail update, no other rule. After the rules, resting trails (``basis='resting'``) are
-recomputed for the next session.
+recomputed for the next session (unless the position closed, or a partial fired: that ended the
+processing). A position entered at the close (``entry_fill='close'``) runs no close rule on its entry
+session, but its ``peak_high`` takes that session's high and its resting trails are computed then, so
+they rest from the next session.
 
 Gating: ``after_partial=True`` makes a rule (its check and its trail updates) inactive until a partial
 has been taken on an earlier session.
