@@ -180,6 +180,7 @@ def test_matches_empyrical_benchmark_figures(random_case: tuple) -> None:
     assert b["correlation"] == pytest.approx(np.corrcoef(returns, bench)[0, 1], rel=1e-9)
     assert b["total_return"] == pytest.approx(empyrical.cum_returns_final(bench), rel=1e-10)
     assert b["excess_return"] == pytest.approx(m["total_return"] - b["total_return"], rel=1e-12)
+    assert b["excess_cagr"] == pytest.approx(m["cagr"] - empyrical.cagr(bench), rel=1e-9)
     assert b["label"] == "EW"
 
 

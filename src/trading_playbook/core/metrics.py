@@ -361,6 +361,7 @@ def _benchmark_metrics(
     benchmark: BenchmarkSeries,
     returns: np.ndarray,
     total_return: float | None,
+    strategy_cagr: float | None,
     rf_daily: float,
 ) -> dict[str, dict[str, Any]]:
     dates = np.asarray(result.equity.dates).astype("datetime64[D]")
@@ -383,9 +384,14 @@ def _benchmark_metrics(
             "sharpe": _sharpe(bench_returns, rf_daily),
             "max_drawdown": _drawdown(dates, values, 1.0)["max_drawdown"],
             "excess_return": _num(total_return - bench_total) if total_return is not None else None,
+            "excess_cagr": _excess(strategy_cagr, _cagr(1.0 + bench_total, years)),
             **_beta_correlation(returns, bench_returns),
         }
     return out
+
+
+def _excess(strategy: float | None, bench: float | None) -> float | None:
+    return _num(strategy - bench) if strategy is not None and bench is not None else None
 
 
 def _beta_correlation(returns: np.ndarray, bench_returns: np.ndarray) -> dict[str, float | None]:
@@ -561,7 +567,9 @@ def compute_metrics(
     )
     metrics: dict[str, Any] = {**equity_part, **trade_part, "risk_free_rate": float(risk_free_rate)}
     metrics["benchmarks"] = (
-        _benchmark_metrics(result, benchmark, returns, equity_part["total_return"], rf_daily)
+        _benchmark_metrics(
+            result, benchmark, returns, equity_part["total_return"], equity_part["cagr"], rf_daily
+        )
         if benchmark
         else {}
     )

@@ -106,7 +106,7 @@ def _validation(doc: Mapping[str, Any]) -> list[Block]:
         ),
         ("Win rate", f.pct(m["win_rate"], signed=False), f.interval(ci["win_rate"], "rate")),
         ("Sharpe ratio", f.num(m["sharpe"]), f.interval(ci["sharpe"])),
-        ("t-statistic of mean trade return", f.num(v["t_stat"]), f"p = {f.num(v['p_value'], 4)}"),
+        ("t-statistic of mean trade return", f.num(v["t_stat"]), f.p_value(v["p_value"])),
     ]
     blocks.append(Table(("Statistic", "Estimate", "95 % interval"), rows, (False, True, True)))
     blocks.append(
@@ -170,7 +170,12 @@ def _performance(doc: Mapping[str, Any]) -> list[Block]:
     ]
     if names:  # comparison rows only mean something against a benchmark
         rows += [
-            ("Excess return", f.DASH, *(f.pct(benches[k].get("excess_return")) for k in names)),
+            (
+                "Excess total return (strategy - benchmark)",
+                f.DASH,
+                *(f.pct(benches[k].get("excess_return")) for k in names),
+            ),
+            ("Excess CAGR", f.DASH, *(f.pct(benches[k].get("excess_cagr")) for k in names)),
             ("Beta", f.DASH, *(f.num(benches[k].get("beta")) for k in names)),
             ("Correlation", f.DASH, *(f.num(benches[k].get("correlation")) for k in names)),
         ]

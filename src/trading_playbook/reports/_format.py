@@ -36,6 +36,13 @@ def num(value: Any, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+def p_value(value: Any) -> str:
+    """'p = 0.0123', or 'p < 0.0001' for tiny values."""
+    if not _defined(value):
+        return DASH
+    return "p < 0.0001" if value < 0.0001 else f"p = {value:.4f}"
+
+
 def price(value: Any) -> str:
     return num(value, 2)
 

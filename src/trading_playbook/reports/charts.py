@@ -44,7 +44,7 @@ def _empty(ax: Axes, message: str) -> None:
 
 
 def _trades(n: int) -> str:
-    return f"{n} trade" if n == 1 else f"{n} trades"
+    return f"{n:,} trade" if n == 1 else f"{n:,} trades"
 
 
 def _subtitle(doc: Mapping[str, Any]) -> str:
@@ -162,15 +162,29 @@ def trade_returns_chart(doc: Mapping[str, Any]) -> bytes:
     if returns.size == 0:
         _empty(ax, "No trades")
         return _png(fig)
+    # the view spans the 0.5-99.5 percentiles so a single freak trade cannot squash the histogram;
+    # trades beyond it are counted in the end bars and said so in the legend
+    lo_view, hi_view = (
+        np.percentile(returns, [0.5, 99.5]) if returns.size >= 200 else (returns.min(), returns.max())
+    )
+    shown = np.clip(returns, lo_view, hi_view)
+    outside = int(np.sum((returns < lo_view) | (returns > hi_view)))
     # bins of equal width with 0 on an edge, so every bar is wholly a gain or a loss
-    n_bins = int(np.clip(np.sqrt(returns.size) * 2, 5, 60))
-    width = max(float(returns.max() - returns.min()) / n_bins, 0.1)
-    lo, hi = np.floor(returns.min() / width), np.floor(returns.max() / width) + 1
+    n_bins = int(np.clip(np.sqrt(returns.size) * 2, 5, 80))
+    width = max(float(hi_view - lo_view) / n_bins, 0.1)
+    lo, hi = np.floor(lo_view / width), np.floor(hi_view / width) + 1
     bins = np.arange(lo, hi + 1) * width
-    _, edges, patches = ax.hist(returns, bins=bins.tolist(), color=_POS, edgecolor="white", lw=0.5)
+    _, edges, patches = ax.hist(shown, bins=bins.tolist(), color=_POS, edgecolor="white", lw=0.5)
     for left, patch in zip(edges[:-1], list(patches), strict=True):  # type: ignore[arg-type]
         if left < 0:
             patch.set_facecolor(_NEG)
+    if outside:
+        ax.plot(
+            [],
+            [],
+            " ",
+            label=f"{outside:,} trades outside {lo_view:+.0f}% to {hi_view:+.0f}% (in the end bars)",
+        )
     ax.axvline(0.0, color="black", lw=0.8)
     mean, median = float(returns.mean()), float(np.median(returns))
     ax.axvline(mean, color=_STRATEGY, lw=1.5, ls="--", label=f"mean {mean:+.2f}%")
