@@ -28,6 +28,8 @@ operation, so both engines take every literal comparison of RULES section 8 the 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -208,9 +210,9 @@ def trail_level_nb(
         if profit >= params[base]:
             value = params[base + 2]
             if int(params[base + 1]) == TIER_PCT:
-                return value * peak
-            return peak - value * atr_value
-    return np.nan
+                return float(value * peak)
+            return float(peak - value * atr_value)
+    return math.nan
 
 
 @njit(cache=True)
@@ -264,43 +266,45 @@ def rule_active_nb(
 # ---------------------------------------------------------------- the kernel
 @njit(cache=True)
 def simulate_nb(
-    open_,
-    high,
-    low,
-    close,
-    available,
-    last_bar,
-    sma_stack,
-    ema_stack,
-    atr_stack,
-    prev_close,
-    prev_high,
-    start,
-    end,
-    rule_kind,
-    rule_params,
-    n_rules,
-    max_positions,
-    weight,
-    hard_stop,
-    sizer_kind,
-    sizer_params,
-    setup_ptr,
-    setup_symbol,
-    setup_reference,
-    setup_stop,
-    setup_atr,
-    starting_capital,
-    entry_at_close,
-    exit_at_next_open,
-    slippage,
-    per_share,
-    per_order,
-    commission_min,
-    trade_capacity,
-    fill_capacity,
-    queue_capacity,
-):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    available: np.ndarray,
+    last_bar: np.ndarray,
+    sma_stack: np.ndarray,
+    ema_stack: np.ndarray,
+    atr_stack: np.ndarray,
+    prev_close: np.ndarray,
+    prev_high: np.ndarray,
+    start: int,
+    end: int,
+    rule_kind: np.ndarray,
+    rule_params: np.ndarray,
+    n_rules: np.ndarray,
+    max_positions: np.ndarray,
+    weight: np.ndarray,
+    hard_stop: np.ndarray,
+    sizer_kind: np.ndarray,
+    sizer_params: np.ndarray,
+    setup_ptr: np.ndarray,
+    setup_symbol: np.ndarray,
+    setup_reference: np.ndarray,
+    setup_stop: np.ndarray,
+    setup_atr: np.ndarray,
+    starting_capital: float,
+    entry_at_close: bool,
+    exit_at_next_open: bool,
+    slippage: float,
+    per_share: float,
+    per_order: float,
+    commission_min: float,
+    trade_capacity: int,
+    fill_capacity: int,
+    queue_capacity: int,
+) -> tuple[
+    np.ndarray, int, np.ndarray, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:  # pragma: no cover - compiled
     """Run the session loop over sessions ``start..end`` (inclusive) of the panel arrays.
 
     Returns ``(trades, n_trades, fills, n_fills, equity, cash, positions, exposure, sleeve_equity)``;
@@ -647,16 +651,20 @@ def simulate_nb(
 
 # ---------------------------------------------------------------- steps of the loop
 @njit(cache=True)
-def _snapshot_nb(order, cnt, snapshot):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _snapshot_nb(
+    order: np.ndarray, cnt: np.ndarray, snapshot: np.ndarray
+) -> int:  # pragma: no cover - compiled
     """Copy the open slots (opening order) so a step can close positions while walking them."""
-    n = cnt[C_ORDER]
+    n = int(cnt[C_ORDER])
     for o in range(n):
         snapshot[o] = order[o]
     return n
 
 
 @njit(cache=True)
-def _market_value_nb(pos_i, pos_f, order, cnt, n_sleeves):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _market_value_nb(
+    pos_i: np.ndarray, pos_f: np.ndarray, order: np.ndarray, cnt: np.ndarray, n_sleeves: int
+) -> float:  # pragma: no cover - compiled
     """``sum(held * last_close)``, sleeve by sleeve, positions in opening order."""
     value = 0.0
     for s in range(n_sleeves):
@@ -668,7 +676,7 @@ def _market_value_nb(pos_i, pos_f, order, cnt, n_sleeves):  # type: ignore[no-un
 
 
 @njit(cache=True)
-def _touch_nb(pos_f, c, high_t, low_t):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _touch_nb(pos_f: np.ndarray, c: int, high_t: float, low_t: float) -> None:  # pragma: no cover - compiled
     """Extend the MFE/MAE extremes with one full bar."""
     if high_t > pos_f[c, F_MAX_HIGH]:
         pos_f[c, F_MAX_HIGH] = high_t
@@ -678,23 +686,23 @@ def _touch_nb(pos_f, c, high_t, low_t):  # type: ignore[no-untyped-def]  # pragm
 
 @njit(cache=True)
 def _buy_nb(
-    pos_i,
-    pos_f,
-    trail,
-    levels,
-    trades,
-    cnt,
-    acct,
-    order,
-    held,
-    open_count,
-    s,
-    j,
-    t,
-    shares,
-    raw_price,
-    hard_stop,
-):  # type: ignore[no-untyped-def]  # pragma: no cover
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    trail: np.ndarray,
+    levels: np.ndarray,
+    trades: np.ndarray,
+    cnt: np.ndarray,
+    acct: np.ndarray,
+    order: np.ndarray,
+    held: np.ndarray,
+    open_count: np.ndarray,
+    s: int,
+    j: int,
+    t: int,
+    shares: int,
+    raw_price: float,
+    hard_stop: float,
+) -> int:  # pragma: no cover - compiled
     """Fill an entry of ``shares`` at ``raw_price`` (slippage added) against the cash left.
 
     Returns the slot of the new position, or -1 when cash allows 0 shares (no trade).
@@ -753,8 +761,22 @@ def _buy_nb(
 
 @njit(cache=True)
 def _sell_nb(
-    pos_i, pos_f, trades, fills, cnt, acct, realised, order, held, open_count, c, t, shares, raw_price, reason
-):  # type: ignore[no-untyped-def]  # pragma: no cover
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    trades: np.ndarray,
+    fills: np.ndarray,
+    cnt: np.ndarray,
+    acct: np.ndarray,
+    realised: np.ndarray,
+    order: np.ndarray,
+    held: np.ndarray,
+    open_count: np.ndarray,
+    c: int,
+    t: int,
+    shares: int,
+    raw_price: float,
+    reason: int,
+) -> None:  # pragma: no cover - compiled
     """One exit fill of ``shares`` of slot ``c`` at ``raw_price`` (slippage taken off); 0 shares: nothing.
 
     Closes the position (trade record, slot, realised pnl) when no share is left.
@@ -799,7 +821,16 @@ def _sell_nb(
 
 
 @njit(cache=True)
-def _resting_level_nb(kinds, params, n, pos_i, pos_f, trail, c, t):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _resting_level_nb(
+    kinds: np.ndarray,
+    params: np.ndarray,
+    n: int,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    trail: np.ndarray,
+    c: int,
+    t: int,
+) -> tuple[float, int]:  # pragma: no cover - compiled
     """Highest resting stop level of slot ``c`` at session ``t`` and its reason (0: none rests).
 
     Ties go to the rule listed first (only a strictly higher level replaces).
@@ -834,25 +865,25 @@ def _resting_level_nb(kinds, params, n, pos_i, pos_f, trail, c, t):  # type: ign
 
 @njit(cache=True)
 def _queue_or_sell_nb(
-    pos_i,
-    pos_f,
-    pq_shares,
-    pq_reason,
-    trades,
-    fills,
-    cnt,
-    acct,
-    realised,
-    order,
-    held,
-    open_count,
-    c,
-    t,
-    shares,
-    price,
-    reason,
-    mode,
-):  # type: ignore[no-untyped-def]  # pragma: no cover
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    pq_shares: np.ndarray,
+    pq_reason: np.ndarray,
+    trades: np.ndarray,
+    fills: np.ndarray,
+    cnt: np.ndarray,
+    acct: np.ndarray,
+    realised: np.ndarray,
+    order: np.ndarray,
+    held: np.ndarray,
+    open_count: np.ndarray,
+    c: int,
+    t: int,
+    shares: int,
+    price: float,
+    reason: int,
+    mode: int,
+) -> None:  # pragma: no cover - compiled
     """A sale decided at the close: fill it now, queue it for the symbol's next open, or drop it (a
     forced END_OF_DATA / END_OF_TEST sale follows)."""
     if mode == SALE_AT_CLOSE:
@@ -885,35 +916,35 @@ def _queue_or_sell_nb(
 
 @njit(cache=True)
 def _close_rules_nb(
-    kinds,
-    params,
-    n,
-    pos_i,
-    pos_f,
-    trail,
-    levels,
-    pq_shares,
-    pq_reason,
-    trades,
-    fills,
-    cnt,
-    acct,
-    realised,
-    order,
-    held,
-    open_count,
-    c,
-    t,
-    j,
-    close,
-    high,
-    sma_stack,
-    ema_stack,
-    atr_stack,
-    prev_close,
-    prev_high,
-    mode,
-):  # type: ignore[no-untyped-def]  # pragma: no cover
+    kinds: np.ndarray,
+    params: np.ndarray,
+    n: int,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    trail: np.ndarray,
+    levels: np.ndarray,
+    pq_shares: np.ndarray,
+    pq_reason: np.ndarray,
+    trades: np.ndarray,
+    fills: np.ndarray,
+    cnt: np.ndarray,
+    acct: np.ndarray,
+    realised: np.ndarray,
+    order: np.ndarray,
+    held: np.ndarray,
+    open_count: np.ndarray,
+    c: int,
+    t: int,
+    j: int,
+    close: np.ndarray,
+    high: np.ndarray,
+    sma_stack: np.ndarray,
+    ema_stack: np.ndarray,
+    atr_stack: np.ndarray,
+    prev_close: np.ndarray,
+    prev_high: np.ndarray,
+    mode: int,
+) -> None:  # pragma: no cover - compiled
     """Step 3 for slot ``c``: update the peaks, run the rules in order, fill or queue what they decide."""
     entry = pos_f[c, F_ENTRY]
     close_t = close[t, j]
@@ -931,7 +962,7 @@ def _close_rules_nb(
     for r in range(n):
         kind = kinds[r]
         p = params[r]
-        if kind == RULE_HARD_STOP or kind == RULE_BREAKEVEN:
+        if kind in (RULE_HARD_STOP, RULE_BREAKEVEN):
             continue
         if p[P_AFTER_PARTIAL] != 0.0 and taken == 0:
             continue
@@ -992,9 +1023,8 @@ def _close_rules_nb(
         elif kind == RULE_STOP_LOSS:
             if close_t <= entry * (1.0 - p[P_A]):
                 exit_reason = REASON_STOP_LOSS
-        elif kind == RULE_TARGET:
-            if close_t >= entry * (1.0 + p[P_A]):
-                exit_reason = REASON_TARGET
+        elif kind == RULE_TARGET and close_t >= entry * (1.0 + p[P_A]):
+            exit_reason = REASON_TARGET
         if exit_reason != 0:
             remaining = pos_i[c, I_HELD] - pos_i[c, I_PENDING]
             _queue_or_sell_nb(
@@ -1024,26 +1054,26 @@ def _close_rules_nb(
 
 @njit(cache=True)
 def _scale_out_nb(
-    p,
-    pos_i,
-    pos_f,
-    levels,
-    pq_shares,
-    pq_reason,
-    trades,
-    fills,
-    cnt,
-    acct,
-    realised,
-    order,
-    held,
-    open_count,
-    c,
-    r,
-    t,
-    close_t,
-    mode,
-):  # type: ignore[no-untyped-def]  # pragma: no cover
+    p: np.ndarray,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    levels: np.ndarray,
+    pq_shares: np.ndarray,
+    pq_reason: np.ndarray,
+    trades: np.ndarray,
+    fills: np.ndarray,
+    cnt: np.ndarray,
+    acct: np.ndarray,
+    realised: np.ndarray,
+    order: np.ndarray,
+    held: np.ndarray,
+    open_count: np.ndarray,
+    c: int,
+    r: int,
+    t: int,
+    close_t: float,
+    mode: int,
+) -> bool:  # pragma: no cover - compiled
     """Every level not yet taken with ``close / entry - 1 >= level`` sells ``min(floor(fraction *
     original), remaining)`` shares (0-share levels count as taken). True when any level fired."""
     profit = close_t / pos_f[c, F_ENTRY] - 1.0
@@ -1084,7 +1114,18 @@ def _scale_out_nb(
 
 
 @njit(cache=True)
-def _update_resting_trails_nb(kinds, params, n, pos_i, pos_f, trail, c, t, j, atr_stack):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _update_resting_trails_nb(
+    kinds: np.ndarray,
+    params: np.ndarray,
+    n: int,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    trail: np.ndarray,
+    c: int,
+    t: int,
+    j: int,
+    atr_stack: np.ndarray,
+) -> None:  # pragma: no cover - compiled
     """Recompute resting trails (``basis='resting'``) from peak_high through t and ATR_t so they rest
     from the next session: at every close where the position stays open, and right after an entry
     filled at the close."""
@@ -1111,7 +1152,7 @@ def _update_resting_trails_nb(kinds, params, n, pos_i, pos_f, trail, c, t, j, at
 
 
 @njit(cache=True)
-def sma_rows_nb(x, available, n):  # type: ignore[no-untyped-def]  # pragma: no cover
+def sma_rows_nb(x: np.ndarray, available: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
     """``indicators.sma(x, n, available)`` in one row-major pass."""
     n_rows, n_cols = x.shape
     out = np.full((n_rows, n_cols), np.nan)
@@ -1156,7 +1197,9 @@ def sma_rows_nb(x, available, n):  # type: ignore[no-untyped-def]  # pragma: no 
 
 
 @njit(cache=True)
-def true_range_rows_nb(high, low, close, available):  # type: ignore[no-untyped-def]  # pragma: no cover
+def true_range_rows_nb(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, available: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
     """``max(H - L, |H - C_prev|, |L - C_prev|)`` with the symbol's previous bar; ``H - L`` on its first."""
     n_rows, n_cols = close.shape
     out = np.full((n_rows, n_cols), np.nan)
@@ -1180,13 +1223,15 @@ def true_range_rows_nb(high, low, close, available):  # type: ignore[no-untyped-
     return out
 
 
-def atr_rows(high, low, close, available, n):  # type: ignore[no-untyped-def]
+def atr_rows(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, available: np.ndarray, n: int
+) -> np.ndarray:  # pragma: no cover - compiled
     """``indicators.atr(high, low, close, available, n)``: simple mean of the last n true ranges."""
     return sma_rows_nb(true_range_rows_nb(high, low, close, available), available, n)
 
 
 @njit(cache=True)
-def ema_rows_nb(x, available, n):  # type: ignore[no-untyped-def]  # pragma: no cover
+def ema_rows_nb(x: np.ndarray, available: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
     """``indicators.ema(x, n, available)``: alpha 2/(n+1), seeded by the SMA of the first n bars."""
     n_rows, n_cols = x.shape
     out = np.full((n_rows, n_cols), np.nan)
@@ -1212,7 +1257,7 @@ def ema_rows_nb(x, available, n):  # type: ignore[no-untyped-def]  # pragma: no 
 
 
 @njit(cache=True)
-def previous_rows_nb(x, available):  # type: ignore[no-untyped-def]  # pragma: no cover
+def previous_rows_nb(x: np.ndarray, available: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """``indicators.previous_bar(x, available)``: the value at the symbol's previous bar."""
     n_rows, n_cols = x.shape
     out = np.full((n_rows, n_cols), np.nan)
