@@ -218,6 +218,8 @@ class LocalExecutor:
 
     def run(self, job: TrialJob, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]:
         """Run every task; yield outcomes as chunks complete."""
+        if not tasks:
+            return
         if self.workers == 1:
             yield from self._run_inline(job, tasks)
             return
@@ -313,6 +315,8 @@ class DaskExecutor:
 
     def run(self, job: TrialJob, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]:
         """Scatter the job once (broadcast), submit chunks, yield outcomes as they complete."""
+        if not tasks:
+            return
         from distributed import as_completed as _as_completed
 
         as_completed: Any = _as_completed

@@ -18,7 +18,9 @@ import numpy as np
 from trading_playbook.core.types import RunResult
 from trading_playbook.research.executors import TrialOutcome, TrialTask
 
-__all__ = ["BacktestJob", "daily_returns", "flat_metrics"]
+__all__ = ["BacktestJob", "daily_returns", "flat_metrics", "trial_metrics"]
+
+PERIODS_PER_YEAR = 252
 
 
 @dataclass(frozen=True)
@@ -52,25 +54,39 @@ class BacktestJob:
         return load_data(self.config)
 
     def run(self, state: Any, task: TrialTask) -> TrialOutcome:
-        """Backtest one parameter set; keep flat metrics and the daily returns."""
-        result = self.backtest(state, task.params, start=task.start, end=task.end)
+        """Backtest one parameter set; keep flat metrics and the daily returns.
+
+        Trials skip the engine's full metrics (bootstrap intervals, benchmarks, monthly tables):
+        :func:`trial_metrics` computes the headline figures ranking needs, with the same conventions
+        as ``core.metrics.compute_metrics`` (a test checks they agree).
+        """
+        result = self.backtest(state, task.params, start=task.start, end=task.end, metrics=False)
+        risk_free = float(getattr(getattr(self.config, "report", None), "risk_free_rate", 0.0) or 0.0)
         returns, dates = daily_returns(result)
         return TrialOutcome(
             index=task.index,
             params=task.params,
-            metrics=flat_metrics(result.metrics),
+            metrics=trial_metrics(result, risk_free_rate=risk_free),
             returns=returns,
             dates=dates,
         )
 
     def backtest(
-        self, state: Any, params: dict[str, Any], *, start: str | None = None, end: str | None = None
+        self,
+        state: Any,
+        params: dict[str, Any],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        metrics: bool = True,
     ) -> RunResult:
         """The full :class:`RunResult` of one parameter set (used for walk-forward test windows)."""
         from trading_playbook.engine import run_backtest
 
         cfg = self.config.with_overrides(params) if params else self.config
-        result: RunResult = run_backtest(cfg, workspace=state, start=start, end=end, engine=self.engine)
+        result: RunResult = run_backtest(
+            cfg, workspace=state, start=start, end=end, engine=self.engine, metrics=metrics
+        )
         return result
 
 
@@ -100,3 +116,62 @@ def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
         elif isinstance(value, int | float | np.integer | np.floating):
             out[key] = float(value)
     return out
+
+
+def trial_metrics(result: RunResult, *, risk_free_rate: float = 0.0) -> dict[str, float]:
+    """Headline metrics of a trial, as ``core.metrics.compute_metrics`` defines them (NaN = undefined).
+
+    Equity: ``total_return``, ``cagr`` (years = sessions / 252), ``annual_volatility``, ``sharpe`` and
+    ``sortino`` (annual simple risk-free rate / 252 per session), ``max_drawdown`` (the starting capital
+    is the first peak), ``calmar``, ``exposure``, ``final_equity``. Trades: ``trades``, ``win_rate``,
+    ``expectancy`` (mean pnl), ``expectancy_pct``, ``expectancy_r``, ``profit_factor``.
+    """
+    start = float(result.starting_capital)
+    equity = np.asarray(result.equity.equity, dtype=np.float64)
+    n = equity.size
+    returns = equity / np.concatenate(([start], equity[:-1])) - 1.0 if n else np.zeros(0)
+    excess = returns - risk_free_rate / PERIODS_PER_YEAR
+    years = n / PERIODS_PER_YEAR
+    growth = float(equity[-1]) / start if n else 1.0
+    nan = math.nan
+    sd = float(np.std(excess, ddof=1)) if n > 1 else 0.0
+    downside = (
+        math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2))) * math.sqrt(PERIODS_PER_YEAR)
+        if n > 1
+        else 0.0
+    )
+    cagr = _cagr(growth, years)
+    values = np.concatenate(([start], equity))
+    max_dd = float(np.min(values / np.maximum.accumulate(values) - 1.0)) if n else nan
+    pnl = np.array([t.pnl for t in result.trades], dtype=np.float64)
+    pct = np.array([t.pnl_pct for t in result.trades], dtype=np.float64)
+    r_mult = np.array([t.r_multiple for t in result.trades], dtype=np.float64)
+    gross_win, gross_loss = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
+    exposure = np.asarray(result.equity.exposure, dtype=np.float64)
+    return {
+        "sessions": float(n),
+        "final_equity": float(equity[-1]) if n else start,
+        "total_return": growth - 1.0 if n else nan,
+        "cagr": cagr,
+        "annual_volatility": sd * math.sqrt(PERIODS_PER_YEAR) if n > 1 else nan,
+        "sharpe": float(np.mean(excess)) / sd * math.sqrt(PERIODS_PER_YEAR) if sd > 0 else nan,
+        "sortino": float(np.mean(excess)) * PERIODS_PER_YEAR / downside if downside > 0 else nan,
+        "max_drawdown": max_dd,
+        "calmar": cagr / abs(max_dd) if math.isfinite(cagr) and max_dd and math.isfinite(max_dd) else nan,
+        "exposure": float(np.nanmean(exposure)) if exposure.size else nan,
+        "trades": float(pnl.size),
+        "win_rate": float(np.mean(pnl > 0)) if pnl.size else nan,
+        "expectancy": float(np.mean(pnl)) if pnl.size else nan,
+        "expectancy_pct": float(np.mean(pct)) if pct.size else nan,
+        "expectancy_r": float(np.mean(r_mult)) if r_mult.size else nan,
+        "profit_factor": gross_win / gross_loss if gross_loss > 0 else nan,
+    }
+
+
+def _cagr(growth: float, years: float) -> float:
+    if years <= 0 or not growth > 0:
+        return math.nan
+    try:
+        return float(growth ** (1.0 / years) - 1.0)
+    except OverflowError:
+        return math.nan

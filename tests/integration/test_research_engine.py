@@ -1,0 +1,169 @@
+"""Research on the real engine with synthetic data: trial metrics, CLI optimize / walk-forward, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trading_playbook.cli import app
+
+CONFIG = """
+[data]
+source = "synthetic"
+synthetic_symbols = 12
+start = "2012-01-01"
+end = "2018-12-31"
+
+[scanner]
+name = "daily_breakout"
+preset = "relaxed"
+
+[exit]
+name = "smart_exits"
+
+[portfolio]
+max_positions = 4
+"""
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "synthetic.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_trial_metrics_agree_with_core_metrics(config_path: Path) -> None:
+    from trading_playbook.config import load_config
+    from trading_playbook.core.metrics import compute_metrics
+    from trading_playbook.engine import load_data, run_backtest
+    from trading_playbook.research.trial import trial_metrics
+
+    cfg = load_config(config_path)
+    result = run_backtest(cfg, workspace=load_data(cfg), metrics=False)
+    ours = trial_metrics(result)
+    theirs = compute_metrics(result, n_bootstrap=0)
+    assert ours["trades"] > 30
+    for key in ours:
+        if key in theirs and isinstance(theirs[key], int | float):
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-12, abs=1e-15), key
+        elif key in theirs and theirs[key] is None:
+            assert math.isnan(ours[key]), key
+
+
+def test_cli_optimize_then_resume(config_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "opt"
+    args = [
+        "optimize",
+        str(config_path),
+        "--param",
+        "scanner.min_volume_ratio=0.8:1.2:0.4",
+        "--param",
+        "exit.time_stop=10,17",
+        "--min-trades",
+        "5",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    ]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    for name in ("trials.csv", "trials.parquet", "best.toml", "heatmap.png", "report.md", "summary.json"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] == 4 and summary["trials_run"] == 4
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials_run"] == 0 and summary["trials_resumed"] == 4
+
+
+def test_cli_unknown_param_key_fails_before_running(config_path: Path, tmp_path: Path) -> None:
+    from trading_playbook.core.errors import ConfigError
+
+    result = CliRunner().invoke(
+        app, ["optimize", str(config_path), "--param", "portfolio.max_postions=3,5", "--out", str(tmp_path)]
+    )
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ConfigError)
+
+
+def test_cli_walk_forward(config_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "wf"
+    result = CliRunner().invoke(
+        app,
+        [
+            "walk-forward",
+            str(config_path),
+            "--train",
+            "3y",
+            "--test",
+            "1y",
+            "--param",
+            "exit.time_stop=10,17",
+            "--min-trades",
+            "5",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    folds = (out / "folds.csv").read_text().splitlines()
+    assert len(folds) == 1 + 4  # tests 2015, 2016, 2017, 2018
+    doc = json.loads((out / "oos" / "result.json").read_text())
+    assert doc["equity"][0]["date"].startswith("2015-01")
+    assert doc["equity"][-1]["date"].startswith("2018-12")
+    assert "Walk-forward efficiency" in (out / "walk_forward.md").read_text()
+
+
+def test_optimize_with_sleeves(tmp_path: Path) -> None:
+    from trading_playbook.config import parse_config
+    from trading_playbook.engine import load_data
+    from trading_playbook.research.executors import LocalExecutor
+    from trading_playbook.research.optimize import OptimizeSettings, optimize
+    from trading_playbook.research.params import parse_params
+    from trading_playbook.research.store import TrialStore
+
+    cfg = parse_config(
+        {
+            "data": {
+                "source": "synthetic",
+                "synthetic_symbols": 10,
+                "start": "2014-01-01",
+                "end": "2016-12-31",
+            },
+            "sleeves": [
+                {
+                    "name": "smart",
+                    "scanner": {"name": "daily_breakout", "preset": "relaxed"},
+                    "exit": {"name": "smart_exits"},
+                },
+                {
+                    "name": "scaled",
+                    "scanner": {"name": "daily_breakout", "preset": "relaxed"},
+                    "exit": {"name": "scaled_exits"},
+                },
+            ],
+        }
+    )
+    specs = parse_params(["sleeves.smart.exit.time_stop=10,17", "sleeves.scaled.exit.time_stop=12,20"])
+    with TrialStore(tmp_path / "t.sqlite") as store:
+        result = optimize(
+            cfg,
+            specs,
+            OptimizeSettings(min_trades=1),
+            store=store,
+            executor=LocalExecutor(1),
+            workspace=load_data(cfg),
+        )
+    assert len(result.table) == 4
+    assert result.table["status"].eq("ok").all()
+    # The sleeve parameters really change the runs.
+    assert result.table["m.trades"].nunique() > 1 or result.table["objective"].nunique() > 1
