@@ -159,6 +159,7 @@ def test_load_panel_through_alpaca(fake: FakeAlpaca, keys: None, tmp_path, monke
         panel, info = load_panel(request)
         n = len(fake.bar_requests())
         again, info2 = load_panel(request)
+        np.testing.assert_array_equal(again.close, panel.close)
         assert len(fake.bar_requests()) == n  # warm cache: no request
     assert info["fingerprint"] == info2["fingerprint"]
     assert panel.n_symbols == 2 and info["rows"] == 2 * 252

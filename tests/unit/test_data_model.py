@@ -1,0 +1,104 @@
+"""Symbols, column mapping, conversions, the calendar and the request object."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from trading_playbook.core.errors import DataError, SourceError
+from trading_playbook.data import DataRequest, normalize_symbol, parse_column_mapping, xnys_sessions
+from trading_playbook.data.arrow import arrays_from_table, rename_columns, table_from_arrays
+from trading_playbook.data.calendar import missing_runs, session_runs
+from trading_playbook.data.model import from_frame, to_frame
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("aapl", "AAPL"), ("BRK.B", "BRK.B"), (" bf-b ", "BF-B"), ("3M", "3M")]
+)
+def test_symbols_normalised(given: str, expected: str) -> None:
+    assert normalize_symbol(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "../x", "A/B", "A\\B", ".A", "A..B", "A B", "ABCDEFGHIJKLMNOP", "A;B"])
+def test_bad_symbols_rejected(bad: str) -> None:
+    with pytest.raises(DataError, match="invalid symbol"):
+        normalize_symbol(bad)
+
+
+def test_column_mapping_parse() -> None:
+    assert parse_column_mapping("Date=date, Adj Close=adjusted_close") == {
+        "Date": "date",
+        "Adj Close": "adjusted_close",
+    }
+    with pytest.raises(SourceError, match="old=new"):
+        parse_column_mapping("Date")
+
+
+def test_frame_round_trip_and_timezones() -> None:
+    frame = pd.DataFrame(
+        {
+            "symbol": ["b", "a", "a"],
+            "date": pd.to_datetime(["2020-01-02 16:00", "2020-01-02 00:00", "2020-01-03 00:00"]).tz_localize(
+                "America/New_York"
+            ),
+            "open": [1.0, 2.0, 3.0],
+            "high": [1.0, 2.0, 3.0],
+            "low": [1.0, 2.0, 3.0],
+            "close": [1.0, 2.0, 3.0],
+            "volume": pd.array([1, 2, None], dtype="Int64"),
+        }
+    )
+    bars = from_frame(frame)
+    assert bars.symbols == ("A", "B") and bars.codes.tolist() == [1, 0, 0]
+    assert bars.day.astype(str).tolist() == ["2020-01-02", "2020-01-02", "2020-01-03"]
+    assert np.isnan(bars.values["volume"][2])
+    back = to_frame(bars)
+    assert back["symbol"].tolist() == ["B", "A", "A"] and back["date"].dtype == "datetime64[ns]"
+    table = table_from_arrays(bars)
+    again = arrays_from_table(table, "t")
+    assert again.symbols == bars.symbols and np.array_equal(again.codes, bars.codes)
+
+
+def test_arrow_tz_and_mapping() -> None:
+    stamps = pa.array(pd.to_datetime(["2020-01-02 23:30"]).tz_localize("America/New_York"))
+    table = pa.table(
+        {
+            "Ticker": ["x"],
+            "Date": stamps,
+            "OPEN": [1.0],
+            "High": [1.0],
+            "Low": [1.0],
+            "Close": [1.0],
+            "Volume": [5],
+        }
+    )
+    bars = arrays_from_table(rename_columns(table, {"Ticker": "symbol"}, "t"), "t")
+    assert str(bars.day[0]) == "2020-01-02"  # local wall date, not UTC's next day
+    with pytest.raises(DataError, match="lacks column"):
+        arrays_from_table(table, "t")
+    with pytest.raises(DataError, match="names \\['Nope'\\]"):
+        rename_columns(table, {"Nope": "symbol"}, "t")
+
+
+def test_calendar_runs() -> None:
+    sessions = xnys_sessions("2020-12-20", "2021-01-10")
+    assert "2020-12-25" not in sessions.astype(str) and "2021-01-01" not in sessions.astype(str)
+    covered = [(np.datetime64("2020-12-21"), np.datetime64("2020-12-24"))]
+    assert [(str(a), str(b)) for a, b in missing_runs(sessions, covered)] == [("2020-12-28", "2021-01-08")]
+    # 2020-12-24 and 2020-12-28 are adjacent sessions (Christmas and a weekend between)
+    picked = np.array(["2020-12-24", "2020-12-28", "2020-12-30"], dtype="datetime64[D]")
+    assert [(str(a), str(b)) for a, b in session_runs(picked)] == [
+        ("2020-12-24", "2020-12-28"),
+        ("2020-12-30", "2020-12-30"),
+    ]
+
+
+def test_request_validation() -> None:
+    with pytest.raises(DataError, match="unknown data source"):
+        DataRequest(source="yahoo")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="needs a path"):
+        DataRequest(source="file")
+    with pytest.raises(DataError, match="unknown adjustment"):
+        DataRequest(adjustment="dividend")  # type: ignore[arg-type]
