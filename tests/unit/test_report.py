@@ -271,3 +271,9 @@ def test_partial_exit_type_is_serialised_with_iso_date() -> None:
         nested
         == '{\n  "a": {\n    "k": [1, 2]\n  },\n  "b": [\n    {"a": null, "z": 1.5}\n  ],\n  "c": null\n}\n'
     )
+
+
+def test_markdown_without_png_has_no_dangling_image_links(tmp_path: Path) -> None:
+    written = write_run(hand_worked_run(), tmp_path, formats=("json", "csv", "md"))
+    assert set(written) == {"result_json", "trades_csv", "equity_csv", "report_md"}
+    assert "![" not in written["report_md"].read_text() and not (tmp_path / "charts").exists()

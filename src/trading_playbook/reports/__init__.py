@@ -73,9 +73,11 @@ def render_document(
         written["equity_csv"] = write_equity_csv(doc, out / "equity.csv")
     if not {"md", "html", "png"} & set(chosen):
         return written
-    from trading_playbook.reports.charts import render_charts  # matplotlib only when needed
+    pngs: dict[str, bytes] = {}
+    if {"png", "html"} & set(chosen):  # matplotlib only when a chart is shown
+        from trading_playbook.reports.charts import render_charts
 
-    pngs = render_charts(doc)
+        pngs = render_charts(doc)
     chart_files = {name: f"{CHART_DIR}/{name}.png" for name in pngs}
     if "png" in chosen:
         (out / CHART_DIR).mkdir(exist_ok=True)
