@@ -1147,7 +1147,7 @@ def _update_resting_trails_nb(
 # one row-major pass over the (T, N) panel (no per-symbol re-layout), with **exactly** the operation
 # sequence of ``core._indicator_kernels`` (running sums refreshed every n bars, the EMA seeded by
 # the SMA of the first n bars, true range with the previous bar's close), so the values are
-# bit-identical to ``core.indicators`` (tests/unit/test_kernels_indicators.py proves it on the real
+# bit-identical to ``core.indicators`` (tests/regression/test_kernels_indicators.py proves it on the real
 # data). Windows count each symbol's own bars; sessions without a bar are NaN.
 
 

@@ -323,7 +323,8 @@ def run_fast_records(
     _check_window(panel, start, end)
     compiled = compile_sleeves(sleeves, settings)
     if setups is None:
-        setups = [_scan(sleeve, panel) for sleeve in sleeves]
+        visible = panel if end == panel.n_sessions - 1 else panel.truncate(end)  # the scan never sees past end
+        setups = [_scan(sleeve, visible) for sleeve in sleeves]
     if len(setups) != len(sleeves):
         raise SimulationError(
             f"got {len(setups)} setup tables for {len(sleeves)} sleeves; pass one per sleeve"
