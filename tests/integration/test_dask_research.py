@@ -59,3 +59,39 @@ def test_dask_unreachable_scheduler_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError):
         DaskExecutor(None)
+
+
+def test_dask_and_local_optimize_identical_on_synthetic_engine(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from trading_playbook.config import parse_config
+    from trading_playbook.engine import load_data
+    from trading_playbook.research.optimize import OptimizeSettings, optimize
+    from trading_playbook.research.store import TrialStore
+
+    cfg = parse_config(
+        {
+            "data": {
+                "source": "synthetic",
+                "synthetic_symbols": 12,
+                "start": "2013-01-01",
+                "end": "2017-12-31",
+            },
+            "scanner": {"name": "daily_breakout", "preset": "relaxed"},
+            "portfolio": {"max_positions": 4},
+        }
+    )
+    workspace = load_data(cfg)
+    specs = parse_params(["scanner.min_volume_ratio=0.8:1.2:0.2", "exit.time_stop=10,17"])
+    settings = OptimizeSettings(min_trades=5)
+    tables = {}
+    for name, executor in (("local", LocalExecutor(2)), ("dask", DaskExecutor(cluster.scheduler_address))):
+        with TrialStore(tmp_path / name / "trials.sqlite") as store, executor:
+            result = optimize(cfg, specs, settings, store=store, executor=executor, workspace=workspace)
+        tables[name] = result
+    local, dask = tables["local"], tables["dask"]
+    cols = [c for c in local.table.columns if c not in ("seconds",)]
+    assert len(local.table) == 6
+    assert local.table[cols].equals(dask.table[cols])
+    assert local.returns.equals(dask.returns)
+    assert local.best_params == dask.best_params
+    assert local.dsr == dask.dsr
+    assert local.pbo is not None and dask.pbo is not None and local.pbo.pbo == dask.pbo.pbo
