@@ -58,6 +58,7 @@ BAR_MEMORY_MB = 2048.0
 class CliRun:
     label: str
     seconds: float
+    cpu_seconds: float  # user + system CPU time of the CLI process (robust to a busy machine)
     max_rss_mb: float
     returncode: int
     result_written: bool
@@ -138,9 +139,11 @@ class OursFacadeRunner:
 
     def __init__(self, config_path: Path, panel: Panel) -> None:
         from trading_playbook.config import load_config
-        from trading_playbook.engine import Workspace, load_data, run_backtest
+        from trading_playbook.engine import Workspace, load_data, run_backtest, window, with_metrics
 
         self._run_backtest = run_backtest
+        self._window = window
+        self._with_metrics = with_metrics
         self._workspace_type = Workspace
         self.cfg = load_config(config_path)
         self.workspace = load_data(self.cfg)
@@ -151,14 +154,19 @@ class OursFacadeRunner:
 
     def run(self) -> dict[str, float]:
         fresh = self._workspace_type(panel=self.workspace.panel, info=dict(self.workspace.info))
-        start = time.perf_counter()
-        self.result = self._run_backtest(self.cfg, workspace=fresh, engine="fast")
-        call = time.perf_counter() - start
-        timings = {str(k): float(v) for k, v in (getattr(self.result, "timings", None) or {}).items()}
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = self._run_backtest(self.cfg, workspace=fresh, engine="fast", metrics=False)
+        t1, c1 = time.perf_counter(), time.process_time()
+        timings = {str(k): float(v) for k, v in (getattr(result, "timings", None) or {}).items()}
         ind, sim = _split_timings(timings)
-        return {"indicators_setups": ind, "simulation": sim, "call": call} | {
-            f"timings.{k}": v for k, v in timings.items()
-        }
+        panel = fresh.panel
+        lo, hi = self._window(panel, self.cfg.data.start, self.cfg.data.end)
+        c2, t2 = time.process_time(), time.perf_counter()
+        self.result = self._with_metrics(result, self.cfg, panel, lo, hi)
+        t3, c3 = time.perf_counter(), time.process_time()
+        out = {"indicators_setups": ind, "simulation": sim, "call": t1 - t0, "cpu": c1 - c0}
+        out |= {"metrics": t3 - t2, "metrics_cpu": c3 - c2}
+        return out | {f"timings.{k}": v for k, v in timings.items()}
 
     def trades(self) -> int:
         return len(self.result.trades)
@@ -198,15 +206,15 @@ class OursDirectRunner:
         self.result: Any = None
 
     def run(self) -> dict[str, float]:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         setups = self.scanner.scan(self.panel)
         t1 = time.perf_counter()
         end = self.panel.n_sessions - 1
         self.result = self._run_fast(
             self.panel, [self.sleeve], self.settings, start=0, end=end, setups=[setups]
         )
-        t2 = time.perf_counter()
-        return {"indicators_setups": t1 - t0, "simulation": t2 - t1, "call": t2 - t0}
+        t2, c2 = time.perf_counter(), time.process_time()
+        return {"indicators_setups": t1 - t0, "simulation": t2 - t1, "call": t2 - t0, "cpu": c2 - c0}
 
     def trades(self) -> int:
         return len(self.result[0])
@@ -246,8 +254,11 @@ def interleave(runners: list[Any], repeat: int) -> list[dict[str, float]]:
 
 def runner_rows(runner: Any, best: dict[str, float]) -> list[PeerTiming]:
     rows = [PeerTiming(runner.engine, label, best[key], runner.n_symbols) for key, label in runner.steps]
+    cpu = f"CPU {best['cpu']:.3f} s" if "cpu" in best else ""
     rows.append(
-        PeerTiming(runner.engine, runner.total_label, best["total"], runner.n_symbols, trades=runner.trades())
+        PeerTiming(
+            runner.engine, runner.total_label, best["total"], runner.n_symbols, runner.trades(), note=cpu
+        )
     )
     return rows
 
@@ -266,16 +277,19 @@ pid = os.posix_spawn(argv[0], argv, os.environ)
 _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - start
 with open(report, "w") as fh:
-    json.dump({"seconds": seconds, "maxrss_kb": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}, fh)
+    cpu = usage.ru_utime + usage.ru_stime
+    code = os.waitstatus_to_exitcode(status)
+    json.dump({"seconds": seconds, "cpu": cpu, "maxrss_kb": usage.ru_maxrss, "code": code}, fh)
 """
 
 
-def run_cli(config_path: Path, label: str, env: dict[str, str]) -> CliRun:
+def run_cli(config_path: Path, label: str, env: dict[str, str], extra: list[str]) -> CliRun:
     """One ``playbook backtest`` process: wall time from spawn to exit, its own max RSS (wait4)."""
-    out = Path(tempfile.mkdtemp(prefix="bench_cli_out_"))
-    log = out / "cli.log"
-    report = out / "launcher.json"
-    command = [str(PLAYBOOK), "backtest", str(config_path), "--out", str(out)]
+    work = Path(tempfile.mkdtemp(prefix="bench_cli_"))
+    out = work / "out"
+    log = work / "cli.log"
+    report = work / "launcher.json"
+    command = [str(PLAYBOOK), "backtest", str(config_path), "--out", str(out), *extra]
     with log.open("wb") as sink:
         subprocess.run(
             [sys.executable, "-c", _LAUNCHER, str(report), *command],
@@ -291,16 +305,21 @@ def run_cli(config_path: Path, label: str, env: dict[str, str]) -> CliRun:
     if code != 0 or not written:
         tail = log.read_text(errors="replace")[-1500:]
         print(f"  [cli {label}] exit code {code}, result.json written: {written}\n{tail}")
-    return CliRun(label, float(measured["seconds"]), measured["maxrss_kb"] / 1024.0, code, written)
+    seconds, cpu = float(measured["seconds"]), float(measured["cpu"])
+    return CliRun(label, seconds, cpu, measured["maxrss_kb"] / 1024.0, code, written)
 
 
-def time_cli(config_path: Path, repeat: int) -> list[CliRun]:
-    """A first run on a fresh numba cache, then ``repeat`` warm runs on that cache."""
+def time_cli(config_path: Path, repeat: int, extra: list[str]) -> list[CliRun]:
+    """A first run on a fresh numba cache, then ``repeat`` warm runs on that cache.
+
+    ``PLAYBOOK_HOME`` points at a temporary folder so the runs do not enter the user's run registry.
+    """
     cache = Path(tempfile.mkdtemp(prefix="bench_numba_cache_"))
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
-    runs = [run_cli(config_path, "first run, fresh NUMBA_CACHE_DIR", env)]
+    home = Path(tempfile.mkdtemp(prefix="bench_playbook_home_"))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PLAYBOOK_HOME=str(home))
+    runs = [run_cli(config_path, "first run, fresh NUMBA_CACHE_DIR", env, extra)]
     for i in range(repeat):
-        runs.append(run_cli(config_path, f"warm run {i + 1}", env))
+        runs.append(run_cli(config_path, f"warm run {i + 1}", env, extra))
     return runs
 
 
@@ -359,7 +378,7 @@ def print_table(base: float | None, rows: list[PeerTiming], cli: list[CliRun]) -
                 "ours (CLI)",
                 f"playbook backtest, {run.label}",
                 run.seconds,
-                f"max RSS {run.max_rss_mb:,.0f} MB",
+                f"CPU {run.cpu_seconds:.2f} s, max RSS {run.max_rss_mb:,.0f} MB",
             )
         )
     width = max(len(w) for _e, w, _s, _x in table)
@@ -375,8 +394,14 @@ def print_table(base: float | None, rows: list[PeerTiming], cli: list[CliRun]) -
         )
 
 
-def print_bars(compute: float | None, vbt_total: float | None, cli: list[CliRun]) -> None:
-    """The issue's bars with PASS/FAIL (n/a when the figure could not be measured)."""
+def print_bars(
+    compute: float | None,
+    vbt_total: float | None,
+    cli: list[CliRun],
+    cpu: dict[str, float] | None = None,
+) -> None:
+    """The issue's bars with PASS/FAIL on wall time (n/a when not measured); CPU time alongside."""
+    cpu = cpu or {}
 
     def verdict(ok: bool | None) -> str:
         return "n/a " if ok is None else ("PASS" if ok else "FAIL")
@@ -392,12 +417,19 @@ def print_bars(compute: float | None, vbt_total: float | None, cli: list[CliRun]
     print("\nThe issue's bars (issue 4, 'Done when'):")
     print(
         f"  [{verdict(None if compute is None else compute <= BAR_COMPUTE_S)}] warm compute of the full run "
-        f"<= {BAR_COMPUTE_S} s: " + ("n/a" if compute is None else f"{compute:.3f} s")
+        f"<= {BAR_COMPUTE_S} s: "
+        + ("n/a" if compute is None else f"{compute:.3f} s")
+        + (f" (CPU {cpu['ours']:.3f} s)" if "ours" in cpu else "")
     )
     print(
         f"  [{verdict(None if ratio is None else ratio >= BAR_VS_VECTORBT)}] >= {BAR_VS_VECTORBT:g}x faster than "
         "vectorbt signals + from_signals on the comparable rule: "
         + ("n/a" if ratio is None else f"{ratio:.2f}x (vectorbt {vbt_total:.3f} s / ours {compute:.3f} s)")
+        + (
+            f"; on CPU time {cpu['vectorbt'] / cpu['ours']:.2f}x"
+            if "ours" in cpu and "vectorbt" in cpu
+            else ""
+        )
     )
     print(
         f"  [{verdict(None if warm_best is None else warm_best <= BAR_CLI_WARM_S)}] CLI end to end, warm numba "
@@ -405,12 +437,17 @@ def print_bars(compute: float | None, vbt_total: float | None, cli: list[CliRun]
         + (
             "n/a"
             if warm_best is None
-            else f"best {warm_best:.2f} s, median {warm_median:.2f} s of {len(warm)}"
+            else f"best {warm_best:.2f} s, median {warm_median:.2f} s of {len(warm)} "
+            f"(CPU best {min(r.cpu_seconds for r in warm):.2f} s)"
         )
     )
     print(
         f"  [{verdict(first_ok)}] CLI first run incl. compilation <= {BAR_CLI_FIRST_S:g} s: "
-        + ("n/a" if first is None else f"{first.seconds:.2f} s (exit code {first.returncode})")
+        + (
+            "n/a"
+            if first is None
+            else f"{first.seconds:.2f} s, CPU {first.cpu_seconds:.2f} s (exit {first.returncode})"
+        )
     )
     print(
         f"  [{verdict(None if peak is None else peak <= BAR_MEMORY_MB)}] peak memory (max RSS of a CLI process) "
@@ -432,6 +469,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed repetitions after one warm-up (best kept)"
+    )
+    parser.add_argument(
+        "--cli-args", default="", help="extra playbook backtest options, e.g. '--no-charts --no-record'"
     )
     parser.add_argument("--cli-repeat", type=int, default=3, help="warm CLI runs after the first one")
     parser.add_argument(
@@ -493,20 +533,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows: list[PeerTiming] = []
     compute = vbt_total = None
+    cpu_totals: dict[str, float] = {}
     for runner, best in zip(runners, bests, strict=True):
         rows.extend(runner_rows(runner, best))
         sanity = runner.sanity() if hasattr(runner, "sanity") else {"trades": float(runner.trades())}
         print(f"  {runner.engine}: " + ", ".join(f"{k}={v:,.6g}" for k, v in sanity.items()))
         if runner is ours_full:
             compute = best["total"]
+            cpu_totals["ours"] = best["cpu"]
             rows.append(
-                PeerTiming(
-                    runner.engine,
-                    "full run: whole run_backtest call (incl. metrics)",
-                    best["call"],
-                    runner.n_symbols,
-                )
+                PeerTiming(runner.engine, "full run: the whole timed call", best["call"], runner.n_symbols)
             )
+            if "metrics" in best:
+                note = f"CPU {best['metrics_cpu']:.3f} s; not part of the compute bar"
+                rows.append(
+                    PeerTiming(
+                        runner.engine,
+                        "metrics of the run (with_metrics)",
+                        best["metrics"],
+                        runner.n_symbols,
+                        note=note,
+                    )
+                )
             extra = {k[len("timings.") :]: v for k, v in best.items() if k.startswith("timings.")}
             if extra:
                 print(
@@ -515,17 +563,21 @@ def main(argv: list[str] | None = None) -> int:
                 )
         if runner.engine == "vectorbt":
             vbt_total = best["total"]
+            cpu_totals["vectorbt"] = best["cpu"]
 
     if args.profile and ours_full is not None:
         print_profile(ours_full)
 
     cli: list[CliRun] = []
     if not args.skip_cli:
-        print(f"\n[2] ours: CLI end to end ({PLAYBOOK.name} backtest CONFIG --out DIR)")
-        cli = time_cli(config_path, args.cli_repeat)
+        extra = args.cli_args.split()
+        shown = " ".join(["backtest", "CONFIG", "--out", "DIR", *extra])
+        print(f"\n[2] ours: CLI end to end ({PLAYBOOK.name} {shown})")
+        cli = time_cli(config_path, args.cli_repeat, extra)
         for run in cli:
             print(
-                f"  {run.label}: {run.seconds:.2f} s, max RSS {run.max_rss_mb:,.0f} MB, exit {run.returncode}, "
+                f"  {run.label}: {run.seconds:.2f} s wall, {run.cpu_seconds:.2f} s CPU, "
+                f"max RSS {run.max_rss_mb:,.0f} MB, exit {run.returncode}, "
                 f"result.json written: {run.result_written}"
             )
 
@@ -541,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(compute, rows, cli)
     for note in notes:
         print(f"note: {note}")
-    print_bars(compute, vbt_total, cli)
+    print_bars(compute, vbt_total, cli, cpu_totals)
     return 0
 
 
