@@ -439,6 +439,21 @@ def _bootstrap_sharpe(
     return out
 
 
+def _bootstrap_trades(
+    pnl: np.ndarray, rng: np.random.Generator, n_boot: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean P&L and win rate of ``n_boot`` resamples of the trades (with replacement), in chunks."""
+    n = pnl.size
+    means, win_rates = np.empty(n_boot), np.empty(n_boot)
+    chunk = max(1, 1_000_000 // n)  # about 8 MB of indices at a time
+    for lo in range(0, n_boot, chunk):
+        k = min(chunk, n_boot - lo)
+        sample = pnl[rng.integers(0, n, size=(k, n))]
+        means[lo : lo + k] = sample.mean(axis=1)
+        win_rates[lo : lo + k] = np.count_nonzero(sample > 0, axis=1) / n
+    return means, win_rates
+
+
 def _validation(
     trades: Sequence[Trade], returns: np.ndarray, rf_daily: float, seed: int, n_boot: int, survivorship: bool
 ) -> dict[str, Any]:
@@ -448,9 +463,9 @@ def _validation(
     pct = np.array([t.pnl_pct for t in trades], dtype=np.float64)
     ci: dict[str, list[float | None] | None] = {"expectancy": None, "win_rate": None, "sharpe": None}
     if n >= 2:
-        idx = rng.integers(0, n, size=(n_boot, n))
-        ci["expectancy"] = _percentile_ci(pnl[idx].mean(axis=1))
-        ci["win_rate"] = _percentile_ci((pnl[idx] > 0).mean(axis=1))
+        means, win_rates = _bootstrap_trades(pnl, rng, n_boot)
+        ci["expectancy"] = _percentile_ci(means)
+        ci["win_rate"] = _percentile_ci(win_rates)
     if returns.size >= 3:
         ci["sharpe"] = _percentile_ci(_bootstrap_sharpe(returns, rf_daily, rng, n_boot))
     t_stat = p_value = None
