@@ -534,20 +534,23 @@ def decode_trades(
     """Turn the kernel's trade and fill records into :class:`Trade` objects (RULES sections 6 and 7)."""
     dates = panel.sessions.astype("datetime64[D]").astype(object).tolist()
     names = {int(r): r.name for r in ExitReason} | reason_names
-    order = np.argsort(fills["trade"], kind="stable")
-    f_trade = fills["trade"][order]
-    f_session = fills["session"][order].tolist()
-    f_shares = fills["shares"][order].tolist()
-    f_price = fills["price"][order].tolist()
-    f_reason = fills["reason"][order].tolist()
-    f_fee = fills["commission"][order].tolist()
+    by_trade = np.argsort(fills["trade"], kind="stable")  # each trade's fills stay in fill order
+    f_trade = fills["trade"][by_trade]
+    f_session = fills["session"][by_trade].tolist()
+    f_shares = fills["shares"][by_trade].tolist()
+    f_price = fills["price"][by_trade].tolist()
+    f_reason = fills["reason"][by_trade].tolist()
+    f_fee = fills["commission"][by_trade].tolist()
     bounds = np.searchsorted(f_trade, np.arange(trades.shape[0] + 1), side="left").tolist()
     if trades.shape[0] and (not np.all(trades["closed"] == 1) or np.any(np.diff(bounds) == 0)):
         raise SimulationError("internal error of the fast engine: a position was left open at the end")
     symbols = panel.symbols
     columns = {name: trades[name].tolist() for name in trades.dtype.names or ()}
+    # trades in order of entry session, symbol (code-point order), sleeve
+    symbol_rank = np.argsort(np.argsort(np.array(symbols, dtype=object)))
+    order = np.lexsort((trades["sleeve"], symbol_rank[trades["symbol"]], trades["entry_session"])).tolist()
     out: list[Trade] = []
-    for i in range(trades.shape[0]):
+    for i in order:
         lo, hi = bounds[i], bounds[i + 1]
         entry = columns["entry_price"][i]
         shares = columns["shares"][i]
@@ -585,6 +588,4 @@ def decode_trades(
                 sleeve=sleeve_names[columns["sleeve"][i]],
             )
         )
-    keys = zip(columns["entry_session"], [t.symbol for t in out], columns["sleeve"], strict=True)
-    ranked = sorted(zip(keys, out, strict=True), key=lambda item: item[0])
-    return [t for _, t in ranked]
+    return out
