@@ -314,3 +314,109 @@ def test_hard_stop_rule_spec_matches_pct() -> None:
     (t,) = trades
     assert (t.exit_reason, t.exit_price, t.initial_stop) == ("HARD_STOP", 95.0, pytest.approx(92.0))
     assert t.r_multiple == pytest.approx(-5 / 8)
+
+
+def test_pending_entry_without_a_bar_is_cancelled() -> None:
+    # A signals at t0 but has no bar at t1: the order is cancelled (no trade), its slot is free again
+    # at the t1 scan, where B is taken and enters at t2.
+    bars = {"A": [flat(10), None, flat(10), flat(10)], "B": [flat(20)] * 4}
+    script = {0: [("A", 5, 1)], 1: [("B", 5, 1)]}
+    trades, curve = run_both(make_panel(bars), [sleeve(script, named_exit("fixed"))])
+    assert [(t.symbol, t.entry_date) for t in trades] == [("B", day(2))]
+    assert list(curve.positions) == [0, 0, 1, 0]
+
+
+def test_sized_to_zero_takes_no_slot_but_zero_at_the_open_uses_it() -> None:
+    # fixed_dollar 500 a position, 1 slot. t0: A (ref 1000, score 9) is sized floor(500/1000) = 0 -> no
+    # slot, so B (ref 100, score 8) gets it: 5 shares. t1 B opens at 600: the order wants 5 * 600 but the
+    # sizing was from the reference; cash 100 000 pays 3000: B enters with 5 shares.
+    # t2: C (ref 10) would take 50 shares but the slot is held by B.
+    bars = {"A": [flat(1000)] * 4, "B": [flat(100), flat(600), flat(600), flat(600)], "C": [flat(10)] * 4}
+    script = {0: [("A", 9, 1), ("B", 8, 1)], 2: [("C", 9, 1)]}
+    trades, _ = run_both(
+        make_panel(bars), [sleeve(script, named_exit("fixed"), FixedDollarSizer(amount=500.0))]
+    )
+    assert [(t.symbol, t.shares, t.entry_price) for t in trades] == [("B", 5, 600.0)]
+
+
+def test_zero_shares_at_the_open_used_the_slot_that_evening() -> None:
+    # starting capital 1000, fixed_dollar 900: t0 A (ref 10) -> 90 shares, the only slot. t1 A opens at
+    # 2000: cash allows floor(1000 / 2000) = 0 shares -> no trade. B's setup on t0 ranked second was not
+    # tried (the slot was used); B's setup at t1 enters at t2.
+    settings = PortfolioSettings(starting_capital=1000.0, slippage_bps=0.0)
+    bars = {"A": [flat(10), flat(2000), flat(2000), flat(2000)], "B": [flat(10)] * 4}
+    script = {0: [("A", 9, 1), ("B", 8, 1)], 1: [("B", 8, 1)]}
+    trades, _ = run_both(
+        make_panel(bars), [sleeve(script, named_exit("fixed"), FixedDollarSizer(amount=900.0))], settings
+    )
+    assert [(t.symbol, t.entry_date, t.shares) for t in trades] == [("B", day(2), 90)]
+
+
+def test_scale_out_at_the_next_open() -> None:
+    # scaled_exits with exit_fill next_open: entry 100 at t1 (1000 shares); t2 close 110 (+10 %) decides
+    # SCALE_1 (250 shares), filled at the t3 open 111; then t3's stop check runs on the 750 left: low 91.5
+    # <= 92 -> HARD_STOP at min(open 111, 92) = 92. exit_price = (250 * 111 + 750 * 92) / 1000 = 96.75
+    settings = PortfolioSettings(slippage_bps=0.0, exit_fill="next_open")
+    bars = {"A": [flat(100), flat(100), flat(110), (111, 111, 91.5, 95), flat(95)]}
+    trades, _ = run_both(make_panel(bars), [sleeve({0: [("A", 5, 1)]}, named_exit("scaled_exits"))], settings)
+    (t,) = trades
+    assert [(p.date, p.shares, p.price, p.reason) for p in t.partial_exits] == [
+        (day(3), 250, 111.0, "SCALE_1")
+    ]
+    assert (t.exit_date, t.exit_reason, t.exit_price) == (day(3), "HARD_STOP", 96.75)
+
+
+def test_entry_at_the_close_on_the_symbols_last_bar_is_end_of_data() -> None:
+    # entry_fill close: A signals on its last bar t2 (the test runs to t4): it enters at the t2 close
+    # and is sold at that same close, END_OF_DATA (no position is left without data).
+    settings = PortfolioSettings(slippage_bps=0.0, entry_fill="close")
+    bars = {"A": [flat(10), flat(10), flat(10)], "B": [flat(5)] * 5}
+    trades, curve = run_both(make_panel(bars), [sleeve({2: [("A", 5, 1)]}, named_exit("fixed"))], settings)
+    (t,) = trades
+    assert (t.entry_date, t.exit_date, t.exit_reason, t.sessions_held) == (day(2), day(2), "END_OF_DATA", 0)
+    assert list(curve.positions) == [0, 0, 0, 0, 0]
+
+
+def test_minimum_commission_and_per_share_costs() -> None:
+    # commission max(5, 1 + 0.001 * q). fixed_dollar 10 000 at ref 100 -> 100 shares at t1 open 100:
+    # fee max(5, 1.1) = 5. END_OF_TEST at t2 close 110: fee 5. pnl = 100 * (110 - 100) - 10 = 990
+    settings = PortfolioSettings(
+        slippage_bps=0.0, commission_per_order=1.0, commission_per_share=0.001, commission_min=5.0
+    )
+    bars = {"A": [flat(100), flat(100), flat(110)]}
+    trades, curve = run_both(
+        make_panel(bars),
+        [sleeve({0: [("A", 5, 1)]}, named_exit("fixed"), FixedDollarSizer(10_000.0))],
+        settings,
+    )
+    (t,) = trades
+    assert (t.commission, t.pnl) == (10.0, 990.0)
+    assert curve.cash[1] == 100_000.0 - 10_005.0
+    assert curve.equity[-1] == 100_990.0
+
+
+def test_smart_trail_is_undefined_until_a_new_peak_then_follows_the_close_atr() -> None:
+    # smart_exits; the warm-up bars have range 2 (true range 2). Entry 100 at t11 (setup t10).
+    # t11 close 100: no new peak -> no trail. t12 close 104 (+4 %): new peak; TR12 = |105 - 100| = 5,
+    # ATR10 = (9 * 2 + 5) / 10 = 2.3 -> trail 104 - 2 * 2.3 = 99.4; not armed (104 <= 105).
+    # t13 close 107: TR13 = |108 - 104| = 4, ATR10 = (8 * 2 + 5 + 4) / 10 = 2.5, +7 % -> 107 - 2 * 2.5 = 102.
+    # t14 close 101.5: peak 107 > 105 and 101.5 < 102 -> TRAILING_STOP (checked before MA_BREAK).
+    pre = [(100, 101, 99, 100)] * 11
+    bars = {
+        "A": [
+            *pre,
+            (100, 101, 99, 100),
+            (103, 105, 103, 104),
+            (106, 108, 106, 107),
+            (102, 102.5, 101, 101.5),
+            flat(100),
+        ]
+    }
+    trades, _ = run_both(make_panel(bars), [sleeve({10: [("A", 5, 1)]}, named_exit("smart_exits"))])
+    (t,) = trades
+    assert (t.entry_date, t.exit_date, t.exit_reason, t.exit_price) == (
+        day(11),
+        day(14),
+        "TRAILING_STOP",
+        101.5,
+    )
