@@ -291,3 +291,22 @@ def test_benchmark_from_panel_equal_weight_buy_and_hold() -> None:
     later = benchmark_from_panel(panel, "2021-01-05", "2021-01-06")
     # from day 1 every symbol has a bar: A 11 -> 12, B 18 -> 18 (held), C 50 -> 100: (12/11 + 1 + 2) / 3
     assert np.allclose(later.curves["equal_weight"], [1.0, (12 / 11 + 1 + 2) / 3])
+
+
+def test_sleeve_attribution() -> None:
+    # hand run's trades split: AAA (+100) and BBB (-50) in "smart", CCC (+160) in "scaled".
+    # Sleeve equity ends at 550 and 660 -> capital 550 - 50 = 500 and 660 - 160 = 500;
+    # returns +10 % and +32 %.
+    base = hand_worked_run()
+    trades = [dataclasses.replace(t, sleeve="scaled" if t.symbol == "CCC" else "smart") for t in base.trades]
+    sleeve_equity = {
+        "smart": np.array([500.0, 600.0, 550.0, 550.0, 550.0]),
+        "scaled": np.array([500.0, 500.0, 440.0, 495.0, 660.0]),
+    }
+    curve = dataclasses.replace(base.equity, sleeve_equity=sleeve_equity)
+    m = compute_metrics(dataclasses.replace(base, trades=trades, equity=curve))
+    smart, scaled = m["sleeves"]["smart"], m["sleeves"]["scaled"]
+    assert (smart["trades"], smart["net_pnl"], smart["win_rate"]) == (2, pytest.approx(50.0), 0.5)
+    assert smart["starting_capital"] == pytest.approx(500.0) and smart["total_return"] == pytest.approx(0.10)
+    assert scaled["trades"] == 1 and scaled["total_return"] == pytest.approx(0.32)
+    assert compute_metrics(base)["sleeves"] == {}  # one (unnamed) sleeve: no breakdown

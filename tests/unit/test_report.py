@@ -277,3 +277,31 @@ def test_markdown_without_png_has_no_dangling_image_links(tmp_path: Path) -> Non
     written = write_run(hand_worked_run(), tmp_path, formats=("json", "csv", "md"))
     assert set(written) == {"result_json", "trades_csv", "equity_csv", "report_md"}
     assert "![" not in written["report_md"].read_text() and not (tmp_path / "charts").exists()
+
+
+def test_report_names_the_run_and_lists_sleeves(tmp_path: Path) -> None:
+    base = hand_worked_run()
+    trades = [dataclasses.replace(t, sleeve="scaled" if t.symbol == "CCC" else "smart") for t in base.trades]
+    config = {
+        "name": "smart vs scaled",
+        "sleeves": [
+            {
+                "name": "smart",
+                "scanner": {"name": "daily_breakout", "preset": "moderate"},
+                "exit": {"name": "smart_exits"},
+            },
+            {
+                "name": "scaled",
+                "scanner": {"name": "daily_breakout", "preset": "moderate"},
+                "exit": {"name": "scaled_exits"},
+            },
+        ],
+    }
+    run = dataclasses.replace(base, trades=trades, config=config)
+    md = write_run(run, tmp_path, formats=("json", "md"))["report_md"].read_text()
+    assert md.startswith("# Backtest report: smart vs scaled\n")
+    assert (
+        "Strategy: smart: daily_breakout / moderate / smart_exits; scaled: daily_breakout / moderate / scaled_exits"
+        in md
+    )
+    assert "## Sleeves" in md and "| smart | 2 | 50.0% | +$50.00 |" in md

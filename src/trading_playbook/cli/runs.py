@@ -37,10 +37,9 @@ def _console() -> Any:
 
 
 def _label(config: dict[str, Any]) -> str:
-    scanner = config.get("scanner") or {}
-    exit_cfg = config.get("exit") or {}
-    parts = [scanner.get("preset"), exit_cfg.get("name")]
-    return " / ".join(str(p) for p in parts if p) or "—"
+    from trading_playbook.reports._content import strategy_label
+
+    return str(config.get("name") or strategy_label(config) or "—")
 
 
 @runs_app.command("ls")

@@ -355,6 +355,41 @@ def _trade_metrics(trades: Sequence[Trade], years: float, mean_equity: float | N
     }
 
 
+_SLEEVE_KEYS = (
+    "trades",
+    "win_rate",
+    "net_pnl",
+    "expectancy",
+    "expectancy_pct",
+    "expectancy_r",
+    "profit_factor",
+    "avg_sessions_held",
+)
+
+
+def _sleeve_metrics(result: RunResult, years: float) -> dict[str, dict[str, Any]]:
+    """Per-sleeve trade figures and return on the sleeve's capital, for runs with two or more sleeves.
+
+    The sleeve's starting capital is recovered from the P&L attribution: final sleeve equity minus the
+    sleeve's trade P&L (every position is closed by the end of a run).
+    """
+    names = sorted(set(result.equity.sleeve_equity) | {t.sleeve for t in result.trades if t.sleeve})
+    if len(names) < 2:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        part = _trade_metrics([t for t in result.trades if t.sleeve == name], years, None)
+        row = {key: part[key] for key in _SLEEVE_KEYS}
+        curve = result.equity.sleeve_equity.get(name)
+        final = _num(curve[-1]) if curve is not None and len(curve) else None
+        start = final - part["net_pnl"] if final is not None and part["net_pnl"] is not None else None
+        row["final_equity"] = final
+        row["starting_capital"] = _num(start)
+        row["total_return"] = _num(part["net_pnl"] / start) if start and start > 0 else None
+        out[name] = row
+    return out
+
+
 # ---------------------------------------------------------------------------------------- benchmark stats
 def _benchmark_metrics(
     result: RunResult,
@@ -561,7 +596,8 @@ def compute_metrics(
     dict
         Flat headline figures (``total_return``, ``cagr``, ``sharpe``, ``max_drawdown``, ``trades``,
         ``win_rate``, ``expectancy_r`` ...) plus nested ``drawdown``, ``exit_reasons``,
-        ``monthly_returns``, ``yearly_returns``, ``benchmarks``, ``validation`` and ``verdict``.
+        ``monthly_returns``, ``yearly_returns``, ``benchmarks``, ``sleeves`` (two or more sleeves
+        only), ``validation`` and ``verdict``.
 
     Examples
     --------
@@ -582,6 +618,7 @@ def compute_metrics(
         np.asarray(result.equity.equity, dtype=np.float64), float(result.starting_capital)
     )
     metrics: dict[str, Any] = {**equity_part, **trade_part, "risk_free_rate": float(risk_free_rate)}
+    metrics["sleeves"] = _sleeve_metrics(result, years)
     metrics["benchmarks"] = (
         _benchmark_metrics(
             result, benchmark, returns, equity_part["total_return"], equity_part["cagr"], rf_daily

@@ -56,13 +56,26 @@ class Image:
 Block = Heading | Paragraph | Callout | Table | Image
 
 
+def strategy_label(config: Mapping[str, Any]) -> str:
+    """'scanner / preset / exit', or one such label per sleeve ('name: preset / exit; ...')."""
+
+    def one(node: Mapping[str, Any]) -> str:
+        scanner = node.get("scanner") or {}
+        exit_cfg = node.get("exit") or {}
+        parts = [scanner.get("name"), scanner.get("preset"), exit_cfg.get("name")]
+        return " / ".join(str(p) for p in parts if p)
+
+    sleeves = config.get("sleeves") or []
+    if sleeves:
+        return "; ".join(f"{s.get('name', '?')}: {one(s)}" for s in sleeves if isinstance(s, Mapping))
+    return one(config)
+
+
 def _title(doc: Mapping[str, Any]) -> str:
     cfg = doc.get("config") or {}
-    scanner = cfg.get("scanner") or {}
-    exit_cfg = cfg.get("exit") or {}
-    parts = [str(scanner.get("name", "")), str(scanner.get("preset", "")), str(exit_cfg.get("name", ""))]
-    label = " / ".join(p for p in parts if p)
-    return f"Backtest report: {label}" if label else "Backtest report"
+    report_cfg = cfg.get("report") or {}
+    name = report_cfg.get("title") or cfg.get("name") or strategy_label(cfg)
+    return f"Backtest report: {name}" if name else "Backtest report"
 
 
 def _summary(doc: Mapping[str, Any]) -> Table:
@@ -227,6 +240,42 @@ def _trade_stats(doc: Mapping[str, Any]) -> list[Block]:
     return [Heading("Trade statistics"), Table(("Figure", "Value"), rows, (False, True))]
 
 
+def _sleeves(doc: Mapping[str, Any]) -> list[Block]:
+    sleeves = doc["metrics"].get("sleeves") or {}
+    if not sleeves:
+        return []
+    rows = [
+        (
+            name,
+            f.num(s["trades"]),
+            f.pct(s["win_rate"], signed=False),
+            f.money(s["net_pnl"], signed=True),
+            f.money(s["expectancy"], signed=True),
+            f.num(s["expectancy_r"]),
+            f.num(s["profit_factor"]),
+            f.money(s["starting_capital"]),
+            f.pct(s["total_return"]),
+        )
+        for name, s in sorted(sleeves.items())
+    ]
+    headers = (
+        "Sleeve",
+        "Trades",
+        "Win rate",
+        "Net P&L",
+        "Expectancy",
+        "Exp. R",
+        "Profit factor",
+        "Capital",
+        "Return",
+    )
+    return [
+        Heading("Sleeves"),
+        Paragraph("P&L attribution per sleeve; capital = final sleeve equity minus the sleeve's trade P&L."),
+        Table(headers, rows, (False, *([True] * 8))),
+    ]
+
+
 def _exit_reasons(doc: Mapping[str, Any]) -> list[Block]:
     reasons = doc["metrics"]["exit_reasons"]
     if not reasons:
@@ -314,7 +363,8 @@ def _trade_list(doc: Mapping[str, Any]) -> list[Block]:
 def report_blocks(doc: Mapping[str, Any], charts: tuple[str, ...]) -> tuple[str, list[Block]]:
     """Title and blocks of a report; ``charts`` names the chart images available, in order."""
     m = doc["metrics"]
-    blocks: list[Block] = [Callout(f"Verdict: {m['verdict']}", "verdict")]
+    blocks: list[Block] = [Paragraph(f"Strategy: {strategy_label(doc.get('config') or {}) or f.DASH}")]
+    blocks.append(Callout(f"Verdict: {m['verdict']}", "verdict"))
     blocks.extend(Callout(w, "warning") for w in m["validation"]["warnings"])
     blocks.extend(Callout(n, "note") for n in m.get("notes", []))
     blocks += [Heading("Summary"), _summary(doc), Heading("Validation"), *_validation(doc)]
@@ -322,7 +372,8 @@ def report_blocks(doc: Mapping[str, Any], charts: tuple[str, ...]) -> tuple[str,
     if charts:
         blocks.append(Heading("Charts"))
         blocks.extend(Image(name, CHART_TITLES.get(name, name)) for name in charts)
-    blocks += _trade_stats(doc) + _exit_reasons(doc) + _monthly(doc) + _configuration(doc) + _trade_list(doc)
+    blocks += _trade_stats(doc) + _sleeves(doc) + _exit_reasons(doc) + _monthly(doc)
+    blocks += _configuration(doc) + _trade_list(doc)
     blocks.append(
         Paragraph(f"Generated {doc.get('created_at')} · result schema {doc.get('schema_version')}.")
     )
