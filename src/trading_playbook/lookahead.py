@@ -248,14 +248,33 @@ def _clean_cuts(panel: Panel, candidates: Sequence[int]) -> list[int]:
     return sorted(set(out))
 
 
-def _default_cuts(panel: Panel, curve: EquityCurve, n_cuts: int) -> list[int]:
+def _default_cuts(panel: Panel, curve: EquityCurve, n_cuts: int, start: int | None) -> list[int]:
     if len(curve) < 3:
         raise SimulationError("the backtest covers fewer than 3 sessions; nothing to check for lookahead")
     first = panel.session_index(curve.dates[0])
+    if start is not None:
+        first = max(first, start)
     last = panel.session_index(curve.dates[-1])
     span = last - 1 - first
     picks = [first + round(span * (i + 1) / (n_cuts + 1)) for i in range(n_cuts)]
     return _clean_cuts(panel, picks)
+
+
+def _infer_entry_fill(trades: list[Trade], panel: Panel) -> str | None:
+    """``"next_open"`` or ``"close"`` when every entry price is one constant multiple (1 + slippage) of
+    its session's open, or of its close; None when neither holds (or there are no trades)."""
+    if not trades:
+        return None
+    days = np.array([t.entry_date for t in trades], dtype="datetime64[D]")
+    rows = np.searchsorted(panel.sessions.astype("datetime64[D]"), days)
+    cols = np.array([panel.symbol_index(t.symbol) for t in trades], dtype=np.int64)
+    price = np.array([t.entry_price for t in trades], dtype=np.float64)
+    for mode, base in (("next_open", panel.open), ("close", panel.close)):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = price / base[rows, cols]
+        if np.all(np.isfinite(ratio)) and np.ptp(ratio) <= 1e-9 * float(np.max(np.abs(ratio))):
+            return mode
+    return None
 
 
 # ---------------------------------------------------------------------------------------- check
@@ -266,7 +285,8 @@ def check_lookahead(
     cut_points: Sequence[int] | None = None,
     n_cuts: int = 4,
     seed: int = 0,
-    entry_fill: Literal["next_open", "close"] = "next_open",
+    start: int | None = None,
+    entry_fill: Literal["next_open", "close", "auto"] = "auto",
     rtol: float = 0.0,
 ) -> LookaheadReport:
     """Prove that ``run`` decides nothing with data from the future (see the module docstring).
@@ -283,8 +303,13 @@ def check_lookahead(
         ``n_cuts`` clean sessions spread over the backtest.
     seed
         Seed of the random futures (cut k uses ``seed + k``).
+    start
+        First backtest session (default cut points are spread after it; by default the first session
+        of the full run's equity curve).
     entry_fill
         The run's entry fill; with ``"next_open"`` the entries filled right after T are compared too.
+        ``"auto"`` infers it from the full run's entry prices (every entry price is the same multiple
+        of its session's open, or of its close); when it cannot tell, that comparison is skipped.
     rtol
         Relative tolerance on prices and equity (0: exact, what a deterministic engine gives).
 
@@ -293,7 +318,8 @@ def check_lookahead(
     LookaheadReport
     """
     full_trades, full_curve = run(panel)
-    cuts = list(cut_points) if cut_points is not None else _default_cuts(panel, full_curve, n_cuts)
+    cuts = list(cut_points) if cut_points is not None else _default_cuts(panel, full_curve, n_cuts, start)
+    fill_mode = _infer_entry_fill(full_trades, panel) if entry_fill == "auto" else entry_fill
     checks: list[CutCheck] = []
     modes: tuple[Mode, Mode] = ("truncated", "random_future")
     for k, cut in enumerate(cuts):
@@ -312,7 +338,7 @@ def check_lookahead(
             mismatch = _first_difference(full_events, other_events, rtol)
             n_rows, row_mismatch = _rows_difference(full_curve, curve, stamp, inclusive, rtol)
             mismatch = mismatch or row_mismatch
-            if mismatch is None and inclusive and entry_fill == "next_open":
+            if mismatch is None and inclusive and fill_mode == "next_open":
                 nxt = dt.date.fromisoformat(str(panel.sessions[cut + 1].astype("datetime64[D]")))
                 want, got = _next_open_entries(full_trades, nxt), _next_open_entries(trades, nxt)
                 if want != got:

@@ -113,7 +113,7 @@ def test_random_future_keeps_the_past_and_the_adjustment() -> None:
 def test_fast_engine_passes_on_synthetic_data(exit_name: str, settings: PortfolioSettings) -> None:
     panel = synthetic_panel()
     run = fast_run([sleeve(exit_name, preset="relaxed", max_positions=5)], settings, start=60)
-    report = check_lookahead(run, panel, n_cuts=4, seed=11, entry_fill=settings.entry_fill)
+    report = check_lookahead(run, panel, n_cuts=4, seed=11)  # entry_fill inferred
     assert report.passed, report.summary()
     assert len(report.checks) == 8
     assert sum(c.compared_fills for c in report.checks) > 50  # the comparisons are not empty
@@ -153,6 +153,7 @@ def test_a_scanner_peeking_is_caught_with_entries_at_the_close() -> None:
     settings = PortfolioSettings(entry_fill="close")
     run = fast_run([sleeve("fixed", PeekingScanner(), max_positions=5)], settings, start=60)
     report = check_lookahead(run, panel, n_cuts=3, seed=4, entry_fill="close")
+    assert check_lookahead(run, panel, n_cuts=3, seed=4).passed is False  # also with the fill inferred
     assert not report.passed
     assert report.first_mismatch is not None and "random_future" in report.first_mismatch
 
@@ -198,7 +199,9 @@ class FullSampleScanner:
         ref = panel.close[t, j]
         zeros = np.zeros(t.shape[0])
         ones = np.ones(t.shape[0])
-        return SetupTable(t, j, ref, ref * 0.92, ones, ref, np.zeros(t.shape[0], np.int64), zeros, ones, zeros, zeros)
+        return SetupTable(
+            t, j, ref, ref * 0.92, ones, ref, np.zeros(t.shape[0], np.int64), zeros, ones, zeros, zeros
+        )
 
 
 def test_a_full_sample_leak_is_caught_by_the_cut() -> None:
@@ -207,3 +210,16 @@ def test_a_full_sample_leak_is_caught_by_the_cut() -> None:
     report = check_lookahead(run, panel, n_cuts=3, seed=3)
     assert not report.passed
     assert any(not c.passed for c in report.checks if c.mode == "truncated")
+
+
+def test_entry_fill_is_inferred_from_the_entry_prices() -> None:
+    from trading_playbook.lookahead import _infer_entry_fill
+
+    panel = synthetic_panel()
+    for fill in ("next_open", "close"):
+        settings = PortfolioSettings(entry_fill=fill)  # type: ignore[arg-type]
+        trades, _ = fast_run([sleeve("smart_exits", preset="relaxed", max_positions=5)], settings, start=60)(
+            panel
+        )
+        assert _infer_entry_fill(trades, panel) == fill
+    assert _infer_entry_fill([], panel) is None
