@@ -242,7 +242,9 @@ def load_config(path: str | Path) -> PlaybookConfig:
     """Read and validate a TOML config file; errors name the file and the key."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist; pass the path of a .toml file (see examples/)")
+        raise ConfigError(
+            f"config file {str(p)!r} does not exist; pass the path of a .toml file (see examples/)"
+        )
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -271,7 +273,7 @@ def _check_components(cfg: PlaybookConfig, origin: str) -> None:
             if kind == "exit" and comp.rules is not None:
                 continue
             if comp.name is None:
-                raise ConfigError(f"{origin}: [{prefix}{kind}] needs name = \"...\"")
+                raise ConfigError(f'{origin}: [{prefix}{kind}] needs name = "..."')
             valid = _component_parameters(registry, kind, comp.name)  # raises UnknownComponentError
             for key in comp.params():
                 if valid is not None and key not in valid:

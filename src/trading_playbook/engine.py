@@ -39,7 +39,15 @@ from trading_playbook.core.panel import Panel, bars_to_panel
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
 
-__all__ = ["BacktestEngine", "EngineName", "Workspace", "build_sleeves", "load_data", "run_backtest", "simulate"]
+__all__ = [
+    "BacktestEngine",
+    "EngineName",
+    "Workspace",
+    "build_sleeves",
+    "load_data",
+    "run_backtest",
+    "simulate",
+]
 
 EngineName = Literal["fast", "reference"]
 ENGINES: tuple[str, ...] = ("fast", "reference")
@@ -81,7 +89,9 @@ class Workspace:
         return table
 
 
-def load_data(cfg: PlaybookConfig, *, progress: bool = False, symbols: Sequence[str] | None = None) -> Workspace:
+def load_data(
+    cfg: PlaybookConfig, *, progress: bool = False, symbols: Sequence[str] | None = None
+) -> Workspace:
     """Load the config's data into a :class:`Workspace` (once per process for sweeps)."""
     from trading_playbook.data import load_panel
 
@@ -106,7 +116,9 @@ def build_sleeves(cfg: PlaybookConfig) -> list[SleeveSpec]:
     for sc in cfg.sleeve_configs():
         scanner = registry.get_scanner(sc.scanner.name or "daily_breakout", **sc.scanner.params())
         if sc.exit.rules is not None:
-            exit_strategy = exit_spec_from_config(sc.exit.name, [dict(r) for r in sc.exit.rules], sc.exit.params())
+            exit_strategy = exit_spec_from_config(
+                sc.exit.name, [dict(r) for r in sc.exit.rules], sc.exit.params()
+            )
         else:
             exit_strategy = registry.get_exit_strategy(sc.exit.name or "smart_exits", **sc.exit.params())
         sizer = registry.get_sizer(sc.sizer.name or "percent_equity", **sc.sizer.params())
@@ -200,7 +212,9 @@ def run_backtest(
     if symbols and workspace is not None:
         panel = panel.select([s.upper() for s in symbols])
         ws = Workspace(panel=panel, info=ws.info)
-    lo, hi = window(panel, start if start is not None else cfg.data.start, end if end is not None else cfg.data.end)
+    lo, hi = window(
+        panel, start if start is not None else cfg.data.start, end if end is not None else cfg.data.end
+    )
     sleeves = build_sleeves(cfg)
     settings = portfolio_settings(cfg)
 
@@ -368,7 +382,9 @@ class BacktestEngine:
     def run(self, start_date: Any = None, end_date: Any = None) -> RunResult:
         """Simulate ``[start_date, end_date]`` (default: all loaded sessions); metrics included."""
         lo, hi = window(self.panel, start_date, end_date)
-        trades, equity = simulate(self.panel, [self.sleeve], self.settings, start=lo, end=hi, engine=self.engine)
+        trades, equity = simulate(
+            self.panel, [self.sleeve], self.settings, start=lo, end=hi, engine=self.engine
+        )
         result = RunResult(
             trades=trades,
             equity=equity,
@@ -397,6 +413,4 @@ def _as_panel(data: Any, adjustment: str) -> Panel:
 
     if isinstance(data, DataRequest):
         return load_panel(data)[0]
-    raise ConfigError(
-        f"data must be a Panel, a bar DataFrame or a DataRequest, got {type(data).__name__}"
-    )
+    raise ConfigError(f"data must be a Panel, a bar DataFrame or a DataRequest, got {type(data).__name__}")

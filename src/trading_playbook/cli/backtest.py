@@ -12,12 +12,16 @@ import typer
 __all__ = ["register"]
 
 ConfigArg = Annotated[Path, typer.Argument(help="A TOML config file (see examples/).", show_default=False)]
-StartOpt = Annotated[str | None, typer.Option("--start", help="First session (YYYY-MM-DD); default [data] start.")]
+StartOpt = Annotated[
+    str | None, typer.Option("--start", help="First session (YYYY-MM-DD); default [data] start.")
+]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last session (YYYY-MM-DD); default [data] end.")]
 SymbolsOpt = Annotated[
     str | None, typer.Option("--symbols", help="Comma-separated symbols restricting the universe.")
 ]
-EngineOpt = Annotated[str, typer.Option("--engine", help="fast (numba, default) or reference (plain Python).")]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help="fast (numba, default) or reference (plain Python).")
+]
 
 
 def _symbols(text: str | None) -> list[str] | None:
@@ -40,8 +44,12 @@ def backtest(
         Path | None, typer.Option("--out", help="Output folder; default runs/<config>-<timestamp>.")
     ] = None,
     engine: EngineOpt = "fast",
-    record: Annotated[bool, typer.Option("--record/--no-record", help="Record the run in the run registry.")] = True,
-    charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Render PNG charts and report.html.")] = True,
+    record: Annotated[
+        bool, typer.Option("--record/--no-record", help="Record the run in the run registry.")
+    ] = True,
+    charts: Annotated[
+        bool, typer.Option("--charts/--no-charts", help="Render PNG charts and report.html.")
+    ] = True,
 ) -> None:
     """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
     from rich.console import Console
@@ -69,7 +77,9 @@ def backtest(
     _print_summary(result, out_dir, written, run_id, time.perf_counter() - t0)
 
 
-def _print_summary(result: Any, out_dir: Path, written: dict[str, Path], run_id: str | None, seconds: float) -> None:
+def _print_summary(
+    result: Any, out_dir: Path, written: dict[str, Path], run_id: str | None, seconds: float
+) -> None:
     from rich.console import Console
     from rich.table import Table
 

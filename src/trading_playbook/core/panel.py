@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -76,9 +76,9 @@ class Panel:
                 "check the [data] symbols list or ingest it first"
             ) from None
 
-    def session_index(self, date: object, side: Literal["left", "right"] = "left") -> int:
+    def session_index(self, date: Any, side: Literal["left", "right"] = "left") -> int:
         """Index of the first session >= date (side='left') or last session <= date (side='right')."""
-        d = np.datetime64(pd.Timestamp(date).date(), "D")
+        d = pd.Timestamp(date).to_datetime64().astype("datetime64[D]")
         if side == "left":
             return int(np.searchsorted(self.sessions, d, side="left"))
         return int(np.searchsorted(self.sessions, d, side="right")) - 1
@@ -241,34 +241,43 @@ def panel_from_arrays(
         )
     sessions, row = _session_rows(day.astype("datetime64[D]"))
     shape = (sessions.shape[0], len(symbols))
-    flat = row * shape[1] + symbol_codes.astype(np.int64, copy=False)
+    codes = symbol_codes.astype(np.int64, copy=False)
+    flat = row * shape[1] + codes
 
     available = np.zeros(shape[0] * shape[1], dtype=bool)
     available[flat] = True
     if int(np.count_nonzero(available)) != day.shape[0]:
         raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
+    holes = np.flatnonzero(~available)
 
-    def scatter(values: np.ndarray, fill: float) -> np.ndarray:
-        out = np.full(shape[0] * shape[1], fill, dtype=np.float64)
+    def scatter(values: np.ndarray) -> np.ndarray:
+        out = np.empty(shape[0] * shape[1], dtype=np.float64)
         out[flat] = values
+        out[holes] = np.nan
         return out.reshape(shape)
 
-    raw_close = scatter(columns["close"], np.nan)
-    split = scatter(columns["split"], 1.0) if "split" in columns else np.ones(shape)
-    factor = np.ones(shape) if adjustment == "raw" else split_factors(split)
+    split = np.ones(shape[0] * shape[1])
+    if "split" in columns:
+        odd = np.flatnonzero(columns["split"] != 1.0)
+        split[flat[odd]] = columns["split"][odd]
+    split = split.reshape(shape)
+    # adjustment per bar (same arithmetic as on the grid, on contiguous arrays)
+    factor = (
+        None
+        if adjustment == "raw" or "split" not in columns
+        else _bar_factors(split, row, codes, columns["split"])
+    )
     if adjustment == "all":
-        ratio = scatter(columns["adjusted_close"], np.nan) / raw_close
+        ratio = columns["adjusted_close"] / columns["close"]
     prices: dict[str, np.ndarray] = {}
     for name in PRICE_FIELDS:
-        values = raw_close.copy() if name == "close" else scatter(columns[name], np.nan)
-        if adjustment == "split":
-            np.divide(values, factor, out=values)
+        values = columns[name]
+        if adjustment == "split" and factor is not None:
+            values = values / factor
         elif adjustment == "all":
-            np.multiply(values, ratio, out=values)
-        prices[name] = values
-    volume = scatter(columns["volume"], np.nan)
-    if adjustment != "raw":
-        np.multiply(volume, factor, out=volume)
+            values = values * ratio
+        prices[name] = scatter(values)
+    volume = columns["volume"] if factor is None else columns["volume"] * factor
     return Panel(
         sessions=sessions,
         symbols=symbols,
@@ -276,12 +285,31 @@ def panel_from_arrays(
         high=prices["high"],
         low=prices["low"],
         close=prices["close"],
-        volume=volume,
-        raw_close=raw_close,
+        volume=scatter(volume),
+        raw_close=prices["close"] if adjustment == "raw" else scatter(columns["close"]),
         available=available.reshape(shape),
         adjustment=adjustment,
         split=split,
     )
+
+
+def _bar_factors(
+    split: np.ndarray, row: np.ndarray, codes: np.ndarray, coefficients: np.ndarray
+) -> np.ndarray | None:
+    """``F_t`` of every bar (:func:`split_factors`), computed only for symbols that split; None if none."""
+    with np.errstate(invalid="ignore"):
+        real = np.isfinite(coefficients) & (coefficients > 0) & (coefficients != 1.0)
+    cols = np.unique(codes[real])
+    if cols.size == 0:
+        return None
+    sub = split_factors(split[:, cols])
+    position = np.full(split.shape[1], -1, dtype=np.int64)
+    position[cols] = np.arange(cols.size)
+    where = position[codes]
+    hit = np.flatnonzero(where >= 0)
+    factor = np.ones(codes.shape[0])
+    factor[hit] = sub[row[hit], where[hit]]
+    return factor
 
 
 def _session_rows(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -375,6 +375,6 @@ def named_exit(name: str, **params: float) -> ExitSpec:
     except KeyError:
         raise ConfigError(f"unknown exit rule set {name!r}; built-in: {', '.join(NAMED_EXITS)}") from None
     try:
-        return factory(**params)  # type: ignore[operator]
+        return factory(**params)
     except TypeError as exc:
         raise ConfigError(f"exit {name!r}: {exc}") from exc
