@@ -125,7 +125,7 @@ class RandomSetups:
         )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31 - 1),
     exit_index=st.integers(0, len(EXITS) - 1),

@@ -1,7 +1,7 @@
 """Parity of the two engines on the shared real data (issue 4: identical trades, equity within 1e-9).
 
 The fast engine (numba kernel) and the reference engine (plain Python) run the same sleeves on the
-S&P 500 data: every built-in exit with every scanner preset (2005-2008, 10 positions), variants of
+S&P 500 data: every built-in exit with every scanner preset (2006-2008, 10 positions), variants of
 fills, costs, sizers and sleeves, and the canonical configuration over the full range. Trades must be
 identical field by field (floats within 1e-9 relative) and equity, cash and sleeve equity within 1e-9.
 """
@@ -23,7 +23,7 @@ from trading_playbook.core.sizing import (
     RiskSizer,
 )
 
-FIRST, LAST = "2005-01-01", "2008-12-31"
+FIRST, LAST = "2006-01-01", "2008-12-31"
 PRESETS = ("default", "moderate", "relaxed", "very_relaxed")
 REL = 1e-9
 
