@@ -111,3 +111,41 @@ def test_walk_forward_report_files(tmp_path: Path) -> None:
     assert (tmp_path / "wf" / "folds.csv").exists() and (tmp_path / "wf" / "folds.parquet").exists()
     assert (tmp_path / "wf" / "fold_00" / "report.md").exists()
     assert (tmp_path / "wf" / "oos" / "result.json").exists()
+
+
+class _RecordingJob(ToyBacktestJob):
+    """Records every window the trials and test runs ask for."""
+
+    calls: list[tuple[str, str | None, str | None]] = []  # noqa: RUF012
+
+    def run(self, state, task):  # type: ignore[no-untyped-def]
+        self.calls.append(("trial", task.start, task.end))
+        return super().run(state, task)
+
+    def backtest(self, state, params, *, start, end, metrics=True):  # type: ignore[no-untyped-def]
+        self.calls.append(("backtest", start, end))
+        return super().backtest(state, params, start=start, end=end)
+
+
+def test_fold_windows_never_look_past_their_end(tmp_path: Path) -> None:
+    _RecordingJob.calls = []
+    with TrialStore(tmp_path / "trials.sqlite") as store:
+        result = walk_forward(
+            WalkConfig(),
+            parse_params(["scanner.x=1,5"]),
+            WalkForwardSettings(train="3y", test="1y"),
+            store=store,
+            workspace=ToyWorkspace(toy_sessions()),
+            executor=LocalExecutor(1),
+            job=_RecordingJob(),
+        )
+    trial_windows = {(s, e) for kind, s, e in _RecordingJob.calls if kind == "trial"}
+    # (Toy trials call backtest() too: keep the backtests that are not a trial's.)
+    test_windows = [
+        (s, e) for kind, s, e in _RecordingJob.calls if kind == "backtest" and (s, e) not in trial_windows
+    ]
+    # Every optimisation trial ran on exactly a fold's training window; every test run on its test window.
+    assert trial_windows == {(f.fold.train_start, f.fold.train_end) for f in result.folds}
+    assert test_windows == [(f.fold.test_start, f.fold.test_end) for f in result.folds]
+    for f in result.folds:
+        assert f.fold.train_end < f.fold.test_start
