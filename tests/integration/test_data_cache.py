@@ -117,7 +117,7 @@ def test_corrupt_file_quarantined_then_refetched(tmp_path, damage: str) -> None:
         data[len(data) // 3] ^= 0xFF  # same size: only the page CRC can tell
         path.write_bytes(bytes(data))
     with pytest.raises(CacheLoadError, match="SYN001") as failure:
-        cache.read(src.name)
+        cache.read(src.name, packed=False)
     assert failure.value.symbols == ["SYN001"]
     assert not path.exists() and len(list((tmp_path / "quarantine" / src.name).iterdir())) == 1
     assert cache.catalog.entry(src.name, "SYN001") is None
@@ -128,6 +128,36 @@ def test_corrupt_file_quarantined_then_refetched(tmp_path, damage: str) -> None:
     assert same(cache.read(src.name), before)
 
 
+def test_pack_used_when_current_and_dropped_when_damaged(bars, tmp_path) -> None:
+    cache = BarCache(tmp_path)
+    cache.store("demo", bars)
+    assert cache.catalog.pack("demo") is None
+    assert same(cache.read("demo"), bars)  # full read from the per-symbol files builds the pack
+    pack = cache.catalog.pack("demo")
+    assert pack is not None and pack.rows == len(bars)
+    for entry in cache.catalog.entries("demo"):  # the pack alone now serves loads
+        cache.file_path(entry).rename(cache.file_path(entry).with_suffix(".away"))
+    assert same(cache.read("demo"), bars)
+    assert same(cache.read("demo", ["SYN004", "SYN001"]), bars.select(["SYN001", "SYN004"]))
+    for entry in cache.catalog.entries("demo"):
+        cache.file_path(entry).with_suffix(".away").rename(cache.file_path(entry))
+    # a write makes the pack stale: the next load reads the files and repacks
+    one = bars.select(["SYN000"])
+    one.values["volume"] = one.values["volume"] + 1
+    cache.store("demo", one)
+    got = cache.read("demo")
+    assert np.array_equal(got.values["volume"][: len(one)], one.values["volume"])
+    assert cache.catalog.pack("demo").state != pack.state
+    # a damaged pack is quarantined and the per-symbol files are read instead
+    path = tmp_path / "packs" / cache.catalog.pack("demo").file
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    again = cache.read("demo", packed=True)
+    assert same(again, got)
+    assert any(p.name.startswith(path.name) for p in (tmp_path / "quarantine").iterdir())
+
+
 def test_corrupt_file_never_returned_by_load_panel(bars, tmp_path) -> None:
     cache = BarCache(tmp_path)
     cache.store("demo", bars)
@@ -135,7 +165,7 @@ def test_corrupt_file_never_returned_by_load_panel(bars, tmp_path) -> None:
     path.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(CacheError, match="SYN000"):
         load_panel(DataRequest(source="cache", path="demo", cache_dir=str(tmp_path)))
-    panel, info = load_panel(DataRequest(source="cache", path="demo", cache_dir=str(tmp_path)))
+    panel, _ = load_panel(DataRequest(source="cache", path="demo", cache_dir=str(tmp_path)))
     assert "SYN000" not in panel.symbols and panel.n_symbols == 5
 
 

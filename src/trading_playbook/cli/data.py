@@ -88,6 +88,8 @@ def ingest(
     cache = BarCache(cache_dir)
     with _progress(console, f"storing {name}", len(bars.symbols)) as (progress, task):
         summary = cache.store(name, bars, progress=lambda n: progress.advance(task, n))  # type: ignore[arg-type]
+    with console.status("packing for fast loads"):
+        cache.repack(name)
     cache.catalog.record(
         name,
         [f"{summary.symbols} symbols"],

@@ -97,7 +97,7 @@ def _days(column: pa.ChunkedArray, origin: str) -> np.ndarray:
         column = pc.local_timestamp(column)
         kind = column.type
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        return pc.cast(column, pa.date32()).to_numpy().astype("datetime64[D]")
+        return np.asarray(pc.cast(column, pa.date32()).to_numpy(), dtype="datetime64[D]")
     try:
         parsed = pd.to_datetime(pd.Series(column.to_numpy(zero_copy_only=False)))
     except (ValueError, TypeError) as exc:
@@ -114,5 +114,5 @@ def _float_array(column: pa.ChunkedArray, name: str, origin: str) -> np.ndarray:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise DataError(f"{origin}: column {name!r} holds non-numeric values ({exc})") from exc
     if column.num_chunks == 1 and column.null_count == 0:
-        return column.chunk(0).to_numpy()
-    return column.to_numpy()
+        return np.asarray(column.chunk(0).to_numpy(), dtype=np.float64)
+    return np.asarray(column.to_numpy(), dtype=np.float64)

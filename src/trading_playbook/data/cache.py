@@ -39,6 +39,7 @@ from trading_playbook.core.errors import CacheError, DataError
 from trading_playbook.data.arrow import table_from_arrays
 from trading_playbook.data.catalog import ADJUSTMENT_LEVEL, Catalog, SymbolEntry, now_iso
 from trading_playbook.data.model import VALUE_COLUMNS, BarArrays, normalize_symbol
+from trading_playbook.data.pack import read_pack, write_pack
 
 __all__ = ["BarCache", "CacheLoadError", "StoreSummary", "resolve_cache_dir", "validate_source_name"]
 
@@ -100,7 +101,7 @@ class BarCache:
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, lock_timeout: float = 120.0) -> None:
         self.root = resolve_cache_dir(root)
-        for sub in ("bars", "quarantine", "locks"):
+        for sub in ("bars", "packs", "quarantine", "locks"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(self.root / "catalog.sqlite")
         self.lock_timeout = lock_timeout
@@ -237,13 +238,16 @@ class BarCache:
         *,
         adjustment: str = "split",
         threads: int = 8,
+        packed: bool = True,
     ) -> BarArrays:
-        """Bars of ``symbols`` (all stored when empty) from one source, read in parallel.
+        """Bars of ``symbols`` (all stored when empty) from one source.
 
-        Files failing their integrity check are quarantined and a :class:`CacheLoadError` names them.
+        The source's pack (``data.pack``) is used when it is current; otherwise the per-symbol
+        files are read in parallel and, for a full read, the pack is rebuilt. Files failing their
+        integrity check are quarantined and a :class:`CacheLoadError` names them.
         """
         source = validate_source_name(source)
-        entries = self.catalog.entries(source)
+        entries = every = self.catalog.entries(source)
         if symbols:
             wanted = {normalize_symbol(s) for s in symbols}
             missing = sorted(wanted - {e.symbol for e in entries})
@@ -267,6 +271,13 @@ class BarCache:
                     f'{", ".join(lacking[:5])}{" ..." if len(lacking) > 5 else ""}; use adjustment = "split"'
                 )
             columns.append("adjusted_close")
+        if packed:
+            whole = read_pack(self, source, every, columns)
+            if whole is not None:
+                return whole if len(entries) == len(every) else whole.select([e.symbol for e in entries])
+        rebuild = packed and len(entries) == len(every)
+        if rebuild and "adjusted_close" not in columns and all("adjusted_close" in e.columns for e in every):
+            columns.append("adjusted_close")  # so that the rebuilt pack serves every adjustment
 
         def one(entry: SymbolEntry) -> pa.Table | CacheError:
             try:
@@ -287,7 +298,15 @@ class BarCache:
                 names,
             )
         good = [t for t in tables if isinstance(t, pa.Table)]
-        return _assemble(entries, good, columns, source)
+        bars = _assemble(entries, good, columns, source)
+        if rebuild:
+            write_pack(self, source, every, bars)
+        return bars
+
+    def repack(self, source: str) -> None:
+        """Rebuild the pack of ``source`` now (after an ingest or a fetch)."""
+        with contextlib.suppress(DataError):
+            self.read(source)
 
     # ------------------------------------------------------------------ integrity
     def _quarantine(self, entry: SymbolEntry, reason: str, *, locked: bool = False) -> None:
@@ -347,10 +366,10 @@ def _merge(old: BarArrays | None, new: BarArrays) -> BarArrays:
     coefficient of that session is kept, else 1.0.
     """
     if old is None:
-        values = dict(new.values)
-        if "split" in values:
-            values["split"] = np.where(np.isnan(values["split"]), 1.0, values["split"])
-        return BarArrays(new.symbols, new.codes, new.day, values, new.origin)
+        first = dict(new.values)
+        if "split" in first:
+            first["split"] = np.where(np.isnan(first["split"]), 1.0, first["split"])
+        return BarArrays(new.symbols, new.codes, new.day, first, new.origin)
     names = [c for c in VALUE_COLUMNS if c in old.values or c in new.values]
     keep_old = ~np.isin(old.day, new.day)
     day = np.concatenate([old.day[keep_old], new.day])

@@ -15,7 +15,7 @@ import pandas as pd
 
 from trading_playbook.core.errors import DataError
 
-__all__ = ["missing_runs", "session_runs", "xnys_sessions"]
+__all__ = ["last_completed_session", "missing_runs", "session_runs", "xnys_sessions"]
 
 _CALENDAR_START = "1990-01-02"
 
@@ -29,7 +29,8 @@ def _calendar() -> Any:
 
 def _day(value: object) -> np.datetime64:
     try:
-        return np.datetime64(pd.Timestamp(value).date(), "D")  # type: ignore[arg-type]
+        day: np.datetime64 = np.datetime64(str(pd.Timestamp(value).date()), "D")  # type: ignore[arg-type,call-overload]
+        return day
     except (ValueError, TypeError) as exc:
         raise DataError(f"{value!r} is not a date; use ISO format YYYY-MM-DD") from exc
 
@@ -53,7 +54,8 @@ def last_completed_session(now: dt.datetime | None = None) -> np.datetime64:
     """The latest XNYS session whose daily bar is final (the session before today, UTC)."""
     today = (now or dt.datetime.now(dt.UTC)).date()
     sessions = xnys_sessions(today - dt.timedelta(days=14), today - dt.timedelta(days=1))
-    return sessions[-1]
+    last: np.datetime64 = sessions[-1]
+    return last
 
 
 def session_runs(sessions: np.ndarray) -> list[tuple[np.datetime64, np.datetime64]]:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trading_playbook.core.errors import CacheError
 
-__all__ = ["ADJUSTMENT_LEVEL", "Catalog", "SymbolEntry"]
+__all__ = ["ADJUSTMENT_LEVEL", "Catalog", "PackEntry", "SymbolEntry", "state_of"]
 
 SCHEMA_VERSION = "1"
 # A stored range of kind "all" (raw + split + adjusted_close) also serves "split" and "raw" requests.
@@ -33,6 +35,9 @@ CREATE TABLE IF NOT EXISTS symbols (
 CREATE TABLE IF NOT EXISTS coverage (
     source TEXT NOT NULL, symbol TEXT NOT NULL, adjustment TEXT NOT NULL,
     first TEXT NOT NULL, last TEXT NOT NULL, PRIMARY KEY (source, symbol, adjustment, first));
+CREATE TABLE IF NOT EXISTS packs (
+    source TEXT PRIMARY KEY, file TEXT NOT NULL, state TEXT NOT NULL, checksum TEXT NOT NULL,
+    size INTEGER NOT NULL, rows INTEGER NOT NULL, columns TEXT NOT NULL, updated TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fetch_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, source TEXT NOT NULL,
     symbols TEXT NOT NULL, first TEXT, last TEXT, rows INTEGER NOT NULL, status TEXT NOT NULL,
@@ -56,6 +61,27 @@ class SymbolEntry:
     updated: str
 
 
+@dataclass(frozen=True)
+class PackEntry:
+    """The read-optimised copy of a whole source (see ``data.pack``)."""
+
+    source: str
+    file: str
+    state: str
+    checksum: str
+    size: int
+    rows: int
+    columns: tuple[str, ...]
+
+
+def state_of(pairs: Iterable[tuple[str, str]]) -> str:
+    """Hash of (symbol, checksum) pairs in symbol order."""
+    h = hashlib.blake2b(digest_size=16)
+    for symbol, checksum in pairs:
+        h.update(f"{symbol}\x1f{checksum}\x1e".encode())
+    return h.hexdigest()
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -74,9 +100,9 @@ class Catalog:
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (opened once per thread and process; opening costs a checkpoint)."""
-        con = getattr(self._local, "con", None)
-        if con is not None and self._local.pid == os.getpid():
-            return con
+        existing: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if existing is not None and self._local.pid == os.getpid():
+            return existing
         try:
             con = sqlite3.connect(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
@@ -141,7 +167,7 @@ class Catalog:
         return None if row is None else self._entry(row)
 
     @staticmethod
-    def _entry(row: tuple[object, ...]) -> SymbolEntry:
+    def _entry(row: tuple[Any, ...]) -> SymbolEntry:
         source, symbol, file, rows, first, last, checksum, size, columns, updated = row
         return SymbolEntry(
             str(source),
@@ -149,11 +175,11 @@ class Catalog:
             str(file),
             int(rows),
             str(first),
-            str(last),  # type: ignore[call-overload]
+            str(last),
             str(checksum),
             int(size),
             tuple(json.loads(str(columns))),
-            str(updated),  # type: ignore[call-overload]
+            str(updated),
         )
 
     @staticmethod
@@ -181,6 +207,56 @@ class Catalog:
             con.execute("DELETE FROM symbols WHERE source = ? AND symbol = ?", (source, symbol))
             con.execute("DELETE FROM coverage WHERE source = ? AND symbol = ?", (source, symbol))
             self.log(con, source, [symbol], None, None, 0, "quarantined", reason)
+
+    # ------------------------------------------------------------------ packs
+    def state(self, source: str, con: sqlite3.Connection | None = None) -> str:
+        """Hash of a source's (symbol, checksum) pairs: changes with any stored byte."""
+        query = "SELECT symbol, checksum FROM symbols WHERE source = ? ORDER BY symbol"
+        if con is None:
+            with self._connect() as own:
+                rows = own.execute(query, (source,)).fetchall()
+        else:
+            rows = con.execute(query, (source,)).fetchall()
+        return state_of((str(a), str(b)) for a, b in rows)
+
+    def pack(self, source: str) -> PackEntry | None:
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT source, file, state, checksum, size, rows, columns FROM packs WHERE source = ?",
+                (source,),
+            ).fetchone()
+        if row is None:
+            return None
+        return PackEntry(
+            str(row[0]),
+            str(row[1]),
+            str(row[2]),
+            str(row[3]),
+            int(row[4]),
+            int(row[5]),
+            tuple(json.loads(str(row[6]))),
+        )
+
+    @staticmethod
+    def put_pack(con: sqlite3.Connection, pack: PackEntry) -> None:
+        con.execute(
+            "INSERT OR REPLACE INTO packs (source, file, state, checksum, size, rows, columns, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                pack.source,
+                pack.file,
+                pack.state,
+                pack.checksum,
+                pack.size,
+                pack.rows,
+                json.dumps(list(pack.columns)),
+                _now(),
+            ),
+        )
+
+    def drop_pack(self, source: str) -> None:
+        with self.transaction() as con:
+            con.execute("DELETE FROM packs WHERE source = ?", (source,))
 
     # ------------------------------------------------------------------ coverage
     def coverage(self, source: str, symbol: str, adjustment: str) -> list[tuple[str, str]]:
@@ -255,9 +331,10 @@ class Catalog:
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def files(self) -> set[str]:
-        """Every file name the catalog points to."""
+        """Every file name the catalog points to (symbol files and packs)."""
         with self._connect() as con:
-            return {str(r[0]) for r in con.execute("SELECT file FROM symbols").fetchall()}
+            names = {str(r[0]) for r in con.execute("SELECT file FROM symbols").fetchall()}
+            return names | {str(r[0]) for r in con.execute("SELECT file FROM packs").fetchall()}
 
 
 def now_iso() -> str:

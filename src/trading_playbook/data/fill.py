@@ -58,19 +58,19 @@ def fill_cache(
     names = sorted({normalize_symbol(s) for s in symbols})
     groups: dict[tuple[tuple[str, str], ...], list[str]] = defaultdict(list)
     for symbol in names:
-        covered = [
+        covered: list[tuple[np.datetime64, np.datetime64]] = [
             (np.datetime64(a, "D"), np.datetime64(b, "D"))
             for a, b in cache.catalog.coverage(name, symbol, kind)
         ]
-        runs = missing_runs(wanted, covered)
-        if runs:
-            widened = tuple(_widen(a, b, covered) for a, b in runs)
+        gaps = missing_runs(wanted, covered)
+        if gaps:
+            widened = tuple(_widen(a, b, covered) for a, b in gaps)
             groups[widened].append(symbol)
     total = sum(len(k) for k in groups)
     done = 0
     missing: set[str] = set()
-    for runs, members in groups.items():
-        for first, last in runs:
+    for ranges, members in groups.items():
+        for first, last in ranges:
             _fetch_run(cache, source, members, first, last, kind, validation, report, missing)
             done += 1
             if progress is not None:
@@ -88,7 +88,10 @@ def _widen(
     j = int(np.searchsorted(around, last))
     before = around[i - 1] if i > 0 else None
     after = around[j + 1] if j + 1 < around.shape[0] else None
-    inside = lambda d: d is not None and any(a <= d <= b for a, b in covered)  # noqa: E731
+
+    def inside(day: np.datetime64 | None) -> bool:
+        return day is not None and any(a <= day <= b for a, b in covered)
+
     lo = before if inside(before) else first
     hi = after if inside(after) else last
     return str(lo), str(hi)

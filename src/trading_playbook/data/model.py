@@ -154,7 +154,7 @@ def from_frame(frame: pd.DataFrame, origin: str = "<memory>") -> BarArrays:
 
 def to_frame(bars: BarArrays) -> pd.DataFrame:
     """The standard long table: categorical symbol, datetime64 date, float64 values."""
-    symbol = pd.Categorical.from_codes(bars.codes, categories=list(bars.symbols))
+    symbol = pd.Categorical.from_codes(bars.codes, categories=pd.Index(list(bars.symbols)))
     data: dict[str, object] = {"symbol": symbol, "date": bars.day.astype("datetime64[ns]")}
     for name in VALUE_COLUMNS:
         if name in bars.values:

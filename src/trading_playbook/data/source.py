@@ -46,7 +46,7 @@ def clip_dates(bars: BarArrays, start: object | None, end: object | None) -> Bar
     """Rows with ``start <= date <= end`` (either bound may be None)."""
     keep = np.ones(len(bars), dtype=bool)
     if start is not None:
-        keep &= bars.day >= np.datetime64(pd.Timestamp(start).date(), "D")  # type: ignore[arg-type]
+        keep &= bars.day >= np.datetime64(str(pd.Timestamp(start).date()), "D")  # type: ignore[arg-type,call-overload]
     if end is not None:
-        keep &= bars.day <= np.datetime64(pd.Timestamp(end).date(), "D")  # type: ignore[arg-type]
+        keep &= bars.day <= np.datetime64(str(pd.Timestamp(end).date()), "D")  # type: ignore[arg-type,call-overload]
     return bars if keep.all() else bars.take(keep).compact()

@@ -248,7 +248,7 @@ def _adjusted_close(
     factor = np.where(dividend > 0, 1 - dividend / prev_close, 1.0)
     later_div = np.ones_like(close)
     later_div[:-1] = np.cumprod(factor[::-1])[::-1][1:]
-    return np.round(close / later_split * later_div, 4)
+    return np.asarray(np.round(close / later_split * later_div, 4), dtype=np.float64)
 
 
 class SyntheticSource:

@@ -189,7 +189,7 @@ def _row_rules(bars: BarArrays) -> dict[str, np.ndarray]:
 def _bad_split(split: np.ndarray) -> np.ndarray:
     """Zero, negative or infinite coefficients; NaN means "not known" (no split) and is allowed."""
     with np.errstate(invalid="ignore"):
-        return np.isinf(split) | (split <= 0)
+        return np.asarray(np.isinf(split) | (split <= 0), dtype=bool)
 
 
 def _apply_fixes(bars: BarArrays, drop: np.ndarray) -> BarArrays:
@@ -216,7 +216,9 @@ def _reject_or_record(
     if policy == "reject":
         _raise(bars, rule, mask)
     for i in np.flatnonzero(mask):
-        changes.append(Change(rule, bars.symbols[bars.codes[i]], str(bars.day[i]), _detail(bars, i, action)))
+        changes.append(
+            Change(rule, bars.symbols[bars.codes[i]], str(bars.day[i]), _detail(bars, int(i), action))
+        )
 
 
 def _detail(bars: BarArrays, i: int, action: str) -> str:
