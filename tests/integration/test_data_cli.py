@@ -28,6 +28,13 @@ def test_ingest_ls_verify(tmp_path) -> None:
     result = runner.invoke(app, ["data", "verify", "--cache-dir", cache])
     assert result.exit_code == 0, result.output
     assert "ok" in result.output
+    store = BarCache(cache)
+    assert store.catalog.pack("mini") is not None  # ingest packs the source for fast loads
+    pack = tmp_path / "cache" / "packs" / store.catalog.pack("mini").file
+    pack.write_bytes(pack.read_bytes()[:-10])
+    result = runner.invoke(app, ["data", "verify", "--cache-dir", cache])
+    assert result.exit_code == 1 and "pack" in result.output
+    assert store.catalog.pack("mini") is None
     # damage one file: verify fails, names it and quarantines it
     store = BarCache(cache)
     path = store.file_path(store.catalog.entry("mini", "MSFT"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -14,6 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trading_playbook.core.errors import CacheError, DataError, PlaybookError
+
+if TYPE_CHECKING:
+    from trading_playbook.data.cache import BarCache
 
 __all__ = ["register"]
 
@@ -234,6 +237,7 @@ def verify(
             missing = int(hi - lo + 1 - len(bars) + off.size)
             if missing:
                 gaps[label] = missing
+    problems.extend(_verify_packs(cache, source))
     orphans = cache.orphans()
     console.print(f"checked {len(entries)} file(s) in {cache.root}")
     if gaps:
@@ -254,6 +258,26 @@ def verify(
         )
         raise typer.Exit(1)
     console.print("[green]ok[/]: checksums, validation and calendar all pass")
+
+
+def _verify_packs(cache: BarCache, source: str | None) -> list[str]:
+    """Full checksum of each source's pack; a bad pack is dropped (loads fall back to the files)."""
+    import hashlib
+
+    problems = []
+    for name in [source] if source else cache.sources():
+        pack = cache.catalog.pack(name)
+        if pack is None:
+            continue
+        path = cache.root / "packs" / pack.file
+        data = path.read_bytes() if path.exists() else b""
+        if hashlib.blake2b(data, digest_size=16).hexdigest() != pack.checksum:
+            problems.append(
+                f"{name}: pack {pack.file} fails its checksum (dropped; loads read the per-symbol files)"
+            )
+            cache.catalog.drop_pack(name)
+            path.unlink(missing_ok=True)
+    return problems
 
 
 def register(app: typer.Typer) -> None:

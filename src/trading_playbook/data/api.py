@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -133,6 +135,20 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
     return panel, info
 
 
+@contextlib.contextmanager
+def _progress_bar(show: bool, description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr while fetching (when ``show``), fed (done, total) requests."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 def _only_source(cache: BarCache) -> str:
     sources = cache.sources()
     if len(sources) == 1:
@@ -168,15 +184,17 @@ def _load_alpaca(request: DataRequest, progress: bool) -> tuple[BarArrays, str, 
     source = AlpacaSource(request.feed, with_adjusted_close=request.adjustment == "all")
 
     def fill() -> None:
-        report = fill_cache(
-            cache,
-            source,
-            request.symbols,
-            str(request.start),
-            end,
-            adjustment=request.adjustment,
-            validation=request.validation,
-        )
+        with _progress_bar(progress, f"fetching from {source.name}") as advance:
+            report = fill_cache(
+                cache,
+                source,
+                request.symbols,
+                str(request.start),
+                end,
+                adjustment=request.adjustment,
+                validation=request.validation,
+                progress=advance,
+            )
         if report.missing:
             raise SourceError(
                 f"Alpaca has no bars for {', '.join(report.missing)} between {request.start} and {end}; "
