@@ -420,3 +420,38 @@ def test_smart_trail_is_undefined_until_a_new_peak_then_follows_the_close_atr() 
         "TRAILING_STOP",
         101.5,
     )
+
+
+def test_setups_are_ranked_within_a_session_whatever_the_table_order() -> None:
+    # a table listing C (score 5), A (score 9), B (score 9, higher volume ratio) at t0: ranked B, A, C;
+    # with 2 slots B and A enter, as the reference engine (which sorts by Setup.rank_key) does.
+    bars = {s: [flat(10)] * 4 for s in "ABC"}
+    panel = make_panel(bars)
+    ref = np.full(3, 10.0)
+    zeros = np.zeros(3)
+    table = SetupTable(
+        session_idx=np.zeros(3, dtype=np.int64),
+        symbol_idx=np.array([2, 0, 1], dtype=np.int64),
+        reference_price=ref,
+        initial_stop=ref * 0.92,
+        score=np.array([5.0, 9.0, 9.0]),
+        base_high=zeros,
+        base_days=np.zeros(3, dtype=np.int64),
+        base_width=zeros,
+        volume_ratio=np.array([1.0, 1.0, 2.0]),
+        distance_from_high=zeros,
+        rs=zeros,
+    )
+    spec = SleeveSpec("main", None, named_exit("fixed"), PercentEquitySizer(), max_positions=2)
+    trades, _ = run_fast(panel, [spec], NO_COSTS, start=0, end=3, setups=[table])
+    assert sorted(t.symbol for t in trades) == ["A", "B"]
+
+
+def test_duplicate_sleeve_names_are_refused() -> None:
+    bars = {"A": [flat(10)] * 3}
+    sleeves = [
+        sleeve({0: [("A", 5, 1)]}, named_exit("fixed")),
+        sleeve({0: [("A", 5, 1)]}, named_exit("fixed")),
+    ]
+    with pytest.raises(SimulationError, match="unique"):
+        run_fast(make_panel(bars), sleeves, NO_COSTS, start=0, end=2)

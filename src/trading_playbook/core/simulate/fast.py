@@ -321,9 +321,16 @@ def run_fast_records(
         Trade and fill records (``_kernels.trade_dt`` / ``fill_dt``) and the equity curve.
     """
     _check_window(panel, start, end)
+    sleeve_names = [s.name for s in sleeves]
+    if len(set(sleeve_names)) != len(sleeve_names):
+        raise SimulationError(
+            f"sleeve names must be unique, got {sleeve_names}; rename the [[sleeves]] entries"
+        )
     compiled = compile_sleeves(sleeves, settings)
     if setups is None:
-        visible = panel if end == panel.n_sessions - 1 else panel.truncate(end)  # the scan never sees past end
+        visible = (
+            panel if end == panel.n_sessions - 1 else panel.truncate(end)
+        )  # the scan never sees past end
         setups = [_scan(sleeve, visible) for sleeve in sleeves]
     if len(setups) != len(sleeves):
         raise SimulationError(
@@ -331,7 +338,9 @@ def run_fast_records(
         )
     arrays = _panel_arrays(panel, end)
     stacks = _indicator_stacks(arrays, compiled.needs)
-    table = _setup_arrays(setups, compiled, stacks, arrays["close"].shape[0], start, end)
+    table = _setup_arrays(
+        setups, compiled, stacks, arrays["close"].shape[0], start, end, _symbol_ranks(panel)
+    )
 
     n_setups = int(table["symbol"].shape[0])
     trade_capacity = n_setups + 1
@@ -486,6 +495,11 @@ def _indicator_stacks(arrays: dict[str, np.ndarray], needs: _Indicators) -> dict
     }
 
 
+def _symbol_ranks(panel: Panel) -> np.ndarray:
+    """Each symbol column's rank in plain string (code-point) order, the ranking's last tie-break."""
+    return np.argsort(np.argsort(np.array(panel.symbols, dtype=object))).astype(np.int64)
+
+
 def _setup_arrays(
     setups: Sequence[SetupTable],
     compiled: CompiledSleeves,
@@ -493,21 +507,29 @@ def _setup_arrays(
     n_sessions: int,
     start: int,
     end: int,
+    symbol_rank: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Concatenate each sleeve's setups of sessions start..end-1 with per-(sleeve, session) pointers."""
+    """Concatenate each sleeve's setups of sessions start..end-1, ranked within each session (score
+    desc, volume_ratio desc, symbol asc, as ``Setup.rank_key``), with per-(sleeve, session) pointers."""
     ptr = np.zeros((len(setups), n_sessions + 1), dtype=np.int64)
     parts: dict[str, list[np.ndarray]] = {"symbol": [], "reference": [], "stop": [], "atr": []}
     offset = 0
     bounds = np.arange(n_sessions + 1)
     for s, tbl in enumerate(setups):
-        session = np.asarray(tbl.session_idx, dtype=np.int64)
-        keep = (session >= start) & (session < end)
-        session = session[keep]
-        if session.size > 1 and np.any(np.diff(session) < 0):
-            raise SimulationError(
-                f"setup table {s} is not sorted by session; SetupTable rows must be in session order"
+        all_sessions = np.asarray(tbl.session_idx, dtype=np.int64)
+        all_symbols = np.asarray(tbl.symbol_idx, dtype=np.int64)
+        rows = np.flatnonzero((all_sessions >= start) & (all_sessions < end))
+        rank = np.lexsort(
+            (
+                symbol_rank[all_symbols[rows]],
+                -np.asarray(tbl.volume_ratio, dtype=np.float64)[rows],
+                -np.asarray(tbl.score, dtype=np.float64)[rows],
+                all_sessions[rows],
             )
-        symbol = np.asarray(tbl.symbol_idx, dtype=np.int64)[keep]
+        )
+        keep = rows[rank]
+        session = all_sessions[keep]
+        symbol = all_symbols[keep]
         ptr[s] = offset + np.searchsorted(session, bounds, side="left")
         parts["symbol"].append(symbol)
         parts["reference"].append(np.asarray(tbl.reference_price, dtype=np.float64)[keep])
