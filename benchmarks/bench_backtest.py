@@ -246,8 +246,14 @@ def interleave(runners: list[Any], repeat: int) -> list[dict[str, float]]:
     Interleaving keeps the ratios fair on a busy machine: every engine sees the same background load.
     The ``total`` key is the best per-run sum of the runner's steps (not the sum of the bests).
     """
-    for runner in runners:
-        runner.run()
+    for runner in list(runners):
+        try:
+            runner.run()
+        except Exception as exc:  # one engine failing (work in progress) must not hide the others
+            print(
+                f"  {runner.engine} ({runner.total_label}): FAILED on warm-up, left out: {type(exc).__name__}: {exc}"
+            )
+            runners.remove(runner)
     best: list[dict[str, float]] = [{} for _ in runners]
     for _ in range(repeat):
         for runner, out in zip(runners, best, strict=True):
