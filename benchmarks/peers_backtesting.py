@@ -16,6 +16,7 @@ mode) for each symbol, summed.
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 
@@ -124,6 +125,10 @@ def run_backtesting(
     return rows, {"trades": float(trades), "bars_timed": float(bars_timed), "bars_total": float(bars_total)}
 
 
+# close trades still open at the end (backtesting.py >= 0.6 only; older versions drop them from stats)
+_FINALIZE = {"finalize_trades": True} if "finalize_trades" in inspect.signature(Backtest).parameters else {}
+
+
 def _run_one(frame: pd.DataFrame, rule: ComparableRule, params: dict[str, float]) -> pd.Series:
     bt = Backtest(
         frame,
@@ -131,6 +136,6 @@ def _run_one(frame: pd.DataFrame, rule: ComparableRule, params: dict[str, float]
         cash=rule.starting_capital,
         commission=0.0005,
         trade_on_close=True,
-        finalize_trades=True,
+        **_FINALIZE,
     )
     return bt.run(**params)
