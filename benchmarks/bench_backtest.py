@@ -9,10 +9,11 @@ One run, one data set: the shared S&P 500 file (504 symbols, 1999-11 to 2021-04)
 with ``bars_to_panel(df, "split")`` so every engine sees identical prices. It prints:
 
 1. Ours, the full pipeline (``moderate`` preset, ``smart_exits``, 10 positions, whole range): warm
-   compute split into indicators + setups and simulation (best of ``--repeat`` after one warm-up),
-   then the ``playbook backtest`` CLI end to end (process start to exit, result.json written): a first
-   run with a fresh ``NUMBA_CACHE_DIR`` (compilation included) and warm runs on the same cache, with
-   the peak memory (max RSS) of each CLI process.
+   compute split into indicators + setups and simulation (best of ``--repeat`` after one warm-up,
+   interleaved with the vectorbt runs), then the ``playbook backtest`` CLI end to end (spawn to
+   result.json written, and to process exit): a first run with a fresh ``NUMBA_CACHE_DIR``
+   (compilation included) and warm runs on the same cache, with CPU time and the peak memory
+   (max RSS) of each CLI process.
 2. The peers on a comparable rule (20-day breakout, SMA50 trend, 1.5x volume, 8 % stop, 17-session
    time stop; see ``peers_common``): vectorbt signals + ``Portfolio.from_signals`` (warm),
    backtesting.py one symbol at a time, backtrader on a subset extrapolated (labelled), and our fast
