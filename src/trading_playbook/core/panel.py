@@ -239,7 +239,7 @@ def panel_from_arrays(
             "adjustment 'all' needs an adjusted_close column, which this source does not "
             'provide; use adjustment = "split"'
         )
-    sessions, row = _session_rows(day.astype("datetime64[D]"))
+    sessions, row = _session_rows(day.astype("datetime64[D]", copy=False))
     shape = (sessions.shape[0], len(symbols))
     codes = symbol_codes.astype(np.int64, copy=False)
     flat = row * shape[1] + codes
@@ -298,10 +298,12 @@ def _bar_factors(
 ) -> np.ndarray | None:
     """``F_t`` of every bar (:func:`split_factors`), computed only for symbols that split; None if none."""
     with np.errstate(invalid="ignore"):
-        real = np.isfinite(coefficients) & (coefficients > 0) & (coefficients != 1.0)
-    cols = np.unique(codes[real])
-    if cols.size == 0:
+        events = np.flatnonzero(np.isfinite(coefficients) & (coefficients > 0) & (coefficients != 1.0))
+    if events.size == 0:
         return None
+    if _sorted_by_symbol_and_row(codes, row):
+        return _sorted_bar_factors(codes, coefficients, events)
+    cols = np.unique(codes[events])
     sub = split_factors(split[:, cols])
     position = np.full(split.shape[1], -1, dtype=np.int64)
     position[cols] = np.arange(cols.size)
@@ -312,9 +314,32 @@ def _bar_factors(
     return factor
 
 
+def _sorted_by_symbol_and_row(codes: np.ndarray, row: np.ndarray) -> bool:
+    """True when bars are ordered by (symbol, session), the layout of validated data."""
+    if codes.shape[0] < 2:
+        return True
+    dcode = np.diff(codes)
+    return bool(np.all((dcode > 0) | ((dcode == 0) & (np.diff(row) > 0))))
+
+
+def _sorted_bar_factors(codes: np.ndarray, coefficients: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """Bar factors of (symbol, session)-ordered bars: each split multiplies the symbol's earlier bars.
+
+    ``F`` is constant between a symbol's splits, so each split event scales one slice. Events are
+    applied from the latest to the earliest, the order of the suffix product of
+    :func:`split_factors`, so the results are bitwise equal to the grid computation.
+    """
+    factor = np.ones(codes.shape[0])
+    first_row = np.searchsorted(codes, codes[events], side="left")
+    for i in range(events.shape[0] - 1, -1, -1):
+        bar = int(events[i])
+        factor[int(first_row[i]) : bar] *= coefficients[bar]
+    return factor
+
+
 def _session_rows(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique sessions and each bar's row, by counting (no sort of the bars)."""
-    ints = day.astype(np.int64)
+    ints = day.view(np.int64)
     first = int(ints.min())
     offset = ints - first
     present = np.zeros(int(offset.max()) + 1, dtype=bool)

@@ -2,8 +2,9 @@
 
 The per-symbol Parquet files are the source of truth. Opening 500 small files costs about a
 millisecond each, so a load of a whole universe would take several times a plain read of one file.
-The pack is one Parquet file holding every symbol of a source (an int32 ``code`` column indexing the
-symbols in order, then ``date`` and the values), tagged with the catalog *state* it was built from:
+The pack is one Parquet file holding every symbol of a source, in catalog (symbol) order, each
+symbol's rows in date order (``day`` as int64 days since 1970 and the value columns; one row group,
+so columns convert to numpy without copies), tagged with the catalog *state* it was built from:
 the hash of every (symbol, content checksum) pair. A load uses the pack only when its state equals
 the catalog's current state, so a pack can be stale but never wrong; any write to the source changes
 the state and the next full load rebuilds it. A pack failing its size, row or page-CRC check is
@@ -42,23 +43,34 @@ def read_pack(
     pack = cache.catalog.pack(source)
     if pack is None or pack.state != state_of((e.symbol, e.checksum) for e in entries):
         return None
+    if "day" not in pack.columns:  # a pack of an older layout: rebuilt on this load
+        return None
     if any(c not in pack.columns for c in columns):
         return None
     path = cache.root / "packs" / pack.file
     try:
         if path.stat().st_size != pack.size:
             raise OSError(f"size differs from the catalog's {pack.size}")
-        table = pq.read_table(path, columns=["code", *columns], page_checksum_verification=True)
+        wanted = ["day", *(c for c in columns if c != "date")]
+        table = pq.read_table(path, columns=wanted, page_checksum_verification=True)
         if table.num_rows != pack.rows:
             raise OSError(f"{table.num_rows} rows, catalog says {pack.rows}")
     except (OSError, pa.ArrowException) as exc:
         log.warning("pack of %s unusable (%s); reading the per-symbol files", source, exc)
         _discard(cache, pack)
         return None
-    codes = table.column("code").to_numpy().astype(np.int64)
-    day = table.column("date").to_numpy().astype("datetime64[D]")
-    values = {c: table.column(c).to_numpy() for c in columns if c != "date"}
+    counts = np.array([e.rows for e in entries], dtype=np.int64)
+    codes = np.repeat(np.arange(len(entries), dtype=np.int64), counts)
+    day = _numpy(table.column("day")).view("datetime64[D]")
+    values = {c: _numpy(table.column(c)) for c in columns if c != "date"}
     return BarArrays(tuple(e.symbol for e in entries), codes, day, values, f"cache source {source}")
+
+
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """Zero-copy when the pack has one row group (it is written so), a concatenation otherwise."""
+    if column.num_chunks == 1:
+        return np.asarray(column.chunk(0).to_numpy(zero_copy_only=False))
+    return np.asarray(column.to_numpy())
 
 
 def write_pack(cache: BarCache, source: str, entries: list[SymbolEntry], bars: BarArrays) -> bool:
@@ -78,10 +90,16 @@ def write_pack(cache: BarCache, source: str, entries: list[SymbolEntry], bars: B
 
 
 def _write_locked(cache: BarCache, source: str, state: str, bars: BarArrays, folder) -> bool:  # type: ignore[no-untyped-def]
-    columns = {"code": pa.array(bars.codes.astype(np.int32)), "date": pa.array(bars.day, pa.date32())}
+    columns = {"day": pa.array(bars.day.astype("datetime64[D]").view(np.int64), pa.int64())}
     columns.update({k: pa.array(v, pa.float64()) for k, v in bars.values.items()})
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.table(columns), sink, compression=_COMPRESSION, write_page_checksum=True)
+    pq.write_table(
+        pa.table(columns),
+        sink,
+        compression=_COMPRESSION,
+        write_page_checksum=True,
+        row_group_size=max(1, len(bars)),  # one row group: columns convert to numpy without a copy
+    )
     data = bytes(sink.getvalue())
     checksum = hashlib.blake2b(data, digest_size=16).hexdigest()
     name = f"{source}.{state[:16]}.parquet"
@@ -95,7 +113,9 @@ def _write_locked(cache: BarCache, source: str, state: str, bars: BarArrays, fol
         else:
             cache.catalog.put_pack(
                 con,
-                PackEntry(source, name, state, checksum, len(data), len(bars), (*tuple(bars.values), "date")),
+                PackEntry(
+                    source, name, state, checksum, len(data), len(bars), (*tuple(bars.values), "day", "date")
+                ),
             )
             current = True
     if not current:
