@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -190,10 +191,10 @@ def optimize(
 
 
 def make_job(config: Any, *, workspace: Any = None, engine: str = "fast") -> BacktestJob:
-    """The default :class:`BacktestJob` with a deterministic token."""
-    return BacktestJob(
-        config=config, workspace=workspace, engine=engine, token=f"{config.config_hash}-{engine}"
-    )
+    """The default :class:`BacktestJob`; its token is unique per call, so workers never mistake another
+    sweep's data for this one's (walk-forward passes one job to every fold to keep the workers' state)."""
+    token = f"{config.config_hash}-{engine}-{uuid.uuid4().hex[:12]}"
+    return BacktestJob(config=config, workspace=workspace, engine=engine, token=token)
 
 
 # --------------------------------------------------------------------------------------------- running
