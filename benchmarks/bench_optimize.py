@@ -12,6 +12,7 @@ the workspace once), run every trial, record it in SQLite, rank, DSR and PBO, an
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -42,13 +43,13 @@ def main() -> int:
     args = parser.parse_args()
 
     from trading_playbook.engine import load_data, run_backtest
-
     from trading_playbook.research.executors import LocalExecutor
     from trading_playbook.research.optimize import OptimizeSettings, optimize
     from trading_playbook.research.params import parse_params
     from trading_playbook.research.report import write_optimize_report
     from trading_playbook.research.store import TrialStore
 
+    load_before = os.getloadavg()
     cfg = base_config()
     t0 = time.perf_counter()
     workspace = load_data(cfg)
@@ -88,6 +89,7 @@ def main() -> int:
             write_optimize_report(result, Path(tmp) / "out")
         t_grid = time.perf_counter() - t0
     n = len(result.table)
+    print(f"machine: {os.cpu_count()} CPUs, load average before {load_before}, after {os.getloadavg()}")
     print(
         f"data: {workspace.panel.n_symbols} symbols x {workspace.panel.n_sessions} sessions, loaded in {t_load:.2f} s"
     )

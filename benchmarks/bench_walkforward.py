@@ -11,6 +11,7 @@ timed part includes the reports (16 fold reports, the stitched out-of-sample bac
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -29,7 +30,6 @@ def main() -> int:
     args = parser.parse_args()
 
     from trading_playbook.engine import load_data
-
     from trading_playbook.research.executors import LocalExecutor
     from trading_playbook.research.optimize import OptimizeSettings
     from trading_playbook.research.params import parse_params
@@ -37,6 +37,7 @@ def main() -> int:
     from trading_playbook.research.store import TrialStore
     from trading_playbook.research.walkforward import WalkForwardSettings, walk_forward
 
+    load_before = os.getloadavg()
     cfg = base_config()
     t0 = time.perf_counter()
     workspace = load_data(cfg)
@@ -63,6 +64,7 @@ def main() -> int:
         elapsed = time.perf_counter() - t0
     m = result.stitched.metrics
     trials = sum(len(f.optimization.table) for f in result.folds)
+    print(f"machine: {os.cpu_count()} CPUs, load average before {load_before}, after {os.getloadavg()}")
     print(f"data loaded in {t_load:.2f} s")
     print(
         f"walk-forward: {len(result.folds)} folds, {trials} optimisation trials + {len(result.folds)} test runs "
