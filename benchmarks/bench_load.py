@@ -41,7 +41,7 @@ def main() -> None:
         def ingest() -> None:
             bars, _ = validate_bars(FileSource(SHARED).fetch_arrays())
             cache = BarCache(cache_dir)
-            cache.store("sp500", bars)
+            cache.store("sp500", bars, threads=8)
             cache.repack("sp500")  # what `playbook data ingest` does
 
         ingest_s = timed(ingest)

@@ -90,7 +90,7 @@ def ingest(
         bars, report = validate_bars(bars, "repair" if repair else "reject")
     cache = BarCache(cache_dir)
     with _progress(console, f"storing {name}", len(bars.symbols)) as (progress, task):
-        summary = cache.store(name, bars, progress=lambda n: progress.advance(task, n))  # type: ignore[arg-type]
+        summary = cache.store(name, bars, progress=lambda n: progress.advance(task, n), threads=8)  # type: ignore[arg-type]
     with console.status("packing for fast loads"):
         cache.repack(name)
     cache.catalog.record(
