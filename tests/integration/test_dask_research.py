@@ -95,3 +95,37 @@ def test_dask_and_local_optimize_identical_on_synthetic_engine(cluster, tmp_path
     assert local.best_params == dask.best_params
     assert local.dsr == dask.dsr
     assert local.pbo is not None and dask.pbo is not None and local.pbo.pbo == dask.pbo.pbo
+
+
+def test_cli_optimize_on_dask_matches_local(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from trading_playbook.cli import app
+
+    config = tmp_path / "syn.toml"
+    config.write_text(
+        '[data]\nsource = "synthetic"\nsynthetic_symbols = 8\nstart = "2014-01-01"\nend = "2016-12-31"\n'
+        '[scanner]\nname = "daily_breakout"\npreset = "relaxed"\n'
+    )
+    common = ["optimize", str(config), "-p", "exit.time_stop=10,17,25", "--min-trades", "1"]
+    local = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "local"), "--workers", "1"])
+    dask = CliRunner().invoke(
+        app,
+        [
+            *common,
+            "--out",
+            str(tmp_path / "dask"),
+            "--executor",
+            "dask",
+            "--scheduler",
+            cluster.scheduler_address,
+        ],
+    )
+    assert local.exit_code == 0, local.output
+    assert dask.exit_code == 0, dask.output
+    a = json.loads((tmp_path / "local" / "summary.json").read_text())
+    b = json.loads((tmp_path / "dask" / "summary.json").read_text())
+    for key in ("best_params", "best_metrics", "deflated_sharpe", "pbo", "trials"):
+        assert a[key] == b[key], key

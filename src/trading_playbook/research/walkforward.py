@@ -390,6 +390,7 @@ def stitch_runs(
     data = dict(first.data)
     data["first_session"] = str(equity.dates[0])[:10]
     data["last_session"] = str(equity.dates[-1])[:10]
+    data["sessions"] = len(equity)
     stitched = RunResult(
         trades=trades,
         equity=equity,
