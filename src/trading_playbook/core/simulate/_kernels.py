@@ -8,7 +8,28 @@ Encoding
 --------
 Exit rules: ``rule_kind[s, r]`` (the ``RULE_*`` codes) and ``rule_params[s, r, :]`` (the ``P_*`` columns),
 ``n_rules[s]`` rules for sleeve ``s``, interpreted in order exactly as ``core.exits.spec`` documents.
-Sizers: ``sizer_kind[s]`` (the ``SIZER_*`` codes) and ``sizer_params[s, :]``.
+Column ``P_AFTER_PARTIAL`` of every rule is 1.0 for a rule gated until a partial was taken; the others:
+
+==============  ==============================================================================
+kind            parameters
+==============  ==============================================================================
+hard_stop       ``P_A`` pct (rests at ``entry * (1 - pct)``)
+breakeven_stop  none (rests at ``entry`` once a partial was taken)
+trailing_stop   ``P_A`` basis (0 close, 1 resting), ``P_B`` update (0 new_peak, 1 every_close),
+                ``P_C`` activation (NaN: none), ``P_D`` ATR stack row (-1: none), ``P_E`` tier
+                count, then (min_profit, mode ``TIER_*``, value) triples from ``P_TIERS``
+ma_break        ``P_A`` SMA stack row, ``P_B`` max_profit, ``P_C`` min_peak_high_profit (NaN: none)
+lower_close     ``P_A`` min_peak_profit (vs peak_close); lower_high the same vs peak_high
+ema_break       ``P_A`` EMA stack row
+time_stop       ``P_A`` sessions
+stop_loss       ``P_A`` pct; target ``P_A`` pct
+scale_out       ``P_A`` fraction, ``P_B`` level count, levels from ``P_LEVELS``, their reason codes
+                from ``P_LEVELS + MAX_LEVELS`` (ExitReason values, or 100+ for custom names)
+==============  ==============================================================================
+
+Sizers: ``sizer_kind[s]`` (the ``SIZER_*`` codes) and ``sizer_params[s, :]`` (percent_equity,
+percent_cash, risk: fraction; fixed_dollar: amount; atr_target: risk_fraction, atr_multiple,
+max_fraction), with ``setup_atr`` the ATR of each setup row for atr_target.
 Setups: every sleeve's setups concatenated, ``setup_ptr[s, t]:setup_ptr[s, t + 1]`` are the rows of sleeve
 ``s`` at session ``t`` in rank order.
 
@@ -46,7 +67,7 @@ RULE_STOP_LOSS = 8
 RULE_TARGET = 9
 RULE_SCALE_OUT = 10
 
-P_AFTER_PARTIAL = 0  # every rule: 1.0 = inactive until a partial was taken on an earlier session
+P_AFTER_PARTIAL = 0  # every rule: 1.0 = inactive (check and trail updates) until a partial was taken
 P_A = 1  # first kind-specific parameter (pct, sessions, indicator index, fraction, basis ...)
 P_B = 2
 P_C = 3
