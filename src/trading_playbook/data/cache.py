@@ -27,7 +27,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from filelock import FileLock, Timeout
 
 from trading_playbook.core.errors import CacheError, DataError
 from trading_playbook.data.arrow import table_from_arrays
-from trading_playbook.data.catalog import ADJUSTMENT_LEVEL, Catalog, SymbolEntry, now_iso
+from trading_playbook.data.catalog import Catalog, SymbolEntry, now_iso
 from trading_playbook.data.model import VALUE_COLUMNS, BarArrays, normalize_symbol
 from trading_playbook.data.pack import read_pack, write_pack
 
@@ -86,7 +86,6 @@ class StoreSummary:
     source: str
     symbols: int
     rows: int
-    quarantined: tuple[str, ...] = field(default=())
 
 
 def adjustment_of(columns: Sequence[str]) -> str:
@@ -449,8 +448,3 @@ def _assemble(
     if list(symbols) != sorted(symbols):  # catalog order is by symbol; keep the invariant explicit
         raise CacheError("cache catalog returned symbols out of order")
     return BarArrays(symbols, codes, day, values, f"cache source {source}")
-
-
-def coverage_level_ok(kind: str, wanted: str) -> bool:
-    """True when stored data of adjustment ``kind`` serves a request for ``wanted``."""
-    return ADJUSTMENT_LEVEL[kind] >= ADJUSTMENT_LEVEL[wanted]
