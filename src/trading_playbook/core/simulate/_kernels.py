@@ -585,6 +585,8 @@ def simulate_nb(
                     j = pe_symbol[e]
                     pending_count[s] -= 1
                     held[s, j] = False
+                    if not available[t, j]:
+                        continue  # a setup on a symbol without a bar: no fill (its slot was used)
                     c = _buy_nb(
                         pos_i,
                         pos_f,
