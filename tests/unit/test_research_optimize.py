@@ -65,7 +65,7 @@ def test_store_records_every_trial(tmp_path: Path) -> None:
 
 
 class _Interrupting:
-    """An executor that stops (like Ctrl-C) after ``after`` outcomes."""
+    """An executor that stops (like Ctrl-C) after ``after`` outcomes (counted across runs)."""
 
     workers = 1
 
@@ -74,9 +74,10 @@ class _Interrupting:
         self.inner = LocalExecutor(1)
 
     def run(self, job: TrialJob, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]:
-        for n, outcome in enumerate(self.inner.run(job, tasks)):
-            if n == self.after:
+        for outcome in self.inner.run(job, tasks):
+            if self.after == 0:
                 raise KeyboardInterrupt
+            self.after -= 1
             yield outcome
 
     def close(self) -> None:
@@ -123,3 +124,20 @@ def test_no_eligible_trial_reports_a_note(tmp_path: Path) -> None:
     result = _run(tmp_path, OptimizeSettings(min_trades=1000))
     assert result.best_params is None
     assert any("No trial is eligible" in note for note in result.notes)
+
+
+def test_tpe_resumes_a_trial_left_running_by_an_interruption(tmp_path: Path) -> None:
+    import optuna
+
+    settings = OptimizeSettings(method="tpe", trials=6, seed=2)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, settings, executor=_Interrupting(after=2))
+    storage = f"sqlite:///{tmp_path / 'optuna.sqlite'}"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    assert any(t.state == optuna.trial.TrialState.RUNNING for t in study.trials)
+    result = _run(tmp_path, settings)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    assert len(study.trials) == 6
+    assert all(t.state.is_finished() for t in study.trials)
+    assert result.best_params is not None

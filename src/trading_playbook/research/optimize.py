@@ -28,7 +28,7 @@ from trading_playbook.core.overfitting import (
     probability_of_backtest_overfitting,
     sharpe_per_period,
 )
-from trading_playbook.research.executors import Executor, LocalExecutor, TrialJob, TrialOutcome, TrialTask
+from trading_playbook.research.executors import Executor, LocalExecutor, TrialJob, TrialTask
 from trading_playbook.research.params import ParamSpec, grid_points, random_points
 from trading_playbook.research.store import StoredTrial, TrialStore, trial_key
 from trading_playbook.research.trial import BacktestJob
@@ -267,6 +267,8 @@ def _run_tpe(
     while finished < total:
         batch = stale[: total - finished]
         stale = stale[len(batch) :]
+        for trial in batch:
+            _suggest(trial, specs)  # completes a trial interrupted between ask and suggest
         while len(batch) < min(max(1, executor.workers), total - finished):
             trial = study.ask()
             _suggest(trial, specs)
@@ -284,9 +286,8 @@ def _run_tpe(
             key = trial_key(outcome.params, settings.start, settings.end)
             store.record(study_id, outcome.index, key, outcome)
             ran += 1
-        recorded = {t.trial_key: t for t in store.trials(study_id)}
         for key, trials in by_key.items():
-            value = _stored_objective(recorded.get(key), settings)
+            value = _stored_objective(store.trial(study_id, key), settings)
             for trial in trials:
                 # A repeated point is told the recorded value without running it again.
                 if value is None:
@@ -470,21 +471,3 @@ def _study_spec(
         "engine": engine,
         "kind": "optimize",
     }
-
-
-def outcomes_to_stored(outcomes: Iterable[TrialOutcome]) -> list[StoredTrial]:
-    """Wrap outcomes as stored trials (for summarising without a store)."""
-    return [
-        StoredTrial(
-            number=o.index,
-            trial_key=trial_key(o.params),
-            params=o.params,
-            status="failed" if o.error else "ok",
-            metrics=o.metrics,
-            returns=o.returns,
-            dates=o.dates,
-            error=o.error,
-            seconds=o.seconds,
-        )
-        for o in outcomes
-    ]

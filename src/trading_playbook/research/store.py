@@ -145,24 +145,16 @@ class TrialStore:
     def trials(self, study: str) -> list[StoredTrial]:
         """Every recorded trial of ``study`` in trial-number order."""
         rows = self._conn.execute(
-            "SELECT number, trial_key, params, status, metrics, returns, dates, error, seconds"
-            " FROM trials WHERE study = ? ORDER BY number",
-            (study,),
+            f"SELECT {_COLUMNS} FROM trials WHERE study = ? ORDER BY number", (study,)
         ).fetchall()
-        return [
-            StoredTrial(
-                number=int(r[0]),
-                trial_key=r[1],
-                params=json.loads(r[2]),
-                status=r[3],
-                metrics={k: (float("nan") if v is None else v) for k, v in json.loads(r[4]).items()},
-                returns=np.frombuffer(r[5] or b"", dtype=np.float64).copy(),
-                dates=np.frombuffer(r[6] or b"", dtype=np.int64).copy().view("datetime64[D]"),
-                error=r[7],
-                seconds=float(r[8] or 0.0),
-            )
-            for r in rows
-        ]
+        return [_stored(r) for r in rows]
+
+    def trial(self, study: str, key: str) -> StoredTrial | None:
+        """The recorded trial ``key`` of ``study``, or ``None``."""
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM trials WHERE study = ? AND trial_key = ?", (study, key)
+        ).fetchone()
+        return None if row is None else _stored(row)
 
     def close(self) -> None:
         """Close the connection."""
@@ -181,6 +173,23 @@ class TrialStore:
                 yield self._conn
         except sqlite3.DatabaseError as exc:
             raise CacheError(f"trial store {self.path}: {exc}") from exc
+
+
+_COLUMNS = "number, trial_key, params, status, metrics, returns, dates, error, seconds"
+
+
+def _stored(row: tuple[Any, ...]) -> StoredTrial:
+    return StoredTrial(
+        number=int(row[0]),
+        trial_key=row[1],
+        params=json.loads(row[2]),
+        status=row[3],
+        metrics={k: (float("nan") if v is None else v) for k, v in json.loads(row[4]).items()},
+        returns=np.frombuffer(row[5] or b"", dtype=np.float64).copy(),
+        dates=np.frombuffer(row[6] or b"", dtype=np.int64).copy().view("datetime64[D]"),
+        error=row[7],
+        seconds=float(row[8] or 0.0),
+    )
 
 
 def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
