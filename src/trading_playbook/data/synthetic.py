@@ -12,7 +12,9 @@ Volatility clusters (an AR(1) process on log volatility). Raw prices carry occas
 3:1 or 4:1 when the price runs high; the ``split`` column holds the coefficient) and quarterly
 dividends for some symbols (``dividend`` and a split+dividend ``adjusted_close`` as data vendors
 provide it). Some symbols start late (listings) and some stop early (delistings). Sessions follow the
-XNYS calendar. The same arguments always give the same table, on every machine.
+XNYS calendar. The same arguments always give the same table, on every machine. Tuned so that a
+40-symbol 2012-2019 universe has a median per-symbol total-return CAGR of about 12-17 %, 15-25 splits,
+and the default ``daily_breakout`` preset finds 100-200 setups a year.
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ def _phases(
             state = _TREND if rng.random() < 0.7 else _DECLINE
             continue
         length = min(int(rng.integers(20, 70)), m - t)
-        drift = {_TREND: rng.uniform(0.0015, 0.004), _DECLINE: -rng.uniform(0.001, 0.004), _CHOP: 0.0}[state]
+        drift = {_TREND: rng.uniform(0.001, 0.003), _DECLINE: -rng.uniform(0.0015, 0.004), _CHOP: 0.0}[state]
         steps = drift + sigma[t : t + length] * rng.standard_normal(length)
         log_close[t : t + length] = prev + np.cumsum(steps)
         phase[t : t + length] = state
@@ -218,13 +220,13 @@ def _splits(rng: np.random.Generator, close: np.ndarray) -> tuple[np.ndarray, np
     """Divisor in effect per session and the split coefficient on split sessions.
 
     A split (2:1, 3:1 or 4:1) happens the session after the raw price first exceeds a threshold
-    drawn between 250 and 600.
+    drawn between 100 and 250.
     """
     m = close.shape[0]
     divisor = np.ones(m)
     split = np.ones(m)
     current = 1.0
-    threshold = rng.uniform(250, 600)
+    threshold = rng.uniform(100, 250)
     t = 0
     while t < m - 1:
         above = np.flatnonzero(close[t:] / current > threshold)
