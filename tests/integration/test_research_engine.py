@@ -167,3 +167,46 @@ def test_optimize_with_sleeves(tmp_path: Path) -> None:
     assert result.table["status"].eq("ok").all()
     # The sleeve parameters really change the runs.
     assert result.table["m.trades"].nunique() > 1 or result.table["objective"].nunique() > 1
+
+
+SHARED = Path(__file__).parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared real data not present")
+def test_optimize_and_walk_forward_on_the_shared_real_data(tmp_path: Path) -> None:
+    config = tmp_path / "sp500.toml"
+    config.write_text(
+        f'[data]\nsource = "file"\npath = "{SHARED.resolve().as_posix()}"\nadjustment = "split"\n'
+        'start = "2016-01-01"\nend = "2020-12-31"\n'
+        '[scanner]\nname = "daily_breakout"\npreset = "moderate"\n[portfolio]\nmax_positions = 10\n'
+    )
+    out = tmp_path / "opt"
+    result = CliRunner().invoke(
+        app, ["optimize", str(config), "-p", "exit.time_stop=10,17", "--out", str(out), "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] == 2 and summary["eligible"] == 2  # hundreds of trades a year on 504 symbols
+    assert summary["best_metrics"]["trades"] > 100
+    wf = tmp_path / "wf"
+    result = CliRunner().invoke(
+        app,
+        [
+            "walk-forward",
+            str(config),
+            "--train",
+            "3y",
+            "--test",
+            "1y",
+            "-p",
+            "exit.time_stop=10,17",
+            "--out",
+            str(wf),
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((wf / "oos" / "result.json").read_text())
+    # Folds test 2019 and 2020; the stitched curve covers exactly those sessions.
+    assert doc["equity"][0]["date"] == "2019-01-02" and doc["equity"][-1]["date"] == "2020-12-31"
