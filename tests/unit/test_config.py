@@ -1,0 +1,126 @@
+"""The TOML config: validation, did-you-mean errors, overrides, sleeves, hashing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trading_playbook.config import load_config, parse_config
+from trading_playbook.core.errors import ConfigError, UnknownComponentError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_are_the_rules_defaults() -> None:
+    cfg = parse_config({})
+    assert cfg.portfolio.starting_capital == 100_000
+    assert cfg.portfolio.max_positions == 3
+    assert cfg.portfolio.entry_fill == "next_open" and cfg.portfolio.exit_fill == "close"
+    assert cfg.portfolio.slippage_bps == 5
+    assert cfg.data.adjustment == "split"
+    assert cfg.scanner.name == "daily_breakout" and cfg.exit.name == "smart_exits"
+    assert cfg.sizer.name == "percent_equity"
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({"portfolio": {"max_position": 3}}, "did you mean 'max_positions'"),
+        ({"dat": {}}, "did you mean 'data'"),
+        ({"data": {"sourse": "file"}}, "did you mean 'source'"),
+        ({"scanner": {"name": "daily_breakout", "min_volume_ratoi": 1.0}}, "did you mean 'min_volume_ratio'"),
+        ({"exit": {"name": "smart_exits", "time_stopp": 3}}, "did you mean 'time_stop'"),
+        ({"sizer": {"name": "risk", "fractoin": 0.01}}, "did you mean 'fraction'"),
+        ({"data": {"source": "parquet"}}, "data.source"),
+        ({"data": {"source": "file"}}, "needs path"),
+        ({"data": {"start": "2020-13-01"}}, "not an ISO date"),
+        ({"data": {"start": "2020-01-01", "end": "2019-01-01"}}, "after end"),
+        ({"portfolio": {"max_positions": 0}}, "portfolio.max_positions"),
+        ({"portfolio": {"entry_fill": "open"}}, "portfolio.entry_fill"),
+    ],
+)
+def test_bad_keys_and_values_are_named(raw: dict, needle: str) -> None:
+    with pytest.raises(ConfigError, match=None) as info:
+        parse_config(raw, origin="my.toml")
+    assert needle in str(info.value)
+    assert "my.toml" in str(info.value)
+
+
+def test_unknown_component_lists_closest_matches() -> None:
+    with pytest.raises(UnknownComponentError, match="smart_exits"):
+        parse_config({"exit": {"name": "smart_exit"}})
+    with pytest.raises(UnknownComponentError, match="percent_equity"):
+        parse_config({"sizer": {"name": "percent_equty"}})
+
+
+def test_overrides_are_validated_and_do_not_mutate() -> None:
+    cfg = parse_config({"scanner": {"name": "daily_breakout", "preset": "moderate"}})
+    new = cfg.with_overrides(
+        {"scanner.min_volume_ratio": 1.4, "exit.time_stop": 10, "portfolio.max_positions": 7}
+    )
+    assert new.scanner.params() == {"preset": "moderate", "min_volume_ratio": 1.4}
+    assert new.exit.params() == {"time_stop": 10}
+    assert new.portfolio.max_positions == 7
+    assert cfg.scanner.params() == {"preset": "moderate"}
+    assert new.config_hash != cfg.config_hash
+    with pytest.raises(ConfigError, match="did you mean 'min_volume_ratio'"):
+        cfg.with_overrides({"scanner.min_volume_rati": 1.0})
+    with pytest.raises(ConfigError, match="unknown table"):
+        cfg.with_overrides({"scaner.preset": "default"})
+
+
+def test_hash_is_stable_and_content_based() -> None:
+    a = parse_config({"portfolio": {"max_positions": 5}})
+    b = parse_config({"portfolio": {"max_positions": 5, "slippage_bps": 5}})
+    assert a.config_hash == b.config_hash  # the resolved config is what counts
+    assert a.config_hash != parse_config({"portfolio": {"max_positions": 4}}).config_hash
+
+
+def test_sleeves_resolve_weights_and_slots() -> None:
+    cfg = parse_config(
+        {
+            "portfolio": {"max_positions": 4},
+            "sleeves": [
+                {"name": "a", "weight": 0.5, "exit": {"name": "smart_exits"}},
+                {"name": "b", "max_positions": 2, "exit": {"name": "scaled_exits"}},
+                {"name": "c", "exit": {"name": "fixed"}},
+            ],
+        }
+    )
+    sleeves = cfg.sleeve_configs()
+    assert [s.weight for s in sleeves] == [0.5, 0.25, 0.25]
+    assert [s.max_positions for s in sleeves] == [4, 2, 4]
+    over = cfg.with_overrides({"sleeves.b.exit.time_stop": 12})
+    assert over.sleeve_configs()[1].exit.params() == {"time_stop": 12}
+    with pytest.raises(ConfigError, match="weights add up"):
+        parse_config({"sleeves": [{"name": "a", "weight": 0.7}, {"name": "b", "weight": 0.6}]})
+    with pytest.raises(ConfigError, match="unique"):
+        parse_config({"sleeves": [{"name": "a"}, {"name": "a"}]})
+    with pytest.raises(ConfigError, match="no sleeve"):
+        cfg.with_overrides({"sleeves.zz.exit.time_stop": 12})
+
+
+def test_plain_config_is_one_sleeve_of_weight_one() -> None:
+    (sleeve,) = parse_config({"portfolio": {"max_positions": 6}}).sleeve_configs()
+    assert sleeve.weight == 1.0 and sleeve.max_positions == 6
+
+
+def test_composed_exit_rules_are_accepted() -> None:
+    cfg = parse_config({"exit": {"name": "mine", "rules": [{"kind": "hard_stop", "pct": 0.05}]}})
+    assert cfg.exit.rules == ({"kind": "hard_stop", "pct": 0.05},)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.toml")), ids=lambda p: p.name)
+def test_every_example_config_loads(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.to_dict()["data"]["source"] in {"synthetic", "file", "cache", "alpaca"}
+
+
+def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[data\nsource = 1\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
