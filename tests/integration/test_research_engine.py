@@ -210,3 +210,46 @@ def test_optimize_and_walk_forward_on_the_shared_real_data(tmp_path: Path) -> No
     doc = json.loads((wf / "oos" / "result.json").read_text())
     # Folds test 2019 and 2020; the stitched curve covers exactly those sessions.
     assert doc["equity"][0]["date"] == "2019-01-02" and doc["equity"][-1]["date"] == "2020-12-31"
+
+
+def test_walk_forward_with_sleeves_stitches_attribution(tmp_path: Path) -> None:
+    import numpy as np
+
+    from trading_playbook.config import parse_config
+    from trading_playbook.research.executors import LocalExecutor
+    from trading_playbook.research.optimize import OptimizeSettings
+    from trading_playbook.research.params import parse_params
+    from trading_playbook.research.store import TrialStore
+    from trading_playbook.research.walkforward import WalkForwardSettings, walk_forward
+
+    relaxed = {"name": "daily_breakout", "preset": "relaxed"}
+    cfg = parse_config(
+        {
+            "data": {
+                "source": "synthetic",
+                "synthetic_symbols": 10,
+                "start": "2012-01-01",
+                "end": "2016-12-31",
+            },
+            "sleeves": [
+                {"name": "smart", "scanner": relaxed, "exit": {"name": "smart_exits"}},
+                {"name": "scaled", "scanner": relaxed, "exit": {"name": "scaled_exits"}},
+            ],
+        }
+    )
+    with TrialStore(tmp_path / "t.sqlite") as store:
+        result = walk_forward(
+            cfg,
+            parse_params(["sleeves.smart.exit.time_stop=10,17"]),
+            WalkForwardSettings(train="3y", test="1y", optimize=OptimizeSettings(min_trades=1)),
+            store=store,
+            executor=LocalExecutor(1),
+        )
+    assert len(result.folds) == 2
+    curve = result.stitched.equity
+    assert set(curve.sleeve_equity) == {"smart", "scaled"}
+    # Equal weights sum to 1: the sleeves' attributed equity adds up to the portfolio's at every session.
+    np.testing.assert_allclose(
+        curve.sleeve_equity["smart"] + curve.sleeve_equity["scaled"], curve.equity, rtol=1e-9
+    )
+    assert {t.sleeve for t in result.stitched.trades} == {"smart", "scaled"}

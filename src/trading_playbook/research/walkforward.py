@@ -371,6 +371,7 @@ def stitch_runs(
         cash=np.concatenate([c.cash for c in curves]),
         positions=np.concatenate([c.positions for c in curves]),
         exposure=np.concatenate([c.exposure for c in curves]),
+        sleeve_equity=_stitch_sleeves(curves),
     )
     trades = [t for r in runs for t in r.trades]
     cfg = dict(config.to_dict())
@@ -409,6 +410,15 @@ def stitch_runs(
         engine=first.engine,
         metrics=metrics,
     )
+
+
+def _stitch_sleeves(curves: list[EquityCurve]) -> dict[str, np.ndarray]:
+    # Each fold's sleeve curves start from weight * that fold's starting capital (the previous fold's
+    # ending equity), so they join like the total; sleeves must be the same in every fold.
+    names = [tuple(c.sleeve_equity) for c in curves]
+    if not names[0] or any(n != names[0] for n in names):
+        return {}
+    return {name: np.concatenate([c.sleeve_equity[name] for c in curves]) for name in names[0]}
 
 
 def _times(offset: pd.DateOffset, k: int) -> pd.DateOffset:
