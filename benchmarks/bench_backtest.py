@@ -191,10 +191,19 @@ class OursDirectRunner:
     how = "DailyBreakoutScanner(preset='moderate').scan(panel) + run_fast (smart_exits, 10 positions)"
     fingerprint_match = True
 
-    def __init__(self, panel: Panel) -> None:
+    def __init__(self, panel: Panel, records_only: bool = False) -> None:
         from trading_playbook.core.exits.spec import named_exit
         from trading_playbook.core.scanners.daily_breakout import DailyBreakoutScanner
-        from trading_playbook.core.simulate.fast import run_fast
+        from trading_playbook.core.simulate.fast import run_fast, run_fast_records
+
+        if records_only:  # the kernel's records, no Trade objects: like vectorbt's order records
+            run_fast = run_fast_records
+            self.steps = (
+                ("indicators_setups", "full run, records only: scanner.scan (warm)"),
+                ("simulation", "full run, records only: run_fast_records (warm)"),
+            )
+            self.total_label = "full run, records only: scan + run_fast_records"
+        self.records_only = records_only
         from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
         from trading_playbook.core.sizing import PercentEquitySizer
 
@@ -224,7 +233,7 @@ class OursDirectRunner:
         return {"indicators_setups": t1 - t0, "simulation": t2 - t1, "call": t2 - t0, "cpu": c2 - c0}
 
     def trades(self) -> int:
-        return len(self.result[0])
+        return len(self.result.trades) if self.records_only else len(self.result[0])
 
 
 def ours_full_runner(config_path: Path, panel: Panel, direct: bool) -> tuple[Any | None, str]:
@@ -480,6 +489,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--symbols", type=int, default=None, help="a spread subset of N symbols (quick run)")
     parser.add_argument("--skip-peers", action="store_true", help="no vectorbt/backtesting.py/backtrader")
     parser.add_argument("--skip-cli", action="store_true", help="do not time the playbook CLI")
+    parser.add_argument(
+        "--no-records-row",
+        action="store_true",
+        help="skip the extra 'records only' run of ours (scan + run_fast_records, no Trade objects)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one warm full run of ours")
     parser.add_argument(
         "--direct", action="store_true", help="time our full run from scanner.scan + run_fast, not the facade"
@@ -538,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     from peers_ours import OursComparableRunner
 
     runners: list[Any] = [r for r in (ours_full,) if r is not None]
+    if ours_full is not None and not args.no_records_row:
+        runners.append(OursDirectRunner(panel, records_only=True))
     runners.append(OursComparableRunner(panel, rule))
     if not args.skip_peers:
         from peers_vectorbt import VectorbtRunner
