@@ -100,7 +100,9 @@ class SetupTable:
         hi = int(np.searchsorted(self.session_idx, t, side="right"))
         return slice(lo, hi)
 
-    def to_setups(self, rows: slice | np.ndarray, sessions: np.ndarray, symbols: tuple[str, ...]) -> list[Setup]:
+    def to_setups(
+        self, rows: slice | np.ndarray, sessions: np.ndarray, symbols: tuple[str, ...]
+    ) -> list[Setup]:
         """Materialise rows as :class:`Setup` objects."""
         idx = np.arange(len(self))[rows]
         out: list[Setup] = []

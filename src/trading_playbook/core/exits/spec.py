@@ -281,7 +281,11 @@ def _smart_exits(hard_stop: float = 0.08, time_stop: int = 17) -> ExitSpec:
         rules=(
             HardStop(pct=hard_stop),
             TrailingStop(
-                tiers=(TrailTier(0.15, "pct", 0.95), TrailTier(0.10, "atr", 1.0), TrailTier(_INF, "atr", 2.0)),
+                tiers=(
+                    TrailTier(0.15, "pct", 0.95),
+                    TrailTier(0.10, "atr", 1.0),
+                    TrailTier(_INF, "atr", 2.0),
+                ),
                 basis="close",
                 update="new_peak",
                 activation=0.05,
@@ -302,7 +306,11 @@ def _scaled_exits(hard_stop: float = 0.08, time_stop: int = 20) -> ExitSpec:
             HardStop(pct=hard_stop),
             ScaleOut(levels=(0.08, 0.15, 0.25), fraction=0.25),
             TrailingStop(
-                tiers=(TrailTier(0.30, "pct", 0.95), TrailTier(0.20, "atr", 1.0), TrailTier(_INF, "atr", 2.0)),
+                tiers=(
+                    TrailTier(0.30, "pct", 0.95),
+                    TrailTier(0.20, "atr", 1.0),
+                    TrailTier(_INF, "atr", 2.0),
+                ),
                 basis="close",
                 update="new_peak",
                 activation=0.08,
@@ -339,7 +347,11 @@ def _hybrid_trailing(hard_stop: float = 0.08, time_stop: int = 15) -> ExitSpec:
         rules=(
             HardStop(pct=hard_stop),
             TrailingStop(
-                tiers=(TrailTier(0.15, "pct", 0.95), TrailTier(0.10, "atr", 1.0), TrailTier(_INF, "atr", 2.0)),
+                tiers=(
+                    TrailTier(0.15, "pct", 0.95),
+                    TrailTier(0.10, "atr", 1.0),
+                    TrailTier(_INF, "atr", 2.0),
+                ),
                 basis="resting",
                 update="every_close",
             ),
