@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 # ---------------------------------------------------------------- rule kinds and parameter columns
 RULE_HARD_STOP = 0
@@ -1175,120 +1175,215 @@ def _update_resting_trails_nb(
 
 
 @njit(cache=True)
-def sma_rows_nb(x: np.ndarray, available: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
-    """``indicators.sma(x, n, available)`` in one row-major pass."""
-    n_rows, n_cols = x.shape
-    out = np.full((n_rows, n_cols), np.nan)
-    ring = np.zeros((n_cols, n))
-    total = np.zeros(n_cols)
-    nans = np.zeros(n_cols, dtype=np.int64)
-    count = np.zeros(n_cols, dtype=np.int64)
-    slot = np.zeros(n_cols, dtype=np.int64)  # == count % n: where the bar n bars earlier sits
+def _sma_block_nb(
+    x: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    available: np.ndarray,
+    n: int,
+    true_range: bool,
+    out: np.ndarray,
+    j0: int,
+    j1: int,
+) -> None:  # pragma: no cover - compiled
+    """``indicators.sma(x, n, available)`` of columns ``j0:j1`` into ``out`` (every cell written).
+
+    With ``true_range`` the averaged values are the true ranges ``max(H - L, |H - C_prev|, |L - C_prev|)``
+    (``x`` is then the close; ``H - L`` on a symbol's first bar), computed on the fly: the ATR.
+    """
+    n_rows = x.shape[0]
+    width = j1 - j0
+    ring = np.zeros((width, n))
+    total = np.zeros(width)
+    nans = np.zeros(width, dtype=np.int64)
+    count = np.zeros(width, dtype=np.int64)
+    slot = np.zeros(width, dtype=np.int64)  # == count % n: where the bar n bars earlier sits
+    prev = np.full(width, np.nan)  # true range: the symbol's previous close
     for t in range(n_rows):
-        for j in range(n_cols):
+        for b in range(width):
+            j = j0 + b
             if not available[t, j]:
+                out[t, j] = np.nan
                 continue
-            v = x[t, j]
-            k = count[j]  # the bar's position in its symbol's history
-            h = slot[j]
-            if np.isnan(v):
-                nans[j] += 1
+            k = count[b]  # the bar's position in its symbol's history
+            if true_range:
+                v = high[t, j] - low[t, j]
+                if k > 0:
+                    up = abs(high[t, j] - prev[b])
+                    down = abs(low[t, j] - prev[b])
+                    if up > v:
+                        v = up
+                    if down > v:
+                        v = down
+                prev[b] = x[t, j]
             else:
-                total[j] += v
+                v = x[t, j]
+            h = slot[b]
+            if np.isnan(v):
+                nans[b] += 1
+            else:
+                total[b] += v
             if k >= n:
-                old = ring[j, h]
+                old = ring[b, h]
                 if np.isnan(old):
-                    nans[j] -= 1
+                    nans[b] -= 1
                 else:
-                    total[j] -= old
-            ring[j, h] = v
+                    total[b] -= old
+            ring[b, h] = v
             h += 1
             if h == n:
                 # (k + 1) % n == 0: refresh the sum exactly over the window, oldest bar first
                 h = 0
                 fresh = 0.0
                 for m in range(n):
-                    w = ring[j, m]
+                    w = ring[b, m]
                     if not np.isnan(w):
                         fresh += w
-                total[j] = fresh
-            slot[j] = h
-            count[j] = k + 1
-            if k + 1 >= n and nans[j] == 0:
-                out[t, j] = total[j] / n
+                total[b] = fresh
+            slot[b] = h
+            count[b] = k + 1
+            if k + 1 >= n and nans[b] == 0:
+                out[t, j] = total[b] / n
+            else:
+                out[t, j] = np.nan
+
+
+@njit(cache=True)
+def _ema_block_nb(
+    x: np.ndarray, available: np.ndarray, n: int, out: np.ndarray, j0: int, j1: int
+) -> None:  # pragma: no cover - compiled
+    """``indicators.ema(x, n, available)`` of columns ``j0:j1`` into ``out`` (every cell written)."""
+    n_rows = x.shape[0]
+    width = j1 - j0
+    alpha = 2.0 / (n + 1.0)
+    seed = np.zeros(width)
+    prev = np.zeros(width)
+    count = np.zeros(width, dtype=np.int64)
+    for t in range(n_rows):
+        for b in range(width):
+            j = j0 + b
+            out[t, j] = np.nan
+            if not available[t, j]:
+                continue
+            k = count[b]
+            if k < n:
+                seed[b] += x[t, j]
+                if k == n - 1:
+                    prev[b] = seed[b] / n
+                    out[t, j] = prev[b]
+            else:
+                prev[b] = alpha * x[t, j] + (1.0 - alpha) * prev[b]
+                out[t, j] = prev[b]
+            count[b] = k + 1
+
+
+@njit(cache=True)
+def _previous_block_nb(
+    x: np.ndarray, available: np.ndarray, out: np.ndarray, j0: int, j1: int
+) -> None:  # pragma: no cover - compiled
+    """``indicators.previous_bar(x, available)`` of columns ``j0:j1`` into ``out``."""
+    n_rows = x.shape[0]
+    last = np.full(j1 - j0, np.nan)
+    for t in range(n_rows):
+        for b in range(j1 - j0):
+            j = j0 + b
+            if not available[t, j]:
+                out[t, j] = np.nan
+                continue
+            out[t, j] = last[b]
+            last[b] = x[t, j]
+
+
+@njit(cache=True)
+def _last_bar_block_nb(available: np.ndarray, out: np.ndarray, j0: int, j1: int) -> None:  # pragma: no cover
+    """Session index of each symbol's last bar (-1 for a symbol without any), columns ``j0:j1``."""
+    for j in range(j0, j1):
+        out[j] = -1
+    for t in range(available.shape[0]):
+        for j in range(j0, j1):
+            if available[t, j]:
+                out[j] = t
+
+
+@njit(cache=True)
+def sma_rows_nb(x: np.ndarray, available: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
+    """``indicators.sma(x, n, available)`` in one row-major pass."""
+    out = np.empty(x.shape)
+    _sma_block_nb(x, x, x, available, n, False, out, 0, x.shape[1])
     return out
 
 
 @njit(cache=True)
-def true_range_rows_nb(
-    high: np.ndarray, low: np.ndarray, close: np.ndarray, available: np.ndarray
+def atr_rows_nb(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, available: np.ndarray, n: int
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """``max(H - L, |H - C_prev|, |L - C_prev|)`` with the symbol's previous bar; ``H - L`` on its first."""
-    n_rows, n_cols = close.shape
-    out = np.full((n_rows, n_cols), np.nan)
-    prev = np.full(n_cols, np.nan)
-    seen = np.zeros(n_cols, dtype=np.bool_)
-    for t in range(n_rows):
-        for j in range(n_cols):
-            if not available[t, j]:
-                continue
-            rng = high[t, j] - low[t, j]
-            if seen[j]:
-                up = abs(high[t, j] - prev[j])
-                down = abs(low[t, j] - prev[j])
-                if up > rng:
-                    rng = up
-                if down > rng:
-                    rng = down
-            seen[j] = True
-            prev[j] = close[t, j]
-            out[t, j] = rng
+    """``indicators.atr(high, low, close, available, n)``: simple mean of the last n true ranges."""
+    out = np.empty(close.shape)
+    _sma_block_nb(close, high, low, available, n, True, out, 0, close.shape[1])
     return out
 
 
 def atr_rows(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, available: np.ndarray, n: int
-) -> np.ndarray:  # pragma: no cover - compiled
-    """``indicators.atr(high, low, close, available, n)``: simple mean of the last n true ranges."""
-    return sma_rows_nb(true_range_rows_nb(high, low, close, available), available, n)
+) -> np.ndarray:
+    """``indicators.atr(high, low, close, available, n)`` (see :func:`atr_rows_nb`)."""
+    return atr_rows_nb(high, low, close, available, n)
 
 
 @njit(cache=True)
 def ema_rows_nb(x: np.ndarray, available: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
     """``indicators.ema(x, n, available)``: alpha 2/(n+1), seeded by the SMA of the first n bars."""
-    n_rows, n_cols = x.shape
-    out = np.full((n_rows, n_cols), np.nan)
-    alpha = 2.0 / (n + 1.0)
-    seed = np.zeros(n_cols)
-    prev = np.zeros(n_cols)
-    count = np.zeros(n_cols, dtype=np.int64)
-    for t in range(n_rows):
-        for j in range(n_cols):
-            if not available[t, j]:
-                continue
-            k = count[j]
-            if k < n:
-                seed[j] += x[t, j]
-                if k == n - 1:
-                    prev[j] = seed[j] / n
-                    out[t, j] = prev[j]
-            else:
-                prev[j] = alpha * x[t, j] + (1.0 - alpha) * prev[j]
-                out[t, j] = prev[j]
-            count[j] = k + 1
+    out = np.empty(x.shape)
+    _ema_block_nb(x, available, n, out, 0, x.shape[1])
     return out
 
 
 @njit(cache=True)
 def previous_rows_nb(x: np.ndarray, available: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """``indicators.previous_bar(x, available)``: the value at the symbol's previous bar."""
-    n_rows, n_cols = x.shape
-    out = np.full((n_rows, n_cols), np.nan)
-    last = np.full(n_cols, np.nan)
-    for t in range(n_rows):
-        for j in range(n_cols):
-            if not available[t, j]:
-                continue
-            out[t, j] = last[j]
-            last[j] = x[t, j]
+    out = np.empty(x.shape)
+    _previous_block_nb(x, available, out, 0, x.shape[1])
     return out
+
+
+@njit(cache=True, parallel=True)
+def indicator_stacks_nb(
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    available: np.ndarray,
+    sma_periods: np.ndarray,
+    ema_periods: np.ndarray,
+    atr_periods: np.ndarray,
+    sma_out: np.ndarray,
+    ema_out: np.ndarray,
+    atr_out: np.ndarray,
+    prev_close_out: np.ndarray,
+    prev_high_out: np.ndarray,
+    last_bar_out: np.ndarray,
+    want_prev_close: bool,
+    want_prev_high: bool,
+    n_blocks: int,
+) -> None:  # pragma: no cover - compiled
+    """Every indicator array one run reads, plus each symbol's last bar, in parallel over symbol blocks.
+
+    ``sma_out[i]`` is the SMA of period ``sma_periods[i]`` (likewise EMA and ATR). Each block of
+    columns runs the serial kernels above on its own symbols, so every value is computed with the very
+    same operations as :func:`sma_rows_nb` and friends (bit-identical to ``core.indicators``); only the
+    scheduling differs.
+    """
+    n_cols = close.shape[1]
+    for blk in prange(n_blocks):
+        j0 = blk * n_cols // n_blocks
+        j1 = (blk + 1) * n_cols // n_blocks
+        for i in range(sma_periods.shape[0]):
+            _sma_block_nb(close, close, close, available, sma_periods[i], False, sma_out[i], j0, j1)
+        for i in range(atr_periods.shape[0]):
+            _sma_block_nb(close, high, low, available, atr_periods[i], True, atr_out[i], j0, j1)
+        for i in range(ema_periods.shape[0]):
+            _ema_block_nb(close, available, ema_periods[i], ema_out[i], j0, j1)
+        if want_prev_close:
+            _previous_block_nb(close, available, prev_close_out, j0, j1)
+        if want_prev_high:
+            _previous_block_nb(high, available, prev_high_out, j0, j1)
+        _last_bar_block_nb(available, last_bar_out, j0, j1)
