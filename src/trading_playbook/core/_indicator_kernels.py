@@ -18,6 +18,7 @@ __all__ = [
     "rolling_min_nb",
     "rsi_nb",
     "sma_nb",
+    "sma_segment_nb",
     "true_range_nb",
 ]
 
@@ -29,32 +30,44 @@ def sma_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma:
     A running sum of the finite values plus a count of NaNs in the window; the sum is recomputed
     exactly every ``n`` bars so rounding drift stays bounded by one window.
     """
-    out = np.full(x.shape[0], np.nan)
+    out = np.empty(x.shape[0])
     for j in range(offsets.shape[0] - 1):
-        start, stop = offsets[j], offsets[j + 1]
-        total = 0.0
-        nans = 0
-        for k in range(start, stop):
-            v = x[k]
-            if np.isnan(v):
-                nans += 1
-            else:
-                total += v
-            if k - start >= n:
-                old = x[k - n]
-                if np.isnan(old):
-                    nans -= 1
-                else:
-                    total -= old
-            if (k - start + 1) % n == 0:
-                # refresh the sum exactly over the current window
-                total = 0.0
-                for i in range(k - n + 1, k + 1):
-                    if not np.isnan(x[i]):
-                        total += x[i]
-            if k - start + 1 >= n and nans == 0:
-                out[k] = total / n
+        sma_segment_nb(x, out, offsets[j], offsets[j + 1], n)
     return out
+
+
+@njit(cache=True)
+def sma_segment_nb(
+    x: np.ndarray, out: np.ndarray, start: int, stop: int, n: int
+) -> None:  # pragma: no cover - numba
+    """:func:`sma_nb` over one symbol's bars ``x[start:stop]``, written to ``out[start:stop]``.
+
+    Every position is written (NaN where undefined), so ``out`` may be an uninitialised scratch buffer.
+    """
+    total = 0.0
+    nans = 0
+    for k in range(start, stop):
+        v = x[k]
+        if np.isnan(v):
+            nans += 1
+        else:
+            total += v
+        if k - start >= n:
+            old = x[k - n]
+            if np.isnan(old):
+                nans -= 1
+            else:
+                total -= old
+        if (k - start + 1) % n == 0:
+            # refresh the sum exactly over the current window
+            total = 0.0
+            for i in range(k - n + 1, k + 1):
+                if not np.isnan(x[i]):
+                    total += x[i]
+        if k - start + 1 >= n and nans == 0:
+            out[k] = total / n
+        else:
+            out[k] = np.nan
 
 
 @njit(cache=True)

@@ -1,92 +1,509 @@
-"""Numba kernel of the ``daily_breakout`` threshold phase (RULES section 3).
+"""Numba kernels of the ``daily_breakout`` scanner (RULES section 3): features, thresholds, ranking.
 
-Works on the bar layout of :class:`trading_playbook.core.indicators.BarLayout`: symbol ``j``'s bars are
-``offsets[j]:offsets[j + 1]`` of every flat array, in session order, so "the L bars t-L..t-1" of a
-symbol are simply the L flat positions before ``k``.
+The panel is (T, N) row-major, so every kernel walks it session by session (rows read sequentially),
+keeping per-symbol state. A symbol's bars are numbered ``p = 0, 1, ...`` in session order (its own
+bars, sessions without a bar skipped: RULES section 8). The symbols are split into chunks of
+consecutive symbols; each phase works chunk by chunk, in one thread (``*_serial_nb``) or with the
+chunks in threads (``*_parallel_nb``, ``prange``). Chunks share nothing, so both give identical
+results.
+
+1. :func:`prepare_chunk_nb` (features, threshold-independent): SMA20, SMA50, the volume average (the
+   arithmetic of :func:`~trading_playbook.core._indicator_kernels.sma_segment_nb`, operation for
+   operation, on ring buffers of each symbol's recent bars), the rolling high (exact whatever the
+   algorithm) and RS; it keeps only the bars passing the trend rule (``close > SMA20 > SMA50``, the
+   one condition without a threshold): the *candidates*, in session order then symbol order.
+2. :func:`scan_chunk_nb` (thresholds): the other five conditions and the base search over the
+   candidates, reading the base window from the panel rows just before the candidate's session.
+3. :func:`assemble_nb`: the setup columns in rank order (session ascending, then score desc,
+   volume_ratio desc, symbol ascending): a stable insertion sort within each session.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-__all__ = ["breakout_nb"]
+__all__ = [
+    "assemble_nb",
+    "prepare_chunk_nb",
+    "prepare_parallel_nb",
+    "prepare_serial_nb",
+    "scan_chunk_nb",
+    "scan_parallel_nb",
+    "scan_serial_nb",
+]
+
+TREND_FAST = 20  # SMA windows of the trend rule (RULES section 3, not parameters)
+TREND_SLOW = 50
 
 
-@njit(cache=True)
-def breakout_nb(
-    offsets: np.ndarray,
+@njit(cache=True, error_model="numpy")
+def prepare_chunk_nb(
+    chunk: int,
     close: np.ndarray,
     raw_close: np.ndarray,
     high: np.ndarray,
-    low: np.ndarray,
     volume: np.ndarray,
-    sma_fast: np.ndarray,
-    sma_slow: np.ndarray,
-    high_max: np.ndarray,
-    avg_volume: np.ndarray,
-    min_price: float,
-    min_history: int,
-    max_distance_from_high: float,
-    min_volume_ratio: float,
-    min_base_days: int,
-    max_base_days: int,
-    max_base_width: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
-    """Bars passing all six conditions: ``(bar, base_days, base_high, base_width)``, in layout order.
+    available: np.ndarray,
+    symbol_bounds: np.ndarray,
+    capacity_bounds: np.ndarray,
+    high_lookback: int,
+    volume_lookback: int,
+    rs_lookback: int,
+    n_candidates: np.ndarray,
+    c_session: np.ndarray,
+    c_symbol: np.ndarray,
+    c_pos: np.ndarray,
+    c_values: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """Candidates of the symbols ``symbol_bounds[chunk]:symbol_bounds[chunk + 1]``, session by session.
 
-    Comparisons are literal and written so that a NaN makes the condition false. The cheap conditions
-    run first; the base search runs only for bars that pass them and that close above the high of the
-    shortest base (a longer base only has a higher high, so this is a necessary condition).
+    Reads the row-major panel row by row (sequentially) and keeps each symbol's running state: the SMA
+    sums (the arithmetic of :func:`~trading_playbook.core._indicator_kernels.sma_segment_nb`, step for
+    step, on ring buffers of the symbol's recent bars), the block maxima of the rolling high
+    (van Herk/Gil-Werman: the max of the window is the max of the suffix of the previous block and the
+    prefix of the current one, blocks of ``high_lookback`` own bars) and the previous volume average.
+    Candidates go to ``capacity_bounds[chunk]:`` in session order, then symbol order;
+    ``n_candidates[chunk]`` counts them.
     """
-    n_bars = close.shape[0]
-    hit = np.empty(n_bars, dtype=np.int64)
-    days = np.empty(n_bars, dtype=np.int64)
-    base_high = np.empty(n_bars)
-    base_width = np.empty(n_bars)
-    count = 0
-    for j in range(offsets.shape[0] - 1):
-        start, stop = offsets[j], offsets[j + 1]
-        for k in range(start + max(min_history, 1) - 1, stop):
-            c = close[k]
-            if not raw_close[k] >= min_price:
+    n_sessions = close.shape[0]
+    lo = symbol_bounds[chunk]
+    hi = symbol_bounds[chunk + 1]
+    width = hi - lo
+    ring_size = max(TREND_SLOW + 1, rs_lookback + 1)
+    volume_size = volume_lookback + 1
+    # per symbol (row b): ring buffers of its recent bars, slots and phases kept as counters
+    closes = np.empty((width, ring_size))
+    volumes = np.empty((width, volume_size))
+    highs = np.empty((width, high_lookback))
+    suffix = np.empty((width, high_lookback))
+    n_bars = np.zeros(width, dtype=np.int64)
+    slot = np.zeros(width, dtype=np.int64)  # n_bars % ring_size
+    volume_slot = np.zeros(width, dtype=np.int64)  # n_bars % volume_size
+    high_slot = np.zeros(width, dtype=np.int64)  # n_bars % high_lookback
+    sums = np.zeros((width, 3))  # running sums of SMA20, SMA50 and the volume average
+    nans = np.zeros((width, 3), dtype=np.int64)
+    phases = np.zeros((width, 3), dtype=np.int64)  # n_bars % window
+    vol_mean = np.full(width, np.nan)  # volume average at the symbol's previous bar
+    prefix_max = np.zeros(width)
+    q = capacity_bounds[chunk]
+    for t in range(n_sessions):
+        for j in range(lo, hi):
+            if not available[t, j]:
                 continue
-            if not (c > sma_fast[k] and sma_fast[k] > sma_slow[k]):
+            b = j - lo
+            p = n_bars[b]
+            n_bars[b] = p + 1
+            c = close[t, j]
+            k = slot[b]
+            closes[b, k] = c
+            slot[b] = 0 if k + 1 == ring_size else k + 1
+            fast = _sma_step_nb(closes, b, k, p, TREND_FAST, sums, nans, phases, 0)
+            slow = _sma_step_nb(closes, b, k, p, TREND_SLOW, sums, nans, phases, 1)
+            v = volume[t, j]
+            kv = volume_slot[b]
+            volumes[b, kv] = v
+            volume_slot[b] = 0 if kv + 1 == volume_size else kv + 1
+            avg = vol_mean[b]
+            vol_mean[b] = _sma_step_nb(volumes, b, kv, p, volume_lookback, sums, nans, phases, 2)
+            h = high[t, j]
+            s = high_slot[b]
+            high_slot[b] = 0 if s + 1 == high_lookback else s + 1
+            highs[b, s] = h
+            if s == 0 or h > prefix_max[b]:
+                prefix_max[b] = h
+            top = prefix_max[b]
+            if s == high_lookback - 1:  # block complete: its suffix maxima serve the next block
+                m = h
+                suffix[b, s] = m
+                for i in range(s - 1, -1, -1):
+                    if highs[b, i] > m:
+                        m = highs[b, i]
+                    suffix[b, i] = m
+            elif p >= high_lookback:
+                older = suffix[b, s + 1]
+                if older > top:
+                    top = older
+            if not (c > fast and fast > slow):
                 continue
-            top = high_max[k]
-            if not (top - c) / top <= max_distance_from_high:
-                continue
-            avg = avg_volume[k]
-            if not (avg > 0.0 and volume[k] >= min_volume_ratio * avg):
-                continue
-            longest = min(max_base_days, k - start)  # never before the symbol's first bar
-            if longest < min_base_days:
-                continue
-            hi = high[k - 1]
-            lo = low[k - 1]
-            for i in range(k - min_base_days, k - 1):
-                hi = max(hi, high[i])
-                lo = min(lo, low[i])
+            c_session[q] = t
+            c_symbol[q] = j
+            c_pos[q] = p
+            c_values[q, 0] = c
+            c_values[q, 1] = raw_close[t, j]
+            c_values[q, 2] = v
+            c_values[q, 3] = avg
+            c_values[q, 4] = top
+            if p >= rs_lookback:
+                back = k - rs_lookback
+                c_values[q, 5] = c / closes[b, back + ring_size if back < 0 else back] - 1.0
+            else:
+                c_values[q, 5] = np.nan
+            q += 1
+    n_candidates[chunk] = q - capacity_bounds[chunk]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sma_step_nb(
+    ring: np.ndarray,
+    b: int,
+    k: int,
+    p: int,
+    n: int,
+    sums: np.ndarray,
+    nans: np.ndarray,
+    phases: np.ndarray,
+    i: int,
+) -> float:  # pragma: no cover - numba
+    """One bar of :func:`sma_segment_nb`'s loop for symbol row ``b``: bar number ``p``, in ``ring[b, k]``.
+
+    ``sums[b, i]``, ``nans[b, i]`` and ``phases[b, i]`` (``p % n`` before the bar) are the running
+    state, updated in place; the same operations in the same order as the flat kernel. Returns the SMA
+    at the bar.
+    """
+    size = ring.shape[1]
+    v = ring[b, k]
+    total = sums[b, i]
+    count = nans[b, i]
+    if np.isnan(v):
+        count += 1
+    else:
+        total += v
+    if p >= n:
+        back = k - n
+        old = ring[b, back + size if back < 0 else back]
+        if np.isnan(old):
+            count -= 1
+        else:
+            total -= old
+    phase = phases[b, i] + 1
+    if phase == n:
+        phase = 0
+        # refresh the sum exactly over the current window
+        total = 0.0
+        m = k - n + 1
+        if m < 0:
+            m += size
+        for _ in range(n):
+            x = ring[b, m]
+            if not np.isnan(x):
+                total += x
+            m += 1
+            if m == size:
+                m = 0
+    phases[b, i] = phase
+    sums[b, i] = total
+    nans[b, i] = count
+    if p + 1 >= n and count == 0:
+        return float(total / n)
+    return np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def prepare_serial_nb(
+    close: np.ndarray,
+    raw_close: np.ndarray,
+    high: np.ndarray,
+    volume: np.ndarray,
+    available: np.ndarray,
+    symbol_bounds: np.ndarray,
+    capacity_bounds: np.ndarray,
+    high_lookback: int,
+    volume_lookback: int,
+    rs_lookback: int,
+    n_candidates: np.ndarray,
+    c_session: np.ndarray,
+    c_symbol: np.ndarray,
+    c_pos: np.ndarray,
+    c_values: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """:func:`prepare_chunk_nb` for every chunk in one thread."""
+    for chunk in range(n_candidates.shape[0]):
+        prepare_chunk_nb(
+            chunk, close, raw_close, high, volume, available, symbol_bounds, capacity_bounds,
+            high_lookback, volume_lookback, rs_lookback, n_candidates, c_session, c_symbol, c_pos, c_values,
+        )  # fmt: skip
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def prepare_parallel_nb(
+    close: np.ndarray,
+    raw_close: np.ndarray,
+    high: np.ndarray,
+    volume: np.ndarray,
+    available: np.ndarray,
+    symbol_bounds: np.ndarray,
+    capacity_bounds: np.ndarray,
+    high_lookback: int,
+    volume_lookback: int,
+    rs_lookback: int,
+    n_candidates: np.ndarray,
+    c_session: np.ndarray,
+    c_symbol: np.ndarray,
+    c_pos: np.ndarray,
+    c_values: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """:func:`prepare_chunk_nb` with the chunks in threads."""
+    for chunk in prange(n_candidates.shape[0]):
+        prepare_chunk_nb(
+            chunk, close, raw_close, high, volume, available, symbol_bounds, capacity_bounds,
+            high_lookback, volume_lookback, rs_lookback, n_candidates, c_session, c_symbol, c_pos, c_values,
+        )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def scan_chunk_nb(
+    chunk: int,
+    high: np.ndarray,
+    low: np.ndarray,
+    available: np.ndarray,
+    capacity_bounds: np.ndarray,
+    n_candidates: np.ndarray,
+    c_session: np.ndarray,
+    c_symbol: np.ndarray,
+    c_pos: np.ndarray,
+    c_values: np.ndarray,
+    thresholds: np.ndarray,
+    bounds: np.ndarray,
+    hit: np.ndarray,
+    days: np.ndarray,
+    base_high: np.ndarray,
+    base_width: np.ndarray,
+    h_values: np.ndarray,
+    h_index: np.ndarray,
+    n_hits: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """The chunk's candidates passing the five threshold conditions and the base search.
+
+    ``thresholds`` = (min_price, max_distance_from_high, min_volume_ratio, max_base_width);
+    ``bounds`` = (min_history, min_base_days, max_base_days). Hits go to ``capacity_bounds[chunk]:``
+    (candidate ``hit[r]``, base ``days[r]``, ``base_high[r]``, ``base_width[r]``), ``n_hits[chunk]``
+    counts them. Comparisons are literal and written so that a NaN makes the condition false. The base
+    window "the L bars before t" walks the panel's rows up from ``t - 1``, skipping sessions without a
+    bar of the symbol; candidates come in session order, so those rows are still in cache. The base
+    search runs only for candidates closing above the high of the shortest base (a longer base only
+    has a higher high, so this is a necessary condition).
+    """
+    min_price, max_distance, min_volume_ratio, max_width = (
+        thresholds[0], thresholds[1], thresholds[2], thresholds[3],
+    )  # fmt: skip
+    first = max(bounds[0], 1) - 1
+    min_base_days = bounds[1]
+    max_base_days = bounds[2]
+    start = capacity_bounds[chunk]
+    r = start
+    for q in range(start, start + n_candidates[chunk]):
+        p = c_pos[q]
+        if p < first:
+            continue
+        c = c_values[q, 0]
+        if not c_values[q, 1] >= min_price:
+            continue
+        top = c_values[q, 4]
+        if not (top - c) / top <= max_distance:
+            continue
+        avg = c_values[q, 3]
+        if not (avg > 0.0 and c_values[q, 2] >= min_volume_ratio * avg):
+            continue
+        longest = min(max_base_days, p)  # never before the symbol's first bar
+        if longest < min_base_days:
+            continue
+        j = c_symbol[q]
+        row = c_session[q] - 1
+        while not available[row, j]:
+            row -= 1
+        hi = high[row, j]
+        lo = low[row, j]
+        if not c > hi:  # the close must top every high of the base: stop at the first that it does not
+            continue
+        for _ in range(min_base_days - 1):
+            row -= 1
+            while not available[row, j]:
+                row -= 1
+            hi = max(hi, high[row, j])
+            lo = min(lo, low[row, j])
             if not c > hi:
-                continue
-            width = (hi - lo) / hi
-            if not width <= max_base_width:
-                continue
-            length = min_base_days
-            while length < longest:
-                i = k - length - 1
-                new_hi = max(hi, high[i])
-                new_lo = min(lo, low[i])
-                new_width = (new_hi - new_lo) / new_hi
-                if not new_width <= max_base_width:
-                    break
-                hi, lo, width = new_hi, new_lo, new_width
-                length += 1
-            if not c > hi:
-                continue
-            hit[count] = k
-            days[count] = length
-            base_high[count] = hi
-            base_width[count] = width
-            count += 1
-    return hit[:count], days[:count], base_high[:count], base_width[:count]
+                break
+        if not c > hi:
+            continue
+        width = (hi - lo) / hi
+        if not width <= max_width:
+            continue
+        length = min_base_days
+        while length < longest:
+            row -= 1
+            while not available[row, j]:
+                row -= 1
+            new_hi = max(hi, high[row, j])
+            new_lo = min(lo, low[row, j])
+            new_width = (new_hi - new_lo) / new_hi
+            if not new_width <= max_width:
+                break
+            hi, lo, width = new_hi, new_lo, new_width
+            length += 1
+        if not c > hi:
+            continue
+        hit[r] = q
+        days[r] = length
+        base_high[r] = hi
+        base_width[r] = width
+        h_values[r, 0] = c
+        h_values[r, 1] = (top - c) / top
+        h_values[r, 2] = c_values[q, 2] / avg
+        h_values[r, 3] = c_values[q, 5]
+        h_index[r, 0] = c_session[q]
+        h_index[r, 1] = j
+        r += 1
+    n_hits[chunk] = r - start
+
+
+@njit(cache=True, error_model="numpy")
+def scan_serial_nb(
+    high: np.ndarray,
+    low: np.ndarray,
+    available: np.ndarray,
+    capacity_bounds: np.ndarray,
+    n_candidates: np.ndarray,
+    c_session: np.ndarray,
+    c_symbol: np.ndarray,
+    c_pos: np.ndarray,
+    c_values: np.ndarray,
+    thresholds: np.ndarray,
+    bounds: np.ndarray,
+    hit: np.ndarray,
+    days: np.ndarray,
+    base_high: np.ndarray,
+    base_width: np.ndarray,
+    h_values: np.ndarray,
+    h_index: np.ndarray,
+    n_hits: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """:func:`scan_chunk_nb` for every chunk in one thread."""
+    for chunk in range(n_candidates.shape[0]):
+        scan_chunk_nb(
+            chunk, high, low, available, capacity_bounds, n_candidates, c_session, c_symbol, c_pos,
+            c_values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
+        )  # fmt: skip
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def scan_parallel_nb(
+    high: np.ndarray,
+    low: np.ndarray,
+    available: np.ndarray,
+    capacity_bounds: np.ndarray,
+    n_candidates: np.ndarray,
+    c_session: np.ndarray,
+    c_symbol: np.ndarray,
+    c_pos: np.ndarray,
+    c_values: np.ndarray,
+    thresholds: np.ndarray,
+    bounds: np.ndarray,
+    hit: np.ndarray,
+    days: np.ndarray,
+    base_high: np.ndarray,
+    base_width: np.ndarray,
+    h_values: np.ndarray,
+    h_index: np.ndarray,
+    n_hits: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """:func:`scan_chunk_nb` with the chunks in threads."""
+    for chunk in prange(n_candidates.shape[0]):
+        scan_chunk_nb(
+            chunk, high, low, available, capacity_bounds, n_candidates, c_session, c_symbol, c_pos,
+            c_values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
+        )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def _score_nb(
+    distance: float, volume_ratio: float, days: int, width: float, rs: float
+) -> float:  # pragma: no cover
+    """The score table of :mod:`._breakout_score` for a setup (trend always holds: 1.5 points)."""
+    near = 1.5 if distance <= 0.15 else (0.75 if distance <= 0.25 else 0.0)
+    vol = 2.0 if volume_ratio >= 2.0 else (1.0 if volume_ratio >= 1.2 else 0.0)
+    length = 1.5 if 15 <= days <= 60 else (0.75 if 7 <= days <= 90 else 0.0)
+    tight = 1.5 if width <= 0.05 else (1.0 if width <= 0.08 else (0.5 if width <= 0.12 else 0.0))
+    strength = 2.0 if rs >= 0.15 else (1.0 if rs >= 0.10 else 0.0)
+    total = 1.5 + near + vol + length + tight + strength
+    return min(total, 10.0)
+
+
+@njit(cache=True, error_model="numpy")
+def assemble_nb(
+    capacity_bounds: np.ndarray,
+    n_hits: np.ndarray,
+    days: np.ndarray,
+    base_high: np.ndarray,
+    base_width: np.ndarray,
+    h_values: np.ndarray,
+    h_index: np.ndarray,
+    n_sessions: int,
+    stop_factor: float,
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+]:  # fmt: skip  # pragma: no cover - numba
+    """The SetupTable columns in rank order: (session_idx, symbol_idx, reference_price, initial_stop,
+    score, base_high, base_days, base_width, volume_ratio, distance_from_high, rs).
+
+    Hit ``r`` has ``h_index[r]`` = (session, symbol) and ``h_values[r]`` = (close, distance from the
+    high, volume ratio, RS). Each chunk's hits are in session order, then symbol order, and chunks hold
+    ascending symbol ranges: taking each session's hits chunk after chunk lists its symbols in ascending
+    order; a stable insertion sort by (score desc, volume_ratio desc) then gives the rank order.
+    """
+    n_chunks = n_hits.shape[0]
+    total = 0
+    for chunk in range(n_chunks):
+        total += n_hits[chunk]
+    source = np.empty(total, dtype=np.int64)  # row -> hit r
+    score = np.empty(total)
+    volume_ratio = np.empty(total)
+    pointer = capacity_bounds[:-1].copy()
+    row = 0
+    for t in range(n_sessions):
+        first = row
+        for chunk in range(n_chunks):
+            end = capacity_bounds[chunk] + n_hits[chunk]
+            r = pointer[chunk]
+            while r < end and h_index[r, 0] == t:
+                ratio = h_values[r, 2]
+                s = _score_nb(h_values[r, 1], ratio, days[r], base_width[r], h_values[r, 3])
+                # insertion: after every earlier row of the session ranking at least as high
+                b = row
+                while b > first and (s > score[b - 1] or (s == score[b - 1] and ratio > volume_ratio[b - 1])):
+                    source[b] = source[b - 1]
+                    score[b] = score[b - 1]
+                    volume_ratio[b] = volume_ratio[b - 1]
+                    b -= 1
+                source[b] = r
+                score[b] = s
+                volume_ratio[b] = ratio
+                row += 1
+                r += 1
+            pointer[chunk] = r
+    session_idx = np.empty(total, dtype=np.int64)
+    symbol_idx = np.empty(total, dtype=np.int64)
+    reference_price = np.empty(total)
+    initial_stop = np.empty(total)
+    out_high = np.empty(total)
+    out_days = np.empty(total, dtype=np.int64)
+    out_width = np.empty(total)
+    distance = np.empty(total)
+    rs = np.empty(total)
+    for a in range(total):
+        r = source[a]
+        c = h_values[r, 0]
+        session_idx[a] = h_index[r, 0]
+        symbol_idx[a] = h_index[r, 1]
+        reference_price[a] = c
+        initial_stop[a] = c * stop_factor
+        out_high[a] = base_high[r]
+        out_days[a] = days[r]
+        out_width[a] = base_width[r]
+        distance[a] = h_values[r, 1]
+        rs[a] = h_values[r, 3]
+    return (
+        session_idx, symbol_idx, reference_price, initial_stop, score, out_high, out_days, out_width,
+        volume_ratio, distance, rs,
+    )  # fmt: skip

@@ -29,18 +29,18 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numba
 import numpy as np
 
-from trading_playbook.core import _indicator_kernels as _ik
 from trading_playbook.core.errors import ConfigError
-from trading_playbook.core.indicators import BarLayout
 from trading_playbook.core.panel import Panel
-from trading_playbook.core.scanners._breakout_kernels import breakout_nb
-from trading_playbook.core.scanners._breakout_score import score_one, score_vector
-from trading_playbook.core.scanners.base import rank_order, session_position
+from trading_playbook.core.scanners import _breakout_kernels as _bk
+from trading_playbook.core.scanners._breakout_score import score_one
+from trading_playbook.core.scanners.base import session_position
 from trading_playbook.core.types import Setup, SetupTable
 
 __all__ = ["PRESETS", "BreakoutFeatures", "DailyBreakoutScanner"]
@@ -78,24 +78,45 @@ PRESETS: dict[str, dict[str, float]] = {
 
 @dataclass(frozen=True, eq=False)
 class BreakoutFeatures:
-    """Everything of a scan that does not depend on the threshold parameters, per bar (layout order).
+    """Everything of a scan that does not depend on the threshold parameters.
 
     Built once by :meth:`DailyBreakoutScanner.prepare`; any scanner whose :meth:`features_key` equals
-    ``key`` can reuse it, so a sweep over thresholds pays for the indicators once.
+    ``key`` can reuse it, so a sweep over thresholds pays for the indicators once. It holds the
+    *candidates*: the bars passing the trend rule (``close > SMA20 > SMA50``, the one condition without
+    a threshold). The symbols are split into chunks of consecutive symbols (``symbol_bounds``); chunk
+    ``c``'s candidates are rows ``capacity_bounds[c]:capacity_bounds[c] + n_candidates[c]`` of the
+    candidate arrays, in session order then symbol order: ``session``, ``symbol``, ``position`` (the
+    bar's number in the symbol's own history), all int32, and ``values`` (float64, one row per
+    candidate: close, raw_close, volume, volume average of the bars before, rolling high, RS). Rows
+    past a chunk's count are unused.
     """
 
     key: tuple[int, int, int]  # (high_lookback, volume_lookback, rs_lookback)
-    layout: BarLayout
-    close: np.ndarray
-    raw_close: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    volume: np.ndarray
-    sma_fast: np.ndarray
-    sma_slow: np.ndarray
-    high_max: np.ndarray
-    avg_volume: np.ndarray
-    rs: np.ndarray
+    shape: tuple[int, int]  # (sessions, symbols) of the panel
+    symbol_bounds: np.ndarray  # int64[C + 1]
+    capacity_bounds: np.ndarray  # int64[C + 1]
+    n_candidates: np.ndarray  # int64[C]
+    session: np.ndarray  # int32[capacity]
+    symbol: np.ndarray  # int32[capacity]
+    position: np.ndarray  # int32[capacity]
+    values: np.ndarray  # float64[capacity, 6]
+
+
+_FORKED = False  # GNU OpenMP (numba's "omp" layer) cannot start threads in a forked child
+
+
+def _after_fork() -> None:  # pragma: no cover - runs in forked children
+    global _FORKED
+    _FORKED = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def _chunks() -> int:
+    """Threads for the parallel kernels; 1 (the serial kernels) in a forked child or with one thread."""
+    return 1 if _FORKED else int(numba.get_num_threads())
 
 
 class DailyBreakoutScanner:
@@ -210,27 +231,37 @@ class DailyBreakoutScanner:
     # ------------------------------------------------------------------ vectorised form
     def prepare(self, panel: Panel) -> BreakoutFeatures:
         """Compute the threshold-independent features (SMAs, rolling high, volume average, RS) once."""
-        layout = BarLayout.from_available(panel.available)
-        offsets = layout.offsets
-        close = layout.compress(panel.close)
-        high = layout.compress(panel.high)
-        volume = layout.compress(panel.volume)
-        volume_mean = _ik.sma_nb(volume, offsets, self.volume_lookback)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rs = close / _ik.previous_nb(close, offsets, self.rs_lookback) - 1.0
+        available = np.ascontiguousarray(panel.available, dtype=bool)
+        bars = np.count_nonzero(available, axis=0)
+        symbol_bounds = _split(bars, _chunks())
+        cumulative = np.zeros(bars.shape[0] + 1, dtype=np.int64)
+        np.cumsum(bars, out=cumulative[1:])
+        capacity_bounds = cumulative[symbol_bounds]
+        capacity = int(capacity_bounds[-1])
+        n_candidates = np.zeros(symbol_bounds.shape[0] - 1, dtype=np.int64)
+        session = np.empty(capacity, dtype=np.int32)
+        symbol = np.empty(capacity, dtype=np.int32)
+        position = np.empty(capacity, dtype=np.int32)
+        values = np.empty((capacity, 6))
+        args = (
+            _f64(panel.close), _f64(panel.raw_close), _f64(panel.high), _f64(panel.volume), available,
+            symbol_bounds, capacity_bounds, self.high_lookback, self.volume_lookback, self.rs_lookback,
+            n_candidates, session, symbol, position, values,
+        )  # fmt: skip
+        if n_candidates.shape[0] > 1:
+            _bk.prepare_parallel_nb(*args)
+        else:
+            _bk.prepare_serial_nb(*args)
         return BreakoutFeatures(
             key=self.features_key(),
-            layout=layout,
-            close=close,
-            raw_close=layout.compress(panel.raw_close),
-            high=high,
-            low=layout.compress(panel.low),
-            volume=volume,
-            sma_fast=_ik.sma_nb(close, offsets, TREND_FAST),
-            sma_slow=_ik.sma_nb(close, offsets, TREND_SLOW),
-            high_max=_ik.rolling_max_nb(high, offsets, self.high_lookback),
-            avg_volume=_ik.previous_nb(volume_mean, offsets, 1),
-            rs=rs,
+            shape=(int(available.shape[0]), int(available.shape[1])),
+            symbol_bounds=symbol_bounds,
+            capacity_bounds=capacity_bounds,
+            n_candidates=n_candidates,
+            session=session,
+            symbol=symbol,
+            position=position,
+            values=values,
         )
 
     def scan(self, panel: Panel, features: BreakoutFeatures | None = None) -> SetupTable:
@@ -240,53 +271,45 @@ class DailyBreakoutScanner:
         :meth:`features_key`) skips the indicator work.
         """
         feats = self.prepare(panel) if features is None else self._check_features(panel, features)
-        bar, days, base_high, base_width = breakout_nb(
-            feats.layout.offsets,
-            feats.close,
-            feats.raw_close,
-            feats.high,
-            feats.low,
-            feats.volume,
-            feats.sma_fast,
-            feats.sma_slow,
-            feats.high_max,
-            feats.avg_volume,
-            self.min_price,
-            self.min_history,
-            self.max_distance_from_high,
-            self.min_volume_ratio,
-            self.min_base_days,
-            self.max_base_days,
-            self.max_base_width,
+        capacity = feats.session.shape[0]
+        hit = np.empty(capacity, dtype=np.int64)
+        days = np.empty(capacity, dtype=np.int64)
+        base_high = np.empty(capacity)
+        base_width = np.empty(capacity)
+        h_values = np.empty((capacity, 4))
+        h_index = np.empty((capacity, 2), dtype=np.int64)
+        n_hits = np.zeros(feats.n_candidates.shape[0], dtype=np.int64)
+        thresholds = np.array(
+            [self.min_price, self.max_distance_from_high, self.min_volume_ratio, self.max_base_width]
         )
-        close = feats.close[bar]
-        distance = (feats.high_max[bar] - close) / feats.high_max[bar]
-        volume_ratio = feats.volume[bar] / feats.avg_volume[bar]
-        rs = feats.rs[bar]
-        score = score_vector(
-            close, feats.sma_fast[bar], feats.sma_slow[bar], distance, volume_ratio, days, base_width, rs
+        bounds = np.array([self.min_history, self.min_base_days, self.max_base_days], dtype=np.int64)
+        args = (
+            _f64(panel.high), _f64(panel.low), np.ascontiguousarray(panel.available, dtype=bool),
+            feats.capacity_bounds, feats.n_candidates, feats.session, feats.symbol, feats.position,
+            feats.values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
+        )  # fmt: skip
+        if n_hits.shape[0] > 1 and not _FORKED:
+            _bk.scan_parallel_nb(*args)
+        else:
+            _bk.scan_serial_nb(*args)
+        columns = _bk.assemble_nb(
+            feats.capacity_bounds,
+            n_hits,
+            days,
+            base_high,
+            base_width,
+            h_values,
+            h_index,
+            feats.shape[0],
+            1.0 - self.hard_stop,
         )
-        session_idx = feats.layout.rows[bar]
-        symbol_idx = feats.layout.cols[bar]
-        order = rank_order(session_idx, score, volume_ratio, symbol_idx)
-        return SetupTable(
-            session_idx=session_idx[order],
-            symbol_idx=symbol_idx[order],
-            reference_price=close[order],
-            initial_stop=close[order] * (1.0 - self.hard_stop),
-            score=score[order],
-            base_high=base_high[order],
-            base_days=days[order],
-            base_width=base_width[order],
-            volume_ratio=volume_ratio[order],
-            distance_from_high=distance[order],
-            rs=rs[order],
-        )
+        names = SetupTable.__dataclass_fields__
+        return SetupTable(**dict(zip(names, columns, strict=True)))
 
     def _check_features(self, panel: Panel, features: BreakoutFeatures) -> BreakoutFeatures:
-        if features.layout.shape != panel.available.shape:
+        if features.shape != panel.available.shape:
             raise ConfigError(
-                f"prepared features are for a panel of shape {features.layout.shape}, not "
+                f"prepared features are for a panel of shape {features.shape}, not "
                 f"{panel.available.shape}; call prepare() on this panel"
             )
         if features.key != self.features_key():
@@ -389,6 +412,21 @@ def _base_search(
             break
         found = (length, top, width)
     return found
+
+
+def _split(bars: np.ndarray, chunks: int) -> np.ndarray:
+    """Bounds of ``chunks`` runs of consecutive symbols holding about equal numbers of bars."""
+    n_symbols = bars.shape[0]
+    chunks = max(1, min(chunks, n_symbols))
+    cumulative = np.cumsum(bars)
+    total = int(cumulative[-1]) if n_symbols else 0
+    inner = np.searchsorted(cumulative, total * np.arange(1, chunks) / chunks, side="left") + 1
+    bounds = np.concatenate(([0], np.minimum(inner, n_symbols), [n_symbols])).astype(np.int64)
+    return np.maximum.accumulate(bounds)
+
+
+def _f64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)
 
 
 def _int(name: str, value: float) -> int:
