@@ -216,7 +216,7 @@ def affordable_shares_nb(
     return allowed
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def trail_level_nb(
     params: np.ndarray, peak: float, entry: float, atr_value: float
 ) -> float:  # pragma: no cover
@@ -236,7 +236,7 @@ def trail_level_nb(
     return math.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def size_setup_nb(
     kind: int,
     params: np.ndarray,
@@ -284,6 +284,212 @@ def rule_active_nb(
     return partial_taken == 1 and partial_session < t
 
 
+# ---------------------------------------------------------------- indicators at one bar
+# The loop reads SMA, ATR and previous-bar values only at the bars of the positions it holds, so it
+# computes each of them there from the few bars it depends on, with **exactly** the operation sequence
+# of the whole-panel kernels below (``sma_rows_nb``: running sums refreshed every n bars, so the value
+# at bar k is the fresh sum at the last refresh plus the later adds and subtracts, in order).
+# tests/regression/test_kernels_indicators.py proves them bit-identical at every bar of the real data.
+
+
+@njit(cache=True)
+def bar_index_nb(
+    available: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Each symbol's first and last bar (-1: none) and its gaps (sessions without a bar between its
+    first and last bar), ``gap_rows[gap_ptr[j]:gap_ptr[j + 1]]`` ascending."""
+    n_rows, n_cols = available.shape
+    first = np.full(n_cols, -1, dtype=np.int64)
+    last = np.full(n_cols, -1, dtype=np.int64)
+    n_gaps = np.zeros(n_cols, dtype=np.int64)
+    for t in range(n_rows):
+        for j in range(n_cols):
+            if available[t, j]:
+                if first[j] < 0:
+                    first[j] = t
+                elif t - last[j] > 1:
+                    n_gaps[j] += t - last[j] - 1
+                last[j] = t
+    gap_ptr = np.zeros(n_cols + 1, dtype=np.int64)
+    for j in range(n_cols):
+        gap_ptr[j + 1] = gap_ptr[j] + n_gaps[j]
+    gap_rows = np.zeros(gap_ptr[n_cols], dtype=np.int64)
+    for j in range(n_cols):
+        g = gap_ptr[j]
+        if first[j] < 0 or n_gaps[j] == 0:
+            continue
+        for t in range(first[j] + 1, last[j]):
+            if not available[t, j]:
+                gap_rows[g] = t
+                g += 1
+    return first, last, gap_ptr, gap_rows
+
+
+@njit(cache=True)
+def bars_before_nb(
+    first_bar: np.ndarray, gap_ptr: np.ndarray, gap_rows: np.ndarray, t: int, j: int
+) -> int:  # pragma: no cover - compiled
+    """How many bars symbol ``j`` has before session ``t`` (``t`` holds a bar of it)."""
+    lo = gap_ptr[j]
+    hi = gap_ptr[j + 1]
+    g = lo
+    while g < hi and gap_rows[g] < t:
+        g += 1
+    return int(t - first_bar[j] - (g - lo))
+
+
+@njit(cache=True)
+def _bar_value_nb(
+    x: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    true_range: bool,
+    rows: np.ndarray,
+    i: int,
+    m: int,
+    j: int,
+) -> float:  # pragma: no cover - compiled
+    """Value of bar ``m`` (at session ``rows[i]``): ``x``, or the true range (``x`` the close,
+    ``rows[i - 1]`` the previous bar)."""
+    u = rows[i]
+    if not true_range:
+        return float(x[u, j])
+    v = high[u, j] - low[u, j]
+    if m > 0:
+        prev = x[rows[i - 1], j]
+        up = abs(high[u, j] - prev)
+        down = abs(low[u, j] - prev)
+        if up > v:
+            v = up
+        if down > v:
+            v = down
+    return float(v)
+
+
+@njit(cache=True)
+def mean_at_nb(
+    x: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    available: np.ndarray,
+    n: int,
+    true_range: bool,
+    t: int,
+    j: int,
+    k: int,
+    rows: np.ndarray,
+) -> float:  # pragma: no cover - compiled
+    """``sma_rows_nb(x, available, n)[t, j]`` (``true_range``: ``atr_rows_nb(high, low, x, ...)``),
+    from the bars since the window before the last refresh only.
+
+    ``k`` is the number of bars of symbol ``j`` before ``t``; ``rows`` a scratch of at least ``2n + 1``.
+    """
+    if not available[t, j] or k + 1 < n:
+        return np.nan
+    r0 = ((k + 1) // n) * n - 1  # the last bar <= k where the running sum was refreshed
+    base = r0 - n + 1  # the refreshed window is bars base..r0
+    first = base - 1 if true_range and base > 0 else base  # a true range reads the bar before
+    i = k - first
+    u = t
+    while i >= 0:  # sessions of bars first..k, walking back from t
+        if available[u, j]:
+            rows[i] = u
+            i -= 1
+        u -= 1
+    for m in range(k - n + 1, k + 1):
+        if np.isnan(_bar_value_nb(x, high, low, true_range, rows, m - first, m, j)):
+            return np.nan
+    total = 0.0
+    for m in range(base, r0 + 1):
+        v = _bar_value_nb(x, high, low, true_range, rows, m - first, m, j)
+        if not np.isnan(v):
+            total += v
+    for m in range(r0 + 1, k + 1):
+        v = _bar_value_nb(x, high, low, true_range, rows, m - first, m, j)
+        if not np.isnan(v):
+            total += v
+        old = _bar_value_nb(x, high, low, true_range, rows, m - n - first, m - n, j)
+        if not np.isnan(old):
+            total -= old
+    return total / n
+
+
+@njit(cache=True)
+def previous_at_nb(x: np.ndarray, available: np.ndarray, t: int, j: int) -> float:  # pragma: no cover
+    """``previous_rows_nb(x, available)[t, j]``: the value at the symbol's bar before ``t``."""
+    if not available[t, j]:
+        return np.nan
+    u = t - 1
+    while u >= 0:
+        if available[u, j]:
+            return float(x[u, j])
+        u -= 1
+    return np.nan
+
+
+@njit(cache=True)
+def _trail_level_at_nb(
+    params: np.ndarray,
+    peak: float,
+    entry: float,
+    close: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    available: np.ndarray,
+    atr_periods: np.ndarray,
+    first_bar: np.ndarray,
+    gap_ptr: np.ndarray,
+    gap_rows: np.ndarray,
+    rows: np.ndarray,
+    t: int,
+    j: int,
+) -> float:  # pragma: no cover - compiled
+    """:func:`trail_level_nb` with the rule's ATR at bar ``(t, j)``, computed only when the tier needs it."""
+    profit = peak / entry - 1.0
+    n_tiers = int(params[P_TIERS - 1])
+    for i in range(n_tiers):
+        base = P_TIERS + 3 * i
+        if profit >= params[base]:
+            value = params[base + 2]
+            if int(params[base + 1]) == TIER_PCT:
+                return float(value * peak)
+            atr_value = np.nan
+            if params[P_D] >= 0:
+                k = bars_before_nb(first_bar, gap_ptr, gap_rows, t, j)
+                atr_value = mean_at_nb(
+                    close, high, low, available, atr_periods[int(params[P_D])], True, t, j, k, rows
+                )
+            return float(peak - value * atr_value)
+    return math.nan
+
+
+@njit(cache=True)
+def setup_atr_nb(
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    available: np.ndarray,
+    first: np.ndarray,
+    gap_ptr: np.ndarray,
+    gap_rows: np.ndarray,
+    n: int,
+    session: np.ndarray,
+    symbol: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """``atr_rows_nb(high, low, close, available, n)`` at each (session, symbol) pair (the bar index
+    of :func:`bar_index_nb`)."""
+    rows = np.zeros(2 * n + 1, dtype=np.int64)
+    out = np.empty(session.shape[0])
+    for i in range(session.shape[0]):
+        t = session[i]
+        j = symbol[i]
+        out[i] = np.nan
+        if available[t, j]:
+            k = bars_before_nb(first, gap_ptr, gap_rows, t, j)
+            out[i] = mean_at_nb(close, high, low, available, n, True, t, j, k, rows)
+    return out
+
+
 # ---------------------------------------------------------------- the kernel
 @njit(cache=True)
 def simulate_nb(
@@ -293,11 +499,12 @@ def simulate_nb(
     close: np.ndarray,
     available: np.ndarray,
     last_bar: np.ndarray,
-    sma_stack: np.ndarray,
+    first_bar: np.ndarray,
+    gap_ptr: np.ndarray,
+    gap_rows: np.ndarray,
+    sma_periods: np.ndarray,
+    atr_periods: np.ndarray,
     ema_stack: np.ndarray,
-    atr_stack: np.ndarray,
-    prev_close: np.ndarray,
-    prev_high: np.ndarray,
     start: int,
     end: int,
     rule_kind: np.ndarray,
@@ -345,6 +552,12 @@ def simulate_nb(
     pq_reason = np.zeros((capacity, queue_capacity), dtype=np.int64)
     order = np.zeros(capacity + 1, dtype=np.int64)
     snapshot = np.zeros(capacity + 1, dtype=np.int64)
+    longest = 1
+    for i in range(sma_periods.shape[0]):
+        longest = max(longest, sma_periods[i])
+    for i in range(atr_periods.shape[0]):
+        longest = max(longest, atr_periods[i])
+    rows = np.zeros(2 * longest + 1, dtype=np.int64)  # scratch: the bars one indicator value reads
 
     # pending entries in the order they were queued (sleeve by sleeve, rank order)
     pe_sleeve = np.zeros(capacity, dtype=np.int64)
@@ -513,11 +726,15 @@ def simulate_nb(
                     j,
                     close,
                     high,
-                    sma_stack,
+                    low,
+                    available,
                     ema_stack,
-                    atr_stack,
-                    prev_close,
-                    prev_high,
+                    sma_periods,
+                    atr_periods,
+                    first_bar,
+                    gap_ptr,
+                    gap_rows,
+                    rows,
                     mode,
                 )
                 if forced != 0 and pos_i[c, I_ACTIVE] == 1:
@@ -613,7 +830,24 @@ def simulate_nb(
                     if high[t, j] > pos_f[c, F_PEAK_HIGH]:
                         pos_f[c, F_PEAK_HIGH] = high[t, j]
                     _update_resting_trails_nb(
-                        rule_kind[s], rule_params[s], n_rules[s], pos_i, pos_f, trail, c, t, j, atr_stack
+                        rule_kind[s],
+                        rule_params[s],
+                        n_rules[s],
+                        pos_i,
+                        pos_f,
+                        trail,
+                        c,
+                        t,
+                        j,
+                        close,
+                        high,
+                        low,
+                        available,
+                        atr_periods,
+                        first_bar,
+                        gap_ptr,
+                        gap_rows,
+                        rows,
                     )
                     if last_bar[j] == t:
                         _sell_nb(
@@ -673,7 +907,7 @@ def simulate_nb(
 
 
 # ---------------------------------------------------------------- steps of the loop
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _snapshot_nb(
     order: np.ndarray, cnt: np.ndarray, snapshot: np.ndarray
 ) -> int:  # pragma: no cover - compiled
@@ -684,7 +918,7 @@ def _snapshot_nb(
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _market_value_nb(
     pos_i: np.ndarray, pos_f: np.ndarray, order: np.ndarray, cnt: np.ndarray, n_sleeves: int
 ) -> float:  # pragma: no cover - compiled
@@ -698,7 +932,7 @@ def _market_value_nb(
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _touch_nb(pos_f: np.ndarray, c: int, high_t: float, low_t: float) -> None:  # pragma: no cover - compiled
     """Extend the MFE/MAE extremes with one full bar."""
     if high_t > pos_f[c, F_MAX_HIGH]:
@@ -843,7 +1077,7 @@ def _sell_nb(
     cnt[C_ORDER] = n - 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _resting_level_nb(
     kinds: np.ndarray,
     params: np.ndarray,
@@ -961,11 +1195,15 @@ def _close_rules_nb(
     j: int,
     close: np.ndarray,
     high: np.ndarray,
-    sma_stack: np.ndarray,
+    low: np.ndarray,
+    available: np.ndarray,
     ema_stack: np.ndarray,
-    atr_stack: np.ndarray,
-    prev_close: np.ndarray,
-    prev_high: np.ndarray,
+    sma_periods: np.ndarray,
+    atr_periods: np.ndarray,
+    first_bar: np.ndarray,
+    gap_ptr: np.ndarray,
+    gap_rows: np.ndarray,
+    rows: np.ndarray,
     mode: int,
 ) -> None:  # pragma: no cover - compiled
     """Step 3 for slot ``c``: update the peaks, run the rules in order, fill or queue what they decide."""
@@ -1017,8 +1255,22 @@ def _close_rules_nb(
             if p[P_A] == 1.0:
                 continue  # a resting trail is checked intraday and recomputed after the rules
             if rose or p[P_B] == 1.0:
-                atr_value = atr_stack[int(p[P_D]), t, j] if p[P_D] >= 0 else np.nan
-                level = trail_level_nb(p, peak_close, entry, atr_value)
+                level = _trail_level_at_nb(
+                    p,
+                    peak_close,
+                    entry,
+                    close,
+                    high,
+                    low,
+                    available,
+                    atr_periods,
+                    first_bar,
+                    gap_ptr,
+                    gap_rows,
+                    rows,
+                    t,
+                    j,
+                )
                 if not np.isnan(level) and (np.isnan(trail[c, r]) or level > trail[c, r]):
                     trail[c, r] = level
             armed = np.isnan(p[P_C]) or peak_close > entry * (1.0 + p[P_C])
@@ -1028,14 +1280,26 @@ def _close_rules_nb(
             if (
                 (np.isnan(p[P_B]) or close_t / entry - 1.0 < p[P_B])
                 and (np.isnan(p[P_C]) or peak_high > entry * (1.0 + p[P_C]))
-                and close_t < sma_stack[int(p[P_A]), t, j]
+                and close_t
+                < mean_at_nb(
+                    close,
+                    close,
+                    close,
+                    available,
+                    sma_periods[int(p[P_A])],
+                    False,
+                    t,
+                    j,
+                    bars_before_nb(first_bar, gap_ptr, gap_rows, t, j),
+                    rows,
+                )
             ):
                 exit_reason = REASON_MA_BREAK
         elif kind == RULE_LOWER_CLOSE:
-            if peak_close > entry * (1.0 + p[P_A]) and close_t < prev_close[t, j]:
+            if peak_close > entry * (1.0 + p[P_A]) and close_t < previous_at_nb(close, available, t, j):
                 exit_reason = REASON_LOWER_CLOSE
         elif kind == RULE_LOWER_HIGH:
-            if peak_high > entry * (1.0 + p[P_A]) and high_t < prev_high[t, j]:
+            if peak_high > entry * (1.0 + p[P_A]) and high_t < previous_at_nb(high, available, t, j):
                 exit_reason = REASON_LOWER_HIGH
         elif kind == RULE_EMA_BREAK:
             if close_t < ema_stack[int(p[P_A]), t, j]:
@@ -1072,7 +1336,26 @@ def _close_rules_nb(
             )
             return
 
-    _update_resting_trails_nb(kinds, params, n, pos_i, pos_f, trail, c, t, j, atr_stack)
+    _update_resting_trails_nb(
+        kinds,
+        params,
+        n,
+        pos_i,
+        pos_f,
+        trail,
+        c,
+        t,
+        j,
+        close,
+        high,
+        low,
+        available,
+        atr_periods,
+        first_bar,
+        gap_ptr,
+        gap_rows,
+        rows,
+    )
 
 
 @njit(cache=True)
@@ -1136,7 +1419,7 @@ def _scale_out_nb(
     return fired
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_resting_trails_nb(
     kinds: np.ndarray,
     params: np.ndarray,
@@ -1147,7 +1430,15 @@ def _update_resting_trails_nb(
     c: int,
     t: int,
     j: int,
-    atr_stack: np.ndarray,
+    close: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    available: np.ndarray,
+    atr_periods: np.ndarray,
+    first_bar: np.ndarray,
+    gap_ptr: np.ndarray,
+    gap_rows: np.ndarray,
+    rows: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Recompute resting trails (``basis='resting'``) from peak_high through t and ATR_t so they rest
     from the next session: at every close where the position stays open, and right after an entry
@@ -1159,8 +1450,22 @@ def _update_resting_trails_nb(
             continue
         if p[P_AFTER_PARTIAL] != 0.0 and pos_i[c, I_PARTIAL_TAKEN] == 0:
             continue
-        atr_value = atr_stack[int(p[P_D]), t, j] if p[P_D] >= 0 else np.nan
-        level = trail_level_nb(p, pos_f[c, F_PEAK_HIGH], entry, atr_value)
+        level = _trail_level_at_nb(
+            p,
+            pos_f[c, F_PEAK_HIGH],
+            entry,
+            close,
+            high,
+            low,
+            available,
+            atr_periods,
+            first_bar,
+            gap_ptr,
+            gap_rows,
+            rows,
+            t,
+            j,
+        )
         if not np.isnan(level) and (np.isnan(trail[c, r]) or level > trail[c, r]):
             trail[c, r] = level
 

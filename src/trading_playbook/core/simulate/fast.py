@@ -326,9 +326,7 @@ def run_fast_records(
         )
     arrays = _panel_arrays(panel, end)
     stacks = _indicator_stacks(arrays, compiled.needs)
-    table = _setup_arrays(
-        setups, compiled, stacks, arrays["close"].shape[0], start, end, _symbol_ranks(panel)
-    )
+    table = _setup_arrays(setups, compiled, arrays, stacks, start, end, _symbol_ranks(panel))
 
     n_setups = int(table["symbol"].shape[0])
     trade_capacity = n_setups + 1
@@ -340,11 +338,12 @@ def run_fast_records(
         arrays["close"],
         arrays["available"],
         stacks["last_bar"],
-        stacks["sma"],
+        stacks["first_bar"],
+        stacks["gap_ptr"],
+        stacks["gap_rows"],
+        stacks["sma_periods"],
+        stacks["atr_periods"],
         stacks["ema"],
-        stacks["atr"],
-        stacks["prev_close"],
-        stacks["prev_high"],
         start,
         end,
         compiled.rule_kind,
@@ -479,47 +478,45 @@ def _periods(table: dict[int, int]) -> np.ndarray:
 
 
 def _indicator_stacks(arrays: dict[str, np.ndarray], needs: _Indicators) -> dict[str, np.ndarray]:
-    """Only the indicator arrays the rules and sizers read, each computed once, and each symbol's last bar.
+    """What the kernel needs to read the rules' indicators: each symbol's bars and the periods.
 
-    One parallel pass over blocks of symbols (:func:`~trading_playbook.core.simulate._kernels.indicator_stacks_nb`)
-    gives values bit-identical to :mod:`trading_playbook.core.indicators` (what the reference engine reads)
-    without re-laying the panel out per call.
+    SMA, ATR and previous-bar values are computed by the kernel at the bars it reads them
+    (``_kernels.mean_at_nb``, bit-identical to :mod:`trading_playbook.core.indicators`); only an EMA,
+    which depends on the whole history, is computed on the whole panel (one parallel pass over blocks
+    of symbols).
     """
     close, high, low, avail = arrays["close"], arrays["high"], arrays["low"], arrays["available"]
-    shape = close.shape
-
-    def stack(table: dict[int, int]) -> np.ndarray:
-        return np.empty((len(table), *shape)) if table else np.full((1, 1, 1), np.nan)
-
-    def flat(wanted: bool) -> np.ndarray:
-        return np.empty(shape) if wanted else np.full((1, 1), np.nan)
-
+    first, last, gap_ptr, gap_rows = k.bar_index_nb(avail)
     out = {
-        "sma": stack(needs.sma),
-        "ema": stack(needs.ema),
-        "atr": stack(needs.atr),
-        "prev_close": flat(needs.prev_close),
-        "prev_high": flat(needs.prev_high),
-        "last_bar": np.empty(shape[1], dtype=np.int64),
+        "first_bar": first,
+        "last_bar": last,
+        "gap_ptr": gap_ptr,
+        "gap_rows": gap_rows,
+        "sma_periods": _periods(needs.sma),
+        "atr_periods": _periods(needs.atr),
+        "ema": np.full((1, 1, 1), np.nan),
     }
-    k.indicator_stacks_nb(
-        high,
-        low,
-        close,
-        avail,
-        _periods(needs.sma),
-        _periods(needs.ema),
-        _periods(needs.atr),
-        out["sma"],
-        out["ema"],
-        out["atr"],
-        out["prev_close"],
-        out["prev_high"],
-        out["last_bar"],
-        needs.prev_close,
-        needs.prev_high,
-        _blocks(shape[1]),
-    )
+    if needs.ema:
+        unused = np.full((1, 1, 1), np.nan)
+        out["ema"] = np.empty((len(needs.ema), *close.shape))
+        k.indicator_stacks_nb(
+            high,
+            low,
+            close,
+            avail,
+            np.zeros(0, dtype=np.int64),
+            _periods(needs.ema),
+            np.zeros(0, dtype=np.int64),
+            unused,
+            out["ema"],
+            unused,
+            unused[0],
+            unused[0],
+            np.empty(close.shape[1], dtype=np.int64),
+            False,
+            False,
+            _blocks(close.shape[1]),
+        )
     return out
 
 
@@ -528,17 +525,46 @@ def _symbol_ranks(panel: Panel) -> np.ndarray:
     return np.argsort(np.argsort(np.array(panel.symbols, dtype=object))).astype(np.int64)
 
 
+def _rank_order(
+    session: np.ndarray, score: np.ndarray, volume_ratio: np.ndarray, symbol_rank: np.ndarray
+) -> np.ndarray | slice:
+    """Rows in order of session, then rank (score desc, volume_ratio desc, symbol asc).
+
+    A scanner's table is documented to be in this order already: when every row's key is strictly
+    after the previous row's, the order is the identity (``slice(None)``, no sort); otherwise (ties,
+    NaN, a table out of order) the rows are sorted with a stable ``lexsort``.
+    """
+    if session.shape[0] > 1:
+        d_session = session[1:] - session[:-1]
+        a_score, b_score = score[:-1], score[1:]
+        a_ratio, b_ratio = volume_ratio[:-1], volume_ratio[1:]
+        ahead = (d_session > 0) | (
+            (d_session == 0)
+            & (
+                (a_score > b_score)
+                | (
+                    (a_score == b_score)
+                    & ((a_ratio > b_ratio) | ((a_ratio == b_ratio) & (symbol_rank[:-1] < symbol_rank[1:])))
+                )
+            )
+        )
+        if not ahead.all():
+            return np.lexsort((symbol_rank, -volume_ratio, -score, session))
+    return slice(None)
+
+
 def _setup_arrays(
     setups: Sequence[SetupTable],
     compiled: CompiledSleeves,
+    arrays: dict[str, np.ndarray],
     stacks: dict[str, np.ndarray],
-    n_sessions: int,
     start: int,
     end: int,
     symbol_rank: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Concatenate each sleeve's setups of sessions start..end-1, ranked within each session (score
     desc, volume_ratio desc, symbol asc, as ``Setup.rank_key``), with per-(sleeve, session) pointers."""
+    n_sessions = arrays["close"].shape[0]
     ptr = np.zeros((len(setups), n_sessions + 1), dtype=np.int64)
     parts: dict[str, list[np.ndarray]] = {"symbol": [], "reference": [], "stop": [], "atr": []}
     offset = 0
@@ -547,15 +573,14 @@ def _setup_arrays(
         all_sessions = np.asarray(tbl.session_idx, dtype=np.int64)
         all_symbols = np.asarray(tbl.symbol_idx, dtype=np.int64)
         rows = np.flatnonzero((all_sessions >= start) & (all_sessions < end))
-        rank = np.lexsort(
-            (
-                symbol_rank[all_symbols[rows]],
-                -np.asarray(tbl.volume_ratio, dtype=np.float64)[rows],
-                -np.asarray(tbl.score, dtype=np.float64)[rows],
+        keep = rows[
+            _rank_order(
                 all_sessions[rows],
+                np.asarray(tbl.score, dtype=np.float64)[rows],
+                np.asarray(tbl.volume_ratio, dtype=np.float64)[rows],
+                symbol_rank[all_symbols[rows]],
             )
-        )
-        keep = rows[rank]
+        ]
         session = all_sessions[keep]
         symbol = all_symbols[keep]
         ptr[s] = offset + np.searchsorted(session, bounds, side="left")
@@ -566,7 +591,20 @@ def _setup_arrays(
         if period is None:
             parts["atr"].append(np.full(session.shape[0], np.nan))
         else:
-            parts["atr"].append(stacks["atr"][compiled.needs.atr[period]][session, symbol])
+            parts["atr"].append(
+                k.setup_atr_nb(
+                    arrays["high"],
+                    arrays["low"],
+                    arrays["close"],
+                    arrays["available"],
+                    stacks["first_bar"],
+                    stacks["gap_ptr"],
+                    stacks["gap_rows"],
+                    period,
+                    session,
+                    symbol,
+                )
+            )
         offset += int(session.shape[0])
     out = {name: np.ascontiguousarray(np.concatenate(values)) for name, values in parts.items()}
     out["symbol"] = out["symbol"].astype(np.int64)
