@@ -490,6 +490,33 @@ def setup_atr_nb(
     return out
 
 
+@njit(cache=True)
+def means_at_every_bar_nb(
+    x: np.ndarray, high: np.ndarray, low: np.ndarray, available: np.ndarray, n: int, true_range: bool
+) -> np.ndarray:  # pragma: no cover - compiled
+    """:func:`mean_at_nb` at every cell of the panel (NaN where no bar): the per-bar path over a whole
+    panel, to compare with :func:`sma_rows_nb` / :func:`atr_rows_nb`."""
+    first, _, gap_ptr, gap_rows = bar_index_nb(available)
+    rows = np.zeros(2 * n + 1, dtype=np.int64)
+    out = np.full(x.shape, np.nan)
+    for t in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if available[t, j]:
+                k = bars_before_nb(first, gap_ptr, gap_rows, t, j)
+                out[t, j] = mean_at_nb(x, high, low, available, n, true_range, t, j, k, rows)
+    return out
+
+
+@njit(cache=True)
+def previous_at_every_bar_nb(x: np.ndarray, available: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """:func:`previous_at_nb` at every cell of the panel (compare with :func:`previous_rows_nb`)."""
+    out = np.full(x.shape, np.nan)
+    for t in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[t, j] = previous_at_nb(x, available, t, j)
+    return out
+
+
 # ---------------------------------------------------------------- the kernel
 @njit(cache=True)
 def simulate_nb(
