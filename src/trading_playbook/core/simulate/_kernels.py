@@ -339,34 +339,6 @@ def bars_before_nb(
 
 
 @njit(cache=True)
-def _bar_value_nb(
-    x: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    true_range: bool,
-    rows: np.ndarray,
-    i: int,
-    m: int,
-    j: int,
-) -> float:  # pragma: no cover - compiled
-    """Value of bar ``m`` (at session ``rows[i]``): ``x``, or the true range (``x`` the close,
-    ``rows[i - 1]`` the previous bar)."""
-    u = rows[i]
-    if not true_range:
-        return float(x[u, j])
-    v = high[u, j] - low[u, j]
-    if m > 0:
-        prev = x[rows[i - 1], j]
-        up = abs(high[u, j] - prev)
-        down = abs(low[u, j] - prev)
-        if up > v:
-            v = up
-        if down > v:
-            v = down
-    return float(v)
-
-
-@njit(cache=True)
 def mean_at_nb(
     x: np.ndarray,
     high: np.ndarray,
@@ -377,40 +349,52 @@ def mean_at_nb(
     t: int,
     j: int,
     k: int,
-    rows: np.ndarray,
+    vals: np.ndarray,
 ) -> float:  # pragma: no cover - compiled
     """``sma_rows_nb(x, available, n)[t, j]`` (``true_range``: ``atr_rows_nb(high, low, x, ...)``),
     from the bars since the window before the last refresh only.
 
-    ``k`` is the number of bars of symbol ``j`` before ``t``; ``rows`` a scratch of at least ``2n + 1``.
+    ``k`` is the number of bars of symbol ``j`` before ``t``; ``vals`` a float scratch of at least
+    ``2n`` values.
     """
     if not available[t, j] or k + 1 < n:
         return np.nan
     r0 = ((k + 1) // n) * n - 1  # the last bar <= k where the running sum was refreshed
-    base = r0 - n + 1  # the refreshed window is bars base..r0
-    first = base - 1 if true_range and base > 0 else base  # a true range reads the bar before
-    i = k - first
+    base = r0 - n + 1  # the refreshed window is bars base..r0; vals[m - base] is bar m's value
+    i = k - base
     u = t
-    while i >= 0:  # sessions of bars first..k, walking back from t
+    while i >= 0:  # bars k, k - 1, .., base, walking back from t
         if available[u, j]:
-            rows[i] = u
+            if true_range:
+                v = high[u, j] - low[u, j]
+                if i + base > 0:  # not the symbol's first bar: the previous bar's close
+                    w = u - 1
+                    while not available[w, j]:
+                        w -= 1
+                    prev = x[w, j]
+                    up = abs(high[u, j] - prev)
+                    down = abs(low[u, j] - prev)
+                    if up > v:
+                        v = up
+                    if down > v:
+                        v = down
+                vals[i] = v
+            else:
+                vals[i] = x[u, j]
             i -= 1
         u -= 1
-    for m in range(k - n + 1, k + 1):
-        if np.isnan(_bar_value_nb(x, high, low, true_range, rows, m - first, m, j)):
+    for i in range(k - n + 1 - base, k + 1 - base):
+        if np.isnan(vals[i]):
             return np.nan
     total = 0.0
-    for m in range(base, r0 + 1):
-        v = _bar_value_nb(x, high, low, true_range, rows, m - first, m, j)
-        if not np.isnan(v):
-            total += v
-    for m in range(r0 + 1, k + 1):
-        v = _bar_value_nb(x, high, low, true_range, rows, m - first, m, j)
-        if not np.isnan(v):
-            total += v
-        old = _bar_value_nb(x, high, low, true_range, rows, m - n - first, m - n, j)
-        if not np.isnan(old):
-            total -= old
+    for i in range(n):
+        if not np.isnan(vals[i]):
+            total += vals[i]
+    for i in range(n, k + 1 - base):
+        if not np.isnan(vals[i]):
+            total += vals[i]
+        if not np.isnan(vals[i - n]):
+            total -= vals[i - n]
     return total / n
 
 
@@ -478,7 +462,7 @@ def setup_atr_nb(
 ) -> np.ndarray:  # pragma: no cover - compiled
     """``atr_rows_nb(high, low, close, available, n)`` at each (session, symbol) pair (the bar index
     of :func:`bar_index_nb`)."""
-    rows = np.zeros(2 * n + 1, dtype=np.int64)
+    rows = np.zeros(2 * n, dtype=np.float64)
     out = np.empty(session.shape[0])
     for i in range(session.shape[0]):
         t = session[i]
@@ -497,7 +481,7 @@ def means_at_every_bar_nb(
     """:func:`mean_at_nb` at every cell of the panel (NaN where no bar): the per-bar path over a whole
     panel, to compare with :func:`sma_rows_nb` / :func:`atr_rows_nb`."""
     first, _, gap_ptr, gap_rows = bar_index_nb(available)
-    rows = np.zeros(2 * n + 1, dtype=np.int64)
+    rows = np.zeros(2 * n, dtype=np.float64)
     out = np.full(x.shape, np.nan)
     for t in range(x.shape[0]):
         for j in range(x.shape[1]):
@@ -584,7 +568,7 @@ def simulate_nb(
         longest = max(longest, sma_periods[i])
     for i in range(atr_periods.shape[0]):
         longest = max(longest, atr_periods[i])
-    rows = np.zeros(2 * longest + 1, dtype=np.int64)  # scratch: the bars one indicator value reads
+    rows = np.zeros(2 * longest, dtype=np.float64)  # scratch: the bar values one indicator reads
 
     # pending entries in the order they were queued (sleeve by sleeve, rank order)
     pe_sleeve = np.zeros(capacity, dtype=np.int64)
