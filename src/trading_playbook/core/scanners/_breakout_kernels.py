@@ -72,18 +72,19 @@ def prepare_chunk_nb(
     width = hi - lo
     ring_size = max(TREND_SLOW + 1, rs_lookback + 1)
     volume_size = volume_lookback + 1
-    # per symbol (row b): ring buffers of its recent bars, slots and phases kept as counters
-    closes = np.empty((width, ring_size))
-    volumes = np.empty((width, volume_size))
-    highs = np.empty((width, high_lookback))
-    suffix = np.empty((width, high_lookback))
+    # per symbol (column b): ring buffers of its recent bars (symbols with the same history length
+    # share rows, so neighbours read the same cache lines), slots and phases kept as counters
+    closes = np.empty((ring_size, width))
+    volumes = np.empty((volume_size, width))
+    highs = np.empty((high_lookback, width))
+    suffix = np.empty((high_lookback, width))
     n_bars = np.zeros(width, dtype=np.int64)
     slot = np.zeros(width, dtype=np.int64)  # n_bars % ring_size
     volume_slot = np.zeros(width, dtype=np.int64)  # n_bars % volume_size
     high_slot = np.zeros(width, dtype=np.int64)  # n_bars % high_lookback
-    sums = np.zeros((width, 3))  # running sums of SMA20, SMA50 and the volume average
-    nans = np.zeros((width, 3), dtype=np.int64)
-    phases = np.zeros((width, 3), dtype=np.int64)  # n_bars % window
+    sums = np.zeros((3, width))  # running sums of SMA20, SMA50 and the volume average
+    nans = np.zeros((3, width), dtype=np.int64)
+    phases = np.zeros((3, width), dtype=np.int64)  # n_bars % window
     vol_mean = np.full(width, np.nan)  # volume average at the symbol's previous bar
     prefix_max = np.zeros(width)
     q = capacity_bounds[chunk]
@@ -96,32 +97,32 @@ def prepare_chunk_nb(
             n_bars[b] = p + 1
             c = close[t, j]
             k = slot[b]
-            closes[b, k] = c
+            closes[k, b] = c
             slot[b] = 0 if k + 1 == ring_size else k + 1
             fast = _sma_step_nb(closes, b, k, p, TREND_FAST, sums, nans, phases, 0)
             slow = _sma_step_nb(closes, b, k, p, TREND_SLOW, sums, nans, phases, 1)
             v = volume[t, j]
             kv = volume_slot[b]
-            volumes[b, kv] = v
+            volumes[kv, b] = v
             volume_slot[b] = 0 if kv + 1 == volume_size else kv + 1
             avg = vol_mean[b]
             vol_mean[b] = _sma_step_nb(volumes, b, kv, p, volume_lookback, sums, nans, phases, 2)
             h = high[t, j]
             s = high_slot[b]
             high_slot[b] = 0 if s + 1 == high_lookback else s + 1
-            highs[b, s] = h
+            highs[s, b] = h
             if s == 0 or h > prefix_max[b]:
                 prefix_max[b] = h
             top = prefix_max[b]
             if s == high_lookback - 1:  # block complete: its suffix maxima serve the next block
                 m = h
-                suffix[b, s] = m
+                suffix[s, b] = m
                 for i in range(s - 1, -1, -1):
-                    if highs[b, i] > m:
-                        m = highs[b, i]
-                    suffix[b, i] = m
+                    if highs[i, b] > m:
+                        m = highs[i, b]
+                    suffix[i, b] = m
             elif p >= high_lookback:
-                older = suffix[b, s + 1]
+                older = suffix[s + 1, b]
                 if older > top:
                     top = older
             if not (c > fast and fast > slow):
@@ -136,7 +137,7 @@ def prepare_chunk_nb(
             c_values[q, 4] = top
             if p >= rs_lookback:
                 back = k - rs_lookback
-                c_values[q, 5] = c / closes[b, back + ring_size if back < 0 else back] - 1.0
+                c_values[q, 5] = c / closes[back + ring_size if back < 0 else back, b] - 1.0
             else:
                 c_values[q, 5] = np.nan
             q += 1
@@ -155,28 +156,28 @@ def _sma_step_nb(
     phases: np.ndarray,
     i: int,
 ) -> float:  # pragma: no cover - numba
-    """One bar of :func:`sma_segment_nb`'s loop for symbol row ``b``: bar number ``p``, in ``ring[b, k]``.
+    """One bar of :func:`sma_segment_nb`'s loop for symbol column ``b``: bar number ``p``, in ``ring[k, b]``.
 
-    ``sums[b, i]``, ``nans[b, i]`` and ``phases[b, i]`` (``p % n`` before the bar) are the running
+    ``sums[i, b]``, ``nans[i, b]`` and ``phases[i, b]`` (``p % n`` before the bar) are the running
     state, updated in place; the same operations in the same order as the flat kernel. Returns the SMA
     at the bar.
     """
-    size = ring.shape[1]
-    v = ring[b, k]
-    total = sums[b, i]
-    count = nans[b, i]
+    size = ring.shape[0]
+    v = ring[k, b]
+    total = sums[i, b]
+    count = nans[i, b]
     if np.isnan(v):
         count += 1
     else:
         total += v
     if p >= n:
         back = k - n
-        old = ring[b, back + size if back < 0 else back]
+        old = ring[back + size if back < 0 else back, b]
         if np.isnan(old):
             count -= 1
         else:
             total -= old
-    phase = phases[b, i] + 1
+    phase = phases[i, b] + 1
     if phase == n:
         phase = 0
         # refresh the sum exactly over the current window
@@ -185,15 +186,15 @@ def _sma_step_nb(
         if m < 0:
             m += size
         for _ in range(n):
-            x = ring[b, m]
+            x = ring[m, b]
             if not np.isnan(x):
                 total += x
             m += 1
             if m == size:
                 m = 0
-    phases[b, i] = phase
-    sums[b, i] = total
-    nans[b, i] = count
+    phases[i, b] = phase
+    sums[i, b] = total
+    nans[i, b] = count
     if p + 1 >= n and count == 0:
         return float(total / n)
     return np.nan

@@ -115,7 +115,8 @@ if hasattr(os, "register_at_fork"):
 
 
 def _chunks() -> int:
-    """Threads for the parallel kernels; 1 (the serial kernels) in a forked child or with one thread."""
+    """Chunks of symbols for the kernels, one per numba thread (more, narrower chunks measured slower);
+    1 (the serial kernels) in a forked child."""
     return 1 if _FORKED else int(numba.get_num_threads())
 
 

@@ -1,0 +1,141 @@
+"""The daily_breakout kernels: the streamed features equal core.indicators bit for bit, the serial and
+parallel forms and any split of the symbols into chunks give identical setups, and a forked child
+(after the parent ran the threaded kernels) scans without starting OpenMP threads."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+
+import numpy as np
+import pytest
+
+from trading_playbook.core import indicators
+from trading_playbook.core.panel import Panel
+from trading_playbook.core.scanners import DailyBreakoutScanner
+from trading_playbook.core.scanners import daily_breakout as db
+from trading_playbook.core.types import SetupTable
+
+
+def random_panel(seed: int, n_sessions: int = 400, n_symbols: int = 7, gap_rate: float = 0.15) -> Panel:
+    """Trending random walks with random gaps and symbols listed late (different history lengths)."""
+    rng = np.random.default_rng(seed)
+    shape = (n_sessions, n_symbols)
+    steps = rng.normal(0.002, 0.015, shape) * rng.choice([0.2, 1.0], shape, p=[0.4, 0.6])
+    close = 20.0 * np.exp(np.cumsum(steps, axis=0))
+    high = close * (1 + rng.uniform(0, 0.02, shape))
+    low = close * (1 - rng.uniform(0, 0.02, shape))
+    volume = rng.integers(0, 3, shape) * rng.uniform(500, 1500, shape)
+    available = rng.random(shape) >= gap_rate
+    available[: rng.integers(0, n_sessions // 2), 0] = False  # a late listing
+    available[:, -1] = False  # a symbol without any bar
+    available[-1, 1] = True
+    nan = np.where(available, 1.0, np.nan)
+    sessions = np.datetime64("2010-01-04") + np.arange(n_sessions).astype("timedelta64[D]")
+    return Panel(
+        sessions=sessions,
+        symbols=tuple(f"S{i:02d}" for i in range(n_symbols)),
+        open=close * nan,
+        high=high * nan,
+        low=low * nan,
+        close=close * nan,
+        volume=volume * nan,
+        raw_close=close * nan,
+        available=available,
+    )
+
+
+def assert_tables_identical(a: SetupTable, b: SetupTable) -> None:
+    for name in SetupTable.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        assert np.array_equal(x, y, equal_nan=True), name
+
+
+SCANNERS = [
+    DailyBreakoutScanner("very_relaxed", min_price=0.0),
+    DailyBreakoutScanner("relaxed", min_base_days=2, max_base_days=30, high_lookback=37, rs_lookback=60),
+    DailyBreakoutScanner("very_relaxed", min_base_days=1, high_lookback=1, volume_lookback=1, rs_lookback=1),
+]
+
+
+@pytest.mark.parametrize("scanner", SCANNERS, ids=["very_relaxed", "custom", "windows_of_one"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_any_chunking_serial_or_parallel_gives_identical_setups(
+    scanner: DailyBreakoutScanner, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    panel = random_panel(seed)
+    monkeypatch.setattr(db, "_chunks", lambda: 1)
+    serial = scanner.scan(panel)
+    assert len(serial) > 0
+    for chunks in (2, 3, 5, 20):  # 20 > symbols: empty chunks
+        monkeypatch.setattr(db, "_chunks", lambda c=chunks: c)
+        features = scanner.prepare(panel)
+        assert features.n_candidates.shape[0] == min(chunks, panel.n_symbols)
+        assert_tables_identical(scanner.scan(panel, features), serial)
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_streamed_features_equal_the_indicator_module_bit_for_bit(seed: int) -> None:
+    """Every candidate's close, volume average, rolling high and RS equal core.indicators' values, and
+    the candidates are exactly the bars with close > SMA20 > SMA50."""
+    panel = random_panel(seed, n_sessions=700)
+    scanner = DailyBreakoutScanner(high_lookback=60, volume_lookback=13, rs_lookback=9)
+    features = scanner.prepare(panel)
+    av = panel.available
+    sma_fast = indicators.sma(panel.close, 20, av)
+    sma_slow = indicators.sma(panel.close, 50, av)
+    avg = indicators.avg_volume_before(panel.volume, av, 13)
+    top = indicators.rolling_max(panel.high, 60, av, min_periods=1)
+    prev = np.full_like(panel.close, np.nan)
+    for j in range(panel.n_symbols):
+        rows = np.flatnonzero(av[:, j])
+        prev[rows[9:], j] = panel.close[rows[:-9], j]
+    with np.errstate(invalid="ignore"):
+        trend = (panel.close > sma_fast) & (sma_fast > sma_slow)
+    rows = [
+        np.arange(lo, lo + n)
+        for lo, n in zip(features.capacity_bounds[:-1], features.n_candidates, strict=True)
+    ]
+    q = np.concatenate(rows)
+    t, j = features.session[q], features.symbol[q]
+    assert sorted(zip(j.tolist(), t.tolist(), strict=True)) == sorted(zip(*np.nonzero(trend.T), strict=True))
+    values = features.values[q]
+    assert np.array_equal(values[:, 0], panel.close[t, j])
+    assert np.array_equal(values[:, 1], panel.raw_close[t, j])
+    assert np.array_equal(values[:, 2], panel.volume[t, j])
+    assert np.array_equal(values[:, 3], avg[t, j], equal_nan=True)
+    assert np.array_equal(values[:, 4], top[t, j])
+    with np.errstate(invalid="ignore"):
+        assert np.array_equal(values[:, 5], panel.close[t, j] / prev[t, j] - 1.0, equal_nan=True)
+    position = np.cumsum(av, axis=0) - 1
+    assert np.array_equal(features.position[q], position[t, j])
+
+
+def _scan_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    table = DailyBreakoutScanner("very_relaxed", min_price=0.0).scan(random_panel(0))
+    queue.put((len(table), float(table.score.sum()), db._FORKED))
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork"
+)
+def test_a_forked_child_scans_with_the_serial_kernels() -> None:
+    """GNU OpenMP aborts a forked child that starts a parallel region once the parent used threads."""
+    parent = DailyBreakoutScanner("very_relaxed", min_price=0.0).scan(random_panel(0))
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_scan_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == (len(parent), float(parent.score.sum()), True)
+
+
+def test_chunks_hold_about_equal_bars() -> None:
+    bars = np.array([10, 0, 10, 10, 10, 0])
+    assert db._split(bars, 2).tolist() == [0, 3, 6]
+    assert db._split(bars, 1).tolist() == [0, 6]
+    bounds = db._split(bars, 10)
+    assert bounds[0] == 0 and bounds[-1] == 6 and np.all(np.diff(bounds) >= 0) and len(bounds) == 7
+    assert db._split(np.zeros(0, dtype=np.int64), 2).tolist() == [0, 0]
