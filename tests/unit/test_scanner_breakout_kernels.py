@@ -114,7 +114,7 @@ def test_streamed_features_equal_the_indicator_module_bit_for_bit(seed: int) -> 
 
 def _scan_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     table = DailyBreakoutScanner("very_relaxed", min_price=0.0).scan(random_panel(0))
-    queue.put((len(table), float(table.score.sum()), db._FORKED))
+    queue.put((len(table), float(table.score.sum()), db._FORK_STATE.forked))
 
 
 @pytest.mark.skipif(

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import os
 from dataclasses import dataclass
+from multiprocessing import util as _mp_util
 from typing import Any, ClassVar
 
 import numba
@@ -102,22 +102,26 @@ class BreakoutFeatures:
     values: np.ndarray  # float64[capacity, 6]
 
 
-_FORKED = False  # GNU OpenMP (numba's "omp" layer) cannot start threads in a forked child
+class _ForkState:
+    """Whether this process is a child forked by :mod:`multiprocessing` (``fork`` start method)."""
+
+    forked = False
 
 
-def _after_fork() -> None:  # pragma: no cover - runs in forked children
-    global _FORKED
-    _FORKED = True
+def _after_fork(state: _ForkState) -> None:  # pragma: no cover - runs in forked children
+    state.forked = True
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+# GNU OpenMP (numba's "omp" threading layer) aborts a forked child that starts a parallel region once
+# the parent has used threads, so forked children use the serial kernels.
+_FORK_STATE = _ForkState()
+_mp_util.register_after_fork(_FORK_STATE, _after_fork)
 
 
 def _chunks() -> int:
     """Chunks of symbols for the kernels, one per numba thread (more, narrower chunks measured slower);
     1 (the serial kernels) in a forked child."""
-    return 1 if _FORKED else int(numba.get_num_threads())
+    return 1 if _FORK_STATE.forked else int(numba.get_num_threads())
 
 
 class DailyBreakoutScanner:
@@ -289,7 +293,7 @@ class DailyBreakoutScanner:
             feats.capacity_bounds, feats.n_candidates, feats.session, feats.symbol, feats.position,
             feats.values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
         )  # fmt: skip
-        if n_hits.shape[0] > 1 and not _FORKED:
+        if n_hits.shape[0] > 1 and not _FORK_STATE.forked:
             _bk.scan_parallel_nb(*args)
         else:
             _bk.scan_serial_nb(*args)
