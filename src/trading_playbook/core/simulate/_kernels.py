@@ -414,6 +414,7 @@ def previous_at_nb(x: np.ndarray, available: np.ndarray, t: int, j: int) -> floa
 @njit(cache=True)
 def _trail_level_at_nb(
     params: np.ndarray,
+    r: int,
     peak: float,
     entry: float,
     close: np.ndarray,
@@ -430,18 +431,18 @@ def _trail_level_at_nb(
 ) -> float:  # pragma: no cover - compiled
     """:func:`trail_level_nb` with the rule's ATR at bar ``(t, j)``, computed only when the tier needs it."""
     profit = peak / entry - 1.0
-    n_tiers = int(params[P_TIERS - 1])
+    n_tiers = int(params[r, P_TIERS - 1])
     for i in range(n_tiers):
         base = P_TIERS + 3 * i
-        if profit >= params[base]:
-            value = params[base + 2]
-            if int(params[base + 1]) == TIER_PCT:
+        if profit >= params[r, base]:
+            value = params[r, base + 2]
+            if int(params[r, base + 1]) == TIER_PCT:
                 return float(value * peak)
             atr_value = np.nan
-            if params[P_D] >= 0:
+            if params[r, P_D] >= 0:
                 k = bars_before_nb(first_bar, gap_ptr, gap_rows, t, j)
                 atr_value = mean_at_nb(
-                    close, high, low, available, atr_periods[int(params[P_D])], True, t, j, k, rows
+                    close, high, low, available, atr_periods[int(params[r, P_D])], True, t, j, k, rows
                 )
             return float(peak - value * atr_value)
     return math.nan
@@ -569,6 +570,7 @@ def simulate_nb(
     for i in range(atr_periods.shape[0]):
         longest = max(longest, atr_periods[i])
     rows = np.zeros(2 * longest, dtype=np.float64)  # scratch: the bar values one indicator reads
+    bars = (first_bar, gap_ptr, gap_rows, sma_periods, atr_periods)  # 30 arguments at most: inlinable
 
     # pending entries in the order they were queued (sleeve by sleeve, rank order)
     pe_sleeve = np.zeros(capacity, dtype=np.int64)
@@ -663,6 +665,8 @@ def simulate_nb(
         # ---- 2. intraday resting stops (positions with a bar and no exit pending)
         n_snap = _snapshot_nb(order, cnt, snapshot)
         for s in range(n_sleeves):
+            kinds_s = rule_kind[s]  # one view per sleeve and step (not per position)
+            params_s = rule_params[s]
             for o in range(n_snap):
                 c = snapshot[o]
                 if pos_i[c, I_SLEEVE] != s or pos_i[c, I_PQ_N] > 0:
@@ -671,9 +675,7 @@ def simulate_nb(
                 if not available[t, j]:
                     continue
                 _touch_nb(pos_f, c, high[t, j], low[t, j])
-                level, reason = _resting_level_nb(
-                    rule_kind[s], rule_params[s], n_rules[s], pos_i, pos_f, trail, c, t
-                )
+                level, reason = _resting_level_nb(kinds_s, params_s, n_rules[s], pos_i, pos_f, trail, c, t)
                 if reason != 0 and low[t, j] <= level:
                     price = open_[t, j] if open_[t, j] < level else level
                     _sell_nb(
@@ -697,6 +699,8 @@ def simulate_nb(
         # ---- 3. close rules; END_OF_DATA on a symbol's last bar, END_OF_TEST at the end
         n_snap = _snapshot_nb(order, cnt, snapshot)
         for s in range(n_sleeves):
+            kinds_s = rule_kind[s]  # one view per sleeve and step (not per position)
+            params_s = rule_params[s]
             for o in range(n_snap):
                 c = snapshot[o]
                 if pos_i[c, I_SLEEVE] != s or pos_i[c, I_PQ_N] > 0:
@@ -715,8 +719,8 @@ def simulate_nb(
                     # an exit decided for the next open on a forced session becomes the forced exit
                     mode = SALE_DROP if forced != 0 else SALE_QUEUE
                 _close_rules_nb(
-                    rule_kind[s],
-                    rule_params[s],
+                    kinds_s,
+                    params_s,
                     n_rules[s],
                     pos_i,
                     pos_f,
@@ -740,11 +744,7 @@ def simulate_nb(
                     low,
                     available,
                     ema_stack,
-                    sma_periods,
-                    atr_periods,
-                    first_bar,
-                    gap_ptr,
-                    gap_rows,
+                    bars,
                     rows,
                     mode,
                 )
@@ -776,6 +776,8 @@ def simulate_nb(
         # ---- 5. scan and queue for the next open (or fill at this close); no scan at the end
         if not last:
             for s in range(n_sleeves):
+                kinds_s = rule_kind[s]  # one view per sleeve and step (not per position)
+                params_s = rule_params[s]
                 free = max_positions[s] - open_count[s] - pending_count[s]
                 if free <= 0:
                     continue
@@ -841,8 +843,8 @@ def simulate_nb(
                     if high[t, j] > pos_f[c, F_PEAK_HIGH]:
                         pos_f[c, F_PEAK_HIGH] = high[t, j]
                     _update_resting_trails_nb(
-                        rule_kind[s],
-                        rule_params[s],
+                        kinds_s,
+                        params_s,
                         n_rules[s],
                         pos_i,
                         pos_f,
@@ -1182,7 +1184,7 @@ def _queue_or_sell_nb(
     pos_i[c, I_PENDING] += shares
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _close_rules_nb(
     kinds: np.ndarray,
     params: np.ndarray,
@@ -1209,15 +1211,15 @@ def _close_rules_nb(
     low: np.ndarray,
     available: np.ndarray,
     ema_stack: np.ndarray,
-    sma_periods: np.ndarray,
-    atr_periods: np.ndarray,
-    first_bar: np.ndarray,
-    gap_ptr: np.ndarray,
-    gap_rows: np.ndarray,
+    bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     rows: np.ndarray,
     mode: int,
 ) -> None:  # pragma: no cover - compiled
-    """Step 3 for slot ``c``: update the peaks, run the rules in order, fill or queue what they decide."""
+    """Step 3 for slot ``c``: update the peaks, run the rules in order, fill or queue what they decide.
+
+    ``bars`` is ``(first_bar, gap_ptr, gap_rows, sma_periods, atr_periods)``.
+    """
+    first_bar, gap_ptr, gap_rows, sma_periods, atr_periods = bars
     entry = pos_f[c, F_ENTRY]
     close_t = close[t, j]
     high_t = high[t, j]
@@ -1233,14 +1235,13 @@ def _close_rules_nb(
 
     for r in range(n):
         kind = kinds[r]
-        p = params[r]
         if kind in (RULE_HARD_STOP, RULE_BREAKEVEN):
             continue
-        if p[P_AFTER_PARTIAL] != 0.0 and taken == 0:
+        if params[r, P_AFTER_PARTIAL] != 0.0 and taken == 0:
             continue
         if kind == RULE_SCALE_OUT:
             if _scale_out_nb(
-                p,
+                params,
                 pos_i,
                 pos_f,
                 levels,
@@ -1263,11 +1264,12 @@ def _close_rules_nb(
                 return  # nothing else happens at this close
             continue
         if kind == RULE_TRAIL:
-            if p[P_A] == 1.0:
+            if params[r, P_A] == 1.0:
                 continue  # a resting trail is checked intraday and recomputed after the rules
-            if rose or p[P_B] == 1.0:
+            if rose or params[r, P_B] == 1.0:
                 level = _trail_level_at_nb(
-                    p,
+                    params,
+                    r,
                     peak_close,
                     entry,
                     close,
@@ -1284,20 +1286,20 @@ def _close_rules_nb(
                 )
                 if not np.isnan(level) and (np.isnan(trail[c, r]) or level > trail[c, r]):
                     trail[c, r] = level
-            armed = np.isnan(p[P_C]) or peak_close > entry * (1.0 + p[P_C])
+            armed = np.isnan(params[r, P_C]) or peak_close > entry * (1.0 + params[r, P_C])
             if armed and close_t < trail[c, r]:
                 exit_reason = REASON_TRAILING_STOP
         elif kind == RULE_MA_BREAK:
             if (
-                (np.isnan(p[P_B]) or close_t / entry - 1.0 < p[P_B])
-                and (np.isnan(p[P_C]) or peak_high > entry * (1.0 + p[P_C]))
+                (np.isnan(params[r, P_B]) or close_t / entry - 1.0 < params[r, P_B])
+                and (np.isnan(params[r, P_C]) or peak_high > entry * (1.0 + params[r, P_C]))
                 and close_t
                 < mean_at_nb(
                     close,
                     close,
                     close,
                     available,
-                    sma_periods[int(p[P_A])],
+                    sma_periods[int(params[r, P_A])],
                     False,
                     t,
                     j,
@@ -1307,21 +1309,23 @@ def _close_rules_nb(
             ):
                 exit_reason = REASON_MA_BREAK
         elif kind == RULE_LOWER_CLOSE:
-            if peak_close > entry * (1.0 + p[P_A]) and close_t < previous_at_nb(close, available, t, j):
+            if peak_close > entry * (1.0 + params[r, P_A]) and close_t < previous_at_nb(
+                close, available, t, j
+            ):
                 exit_reason = REASON_LOWER_CLOSE
         elif kind == RULE_LOWER_HIGH:
-            if peak_high > entry * (1.0 + p[P_A]) and high_t < previous_at_nb(high, available, t, j):
+            if peak_high > entry * (1.0 + params[r, P_A]) and high_t < previous_at_nb(high, available, t, j):
                 exit_reason = REASON_LOWER_HIGH
         elif kind == RULE_EMA_BREAK:
-            if close_t < ema_stack[int(p[P_A]), t, j]:
+            if close_t < ema_stack[int(params[r, P_A]), t, j]:
                 exit_reason = REASON_EMA_BREAK
         elif kind == RULE_TIME_STOP:
-            if t - pos_i[c, I_ENTRY_SESSION] >= p[P_A]:
+            if t - pos_i[c, I_ENTRY_SESSION] >= params[r, P_A]:
                 exit_reason = REASON_TIME_STOP
         elif kind == RULE_STOP_LOSS:
-            if close_t <= entry * (1.0 - p[P_A]):
+            if close_t <= entry * (1.0 - params[r, P_A]):
                 exit_reason = REASON_STOP_LOSS
-        elif kind == RULE_TARGET and close_t >= entry * (1.0 + p[P_A]):
+        elif kind == RULE_TARGET and close_t >= entry * (1.0 + params[r, P_A]):
             exit_reason = REASON_TARGET
         if exit_reason != 0:
             remaining = pos_i[c, I_HELD] - pos_i[c, I_PENDING]
@@ -1371,7 +1375,7 @@ def _close_rules_nb(
 
 @njit(cache=True)
 def _scale_out_nb(
-    p: np.ndarray,
+    params: np.ndarray,
     pos_i: np.ndarray,
     pos_f: np.ndarray,
     levels: np.ndarray,
@@ -1394,16 +1398,16 @@ def _scale_out_nb(
     """Every level not yet taken with ``close / entry - 1 >= level`` sells ``min(floor(fraction *
     original), remaining)`` shares (0-share levels count as taken). True when any level fired."""
     profit = close_t / pos_f[c, F_ENTRY] - 1.0
-    per_level = int(np.floor(p[P_A] * pos_i[c, I_ORIG_SHARES]))
+    per_level = int(np.floor(params[r, P_A] * pos_i[c, I_ORIG_SHARES]))
     fired = False
-    for i in range(int(p[P_B])):
-        if (levels[c, r] >> i) & 1 or not profit >= p[P_LEVELS + i]:
+    for i in range(int(params[r, P_B])):
+        if (levels[c, r] >> i) & 1 or not profit >= params[r, P_LEVELS + i]:
             continue
         levels[c, r] |= 1 << i
         fired = True
         remaining = pos_i[c, I_HELD] - pos_i[c, I_PENDING]
         shares = per_level if per_level < remaining else remaining
-        reason = int(p[P_LEVELS + MAX_LEVELS + i])
+        reason = int(params[r, P_LEVELS + MAX_LEVELS + i])
         _queue_or_sell_nb(
             pos_i,
             pos_f,
@@ -1456,13 +1460,13 @@ def _update_resting_trails_nb(
     filled at the close."""
     entry = pos_f[c, F_ENTRY]
     for r in range(n):
-        p = params[r]
-        if kinds[r] != RULE_TRAIL or p[P_A] != 1.0:
+        if kinds[r] != RULE_TRAIL or params[r, P_A] != 1.0:
             continue
-        if p[P_AFTER_PARTIAL] != 0.0 and pos_i[c, I_PARTIAL_TAKEN] == 0:
+        if params[r, P_AFTER_PARTIAL] != 0.0 and pos_i[c, I_PARTIAL_TAKEN] == 0:
             continue
         level = _trail_level_at_nb(
-            p,
+            params,
+            r,
             pos_f[c, F_PEAK_HIGH],
             entry,
             close,
