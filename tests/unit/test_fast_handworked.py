@@ -455,3 +455,46 @@ def test_duplicate_sleeve_names_are_refused() -> None:
     ]
     with pytest.raises(SimulationError, match="unique"):
         run_fast(make_panel(bars), sleeves, NO_COSTS, start=0, end=2)
+
+
+def test_rank_order_keeps_a_ranked_table_and_sorts_any_other() -> None:
+    from trading_playbook.core.simulate.fast import _rank_order
+
+    # sessions 3, 3, 3, 4: score 2 > 1 = 1, the tie broken by volume_ratio 5 > 4: already in rank order
+    session = np.array([3, 3, 3, 4])
+    score = np.array([2.0, 1.0, 1.0, 9.0])
+    ratio = np.array([1.0, 5.0, 4.0, 1.0])
+    rank = np.array([0, 1, 2, 0])
+    assert _rank_order(session, score, ratio, rank) == slice(None)
+    # the same rows shuffled: sorted back (session asc, score desc, volume_ratio desc, symbol asc)
+    mixed = np.array([3, 0, 2, 1])
+    order = _rank_order(session[mixed], score[mixed], ratio[mixed], rank[mixed])
+    np.testing.assert_array_equal(mixed[order], [0, 1, 2, 3])
+    # a full tie on score and volume_ratio falls to the symbol rank: 1 before 0
+    order = _rank_order(np.array([5, 5]), np.array([1.0, 1.0]), np.array([2.0, 2.0]), np.array([1, 0]))
+    np.testing.assert_array_equal(order, [1, 0])
+    # NaN scores cannot be compared: the stable lexsort decides, as before
+    nan_score = np.array([np.nan, 1.0])
+    order = _rank_order(np.array([5, 5]), nan_score, np.array([2.0, 2.0]), np.array([0, 1]))
+    np.testing.assert_array_equal(
+        order, np.lexsort((np.array([0, 1]), -np.array([2.0, 2.0]), -nan_score, [5, 5]))
+    )
+
+
+def test_trades_built_column_by_column_equal_constructed_ones() -> None:
+    import datetime as dt
+
+    from trading_playbook.core.simulate.fast import _make_trades
+    from trading_playbook.core.types import PartialExit, Trade
+
+    d1, d2 = dt.date(2020, 1, 2), dt.date(2020, 1, 9)
+    rows = [
+        ("AAA", d1, d2, 10.0, 11.0, 100, "MA_BREAK", 99.0, 0.099, 1.2375, 5, 0.2, -0.05, (), 9.2, 1.0, "main"),
+        ("BBB", d1, d2, 20.0, 19.0, 50, "HARD_STOP", -50.0, -0.05, -0.625, 5, 0.0, -0.1,
+         (PartialExit(d1, 10, 21.0, "SCALE_1"),), 18.4, 0.0, "other"),
+    ]  # fmt: skip
+    built = _make_trades(2, [list(column) for column in zip(*rows, strict=True)])
+    assert built == [Trade(*row) for row in rows]
+    assert [t.to_dict() for t in built] == [Trade(*row).to_dict() for row in rows]
+    with pytest.raises(AttributeError):
+        built[0].symbol = "CCC"  # type: ignore[misc]  # still frozen
