@@ -216,7 +216,7 @@ def affordable_shares_nb(
     return allowed
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def trail_level_nb(
     params: np.ndarray, peak: float, entry: float, atr_value: float
 ) -> float:  # pragma: no cover
@@ -236,7 +236,7 @@ def trail_level_nb(
     return math.nan
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def size_setup_nb(
     kind: int,
     params: np.ndarray,
@@ -920,7 +920,7 @@ def simulate_nb(
 
 
 # ---------------------------------------------------------------- steps of the loop
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _snapshot_nb(
     order: np.ndarray, cnt: np.ndarray, snapshot: np.ndarray
 ) -> int:  # pragma: no cover - compiled
@@ -931,7 +931,7 @@ def _snapshot_nb(
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _market_value_nb(
     pos_i: np.ndarray, pos_f: np.ndarray, order: np.ndarray, cnt: np.ndarray, n_sleeves: int
 ) -> float:  # pragma: no cover - compiled
@@ -945,7 +945,7 @@ def _market_value_nb(
     return value
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _touch_nb(pos_f: np.ndarray, c: int, high_t: float, low_t: float) -> None:  # pragma: no cover - compiled
     """Extend the MFE/MAE extremes with one full bar."""
     if high_t > pos_f[c, F_MAX_HIGH]:
@@ -1090,7 +1090,7 @@ def _sell_nb(
     cnt[C_ORDER] = n - 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _resting_level_nb(
     kinds: np.ndarray,
     params: np.ndarray,
