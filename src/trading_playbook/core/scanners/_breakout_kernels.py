@@ -74,7 +74,7 @@ def prepare_chunk_nb(
     volume_size = volume_lookback + 1
     # per symbol (column b): ring buffers of its recent bars (symbols with the same history length
     # share rows, so neighbours read the same cache lines), slots and phases kept as counters
-    closes = np.empty((ring_size, width))
+    closes = np.ones((ring_size, width))  # read (and discarded) before a symbol has rs_lookback bars
     volumes = np.empty((volume_size, width))
     highs = np.empty((high_lookback, width))
     suffix = np.empty((high_lookback, width))
@@ -111,9 +111,9 @@ def prepare_chunk_nb(
             s = high_slot[b]
             high_slot[b] = 0 if s + 1 == high_lookback else s + 1
             highs[s, b] = h
-            if s == 0 or h > prefix_max[b]:
-                prefix_max[b] = h
             top = prefix_max[b]
+            top = h if (s == 0 or h > top) else top
+            prefix_max[b] = top
             if s == high_lookback - 1:  # block complete: its suffix maxima serve the next block
                 m = h
                 suffix[s, b] = m
@@ -123,10 +123,8 @@ def prepare_chunk_nb(
                     suffix[i, b] = m
             elif p >= high_lookback:
                 older = suffix[s + 1, b]
-                if older > top:
-                    top = older
-            if not (c > fast and fast > slow):
-                continue
+                top = older if older > top else top  # a select, not a branch to mispredict
+            # written for every bar, kept (q advanced) only for a candidate: no branch to mispredict
             c_session[q] = t
             c_symbol[q] = j
             c_pos[q] = p
@@ -135,12 +133,10 @@ def prepare_chunk_nb(
             c_values[q, 2] = v
             c_values[q, 3] = avg
             c_values[q, 4] = top
-            if p >= rs_lookback:
-                back = k - rs_lookback
-                c_values[q, 5] = c / closes[back + ring_size if back < 0 else back, b] - 1.0
-            else:
-                c_values[q, 5] = np.nan
-            q += 1
+            back = k - rs_lookback
+            prev = closes[back + ring_size if back < 0 else back, b]
+            c_values[q, 5] = c / prev - 1.0 if p >= rs_lookback else np.nan
+            q += 1 if (c > fast and fast > slow) else 0
     n_candidates[chunk] = q - capacity_bounds[chunk]
 
 
@@ -295,16 +291,18 @@ def scan_chunk_nb(
     r = start
     for q in range(start, start + n_candidates[chunk]):
         p = c_pos[q]
-        if p < first:
-            continue
         c = c_values[q, 0]
-        if not c_values[q, 1] >= min_price:
-            continue
         top = c_values[q, 4]
-        if not (top - c) / top <= max_distance:
-            continue
         avg = c_values[q, 3]
-        if not (avg > 0.0 and c_values[q, 2] >= min_volume_ratio * avg):
+        # the cheap conditions combined without short-circuits: one branch instead of four
+        cheap = (
+            (p >= first)
+            & (c_values[q, 1] >= min_price)
+            & ((top - c) / top <= max_distance)
+            & (avg > 0.0)
+            & (c_values[q, 2] >= min_volume_ratio * avg)
+        )
+        if not cheap:
             continue
         longest = min(max_base_days, p)  # never before the symbol's first bar
         if longest < min_base_days:
