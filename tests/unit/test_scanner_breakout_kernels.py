@@ -139,3 +139,17 @@ def test_chunks_hold_about_equal_bars() -> None:
     bounds = db._split(bars, 10)
     assert bounds[0] == 0 and bounds[-1] == 6 and np.all(np.diff(bounds) >= 0) and len(bounds) == 7
     assert db._split(np.zeros(0, dtype=np.int64), 2).tolist() == [0, 0]
+
+
+def test_the_kernel_score_table_equals_score_one() -> None:
+    """The kernels' copy of the score table (trend always holds for a setup) at every boundary."""
+    from trading_playbook.core.scanners._breakout_kernels import _score_nb
+    from trading_playbook.core.scanners._breakout_score import score_one
+
+    for distance in (0.0, 0.15, 0.1500001, 0.25, 0.2500001, 0.4):
+        for ratio in (0.5, 1.1999, 1.2, 1.9999, 2.0, 5.0):
+            for days in (1, 6, 7, 14, 15, 60, 61, 90, 91):
+                for width in (0.0, 0.05, 0.0500001, 0.08, 0.0800001, 0.12, 0.1200001, 0.2):
+                    for rs in (float("nan"), -0.1, 0.0999, 0.10, 0.1499, 0.15, 1.0):
+                        expected = score_one(11.0, 10.0, 9.0, distance, ratio, days, width, rs)
+                        assert _score_nb(distance, ratio, days, width, rs) == expected

@@ -19,10 +19,14 @@ All windows count the symbol's own bars. Every price except the price rule's is 
 (the panel's adjustment). The score (0..10) only ranks; ``RS = close_t / close_{t-rs_lookback} - 1``
 and an undefined RS (too little history) scores 0 points without failing the setup.
 
-Two implementations: :meth:`DailyBreakoutScanner.scan` (vectorised over every session and symbol,
-numba threshold kernel, reusable :meth:`~DailyBreakoutScanner.prepare` features for parameter sweeps)
-and :meth:`DailyBreakoutScanner.scan_for_setups` (one session, plain numpy over a short tail of each
-symbol's bars, for live scanning). Tests prove they agree.
+Two implementations: :meth:`DailyBreakoutScanner.scan` (every session and symbol at once: numba kernels
+that stream the panel session by session, reusable :meth:`~DailyBreakoutScanner.prepare` features for
+parameter sweeps, see :mod:`._breakout_kernels`) and :meth:`DailyBreakoutScanner.scan_for_setups` (one
+session, plain numpy over a short tail of each symbol's bars, for live scanning). Tests prove they agree.
+
+The kernels run with the symbols split into one chunk per numba thread (``numba.set_num_threads``
+controls it; the result does not depend on it). In a child forked by :mod:`multiprocessing` they run in
+one thread: GNU OpenMP, numba's usual threading layer, aborts such a child once the parent used threads.
 """
 
 from __future__ import annotations
