@@ -647,7 +647,7 @@ def decode_trades(
     order = np.lexsort((trades["sleeve"], _symbol_ranks(panel)[trades["symbol"]], trades["entry_session"]))
     entry_session = trades["entry_session"][order]
     exit_session = trades["exit_session"][order]
-    session_dates = _session_dates(panel, entry_session, exit_session, fills["session"])
+    session_dates = _session_dates(panel)
     reason_table = _reason_table(reason_names, fills["reason"])
     names = np.array(sleeve_names, dtype=object)
     columns = [
@@ -672,12 +672,9 @@ def decode_trades(
     return _make_trades(n, columns)
 
 
-def _session_dates(panel: Panel, *used: np.ndarray) -> np.ndarray:
-    """An object array of ``datetime.date`` per session, filled only at the sessions in ``used``."""
-    dates = np.empty(panel.n_sessions, dtype=object)
-    needed = np.unique(np.concatenate(used))
-    dates[needed] = panel.sessions[needed].astype("datetime64[D]").astype(object)
-    return dates
+def _session_dates(panel: Panel) -> np.ndarray:
+    """An object array of ``datetime.date``, one per session."""
+    return panel.sessions.astype("datetime64[D]").astype(object)
 
 
 def _reason_table(reason_names: dict[int, str], codes: np.ndarray) -> np.ndarray:
