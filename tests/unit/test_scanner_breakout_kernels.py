@@ -153,3 +153,23 @@ def test_the_kernel_score_table_equals_score_one() -> None:
                     for rs in (float("nan"), -0.1, 0.0999, 0.10, 0.1499, 0.15, 1.0):
                         expected = score_one(11.0, 10.0, 9.0, distance, ratio, days, width, rs)
                         assert _score_nb(distance, ratio, days, width, rs) == expected
+
+
+def test_a_worker_thread_gets_the_serial_kernels_and_the_same_setups() -> None:
+    import threading
+
+    scanner = DailyBreakoutScanner("very_relaxed", min_price=0.0)
+    panel = random_panel(4)
+    main = scanner.scan(panel)
+    got: dict[str, object] = {}
+
+    def work() -> None:
+        got["chunks"] = scanner.prepare(panel).n_candidates.shape[0]
+        got["table"] = scanner.scan(panel)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=60)
+    assert got["chunks"] == 1
+    assert isinstance(got["table"], SetupTable)
+    assert_tables_identical(got["table"], main)

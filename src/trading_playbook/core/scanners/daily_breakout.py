@@ -25,14 +25,16 @@ parameter sweeps, see :mod:`._breakout_kernels`) and :meth:`DailyBreakoutScanner
 session, plain numpy over a short tail of each symbol's bars, for live scanning). Tests prove they agree.
 
 The kernels run with the symbols split into one chunk per numba thread (``numba.set_num_threads``
-controls it; the result does not depend on it). In a child forked by :mod:`multiprocessing` they run in
-one thread: GNU OpenMP, numba's usual threading layer, aborts such a child once the parent used threads.
+controls it; the result does not depend on it). Called from a thread other than the main one, or in a
+child forked by :mod:`multiprocessing`, they run in one thread: GNU OpenMP, numba's usual threading
+layer, aborts such a child once the parent used threads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import threading
 from dataclasses import dataclass
 from multiprocessing import util as _mp_util
 from typing import Any, ClassVar
@@ -122,10 +124,17 @@ _FORK_STATE = _ForkState()
 _mp_util.register_after_fork(_FORK_STATE, _after_fork)
 
 
+def _threads_allowed() -> bool:
+    """Whether the threaded kernels may run: not in a forked child, and only from the main thread (a
+    caller's own threads already keep the cores busy, and numba's "workqueue" threading layer, the
+    fallback without OpenMP or TBB, aborts on concurrent launches)."""
+    return not _FORK_STATE.forked and threading.current_thread() is threading.main_thread()
+
+
 def _chunks() -> int:
     """Chunks of symbols for the kernels, one per numba thread (more, narrower chunks measured slower);
-    1 (the serial kernels) in a forked child."""
-    return 1 if _FORK_STATE.forked else int(numba.get_num_threads())
+    1 (the serial kernels) when threads are not allowed."""
+    return int(numba.get_num_threads()) if _threads_allowed() else 1
 
 
 class DailyBreakoutScanner:
@@ -297,7 +306,7 @@ class DailyBreakoutScanner:
             feats.capacity_bounds, feats.n_candidates, feats.session, feats.symbol, feats.position,
             feats.values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
         )  # fmt: skip
-        if n_hits.shape[0] > 1 and not _FORK_STATE.forked:
+        if n_hits.shape[0] > 1 and _threads_allowed():
             _bk.scan_parallel_nb(*args)
         else:
             _bk.scan_serial_nb(*args)
