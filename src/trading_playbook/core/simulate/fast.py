@@ -573,14 +573,15 @@ def _setup_arrays(
         all_sessions = np.asarray(tbl.session_idx, dtype=np.int64)
         all_symbols = np.asarray(tbl.symbol_idx, dtype=np.int64)
         rows = np.flatnonzero((all_sessions >= start) & (all_sessions < end))
-        keep = rows[
-            _rank_order(
-                all_sessions[rows],
-                np.asarray(tbl.score, dtype=np.float64)[rows],
-                np.asarray(tbl.volume_ratio, dtype=np.float64)[rows],
-                symbol_rank[all_symbols[rows]],
-            )
-        ]
+        order = _rank_order(
+            all_sessions[rows],
+            np.asarray(tbl.score, dtype=np.float64)[rows],
+            np.asarray(tbl.volume_ratio, dtype=np.float64)[rows],
+            symbol_rank[all_symbols[rows]],
+        )
+        keep: slice | np.ndarray = rows[order]
+        if isinstance(order, slice) and rows.shape[0] and rows[-1] - rows[0] + 1 == rows.shape[0]:
+            keep = slice(int(rows[0]), int(rows[-1]) + 1)  # one run of rows: views, no copies
         session = all_sessions[keep]
         symbol = all_symbols[keep]
         ptr[s] = offset + np.searchsorted(session, bounds, side="left")
@@ -606,8 +607,10 @@ def _setup_arrays(
                 )
             )
         offset += int(session.shape[0])
-    out = {name: np.ascontiguousarray(np.concatenate(values)) for name, values in parts.items()}
-    out["symbol"] = out["symbol"].astype(np.int64)
+    out = {
+        name: np.ascontiguousarray(values[0] if len(values) == 1 else np.concatenate(values))
+        for name, values in parts.items()
+    }
     out["ptr"] = ptr
     return out
 
