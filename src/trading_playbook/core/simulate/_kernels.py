@@ -16,11 +16,11 @@ kind            parameters
 hard_stop       ``P_A`` pct (rests at ``entry * (1 - pct)``)
 breakeven_stop  none (rests at ``entry`` once a partial was taken)
 trailing_stop   ``P_A`` basis (0 close, 1 resting), ``P_B`` update (0 new_peak, 1 every_close),
-                ``P_C`` activation (NaN: none), ``P_D`` ATR stack row (-1: none), ``P_E`` tier
+                ``P_C`` activation (NaN: none), ``P_D`` row of ``atr_periods`` (-1: none), ``P_E`` tier
                 count, then (min_profit, mode ``TIER_*``, value) triples from ``P_TIERS``
-ma_break        ``P_A`` SMA stack row, ``P_B`` max_profit, ``P_C`` min_peak_high_profit (NaN: none)
+ma_break        ``P_A`` row of ``sma_periods``, ``P_B`` max_profit, ``P_C`` min_peak_high_profit (NaN: none)
 lower_close     ``P_A`` min_peak_profit (vs peak_close); lower_high the same vs peak_high
-ema_break       ``P_A`` EMA stack row
+ema_break       ``P_A`` EMA stack row (the only indicator computed on the whole panel)
 time_stop       ``P_A`` sessions
 stop_loss       ``P_A`` pct; target ``P_A`` pct
 scale_out       ``P_A`` fraction, ``P_B`` level count, levels from ``P_LEVELS``, their reason codes
@@ -425,7 +425,7 @@ def _trail_level_at_nb(
     first_bar: np.ndarray,
     gap_ptr: np.ndarray,
     gap_rows: np.ndarray,
-    rows: np.ndarray,
+    scratch: np.ndarray,
     t: int,
     j: int,
 ) -> float:  # pragma: no cover - compiled
@@ -442,7 +442,7 @@ def _trail_level_at_nb(
             if params[r, P_D] >= 0:
                 k = bars_before_nb(first_bar, gap_ptr, gap_rows, t, j)
                 atr_value = mean_at_nb(
-                    close, high, low, available, atr_periods[int(params[r, P_D])], True, t, j, k, rows
+                    close, high, low, available, atr_periods[int(params[r, P_D])], True, t, j, k, scratch
                 )
             return float(peak - value * atr_value)
     return math.nan
@@ -463,7 +463,7 @@ def setup_atr_nb(
 ) -> np.ndarray:  # pragma: no cover - compiled
     """``atr_rows_nb(high, low, close, available, n)`` at each (session, symbol) pair (the bar index
     of :func:`bar_index_nb`)."""
-    rows = np.zeros(2 * n, dtype=np.float64)
+    scratch = np.zeros(2 * n, dtype=np.float64)
     out = np.empty(session.shape[0])
     for i in range(session.shape[0]):
         t = session[i]
@@ -471,7 +471,7 @@ def setup_atr_nb(
         out[i] = np.nan
         if available[t, j]:
             k = bars_before_nb(first, gap_ptr, gap_rows, t, j)
-            out[i] = mean_at_nb(close, high, low, available, n, True, t, j, k, rows)
+            out[i] = mean_at_nb(close, high, low, available, n, True, t, j, k, scratch)
     return out
 
 
@@ -482,13 +482,13 @@ def means_at_every_bar_nb(
     """:func:`mean_at_nb` at every cell of the panel (NaN where no bar): the per-bar path over a whole
     panel, to compare with :func:`sma_rows_nb` / :func:`atr_rows_nb`."""
     first, _, gap_ptr, gap_rows = bar_index_nb(available)
-    rows = np.zeros(2 * n, dtype=np.float64)
+    scratch = np.zeros(2 * n, dtype=np.float64)
     out = np.full(x.shape, np.nan)
     for t in range(x.shape[0]):
         for j in range(x.shape[1]):
             if available[t, j]:
                 k = bars_before_nb(first, gap_ptr, gap_rows, t, j)
-                out[t, j] = mean_at_nb(x, high, low, available, n, true_range, t, j, k, rows)
+                out[t, j] = mean_at_nb(x, high, low, available, n, true_range, t, j, k, scratch)
     return out
 
 
@@ -547,6 +547,10 @@ def simulate_nb(
 ]:  # pragma: no cover - compiled
     """Run the session loop over sessions ``start..end`` (inclusive) of the panel arrays.
 
+    ``last_bar``, ``first_bar``, ``gap_ptr`` and ``gap_rows`` index each symbol's bars
+    (:func:`bar_index_nb`); the rules' SMA / ATR periods are ``sma_periods`` / ``atr_periods`` (their
+    values are computed at the bars read, :func:`mean_at_nb`); ``ema_stack`` holds the EMAs.
+
     Returns ``(trades, n_trades, fills, n_fills, equity, cash, positions, exposure, sleeve_equity)``;
     the curves have one row per session ``start..end``, ``sleeve_equity`` is (sleeves, sessions).
     """
@@ -569,7 +573,7 @@ def simulate_nb(
         longest = max(longest, sma_periods[i])
     for i in range(atr_periods.shape[0]):
         longest = max(longest, atr_periods[i])
-    rows = np.zeros(2 * longest, dtype=np.float64)  # scratch: the bar values one indicator reads
+    scratch = np.zeros(2 * longest, dtype=np.float64)  # the bar values one SMA / ATR value reads
     bars = (first_bar, gap_ptr, gap_rows, sma_periods, atr_periods)  # 30 arguments at most: inlinable
 
     # pending entries in the order they were queued (sleeve by sleeve, rank order)
@@ -759,7 +763,7 @@ def simulate_nb(
                     available,
                     ema_stack,
                     bars,
-                    rows,
+                    scratch,
                     mode,
                 )
                 if forced != 0 and pos_i[c, I_ACTIVE] == 1:
@@ -874,7 +878,7 @@ def simulate_nb(
                         first_bar,
                         gap_ptr,
                         gap_rows,
-                        rows,
+                        scratch,
                     )
                     if last_bar[j] == t:
                         _sell_nb(
@@ -1226,7 +1230,7 @@ def _close_rules_nb(
     available: np.ndarray,
     ema_stack: np.ndarray,
     bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    rows: np.ndarray,
+    scratch: np.ndarray,
     mode: int,
 ) -> None:  # pragma: no cover - compiled
     """Step 3 for slot ``c``: update the peaks, run the rules in order, fill or queue what they decide.
@@ -1294,7 +1298,7 @@ def _close_rules_nb(
                     first_bar,
                     gap_ptr,
                     gap_rows,
-                    rows,
+                    scratch,
                     t,
                     j,
                 )
@@ -1318,7 +1322,7 @@ def _close_rules_nb(
                     t,
                     j,
                     bars_before_nb(first_bar, gap_ptr, gap_rows, t, j),
-                    rows,
+                    scratch,
                 )
             ):
                 exit_reason = REASON_MA_BREAK
@@ -1383,7 +1387,7 @@ def _close_rules_nb(
         first_bar,
         gap_ptr,
         gap_rows,
-        rows,
+        scratch,
     )
 
 
@@ -1467,7 +1471,7 @@ def _update_resting_trails_nb(
     first_bar: np.ndarray,
     gap_ptr: np.ndarray,
     gap_rows: np.ndarray,
-    rows: np.ndarray,
+    scratch: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Recompute resting trails (``basis='resting'``) from peak_high through t and ATR_t so they rest
     from the next session: at every close where the position stays open, and right after an entry
@@ -1491,7 +1495,7 @@ def _update_resting_trails_nb(
             first_bar,
             gap_ptr,
             gap_rows,
-            rows,
+            scratch,
             t,
             j,
         )

@@ -2,8 +2,9 @@
 
 :func:`run_fast` has the signature and semantics of ``run_reference``: it encodes every sleeve's exit
 rule set (:class:`~trading_playbook.core.exits.spec.ExitSpec`) into an integer-coded rule program with
-a float parameter matrix, its sizer into a code and parameters, computes the indicator arrays the
-rules read (once, only those needed), runs :func:`~trading_playbook.core.simulate._kernels.simulate_nb`
+a float parameter matrix, its sizer into a code and parameters, indexes each symbol's bars (the
+kernel computes the SMA, ATR and previous-bar values the rules read at the bars it reads them; only an
+EMA is computed on the whole panel), runs :func:`~trading_playbook.core.simulate._kernels.simulate_nb`
 and decodes the structured trade and fill records into :class:`Trade` objects and an
 :class:`EquityCurve`.
 
