@@ -21,6 +21,8 @@ ranking tie-break of RULES section 8).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
@@ -269,15 +271,22 @@ def panel_from_arrays(
     )
     if adjustment == "all":
         ratio = columns["adjusted_close"] / columns["close"]
-    prices: dict[str, np.ndarray] = {}
-    for name in PRICE_FIELDS:
+
+    def adjusted(name: str) -> np.ndarray:
+        if name == "raw_close":
+            return columns["close"]
         values = columns[name]
+        if name == "volume":
+            return values if factor is None else values * factor
         if adjustment == "split" and factor is not None:
-            values = values / factor
-        elif adjustment == "all":
-            values = values * ratio
-        prices[name] = scatter(values)
-    volume = columns["volume"] if factor is None else columns["volume"] * factor
+            return values / factor
+        if adjustment == "all":
+            return values * ratio
+        return values
+
+    names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
+    grids = _map_large(lambda name: scatter(adjusted(name)), names, shape[0] * shape[1])
+    prices = dict(zip(names, grids, strict=True))
     return Panel(
         sessions=sessions,
         symbols=symbols,
@@ -285,12 +294,25 @@ def panel_from_arrays(
         high=prices["high"],
         low=prices["low"],
         close=prices["close"],
-        volume=scatter(volume),
-        raw_close=prices["close"] if adjustment == "raw" else scatter(columns["close"]),
+        volume=prices["volume"],
+        raw_close=prices["close"] if adjustment == "raw" else prices["raw_close"],
         available=available.reshape(shape),
         adjustment=adjustment,
         split=split,
     )
+
+
+def _map_large(work: Callable[[str], np.ndarray], names: list[str], cells: int) -> list[np.ndarray]:
+    """``[work(n) for n in names]``, on two threads for big panels.
+
+    The scatter into the (sessions x symbols) grid is bound by memory latency and numpy releases the
+    GIL while it runs, so two threads load a large panel about a third faster. The pool lives only for
+    this call (nothing survives a fork).
+    """
+    if cells < 1_000_000:
+        return [work(n) for n in names]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(work, names))
 
 
 def _bar_factors(
