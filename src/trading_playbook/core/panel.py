@@ -279,9 +279,9 @@ def panel_from_arrays(
         if name == "volume":
             return values if factor is None else values * factor
         if adjustment == "split" and factor is not None:
-            return values / factor
+            return np.divide(values, factor)
         if adjustment == "all":
-            return values * ratio
+            return np.multiply(values, ratio)
         return values
 
     names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
