@@ -278,11 +278,12 @@ def panel_from_arrays(
         values = columns[name]
         if name == "volume":
             return values if factor is None else values * factor
+        out: np.ndarray = values
         if adjustment == "split" and factor is not None:
-            return np.divide(values, factor)
-        if adjustment == "all":
-            return np.multiply(values, ratio)
-        return values
+            out = values / factor
+        elif adjustment == "all":
+            out = values * ratio
+        return out
 
     names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
     grids = _map_large(lambda name: scatter(adjusted(name)), names, shape[0] * shape[1])
