@@ -1,7 +1,7 @@
 """Benchmark of the daily_breakout scanner on the whole shared data (504 symbols, 21 years).
 
 Run: ``.venv/bin/python benchmarks/bench_scan.py``. Prints the warm time of a full vectorised scan
-(``moderate``, ``prepare`` + ``scan``; target <= 0.08 s on 2 cores), its split into prepare (indicators)
+(``moderate``, ``prepare`` + ``scan``; issue 3's bar <= 1.0 s, our own stretch target 0.08 s on 2 cores), its split into prepare (indicators)
 and thresholds, the same with numba limited to one thread (the serial kernels), the setup count per
 preset with shared prepared features (what a parameter sweep pays per point), and the per-date scan.
 The load average is printed: on a shared machine, other processes' load slows the threaded kernels.
@@ -20,7 +20,8 @@ from trading_playbook.core.panel import bars_to_panel
 from trading_playbook.core.scanners import DailyBreakoutScanner
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "sp500_daily.parquet"
-TARGET_SECONDS = 0.08
+ISSUE_BAR_SECONDS = 1.0  # issue 3: all setups of the shared data, moderate, warm
+TARGET_SECONDS = 0.08  # our stretch target
 
 
 def best_of(repeats: int, fn: object) -> tuple[float, object]:
@@ -53,7 +54,8 @@ def main() -> None:
     verdict = "OK" if total <= TARGET_SECONDS else "OVER TARGET"
     print(
         f"\nmoderate, warm full scan ({threads} numba threads): {total:.3f} s  "
-        f"(target <= {TARGET_SECONDS:.2f} s: {verdict})"
+        f"(issue bar <= {ISSUE_BAR_SECONDS:.1f} s: {'OK' if total <= ISSUE_BAR_SECONDS else 'MISS'}; "
+        f"stretch target <= {TARGET_SECONDS:.2f} s: {verdict})"
     )
     print(f"  prepare (SMAs, 252-bar high, volume average, RS, trend candidates): {prep:.3f} s")
     print(f"  thresholds (5 conditions, base search, score, rank): {thresholds:.3f} s")
