@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from peers_common import DATA_PATH, ComparableRule, PeerTiming, load_panel, pick_subset
 
 from trading_playbook.core.panel import Panel

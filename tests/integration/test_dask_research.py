@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))  # the shared toy job module
-
 from _research_toy import ToyJob
 
 from trading_playbook.research.executors import DaskExecutor, LocalExecutor, TrialTask
