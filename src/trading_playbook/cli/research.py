@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,11 +70,9 @@ def optimize_command(
     Rerunning the same command with the same --out resumes an interrupted run.
     """
     from trading_playbook.config import load_config
-    from trading_playbook.research.executors import make_executor
     from trading_playbook.research.optimize import OptimizeSettings, optimize
     from trading_playbook.research.params import parse_params
     from trading_playbook.research.report import write_optimize_report
-    from trading_playbook.research.store import TrialStore
 
     cfg = load_config(config)
     specs = parse_params(param or [])
@@ -86,22 +86,17 @@ def optimize_command(
         end=end,
     )
     console = _console()
-    workspace = _load_workspace(cfg, console)
-    with _ProgressBars(console) as (progress, task_for), TrialStore(out / "trials.sqlite") as store:
-        pool = make_executor(executor, workers=workers, scheduler=scheduler)
-        try:
-            result = optimize(
-                cfg,
-                specs,
-                settings,
-                store=store,
-                executor=pool,
-                workspace=workspace,
-                engine=engine,
-                progress=lambda done, total: progress.update(task_for("trials"), completed=done, total=total),
-            )
-        finally:
-            pool.close()
+    with _research_run(cfg, console, out, executor, workers, scheduler) as (workspace, store, pool, update):
+        result = optimize(
+            cfg,
+            specs,
+            settings,
+            store=store,
+            executor=pool,
+            workspace=workspace,
+            engine=engine,
+            progress=lambda done, total: update("trials", done, total),
+        )
     written = write_optimize_report(result, out)
     _print_optimize_summary(console, result, written)
 
@@ -130,11 +125,9 @@ def walk_forward_command(
 ) -> None:
     """Optimise on each training window, trade the winner on the next test window, stitch the results."""
     from trading_playbook.config import load_config
-    from trading_playbook.research.executors import make_executor
     from trading_playbook.research.optimize import OptimizeSettings
     from trading_playbook.research.params import parse_params
     from trading_playbook.research.report import write_walkforward_report
-    from trading_playbook.research.store import TrialStore
     from trading_playbook.research.walkforward import WalkForwardSettings, walk_forward
 
     cfg = load_config(config)
@@ -155,24 +148,17 @@ def walk_forward_command(
         ),
     )
     console = _console()
-    workspace = _load_workspace(cfg, console)
-    with _ProgressBars(console) as (progress, task_for), TrialStore(out / "trials.sqlite") as store:
-        pool = make_executor(executor, workers=workers, scheduler=scheduler)
-        try:
-            result = walk_forward(
-                cfg,
-                specs,
-                settings,
-                store=store,
-                workspace=workspace,
-                executor=pool,
-                engine=engine,
-                progress=lambda label, done, total: progress.update(
-                    task_for(label), completed=done, total=total
-                ),
-            )
-        finally:
-            pool.close()
+    with _research_run(cfg, console, out, executor, workers, scheduler) as (workspace, store, pool, update):
+        result = walk_forward(
+            cfg,
+            specs,
+            settings,
+            store=store,
+            workspace=workspace,
+            executor=pool,
+            engine=engine,
+            progress=update,
+        )
     written = write_walkforward_report(result, out)
     m = result.stitched.metrics
     wfe = result.efficiency
@@ -191,6 +177,31 @@ def _console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+@contextmanager
+def _research_run(
+    cfg: Any, console: Any, out: Path, executor: str, workers: int | None, scheduler: str | None
+) -> Iterator[tuple[Any, Any, Any, Callable[[str, int, int], None]]]:
+    """Data loaded once, the resumable trial store, the executor and a progress callback.
+
+    Yields ``(workspace, store, pool, update)`` where ``update(label, done, total)`` advances the
+    progress bar of ``label`` (one bar per label: "trials", or one per walk-forward fold).
+    """
+    from trading_playbook.research.executors import make_executor
+    from trading_playbook.research.store import TrialStore
+
+    workspace = _load_workspace(cfg, console)
+    with _ProgressBars(console) as (progress, task_for), TrialStore(out / "trials.sqlite") as store:
+
+        def update(label: str, done: int, total: int) -> None:
+            progress.update(task_for(label), completed=done, total=total)
+
+        pool = make_executor(executor, workers=workers, scheduler=scheduler)
+        try:
+            yield workspace, store, pool, update
+        finally:
+            pool.close()
 
 
 def _load_workspace(cfg: Any, console: Any) -> Any:
