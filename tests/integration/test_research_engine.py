@@ -210,6 +210,9 @@ def test_optimize_and_walk_forward_on_the_shared_real_data(tmp_path: Path) -> No
     doc = json.loads((wf / "oos" / "result.json").read_text())
     # Folds test 2019 and 2020; the stitched curve covers exactly those sessions.
     assert doc["equity"][0]["date"] == "2019-01-02" and doc["equity"][-1]["date"] == "2020-12-31"
+    # The stitched result is judged like a backtest: buy-and-hold benchmark and survivorship warning.
+    assert "equal_weight" in doc["metrics"]["benchmarks"]
+    assert any("survivorship" in w for w in doc["metrics"]["validation"]["warnings"])
 
 
 def test_walk_forward_with_sleeves_stitches_attribution(tmp_path: Path) -> None:

@@ -346,7 +346,9 @@ def walk_forward(
     finally:
         if own_executor:
             run_executor.close()
-    stitched = stitch_runs([r.test_run for r in results], config, settings, results)
+    stitched = stitch_runs(
+        [r.test_run for r in results], config, settings, results, panel=getattr(workspace, "panel", None)
+    )
     return WalkForwardResult(
         settings=settings,
         specs=specs,
@@ -357,9 +359,18 @@ def walk_forward(
 
 
 def stitch_runs(
-    runs: list[RunResult], config: Any, settings: WalkForwardSettings, folds: list[FoldResult]
+    runs: list[RunResult],
+    config: Any,
+    settings: WalkForwardSettings,
+    folds: list[FoldResult],
+    *,
+    panel: Any = None,
 ) -> RunResult:
-    """Join test runs (each started from the previous one's ending equity) into one run with metrics."""
+    """Join test runs (each started from the previous one's ending equity) into one run with metrics.
+
+    With the run's ``panel``, metrics are those of a backtest over the stitched window
+    (:func:`trading_playbook.engine.with_metrics`: buy-and-hold benchmark, survivorship warning).
+    """
     from trading_playbook.core.metrics import compute_metrics
 
     curves = [r.equity for r in runs if len(r.equity)]
@@ -400,6 +411,11 @@ def stitch_runs(
         starting_capital=float(config.portfolio.starting_capital),
         engine=first.engine,
     )
+    if panel is not None:
+        from trading_playbook.engine import window, with_metrics
+
+        lo, hi = window(panel, equity.dates[0], equity.dates[-1])
+        return with_metrics(stitched, config, panel, lo, hi)
     metrics = compute_metrics(stitched, risk_free_rate=float(config.report.risk_free_rate))
     return RunResult(
         trades=trades,
