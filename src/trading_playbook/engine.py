@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -34,7 +34,7 @@ import pandas as pd
 
 from trading_playbook.config import PlaybookConfig
 from trading_playbook.core.errors import ConfigError, SimulationError
-from trading_playbook.core.metrics import benchmark_from_panel, compute_metrics
+from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel, compute_metrics
 from trading_playbook.core.panel import Panel, bars_to_panel
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
@@ -66,7 +66,15 @@ class Workspace:
     info: dict[str, Any] = field(default_factory=dict)
     features: dict[Any, Any] = field(default_factory=dict)
     setups: dict[Any, SetupTable] = field(default_factory=dict)
+    benchmarks: dict[Any, BenchmarkSeries] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+    def benchmark(self, cfg: PlaybookConfig, lo: int, hi: int) -> BenchmarkSeries:
+        """:func:`benchmark_for` on this panel (memoised: metrics and reports share it)."""
+        key = (lo, hi, cfg.report.benchmark_symbol)
+        if key not in self.benchmarks:
+            self.benchmarks[key] = benchmark_for(cfg, self.panel, lo, hi)
+        return self.benchmarks[key]
 
     def setups_for(self, scanner: Any) -> SetupTable:
         """Setups of ``scanner`` on the whole panel (memoised)."""
@@ -98,8 +106,6 @@ def load_data(
     t0 = time.perf_counter()
     request = cfg.data_request()
     if symbols:
-        from dataclasses import replace
-
         request = replace(request, symbols=tuple(s.upper() for s in symbols))
     panel, info = load_panel(request, progress=progress)
     ws = Workspace(panel=panel, info=dict(info))
@@ -243,18 +249,33 @@ def run_backtest(
     )
     if metrics:
         t3 = time.perf_counter()
-        result = with_metrics(result, cfg, panel, lo, hi)
+        result = with_metrics(result, cfg, panel, lo, hi, benchmark=ws.benchmark(cfg, lo, hi))
         result.timings["metrics"] = time.perf_counter() - t3
     result.timings["total"] = time.perf_counter() - t_start
     return result
 
 
-def with_metrics(result: RunResult, cfg: PlaybookConfig, panel: Panel, lo: int, hi: int) -> RunResult:
-    """``result`` with ``metrics`` computed (benchmark from the panel's window)."""
+def benchmark_for(cfg: PlaybookConfig, panel: Panel, lo: int, hi: int) -> BenchmarkSeries:
+    """Buy-and-hold comparison of sessions ``lo..hi``: the universe, and ``[report] benchmark_symbol``
+    when the panel holds it."""
     symbol = cfg.report.benchmark_symbol or None
     if symbol is not None and symbol not in panel.symbols:
         symbol = None
-    benchmark = benchmark_from_panel(panel, panel.sessions[lo], panel.sessions[hi], symbol)
+    return benchmark_from_panel(panel, panel.sessions[lo], panel.sessions[hi], symbol)
+
+
+def with_metrics(
+    result: RunResult,
+    cfg: PlaybookConfig,
+    panel: Panel,
+    lo: int,
+    hi: int,
+    *,
+    benchmark: BenchmarkSeries | None = None,
+) -> RunResult:
+    """``result`` with ``metrics`` computed (benchmark from the panel's window unless given)."""
+    if benchmark is None:
+        benchmark = benchmark_for(cfg, panel, lo, hi)
     warn = cfg.report.survivorship_warning
     if warn is None:
         warn = survivorship_suspected(panel, lo, hi, cfg.data.source)
@@ -265,16 +286,7 @@ def with_metrics(result: RunResult, cfg: PlaybookConfig, panel: Panel, lo: int, 
         survivorship_warning=bool(warn),
         seed=cfg.report.bootstrap_seed,
     )
-    return RunResult(
-        trades=result.trades,
-        equity=result.equity,
-        config=result.config,
-        data=result.data,
-        starting_capital=result.starting_capital,
-        engine=result.engine,
-        metrics=metrics,
-        timings=dict(result.timings),
-    )
+    return replace(result, metrics=metrics, timings=dict(result.timings))
 
 
 def survivorship_suspected(panel: Panel, lo: int, hi: int, source: str) -> bool:
@@ -401,7 +413,7 @@ class BacktestEngine:
         )
         benchmark = benchmark_from_panel(self.panel, self.panel.sessions[lo], self.panel.sessions[hi])
         metrics = compute_metrics(result, benchmark=benchmark)
-        return RunResult(**{**result.__dict__, "metrics": metrics})
+        return replace(result, metrics=metrics)
 
 
 def _as_panel(data: Any, adjustment: str) -> Panel:

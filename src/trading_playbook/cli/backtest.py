@@ -55,7 +55,7 @@ def backtest(
     from rich.console import Console
 
     from trading_playbook.config import load_config
-    from trading_playbook.engine import load_data, run_backtest
+    from trading_playbook.engine import load_data, run_backtest, window
     from trading_playbook.reports import write_run
 
     console = Console(stderr=True)
@@ -68,7 +68,9 @@ def backtest(
     out_dir = out if out is not None else _default_out(config)
     formats = ("json", "csv", "md", "html", "png") if charts else ("json", "csv", "md")
     with console.status("Writing reports…"):
-        written = write_run(result, out_dir, panel=workspace.panel, formats=formats)
+        lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
+        benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
+        written = write_run(result, out_dir, panel=workspace.panel, formats=formats, benchmark=benchmark)
     run_id = None
     if record:
         from trading_playbook.history import record_run
