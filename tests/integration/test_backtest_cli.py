@@ -144,3 +144,24 @@ def test_object_api_matches_the_config_api() -> None:
     assert str(result.equity.dates[0]) >= "2016-01-01"
     assert result.equity.equity[-1] == pytest.approx(50_000 + sum(t.pnl for t in result.trades), rel=1e-9)
     assert "sharpe" in result.metrics
+
+
+def test_survivorship_is_suspected_only_when_no_symbol_drops_out() -> None:
+    import numpy as np
+
+    from trading_playbook.core.panel import Panel
+    from trading_playbook.engine import survivorship_suspected
+
+    sessions = np.arange(np.datetime64("2010-01-04"), np.datetime64("2010-01-04") + 400).astype(
+        "datetime64[D]"
+    )
+    ones = np.ones((400, 2))
+    alive = np.ones((400, 2), dtype=bool)
+    panel = Panel(sessions, ("A", "B"), ones, ones, ones, ones, ones, ones, alive)
+    assert survivorship_suspected(panel, 0, 399, "file")  # everything trades to the end: today's list
+    assert not survivorship_suspected(panel, 0, 399, "synthetic")
+    assert not survivorship_suspected(panel, 0, 200, "file")  # under a year: not judged
+    delisted = alive.copy()
+    delisted[300:, 1] = False  # B stops trading a hundred sessions before the end
+    panel = Panel(sessions, ("A", "B"), ones, ones, ones, ones, ones, ones, delisted)
+    assert not survivorship_suspected(panel, 0, 399, "file")
