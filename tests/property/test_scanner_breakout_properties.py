@@ -4,6 +4,7 @@ cutting the data after session k changes no setup at or before k (no lookahead).
 from __future__ import annotations
 
 import numpy as np
+from _scanner_panels import random_walks, walk_panel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,27 +17,9 @@ FIELDS = ("reference_price", "base_high", "base_width", "volume_ratio", "distanc
 def random_panel(seed: int, n_sessions: int, n_symbols: int, gap_rate: float) -> Panel:
     """Trending random walks with tight stretches (so bases and breakouts occur), random gaps."""
     rng = np.random.default_rng(seed)
-    shape = (n_sessions, n_symbols)
-    steps = rng.normal(0.002, 0.015, shape) * rng.choice([0.2, 1.0], shape, p=[0.4, 0.6])
-    close = 20.0 * np.exp(np.cumsum(steps, axis=0))
-    high = close * (1 + rng.uniform(0, 0.02, shape))
-    low = close * (1 - rng.uniform(0, 0.02, shape))
-    volume = rng.integers(0, 3, shape) * rng.uniform(500, 1500, shape)
-    available = rng.random(shape) >= gap_rate
+    close, high, low, volume, available = random_walks(rng, n_sessions, n_symbols, gap_rate)
     available[-1, 0] = True  # the last session exists
-    nan = np.where(available, 1.0, np.nan)
-    sessions = np.datetime64("2010-01-04") + np.arange(n_sessions).astype("timedelta64[D]")
-    return Panel(
-        sessions=sessions,
-        symbols=tuple(f"S{i:02d}" for i in range(n_symbols)),
-        open=close * nan,
-        high=high * nan,
-        low=low * nan,
-        close=close * nan,
-        volume=volume * nan,
-        raw_close=close * nan * rng.choice([0.4, 1.0]),
-        available=available,
-    )
+    return walk_panel(close, high, low, volume, available, raw_scale=rng.choice([0.4, 1.0]))
 
 
 scanners = st.builds(

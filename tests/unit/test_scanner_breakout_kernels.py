@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from _scanner_panels import random_walks, walk_panel
 
 from trading_playbook.core import indicators
 from trading_playbook.core.panel import Panel
@@ -20,29 +21,11 @@ from trading_playbook.core.types import SetupTable
 def random_panel(seed: int, n_sessions: int = 400, n_symbols: int = 7, gap_rate: float = 0.15) -> Panel:
     """Trending random walks with random gaps and symbols listed late (different history lengths)."""
     rng = np.random.default_rng(seed)
-    shape = (n_sessions, n_symbols)
-    steps = rng.normal(0.002, 0.015, shape) * rng.choice([0.2, 1.0], shape, p=[0.4, 0.6])
-    close = 20.0 * np.exp(np.cumsum(steps, axis=0))
-    high = close * (1 + rng.uniform(0, 0.02, shape))
-    low = close * (1 - rng.uniform(0, 0.02, shape))
-    volume = rng.integers(0, 3, shape) * rng.uniform(500, 1500, shape)
-    available = rng.random(shape) >= gap_rate
+    close, high, low, volume, available = random_walks(rng, n_sessions, n_symbols, gap_rate)
     available[: rng.integers(0, n_sessions // 2), 0] = False  # a late listing
     available[:, -1] = False  # a symbol without any bar
     available[-1, 1] = True
-    nan = np.where(available, 1.0, np.nan)
-    sessions = np.datetime64("2010-01-04") + np.arange(n_sessions).astype("timedelta64[D]")
-    return Panel(
-        sessions=sessions,
-        symbols=tuple(f"S{i:02d}" for i in range(n_symbols)),
-        open=close * nan,
-        high=high * nan,
-        low=low * nan,
-        close=close * nan,
-        volume=volume * nan,
-        raw_close=close * nan,
-        available=available,
-    )
+    return walk_panel(close, high, low, volume, available)
 
 
 def assert_tables_identical(a: SetupTable, b: SetupTable) -> None:
