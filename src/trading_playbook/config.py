@@ -188,21 +188,9 @@ class PlaybookConfig(_Frozen):
         """The :class:`trading_playbook.data.DataRequest` for ``[data]``."""
         from trading_playbook.data import DataRequest
 
-        d = self.data
-        return DataRequest(
-            source=d.source,
-            path=d.path,
-            adjustment=d.adjustment,
-            symbols=tuple(s.upper() for s in d.symbols),
-            start=d.start,
-            end=d.end,
-            columns=dict(d.columns),
-            validation=d.validation,
-            feed=d.feed,
-            synthetic_symbols=d.synthetic_symbols,
-            synthetic_seed=d.synthetic_seed,
-            cache_dir=d.cache_dir,
-        )
+        fields = self.data.model_dump()  # [data] keys are the DataRequest fields
+        fields["symbols"] = tuple(s.upper() for s in self.data.symbols)
+        return DataRequest(**fields)
 
     def sleeve_configs(self) -> tuple[SleeveConfig, ...]:
         """The sleeves with weights and slots resolved (a plain config is one sleeve of weight 1)."""

@@ -124,3 +124,18 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
     bad.write_text("[data\nsource = 1\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_data_table_maps_onto_the_data_request() -> None:
+    import dataclasses
+
+    from trading_playbook.config import DataConfig
+    from trading_playbook.data import DataRequest
+
+    assert set(DataConfig.model_fields) == {f.name for f in dataclasses.fields(DataRequest)}
+    request = parse_config(
+        {"data": {"source": "file", "path": "x.parquet", "symbols": ["aapl", "msft"], "start": "2010-01-01"}}
+    ).data_request()
+    assert (
+        request.symbols == ("AAPL", "MSFT") and request.path == "x.parquet" and request.start == "2010-01-01"
+    )
