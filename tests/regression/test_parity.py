@@ -73,6 +73,12 @@ VARIANTS = {
         ("smart_exits", None),
         PortfolioSettings(commission_per_share=0.005, commission_per_order=1.0, commission_min=2.5),
     ),
+    # 10 slots x 15000 > 100000: cash runs short at the close, so a close entry that cash allows 0
+    # shares frees its slot for the next-ranked setup (RULES 8, decided 2026-12-01)
+    "entry_at_close_cash_short": (
+        ("smart_exits", FixedDollarSizer(amount=15_000.0)),
+        PortfolioSettings(entry_fill="close"),
+    ),
     "percent_cash": (("smart_exits", PercentCashSizer()), PortfolioSettings()),
     "risk_cash_short": (("smart_exits", RiskSizer(fraction=0.01)), PortfolioSettings()),
     "fixed_dollar": (("scaled_exits", FixedDollarSizer()), PortfolioSettings(slippage_bps=0.0)),

@@ -498,3 +498,31 @@ def test_trades_built_column_by_column_equal_constructed_ones() -> None:
     assert [t.to_dict() for t in built] == [Trade(*row).to_dict() for row in rows]
     with pytest.raises(AttributeError):
         built[0].symbol = "CCC"  # type: ignore[misc]  # still frozen
+
+
+@pytest.mark.parametrize("entry_fill", ["close", "next_open"])
+def test_close_entry_that_cash_cannot_pay_frees_its_slot(entry_fill: str) -> None:
+    # RULES 8 (decided 2026-12-01). Capital 1000, one slot, fixed_dollar 3000. At the t0 close three
+    # setups rank A (9), B (8), C (7): A at 2000 is sized floor(3000/2000) = 1 share, B at 1500 2 shares,
+    # C at 600 5 shares. Cash 1000 allows floor(1000/2000) = 0 of A, floor(1000/1500) = 0 of B and
+    # floor(1000/600) = 1 of C.
+    # - close: the cash is known when the order is placed, so A and B take no slot and C enters at the
+    #   t0 close with 1 share (cash 400), held to END_OF_TEST at t3.
+    # - next_open: A takes the slot that evening and gets 0 shares at the t1 open; B and C are not
+    #   tried: nothing is entered.
+    settings = PortfolioSettings(starting_capital=1000.0, slippage_bps=0.0, entry_fill=entry_fill)  # type: ignore[arg-type]
+    bars = {"A": [flat(2000)] * 4, "B": [flat(1500)] * 4, "C": [flat(600)] * 4}
+    script = {0: [("A", 9, 1), ("B", 8, 1), ("C", 7, 1)]}
+    trades, curve = run_both(
+        make_panel(bars), [sleeve(script, named_exit("fixed"), FixedDollarSizer(amount=3000.0))], settings
+    )
+    if entry_fill == "close":
+        assert [(t.symbol, t.entry_date, t.shares, t.exit_reason) for t in trades] == [
+            ("C", day(0), 1, "END_OF_TEST")
+        ]
+        assert list(curve.cash) == [400.0, 400.0, 400.0, 1000.0]
+        assert list(curve.positions) == [1, 1, 1, 0]
+    else:
+        assert trades == []
+        assert list(curve.positions) == [0, 0, 0, 0]
+        assert list(curve.cash) == [1000.0] * 4

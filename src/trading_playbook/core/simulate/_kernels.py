@@ -801,7 +801,6 @@ def simulate_nb(
                     continue
                 equity_s = decision_equity * weight[s]
                 cash_s = decision_cash * weight[s]
-                first_new = n_pe
                 for row in range(setup_ptr[s, t], setup_ptr[s, t + 1]):
                     if free <= 0:
                         break
@@ -819,22 +818,20 @@ def simulate_nb(
                     )
                     if shares <= 0:
                         continue  # sized to 0: takes no slot
-                    pe_sleeve[n_pe] = s
-                    pe_symbol[n_pe] = j
-                    pe_shares[n_pe] = shares
-                    n_pe += 1
-                    pending_count[s] += 1
-                    held[s, j] = True
-                    free -= 1
-                if not entry_at_close:
-                    continue
-                # entry_fill = "close": this sleeve's orders fill now, in rank order
-                for e in range(first_new, n_pe):
-                    j = pe_symbol[e]
-                    pending_count[s] -= 1
-                    held[s, j] = False
+                    if not entry_at_close:
+                        pe_sleeve[n_pe] = s
+                        pe_symbol[n_pe] = j
+                        pe_shares[n_pe] = shares
+                        n_pe += 1
+                        pending_count[s] += 1
+                        held[s, j] = True
+                        free -= 1
+                        continue
+                    # entry_fill = "close": the order fills now, in rank order; the cash is known, so
+                    # an entry that cash allows 0 shares takes no slot (RULES 8, decided 2026-12-01)
                     if not available[t, j]:
-                        continue  # a setup on a symbol without a bar: no fill (its slot was used)
+                        free -= 1  # a setup on a symbol without a bar: no fill (its slot was used)
+                        continue
                     c = _buy_nb(
                         pos_i,
                         pos_f,
@@ -849,12 +846,13 @@ def simulate_nb(
                         s,
                         j,
                         t,
-                        pe_shares[e],
+                        shares,
                         close[t, j],
                         hard_stop[s],
                     )
                     if c < 0:
-                        continue  # 0 shares: the slot was used for this evening
+                        continue  # cash allows 0 shares at this close: no slot taken, try the next
+                    free -= 1
                     # the entry bar counts in MFE/MAE and peak_high; resting trails rest from t + 1
                     pos_f[c, F_LAST_CLOSE] = close[t, j]
                     _touch_nb(pos_f, c, high[t, j], low[t, j])
@@ -898,7 +896,6 @@ def simulate_nb(
                             close[t, j],
                             REASON_END_OF_DATA,
                         )
-                n_pe = first_new
 
         # ---- 6. the equity row, after every fill of the session
         row = t - start

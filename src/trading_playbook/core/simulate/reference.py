@@ -17,7 +17,9 @@ Fills
 Entry cash check (at the fill, each entry against the cash the earlier ones left)
   ``if q * fill + commission(q) > cash: q = max(0, floor((cash - per_order) / (fill + per_share)))``,
   then while ``q > 0`` and ``q * fill + commission(q) > cash``: ``q -= 1`` (only a commission minimum
-  can make this loop run). ``q == 0``: no trade (the slot was used that evening).
+  can make this loop run). ``q == 0``: no trade. At the next open the slot was used that evening;
+  an entry at the close (``entry_fill = "close"``) is decided with the cash known, so it takes no slot
+  and the next-ranked setup is tried (RULES 8, decided 2026-12-01).
 Cash
   entry: ``cash = cash - (q * fill + commission(q))``; exit fill: ``cash = cash + (q * fill - commission(q))``.
 Position
@@ -53,9 +55,9 @@ Order of events in session t (sleeves in config order; positions in the order th
 4. Mark; the equity and cash used for sizing this evening.
 5. Scan (not at ``end``): per sleeve, free slots = ``max_positions`` - open positions (pending exits
    included) - pending entries; setups ranked by ``Setup.rank_key``; symbols held or pending in that
-   sleeve skipped; a setup sized to 0 takes no slot. ``entry_fill = "close"`` fills them at ``close_t``
-   right away (sleeve by sleeve); such a position on its symbol's last bar before ``end`` is sold at
-   the same close, END_OF_DATA.
+   sleeve skipped; a setup sized to 0 takes no slot. ``entry_fill = "close"`` fills each at ``close_t``
+   as it is reached in rank order (sleeve by sleeve); one that cash allows 0 shares takes no slot;
+   such a position on its symbol's last bar before ``end`` is sold at the same close, END_OF_DATA.
 6. Record the equity row (after every fill of the session).
 
 Scanners
@@ -358,28 +360,30 @@ class _Simulation:
                 shares = int(sleeve.sizer.size(setup, context))
                 if shares <= 0:
                     continue
-                queued.append(_PendingEntry(setup.symbol, col, shares))
+                entry = _PendingEntry(setup.symbol, col, shares)
+                if self.settings.entry_fill == "next_open":
+                    queued.append(entry)
+                elif not self.enter_at_close(k, t, entry):
+                    continue  # cash allows 0 shares at this close: no slot taken
                 held.add(setup.symbol)
                 free -= 1
-            if self.settings.entry_fill == "next_open":
-                sleeve.entries.extend(queued)
-            else:
-                for entry in queued:
-                    self.enter_at_close(k, t, entry)
+            sleeve.entries.extend(queued)
 
-    def enter_at_close(self, k: int, t: int, entry: _PendingEntry) -> None:
+    def enter_at_close(self, k: int, t: int, entry: _PendingEntry) -> bool:
+        """Fill ``entry`` at this close; False when cash allows 0 shares (the slot stays free)."""
         if not self.panel.available[t, entry.col]:
-            return
+            return True  # a setup on a symbol without a bar: no fill, its slot was used
         bar = self.bar(t, entry.col)
         pos = self.buy(k, t, entry, bar.close)
         if pos is None:
-            return
+            return False
         pos.last_close = bar.close
         pos.see_bar(bar.high, bar.low)
         self.sleeves[k].exit.after_entry_at_close(pos.state, bar)
         if t == self.last_bar[entry.col]:
             pos.state.remaining = 0
             self.sell(pos, t, pos.held, bar.close, "END_OF_DATA")
+        return True
 
     def record(self) -> None:
         value = 0.0
