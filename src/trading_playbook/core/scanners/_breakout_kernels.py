@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+
 __all__ = [
     "assemble_nb",
     "prepare_chunk_nb",
