@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,8 @@ from trading_playbook.config import PlaybookConfig
 from trading_playbook.core.errors import ConfigError, SimulationError
 from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel, compute_metrics
 from trading_playbook.core.panel import Panel, bars_to_panel
-from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+from trading_playbook.core.scanners.base import VectorScanner
+from trading_playbook.core.simulate.settings import PortfolioSettings, PreparedScanner, SleeveSpec
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
 
 __all__ = [
@@ -58,8 +59,9 @@ class Workspace:
     """A loaded panel plus memo caches shared by every run on it.
 
     ``features`` caches scanner features (``scanner.prepare(panel)``) by ``scanner.features_key()``;
-    ``setups`` caches full-panel setup tables by scanner class and parameters. Both are computed on
-    the whole loaded panel once and sliced per run (valid because scanners are causal).
+    ``setups`` caches full-panel setup tables by the sleeve's ``cache_key`` (scanner class and
+    parameters). Both are computed on the whole loaded panel once and sliced per run (valid because
+    scanners are causal).
     """
 
     panel: Panel
@@ -76,25 +78,29 @@ class Workspace:
             self.benchmarks[key] = benchmark_for(cfg, self.panel, lo, hi)
         return self.benchmarks[key]
 
-    def setups_for(self, scanner: Any) -> SetupTable:
-        """Setups of ``scanner`` on the whole panel (memoised)."""
-        key = _scanner_key(scanner)
-        table = self.setups.get(key)
+    def setups_for(self, sleeve: SleeveSpec) -> SetupTable:
+        """Setups of the sleeve's vectorised scanner on the whole panel, memoised under the sleeve's
+        ``cache_key`` (a scanner that does not name its parameters is scanned every time)."""
+        key = sleeve.cache_key
+        table = self.setups.get(key) if key is not None else None
         if table is None:
             t0 = time.perf_counter()
-            features = None
-            if hasattr(scanner, "prepare") and hasattr(scanner, "features_key"):
-                fkey = (type(scanner).__qualname__, scanner.features_key())
-                features = self.features.get(fkey)
-                if features is None:
-                    features = scanner.prepare(self.panel)
-                    self.features[fkey] = features
-                table = scanner.scan(self.panel, features)
-            else:
-                table = scanner.scan(self.panel)
-            self.setups[key] = table
+            table = self._scan(sleeve)
+            if key is not None:
+                self.setups[key] = table
             self.timings["setups"] = self.timings.get("setups", 0.0) + time.perf_counter() - t0
         return table
+
+    def _scan(self, sleeve: SleeveSpec) -> SetupTable:
+        if not sleeve.prepared:
+            return cast(VectorScanner, sleeve.scanner).scan(self.panel)
+        scanner = cast(PreparedScanner, sleeve.scanner)
+        fkey = (type(scanner).__qualname__, scanner.features_key())
+        features = self.features.get(fkey)
+        if features is None:
+            features = scanner.prepare(self.panel)
+            self.features[fkey] = features
+        return cast(SetupTable, scanner.scan(self.panel, features))
 
 
 def load_data(
@@ -114,7 +120,9 @@ def load_data(
 
 
 def build_sleeves(cfg: PlaybookConfig) -> list[SleeveSpec]:
-    """Scanner, exit and sizer objects of every sleeve, built through the registry."""
+    """Scanner, exit and sizer objects of every sleeve, built through the registry, each sleeve
+    resolved once (:class:`SleeveSpec` records whether its scanner is vectorised, whether its exit
+    compiles, the indicators it reads and the stable cache key of its setups)."""
     from trading_playbook import registry
     from trading_playbook.core.exits.compose import exit_spec_from_config
 
@@ -192,7 +200,7 @@ def simulate(
     tables = None
     if setups is not None:
         tables = [
-            _until(table, end) if table is not None else sleeve.scanner.scan(cut)
+            _until(table, end) if table is not None else cast(VectorScanner, sleeve.scanner).scan(cut)
             for table, sleeve in zip(setups, sleeves, strict=True)
         ]
     return run_fast(cut, sleeves, settings, start=start, end=end, setups=tables)
@@ -228,7 +236,7 @@ def run_backtest(
     setup_time_before = ws.timings.get("setups", 0.0)
     tables: list[SetupTable | None] | None = None
     if engine == "fast":
-        tables = [ws.setups_for(s.scanner) if hasattr(s.scanner, "scan") else None for s in sleeves]
+        tables = [ws.setups_for(s) if s.vectorised else None for s in sleeves]
     t1 = time.perf_counter()
     trades, equity = simulate(panel, sleeves, settings, start=lo, end=hi, engine=engine, setups=tables)
     t2 = time.perf_counter()
@@ -325,13 +333,6 @@ def _until(table: SetupTable, end: int) -> SetupTable:
     if n == len(table):
         return table
     return SetupTable(**{name: getattr(table, name)[:n] for name in SetupTable.__dataclass_fields__})
-
-
-def _scanner_key(scanner: Any) -> Any:
-    params = scanner.params() if hasattr(scanner, "params") else id(scanner)
-    if isinstance(params, dict):
-        params = tuple(sorted((k, repr(v)) for k, v in params.items()))
-    return (type(scanner).__module__, type(scanner).__qualname__, params)
 
 
 class BacktestEngine:

@@ -7,8 +7,10 @@ hypothesis; ``tests/conftest.py`` wraps these in fixtures and strategies.
 
 - :func:`make_panel`, :func:`flat`, :func:`day`: tiny hand-made panels for hand-worked tests.
 - :func:`random_ohlc_panel`: random OHLC panels with gaps, late listings, early ends and gap-downs.
+- :func:`volatile_panel`: driftless volatile walks with gaps and early ends (accounting properties).
 - :func:`random_walks`, :func:`walk_panel`: trending walks with tight stretches (bases and breakouts).
-- :func:`setup_table`, :class:`TableScanner`, :class:`RandomSetups`: vectorised test scanners.
+- :func:`setup_table`, :class:`TableScanner`, :class:`ScriptScanner`, :class:`RandomSetups`:
+  vectorised test scanners (fixed tables, hand-written scripts, seeded random setups).
 - :func:`shared_data_path`: the shared S&P 500 file, if this checkout has one beside it.
 """
 
@@ -27,6 +29,7 @@ from trading_playbook.core.types import SetupTable
 
 __all__ = [
     "RandomSetups",
+    "ScriptScanner",
     "TableScanner",
     "day",
     "flat",
@@ -35,6 +38,7 @@ __all__ = [
     "random_walks",
     "setup_table",
     "shared_data_path",
+    "volatile_panel",
     "walk_panel",
 ]
 
@@ -134,6 +138,38 @@ def random_ohlc_panel(rng: np.random.Generator, n_sessions: int, n_symbols: int)
     )
 
 
+def volatile_panel(
+    rng: np.random.Generator, n_sessions: int, n_symbols: int, gap_rate: float, early_end: bool = True
+) -> Panel:
+    """Driftless walks with 4 % daily moves and wide bars, ``gap_rate`` missing bars (never on the first
+    session) and, with ``early_end``, 30 % of the symbols stopping early (END_OF_DATA); symbols
+    ``AAA``, ``BBB``, ``CCC``, ``DDD`` (at most four)."""
+    shape = (n_sessions, n_symbols)
+    steps = rng.normal(0.0, 0.04, size=shape)
+    close = 50.0 * np.exp(np.cumsum(steps, axis=0))
+    open_ = close * np.exp(rng.normal(0.0, 0.03, size=shape))
+    high = np.maximum(open_, close) * (1.0 + rng.uniform(0.0, 0.04, size=shape))
+    low = np.minimum(open_, close) * (1.0 - rng.uniform(0.0, 0.04, size=shape))
+    available = rng.uniform(size=shape) >= gap_rate
+    available[0] = True
+    for j in range(n_symbols):
+        if early_end and rng.uniform() < 0.3:
+            available[rng.integers(n_sessions // 2, n_sessions) :, j] = False
+    nan = np.where(available, 1.0, np.nan)
+    sessions = np.datetime64("2021-01-01") + np.arange(n_sessions).astype("timedelta64[D]")
+    return Panel(
+        sessions=sessions,
+        symbols=("AAA", "BBB", "CCC", "DDD")[:n_symbols],
+        open=open_ * nan,
+        high=high * nan,
+        low=low * nan,
+        close=close * nan,
+        volume=np.where(available, 1e6, np.nan),
+        raw_close=close * nan,
+        available=available,
+    )
+
+
 def random_walks(
     rng: np.random.Generator, n_sessions: int, n_symbols: int, gap_rate: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -228,6 +264,31 @@ class TableScanner:
     def params(self) -> dict[str, object]:
         """A stable identity for caches: the table's content."""
         return {"rows": len(self.table), "fingerprint": _table_fingerprint(self.table)}
+
+
+@dataclass(frozen=True)
+class ScriptScanner:
+    """Setups from a script ``{session: [(symbol, score, volume_ratio), ...]}``, built on the panel
+    it scans (the reference price is the symbol's close at that session), ranked as RULES says."""
+
+    script: Mapping[int, Sequence[tuple[str, float, float]]]
+    hard_stop: float = 0.08
+
+    def scan(self, panel: Panel) -> SetupTable:
+        rows = []
+        for t, items in self.script.items():
+            if t >= panel.n_sessions:
+                continue
+            for symbol, score, volume_ratio in items:
+                j = panel.symbol_index(symbol)
+                rows.append((t, j, float(panel.close[t, j]), score, volume_ratio))
+        return setup_table(rows, self.hard_stop)
+
+    def params(self) -> dict[str, object]:
+        return {
+            "script": sorted((t, tuple(items)) for t, items in self.script.items()),
+            "hard_stop": self.hard_stop,
+        }
 
 
 @dataclass(frozen=True)

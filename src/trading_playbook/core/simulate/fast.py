@@ -20,7 +20,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -38,10 +38,11 @@ from trading_playbook.core.exits.spec import (
     slot_columns,
 )
 from trading_playbook.core.panel import Panel
+from trading_playbook.core.scanners.base import VectorScanner
 from trading_playbook.core.simulate import _records as rec
 from trading_playbook.core.simulate._bars_nb import bar_index_nb, means_at_nb
 from trading_playbook.core.simulate._kernels import simulate_nb
-from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec, check_run
 from trading_playbook.core.sizing import (
     AtrTargetSizer,
     FixedDollarSizer,
@@ -94,16 +95,12 @@ class FastRun:
 
 
 def _exit_spec(sleeve: SleeveSpec) -> ExitSpec:
-    component = sleeve.exit
-    if isinstance(component, ExitSpec):
-        return component
-    spec = getattr(component, "spec", None)
-    if isinstance(spec, ExitSpec):
-        return spec
-    raise SimulationError(
-        f"sleeve {sleeve.name!r}: the exit {type(component).__name__!r} is Python code the fast engine "
-        f"cannot compile; {_USE_REFERENCE}"
-    )
+    if sleeve.exit_spec is None:
+        raise SimulationError(
+            f"sleeve {sleeve.name!r}: the exit {type(sleeve.exit).__name__!r} is Python code the fast "
+            f"engine cannot compile; {_USE_REFERENCE}"
+        )
+    return sleeve.exit_spec
 
 
 def _reason_code(name: str, reasons: dict[int, str]) -> int:
@@ -248,15 +245,6 @@ def compile_sleeves(sleeves: Sequence[SleeveSpec], settings: PortfolioSettings) 
     )
 
 
-def _check_window(panel: Panel, start: int, end: int) -> None:
-    if panel.n_sessions == 0:
-        raise SimulationError("the panel holds no sessions; check the data selection")
-    if not 0 <= start <= end < panel.n_sessions:
-        raise SimulationError(
-            f"backtest window start={start}, end={end} is outside the panel's sessions 0..{panel.n_sessions - 1}"
-        )
-
-
 def run_fast_records(
     panel: Panel,
     sleeves: Sequence[SleeveSpec],
@@ -290,12 +278,7 @@ def run_fast_records(
     FastRun
         Trade and fill records (``_kernels.trade_dt`` / ``fill_dt``) and the equity curve.
     """
-    _check_window(panel, start, end)
-    sleeve_names = [s.name for s in sleeves]
-    if len(set(sleeve_names)) != len(sleeve_names):
-        raise SimulationError(
-            f"sleeve names must be unique, got {sleeve_names}; rename the [[sleeves]] entries"
-        )
+    check_run(sleeves, panel.n_sessions, start, end)
     compiled = compile_sleeves(sleeves, settings)
     if setups is None:
         visible = (
@@ -402,13 +385,12 @@ def run_fast(
 
 
 def _scan(sleeve: SleeveSpec, panel: Panel) -> SetupTable:
-    scan = getattr(sleeve.scanner, "scan", None)
-    if scan is None:
+    if not sleeve.vectorised:
         raise SimulationError(
             f"sleeve {sleeve.name!r}: the scanner {type(sleeve.scanner).__name__!r} has no vectorised "
             f"scan(panel); {_USE_REFERENCE}"
         )
-    table = scan(panel)
+    table = cast(VectorScanner, sleeve.scanner).scan(panel)
     if not isinstance(table, SetupTable):
         raise SimulationError(
             f"sleeve {sleeve.name!r}: scanner.scan(panel) returned {type(table).__name__}, not a SetupTable; "

@@ -74,16 +74,17 @@ import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from trading_playbook.core import indicators
 from trading_playbook.core.errors import ConfigError, SimulationError
-from trading_playbook.core.exits.protocol import ExitEngine, as_exit_engine
+from trading_playbook.core.exits.protocol import ExitEngine
 from trading_playbook.core.exits.rules import BarView, ExitOrder, ExitState
 from trading_playbook.core.panel import Panel
-from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec, commission_for
+from trading_playbook.core.scanners.base import ScannerProtocol, VectorScanner
+from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec, check_run, commission_for
 from trading_playbook.core.sizing import PositionSizerProtocol, SizingContext
 from trading_playbook.core.types import EquityCurve, PartialExit, Setup, SetupTable, Trade
 
@@ -171,21 +172,15 @@ class _Simulation:
 
     # -------------------------------------------------------------- setup
     def _sleeve(self, spec: SleeveSpec, panel: Panel, end: int) -> _Sleeve:
-        sizer = spec.sizer
-        if not isinstance(sizer, PositionSizerProtocol):
-            raise ConfigError(f"sleeve {spec.name!r}: the sizer {sizer!r} has no size(setup, context) method")
         return _Sleeve(
-            spec=spec, exit=as_exit_engine(spec.exit), sizer=sizer, setups_at=_setup_source(spec, panel, end)
+            spec=spec, exit=spec.exit_engine, sizer=spec.sizer, setups_at=_setup_source(spec, panel, end)
         )
 
     def _indicators(self, panel: Panel) -> None:
         needs: dict[str, set[int]] = {"sma": set(), "ema": set(), "atr": set()}
         for sleeve in self.sleeves:
-            for key, periods in sleeve.exit.indicator_needs().items():
+            for key, periods in sleeve.spec.indicators.items():
                 needs[key] |= periods
-            atr_periods = getattr(sleeve.sizer, "atr_periods", None)
-            if callable(atr_periods):
-                needs["atr"] |= set(atr_periods())
         p = panel
         self.sma = {n: indicators.sma(p.close, n, p.available) for n in sorted(needs["sma"])}
         self.ema = {n: indicators.ema(p.close, n, p.available) for n in sorted(needs["ema"])}
@@ -421,10 +416,8 @@ class _Simulation:
 
 # ---------------------------------------------------------------------------------------- helpers
 def _setup_source(spec: SleeveSpec, panel: Panel, end: int) -> Callable[[int], list[Setup]]:
-    scanner = spec.scanner
-    scan = getattr(scanner, "scan", None)
-    if callable(scan):
-        table = scan(panel.truncate(end))
+    if spec.vectorised:
+        table = cast(VectorScanner, spec.scanner).scan(panel.truncate(end))
         if not isinstance(table, SetupTable):
             raise ConfigError(
                 f"sleeve {spec.name!r}: scanner.scan(panel) must return a SetupTable, got {type(table)}"
@@ -434,12 +427,7 @@ def _setup_source(spec: SleeveSpec, panel: Panel, end: int) -> Callable[[int], l
             return table.to_setups(table.session_slice(t), panel.sessions, panel.symbols)
 
         return from_table
-    per_date = getattr(scanner, "scan_for_setups", None)
-    if not callable(per_date):
-        raise ConfigError(
-            f"sleeve {spec.name!r}: the scanner {scanner!r} has neither scan(panel) nor "
-            "scan_for_setups(date, panel)"
-        )
+    per_date = cast(ScannerProtocol, spec.scanner).scan_for_setups
 
     def from_protocol(t: int) -> list[Setup]:
         return list(per_date(_as_date(panel.sessions[t]), panel.truncate(t)))
@@ -489,16 +477,7 @@ def run_reference(
     Sessions before ``start`` are indicator warm-up: nothing trades there. Returns the trades
     (ordered by entry session, symbol, sleeve) and one equity row per session ``start..end``.
     """
-    if not sleeves:
-        raise SimulationError("a backtest needs at least one sleeve (scanner, exit strategy, sizer)")
-    if not 0 <= start <= end < panel.n_sessions:
-        raise SimulationError(
-            f"sessions {start}..{end} are outside the panel's 0..{panel.n_sessions - 1}; check the "
-            "backtest's start and end dates against the loaded data"
-        )
-    names = [s.name for s in sleeves]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"sleeve names must be unique, got {names}")
+    check_run(sleeves, panel.n_sessions, start, end)
     sim = _Simulation(panel, sleeves, settings, start, end)
     for t in range(start, end + 1):
         sim.session(t)
