@@ -21,6 +21,8 @@ results.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -91,8 +93,8 @@ def prepare_chunk_nb(
             k = slot[b]
             closes[k, b] = c
             slot[b] = 0 if k + 1 == ring_size else k + 1
-            fast = _ring_mean_nb(closes, b, k, p, TREND_FAST)
-            slow = _ring_mean_nb(closes, b, k, p, TREND_SLOW)
+            fast = _ring_mean_nb(closes, b, k, p, np.int64(TREND_FAST))  # not a literal: one compiled form
+            slow = _ring_mean_nb(closes, b, k, p, np.int64(TREND_SLOW))
             v = volume[t, j]
             kv = volume_slot[b]
             volumes[kv, b] = v
@@ -133,7 +135,9 @@ def prepare_chunk_nb(
 
 
 @njit(cache=True, error_model="numpy")
-def _ring_mean_nb(ring: np.ndarray, b: int, k: int, p: int, n: int) -> float:  # pragma: no cover - numba
+def _ring_mean_nb(
+    ring: np.ndarray, b: int, k: int, p: int, n: int | np.integer[Any]
+) -> float:  # pragma: no cover - numba
     """The plain mean of symbol column ``b``'s last ``n`` bars, the newest (bar number ``p``) in
     ``ring[k, b]``: summed oldest first, as
     :func:`~trading_playbook.core._indicator_kernels.window_mean_nb` (RULES section 8); NaN before

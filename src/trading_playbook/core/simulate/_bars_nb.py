@@ -18,7 +18,7 @@ from trading_playbook.core._indicator_kernels import window_mean_nb
 from trading_playbook.core.simulate._records import Bars
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bar_index_nb(
     available: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -51,7 +51,7 @@ def bar_index_nb(
     return first, last, gap_ptr, gap_rows
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bars_before_nb(bars: Bars, t: int, j: int) -> int:  # pragma: no cover - compiled
     """How many bars symbol ``j`` has before session ``t`` (``t`` holds a bar of it)."""
     lo = bars.gap_ptr[j]
@@ -62,7 +62,7 @@ def bars_before_nb(bars: Bars, t: int, j: int) -> int:  # pragma: no cover - com
     return int(t - bars.first_bar[j] - (g - lo))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def mean_at_nb(
     bars: Bars, n: int, true_range: bool, t: int, j: int, vals: np.ndarray
 ) -> float:  # pragma: no cover
@@ -100,19 +100,7 @@ def mean_at_nb(
     return window_mean_nb(vals, 0, n)
 
 
-@njit(cache=True)
-def sma_at_nb(bars: Bars, n: int, t: int, j: int) -> float:  # pragma: no cover - compiled
-    """SMA ``n`` of the close at bar ``(t, j)`` (NaN while undefined)."""
-    return mean_at_nb(bars, n, False, t, j, bars.scratch)
-
-
-@njit(cache=True)
-def atr_at_nb(bars: Bars, n: int, t: int, j: int) -> float:  # pragma: no cover - compiled
-    """ATR ``n`` (simple mean of true ranges) at bar ``(t, j)`` (NaN while undefined)."""
-    return mean_at_nb(bars, n, True, t, j, bars.scratch)
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def previous_at_nb(x: np.ndarray, available: np.ndarray, t: int, j: int) -> float:  # pragma: no cover
     """``indicators.previous_bar(x, available)[t, j]``: the value at the symbol's bar before ``t``."""
     if not available[t, j]:
@@ -125,7 +113,7 @@ def previous_at_nb(x: np.ndarray, available: np.ndarray, t: int, j: int) -> floa
     return np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def means_at_nb(
     bars: Bars, n: int, true_range: bool, session: np.ndarray, symbol: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
-from trading_playbook.core.simulate._bars_nb import atr_at_nb, previous_at_nb, sma_at_nb
+from trading_playbook.core.simulate._bars_nb import mean_at_nb, previous_at_nb
 from trading_playbook.core.simulate._book_nb import queue_or_sell_nb
 from trading_playbook.core.simulate._records import (
     EMA_ROW,
@@ -60,7 +60,7 @@ from trading_playbook.core.simulate._records import (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def resting_level_nb(rules: RuleTable, book: Book, c: int, t: int) -> tuple[float, int]:  # pragma: no cover
     """Step 2: the highest resting stop of slot ``c`` at session ``t`` and its reason (0: none rests).
 
@@ -92,7 +92,7 @@ def resting_level_nb(rules: RuleTable, book: Book, c: int, t: int) -> tuple[floa
     return level, reason
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def exit_at_close_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, c: int, t: int, mode: int
 ) -> None:  # pragma: no cover - compiled
@@ -123,7 +123,7 @@ def exit_at_close_nb(
     update_resting_trails_nb(bars, rules, book, c, t)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def close_rule_nb(
     bars: Bars, book: Book, kind: int, prm: np.ndarray, c: int, r: int, t: int, rose: bool
 ) -> bool:  # pragma: no cover - compiled
@@ -144,7 +144,7 @@ def close_rule_nb(
         return bool(
             (np.isnan(prm[MA_MAX_PROFIT]) or close_t / entry - 1.0 < prm[MA_MAX_PROFIT])
             and (np.isnan(prm[MA_MIN_PEAK_HIGH]) or p.peak_high > entry * (1.0 + prm[MA_MIN_PEAK_HIGH]))
-            and close_t < sma_at_nb(bars, int(prm[MA_PERIOD]), t, j)
+            and close_t < mean_at_nb(bars, int(prm[MA_PERIOD]), False, t, j, bars.scratch)
         )
     if kind == RULE_LOWER_CLOSE:
         prev_close = previous_at_nb(bars.close, bars.available, t, j)
@@ -163,7 +163,7 @@ def close_rule_nb(
     return False  # a resting stop: checked intraday only
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def scale_out_nb(
     book: Book,
     journal: Journal,
@@ -194,7 +194,7 @@ def scale_out_nb(
     return fired
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def trail_level_nb(
     bars: Bars, prm: np.ndarray, peak: float, entry: float, t: int, j: int
 ) -> float:  # pragma: no cover - compiled
@@ -208,18 +208,20 @@ def trail_level_nb(
             value = prm[base + 2]
             if prm[base + 1] != TIER_ATR:
                 return float(value * peak)
-            return float(peak - value * atr_at_nb(bars, int(prm[TRAIL_ATR_PERIOD]), t, j))
+            return float(
+                peak - value * mean_at_nb(bars, int(prm[TRAIL_ATR_PERIOD]), True, t, j, bars.scratch)
+            )
     return math.nan
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def raise_trail_nb(book: Book, c: int, r: int, level: float) -> None:  # pragma: no cover - compiled
     """``trail = max(trail, level)`` where NaN is undefined: trails never move down."""
     if not np.isnan(level) and (np.isnan(book.trail[c, r]) or level > book.trail[c, r]):
         book.trail[c, r] = level
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def update_resting_trails_nb(
     bars: Bars, rules: RuleTable, book: Book, c: int, t: int
 ) -> None:  # pragma: no cover

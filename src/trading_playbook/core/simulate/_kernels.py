@@ -24,7 +24,6 @@ from numba import njit
 from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
 from trading_playbook.core.simulate._book_nb import (
     buy_nb,
-    market_value_nb,
     sell_nb,
     snapshot_nb,
     touch_nb,
@@ -55,7 +54,7 @@ from trading_playbook.core.simulate._records import (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate_nb(
     bars: Bars,
     rules: RuleTable,
@@ -81,7 +80,7 @@ def simulate_nb(
         record_nb(rules, book, acct, curves, t - start)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def prefetch_nb(bars: Bars, book: Book, t: int, end: int) -> None:  # pragma: no cover - compiled
     """Read this session's (and the next one's) bars of every open position and pending entry up front:
     independent loads the CPU overlaps (each bar sits on its own cache line of the large (T, N) arrays,
@@ -99,7 +98,7 @@ def prefetch_nb(bars: Bars, book: Book, t: int, end: int) -> None:  # pragma: no
     bars.scratch[0] = warm  # kept, so the loads are not optimised away (the scratch is free here)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def open_fills_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int
 ) -> None:  # pragma: no cover - compiled
@@ -132,7 +131,7 @@ def open_fills_nb(
     book.counts[B_ENTRIES] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def intraday_stops_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int
 ) -> None:  # pragma: no cover - compiled
@@ -153,7 +152,7 @@ def intraday_stops_nb(
                 sell_nb(book, journal, acct, c, t, p.held, price, reason)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def close_rules_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int, end: int
 ) -> None:  # pragma: no cover - compiled
@@ -184,14 +183,20 @@ def close_rules_nb(
                 sell_nb(book, journal, acct, c, t, p.held, bars.close[t, j], forced)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def mark_nb(book: Book, acct: Any, n_sleeves: int) -> float:  # pragma: no cover - compiled
-    """Step 4: ``equity = cash + sum(held * last_close)``, the equity every setup of this evening is
-    sized from."""
-    return float(acct.cash + market_value_nb(book, n_sleeves))
+    """Step 4: ``equity = cash + sum(held * last_close)`` (sleeve by sleeve, positions in opening order),
+    the equity every setup of this evening is sized from."""
+    value = 0.0
+    for s in range(n_sleeves):
+        for o in range(book.counts[B_ORDER]):
+            p = book.pos[book.order[o]]
+            if p.sleeve == s:
+                value += p.held * p.last_close
+    return float(acct.cash + value)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def scan_nb(
     bars: Bars,
     rules: RuleTable,
@@ -238,7 +243,7 @@ def scan_nb(
                 free -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def enter_at_close_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, s: int, j: int, t: int, shares: int
 ) -> bool:  # pragma: no cover - compiled
@@ -257,11 +262,11 @@ def enter_at_close_nb(
         p.peak_high = bars.high[t, j]
     update_resting_trails_nb(bars, rules, book, c, t)
     if bars.last_bar[j] == t:
-        sell_nb(book, journal, acct, c, t, p.held, bars.close[t, j], REASON_END_OF_DATA)
+        sell_nb(book, journal, acct, c, t, p.held, bars.close[t, j], np.int64(REASON_END_OF_DATA))
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def record_nb(rules: RuleTable, book: Book, acct: Any, curves: Curves, row: int) -> None:  # pragma: no cover
     """Step 6: the session's equity row, after every fill of the session; each sleeve's P&L curve =
     weight * starting capital + realised + unrealised."""
@@ -285,7 +290,7 @@ def record_nb(rules: RuleTable, book: Book, acct: Any, curves: Curves, row: int)
     curves.exposure[row] = market / equity if equity != 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def size_setup_nb(
     kind: int,
     params: np.ndarray,
