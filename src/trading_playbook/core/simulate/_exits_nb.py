@@ -60,7 +60,7 @@ from trading_playbook.core.simulate._records import (
 )
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def resting_level_nb(rules: RuleTable, book: Book, c: int, t: int) -> tuple[float, int]:  # pragma: no cover
     """Step 2: the highest resting stop of slot ``c`` at session ``t`` and its reason (0: none rests).
 
@@ -92,7 +92,7 @@ def resting_level_nb(rules: RuleTable, book: Book, c: int, t: int) -> tuple[floa
     return level, reason
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def exit_at_close_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, c: int, t: int, mode: int
 ) -> None:  # pragma: no cover - compiled
@@ -123,7 +123,7 @@ def exit_at_close_nb(
     update_resting_trails_nb(bars, rules, book, c, t)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def close_rule_nb(
     bars: Bars, book: Book, kind: int, prm: np.ndarray, c: int, r: int, t: int, rose: bool
 ) -> bool:  # pragma: no cover - compiled
@@ -163,7 +163,7 @@ def close_rule_nb(
     return False  # a resting stop: checked intraday only
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def scale_out_nb(
     book: Book,
     journal: Journal,
@@ -194,7 +194,7 @@ def scale_out_nb(
     return fired
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def trail_level_nb(
     bars: Bars, prm: np.ndarray, peak: float, entry: float, t: int, j: int
 ) -> float:  # pragma: no cover - compiled
@@ -214,14 +214,14 @@ def trail_level_nb(
     return math.nan
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def raise_trail_nb(book: Book, c: int, r: int, level: float) -> None:  # pragma: no cover - compiled
     """``trail = max(trail, level)`` where NaN is undefined: trails never move down."""
     if not np.isnan(level) and (np.isnan(book.trail[c, r]) or level > book.trail[c, r]):
         book.trail[c, r] = level
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def update_resting_trails_nb(
     bars: Bars, rules: RuleTable, book: Book, c: int, t: int
 ) -> None:  # pragma: no cover
