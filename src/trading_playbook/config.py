@@ -35,6 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trading_playbook.core.errors import ConfigError, UnknownComponentError
+from trading_playbook.ml.settings import MLConfig
 
 __all__ = [
     "ComponentConfig",
@@ -147,6 +148,7 @@ class PlaybookConfig(_Frozen):
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     sleeves: tuple[SleeveConfig, ...] = ()
+    ml: MLConfig | None = None  # [ml]: learned setup scoring (trading_playbook.ml)
     name: str | None = None
 
     @model_validator(mode="after")
@@ -163,6 +165,8 @@ class PlaybookConfig(_Frozen):
     def to_dict(self) -> dict[str, Any]:
         """The full resolved configuration as plain JSON-able data."""
         data = self.model_dump(mode="json")
+        if data.get("ml") is None:
+            data.pop("ml", None)  # configs without [ml] keep the identity (hash) they had
         return _normalise(data)
 
     @property
