@@ -80,10 +80,17 @@ def make_model(kind: str, target: str, params: dict[str, Any], seed: int) -> Any
     raise ValueError(f"unknown model kind {kind!r}")
 
 
+def _one_thread() -> Any:
+    """A context limiting OpenMP/BLAS to one thread: these fits are small, and on a shared machine
+    the thread pool's start-up and contention cost far more than the work (30x measured)."""
+    return require_module("threadpoolctl").threadpool_limits(1)
+
+
 def fit_model(kind: str, target: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray, seed: int) -> Any:
     """A fitted estimator."""
     model = make_model(kind, target, params, seed)
-    model.fit(X, y)
+    with _one_thread():
+        model.fit(X, y)
     return model
 
 
@@ -91,6 +98,11 @@ def predict(model: Any, X: np.ndarray, target: str) -> np.ndarray:
     """Probability of a win (``win``) or expected R (``r_multiple``) per row."""
     if X.shape[0] == 0:
         return np.empty(0, dtype=np.float64)
+    with _one_thread():
+        return _predict(model, X, target)
+
+
+def _predict(model: Any, X: np.ndarray, target: str) -> np.ndarray:
     if target == "win":
         proba = model.predict_proba(X)
         classes = list(model.classes_)
