@@ -32,7 +32,16 @@ from trading_playbook.ml.settings import MLConfig
 
 __all__ = ["RandomOrderScanner", "compare_portfolios"]
 
-_KEEP = ("total_return", "cagr", "sharpe", "max_drawdown", "trades", "win_rate", "expectancy", "profit_factor")
+_KEEP = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "trades",
+    "win_rate",
+    "expectancy",
+    "profit_factor",
+)
 
 
 class RandomOrderScanner:
@@ -62,12 +71,16 @@ class RandomOrderScanner:
         return slice_table(out, rank_order(out.session_idx, out.score, out.volume_ratio, out.symbol_idx))
 
 
-def _variants(cfg: PlaybookConfig, ml: MLConfig, models_dir: Path, kinds: list[str]) -> list[tuple[str, str, Any]]:
+def _variants(
+    cfg: PlaybookConfig, ml: MLConfig, models_dir: Path, kinds: list[str]
+) -> list[tuple[str, str, Any]]:
     from trading_playbook.engine import build_sleeves
 
     base = build_sleeves(cfg)[0].scanner
     out: list[tuple[str, str, Any]] = [("rule score", "rule", base)]
-    out += [(f"random #{k + 1}", "random", RandomOrderScanner(base, ml.seed + k)) for k in range(ml.random_draws)]
+    out += [
+        (f"random #{k + 1}", "random", RandomOrderScanner(base, ml.seed + k)) for k in range(ml.random_draws)
+    ]
     for kind in kinds:
         out.append((f"{kind} rank", "learned", MLScoreScanner(str(models_dir), model=kind, mode="rank")))
         for q in ml.filter_quantiles:
@@ -99,7 +112,9 @@ def compare_portfolios(
         spec = dataclasses.replace(sleeve, scanner=scanner)
         tables = [workspace.setups_for(scanner)] if engine == "fast" else None
         trades, equity = simulate(panel, [spec], settings, start=lo, end=hi, engine=engine, setups=tables)
-        result = RunResult(trades=trades, equity=equity, config={}, data={}, starting_capital=settings.starting_capital)
+        result = RunResult(
+            trades=trades, equity=equity, config={}, data={}, starting_capital=settings.starting_capital
+        )
         metrics = compute_metrics(result, seed=cfg.report.bootstrap_seed, n_bootstrap=200)
         returns = np.diff(equity.equity) / equity.equity[:-1]
         runs.append(
@@ -112,7 +127,13 @@ def compare_portfolios(
                 "_returns": returns,
             }
         )
-    return {"start": str(panel.sessions[lo]), "end": str(panel.sessions[hi]), "engine": engine, "runs": runs, **_judge(runs)}
+    return {
+        "start": str(panel.sessions[lo]),
+        "end": str(panel.sessions[hi]),
+        "engine": engine,
+        "runs": runs,
+        **_judge(runs),
+    }
 
 
 def _judge(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -120,11 +141,17 @@ def _judge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     sharpes = np.array([float(sharpe_per_period(r["_returns"])) for r in trials])
     learned = [i for i, r in enumerate(trials) if r["group"] == "learned"]
     best = max(learned, key=lambda i: sharpes[i]) if learned else None
-    random = [r["metrics"]["sharpe"] for r in runs if r["group"] == "random" and r["metrics"]["sharpe"] is not None]
+    random = [
+        r["metrics"]["sharpe"] for r in runs if r["group"] == "random" and r["metrics"]["sharpe"] is not None
+    ]
     rule = next(r for r in runs if r["group"] == "rule")
     out: dict[str, Any] = {
         "n_trials": len(trials),
-        "random_sharpe": {"mean": _mean(random), "min": min(random, default=None), "max": max(random, default=None)},
+        "random_sharpe": {
+            "mean": _mean(random),
+            "min": min(random, default=None),
+            "max": max(random, default=None),
+        },
         "rule_sharpe": rule["metrics"]["sharpe"],
     }
     if best is not None and trials[best]["_returns"].size > 1:

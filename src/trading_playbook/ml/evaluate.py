@@ -47,7 +47,13 @@ def calibration_bins(outcome: np.ndarray, prediction: np.ndarray, bins: int = 10
     rows = []
     for b in np.unique(which):
         sel = which == b
-        rows.append({"predicted": float(pred[sel].mean()), "observed": float(out[sel].mean()), "count": int(sel.sum())})
+        rows.append(
+            {
+                "predicted": float(pred[sel].mean()),
+                "observed": float(out[sel].mean()),
+                "count": int(sel.sum()),
+            }
+        )
     return rows
 
 
@@ -66,14 +72,32 @@ def fold_metrics(dataset: Dataset, result: TrainResult) -> list[dict[str, Any]]:
         fold = by_fold[int(fold_index)]
         base_rate = float(np.nanmean(win[training_mask(frame, fold)]))
         entry = _scores(win[rows], r[rows], pred, target, base_rate)
-        out.append({"fold": int(fold_index), "test_start": fold.test_start, "test_end": fold.test_end, "kind": kind, **entry})
+        out.append(
+            {
+                "fold": int(fold_index),
+                "test_start": fold.test_start,
+                "test_end": fold.test_end,
+                "kind": kind,
+                **entry,
+            }
+        )
         if kind == result.settings["models"][0]:
             rule_entry = _scores(win[rows], r[rows], rule[rows], "rule", base_rate)
-            out.append({"fold": int(fold_index), "test_start": fold.test_start, "test_end": fold.test_end, "kind": "rule_score", **rule_entry})
+            out.append(
+                {
+                    "fold": int(fold_index),
+                    "test_start": fold.test_start,
+                    "test_end": fold.test_end,
+                    "kind": "rule_score",
+                    **rule_entry,
+                }
+            )
     return out
 
 
-def _scores(win: np.ndarray, r: np.ndarray, score: np.ndarray, target: str, base_rate: float) -> dict[str, Any]:
+def _scores(
+    win: np.ndarray, r: np.ndarray, score: np.ndarray, target: str, base_rate: float
+) -> dict[str, Any]:
     order = np.argsort(-score, kind="stable")
     half = order[: max(1, order.size // 2)]
     rest = order[max(1, order.size // 2) :]

@@ -31,10 +31,10 @@ __all__ = [
     "LabelLeakError",
     "PurgedFold",
     "check_purged",
+    "evaluation_mask",
     "inner_splits",
     "purge_boundary",
     "purged_folds",
-    "test_mask",
     "training_mask",
     "usable_model",
 ]
@@ -112,7 +112,7 @@ def training_mask(frame: pd.DataFrame, fold: PurgedFold) -> np.ndarray:
     return np.asarray(traded & inside & before & ~np.isnat(exit_))
 
 
-def test_mask(frame: pd.DataFrame, fold: PurgedFold) -> np.ndarray:
+def evaluation_mask(frame: pd.DataFrame, fold: PurgedFold) -> np.ndarray:
     """Traded rows whose signal is in the fold's test window."""
     signal = _dates(frame, "signal_date")
     traded = frame["traded"].to_numpy(dtype=bool)

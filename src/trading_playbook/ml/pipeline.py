@@ -61,8 +61,16 @@ def train_and_report(
     written = write_dataset(dataset, root / "dataset")
     say(f"training on purged folds ({len(dataset.frame)} setups)")
     result = train_walk_forward(
-        dataset, workspace.panel.sessions, ml, train=train, test=test, step=step, anchored=anchored,
-        start=start, end=end, models=models,
+        dataset,
+        workspace.panel.sessions,
+        ml,
+        train=train,
+        test=test,
+        step=step,
+        anchored=anchored,
+        start=start,
+        end=end,
+        models=models,
     )
     if not result.models:
         reasons = "; ".join(f"fold {s['fold']}: {s['reason']}" for s in result.skipped) or "no fold fits"

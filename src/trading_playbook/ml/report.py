@@ -78,7 +78,12 @@ def verdict(doc: dict[str, Any]) -> dict[str, Any]:
         )
         kind = best["label"].split(" ")[0]
         auc_better = (summary.get(kind, {}).get("auc") or 0) > (rule.get("auc") or 0)
-        helps = bool(best["beats_rule"] and best["beats_every_random"] and best["deflated_sharpe"] >= DSR_BAR and auc_better)
+        helps = bool(
+            best["beats_rule"]
+            and best["beats_every_random"]
+            and best["deflated_sharpe"] >= DSR_BAR
+            and auc_better
+        )
     elif port is not None:
         lines.append("Portfolio comparison: no learned variant ran.")
     if helps:
@@ -154,24 +159,54 @@ def _markdown(doc: dict[str, Any], charts: list[str]) -> str:
             f"| {r['fold']} | {r['test_start']} to {r['test_end']} | {r['kind']} | {r['n']} | {_f(r['win_rate'])} | {_f(r['auc'])} | "
             f"{_f(r['brier'])} | {_f(r['brier_base'])} | {_f(r['mean_r_top_half'])} | {_f(r['mean_r_bottom_half'])} |"
         )
-    out += ["", "## Models (cutoff rule: each scores only sessions after its training cutoff)", "",
-            "| kind | fold | training cutoff | purge boundary | test start | train n | purged | params |", "|---|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Models (cutoff rule: each scores only sessions after its training cutoff)",
+        "",
+        "| kind | fold | training cutoff | purge boundary | test start | train n | purged | params |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for m in doc["models"]:
-        out.append(f"| {m['kind']} | {m['fold']} | {m['training_cutoff']} | {m['purge_boundary']} | {m['test_start']} | {m['n_train']} | {m['n_purged']} | `{json.dumps(m['params'])}` |")
+        out.append(
+            f"| {m['kind']} | {m['fold']} | {m['training_cutoff']} | {m['purge_boundary']} | {m['test_start']} | {m['n_train']} | {m['n_purged']} | `{json.dumps(m['params'])}` |"
+        )
     if doc["skipped"]:
-        out += ["", "Skipped folds: " + "; ".join(f"fold {x['fold']} ({x['test_start']}): {x['reason']}" for x in doc["skipped"])]
-    out += ["", "## Does the rule score separate winners from losers?", "", "| score from | setups | win rate | mean R |", "|---|---|---|---|"]
-    out += [f"| {b['score_from']} | {b['count']} | {_f(b['win_rate'])} | {_f(b['mean_r'])} |" for b in doc["rule_score"]["by_score"]]
+        out += [
+            "",
+            "Skipped folds: "
+            + "; ".join(f"fold {x['fold']} ({x['test_start']}): {x['reason']}" for x in doc["skipped"]),
+        ]
+    out += [
+        "",
+        "## Does the rule score separate winners from losers?",
+        "",
+        "| score from | setups | win rate | mean R |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| {b['score_from']} | {b['count']} | {_f(b['win_rate'])} | {_f(b['mean_r'])} |"
+        for b in doc["rule_score"]["by_score"]
+    ]
     port = doc.get("portfolio")
     if port:
-        out += ["", f"## Portfolio, {port['start']} to {port['end']} ({port['engine']} engine)", "",
-                "| variant | total return | CAGR | Sharpe | max drawdown | trades | win rate |", "|---|---|---|---|---|---|---|"]
+        out += [
+            "",
+            f"## Portfolio, {port['start']} to {port['end']} ({port['engine']} engine)",
+            "",
+            "| variant | total return | CAGR | Sharpe | max drawdown | trades | win rate |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for run in port["runs"]:
             m = run["metrics"]
-            out.append(f"| {run['label']} | {_f(m['total_return'])} | {_f(m['cagr'])} | {_f(m['sharpe'])} | {_f(m['max_drawdown'])} | {m['trades']} | {_f(m['win_rate'])} |")
+            out.append(
+                f"| {run['label']} | {_f(m['total_return'])} | {_f(m['cagr'])} | {_f(m['sharpe'])} | {_f(m['max_drawdown'])} | {m['trades']} | {_f(m['win_rate'])} |"
+            )
     out += ["", "## Charts", "", *[f"![{c}]({c})" for c in charts], ""]
-    out += ["Limits: labels are single trades that ignore cash and slots; the universe may be survivorship-biased; "
-            "a model is only as good as the periods it was trained on. See docs/ml.md.", ""]
+    out += [
+        "Limits: labels are single trades that ignore cash and slots; the universe may be survivorship-biased; "
+        "a model is only as good as the periods it was trained on. See docs/ml.md.",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -184,7 +219,12 @@ def _html(markdown_text: str, pngs: dict[str, bytes]) -> str:
             if set("".join(cells)) <= set("-"):
                 continue
             tag = "th" if not in_table else "td"
-            body.append(("<table>" if not in_table else "") + "<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
+            body.append(
+                ("<table>" if not in_table else "")
+                + "<tr>"
+                + "".join(f"<{tag}>{c}</{tag}>" for c in cells)
+                + "</tr>"
+            )
             in_table = True
             continue
         if in_table:

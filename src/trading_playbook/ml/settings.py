@@ -48,9 +48,8 @@ class MLConfig(BaseModel):
     @field_validator("features")
     @classmethod
     def _features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from trading_playbook.ml.features import parse_feature
-
         from trading_playbook.core.errors import ConfigError
+        from trading_playbook.ml.features import parse_feature
 
         for spec in value:
             try:

@@ -21,9 +21,9 @@ from trading_playbook.ml.dataset import Dataset
 from trading_playbook.ml.folds import (
     PurgedFold,
     check_purged,
+    evaluation_mask,
     inner_splits,
     purged_folds,
-    test_mask,
     training_mask,
 )
 from trading_playbook.ml.models import fit_model, predict, tune
@@ -100,7 +100,7 @@ def train_walk_forward(
     for done, fold in enumerate(folds):
         in_window = training_mask_window(frame, fold)
         train_rows = np.flatnonzero(training_mask(frame, fold))
-        test_rows = np.flatnonzero(test_mask(frame, fold))
+        test_rows = np.flatnonzero(evaluation_mask(frame, fold))
         reason = _skip_reason(y_all[train_rows], test_rows, ml)
         if reason:
             skipped.append({"fold": fold.index, "test_start": fold.test_start, "reason": reason})
