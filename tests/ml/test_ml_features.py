@@ -68,7 +68,7 @@ def test_hand_worked_values() -> None:
 def test_bad_feature_specs_name_the_spec(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_feature(text)
-    with pytest.raises(ConfigError, match="ml.features"):
+    with pytest.raises(ConfigError, match=r"ml\.features"):
         parse_config({"ml": {"features": [text]}})
 
 
