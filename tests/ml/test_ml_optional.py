@@ -34,7 +34,9 @@ models = ["logistic"]
 
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", BLOCK + code, *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK + code, *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_ml_train_without_the_extra_is_a_one_line_install_hint(tmp_path: Path) -> None:
@@ -42,7 +44,11 @@ def test_ml_train_without_the_extra_is_a_one_line_install_hint(tmp_path: Path) -
     config.write_text(CONFIG)
     done = _run(
         "from trading_playbook.cli import main; sys.argv = ['playbook', *sys.argv[1:]]; main()",
-        "ml", "train", str(config), "--out", str(tmp_path / "out"),
+        "ml",
+        "train",
+        str(config),
+        "--out",
+        str(tmp_path / "out"),
     )
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -74,7 +74,15 @@ def test_dataset_command_writes_every_setup_as_parquet(tmp_path: Path) -> None:
     frame = pd.read_parquet(tmp_path / "ds" / "setups.parquet")
     meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
     assert len(frame) == meta["rows"] > 100
-    for column in (*meta["features"], "signal_date", "exit_date", "r_multiple", "pnl_pct", "win", "exit_reason"):
+    for column in (
+        *meta["features"],
+        "signal_date",
+        "exit_date",
+        "r_multiple",
+        "pnl_pct",
+        "win",
+        "exit_reason",
+    ):
         assert column in frame.columns
     traded = frame[frame["traded"]]
     assert (traded["exit_date"] >= traded["signal_date"]).all()
@@ -87,7 +95,14 @@ def test_train_saves_each_fold_model_with_its_cutoff(trained: tuple[Path, Path])
     manifest = json.loads((out / "models" / "manifest.json").read_text())
     cfg = load_config(config)
     assert manifest["config_hash"] == cfg.config_hash
-    assert manifest["features"][:6] == ["score", "base_days", "base_width", "volume_ratio", "distance_from_high", "rs"]
+    assert manifest["features"][:6] == [
+        "score",
+        "base_days",
+        "base_width",
+        "volume_ratio",
+        "distance_from_high",
+        "rs",
+    ]
     assert manifest["feature_specs"] == list(cfg.ml.features)
     kinds = {m["kind"] for m in manifest["models"]}
     assert kinds == {"logistic", "hgb"}
@@ -101,7 +116,14 @@ def test_train_saves_each_fold_model_with_its_cutoff(trained: tuple[Path, Path])
 def test_report_says_what_it_found(trained: tuple[Path, Path]) -> None:
     _, out = trained
     doc = json.loads((out / "ml_report.json").read_text())
-    for name in ("ml_report.md", "ml_report.html", "auc_by_fold.png", "calibration_hgb.png", "equity.png", "rule_score.png"):
+    for name in (
+        "ml_report.md",
+        "ml_report.html",
+        "auc_by_fold.png",
+        "calibration_hgb.png",
+        "equity.png",
+        "rule_score.png",
+    ):
         assert (out / name).stat().st_size > 0
     rows = [r for r in doc["folds"] if r["kind"] == "hgb"]
     assert rows and all(0.0 <= r["auc"] <= 1.0 and 0.0 <= r["brier"] <= 1.0 for r in rows)
@@ -118,10 +140,19 @@ def test_report_says_what_it_found(trained: tuple[Path, Path]) -> None:
 
 
 def _ml_config(out: Path, **scanner: object) -> object:
-    raw = parse_config({"data": {"source": "synthetic", "synthetic_symbols": 14, "synthetic_seed": 5,
-                                 "start": "2012-01-01", "end": "2016-12-31"},
-                        "portfolio": {"max_positions": 4},
-                        "scanner": {"name": "ml_score", "models": str(out / "models"), **scanner}})
+    raw = parse_config(
+        {
+            "data": {
+                "source": "synthetic",
+                "synthetic_symbols": 14,
+                "synthetic_seed": 5,
+                "start": "2012-01-01",
+                "end": "2016-12-31",
+            },
+            "portfolio": {"max_positions": 4},
+            "scanner": {"name": "ml_score", "models": str(out / "models"), **scanner},
+        }
+    )
     return raw
 
 
@@ -196,6 +227,17 @@ def test_bad_ml_score_parameters_are_one_line_errors(trained: tuple[Path, Path])
     with pytest.raises(ConfigError, match="quantiles 0.5"):
         MLScoreScanner(str(out / "models"), model="hgb", mode="filter", quantile=0.7)
     with pytest.raises(ConfigError, match="differs from the one"):
-        MLScoreScanner(str(out / "models"), model="hgb", base="daily_breakout", base_params={"preset": "default"})
+        MLScoreScanner(
+            str(out / "models"), model="hgb", base="daily_breakout", base_params={"preset": "default"}
+        )
     with pytest.raises(ConfigError, match="no manifest.json"):
         MLScoreScanner(str(out))
+
+
+def test_the_ml_examples_are_valid_configs() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    plain = load_config(examples / "sp500_ml.toml")
+    assert plain.ml is not None and plain.ml.models == ("logistic", "hgb", "lightgbm")
+    scored = load_config(examples / "sp500_ml_scored.toml")
+    assert scored.scanner.name == "ml_score" and scored.scanner.params()["model"] == "hgb"
+    assert "ml" not in parse_config({}).to_dict()  # configs without [ml] keep their hash
