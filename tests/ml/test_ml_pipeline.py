@@ -171,7 +171,7 @@ def test_ml_score_runs_identically_on_both_engines(trained: tuple[Path, Path]) -
 
 
 def test_a_run_that_would_need_a_later_model_fails_loudly(trained: tuple[Path, Path]) -> None:
-    config, out = trained
+    _, out = trained
     cfg = _ml_config(out, model="hgb")
     with pytest.raises(SimulationError, match="may only use a model trained before it"):
         run_backtest(cfg, start="2013-06-03", metrics=False)
@@ -224,13 +224,13 @@ def test_bad_ml_score_parameters_are_one_line_errors(trained: tuple[Path, Path])
         MLScoreScanner(str(out / "models"))
     with pytest.raises(ConfigError, match="exactly one of threshold"):
         MLScoreScanner(str(out / "models"), model="hgb", mode="filter")
-    with pytest.raises(ConfigError, match="quantiles 0.5"):
+    with pytest.raises(ConfigError, match=r"quantiles 0\.5"):
         MLScoreScanner(str(out / "models"), model="hgb", mode="filter", quantile=0.7)
     with pytest.raises(ConfigError, match="differs from the one"):
         MLScoreScanner(
             str(out / "models"), model="hgb", base="daily_breakout", base_params={"preset": "default"}
         )
-    with pytest.raises(ConfigError, match="no manifest.json"):
+    with pytest.raises(ConfigError, match=r"no manifest\.json"):
         MLScoreScanner(str(out))
 
 
