@@ -54,8 +54,15 @@ def auc_chart(rows: list[Mapping[str, Any]]) -> bytes:
     for kind in sorted({r["kind"] for r in rows}):
         pts = [(r["fold"], r["auc"]) for r in rows if r["kind"] == kind and r["auc"] is not None]
         if pts:
-            style = {"ls": "--", "color": "black"} if kind == "rule_score" else {}
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=kind, **style)
+            dashed = kind == "rule_score"
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                marker="o",
+                label=kind,
+                ls="--" if dashed else "-",
+                color="black" if dashed else None,
+            )
     ax.axhline(0.5, color="#c44", lw=0.8)
     ax.set_xlabel("fold")
     ax.set_ylabel("out-of-sample AUC")

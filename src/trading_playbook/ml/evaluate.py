@@ -66,7 +66,8 @@ def fold_metrics(dataset: Dataset, result: TrainResult) -> list[dict[str, Any]]:
     rule = frame["score"].to_numpy(dtype=np.float64)
     out: list[dict[str, Any]] = []
     by_fold = {f.index: f for f in result.folds}
-    for (fold_index, kind), group in result.predictions.groupby(["fold", "kind"], sort=True):
+    for key, group in result.predictions.groupby(["fold", "kind"], sort=True):
+        fold_index, kind = int(str(key[0])), str(key[1])
         rows = group["row"].to_numpy(dtype=np.int64)
         pred = group["prediction"].to_numpy(dtype=np.float64)
         fold = by_fold[int(fold_index)]
@@ -124,7 +125,7 @@ def rule_score_summary(frame: pd.DataFrame) -> dict[str, Any]:
     for value, group in traded.groupby(np.floor(traded["score"]).astype(int), sort=True):
         buckets.append(
             {
-                "score_from": int(value),
+                "score_from": int(str(value)),
                 "count": len(group),
                 "win_rate": float(group["win"].mean()),
                 "mean_r": float(group["r_multiple"].mean()),

@@ -129,8 +129,8 @@ def _feature_values(
         earlier = _bars_earlier(sma, panel.available, spec.args[1])
         return np.asarray(sma[t, j] / earlier[t, j] - 1.0, dtype=np.float64)
     if spec.kind == "breadth":
-        return _breadth(panel, _sma(panel, spec.args[0], cache))[t]
-    return _index_trend(panel, spec.args[0], spec.symbol)[t]
+        return np.asarray(_breadth(panel, _sma(panel, spec.args[0], cache))[t], dtype=np.float64)
+    return np.asarray(_index_trend(panel, spec.args[0], spec.symbol)[t], dtype=np.float64)
 
 
 def _bars_earlier(values: np.ndarray, available: np.ndarray, k: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ def purge_boundary(sessions: np.ndarray, test_start: str, embargo: int) -> np.da
     """The session ``embargo`` sessions before ``test_start`` (the first session if there are fewer)."""
     days = _days(sessions)
     pos = int(np.searchsorted(days, np.datetime64(test_start, "D")))
-    return days[max(0, pos - int(embargo))]
+    return np.datetime64(days[max(0, pos - int(embargo))], "D")
 
 
 def purged_folds(
@@ -170,10 +171,11 @@ def inner_splits(
     return out
 
 
-def usable_model(cutoffs: Sequence[np.datetime64], session: np.datetime64) -> int:
+def usable_model(cutoffs: Sequence[np.datetime64] | np.ndarray, session: Any) -> int:
     """Index of the latest model whose training cutoff is before ``session``; -1 when none is.
 
     ``cutoffs`` must be ascending.
     """
     days = np.asarray(cutoffs, dtype="datetime64[D]")
-    return int(np.searchsorted(days, np.datetime64(session, "D"), side="left")) - 1
+    day = np.asarray(session, dtype="datetime64[D]")
+    return int(np.searchsorted(days, day, side="left")) - 1
