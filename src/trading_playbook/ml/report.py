@@ -66,31 +66,38 @@ def verdict(doc: dict[str, Any]) -> dict[str, Any]:
         f"Rule score: AUC {_f(rs['auc'])} on {rs['n']} out-of-sample setups; winners' mean score {_f(rs['mean_score_winners'])}, "
         f"losers' {_f(rs['mean_score_losers'])}: it {'separates' if separates else 'does not clearly separate'} winners from losers."
     )
-    helps = False
+    helps = beats = False
+    dsr = None
     port = doc.get("portfolio")
     if port and port.get("best_learned"):
         best = port["best_learned"]
         rnd = port["random_sharpe"]
+        dsr = best["deflated_sharpe"]
         lines.append(
             f"Portfolio {port['start']} to {port['end']}: best learned variant '{best['label']}' Sharpe {_f(best['sharpe'])}, "
             f"rule score {_f(port['rule_sharpe'])}, random order {_f(rnd['mean'])} on average ({_f(rnd['min'])} to {_f(rnd['max'])}); "
-            f"deflated Sharpe probability {_f(best['deflated_sharpe'])} over {port['n_trials']} trials."
+            f"deflated Sharpe probability {_f(dsr)} over {port['n_trials']} trials."
         )
         kind = best["label"].split(" ")[0]
         auc_better = (summary.get(kind, {}).get("auc") or 0) > (rule.get("auc") or 0)
-        helps = bool(
-            best["beats_rule"]
-            and best["beats_every_random"]
-            and best["deflated_sharpe"] >= DSR_BAR
-            and auc_better
-        )
+        beats = bool(best["beats_rule"] and best["beats_every_random"] and auc_better)
+        helps = beats and dsr >= DSR_BAR
     elif port is not None:
         lines.append("Portfolio comparison: no learned variant ran.")
+    bars = (
+        "beat the rule score and every random order, deflated Sharpe >= 0.95, better AUC than the rule score"
+    )
     if helps:
         headline = "The learned score helped out of sample in this test (it cleared every bar); confirm on other data and periods before trusting it."
+    elif beats:
+        headline = (
+            "The learned score does not help enough to trade: it ranks setups a little better than the rule score and its best "
+            f"portfolio beat the rule score and every random order, but its deflated Sharpe probability is {_f(dsr)} (< {DSR_BAR}): "
+            "no proven edge after counting the trials."
+        )
     else:
-        headline = "The learned score does not help: it did not clear every bar (beat the rule score and every random order, deflated Sharpe >= 0.95, better AUC than the rule score)."
-    return {"helps": helps, "headline": headline, "lines": lines}
+        headline = f"The learned score does not help: it did not clear every bar ({bars})."
+    return {"helps": helps, "beats_baselines": beats, "headline": headline, "lines": lines}
 
 
 def build_report(
