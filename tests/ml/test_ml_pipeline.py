@@ -241,3 +241,52 @@ def test_the_ml_examples_are_valid_configs() -> None:
     scored = load_config(examples / "sp500_ml_scored.toml")
     assert scored.scanner.name == "ml_score" and scored.scanner.params()["model"] == "hgb"
     assert "ml" not in parse_config({}).to_dict()  # configs without [ml] keep their hash
+
+
+def test_rank_orders_by_the_prediction_and_filter_drops_setups_below_the_threshold(
+    trained: tuple[Path, Path],
+) -> None:
+    _, out = trained
+    panel = load_data(_ml_config(out, model="hgb")).panel
+    ranker = MLScoreScanner(str(out / "models"), model="hgb")
+    base = ranker.base.scan(panel)
+    which, pred = ranker.predictions(panel, base)
+    ranked = ranker.scan(panel)
+    assert len(ranked) == int((which >= 0).sum())
+    for t in np.unique(ranked.session_idx)[:40]:
+        scores = ranked.score[ranked.session_slice(int(t))]
+        assert (np.diff(scores) <= 0).all()  # best prediction first
+    assert np.isin(np.round(ranked.score, 12), np.round(pred[which >= 0], 12)).all()
+    filt = MLScoreScanner(str(out / "models"), model="hgb", mode="filter", quantile=0.5)
+    kept = filt.scan(panel)
+    limits = np.array([m.thresholds["0.5"] for m in filt.entries])
+    expected = (which >= 0) & (pred >= limits[np.maximum(which, 0)])
+    assert len(kept) == int(expected.sum()) and 0 < len(kept) < len(ranked)
+    assert sorted(kept.score.tolist()) == sorted(base.score[expected].tolist())  # the rule score is kept
+    absolute = MLScoreScanner(str(out / "models"), model="hgb", mode="filter", threshold=0.99)
+    assert len(absolute.scan(panel)) == int(((which >= 0) & (pred >= 0.99)).sum())
+
+
+def test_a_saved_dataset_from_another_config_is_refused(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    _, out = trained
+    other = tmp_path / "other.toml"
+    other.write_text(CONFIG.replace("embargo = 3", "embargo = 4"))
+    result = CliRunner().invoke(
+        app,
+        [
+            "ml",
+            "train",
+            str(other),
+            "--train",
+            "2y",
+            "--test",
+            "1y",
+            "--dataset",
+            str(out / "dataset"),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-portfolio",
+        ],
+    )
+    assert result.exit_code != 0
+    assert "the dataset was built from config" in str(result.exception)
