@@ -222,7 +222,7 @@ def _html(markdown_text: str, pngs: dict[str, bytes]) -> str:
     in_table = False
     for line in markdown_text.splitlines():
         if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            cells = [html.escape(c.strip().strip("`")) for c in line.strip("|").split("|")]
             if set("".join(cells)) <= set("-"):
                 continue
             tag = "th" if not in_table else "td"
