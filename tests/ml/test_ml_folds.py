@@ -19,6 +19,7 @@ from trading_playbook.ml.folds import (
     purged_folds,
     training_mask,
     usable_model,
+    usable_models,
 )
 
 SESSIONS = pd.bdate_range("2018-01-01", "2021-12-31").to_numpy().astype("datetime64[D]")
@@ -90,6 +91,10 @@ def test_the_cutoff_rule_picks_the_latest_model_trained_before_the_session() -> 
     assert usable_model(cutoffs, np.datetime64("2021-12-29")) == 0
     assert usable_model(cutoffs, np.datetime64("2021-12-30")) == 1
     assert usable_model(cutoffs, np.datetime64("2030-01-01")) == 1
+    days = np.array(
+        ["2020-12-28", "2020-12-29", "2020-12-30", "2021-12-29", "2021-12-30"], dtype="datetime64[D]"
+    )
+    assert usable_models(cutoffs, days).tolist() == [-1, -1, 0, 0, 1]
 
 
 def test_inner_splits_are_time_ordered_and_purged() -> None:

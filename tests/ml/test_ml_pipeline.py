@@ -4,6 +4,7 @@ engines, under the cutoff rule."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from trading_playbook.cli import app
 from trading_playbook.config import load_config, parse_config
 from trading_playbook.core.errors import SimulationError
 from trading_playbook.engine import load_data, run_backtest
+from trading_playbook.ml.dataset import slice_table
 from trading_playbook.ml.scanner import MLScoreScanner
 
 CONFIG = """
@@ -200,6 +202,12 @@ def test_every_setup_is_scored_by_a_model_trained_before_its_session(trained: tu
     later = np.minimum(which[used] + 1, len(scanner.cutoffs) - 1)
     assert ((which[used] == len(scanner.cutoffs) - 1) | (scanner.cutoffs[later] >= sessions[used])).all()
     assert np.isfinite(pred[used]).all() and np.isnan(pred[~used]).all()
+    # a setup on a model's cutoff day is scored by the model before it (or none), never by that one
+    for k, cutoff in enumerate(scanner.cutoffs):
+        t = int(np.searchsorted(panel.sessions.astype("datetime64[D]"), cutoff))
+        on_cutoff = slice_table(table, np.array([0]))
+        on_cutoff = dataclasses.replace(on_cutoff, session_idx=np.array([t], dtype=np.int64))
+        assert scanner.predictions(panel, on_cutoff)[0][0] == k - 1
 
 
 def test_per_date_protocol_matches_the_vectorised_scan(trained: tuple[Path, Path]) -> None:

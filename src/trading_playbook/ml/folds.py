@@ -38,6 +38,7 @@ __all__ = [
     "purged_folds",
     "training_mask",
     "usable_model",
+    "usable_models",
 ]
 
 
@@ -171,11 +172,16 @@ def inner_splits(
     return out
 
 
-def usable_model(cutoffs: Sequence[np.datetime64] | np.ndarray, session: Any) -> int:
-    """Index of the latest model whose training cutoff is before ``session``; -1 when none is.
+def usable_models(cutoffs: Sequence[np.datetime64] | np.ndarray, sessions: Any) -> np.ndarray:
+    """Per session: index of the latest model whose training cutoff is before it; -1 when none is.
 
-    ``cutoffs`` must be ascending.
+    ``cutoffs`` must be ascending. A model is never usable on its cutoff day itself.
     """
     days = np.asarray(cutoffs, dtype="datetime64[D]")
-    day = np.asarray(session, dtype="datetime64[D]")
-    return int(np.searchsorted(days, day, side="left")) - 1
+    when = np.asarray(sessions, dtype="datetime64[D]")
+    return np.searchsorted(days, when, side="left").astype(np.int64) - 1
+
+
+def usable_model(cutoffs: Sequence[np.datetime64] | np.ndarray, session: Any) -> int:
+    """:func:`usable_models` for one session."""
+    return int(usable_models(cutoffs, np.asarray([session], dtype="datetime64[D]"))[0])

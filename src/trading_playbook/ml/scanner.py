@@ -33,7 +33,7 @@ from trading_playbook.core.scanners.base import rank_order, session_position
 from trading_playbook.core.types import Setup, SetupTable
 from trading_playbook.ml.dataset import slice_table
 from trading_playbook.ml.features import feature_frame
-from trading_playbook.ml.folds import usable_model
+from trading_playbook.ml.folds import usable_model, usable_models
 from trading_playbook.ml.models import predict
 from trading_playbook.ml.store import load_models
 
@@ -136,7 +136,7 @@ class MLScoreScanner:
     def predictions(self, panel: Panel, table: SetupTable) -> tuple[np.ndarray, np.ndarray]:
         """Per setup row: the index of the model used (-1: none usable) and its prediction (NaN)."""
         sessions = panel.sessions.astype("datetime64[D]")[np.asarray(table.session_idx)]
-        which = np.searchsorted(self.cutoffs, sessions, side="left") - 1
+        which = usable_models(self.cutoffs, sessions)
         pred = np.full(len(table), np.nan)
         if len(table) == 0:
             return which, pred
