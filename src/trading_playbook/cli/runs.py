@@ -127,7 +127,14 @@ def runs_compare(
     ] = False,
 ) -> None:
     """Side-by-side metrics of several runs."""
+    from trading_playbook.core.errors import ConfigError
     from trading_playbook.history import compare_runs
+
+    if len(run_ids) < 2:
+        raise ConfigError(
+            f"runs compare needs two or more run ids, got {len(run_ids)}; see them with playbook runs ls "
+            "(one run: playbook runs show ID)"
+        )
 
     records, rows = compare_runs(run_ids)
     if as_csv:
