@@ -188,7 +188,9 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypa
     folder = tmp_path / "configs"
     (folder / "data").mkdir(parents=True)
     (folder / "data" / "bars.parquet").write_bytes(b"")
-    (folder / "c.toml").write_text("[data]\nsource = 'file'\npath = 'data/bars.parquet'\ncache_dir = 'cache'\n")
+    (folder / "c.toml").write_text(
+        "[data]\nsource = 'file'\npath = 'data/bars.parquet'\ncache_dir = 'cache'\n"
+    )
     monkeypatch.chdir(tmp_path)  # elsewhere: the path must not depend on the current folder
     cfg = load_config("configs/c.toml")
     request = cfg.data_request()

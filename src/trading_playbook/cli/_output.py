@@ -26,12 +26,12 @@ def print_data_notes(
         summary = ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()))
         console.print(f"[yellow]repaired {len(repairs)} row(s)[/] ({escape(summary)}):")
         for r in repairs[:first]:
-            console.print(f"  {escape(Change(**r).line())}")
+            console.print(f"  {escape(Change(**r).line())}", soft_wrap=True)
         if len(repairs) > first:
             console.print(f"  ... and {len(repairs) - first} more ({where})")
     if warnings:
         console.print(f"[yellow]data warnings: {len(warnings)}[/] (kept as they are; check them):")
         for w in warnings[:first]:
-            console.print(f"  {escape(DataWarning(**w).line())}")
+            console.print(f"  {escape(DataWarning(**w).line())}", soft_wrap=True)
         if len(warnings) > first:
             console.print(f"  ... and {len(warnings) - first} more ({where})")

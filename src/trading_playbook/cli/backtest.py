@@ -105,7 +105,9 @@ def backtest(
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
     print_data_notes(console, result.data.get("repairs", []), result.data.get("warnings", []))
     for line in result.data.get("incomplete", []):
-        console.print(f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False)
+        console.print(
+            f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
+        )
     formats = ("json", "csv", "md", "html", "png") if charts else ("json", "csv", "md")
     with console.status("Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])

@@ -70,12 +70,13 @@ def optimize_command(
     Rerunning the same command with the same --out resumes an interrupted run.
     """
     from trading_playbook.config import load_config
-    from trading_playbook.research.optimize import OptimizeSettings, optimize
+    from trading_playbook.research.optimize import OptimizeSettings, optimize, validate_overrides
     from trading_playbook.research.params import parse_params
     from trading_playbook.research.report import write_optimize_report
 
     cfg = load_config(config)
     specs = parse_params(param or [])
+    validate_overrides(cfg, specs)  # before any data is loaded
     settings = OptimizeSettings(
         method=method,  # type: ignore[arg-type]  # validated by OptimizeSettings
         trials=trials,
@@ -131,13 +132,17 @@ def walk_forward_command(
 ) -> None:
     """Optimise on each training window, trade the winner on the next test window, stitch the results."""
     from trading_playbook.config import load_config
-    from trading_playbook.research.optimize import OptimizeSettings
+    from trading_playbook.research.optimize import OptimizeSettings, validate_overrides
     from trading_playbook.research.params import parse_params
     from trading_playbook.research.report import write_walkforward_report
-    from trading_playbook.research.walkforward import WalkForwardSettings, walk_forward
+    from trading_playbook.research.walkforward import WalkForwardSettings, parse_duration, walk_forward
 
     cfg = load_config(config)
     specs = parse_params(param or [])
+    validate_overrides(cfg, specs)  # before any data is loaded
+    for duration in (train, test, step):
+        if duration is not None:
+            parse_duration(duration)
     settings = WalkForwardSettings(
         train=train,
         test=test,

@@ -45,7 +45,7 @@ def _label(config: dict[str, Any]) -> str:
 @runs_app.command("ls")
 def runs_ls(
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="Show at most this many runs (newest first).")
+        int, typer.Option("--limit", "-n", min=1, help="Show at most this many runs (newest first).")
     ] = 20,
 ) -> None:
     """List recorded runs, newest first."""

@@ -125,8 +125,14 @@ class BarCache:
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, lock_timeout: float = 120.0) -> None:
         self.root = resolve_cache_dir(root)
-        for sub in ("bars", "packs", "quarantine", "locks"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in ("bars", "packs", "quarantine", "locks"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(
+                f"cannot use {self.root.absolute()} as the cache folder ({exc.strerror or exc}); pass a "
+                f"writable folder with --cache-dir or {CACHE_ENV}"
+            ) from exc
         self.catalog = Catalog(self.root / "catalog.sqlite")
         self.lock_timeout = lock_timeout
 

@@ -42,6 +42,7 @@ __all__ = [
     "objective_value",
     "optimize",
     "summarize_trials",
+    "validate_overrides",
 ]
 
 OBJECTIVES = ("sharpe", "cagr", "calmar", "expectancy")
@@ -178,7 +179,7 @@ def optimize(
     """
     started = time.perf_counter()
     _check_objective(settings.objective)
-    _validate_overrides(config, specs)
+    validate_overrides(config, specs)
     study = store.open_study(_study_spec(config, specs, settings, engine))
     own_executor = executor is None
     run_executor: Executor = executor if executor is not None else LocalExecutor()
@@ -460,8 +461,13 @@ def _check_objective(objective: str) -> None:
         )
 
 
-def _validate_overrides(config: Any, specs: list[ParamSpec]) -> None:
-    """Fail fast, before any worker starts: every key and the extreme values must validate."""
+def validate_overrides(config: Any, specs: list[ParamSpec]) -> None:
+    """Fail fast, before any data is loaded or worker started: every key must validate, and so must
+    every listed value and both ends of a range, down to the components they build (an unknown
+    preset, a type error)."""
+    from trading_playbook.config import PlaybookConfig
+    from trading_playbook.engine import build_sleeves
+
     for spec in specs:
         if spec.key.split(".")[0] in ("data", "backtest"):
             raise ConfigError(
@@ -469,8 +475,11 @@ def _validate_overrides(config: Any, specs: list[ParamSpec]) -> None:
                 "loaded once per sweep); run one optimisation per data setting, and give the window "
                 "with --start/--end"
             )
-        for value in {repr(v): v for v in (spec.values[0], spec.values[-1])}.values():
-            config.with_overrides({spec.key: value})
+        values = spec.values if spec.kind == "list" else (spec.values[0], spec.values[-1])
+        for value in {repr(v): v for v in values}.values():
+            trial = config.with_overrides({spec.key: value})
+            if isinstance(trial, PlaybookConfig):
+                build_sleeves(trial)
 
 
 def _study_spec(
