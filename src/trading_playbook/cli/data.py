@@ -173,6 +173,9 @@ def fetch(
     )
     if not report.fetches:
         console.print("the cache already covered the range: nothing requested")
+    print_data_notes(
+        console, report.repairs, [], where="the cache keeps every one; each run on this source lists them"
+    )
     if report.missing:
         console.print(f"[yellow]no bars[/] for {', '.join(report.missing)}: check the tickers or the feed")
         raise typer.Exit(1)

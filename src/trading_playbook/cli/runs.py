@@ -167,14 +167,17 @@ def report_command(
     from trading_playbook.core.errors import PlaybookError
     from trading_playbook.history import get_run, load_document
     from trading_playbook.reports import render_document
+    from trading_playbook.reports.folder import fresh_run_folder
 
     rec = get_run(run_id)
     target = out or (Path(rec.out_dir) if rec.out_dir else None)
     if target is None:
         raise PlaybookError(f"run {rec.run_id} has no output folder on record; pass --out DIR")
-    written = render_document(load_document(rec.run_id), target)
+    with fresh_run_folder(target) as staging:  # replaces the folder whole: never two runs' files mixed
+        written = render_document(load_document(rec.run_id), staging)
     _console().print(
-        f"Reports of run {rec.run_id} written to {target}: " + ", ".join(p.name for p in written.values())
+        f"Reports of run {rec.run_id} written to {target}: " + ", ".join(p.name for p in written.values()),
+        soft_wrap=True,
     )
 
 
