@@ -22,7 +22,7 @@ from numba.core.event import Listener, install_listener
 __all__ = ["COMPILING", "CompileNotice", "compile_notice"]
 
 COMPILING = (
-    "compiling the fast engine (numba), first run only: this takes about half a minute; "
+    "compiling the fast engine (numba), first run only: this can take a minute; "
     "later runs load it from the cache"
 )
 
