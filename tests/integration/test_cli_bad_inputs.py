@@ -109,6 +109,10 @@ BAD_INPUTS: list[BadInput] = [
     BadInput(
         "walk-forward", (GOOD, "--param", "scanner.preset=loose", *OPT), "unknown daily_breakout preset"
     ),
+    # learned setup scoring
+    BadInput("ml dataset", ("{tmp}/strict.toml", "--out", "{tmp}/mld"), "portfolio.max_positions"),
+    BadInput("ml train", (GOOD, "--train", "3q", "--out", "{tmp}/mlt"), "duration '3q'"),
+    BadInput("ml train", (GOOD, "--models", "forest", "--out", "{tmp}/mlt"), "unknown ['forest']"),
 ]
 
 
