@@ -37,7 +37,12 @@ from trading_playbook.core.errors import ConfigError, SimulationError
 from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel, compute_metrics
 from trading_playbook.core.panel import Panel, bars_to_panel
 from trading_playbook.core.scanners.base import VectorScanner
-from trading_playbook.core.simulate.settings import PortfolioSettings, PreparedScanner, SleeveSpec
+from trading_playbook.core.simulate.settings import (
+    PortfolioSettings,
+    PreparedScanner,
+    SleeveSpec,
+    scanner_cache_key,
+)
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
 from trading_playbook.data.notes import run_notes
 
@@ -79,23 +84,23 @@ class Workspace:
             self.benchmarks[key] = benchmark_for(cfg, self.panel, lo, hi)
         return self.benchmarks[key]
 
-    def setups_for(self, sleeve: SleeveSpec) -> SetupTable:
-        """Setups of the sleeve's vectorised scanner on the whole panel, memoised under the sleeve's
-        ``cache_key`` (a scanner that does not name its parameters is scanned every time)."""
-        key = sleeve.cache_key
+    def setups_for(self, sleeve: SleeveSpec | VectorScanner) -> SetupTable:
+        """Setups of a sleeve's vectorised scanner (or of a scanner) on the whole panel, memoised under
+        its ``cache_key`` (a scanner that does not name its parameters is scanned every time)."""
+        scanner = sleeve.scanner if isinstance(sleeve, SleeveSpec) else sleeve
+        key = sleeve.cache_key if isinstance(sleeve, SleeveSpec) else scanner_cache_key(scanner)
         table = self.setups.get(key) if key is not None else None
         if table is None:
             t0 = time.perf_counter()
-            table = self._scan(sleeve)
+            table = self._scan(cast(VectorScanner, scanner))
             if key is not None:
                 self.setups[key] = table
             self.timings["setups"] = self.timings.get("setups", 0.0) + time.perf_counter() - t0
         return table
 
-    def _scan(self, sleeve: SleeveSpec) -> SetupTable:
-        if not sleeve.prepared:
-            return cast(VectorScanner, sleeve.scanner).scan(self.panel)
-        scanner = cast(PreparedScanner, sleeve.scanner)
+    def _scan(self, scanner: VectorScanner) -> SetupTable:
+        if not isinstance(scanner, PreparedScanner):
+            return scanner.scan(self.panel)
         fkey = (type(scanner).__qualname__, scanner.features_key())
         features = self.features.get(fkey)
         if features is None:

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, cast
 
+from numba import njit
 from numba.core import caching
 
-__all__ = ["CoreKernelLocator", "kernel_sources_hash"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["CoreKernelLocator", "kernel_sources_hash", "loop_kernel"]
 
 CORE = Path(__file__).resolve().parent
 # numba >= 0.61 names it CacheImpl, earlier versions _CacheImpl
@@ -38,7 +42,7 @@ def kernel_sources_hash() -> bytes:
     for path in sorted(CORE.rglob("*.py")):
         name = path.relative_to(CORE).as_posix()
         text = path.read_bytes()
-        if name in _CONSTANT_SOURCES or b"@njit" in text:
+        if name in _CONSTANT_SOURCES or b"@njit" in text or b"@loop_kernel" in text:
             digest.update(name.encode())
             digest.update(text)
     return digest.digest()
@@ -77,3 +81,11 @@ class CoreKernelLocator(caching._CacheLocator):
 
 if CoreKernelLocator not in _IMPL._locator_classes:
     _IMPL._locator_classes.insert(0, CoreKernelLocator)
+
+
+def loop_kernel(*, inline: Literal["never", "always"] = "never") -> Callable[[F], F]:
+    """``@njit`` for the fast engine's session-loop kernels: cached, numpy's error model, and no
+    reference counting (``_nrt=False``: they allocate nothing, the caller owns every array; an
+    allocation in one is a compile error). ``inline="always"`` inlines it at numba IR level."""
+    options: dict[str, Any] = {"cache": True, "error_model": "numpy", "_nrt": False, "inline": inline}
+    return cast(Callable[[F], F], njit(**options))

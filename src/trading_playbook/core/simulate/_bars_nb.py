@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
 from trading_playbook.core._indicator_kernels import window_mean_nb
+from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._records import Bars
 
 
@@ -51,7 +51,7 @@ def bar_index_nb(
     return first, last, gap_ptr, gap_rows
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def bars_before_nb(bars: Bars, t: int, j: int) -> int:  # pragma: no cover - compiled
     """How many bars symbol ``j`` has before session ``t`` (``t`` holds a bar of it)."""
     lo = bars.gap_ptr[j]
@@ -62,7 +62,7 @@ def bars_before_nb(bars: Bars, t: int, j: int) -> int:  # pragma: no cover - com
     return int(t - bars.first_bar[j] - (g - lo))
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def mean_at_nb(
     bars: Bars, n: int, true_range: bool, t: int, j: int, vals: np.ndarray
 ) -> float:  # pragma: no cover
@@ -100,7 +100,7 @@ def mean_at_nb(
     return window_mean_nb(vals, 0, n)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def previous_at_nb(x: np.ndarray, available: np.ndarray, t: int, j: int) -> float:  # pragma: no cover
     """``indicators.previous_bar(x, available)[t, j]``: the value at the symbol's bar before ``t``."""
     if not available[t, j]:

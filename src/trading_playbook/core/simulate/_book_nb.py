@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._records import (
     B_ORDER,
     J_FILLS,
@@ -23,7 +22,7 @@ from trading_playbook.core.simulate._records import (
 )
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def commission_nb(shares: int, acct: Any) -> float:  # pragma: no cover - compiled
     """Commission of one fill: ``max(minimum, per_order + per_share * shares)``; 0 for 0 shares."""
     if shares <= 0:
@@ -34,7 +33,7 @@ def commission_nb(shares: int, acct: Any) -> float:  # pragma: no cover - compil
     return float(fee)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def affordable_shares_nb(shares: int, price: float, acct: Any) -> int:  # pragma: no cover - compiled
     """Shares an order can buy at ``price``: all of them if cash pays for them plus costs, else what
     cash allows, ``floor((cash - per_order) / (price + per_share))`` (RULES section 8), reduced while
@@ -53,7 +52,7 @@ def affordable_shares_nb(shares: int, price: float, acct: Any) -> int:  # pragma
     return allowed
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def touch_nb(p: Any, high_t: float, low_t: float) -> None:  # pragma: no cover - compiled
     """Extend a position's MFE/MAE extremes with one full bar."""
     if high_t > p.max_high:
@@ -62,7 +61,7 @@ def touch_nb(p: Any, high_t: float, low_t: float) -> None:  # pragma: no cover -
         p.min_low = low_t
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def snapshot_nb(book: Book) -> int:  # pragma: no cover - compiled
     """Copy the open slots (opening order) so a step can close positions while walking them."""
     n = int(book.counts[B_ORDER])
@@ -71,7 +70,7 @@ def snapshot_nb(book: Book) -> int:  # pragma: no cover - compiled
     return n
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def buy_nb(
     book: Book,
     journal: Journal,
@@ -134,7 +133,7 @@ def buy_nb(
     return c
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def sell_nb(
     book: Book,
     journal: Journal,
@@ -171,7 +170,7 @@ def sell_nb(
     _close_nb(book, journal, c, t)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def _close_nb(book: Book, journal: Journal, c: int, t: int) -> None:  # pragma: no cover - compiled
     """The final fill of slot ``c`` happened: close its trade record and free the slot."""
     p = book.pos[c]
@@ -195,7 +194,7 @@ def _close_nb(book: Book, journal: Journal, c: int, t: int) -> None:  # pragma: 
     book.counts[B_ORDER] = n - 1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def queue_or_sell_nb(
     book: Book,
     journal: Journal,

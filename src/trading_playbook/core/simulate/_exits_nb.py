@@ -13,9 +13,8 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._bars_nb import mean_at_nb, previous_at_nb
 from trading_playbook.core.simulate._book_nb import queue_or_sell_nb
 from trading_playbook.core.simulate._records import (
@@ -60,7 +59,7 @@ from trading_playbook.core.simulate._records import (
 )
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def resting_level_nb(rules: RuleTable, book: Book, c: int, t: int) -> tuple[float, int]:  # pragma: no cover
     """Step 2: the highest resting stop of slot ``c`` at session ``t`` and its reason (0: none rests).
 
@@ -92,7 +91,7 @@ def resting_level_nb(rules: RuleTable, book: Book, c: int, t: int) -> tuple[floa
     return level, reason
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def exit_at_close_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, c: int, t: int, mode: int
 ) -> None:  # pragma: no cover - compiled
@@ -123,7 +122,7 @@ def exit_at_close_nb(
     update_resting_trails_nb(bars, rules, book, c, t)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def close_rule_nb(
     bars: Bars, book: Book, kind: int, prm: np.ndarray, c: int, r: int, t: int, rose: bool
 ) -> bool:  # pragma: no cover - compiled
@@ -163,7 +162,7 @@ def close_rule_nb(
     return False  # a resting stop: checked intraday only
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def scale_out_nb(
     book: Book,
     journal: Journal,
@@ -194,7 +193,7 @@ def scale_out_nb(
     return fired
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def trail_level_nb(
     bars: Bars, prm: np.ndarray, peak: float, entry: float, t: int, j: int
 ) -> float:  # pragma: no cover - compiled
@@ -214,14 +213,14 @@ def trail_level_nb(
     return math.nan
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@loop_kernel(inline="always")
 def raise_trail_nb(book: Book, c: int, r: int, level: float) -> None:  # pragma: no cover - compiled
     """``trail = max(trail, level)`` where NaN is undefined: trails never move down."""
     if not np.isnan(level) and (np.isnan(book.trail[c, r]) or level > book.trail[c, r]):
         book.trail[c, r] = level
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def update_resting_trails_nb(
     bars: Bars, rules: RuleTable, book: Book, c: int, t: int
 ) -> None:  # pragma: no cover

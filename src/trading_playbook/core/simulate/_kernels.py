@@ -24,9 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._book_nb import (
     buy_nb,
     sell_nb,
@@ -59,7 +58,7 @@ from trading_playbook.core.simulate._records import (
 )
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def simulate_nb(
     bars: Bars,
     rules: RuleTable,
@@ -85,7 +84,7 @@ def simulate_nb(
         record_nb(rules, book, acct, curves, t - start)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def prefetch_nb(bars: Bars, book: Book, t: int, end: int) -> None:  # pragma: no cover - compiled
     """Read this session's (and the next one's) bars of every open position and pending entry up front:
     independent loads the CPU overlaps (each bar sits on its own cache line of the large (T, N) arrays,
@@ -103,7 +102,7 @@ def prefetch_nb(bars: Bars, book: Book, t: int, end: int) -> None:  # pragma: no
     bars.scratch[0] = warm  # kept, so the loads are not optimised away (the scratch is free here)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def open_fills_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int
 ) -> None:  # pragma: no cover - compiled
@@ -136,7 +135,7 @@ def open_fills_nb(
     book.counts[B_ENTRIES] = 0
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def intraday_stops_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int
 ) -> None:  # pragma: no cover - compiled
@@ -157,7 +156,7 @@ def intraday_stops_nb(
                 sell_nb(book, journal, acct, c, t, p.held, price, reason)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def close_rules_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int, end: int
 ) -> None:  # pragma: no cover - compiled
@@ -188,7 +187,7 @@ def close_rules_nb(
                 sell_nb(book, journal, acct, c, t, p.held, bars.close[t, j], forced)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def mark_nb(book: Book, acct: Any, n_sleeves: int) -> float:  # pragma: no cover - compiled
     """Step 4: ``equity = cash + sum(held * last_close)`` (sleeve by sleeve, positions in opening order),
     the equity every setup of this evening is sized from."""
@@ -201,7 +200,7 @@ def mark_nb(book: Book, acct: Any, n_sleeves: int) -> float:  # pragma: no cover
     return float(acct.cash + value)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def scan_nb(
     bars: Bars,
     rules: RuleTable,
@@ -248,7 +247,7 @@ def scan_nb(
                 free -= 1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def enter_at_close_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, s: int, j: int, t: int, shares: int
 ) -> bool:  # pragma: no cover - compiled
@@ -271,7 +270,7 @@ def enter_at_close_nb(
     return True
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def record_nb(rules: RuleTable, book: Book, acct: Any, curves: Curves, row: int) -> None:  # pragma: no cover
     """Step 6: the session's equity row, after every fill of the session; each sleeve's P&L curve =
     weight * starting capital + realised + unrealised."""
@@ -295,7 +294,7 @@ def record_nb(rules: RuleTable, book: Book, acct: Any, curves: Curves, row: int)
     curves.exposure[row] = market / equity if equity != 0.0 else 0.0
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@loop_kernel()
 def size_setup_nb(
     kind: int,
     params: np.ndarray,

@@ -40,6 +40,7 @@ __all__ = [
     "SleeveSpec",
     "check_run",
     "commission_for",
+    "scanner_cache_key",
 ]
 
 
@@ -181,11 +182,11 @@ def _resolve(sleeve: SleeveSpec) -> dict[str, Any]:
         "exit_engine": engine,
         "exit_spec": exit_spec,
         "indicators": {kind: frozenset(periods) for kind, periods in needs.items()},
-        "cache_key": _cache_key(scanner),
+        "cache_key": scanner_cache_key(scanner),
     }
 
 
-def _cache_key(scanner: object) -> tuple[Any, ...] | None:
+def scanner_cache_key(scanner: object) -> tuple[Any, ...] | None:
     """``(module, class, sorted parameter reprs)``; None for a scanner that does not name its
     parameters (an object's ``id`` is no key: a sweep can reuse it for another scanner)."""
     if not isinstance(scanner, DescribedScanner):
