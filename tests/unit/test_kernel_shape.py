@@ -18,8 +18,9 @@ def kernels() -> list[tuple[str, ast.FunctionDef]]:
     for path in sorted(SIMULATE.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
+            decorators = [ast.unparse(d) for d in getattr(node, "decorator_list", [])]
             if isinstance(node, ast.FunctionDef) and any(
-                "njit" in ast.unparse(d) for d in node.decorator_list
+                "njit" in d or "loop_kernel" in d for d in decorators
             ):
                 found.append((f"{path.name}:{node.name}", node))
     return found
