@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
-from numba import njit
-from numba.core import caching
+from numba.core import caching, types
+from numba.core.registry import CPUDispatcher
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +54,10 @@ class CoreKernelLocator(caching._CacheLocator):
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
+    @property
+    def _py_file(self) -> str:  # numba's cachability warning names the kernel's file
+        return str(self._inner._py_file)
+
     def ensure_cache_path(self) -> None:
         self._inner.ensure_cache_path()
 
@@ -83,9 +87,42 @@ if CoreKernelLocator not in _IMPL._locator_classes:
     _IMPL._locator_classes.insert(0, CoreKernelLocator)
 
 
-def loop_kernel(*, inline: Literal["never", "always"] = "never") -> Callable[[F], F]:
-    """``@njit`` for the fast engine's session-loop kernels: cached, numpy's error model, and no
-    reference counting (``_nrt=False``: they allocate nothing, the caller owns every array; an
-    allocation in one is a compile error). ``inline="always"`` inlines it at numba IR level."""
-    options: dict[str, Any] = {"cache": True, "error_model": "numpy", "_nrt": False, "inline": inline}
-    return cast(Callable[[F], F], njit(**options))
+class _KernelDispatcher(CPUDispatcher):  # type: ignore[misc]
+    """numba's dispatcher, typing a call from another kernel on its arguments' plain types.
+
+    numba specialises a jitted callee on a literal argument (``f(x, 0)`` compiles ``f`` for
+    ``Literal[int](0)``, ``f(x, True)`` for ``Literal[bool](True)``): one more compile of the callee,
+    and of everything it calls, per distinct constant. A loop kernel has one compiled form per
+    plain type, whatever constants its callers pass.
+    """
+
+    def get_call_template(self, args: Any, kws: Any) -> Any:
+        plain_args = tuple(types.unliteral(a) for a in args)
+        plain_kws = {name: types.unliteral(t) for name, t in kws.items()}
+        return super().get_call_template(plain_args, plain_kws)
+
+
+def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = False) -> Callable[[F], F]:
+    """``@njit`` for the fast engine's session-loop kernels: numpy's error model, and no reference
+    counting (``_nrt=False``: they allocate nothing, the caller owns every array; an allocation in
+    one is a compile error).
+
+    ``entry=True``: a kernel Python calls (the session loop): cached on disk, with the wrappers that
+    unbox its arguments. Otherwise a kernel only other kernels call: compiled without those wrappers
+    (unboxing the state NamedTuples is most of a small kernel's compile time) and without a cache of
+    its own (its code is linked into, and cached with, the entry kernel; every kernel source is in
+    the entry's cache key). ``inline="always"`` inlines it at numba IR level (its callers hold its
+    code; it is compiled, cached and wrapped only when Python calls it directly, as tests do).
+    """
+
+    def decorate(func: F) -> F:
+        options: dict[str, Any] = {"nopython": True, "error_model": "numpy", "_nrt": False, "inline": inline}
+        cached = entry or inline == "always"
+        if not cached:
+            options.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+        dispatcher = _KernelDispatcher(py_func=func, locals={}, targetoptions=options)
+        if cached:
+            dispatcher.enable_caching()
+        return cast(F, dispatcher)
+
+    return decorate

@@ -58,7 +58,7 @@ from trading_playbook.core.simulate._records import (
 )
 
 
-@loop_kernel()
+@loop_kernel(entry=True)
 def simulate_nb(
     bars: Bars,
     rules: RuleTable,
