@@ -18,7 +18,7 @@ from fast_fixtures import shared_panel
 
 from trading_playbook.core import indicators
 from trading_playbook.core.panel import Panel, bars_to_panel
-from trading_playbook.core.simulate._bars_nb import bar_index_nb, means_at_nb, previous_at_nb
+from trading_playbook.core.simulate._bars_nb import bar_index, means_at_nb, previous_at_nb
 from trading_playbook.core.simulate._records import Bars
 
 
@@ -38,7 +38,7 @@ def panel(request: pytest.FixtureRequest) -> Panel:
 
 
 def kernel_bars(close: np.ndarray, high: np.ndarray, low: np.ndarray, available: np.ndarray) -> Bars:
-    first, last, gap_ptr, gap_rows = bar_index_nb(np.ascontiguousarray(available))
+    first, last, gap_ptr, gap_rows = bar_index(np.ascontiguousarray(available))
     f64 = [np.ascontiguousarray(a, dtype=np.float64) for a in (close, high, low)]
     return Bars(
         f64[0],

@@ -15,8 +15,12 @@ results.
    one condition without a threshold): the *candidates*, in session order then symbol order.
 2. :func:`scan_chunk_nb` (thresholds): the other five conditions and the base search over the
    candidates, reading the base window from the panel rows just before the candidate's session.
-3. :func:`assemble_nb`: the setup columns in rank order (session ascending, then score desc,
-   volume_ratio desc, symbol ascending): a stable insertion sort within each session.
+3. :func:`rank_hits_nb`: the rank order (session ascending, then score desc, volume_ratio desc,
+   symbol ascending): a stable insertion sort within each session; the scanner gathers the setup
+   columns in that order with numpy.
+
+The kernels allocate nothing (the scanner passes every array in, numpy-allocated): numba compiling
+its array allocators for them cost seconds on a first run (issue 9, point 9).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from numba import njit
 
 from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
 
-__all__ = ["assemble_nb", "prepare_chunk_nb", "scan_chunk_nb"]
+__all__ = ["chunk_scratch", "prepare_chunk_nb", "rank_hits_nb", "scan_chunk_nb"]
 
 TREND_FAST = 20  # SMA windows of the trend rule (RULES section 3, not parameters)
 TREND_SLOW = 50
@@ -52,6 +56,9 @@ def prepare_chunk_nb(
     c_symbol: np.ndarray,
     c_pos: np.ndarray,
     c_values: np.ndarray,
+    rings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    counters: np.ndarray,
+    running: np.ndarray,
 ) -> None:  # pragma: no cover - numba
     """Candidates of the symbols ``symbol_bounds[chunk]:symbol_bounds[chunk + 1]``, session by session.
 
@@ -61,26 +68,21 @@ def prepare_chunk_nb(
     (van Herk/Gil-Werman: the max of the window is the max of the suffix of the previous block and the
     prefix of the current one, blocks of ``high_lookback`` own bars) and the previous volume average.
     Candidates go to ``capacity_bounds[chunk]:`` in session order, then symbol order;
-    ``n_candidates[chunk]`` counts them.
+    ``n_candidates[chunk]`` counts them. ``rings``, ``counters`` and ``running`` are the chunk's state,
+    from :func:`chunk_scratch`.
     """
     n_sessions = close.shape[0]
     lo = symbol_bounds[chunk]
     hi = symbol_bounds[chunk + 1]
-    width = hi - lo
     ring_size = max(TREND_SLOW + 1, rs_lookback + 1)
     volume_size = volume_lookback + 1
-    # per symbol (column b): ring buffers of its recent bars (symbols with the same history length
-    # share rows, so neighbours read the same cache lines), slots and phases kept as counters
-    closes = np.ones((ring_size, width))  # read (and discarded) before a symbol has rs_lookback bars
-    volumes = np.empty((volume_size, width))
-    highs = np.empty((high_lookback, width))
-    suffix = np.empty((high_lookback, width))
-    n_bars = np.zeros(width, dtype=np.int64)
-    slot = np.zeros(width, dtype=np.int64)  # n_bars % ring_size
-    volume_slot = np.zeros(width, dtype=np.int64)  # n_bars % volume_size
-    high_slot = np.zeros(width, dtype=np.int64)  # n_bars % high_lookback
-    vol_mean = np.full(width, np.nan)  # volume average at the symbol's previous bar
-    prefix_max = np.zeros(width)
+    closes, volumes, highs, suffix = rings
+    n_bars = counters[0]
+    slot = counters[1]  # n_bars % ring_size
+    volume_slot = counters[2]  # n_bars % volume_size
+    high_slot = counters[3]  # n_bars % high_lookback
+    vol_mean = running[0]  # volume average at the symbol's previous bar
+    prefix_max = running[1]
     q = capacity_bounds[chunk]
     for t in range(n_sessions):
         for j in range(lo, hi):
@@ -132,6 +134,28 @@ def prepare_chunk_nb(
             c_values[q, 5] = c / prev - 1.0 if p >= rs_lookback else np.nan
             q += 1 if (c > fast and fast > slow) else 0
     n_candidates[chunk] = q - capacity_bounds[chunk]
+
+
+def chunk_scratch(
+    width: int, high_lookback: int, volume_lookback: int, rs_lookback: int
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+    """The state :func:`prepare_chunk_nb` keeps for a chunk of ``width`` symbols (column ``b`` each).
+
+    Ring buffers of their recent closes, volumes and highs and the suffix maxima of the rolling high
+    (symbols with the same history length share rows, so neighbours read the same cache lines); the
+    bar counters and ring slots (``counters``: bars, close slot, volume slot, high slot); the previous
+    volume average and the rolling high's prefix maximum (``running``). Allocated by numpy, not in the
+    kernel: numba compiling its allocators cost seconds on a first run.
+    """
+    ring_size = max(TREND_SLOW + 1, rs_lookback + 1)
+    closes = np.ones((ring_size, width))  # read (and discarded) before a symbol has rs_lookback bars
+    volumes = np.empty((volume_lookback + 1, width))
+    highs = np.empty((high_lookback, width))
+    suffix = np.empty((high_lookback, width))
+    counters = np.zeros((4, width), dtype=np.int64)
+    running = np.zeros((2, width))
+    running[0] = np.nan  # no volume average before the first bar
+    return (closes, volumes, highs, suffix), counters, running
 
 
 @njit(cache=True, error_model="numpy")
@@ -283,36 +307,30 @@ def _score_nb(
 
 
 @njit(cache=True, error_model="numpy")
-def assemble_nb(
+def rank_hits_nb(
     capacity_bounds: np.ndarray,
     n_hits: np.ndarray,
     days: np.ndarray,
-    base_high: np.ndarray,
     base_width: np.ndarray,
     h_values: np.ndarray,
     h_index: np.ndarray,
     n_sessions: int,
-    stop_factor: float,
-) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-]:  # fmt: skip  # pragma: no cover - numba
-    """The SetupTable columns in rank order: (session_idx, symbol_idx, reference_price, initial_stop,
-    score, base_high, base_days, base_width, volume_ratio, distance_from_high, rs).
+    pointer: np.ndarray,
+    source: np.ndarray,
+    score: np.ndarray,
+    volume_ratio: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """The hits in rank order (session ascending, then score desc, volume_ratio desc, symbol
+    ascending): ``source[row]`` is the hit at ``row``, with its ``score`` and ``volume_ratio``.
 
     Hit ``r`` has ``h_index[r]`` = (session, symbol) and ``h_values[r]`` = (close, distance from the
     high, volume ratio, RS). Each chunk's hits are in session order, then symbol order, and chunks hold
     ascending symbol ranges: taking each session's hits chunk after chunk lists its symbols in ascending
     order; a stable insertion sort by (score desc, volume_ratio desc) then gives the rank order.
+    ``pointer`` (each chunk's next hit) starts at ``capacity_bounds[:-1]``; the outputs hold
+    ``n_hits.sum()`` rows.
     """
     n_chunks = n_hits.shape[0]
-    total = 0
-    for chunk in range(n_chunks):
-        total += n_hits[chunk]
-    source = np.empty(total, dtype=np.int64)  # row -> hit r
-    score = np.empty(total)
-    volume_ratio = np.empty(total)
-    pointer = capacity_bounds[:-1].copy()
     row = 0
     for t in range(n_sessions):
         first = row
@@ -335,28 +353,3 @@ def assemble_nb(
                 row += 1
                 r += 1
             pointer[chunk] = r
-    session_idx = np.empty(total, dtype=np.int64)
-    symbol_idx = np.empty(total, dtype=np.int64)
-    reference_price = np.empty(total)
-    initial_stop = np.empty(total)
-    out_high = np.empty(total)
-    out_days = np.empty(total, dtype=np.int64)
-    out_width = np.empty(total)
-    distance = np.empty(total)
-    rs = np.empty(total)
-    for a in range(total):
-        r = source[a]
-        c = h_values[r, 0]
-        session_idx[a] = h_index[r, 0]
-        symbol_idx[a] = h_index[r, 1]
-        reference_price[a] = c
-        initial_stop[a] = c * stop_factor
-        out_high[a] = base_high[r]
-        out_days[a] = days[r]
-        out_width[a] = base_width[r]
-        distance[a] = h_values[r, 1]
-        rs[a] = h_values[r, 3]
-    return (
-        session_idx, symbol_idx, reference_price, initial_stop, score, out_high, out_days, out_width,
-        volume_ratio, distance, rs,
-    )  # fmt: skip

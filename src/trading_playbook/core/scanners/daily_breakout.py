@@ -266,7 +266,13 @@ class DailyBreakoutScanner:
             symbol_bounds, capacity_bounds, self.high_lookback, self.volume_lookback, self.rs_lookback,
             n_candidates, session, symbol, position, values,
         )  # fmt: skip
-        _each_chunk(_bk.prepare_chunk_nb, n_candidates.shape[0], args)
+        lookbacks = (self.high_lookback, self.volume_lookback, self.rs_lookback)
+
+        def prepare_chunk(chunk: int, *chunk_args: Any) -> None:
+            width = int(symbol_bounds[chunk + 1] - symbol_bounds[chunk])
+            _bk.prepare_chunk_nb(chunk, *chunk_args, *_bk.chunk_scratch(width, *lookbacks))
+
+        _each_chunk(prepare_chunk, n_candidates.shape[0], args)
         return BreakoutFeatures(
             key=self.features_key(),
             shape=(int(available.shape[0]), int(available.shape[1])),
@@ -304,19 +310,7 @@ class DailyBreakoutScanner:
             feats.values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
         )  # fmt: skip
         _each_chunk(_bk.scan_chunk_nb, n_hits.shape[0] if _threads_allowed() else 1, args, n_hits.shape[0])
-        columns = _bk.assemble_nb(
-            feats.capacity_bounds,
-            n_hits,
-            days,
-            base_high,
-            base_width,
-            h_values,
-            h_index,
-            feats.shape[0],
-            1.0 - self.hard_stop,
-        )
-        names = SetupTable.__dataclass_fields__
-        return SetupTable(**dict(zip(names, columns, strict=True)))
+        return _assemble(feats, n_hits, days, base_high, base_width, h_values, h_index, 1.0 - self.hard_stop)
 
     def _check_features(self, panel: Panel, features: BreakoutFeatures) -> BreakoutFeatures:
         if features.shape != panel.available.shape:
@@ -424,6 +418,42 @@ def _base_search(
             break
         found = (length, top, width)
     return found
+
+
+def _assemble(
+    feats: BreakoutFeatures,
+    n_hits: np.ndarray,
+    days: np.ndarray,
+    base_high: np.ndarray,
+    base_width: np.ndarray,
+    h_values: np.ndarray,
+    h_index: np.ndarray,
+    stop_factor: float,
+) -> SetupTable:
+    """The SetupTable of the hits in rank order (:func:`~._breakout_kernels.rank_hits_nb`)."""
+    total = int(n_hits.sum())
+    source = np.empty(total, dtype=np.int64)
+    score = np.empty(total)
+    volume_ratio = np.empty(total)
+    pointer = feats.capacity_bounds[:-1].copy()
+    _bk.rank_hits_nb(
+        feats.capacity_bounds, n_hits, days, base_width, h_values, h_index, feats.shape[0], pointer,
+        source, score, volume_ratio,
+    )  # fmt: skip
+    close = h_values[source, 0]
+    return SetupTable(
+        session_idx=h_index[source, 0],
+        symbol_idx=h_index[source, 1],
+        reference_price=close,
+        initial_stop=close * stop_factor,
+        score=score,
+        base_high=base_high[source],
+        base_days=days[source],
+        base_width=base_width[source],
+        volume_ratio=volume_ratio,
+        distance_from_high=h_values[source, 1],
+        rs=h_values[source, 3],
+    )
 
 
 def _plain_mean(window: np.ndarray) -> float:

@@ -18,37 +18,23 @@ from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the
 from trading_playbook.core.simulate._records import Bars
 
 
-@njit(cache=True, error_model="numpy")
-def bar_index_nb(
-    available: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+def bar_index(available: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each symbol's first and last bar (-1: none) and its gaps (sessions without a bar between its
-    first and last bar), ``gap_rows[gap_ptr[j]:gap_ptr[j + 1]]`` ascending."""
+    first and last bar), ``gap_rows[gap_ptr[j]:gap_ptr[j + 1]]`` ascending.
+
+    Whole-array numpy, not a kernel: it runs once per backtest, and numba compiling it (with the
+    array allocations it makes) cost more on a first run than it ever saved.
+    """
     n_rows, n_cols = available.shape
-    first = np.full(n_cols, -1, dtype=np.int64)
-    last = np.full(n_cols, -1, dtype=np.int64)
-    n_gaps = np.zeros(n_cols, dtype=np.int64)
-    for t in range(n_rows):
-        for j in range(n_cols):
-            if available[t, j]:
-                if first[j] < 0:
-                    first[j] = t
-                elif t - last[j] > 1:
-                    n_gaps[j] += t - last[j] - 1
-                last[j] = t
+    has_bar = available.any(axis=0)
+    first = np.where(has_bar, available.argmax(axis=0), -1).astype(np.int64)
+    last = np.where(has_bar, n_rows - 1 - available[::-1].argmax(axis=0), -1).astype(np.int64)
+    rows = np.arange(n_rows)[:, None]
+    gaps = ~available & (rows > first) & (rows < last)  # no bar: first = last = -1, no gaps
+    gap_symbol, gap_session = np.nonzero(gaps.T)  # symbol by symbol, sessions ascending
     gap_ptr = np.zeros(n_cols + 1, dtype=np.int64)
-    for j in range(n_cols):
-        gap_ptr[j + 1] = gap_ptr[j] + n_gaps[j]
-    gap_rows = np.zeros(gap_ptr[n_cols], dtype=np.int64)
-    for j in range(n_cols):
-        g = gap_ptr[j]
-        if first[j] < 0 or n_gaps[j] == 0:
-            continue
-        for t in range(first[j] + 1, last[j]):
-            if not available[t, j]:
-                gap_rows[g] = t
-                g += 1
-    return first, last, gap_ptr, gap_rows
+    np.cumsum(np.bincount(gap_symbol, minlength=n_cols), out=gap_ptr[1:])
+    return first, last, gap_ptr, gap_session.astype(np.int64)
 
 
 @loop_kernel(inline="always")

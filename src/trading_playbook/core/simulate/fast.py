@@ -40,7 +40,7 @@ from trading_playbook.core.exits.spec import (
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.scanners.base import VectorScanner
 from trading_playbook.core.simulate import _records as rec
-from trading_playbook.core.simulate._bars_nb import bar_index_nb, means_at_nb
+from trading_playbook.core.simulate._bars_nb import bar_index, means_at_nb
 from trading_playbook.core.simulate._kernels import simulate_nb
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec, check_run
 from trading_playbook.core.sizing import (
@@ -412,7 +412,7 @@ def _bars(panel: Panel, end: int, compiled: CompiledSleeves) -> rec.Bars:
         return np.ascontiguousarray(a[rows], dtype=dtype)
 
     close, available = take(panel.close, np.float64), take(panel.available, np.bool_)
-    first, last, gap_ptr, gap_rows = bar_index_nb(available)
+    first, last, gap_ptr, gap_rows = bar_index(available)
     ema = np.full((1, 1, 1), np.nan)
     if compiled.ema_rows:
         ema = np.empty((len(compiled.ema_rows), *close.shape))

@@ -1,0 +1,47 @@
+"""``bar_index`` (each symbol's first/last bar and gaps, read by the fast engine's per-bar indicators)
+equals a plain loop over the availability mask, on any mask: empty symbols, one bar, no gaps, gaps."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from trading_playbook.core.simulate._bars_nb import bar_index
+
+
+def looped(available: np.ndarray) -> tuple[list[int], list[int], list[list[int]]]:
+    first, last, gaps = [], [], []
+    for j in range(available.shape[1]):
+        rows = [t for t in range(available.shape[0]) if available[t, j]]
+        first.append(rows[0] if rows else -1)
+        last.append(rows[-1] if rows else -1)
+        gaps.append([t for t in range(rows[0], rows[-1]) if not available[t, j]] if rows else [])
+    return first, last, gaps
+
+
+@given(
+    arrays(
+        np.bool_,
+        st.tuples(st.integers(1, 12), st.integers(1, 6)),
+        elements=st.booleans(),
+    )
+)
+def test_bar_index_equals_a_plain_loop(available: np.ndarray) -> None:
+    first, last, gap_ptr, gap_rows = bar_index(available)
+    want_first, want_last, want_gaps = looped(available)
+    assert first.dtype == last.dtype == gap_ptr.dtype == gap_rows.dtype == np.int64
+    assert first.tolist() == want_first and last.tolist() == want_last
+    assert gap_ptr[0] == 0 and gap_ptr.shape == (available.shape[1] + 1,)
+    got_gaps = [gap_rows[gap_ptr[j] : gap_ptr[j + 1]].tolist() for j in range(available.shape[1])]
+    assert got_gaps == want_gaps
+
+
+def test_bar_index_of_a_hand_worked_mask() -> None:
+    available = np.array(
+        [[True, False, False], [False, False, True], [True, False, True], [False, False, False]]
+    )
+    first, last, gap_ptr, gap_rows = bar_index(available)
+    assert first.tolist() == [0, -1, 1] and last.tolist() == [2, -1, 2]
+    assert gap_ptr.tolist() == [0, 1, 1, 1] and gap_rows.tolist() == [1]
