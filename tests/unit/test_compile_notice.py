@@ -98,3 +98,86 @@ def test_nothing_is_said_when_nothing_compiles() -> None:
     with compile_notice(stream):
         pass
     assert stream.getvalue() == ""
+
+
+WORKER_CHECK = textwrap.dedent(
+    """
+    import numpy as np
+    from numba.core.event import Listener, install_listener
+
+    from trading_playbook.core._jit import entry_is_cached
+    from trading_playbook.core.exits.spec import named_exit
+    from trading_playbook.core.simulate import fast
+    from trading_playbook.core.simulate._kernels import simulate_nb
+    from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+    from trading_playbook.core.sizing import PercentEquitySizer
+    from trading_playbook.testing import TableScanner, random_ohlc_panel, setup_table
+
+    compiled = []
+
+    class Names(Listener):
+        def on_start(self, event):
+            compiled.append(event.data["dispatcher"].py_func.__name__)
+
+        def on_end(self, event):
+            pass
+
+    print("cached", entry_is_cached(simulate_nb))
+    # another run than the worker's: panel, exits, sizer, fills, two sleeves
+    panel = random_ohlc_panel(np.random.default_rng(5), 90, 7)
+    tables = [setup_table([(t, (t * k) % 7, 40.0, 1.0, 1.0) for t in range(30, 88)]) for k in (1, 3)]
+    sleeves = [
+        SleeveSpec("a", TableScanner(tables[0]), named_exit("hybrid_trailing"), PercentEquitySizer(0.3)),
+        SleeveSpec("b", TableScanner(tables[1]), named_exit("scaled_exits"), PercentEquitySizer(0.2)),
+    ]
+    settings = PortfolioSettings(entry_fill="close", exit_fill="next_open")
+    with install_listener("numba:compile", Names()):
+        trades, _ = fast.run_fast(panel, sleeves, settings, start=30, end=89, setups=tables)
+    print("trades", len(trades))
+    print("compiled", ",".join(compiled) or "-")
+    """
+)
+
+
+def test_the_worker_caches_the_session_loop_every_run_loads(tmp_path: Path) -> None:
+    """``python -m trading_playbook._warmup`` compiles the one signature of the session loop that every
+    run uses: another run (other panel, exits, sizers, fills, two sleeves) loads it from the cache."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    worker = subprocess.run(
+        [sys.executable, "-m", "trading_playbook._warmup"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert worker.returncode == 0, worker.stderr
+    run = subprocess.run(
+        [sys.executable, "-c", WORKER_CHECK], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert run.returncode == 0, run.stderr
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines())
+    assert lines["cached"] == "True"
+    assert int(lines["trades"]) > 0
+    assert "simulate_nb" not in lines["compiled"].split(",")
+
+
+def test_simulation_warmup_gates_the_session_loop_until_the_worker_ends(monkeypatch) -> None:
+    from trading_playbook.cli import _compile
+    from trading_playbook.core import _jit
+
+    def sleeper(seconds: float) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+
+    monkeypatch.setattr(_compile, "_start_worker", lambda: sleeper(0.5))
+    with _compile.simulation_warmup() as worker:
+        assert worker is not None and worker.poll() is None
+        assert len(_jit.ENTRY_COMPILE_GATES) == 1
+        _jit.ENTRY_COMPILE_GATES[0]()  # what an entry kernel's first compile calls: waits for the worker
+        assert worker.returncode == 0
+        assert _jit.ENTRY_COMPILE_GATES == []  # one wait only
+    monkeypatch.setattr(_compile, "_start_worker", lambda: sleeper(60))
+    with _compile.simulation_warmup() as worker:
+        assert worker is not None
+    assert worker.returncode is not None and worker.returncode != 0  # never waited for: stopped
+    assert _jit.ENTRY_COMPILE_GATES == []
+    with _compile.simulation_warmup(enabled=False) as worker:
+        assert worker is None and _jit.ENTRY_COMPILE_GATES == []
+    monkeypatch.setenv(_compile.WARMUP_ENV, "0")
+    with _compile.simulation_warmup() as worker:
+        assert worker is None

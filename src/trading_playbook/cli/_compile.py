@@ -1,25 +1,30 @@
-"""Say so when numba compiles the fast engine (a cold cache), instead of being silent for half a minute.
+"""A first run: say so when numba compiles the fast engine, and compile on both cores.
 
 numba fires a ``numba:compile`` event exactly when it compiles a function; loading one from its
 on-disk cache fires none. :func:`compile_notice` listens for the duration of a command: at the first
 compile it writes one line to stderr (plain text, so it shows when output is piped too), and at the
 end how long compiling took, or a warning when numba could not write its cache (then every run
 compiles again).
+
+:func:`simulation_warmup`: when the session loop is not in numba's cache, a second process
+(``python -m trading_playbook._warmup``) compiles it into the cache while this one loads the data and
+compiles and runs the scanner; the session loop then waits for it and loads from the cache.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 
 from numba.core.event import Listener, install_listener
 
-__all__ = ["COMPILING", "CompileNotice", "compile_notice"]
+__all__ = ["COMPILING", "CompileNotice", "compile_notice", "simulation_warmup"]
 
 COMPILING = (
     "compiling the fast engine (numba), first run only: this can take a minute; "
@@ -95,3 +100,56 @@ def compile_notice(stream: IO[str] | None = None) -> Iterator[CompileNotice]:
     summary = notice.summary()
     if summary:
         notice._say(summary)
+
+
+WARMUP_ENV = "PLAYBOOK_COMPILE_WORKER"  # "0": compile everything in the command's own process
+WARMUP_WAIT = 600.0  # seconds the session loop waits for the worker before compiling it itself
+
+
+@contextmanager
+def simulation_warmup(enabled: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
+    """While the block runs, compile the fast engine's session loop in a second process if numba's
+    cache does not hold it (yields that process, or None when nothing needed compiling).
+
+    The first call of the session loop waits for the process (at most :data:`WARMUP_WAIT` seconds),
+    then numba loads the loop from its cache; if the worker failed or could not write the cache,
+    numba compiles it here as it would have. A worker still running when the block ends (the
+    command failed or never simulated) is stopped.
+    """
+    from trading_playbook.core import _jit
+
+    worker = _start_worker() if enabled and os.environ.get(WARMUP_ENV, "1") != "0" else None
+    if worker is None:
+        yield None
+        return
+
+    def wait_for_worker() -> None:
+        with suppress(subprocess.TimeoutExpired):  # then compile here instead
+            worker.wait(timeout=WARMUP_WAIT)
+        if wait_for_worker in _jit.ENTRY_COMPILE_GATES:
+            _jit.ENTRY_COMPILE_GATES.remove(wait_for_worker)
+
+    _jit.ENTRY_COMPILE_GATES.append(wait_for_worker)
+    try:
+        yield worker
+    finally:
+        if wait_for_worker in _jit.ENTRY_COMPILE_GATES:
+            _jit.ENTRY_COMPILE_GATES.remove(wait_for_worker)
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def _start_worker() -> subprocess.Popen[bytes] | None:
+    """Start ``python -m trading_playbook._warmup`` when the session loop is not cached."""
+    from trading_playbook.core._jit import entry_is_cached
+    from trading_playbook.core.simulate._kernels import simulate_nb
+
+    if simulate_nb.overloads or entry_is_cached(simulate_nb):  # compiled in this process, or cached
+        return None
+    return subprocess.Popen(
+        [sys.executable, "-m", "trading_playbook._warmup"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

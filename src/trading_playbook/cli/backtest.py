@@ -88,7 +88,7 @@ def backtest(
     """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
     from rich.console import Console
 
-    from trading_playbook.cli._compile import compile_notice
+    from trading_playbook.cli._compile import compile_notice, simulation_warmup
     from trading_playbook.cli._output import print_data_notes
     from trading_playbook.engine import load_data, run_backtest, window
     from trading_playbook.reports import write_run
@@ -98,7 +98,7 @@ def backtest(
     t0 = time.perf_counter()
     cfg = _load_config(config, repair, allow_missing)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
-    with compile_notice():
+    with compile_notice(), simulation_warmup(engine == "fast"):
         with console.status("Loading data…"):
             workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
         with console.status(f"Simulating ({engine} engine)…"):

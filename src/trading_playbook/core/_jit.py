@@ -21,12 +21,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
-from numba.core import caching, types
+from numba.core import caching, codegen, compiler, types
+from numba.core.compiler_lock import require_global_compiler_lock
 from numba.core.registry import CPUDispatcher
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["CoreKernelLocator", "kernel_sources_hash", "loop_kernel"]
+__all__ = [
+    "ENTRY_COMPILE_GATES",
+    "CoreKernelLocator",
+    "entry_is_cached",
+    "kernel_sources_hash",
+    "loop_kernel",
+]
 
 CORE = Path(__file__).resolve().parent
 # numba >= 0.61 names it CacheImpl, earlier versions _CacheImpl
@@ -87,7 +94,7 @@ if CoreKernelLocator not in _IMPL._locator_classes:
     _IMPL._locator_classes.insert(0, CoreKernelLocator)
 
 
-class _KernelDispatcher(CPUDispatcher):  # type: ignore[misc]
+class _KernelDispatcher(CPUDispatcher):
     """numba's dispatcher, typing a call from another kernel on its arguments' plain types.
 
     numba specialises a jitted callee on a literal argument (``f(x, 0)`` compiles ``f`` for
@@ -96,10 +103,91 @@ class _KernelDispatcher(CPUDispatcher):  # type: ignore[misc]
     plain type, whatever constants its callers pass.
     """
 
+    entry = False  # set on the kernels Python calls (see loop_kernel)
+
     def get_call_template(self, args: Any, kws: Any) -> Any:
         plain_args = tuple(types.unliteral(a) for a in args)
         plain_kws = {name: types.unliteral(t) for name, t in kws.items()}
         return super().get_call_template(plain_args, plain_kws)
+
+    def compile(self, sig: Any) -> Any:
+        if self.entry:
+            for gate in tuple(ENTRY_COMPILE_GATES):
+                gate()
+        return super().compile(sig)
+
+
+ENTRY_COMPILE_GATES: list[Callable[[], None]] = []
+"""Called before an entry kernel compiles (or loads from numba's cache) a new signature.
+
+An adapter registers one while another process is compiling the entry kernels into numba's cache
+(the CLI's first run, :mod:`trading_playbook.cli._compile`): the gate waits for it, then numba finds
+the kernel in its cache instead of compiling it a second time. The core itself registers none.
+"""
+
+
+def entry_is_cached(dispatcher: Any) -> bool:
+    """True when numba's on-disk cache holds a current compiled form of ``dispatcher`` (an index
+    stamped with the present kernel sources; numba reads it as empty when they changed)."""
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    return cache_file is not None and bool(cache_file._load_index())
+
+
+class _LinkedOnlyLibrary(codegen.JITCodeLibrary):
+    """The code library of a kernel only other kernels call: numba's, without its own machine code.
+
+    numba finalises every function's library on its own: its module with every callee linked in is
+    optimised at module level and turned into machine code, then linked into each caller and
+    optimised and compiled again there, once per level of the call tree up to the entry kernel
+    (``simulate_nb`` is six levels deep). A called-only kernel never runs on its own, so here
+    finalising only links its callees in: the entry kernel's module holds every function, and is
+    optimised and compiled to machine code once. Each function is still optimised on its own first
+    (numba's function passes, when its IR is added), as before.
+    """
+
+    def finalize(self) -> None:
+        require_global_compiler_lock()
+        self._raise_if_finalized()
+        seen: set[Any] = set()
+        for library in self._linking_libraries:
+            if library not in seen:
+                seen.add(library)
+                self._reload_init.update(library._reload_init)
+                self._final_module.link_in(library._get_module_for_linking(), preserve=True)
+        self._finalize_dynamic_globals()
+        self._finalized = True
+
+    def get_pointer_to_function(self, name: str) -> int:
+        return 0  # no machine code of its own: only its callers (the entry kernel) run
+
+    @property
+    def codegen(self) -> Any:
+        return _NoEnvCodegen(self._codegen)
+
+
+class _NoEnvCodegen:
+    """numba's codegen for a :class:`_LinkedOnlyLibrary`, minus ``set_env``: the kernel's environment
+    global has no machine code to live in. The loop kernels use no Python object (no boxing, no
+    dynamic exception, no print), so their environment is never read: exactly as when numba loads a
+    cached entry kernel, whose callees' environments are never set either."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def set_env(self, env_name: str, env: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _CalleeCompiler(compiler.Compiler):
+    """numba's nopython pipeline, compiling into a :class:`_LinkedOnlyLibrary`."""
+
+    def compile_extra(self, func: Any) -> Any:
+        if self.state.library is None:
+            self.state.library = _LinkedOnlyLibrary(self.state.targetctx.codegen(), func.__qualname__)
+        return super().compile_extra(func)
 
 
 def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = False) -> Callable[[F], F]:
@@ -118,11 +206,16 @@ def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = F
     def decorate(func: F) -> F:
         options: dict[str, Any] = {"nopython": True, "error_model": "numpy", "_nrt": False, "inline": inline}
         cached = entry or inline == "always"
+        pipeline: type[compiler.CompilerBase] = compiler.Compiler
         if not cached:
             options.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
-        dispatcher = _KernelDispatcher(py_func=func, locals={}, targetoptions=options)
+            pipeline = _CalleeCompiler
+        dispatcher = _KernelDispatcher(
+            py_func=func, locals={}, targetoptions=options, pipeline_class=pipeline
+        )
         if cached:
             dispatcher.enable_caching()
+        dispatcher.entry = entry
         return cast(F, dispatcher)
 
     return decorate

@@ -267,10 +267,11 @@ class DailyBreakoutScanner:
             n_candidates, session, symbol, position, values,
         )  # fmt: skip
         lookbacks = (self.high_lookback, self.volume_lookback, self.rs_lookback)
+        kernel: Any = _bk.prepare_chunk_nb
 
         def prepare_chunk(chunk: int, *chunk_args: Any) -> None:
             width = int(symbol_bounds[chunk + 1] - symbol_bounds[chunk])
-            _bk.prepare_chunk_nb(chunk, *chunk_args, *_bk.chunk_scratch(width, *lookbacks))
+            kernel(chunk, *chunk_args, *_bk.chunk_scratch(width, *lookbacks))
 
         _each_chunk(prepare_chunk, n_candidates.shape[0], args)
         return BreakoutFeatures(
