@@ -144,7 +144,11 @@ def test_the_worker_caches_the_session_loop_every_run_loads(tmp_path: Path) -> N
     run uses: another run (other panel, exits, sizers, fills, two sleeves) loads it from the cache."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
     worker = subprocess.run(
-        [sys.executable, "-m", "trading_playbook._warmup"], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-m", "trading_playbook._warmup"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert worker.returncode == 0, worker.stderr
     run = subprocess.run(
