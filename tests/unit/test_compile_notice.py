@@ -162,26 +162,76 @@ def test_the_worker_caches_the_session_loop_every_run_loads(tmp_path: Path) -> N
 
 
 def test_simulation_warmup_gates_the_session_loop_until_the_worker_ends(monkeypatch) -> None:
+    from trading_playbook import _warmup
     from trading_playbook.cli import _compile
     from trading_playbook.core import _jit
 
     def sleeper(seconds: float) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
 
-    monkeypatch.setattr(_compile, "_start_worker", lambda: sleeper(0.5))
-    with _compile.simulation_warmup() as worker:
+    waited = []
+    monkeypatch.setattr(_compile, "_loop_ready", lambda: False)
+    monkeypatch.setattr(_warmup, "start_worker", lambda: sleeper(0.5))
+    with _compile.simulation_warmup(while_waiting=lambda: waited.append(True)) as worker:
         assert worker is not None and worker.poll() is None
         assert len(_jit.ENTRY_COMPILE_GATES) == 1
         _jit.ENTRY_COMPILE_GATES[0]()  # what an entry kernel's first compile calls: waits for the worker
-        assert worker.returncode == 0
+        assert worker.returncode == 0 and waited == [True]
         assert _jit.ENTRY_COMPILE_GATES == []  # one wait only
-    monkeypatch.setattr(_compile, "_start_worker", lambda: sleeper(60))
+    monkeypatch.setattr(_warmup, "start_worker", lambda: sleeper(60))
     with _compile.simulation_warmup() as worker:
         assert worker is not None
     assert worker.returncode is not None and worker.returncode != 0  # never waited for: stopped
     assert _jit.ENTRY_COMPILE_GATES == []
     with _compile.simulation_warmup(enabled=False) as worker:
         assert worker is None and _jit.ENTRY_COMPILE_GATES == []
-    monkeypatch.setenv(_compile.WARMUP_ENV, "0")
+    monkeypatch.setenv(_warmup.WORKER_ENV, "0")
     with _compile.simulation_warmup() as worker:
         assert worker is None
+
+
+def test_the_early_worker_is_handed_over_or_stopped(monkeypatch) -> None:
+    from trading_playbook import _warmup
+    from trading_playbook.cli import _compile
+
+    def sleeper() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    monkeypatch.setattr(_warmup, "start_worker", sleeper)
+    monkeypatch.setattr(_warmup, "looks_cached", lambda: False)
+    monkeypatch.setattr(_compile, "_loop_ready", lambda: False)
+    _warmup.start_early(["backtest", "c.toml"])
+    early = _warmup._early
+    assert early is not None
+    with _compile.simulation_warmup() as worker:
+        assert worker is early  # the one started before the commands were imported
+    assert early.poll() is not None and _warmup._early is None
+    monkeypatch.setattr(_compile, "_loop_ready", lambda: True)  # cached: the early worker is stopped
+    _warmup.start_early(["backtest", "c.toml"])
+    early = _warmup._early
+    with _compile.simulation_warmup() as worker:
+        assert worker is None
+    assert early is not None and early.poll() is not None
+
+
+def test_only_a_fast_backtest_starts_the_worker_early(monkeypatch) -> None:
+    from trading_playbook._warmup import wants_fast_backtest
+
+    assert wants_fast_backtest(["backtest", "c.toml"])
+    assert wants_fast_backtest(["backtest", "c.toml", "--engine", "fast", "--out", "x"])
+    assert not wants_fast_backtest(["backtest", "c.toml", "--engine", "reference"])
+    assert not wants_fast_backtest(["backtest", "c.toml", "--engine=reference"])
+    assert not wants_fast_backtest(["backtest", "--help"])
+    assert not wants_fast_backtest(["scan", "c.toml"]) and not wants_fast_backtest([])
+    monkeypatch.setenv("PLAYBOOK_COMPILE_WORKER", "0")
+    assert not wants_fast_backtest(["backtest", "c.toml"])
+
+
+def test_the_cheap_cache_guess_finds_numbas_index(tmp_path: Path, monkeypatch) -> None:
+    from trading_playbook._warmup import looks_cached
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert not looks_cached()
+    (tmp_path / "simulate_0123").mkdir()
+    (tmp_path / "simulate_0123" / "_kernels.simulate_nb-61.py311.nbi").write_bytes(b"")
+    assert looks_cached()

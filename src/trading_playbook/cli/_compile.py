@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import IO, Any
 
@@ -102,32 +102,44 @@ def compile_notice(stream: IO[str] | None = None) -> Iterator[CompileNotice]:
         notice._say(summary)
 
 
-WARMUP_ENV = "PLAYBOOK_COMPILE_WORKER"  # "0": compile everything in the command's own process
 WARMUP_WAIT = 600.0  # seconds the session loop waits for the worker before compiling it itself
 
 
 @contextmanager
-def simulation_warmup(enabled: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
-    """While the block runs, compile the fast engine's session loop in a second process if numba's
-    cache does not hold it (yields that process, or None when nothing needed compiling).
+def simulation_warmup(
+    enabled: bool = True, while_waiting: Callable[[], object] | None = None
+) -> Iterator[subprocess.Popen[bytes] | None]:
+    """While the block runs, have a second process compile the fast engine's session loop if numba's
+    cache does not hold it (yields that process, or None when nothing needs compiling).
 
-    The first call of the session loop waits for the process (at most :data:`WARMUP_WAIT` seconds),
-    then numba loads the loop from its cache; if the worker failed or could not write the cache,
-    numba compiles it here as it would have. A worker still running when the block ends (the
-    command failed or never simulated) is stopped.
+    The worker is the one ``playbook`` started before importing its commands
+    (:func:`trading_playbook._warmup.start_early`), else one started now. The first call of the session
+    loop runs ``while_waiting`` (work the command does later anyway, e.g. imports), waits for the
+    worker (at most :data:`WARMUP_WAIT` seconds), then numba loads the loop from its cache; if the
+    worker failed or could not write the cache, numba compiles it here as it would have. A worker
+    still running when the block ends (the command failed or never simulated) is stopped.
+    ``PLAYBOOK_COMPILE_WORKER=0`` turns all of this off.
     """
+    from trading_playbook import _warmup
     from trading_playbook.core import _jit
 
-    worker = _start_worker() if enabled and os.environ.get(WARMUP_ENV, "1") != "0" else None
+    worker = _warmup.take_early()
+    if enabled and os.environ.get(_warmup.WORKER_ENV, "1") != "0" and not _loop_ready():
+        worker = worker or _warmup.start_worker()
+    else:
+        _stop(worker)
+        worker = None
     if worker is None:
         yield None
         return
 
     def wait_for_worker() -> None:
-        with suppress(subprocess.TimeoutExpired):  # then compile here instead
-            worker.wait(timeout=WARMUP_WAIT)
         if wait_for_worker in _jit.ENTRY_COMPILE_GATES:
             _jit.ENTRY_COMPILE_GATES.remove(wait_for_worker)
+        if while_waiting is not None and worker.poll() is None:
+            while_waiting()
+        with suppress(subprocess.TimeoutExpired):  # then compile here instead
+            worker.wait(timeout=WARMUP_WAIT)
 
     _jit.ENTRY_COMPILE_GATES.append(wait_for_worker)
     try:
@@ -135,21 +147,18 @@ def simulation_warmup(enabled: bool = True) -> Iterator[subprocess.Popen[bytes] 
     finally:
         if wait_for_worker in _jit.ENTRY_COMPILE_GATES:
             _jit.ENTRY_COMPILE_GATES.remove(wait_for_worker)
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+        _stop(worker)
 
 
-def _start_worker() -> subprocess.Popen[bytes] | None:
-    """Start ``python -m trading_playbook._warmup`` when the session loop is not cached."""
+def _loop_ready() -> bool:
+    """The session loop is compiled in this process or in numba's cache."""
     from trading_playbook.core._jit import entry_is_cached
     from trading_playbook.core.simulate._kernels import simulate_nb
 
-    if simulate_nb.overloads or entry_is_cached(simulate_nb):  # compiled in this process, or cached
-        return None
-    return subprocess.Popen(
-        [sys.executable, "-m", "trading_playbook._warmup"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return bool(getattr(simulate_nb, "overloads", None)) or entry_is_cached(simulate_nb)
+
+
+def _stop(worker: subprocess.Popen[bytes] | None) -> None:
+    if worker is not None and worker.poll() is None:
+        worker.kill()
+        worker.wait()

@@ -98,7 +98,7 @@ def backtest(
     t0 = time.perf_counter()
     cfg = _load_config(config, repair, allow_missing)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
-    with compile_notice(), simulation_warmup(engine == "fast"):
+    with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_import_reports):
         with console.status("Loading data…"):
             workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
         with console.status(f"Simulating ({engine} engine)…"):
@@ -120,6 +120,12 @@ def backtest(
 
         run_id = record_run(result, out_dir)
     _print_summary(result, out_dir, written, run_id, time.perf_counter() - t0)
+
+
+def _import_reports() -> None:
+    """Import what writing the reports needs (matplotlib, jinja2), while the compile worker works."""
+    import trading_playbook.reports.charts
+    import trading_playbook.reports.html  # noqa: F401
 
 
 def _print_summary(

@@ -1,0 +1,20 @@
+"""The ``playbook`` console script: start the first-run compile worker, then run the CLI.
+
+Importing the command modules takes a couple of seconds (pandas, numba, typer); a fast backtest's
+compile worker (:mod:`trading_playbook._warmup`) starts before that, so on a first run it compiles the
+session loop while this process is still importing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile worker started first."""
+    from trading_playbook import _warmup
+
+    _warmup.start_early(sys.argv[1:])
+    from trading_playbook.cli import main as cli_main
+
+    cli_main()
