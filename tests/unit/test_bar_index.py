@@ -4,7 +4,7 @@ equals a plain loop over the availability mask, on any mask: empty symbols, one 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -21,6 +21,7 @@ def looped(available: np.ndarray) -> tuple[list[int], list[int], list[list[int]]
     return first, last, gaps
 
 
+@settings(deadline=None)  # the first example compiles the kernel
 @given(
     arrays(
         np.bool_,

@@ -22,19 +22,48 @@ def bar_index(available: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """Each symbol's first and last bar (-1: none) and its gaps (sessions without a bar between its
     first and last bar), ``gap_rows[gap_ptr[j]:gap_ptr[j + 1]]`` ascending.
 
-    Whole-array numpy, not a kernel: it runs once per backtest, and numba compiling it (with the
-    array allocations it makes) cost more on a first run than it ever saved.
+    The arrays are allocated here (``gap_rows`` at its largest, every missing bar, then cut): the
+    kernel allocating them compiled numba's array allocators, seconds on a first run.
     """
+    available = np.ascontiguousarray(available, dtype=np.bool_)
+    n_cols = available.shape[1]
+    first = np.empty(n_cols, dtype=np.int64)
+    last = np.empty(n_cols, dtype=np.int64)
+    gap_ptr = np.empty(n_cols + 1, dtype=np.int64)
+    gap_rows = np.empty(available.size - np.count_nonzero(available), dtype=np.int64)
+    bar_index_nb(available, first, last, gap_ptr, gap_rows)
+    return first, last, gap_ptr, gap_rows[: gap_ptr[n_cols]]
+
+
+@njit(cache=True, error_model="numpy")
+def bar_index_nb(
+    available: np.ndarray, first: np.ndarray, last: np.ndarray, gap_ptr: np.ndarray, gap_rows: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """:func:`bar_index` into the arrays given (``gap_rows`` holds at least every gap)."""
     n_rows, n_cols = available.shape
-    has_bar = available.any(axis=0)
-    first = np.where(has_bar, available.argmax(axis=0), -1).astype(np.int64)
-    last = np.where(has_bar, n_rows - 1 - available[::-1].argmax(axis=0), -1).astype(np.int64)
-    rows = np.arange(n_rows)[:, None]
-    gaps = ~available & (rows > first) & (rows < last)  # no bar: first = last = -1, no gaps
-    gap_symbol, gap_session = np.nonzero(gaps.T)  # symbol by symbol, sessions ascending
-    gap_ptr = np.zeros(n_cols + 1, dtype=np.int64)
-    np.cumsum(np.bincount(gap_symbol, minlength=n_cols), out=gap_ptr[1:])
-    return first, last, gap_ptr, gap_session.astype(np.int64)
+    gap_ptr[0] = 0
+    for j in range(n_cols):
+        first[j] = -1
+        last[j] = -1
+        gap_ptr[j + 1] = 0  # the symbol's gap count, until the running sum below
+    for t in range(n_rows):
+        for j in range(n_cols):
+            if available[t, j]:
+                if first[j] < 0:
+                    first[j] = t
+                elif t - last[j] > 1:
+                    gap_ptr[j + 1] += t - last[j] - 1
+                last[j] = t
+    for j in range(n_cols):
+        gap_ptr[j + 1] += gap_ptr[j]
+    for j in range(n_cols):
+        g = gap_ptr[j]
+        if first[j] < 0 or g == gap_ptr[j + 1]:
+            continue
+        for t in range(first[j] + 1, last[j]):
+            if not available[t, j]:
+                gap_rows[g] = t
+                g += 1
 
 
 @loop_kernel(inline="always")
