@@ -83,7 +83,7 @@ session. Trades are returned ordered by entry session, then symbol, then sleeve.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,8 @@ from trading_playbook.core.simulate.state import (
     PositionState,
     RestingStop,
     new_state,
+    state_from_dict,
+    state_to_dict,
 )
 from trading_playbook.core.sizing import SizingContext
 from trading_playbook.core.types import EquityCurve, PartialExit, Setup, Trade
@@ -195,6 +197,27 @@ class EventEngine:
                 self._orders[pending.client_order_id] = ("exit", pos)
             if pos.stop is not None:
                 self._orders[pos.stop.client_order_id] = ("stop", pos)
+
+    @classmethod
+    def restore(
+        cls,
+        market: Market,
+        settings: PortfolioSettings,
+        broker: Broker,
+        data: Mapping[str, Any],
+        *,
+        end: int | None = None,
+        decisions: bool = False,
+    ) -> EventEngine:
+        """An engine continuing a state saved with :meth:`save` (sessions looked up in ``market``)."""
+        state = state_from_dict(
+            data, session_index=market.session_index, symbol_index=market.panel.symbol_index
+        )
+        return cls(market, settings, broker, state, end=end, decisions=decisions)
+
+    def save(self) -> dict[str, Any]:
+        """The portfolio state as JSON-able data (:func:`~.state.state_to_dict`)."""
+        return state_to_dict(self.state, self.market.dates)
 
     # ------------------------------------------------------------------ the session
     def run_session(self, t: int) -> SessionLog:
@@ -477,13 +500,13 @@ class EventEngine:
             setups = sorted(runtime.setups_at(t), key=Setup.rank_key)
             queued: list[OrderIntent] = []
             for rank, setup in enumerate(setups):
+                if setup.symbol in held:
+                    self._decide(k, rank, setup, 0, "held")
+                    continue
                 if free <= 0:
                     if not self.log_decisions:
                         break
                     self._decide(k, rank, setup, 0, "no_slot")
-                    continue
-                if setup.symbol in held:
-                    self._decide(k, rank, setup, 0, "held")
                     continue
                 col = self.panel.symbol_index(setup.symbol)
                 context = SizingContext(
