@@ -80,7 +80,8 @@ class SimulatedBroker:
     def attach(self, panel: Panel) -> None:
         """Use ``panel``'s bars from now on (a paper account loads a longer panel every step)."""
         self.panel = panel
-        self._row = {_day(d): i for i, d in enumerate(panel.sessions)}
+        self._sessions = panel.sessions.astype("datetime64[D]")
+        self._row: dict[dt.date, int] = {}
 
     # ------------------------------------------------------------------ the port
     def cash(self) -> float:
@@ -246,12 +247,16 @@ class SimulatedBroker:
         return Cancelled(intent.client_order_id, session, phase, intent.sleeve, intent.symbol, code, message)
 
     def _session_row(self, session: dt.date) -> int:
-        try:
-            return self._row[session]
-        except KeyError:
-            raise SimulationError(
-                f"the simulated broker has no bars for session {session}; load data covering it"
-            ) from None
+        row = self._row.get(session)
+        if row is None:
+            day = np.datetime64(session, "D")
+            row = int(np.searchsorted(self._sessions, day))
+            if row >= self._sessions.shape[0] or self._sessions[row] != day:
+                raise SimulationError(
+                    f"the simulated broker has no bars for session {session}; load data covering it"
+                )
+            self._row[session] = row
+        return row
 
     def _forget_before(self, session: dt.date) -> None:
         """Drop the memory of orders and phases decided before the previous session.
@@ -314,8 +319,3 @@ class SimulatedBroker:
 def _priority(intent: OrderIntent) -> tuple[int, ...]:
     return intent.priority
 
-
-def _day(value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(np.datetime64(value, "D")))
