@@ -87,6 +87,8 @@ class StepResult:
     logs: list[SessionLog] = field(default_factory=list)
     open_orders: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
+    last_processed: dt.date | None = None  # the account's last session after the step
+    latest_data: dt.date | None = None  # the latest session in the data it loaded
 
 
 # ---------------------------------------------------------------------------------------- paths
@@ -324,6 +326,8 @@ def step_account(
     with account_lock(name, home, wait=wait):
         account, journal = open_account(name, home)
         try:
+            from trading_playbook.paper.queries import orders_of_state
+
             if account.config_path and Path(account.config_path).is_file():
                 _refuse_changed(name, account.config, account.config_path, load_config(account.config_path))
             cfg = account.playbook_config()
@@ -340,8 +344,10 @@ def step_account(
                     journal.log(
                         f"stepped {len(result.logs)} session(s) to {result.logs[-1].date.isoformat()}"
                     )
-            broker_state = journal.broker_state() or {}
-            result.open_orders = list(broker_state.get("resting", []))
+            last = journal.last_session()
+            result.open_orders = [] if last is None else orders_of_state(last[1])
+            result.last_processed = None if last is None else last[0]
+            result.latest_data = dt.date.fromisoformat(str(np.datetime64(data.sessions[-1], "D")))
             return result
         finally:
             journal.close()

@@ -318,4 +318,3 @@ class SimulatedBroker:
 
 def _priority(intent: OrderIntent) -> tuple[int, ...]:
     return intent.priority
-
