@@ -138,7 +138,8 @@ def _fill_slippage(name: str, home: Path | None, panel: Any, configured: float) 
         intent = orders.get(fill["client_order_id"], {})
         model = _model_price(panel, fill, intent)
         sign = 1.0 if fill["side"] == "buy" else -1.0
-        realised = sign * (fill["price"] / model - 1.0) * 1e4 if model else None
+        # rounded to 1e-6 bps: float noise of the price arithmetic is not drift
+        realised = round(sign * (fill["price"] / model - 1.0) * 1e4, 6) if model else None
         out.append(
             {
                 "client_order_id": fill["client_order_id"],
@@ -151,7 +152,7 @@ def _fill_slippage(name: str, home: Path | None, panel: Any, configured: float) 
                 "price": fill["price"],
                 "model_price": model,
                 "realised_bps": realised,
-                "drift_bps": None if realised is None else realised - configured,
+                "drift_bps": None if realised is None else round(realised - configured, 6),
             }
         )
     return out

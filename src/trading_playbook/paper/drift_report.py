@@ -85,6 +85,7 @@ def _chart(doc: Mapping[str, Any]) -> bytes:
     top.plot(dates, model, label="backtest", color="#bf8700", linestyle="--")
     top.set_title(f"Paper account {doc['account']} against its backtest")
     top.legend(loc="upper left")
+    fig.autofmt_xdate()
     drift = [f["drift_bps"] for f in doc["fills"] if f["drift_bps"] is not None]
     if drift:
         bottom.hist(drift, bins=40, color="#8250df")
