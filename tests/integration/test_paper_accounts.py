@@ -43,7 +43,7 @@ def invoke(*args: str) -> str:
 
 
 def test_init_step_status_history(setup: tuple[Path, Path]) -> None:
-    tmp, config = setup
+    _, config = setup
     out = invoke("paper", "init", str(config), "--account", "demo", "--start", "2007-03-01")
     assert "first session 2007-03-01" in out and account_path("demo").is_file()
     step = json.loads(invoke("paper", "step", "--account", "demo", "--until", "2007-04-30", "--json"))
@@ -87,14 +87,14 @@ def test_step_catches_up_and_then_has_nothing_to_do(setup: tuple[Path, Path]) ->
 
 
 def test_a_changed_config_is_refused_naming_the_keys(setup: tuple[Path, Path]) -> None:
-    tmp, config = setup
+    _, config = setup
     invoke("paper", "init", str(config), "--account", "demo", "--start", "2007-03-01")
     text = config.read_text().replace('preset = "relaxed"', 'preset = "moderate"')
     config.write_text(text.replace("max_positions = 5", "max_positions = 6"))
     with pytest.raises(ConfigError, match=r"portfolio\.max_positions, scanner\.preset; an account keeps"):
         step_account("demo")
     # init of the same name with the changed file says the same; a new name is the way
-    with pytest.raises(ConfigError, match="scanner.preset"):
+    with pytest.raises(ConfigError, match=r"scanner\.preset"):
         runner.invoke(app, ["paper", "init", str(config), "--account", "demo"], catch_exceptions=False)
     invoke("paper", "init", str(config), "--account", "demo2", "--start", "2007-03-01")
 

@@ -75,6 +75,7 @@ class SimulatedBroker:
         self._done: dict[str, tuple[dt.date, list[BrokerEvent]]] = {}
         self._phases: dict[tuple[dt.date, Phase], list[BrokerEvent]] = {}
         self.accepted = 0  # orders placed (a resubmitted id is not counted again)
+        self._today: dt.date | None = None  # the session last asked about (dates cancellations)
         self.attach(panel)
 
     def attach(self, panel: Panel) -> None:
@@ -107,7 +108,11 @@ class SimulatedBroker:
                 raise SimulationError(f"order {coid}: shares must be > 0, got {intent.shares}")
             if intent.timing in (Timing.NEXT_OPEN, Timing.STOP):
                 if intent.replaces is not None:
-                    out.extend(self._end(intent.replaces, "REPLACED", f"replaced by {coid}"))
+                    out.extend(
+                        self._end(
+                            intent.replaces, "REPLACED", f"replaced by {coid}", intent.session, Phase.CLOSE
+                        )
+                    )
                 self._resting[coid] = intent
                 continue
             events = self._fill_now(intent)
@@ -118,11 +123,15 @@ class SimulatedBroker:
     def cancel(self, client_order_ids: Sequence[str]) -> list[BrokerEvent]:
         out: list[BrokerEvent] = []
         for coid in client_order_ids:
-            out.extend(self._end(coid, "CANCELLED", "cancelled by the engine"))
+            if coid in self._resting:
+                out.extend(self._end(coid, "CANCELLED", "cancelled by the engine", self._today, Phase.CLOSE))
+            elif coid in self._done:  # cancelled before: the same answer again
+                out.extend(e for e in self._done[coid][1] if isinstance(e, Cancelled))
         return out
 
     def events(self, session: dt.date, phase: Phase) -> list[BrokerEvent]:
         key = (session, phase)
+        self._today = session
         if key in self._phases:
             return list(self._phases[key])
         t = self._session_row(session)
@@ -239,7 +248,7 @@ class SimulatedBroker:
             return []
         event = self._cancelled(order, session or order.session, phase, code, message)
         if intent is None or coid not in self._done:
-            self._done[coid] = (order.session, [event])
+            self._done[coid] = (event.session, [event])
         return [event]
 
     @staticmethod
@@ -287,6 +296,7 @@ class SimulatedBroker:
                 for (d, ph), ev in self._phases.items()
             ],
             "accepted": self.accepted,
+            "today": None if self._today is None else self._today.isoformat(),
         }
 
     @classmethod
@@ -313,6 +323,8 @@ class SimulatedBroker:
             for v in data["phases"]
         }
         broker.accepted = int(data["accepted"])
+        today = data.get("today")
+        broker._today = None if today is None else dt.date.fromisoformat(today)
         return broker
 
 
