@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _paper_data import subset_file, write_config
 from typer.testing import CliRunner
 
 from trading_playbook.cli import app
@@ -22,8 +23,6 @@ from trading_playbook.core.errors import ConfigError
 from trading_playbook.engine import load_data, run_backtest
 from trading_playbook.paper import queries
 from trading_playbook.paper.account import AccountBusy, AccountError, account_path, step_account
-
-from .paper_fixtures import subset_file, write_config
 
 runner = CliRunner()
 PLAYBOOK = [sys.executable, "-c", "from trading_playbook.cli import main; main()"]  # the console script
