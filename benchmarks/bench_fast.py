@@ -68,12 +68,9 @@ def main() -> None:
         args.repeat,
     )
     compiled = fast.compile_sleeves(sleeves, settings)
-    arrays = fast._panel_arrays(panel, end)
-    t_ind, stacks = best(lambda: fast._indicator_stacks(arrays, compiled.needs), args.repeat)
+    t_ind, bars = best(lambda: fast._bars(panel, end, compiled), args.repeat)
     ranks = fast._symbol_ranks(panel)
-    t_setups, _ = best(
-        lambda: fast._setup_arrays(setups, compiled, arrays, stacks, start, end, ranks), args.repeat
-    )
+    t_setups, _ = best(lambda: fast._setup_rows(setups, compiled, bars, start, end, ranks), args.repeat)
     t_decode, trades = best(lambda: run.decode(panel), args.repeat)  # type: ignore[attr-defined]
 
     print(
@@ -84,7 +81,7 @@ def main() -> None:
     )
     print(f"scanner.scan (setups, warm, best of 3)      {t_scan:8.3f} s")
     print(f"run_fast end to end (warm, best of {args.repeat})     {t_total:8.3f} s")
-    print(f"  bar index (+ EMA arrays if a rule reads one) {t_ind:6.3f} s")
+    print(f"  bars + bar index (+ EMAs if a rule reads one) {t_ind:5.3f} s")
     print(f"  setup arrays (ranked, per-session pointers) {t_setups:7.3f} s")
     print(f"  kernel (SMA5/ATR10/prev close at held bars) {t_records - t_ind - t_setups:7.3f} s")
     print(f"  decode records -> Trade objects          {t_decode:8.3f} s")

@@ -56,6 +56,16 @@ def comparable_setups(panel: Panel, rule: ComparableRule) -> SetupTable:
     )
 
 
+class ComparableScanner:
+    """The comparable rule's signals as a vectorised scanner (the runner passes the setups itself)."""
+
+    def __init__(self, rule: ComparableRule) -> None:
+        self.rule = rule
+
+    def scan(self, panel: Panel) -> SetupTable:
+        return comparable_setups(panel, self.rule)
+
+
 def _sleeve(rule: ComparableRule) -> SleeveSpec:
     spec = ExitSpec(
         name="comparable",
@@ -64,7 +74,7 @@ def _sleeve(rule: ComparableRule) -> SleeveSpec:
     )
     return SleeveSpec(
         name="main",
-        scanner=None,
+        scanner=ComparableScanner(rule),
         exit=spec,
         sizer=PercentEquitySizer(),
         max_positions=rule.max_positions,

@@ -27,17 +27,24 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
-from trading_playbook.config import PlaybookConfig
+from trading_playbook.config import PlaybookConfig, SleeveConfig
 from trading_playbook.core.errors import ConfigError, SimulationError
 from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel, compute_metrics
 from trading_playbook.core.panel import Panel, bars_to_panel
-from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+from trading_playbook.core.scanners.base import VectorScanner
+from trading_playbook.core.simulate.settings import (
+    PortfolioSettings,
+    PreparedScanner,
+    SleeveSpec,
+    scanner_cache_key,
+)
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
+from trading_playbook.data.notes import run_notes
 
 __all__ = [
     "BacktestEngine",
@@ -58,8 +65,9 @@ class Workspace:
     """A loaded panel plus memo caches shared by every run on it.
 
     ``features`` caches scanner features (``scanner.prepare(panel)``) by ``scanner.features_key()``;
-    ``setups`` caches full-panel setup tables by scanner class and parameters. Both are computed on
-    the whole loaded panel once and sliced per run (valid because scanners are causal).
+    ``setups`` caches full-panel setup tables by the sleeve's ``cache_key`` (scanner class and
+    parameters). Both are computed on the whole loaded panel once and sliced per run (valid because
+    scanners are causal).
     """
 
     panel: Panel
@@ -76,25 +84,29 @@ class Workspace:
             self.benchmarks[key] = benchmark_for(cfg, self.panel, lo, hi)
         return self.benchmarks[key]
 
-    def setups_for(self, scanner: Any) -> SetupTable:
-        """Setups of ``scanner`` on the whole panel (memoised)."""
-        key = _scanner_key(scanner)
-        table = self.setups.get(key)
+    def setups_for(self, sleeve: SleeveSpec | VectorScanner) -> SetupTable:
+        """Setups of a sleeve's vectorised scanner (or of a scanner) on the whole panel, memoised under
+        its ``cache_key`` (a scanner that does not name its parameters is scanned every time)."""
+        scanner = sleeve.scanner if isinstance(sleeve, SleeveSpec) else sleeve
+        key = sleeve.cache_key if isinstance(sleeve, SleeveSpec) else scanner_cache_key(scanner)
+        table = self.setups.get(key) if key is not None else None
         if table is None:
             t0 = time.perf_counter()
-            features = None
-            if hasattr(scanner, "prepare") and hasattr(scanner, "features_key"):
-                fkey = (type(scanner).__qualname__, scanner.features_key())
-                features = self.features.get(fkey)
-                if features is None:
-                    features = scanner.prepare(self.panel)
-                    self.features[fkey] = features
-                table = scanner.scan(self.panel, features)
-            else:
-                table = scanner.scan(self.panel)
-            self.setups[key] = table
+            table = self._scan(cast(VectorScanner, scanner))
+            if key is not None:
+                self.setups[key] = table
             self.timings["setups"] = self.timings.get("setups", 0.0) + time.perf_counter() - t0
         return table
+
+    def _scan(self, scanner: VectorScanner) -> SetupTable:
+        if not isinstance(scanner, PreparedScanner):
+            return scanner.scan(self.panel)
+        fkey = (type(scanner).__qualname__, scanner.features_key())
+        features = self.features.get(fkey)
+        if features is None:
+            features = scanner.prepare(self.panel)
+            self.features[fkey] = features
+        return cast(SetupTable, scanner.scan(self.panel, features))
 
 
 def load_data(
@@ -113,14 +125,25 @@ def load_data(
     return ws
 
 
+def build_scanner(cfg: PlaybookConfig, sleeve: SleeveConfig) -> Any:
+    """The scanner of one sleeve, built through the registry (path parameters relative to the config)."""
+    from trading_playbook import registry
+
+    name = sleeve.scanner.name or "daily_breakout"
+    table = "scanner" if sleeve.name == "main" and not cfg.sleeves else f"sleeves.{sleeve.name}.scanner"
+    return registry.get_scanner(name, **cfg.component_params("scanner", name, sleeve.scanner, table))
+
+
 def build_sleeves(cfg: PlaybookConfig) -> list[SleeveSpec]:
-    """Scanner, exit and sizer objects of every sleeve, built through the registry."""
+    """Scanner, exit and sizer objects of every sleeve, built through the registry, each sleeve
+    resolved once (:class:`SleeveSpec` records whether its scanner is vectorised, whether its exit
+    compiles, the indicators it reads and the stable cache key of its setups)."""
     from trading_playbook import registry
     from trading_playbook.core.exits.compose import exit_spec_from_config
 
     sleeves = []
     for sc in cfg.sleeve_configs():
-        scanner = registry.get_scanner(sc.scanner.name or "daily_breakout", **sc.scanner.params())
+        scanner = build_scanner(cfg, sc)
         if sc.exit.rules is not None:
             exit_strategy = exit_spec_from_config(
                 sc.exit.name, [dict(r) for r in sc.exit.rules], sc.exit.params()
@@ -182,6 +205,10 @@ def simulate(
     """Run one engine on ``panel`` cut after ``end`` (no data after ``end`` is visible)."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use 'fast' or 'reference'")
+    for sleeve in sleeves:  # e.g. ml_score: a run must not need a model trained after its start
+        check = getattr(sleeve.scanner, "check_window", None)
+        if callable(check):
+            check(panel.sessions[start], panel.sessions[end])
     cut = panel.truncate(end)
     if engine == "reference":
         from trading_playbook.core.simulate.reference import run_reference
@@ -192,7 +219,7 @@ def simulate(
     tables = None
     if setups is not None:
         tables = [
-            _until(table, end) if table is not None else sleeve.scanner.scan(cut)
+            _until(table, end) if table is not None else cast(VectorScanner, sleeve.scanner).scan(cut)
             for table, sleeve in zip(setups, sleeves, strict=True)
         ]
     return run_fast(cut, sleeves, settings, start=start, end=end, setups=tables)
@@ -218,9 +245,7 @@ def run_backtest(
     if symbols and workspace is not None:
         panel = panel.select([s.upper() for s in symbols])
         ws = Workspace(panel=panel, info=ws.info)
-    lo, hi = window(
-        panel, start if start is not None else cfg.data.start, end if end is not None else cfg.data.end
-    )
+    lo, hi = window(panel, *cfg.window(start, end))
     sleeves = build_sleeves(cfg)
     settings = portfolio_settings(cfg)
 
@@ -228,7 +253,7 @@ def run_backtest(
     setup_time_before = ws.timings.get("setups", 0.0)
     tables: list[SetupTable | None] | None = None
     if engine == "fast":
-        tables = [ws.setups_for(s.scanner) if hasattr(s.scanner, "scan") else None for s in sleeves]
+        tables = [ws.setups_for(s) if s.vectorised else None for s in sleeves]
     t1 = time.perf_counter()
     trades, equity = simulate(panel, sleeves, settings, start=lo, end=hi, engine=engine, setups=tables)
     t2 = time.perf_counter()
@@ -305,6 +330,7 @@ def survivorship_suspected(panel: Panel, lo: int, hi: int, source: str) -> bool:
 
 def _data_info(ws: Workspace, panel: Panel, lo: int, hi: int) -> dict[str, Any]:
     info = {k: v for k, v in ws.info.items() if isinstance(v, str | int | float | bool) or v is None}
+    info.update(run_notes(ws.info, panel.symbols, ws.panel.symbols, str(panel.sessions[hi])))
     info.update(
         {
             "symbols": panel.n_symbols,
@@ -325,13 +351,6 @@ def _until(table: SetupTable, end: int) -> SetupTable:
     if n == len(table):
         return table
     return SetupTable(**{name: getattr(table, name)[:n] for name in SetupTable.__dataclass_fields__})
-
-
-def _scanner_key(scanner: Any) -> Any:
-    params = scanner.params() if hasattr(scanner, "params") else id(scanner)
-    if isinstance(params, dict):
-        params = tuple(sorted((k, repr(v)) for k, v in params.items()))
-    return (type(scanner).__module__, type(scanner).__qualname__, params)
 
 
 class BacktestEngine:

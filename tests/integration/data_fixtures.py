@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+from trading_playbook.testing import shared_data_path
+
+SHARED = shared_data_path(Path(__file__).parent) or Path("shared/data/sp500_daily.parquet")
 
 
 @lru_cache(maxsize=1)

@@ -10,8 +10,9 @@ import pytest
 
 from trading_playbook.core.metrics import benchmark_from_panel
 from trading_playbook.core.panel import bars_to_panel
+from trading_playbook.testing import shared_data_path
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+DATA = shared_data_path(Path(__file__).parent) or Path("shared/data/sp500_daily.parquet")
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"shared data not found at {DATA}")
 
 START, END = pd.Timestamp("2005-01-03"), pd.Timestamp("2008-12-31")

@@ -191,7 +191,7 @@ def test_the_data_is_loaded_through_the_config(setup: tuple[Path, Path]) -> None
     assert {t["symbol"] for t in queries.trades("demo")} <= symbols
 
 
-def test_relative_data_paths_are_read_from_the_folder_of_init(
+def test_relative_data_paths_are_read_from_the_config_files_folder(
     setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tmp, config = setup
@@ -200,7 +200,7 @@ def test_relative_data_paths_are_read_from_the_folder_of_init(
     (tmp / "project" / "data" / "bars.parquet").write_bytes(data.read_bytes())
     text = config.read_text().replace(str(data), "data/bars.parquet")
     (tmp / "project" / "cfg.toml").write_text(text)
-    monkeypatch.chdir(tmp / "project")
-    invoke("paper", "init", "cfg.toml", "--account", "demo", "--start", "2007-03-01")
-    monkeypatch.chdir(tmp)  # a daemon started elsewhere still finds the data
+    monkeypatch.chdir(tmp)
+    invoke("paper", "init", "project/cfg.toml", "--account", "demo", "--start", "2007-03-01")
+    monkeypatch.chdir(tmp / "project" / "data")  # a daemon started anywhere still finds the data
     assert len(step_account("demo", until="2007-03-09").logs) == 7

@@ -20,8 +20,9 @@ from trading_playbook.core.panel import Panel, bars_to_panel
 from trading_playbook.core.simulate.reference import run_reference
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.sizing import PercentEquitySizer
+from trading_playbook.testing import shared_data_path
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+DATA = shared_data_path(Path(__file__).parent) or Path("shared/data/sp500_daily.parquet")
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason="shared data not available")
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+from trading_playbook.testing import shared_data_path
+
+DATA = shared_data_path(Path(__file__).parent) or Path("shared/data/sp500_daily.parquet")
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"shared data not found at {DATA}")
 
 SYMBOLS = ["AAPL", "ADBE", "AMZN", "CAT", "COST", "CSCO", "CVX", "DE", "DIS", "EBAY", "EMR", "F", "GE", "GILD",

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trading_playbook.cli import app
+from trading_playbook.testing import shared_data_path
 
 CONFIG = """
 [data]
@@ -169,7 +170,7 @@ def test_optimize_with_sleeves(tmp_path: Path) -> None:
     assert result.table["m.trades"].nunique() > 1 or result.table["objective"].nunique() > 1
 
 
-SHARED = Path(__file__).parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+SHARED = shared_data_path(Path(__file__).parent) or Path("shared/data/sp500_daily.parquet")
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared real data not present")

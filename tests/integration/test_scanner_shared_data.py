@@ -11,8 +11,9 @@ import pytest
 from trading_playbook.core.panel import Panel, bars_to_panel
 from trading_playbook.core.scanners import DailyBreakoutScanner
 from trading_playbook.core.types import SetupTable
+from trading_playbook.testing import shared_data_path
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+DATA = shared_data_path(Path(__file__).parent) or Path("shared/data/sp500_daily.parquet")
 
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason="shared data not present")
 

@@ -27,7 +27,6 @@ from trading_playbook.core.exits.spec import (
     TrailTier,
     named_exit,
 )
-from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.fast import run_fast
 from trading_playbook.core.simulate.reference import run_reference
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
@@ -38,7 +37,7 @@ from trading_playbook.core.sizing import (
     PercentEquitySizer,
     RiskSizer,
 )
-from trading_playbook.core.types import SetupTable
+from trading_playbook.testing import RandomSetups, random_ohlc_panel
 
 CUSTOM = ExitSpec(
     name="small_windows",
@@ -70,61 +69,6 @@ SIZERS = [
 ]
 
 
-def random_panel(rng: np.random.Generator, n_sessions: int, n_symbols: int) -> Panel:
-    shape = (n_sessions, n_symbols)
-    ret = rng.normal(0.002, 0.03, shape)
-    ret[rng.random(shape) < 0.05] -= 0.09  # gap-downs through stops
-    close = 50.0 * np.exp(np.cumsum(ret, axis=0))
-    open_ = close * np.exp(rng.normal(0, 0.01, shape))
-    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.015, shape)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.015, shape)))
-    available = rng.random(shape) > 0.06  # gaps
-    for j in range(n_symbols):
-        roll = rng.random()
-        if roll < 0.2:
-            available[: rng.integers(1, n_sessions // 2), j] = False  # late listing
-        elif roll < 0.4:
-            available[rng.integers(n_sessions // 2, n_sessions) :, j] = False  # early end
-    available[:, 0] = True  # the sessions exist
-    values = {}
-    for name, arr in (("open", open_), ("high", high), ("low", low), ("close", close)):
-        values[name] = np.where(available, np.round(arr, 2), np.nan)
-    values["high"] = np.fmax(values["high"], np.fmax(values["open"], values["close"]))
-    values["low"] = np.fmin(values["low"], np.fmin(values["open"], values["close"]))
-    sessions = np.datetime64("2020-01-01") + np.arange(n_sessions).astype("timedelta64[D]")
-    return Panel(
-        sessions=sessions,
-        symbols=tuple(f"S{j}" for j in range(n_symbols)),
-        open=values["open"],
-        high=values["high"],
-        low=values["low"],
-        close=values["close"],
-        volume=np.where(available, 1e6, np.nan),
-        raw_close=values["close"].copy(),
-        available=available,
-    )
-
-
-class RandomSetups:
-    def __init__(self, seed: int, density: float) -> None:
-        self.seed = seed
-        self.density = density
-
-    def scan(self, panel: Panel) -> SetupTable:
-        rng = np.random.default_rng(self.seed)
-        hit = panel.available & (rng.random(panel.available.shape) < self.density)
-        t, j = np.nonzero(hit)
-        score = rng.integers(1, 4, t.shape[0]).astype(np.float64)  # ties on purpose
-        vr = rng.integers(1, 3, t.shape[0]).astype(np.float64)
-        order = np.lexsort((j, -vr, -score, t))
-        t, j, score, vr = t[order], j[order], score[order], vr[order]
-        ref = panel.close[t, j]
-        zeros = np.zeros(t.shape[0])
-        return SetupTable(
-            t, j, ref, ref * 0.92, score, ref, np.zeros(t.shape[0], np.int64), zeros, vr, zeros, zeros
-        )
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31 - 1),
@@ -147,7 +91,7 @@ def test_fast_equals_reference(
     two_sleeves: bool,
 ) -> None:
     rng = np.random.default_rng(seed)
-    panel = random_panel(rng, int(rng.integers(20, 45)), int(rng.integers(2, 5)))
+    panel = random_ohlc_panel(rng, int(rng.integers(20, 45)), int(rng.integers(2, 5)))
     start = int(rng.integers(0, 8))
     sleeves = [
         SleeveSpec(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import zlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,38 +30,9 @@ from trading_playbook.core.simulate.reference import run_reference
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.sizing import PercentEquitySizer
 from trading_playbook.core.types import Setup
+from trading_playbook.testing import volatile_panel
 
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD")
-
-
-def random_panel(
-    rng: np.random.Generator, n_sessions: int, n_symbols: int, gap_rate: float, early_end: bool = True
-) -> Panel:
-    shape = (n_sessions, n_symbols)
-    steps = rng.normal(0.0, 0.04, size=shape)
-    close = 50.0 * np.exp(np.cumsum(steps, axis=0))
-    open_ = close * np.exp(rng.normal(0.0, 0.03, size=shape))
-    high = np.maximum(open_, close) * (1.0 + rng.uniform(0.0, 0.04, size=shape))
-    low = np.minimum(open_, close) * (1.0 - rng.uniform(0.0, 0.04, size=shape))
-    available = rng.uniform(size=shape) >= gap_rate
-    available[0] = True
-    # some symbols stop early (END_OF_DATA)
-    for j in range(n_symbols):
-        if early_end and rng.uniform() < 0.3:
-            available[rng.integers(n_sessions // 2, n_sessions) :, j] = False
-    nan = np.where(available, 1.0, np.nan)
-    sessions = np.datetime64("2021-01-01") + np.arange(n_sessions).astype("timedelta64[D]")
-    return Panel(
-        sessions=sessions,
-        symbols=SYMBOLS[:n_symbols],
-        open=open_ * nan,
-        high=high * nan,
-        low=low * nan,
-        close=close * nan,
-        volume=np.where(available, 1e6, np.nan),
-        raw_close=close * nan,
-        available=available,
-    )
 
 
 @dataclass
@@ -87,7 +59,9 @@ class RandomShares:
     seed: int
 
     def size(self, setup: Setup, context) -> int:
-        rng = np.random.default_rng(self.seed + hash(setup.symbol) % 1000 + setup.session.toordinal())
+        rng = np.random.default_rng(
+            self.seed + zlib.crc32(setup.symbol.encode()) % 1000 + setup.session.toordinal()
+        )
         return int(rng.integers(0, 400))
 
 
@@ -112,7 +86,7 @@ scenario = st.fixed_dictionaries(
 
 def build(s: dict) -> tuple[Panel, SleeveSpec, PortfolioSettings]:
     rng = np.random.default_rng(s["seed"])
-    panel = random_panel(rng, s["n_sessions"], s["n_symbols"], s["gap_rate"])
+    panel = volatile_panel(rng, s["n_sessions"], s["n_symbols"], s["gap_rate"])
     sizer = RandomShares(s["seed"]) if s["sizer"] == "random" else PercentEquitySizer()
     spec = SleeveSpec(
         name="main",
@@ -222,7 +196,7 @@ def test_truncation_and_random_future_change_nothing_before_the_cut(s: dict, pic
     assert_same_before(full, run_reference(truncated, [spec], config, start=1, end=cut), panel, cut)
     # a random future after the cut: same availability, other prices
     rng = np.random.default_rng(s["seed"] + 7)
-    future = random_panel(rng, panel.n_sessions, panel.n_symbols, 0.0, early_end=False)
+    future = volatile_panel(rng, panel.n_sessions, panel.n_symbols, 0.0, early_end=False)
     keep = np.arange(panel.n_sessions)[:, None] <= cut
     mask = np.where(panel.available, 1.0, np.nan)
 

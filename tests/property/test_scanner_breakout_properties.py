@@ -4,12 +4,12 @@ cutting the data after session k changes no setup at or before k (no lookahead).
 from __future__ import annotations
 
 import numpy as np
-from _scanner_panels import random_walks, walk_panel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.scanners import DailyBreakoutScanner
+from trading_playbook.testing import random_walks, walk_panel
 
 FIELDS = ("reference_price", "base_high", "base_width", "volume_ratio", "distance_from_high", "rs")
 

@@ -1,5 +1,6 @@
 """Shared helpers of the fast-engine tests: the real data panel (loaded once per process), a small
-vectorised test scanner, and comparison of two engines' results.
+vectorised breakout scanner, and comparison of two engines' results (table scanners and the shared
+data path come from :mod:`trading_playbook.testing`).
 
 Not a test module (no ``test_`` prefix); the fast-engine, parity and lookahead tests import it.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +18,21 @@ import pytest
 from trading_playbook.core import indicators
 from trading_playbook.core.panel import Panel, bars_to_panel
 from trading_playbook.core.types import EquityCurve, SetupTable, Trade
+from trading_playbook.testing import TableScanner, setup_table, shared_data_path
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+__all__ = [
+    "DATA",
+    "SimpleBreakout",
+    "TableScanner",
+    "breakout_setups",
+    "equity_difference",
+    "setup_table",
+    "shared_panel",
+    "trade_differences",
+    "window_panel",
+]
+
+DATA = shared_data_path(Path(__file__).parent) or Path("shared/data/sp500_daily.parquet")
 
 
 @functools.lru_cache(maxsize=1)
@@ -30,54 +43,6 @@ def shared_panel() -> Panel:
     import pandas as pd
 
     return bars_to_panel(pd.read_parquet(DATA), adjustment="split")
-
-
-def make_table(rows: Sequence[tuple[int, int, float, float, float]], hard_stop: float = 0.08) -> SetupTable:
-    """A SetupTable from ``(session, symbol, reference, score, volume_ratio)`` rows, ranked as RULES says."""
-    ordered = sorted(rows, key=lambda r: (r[0], -r[3], -r[4], r[1]))
-    n = len(ordered)
-    col = list(zip(*ordered, strict=True)) if n else [(), (), (), (), ()]
-    ref = np.array(col[2], dtype=np.float64)
-    zeros = np.zeros(n)
-    return SetupTable(
-        session_idx=np.array(col[0], dtype=np.int64),
-        symbol_idx=np.array(col[1], dtype=np.int64),
-        reference_price=ref,
-        initial_stop=ref * (1.0 - hard_stop),
-        score=np.array(col[3], dtype=np.float64),
-        base_high=zeros.copy(),
-        base_days=np.zeros(n, dtype=np.int64),
-        base_width=zeros.copy(),
-        volume_ratio=np.array(col[4], dtype=np.float64),
-        distance_from_high=zeros.copy(),
-        rs=zeros.copy(),
-    )
-
-
-@dataclass(frozen=True)
-class TableScanner:
-    """A scanner that returns a fixed SetupTable (hand-worked tests)."""
-
-    table: SetupTable
-
-    def scan(self, panel: Panel) -> SetupTable:
-        keep = self.table.session_idx < panel.n_sessions
-        return SetupTable(**{name: getattr(self.table, name)[keep] for name in _FIELDS})
-
-
-_FIELDS = (
-    "session_idx",
-    "symbol_idx",
-    "reference_price",
-    "initial_stop",
-    "score",
-    "base_high",
-    "base_days",
-    "base_width",
-    "volume_ratio",
-    "distance_from_high",
-    "rs",
-)
 
 
 @dataclass(frozen=True)

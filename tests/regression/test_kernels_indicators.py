@@ -1,9 +1,11 @@
-"""The fast engine's row-major indicator kernels are bit-identical to ``core.indicators``.
+"""The indicators the fast engine computes at the bars it reads are bit-identical to ``core.indicators``.
 
-The reference engine reads ``core.indicators``; the fast engine computes the same indicators in one
-row-major pass (``_kernels.sma_rows_nb`` and friends). Parity of the two engines needs the very same
-floats, so this compares them with ``array_equal`` (not a tolerance) on the shared real data and on a
-synthetic panel with gaps, late listings and delistings.
+The reference engine reads ``core.indicators`` over the whole panel; the fast engine's kernel computes
+SMA, ATR and previous-bar values only at the bars of the positions it holds (``_bars_nb``). Parity of
+the two engines needs the very same floats, so this compares them with ``array_equal`` (not a
+tolerance) at every bar of the shared real data and of a synthetic panel with gaps, late listings and
+delistings, through the kernels the engine runs (``means_at_nb`` also gives the atr_target sizer its
+ATR). The engine's EMAs are ``core.indicators.ema`` itself.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from fast_fixtures import shared_panel
 
 from trading_playbook.core import indicators
 from trading_playbook.core.panel import Panel, bars_to_panel
-from trading_playbook.core.simulate import _kernels as k
+from trading_playbook.core.simulate._bars_nb import bar_index_nb, means_at_nb, previous_at_nb
+from trading_playbook.core.simulate._records import Bars
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,57 +37,50 @@ def panel(request: pytest.FixtureRequest) -> Panel:
     return shared_panel() if request.param == "shared" else gappy_panel()
 
 
-@pytest.mark.parametrize("n", [1, 5, 10])
-def test_sma_ema_atr_are_bit_identical(panel: Panel, n: int) -> None:
+def kernel_bars(close: np.ndarray, high: np.ndarray, low: np.ndarray, available: np.ndarray) -> Bars:
+    first, last, gap_ptr, gap_rows = bar_index_nb(np.ascontiguousarray(available))
+    f64 = [np.ascontiguousarray(a, dtype=np.float64) for a in (close, high, low)]
+    return Bars(
+        f64[0],
+        f64[1],
+        f64[2],
+        f64[0],
+        available,
+        first,
+        last,
+        gap_ptr,
+        gap_rows,
+        np.zeros((1, 1, 1)),
+        np.zeros(1),
+    )
+
+
+def at_every_bar(bars: Bars, n: int, true_range: bool) -> np.ndarray:
+    """The kernel's per-bar mean at every bar of the panel, scattered back to (T, N) (NaN: no bar)."""
+    t, j = np.nonzero(bars.available)
+    out = np.full(bars.available.shape, np.nan)
+    out[t, j] = means_at_nb(bars, n, true_range, t.astype(np.int64), j.astype(np.int64))
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 10])
+def test_per_bar_sma_and_atr_are_bit_identical(panel: Panel, n: int) -> None:
     p, a = panel, panel.available
-    assert np.array_equal(k.sma_rows_nb(p.close, a, n), indicators.sma(p.close, n, a), equal_nan=True)
-    assert np.array_equal(k.ema_rows_nb(p.close, a, n), indicators.ema(p.close, n, a), equal_nan=True)
+    bars = kernel_bars(p.close, p.high, p.low, a)
+    assert np.array_equal(at_every_bar(bars, n, False), indicators.sma(p.close, n, a), equal_nan=True)
     assert np.array_equal(
-        k.atr_rows(p.high, p.low, p.close, a, n), indicators.atr(p.high, p.low, p.close, a, n), equal_nan=True
+        at_every_bar(bars, n, True), indicators.atr(p.high, p.low, p.close, a, n), equal_nan=True
     )
 
 
 def test_previous_bar_is_bit_identical(panel: Panel) -> None:
+    rng = np.random.default_rng(3)
+    t = rng.integers(0, panel.n_sessions, 3000)
+    j = rng.integers(0, panel.n_symbols, 3000)
     for values in (panel.close, panel.high):
-        assert np.array_equal(
-            k.previous_rows_nb(values, panel.available),
-            indicators.previous_bar(values, panel.available),
-            equal_nan=True,
-        )
-
-
-def test_hand_worked_sma_with_a_gap() -> None:
-    # one symbol: 1, 2, (no bar), 4, 6 -> SMA2: nan, 1.5, nan, 3, 5 (the window skips the gap)
-    x = np.array([[1.0], [2.0], [np.nan], [4.0], [6.0]])
-    a = np.isfinite(x)
-    np.testing.assert_array_equal(k.sma_rows_nb(x, a, 2)[:, 0], [np.nan, 1.5, np.nan, 3.0, 5.0])
-    # EMA2: alpha 2/3, seed (1 + 2) / 2 = 1.5; 4 -> 2/3*4 + 1/3*1.5 = 3.1666..; 6 -> 4 + 3.1666../3
-    ema = k.ema_rows_nb(x, a, 2)[:, 0]
-    assert np.isnan(ema[0]) and ema[1] == 1.5 and np.isnan(ema[2])
-    assert ema[3] == pytest.approx(2 / 3 * 4 + 1 / 3 * 1.5)
-    assert ema[4] == pytest.approx(2 / 3 * 6 + 1 / 3 * ema[3])
-
-
-@pytest.mark.parametrize("n", [1, 2, 5, 10])
-def test_per_bar_values_are_bit_identical(panel: Panel, n: int) -> None:
-    # the loop computes SMA / ATR / previous bar at the bars it reads (mean_at_nb, previous_at_nb):
-    # at every bar of the panel they must be the very floats of core.indicators
-    p, a = panel, panel.available
-    assert np.array_equal(
-        k.means_at_every_bar_nb(p.close, p.close, p.close, a, n, False),
-        indicators.sma(p.close, n, a),
-        equal_nan=True,
-    )
-    assert np.array_equal(
-        k.means_at_every_bar_nb(p.close, p.high, p.low, a, n, True),
-        indicators.atr(p.high, p.low, p.close, a, n),
-        equal_nan=True,
-    )
-    if n == 1:
-        for values in (p.close, p.high):
-            assert np.array_equal(
-                k.previous_at_every_bar_nb(values, a), indicators.previous_bar(values, a), equal_nan=True
-            )
+        expected = indicators.previous_bar(values, panel.available)[t, j]
+        got = [previous_at_nb(values, panel.available, int(a), int(b)) for a, b in zip(t, j, strict=True)]
+        assert np.array_equal(np.array(got), expected, equal_nan=True)
 
 
 def test_per_bar_values_with_gaps_and_nan_by_hand() -> None:
@@ -92,21 +88,21 @@ def test_per_bar_values_with_gaps_and_nan_by_hand() -> None:
     # SMA2 by bar: -, 1.5, 3, NaN (window holds the NaN), NaN, 7; previous bar: NaN, 1, 2, 4, NaN, 6
     x = np.array([[np.nan], [1.0], [2.0], [np.nan], [4.0], [np.nan], [6.0], [8.0]])
     a = np.array([[False], [True], [True], [False], [True], [True], [True], [True]])
-    sma = k.means_at_every_bar_nb(x, x, x, a, 2, False)[:, 0]
+    bars = kernel_bars(x, x, x, a)
+    sma = at_every_bar(bars, 2, False)[:, 0]
     np.testing.assert_array_equal(sma, [np.nan, np.nan, 1.5, np.nan, 3.0, np.nan, np.nan, 7.0])
-    prev = k.previous_at_every_bar_nb(x, a)[:, 0]
+    prev = [previous_at_nb(x, a, t, 0) for t in range(8)]
     np.testing.assert_array_equal(prev, [np.nan, np.nan, 1.0, np.nan, 2.0, 4.0, np.nan, 6.0])
     assert np.array_equal(sma, indicators.sma(x, 2, a)[:, 0], equal_nan=True)
-    first, last, gap_ptr, gap_rows = k.bar_index_nb(a)
-    assert (first[0], last[0], list(gap_rows[gap_ptr[0] : gap_ptr[1]])) == (1, 7, [3])
+    assert (bars.first_bar[0], bars.last_bar[0], list(bars.gap_rows[bars.gap_ptr[0] : bars.gap_ptr[1]])) == (
+        1,
+        7,
+        [3],
+    )
 
 
-def test_setup_atr_matches_the_atr_array(panel: Panel) -> None:
-    p, a = panel, panel.available
-    atr = indicators.atr(p.high, p.low, p.close, a, 10)
-    rng = np.random.default_rng(1)
-    session = rng.integers(0, p.n_sessions, 2000)
-    symbol = rng.integers(0, p.n_symbols, 2000)
-    first, _, gap_ptr, gap_rows = k.bar_index_nb(a)
-    got = k.setup_atr_nb(p.high, p.low, p.close, a, first, gap_ptr, gap_rows, 10, session, symbol)
-    assert np.array_equal(got, atr[session, symbol], equal_nan=True)
+def test_the_sma5_tie_is_exact_in_the_kernel() -> None:
+    # RULES 8: a plain mean of the window; 11.65 equals its SMA5 (see test_indicators_handmade)
+    x = np.array([10.33, 11.72, 11.93, 11.81, 11.14, 11.65])[:, None]
+    bars = kernel_bars(x, x, x, np.ones(x.shape, dtype=bool))
+    assert at_every_bar(bars, 5, False)[5, 0] == 11.65

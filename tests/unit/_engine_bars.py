@@ -1,7 +1,5 @@
-"""Tiny hand-made panels, scanners and sizers for the exit, reference-engine and scenario tests.
-
-``make_panel({"AAA": [(o, h, l, c), None, ...]})`` builds a Panel whose sessions are consecutive
-business days from 2020-01-01; ``None`` is a session without a bar for that symbol. Volume is 1e6.
+"""Scanners and sizers for the exit, reference-engine and scenario tests; the hand-made panels
+(``make_panel``, ``flat``, ``day``) come from :mod:`trading_playbook.testing`.
 """
 
 from __future__ import annotations
@@ -17,46 +15,13 @@ from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.sizing import SizingContext
 from trading_playbook.core.types import Setup
+from trading_playbook.testing import day, flat, make_panel
+
+__all__ = ["NO_COSTS", "FixedShares", "ScriptedScanner", "bar", "day", "flat", "make_panel", "sleeve"]
 
 Bar4 = tuple[float, float, float, float]
 
 NO_COSTS = PortfolioSettings(slippage_bps=0.0)
-
-
-def make_panel(bars: Mapping[str, Sequence[Bar4 | None]]) -> Panel:
-    symbols = tuple(sorted(bars))
-    n = max(len(v) for v in bars.values())
-    shape = (n, len(symbols))
-    fields = {f: np.full(shape, np.nan) for f in ("open", "high", "low", "close")}
-    for j, sym in enumerate(symbols):
-        for t, bar in enumerate(bars[sym]):
-            if bar is None:
-                continue
-            for f, v in zip(("open", "high", "low", "close"), bar, strict=True):
-                fields[f][t, j] = v
-    available = np.isfinite(fields["close"])
-    sessions = np.array(
-        [np.datetime64("2020-01-01") + np.timedelta64(i, "D") for i in range(n)], dtype="datetime64[D]"
-    )
-    return Panel(
-        sessions=sessions,
-        symbols=symbols,
-        open=fields["open"],
-        high=fields["high"],
-        low=fields["low"],
-        close=fields["close"],
-        volume=np.where(available, 1e6, np.nan),
-        raw_close=fields["close"].copy(),
-        available=available,
-    )
-
-
-def flat(price: float) -> Bar4:
-    return (price, price, price, price)
-
-
-def day(t: int) -> dt.date:
-    return dt.date(2020, 1, 1) + dt.timedelta(days=t)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from _engine_bars import day, flat, make_panel
 
-from trading_playbook.core.errors import SimulationError
+from trading_playbook.core.errors import ConfigError, SimulationError
 from trading_playbook.core.exits.spec import (
     ExitSpec,
     HardStop,
@@ -23,54 +23,20 @@ from trading_playbook.core.exits.spec import (
     TrailTier,
     named_exit,
 )
-from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.fast import run_fast
 from trading_playbook.core.simulate.reference import run_reference
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.sizing import FixedDollarSizer, PercentEquitySizer
 from trading_playbook.core.types import SetupTable
+from trading_playbook.testing import ScriptScanner, TableScanner
 
 NO_COSTS = PortfolioSettings(slippage_bps=0.0)
-
-
-class TableScanner:
-    """Setups from a script {session: [(symbol, score, volume_ratio)]}, ranked as RULES section 3."""
-
-    def __init__(self, script: dict[int, list[tuple[str, float, float]]], hard_stop: float = 0.08) -> None:
-        self.script = script
-        self.hard_stop = hard_stop
-
-    def scan(self, panel: Panel) -> SetupTable:
-        rows = []
-        for t, items in self.script.items():
-            if t >= panel.n_sessions:
-                continue
-            for symbol, score, vr in items:
-                j = panel.symbol_index(symbol)
-                rows.append((t, -score, -vr, symbol, j, float(panel.close[t, j]), score, vr))
-        rows.sort()
-        n = len(rows)
-        ref = np.array([r[5] for r in rows], dtype=np.float64)
-        zeros = np.zeros(n)
-        return SetupTable(
-            session_idx=np.array([r[0] for r in rows], dtype=np.int64),
-            symbol_idx=np.array([r[4] for r in rows], dtype=np.int64),
-            reference_price=ref,
-            initial_stop=ref * (1.0 - self.hard_stop),
-            score=np.array([r[6] for r in rows], dtype=np.float64),
-            base_high=zeros,
-            base_days=np.zeros(n, dtype=np.int64),
-            base_width=zeros,
-            volume_ratio=np.array([r[7] for r in rows], dtype=np.float64),
-            distance_from_high=zeros,
-            rs=zeros,
-        )
 
 
 def sleeve(script, exit_spec, sizer=None, *, name="main", max_positions=1, weight=1.0) -> SleeveSpec:  # type: ignore[no-untyped-def]
     return SleeveSpec(
         name=name,
-        scanner=TableScanner(script),
+        scanner=ScriptScanner(script),
         exit=exit_spec,
         sizer=sizer or PercentEquitySizer(),
         max_positions=max_positions,
@@ -462,19 +428,30 @@ def test_setups_are_ranked_within_a_session_whatever_the_table_order() -> None:
         distance_from_high=zeros,
         rs=zeros,
     )
-    spec = SleeveSpec("main", None, named_exit("fixed"), PercentEquitySizer(), max_positions=2)
+    spec = SleeveSpec("main", TableScanner(table), named_exit("fixed"), PercentEquitySizer(), max_positions=2)
     trades, _ = run_fast(panel, [spec], NO_COSTS, start=0, end=3, setups=[table])
     assert sorted(t.symbol for t in trades) == ["A", "B"]
 
 
-def test_duplicate_sleeve_names_are_refused() -> None:
-    bars = {"A": [flat(10)] * 3}
-    sleeves = [
-        sleeve({0: [("A", 5, 1)]}, named_exit("fixed")),
-        sleeve({0: [("A", 5, 1)]}, named_exit("fixed")),
-    ]
-    with pytest.raises(SimulationError, match="unique"):
-        run_fast(make_panel(bars), sleeves, NO_COSTS, start=0, end=2)
+@pytest.mark.parametrize(
+    ("case", "error", "match"),
+    [
+        ("duplicate names", ConfigError, "sleeve names must be unique"),
+        ("no sleeve", SimulationError, "at least one sleeve"),
+        ("window", SimulationError, "outside the panel"),
+    ],
+)
+def test_both_engines_refuse_bad_input_with_the_same_error(case: str, error: type, match: str) -> None:
+    panel = make_panel({"A": [flat(10)] * 3})
+    one = sleeve({0: [("A", 5, 1)]}, named_exit("fixed"))
+    sleeves = {"duplicate names": [one, one], "no sleeve": [], "window": [one]}[case]
+    end = 5 if case == "window" else 2
+    messages = []
+    for run in (run_fast, run_reference):
+        with pytest.raises(error, match=match) as caught:
+            run(panel, sleeves, NO_COSTS, start=0, end=end)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
 
 
 def test_rank_order_keeps_a_ranked_table_and_sorts_any_other() -> None:

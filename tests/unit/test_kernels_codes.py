@@ -1,4 +1,4 @@
-"""The kernel's integer codes agree with ExitReason, and rule programs encode as documented."""
+"""Rule programs encode as the primitives declare them, and reason names round-trip."""
 
 from __future__ import annotations
 
@@ -9,37 +9,49 @@ import pytest
 from _engine_bars import flat, make_panel
 
 from trading_playbook.core.errors import SimulationError
-from trading_playbook.core.exits.spec import ExitSpec, HardStop, ScaleOut, TrailingStop, TrailTier, named_exit
-from trading_playbook.core.simulate import _kernels as k
+from trading_playbook.core.exits.spec import (
+    REASON_CODES,
+    ExitSpec,
+    HardStop,
+    ScaleOut,
+    TrailingStop,
+    TrailTier,
+    named_exit,
+)
+from trading_playbook.core.simulate import _records as rec
 from trading_playbook.core.simulate.fast import compile_sleeves, run_fast
 from trading_playbook.core.simulate.reference import run_reference
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.sizing import PercentEquitySizer
-from trading_playbook.core.types import ExitReason, SetupTable
+from trading_playbook.core.types import SetupTable
+from trading_playbook.testing import TableScanner, setup_table
 
-
-def test_reason_constants_are_exit_reason_values() -> None:
-    for name in ("HARD_STOP", "BREAKEVEN_STOP", "TRAILING_STOP", "MA_BREAK", "LOWER_CLOSE", "LOWER_HIGH"):
-        assert getattr(k, f"REASON_{name}") == ExitReason[name]
-    for name in ("EMA_BREAK", "TIME_STOP", "STOP_LOSS", "TARGET", "END_OF_DATA", "END_OF_TEST"):
-        assert getattr(k, f"REASON_{name}") == ExitReason[name]
+NO_SETUPS = TableScanner(setup_table([]))
 
 
 def test_smart_exits_program() -> None:
-    sleeve = SleeveSpec("main", None, named_exit("smart_exits"), PercentEquitySizer(), max_positions=4)
+    sleeve = SleeveSpec("main", NO_SETUPS, named_exit("smart_exits"), PercentEquitySizer(), max_positions=4)
     compiled = compile_sleeves([sleeve], PortfolioSettings())
-    kinds = compiled.rule_kind[0, : compiled.n_rules[0]].tolist()
-    assert kinds == [k.RULE_HARD_STOP, k.RULE_TRAIL, k.RULE_MA_BREAK, k.RULE_LOWER_CLOSE, k.RULE_TIME_STOP]
-    trail = compiled.rule_params[0, 1]
-    assert (trail[k.P_A], trail[k.P_B], trail[k.P_C]) == (
-        0.0,
-        0.0,
-        0.05,
-    )  # close basis, new_peak, +5 % arming
-    assert trail[k.P_TIERS - 1] == 3 and trail[k.P_TIERS : k.P_TIERS + 3].tolist() == [0.15, k.TIER_PCT, 0.95]
-    assert math.isinf(trail[k.P_TIERS + 6]) and trail[k.P_TIERS + 7] == k.TIER_ATR
-    assert compiled.needs.sma == {5: 0} and compiled.needs.atr == {10: 0} and compiled.needs.prev_close
-    assert compiled.sizer_params[0, 0] == 0.25  # percent_equity defaults to 1 / max_positions
+    rules = compiled.rules
+    kinds = rules.kind[0, : rules.n_rules[0]].tolist()
+    assert kinds == [
+        rec.RULE_HARD_STOP,
+        rec.RULE_TRAIL,
+        rec.RULE_MA_BREAK,
+        rec.RULE_LOWER_CLOSE,
+        rec.RULE_TIME_STOP,
+    ]
+    trail = rules.params[0, 1]
+    # close basis, new_peak updates, +5 % arming, ATR10, three tiers
+    assert (trail[rec.TRAIL_BASIS], trail[rec.TRAIL_UPDATE], trail[rec.TRAIL_ACTIVATION]) == (0.0, 0.0, 0.05)
+    assert trail[rec.TRAIL_ATR_PERIOD] == 10 and trail[rec.P_REASON] == REASON_CODES["TRAILING_STOP"]
+    tiers = rec.TRAIL_TIERS
+    assert trail[tiers] == 3 and trail[tiers + 1 : tiers + 4].tolist() == [0.15, rec.TIER_PCT, 0.95]
+    assert math.isinf(trail[tiers + 7]) and trail[tiers + 8] == rec.TIER_ATR
+    assert rules.params[0, 2, rec.MA_PERIOD] == 5 and rules.params[0, 2, rec.MA_MAX_PROFIT] == 0.03
+    assert math.isnan(rules.params[0, 2, rec.MA_MIN_PEAK_HIGH])
+    assert compiled.longest_window == 10 and compiled.ema_rows == {}
+    assert rules.sizer_params[0, 0] == 0.25  # percent_equity defaults to 1 / max_positions
 
 
 def test_custom_scale_out_reason_names_round_trip() -> None:
@@ -68,8 +80,8 @@ def test_custom_scale_out_reason_names_round_trip() -> None:
 
 
 def test_too_many_tiers_is_a_clear_error() -> None:
-    tiers = tuple(TrailTier(float(i), "pct", 0.9) for i in range(k.MAX_TIERS + 1))
+    tiers = tuple(TrailTier(float(i), "pct", 0.9) for i in range(rec.MAX_TIERS + 1))
     spec = ExitSpec("many", (TrailingStop(tiers=tiers),))
-    sleeve = SleeveSpec("main", None, spec, PercentEquitySizer())
+    sleeve = SleeveSpec("main", NO_SETUPS, spec, PercentEquitySizer())
     with pytest.raises(SimulationError, match="tiers"):
         compile_sleeves([sleeve], PortfolioSettings())

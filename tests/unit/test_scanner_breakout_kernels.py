@@ -1,6 +1,6 @@
-"""The daily_breakout kernels: the streamed features equal core.indicators bit for bit, the serial and
-parallel forms and any split of the symbols into chunks give identical setups, and a forked child
-(after the parent ran the threaded kernels) scans without starting OpenMP threads."""
+"""The daily_breakout kernels: the streamed features equal core.indicators bit for bit, any split of the
+symbols into chunks (one thread or several) gives identical setups, and a forked child (after the
+parent scanned on threads) scans in one thread."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import sys
 
 import numpy as np
 import pytest
-from _scanner_panels import random_walks, walk_panel
 
 from trading_playbook.core import indicators
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.scanners import DailyBreakoutScanner
 from trading_playbook.core.scanners import daily_breakout as db
 from trading_playbook.core.types import SetupTable
+from trading_playbook.testing import random_walks, walk_panel
 
 
 def random_panel(seed: int, n_sessions: int = 400, n_symbols: int = 7, gap_rate: float = 0.15) -> Panel:
@@ -104,7 +104,7 @@ def _scan_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-a
     sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork"
 )
 def test_a_forked_child_scans_with_the_serial_kernels() -> None:
-    """GNU OpenMP aborts a forked child that starts a parallel region once the parent used threads."""
+    """A forked child (a research worker) scans in one thread and gets the parent's setups."""
     parent = DailyBreakoutScanner("very_relaxed", min_price=0.0).scan(random_panel(0))
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+
 __all__ = [
     "ema_nb",
     "previous_nb",

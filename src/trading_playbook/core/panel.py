@@ -150,17 +150,6 @@ class Panel:
             h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()
 
-    def describe(self) -> dict[str, object]:
-        """Summary used in result.json ``data``."""
-        return {
-            "symbols": self.n_symbols,
-            "sessions": self.n_sessions,
-            "first_session": str(self.sessions[0]) if self.n_sessions else None,
-            "last_session": str(self.sessions[-1]) if self.n_sessions else None,
-            "adjustment": self.adjustment,
-            "fingerprint": self.fingerprint,
-        }
-
 
 def split_factors(split: np.ndarray) -> np.ndarray:
     """``F_t = prod(k_s for s > t)`` down each column of a (T, N) split-coefficient array.

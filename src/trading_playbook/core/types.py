@@ -27,26 +27,17 @@ __all__ = [
 
 
 class ExitReason(IntEnum):
-    """Integer-coded exit reasons (numba kernels use the integers, results use the names)."""
+    """The exit reasons the session loop gives itself, integer-coded for the fast engine.
+
+    Each exit primitive declares its own reasons (``REASONS`` in ``core.exits.spec``); their codes
+    follow these (``core.exits.spec.REASON_CODES``). A reason the engines give outside any exit rule
+    (a forced sale) is added here, and both engines name it.
+    """
 
     NONE = 0
-    HARD_STOP = 1
-    BREAKEVEN_STOP = 2
-    TRAILING_STOP = 3
-    MA_BREAK = 4
-    LOWER_CLOSE = 5
-    LOWER_HIGH = 6
-    EMA_BREAK = 7
-    TIME_STOP = 8
-    STOP_LOSS = 9
-    TARGET = 10
-    SCALE_1 = 11
-    SCALE_2 = 12
-    SCALE_3 = 13
-    PROFIT_TAKE_25 = 14
-    END_OF_DATA = 15
-    END_OF_TEST = 16
-    CUSTOM = 17  # a user exit written in Python gave its own reason string
+    END_OF_DATA = 1  # the symbol's data ends before the backtest's last session
+    END_OF_TEST = 2  # the backtest's last session
+    CUSTOM = 3  # a user exit written in Python gave no reason string
 
 
 @dataclass(frozen=True, slots=True)

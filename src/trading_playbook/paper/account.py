@@ -74,21 +74,11 @@ class Account:
     broker: dict[str, Any]
     start: dt.date
     created_at: str
-    workdir: str | None = None  # the folder relative data paths of the config are read from
+    base_dir: str | None = None  # the config file's folder: relative [data] paths are read from it
 
     def playbook_config(self) -> PlaybookConfig:
-        return parse_config(self.config, origin=f"paper account {self.name!r}")
-
-    def data_config(self) -> PlaybookConfig:
-        """The config with relative ``[data] path``/``cache_dir`` resolved against the folder the
-        account was created in (a daemon may run from anywhere)."""
-        cfg = self.playbook_config()
-        changes = {}
-        for key in ("path", "cache_dir"):
-            value = getattr(cfg.data, key)
-            if value and self.workdir and not Path(value).expanduser().is_absolute():
-                changes[f"data.{key}"] = str(Path(self.workdir) / value)
-        return cfg.with_overrides(changes) if changes else cfg
+        """The stored config, its relative paths resolved against the config file's folder."""
+        return parse_config(self.config, origin=f"paper account {self.name!r}", base_dir=self.base_dir)
 
 
 @dataclass
@@ -228,7 +218,7 @@ def init_account(
                     "broker": spec,
                     "start": first.isoformat(),
                     "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    "workdir": str(Path.cwd().resolve()),
+                    "base_dir": str(Path(config_path).parent.absolute()),
                 }
             )
         finally:
@@ -267,7 +257,7 @@ def open_account(name: str, home: Path | None = None) -> tuple[Account, Journal]
         journal.close()
         raise AccountError(f"journal {path} has schema {meta.get('schema_version')!r}, not {SCHEMA_VERSION}")
     account = Account(
-        workdir=meta.get("workdir"),
+        base_dir=meta.get("base_dir"),
         name=str(meta["account"]),
         path=path,
         config=dict(meta["config"]),
@@ -355,7 +345,7 @@ def step_account(
             if account.config_path and Path(account.config_path).is_file():
                 _refuse_changed(name, account.config, account.config_path, load_config(account.config_path))
             cfg = account.playbook_config()
-            data = panel if panel is not None else load_data(account.data_config()).panel
+            data = panel if panel is not None else load_data(cfg).panel
             rows, note = _pending_rows(journal, account, data, until)
             result = StepResult(account=name, note=note)
             if len(rows):

@@ -120,7 +120,7 @@ def replay(
     )
     sleeves = build_sleeves(cfg)
     settings = portfolio_settings(cfg)
-    tables = [ws.setups_for(s.scanner) if hasattr(s.scanner, "scan") else None for s in sleeves]
+    tables = [ws.setups_for(s) if s.vectorised else None for s in sleeves]
     market = replay_market(panel, sleeves, hi, tables)
     journal = Journal(path, create=True)
     try:

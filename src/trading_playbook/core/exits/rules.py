@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from trading_playbook.core.exits.spec import (
     BreakevenStop,
@@ -56,9 +57,19 @@ from trading_playbook.core.exits.spec import (
     TimeStop,
     TrailingStop,
     TrailTier,
+    is_gated,
 )
 
-__all__ = ["BarView", "ExitOrder", "ExitRuleEngine", "ExitState", "trail_level"]
+__all__ = [
+    "CLOSE_CHECKS",
+    "PARTIALS",
+    "RESTING_LEVELS",
+    "BarView",
+    "ExitOrder",
+    "ExitRuleEngine",
+    "ExitState",
+    "trail_level",
+]
 
 _NAN = math.nan
 
@@ -148,10 +159,112 @@ def _raise_trail(old: float, new: float) -> float:
     return old
 
 
-_STOP_REASONS = {
-    "hard_stop": "HARD_STOP",
-    "breakeven_stop": "BREAKEVEN_STOP",
-    "trailing_stop": "TRAILING_STOP",
+# ---------------------------------------------------------------------------------------- primitives
+# The reference implementation of each primitive: one function per primitive and stage, registered in
+# the table of its stage by primitive type. A rule's reason is its primitive's declared REASONS[0].
+
+
+def _rest_hard_stop(rule: HardStop, state: ExitState, session: int, i: int) -> float:
+    return state.entry_price * (1.0 - rule.pct)
+
+
+def _rest_breakeven_stop(rule: BreakevenStop, state: ExitState, session: int, i: int) -> float:
+    return state.entry_price if state.partial_taken else _NAN
+
+
+def _rest_trailing_stop(rule: TrailingStop, state: ExitState, session: int, i: int) -> float:
+    if rule.basis != "resting" or session <= state.entry_session:
+        return _NAN
+    if rule.after_partial and not state.partial_taken:
+        return _NAN
+    return state.trails[i]
+
+
+def _close_trailing_stop(rule: TrailingStop, state: ExitState, bar: BarView, i: int, rose: bool) -> bool:
+    if rule.basis == "resting":
+        return False  # checked intraday; recomputed after the rules
+    if rule.update == "every_close" or rose:
+        atr = bar.atr.get(rule.atr_period, _NAN)
+        level = trail_level(rule.tiers, state.peak_close, state.entry_price, atr)
+        state.trails[i] = _raise_trail(state.trails[i], level)
+    trail = state.trails[i]
+    if math.isnan(trail):
+        return False
+    if rule.activation is not None and not state.peak_close > state.entry_price * (1.0 + rule.activation):
+        return False
+    return bar.close < trail
+
+
+def _close_ma_break(rule: MaBreak, state: ExitState, bar: BarView, i: int, rose: bool) -> bool:
+    entry = state.entry_price
+    if rule.max_profit is not None and not bar.close / entry - 1.0 < rule.max_profit:
+        return False
+    if rule.min_peak_high_profit is not None and not state.peak_high > entry * (
+        1.0 + rule.min_peak_high_profit
+    ):
+        return False
+    return bar.close < bar.sma.get(rule.period, _NAN)
+
+
+def _close_lower_close(rule: LowerClose, state: ExitState, bar: BarView, i: int, rose: bool) -> bool:
+    return state.peak_close > state.entry_price * (1.0 + rule.min_peak_profit) and bar.close < bar.prev_close
+
+
+def _close_lower_high(rule: LowerHigh, state: ExitState, bar: BarView, i: int, rose: bool) -> bool:
+    return state.peak_high > state.entry_price * (1.0 + rule.min_peak_profit) and bar.high < bar.prev_high
+
+
+def _close_ema_break(rule: EmaBreak, state: ExitState, bar: BarView, i: int, rose: bool) -> bool:
+    return bar.close < bar.ema.get(rule.period, _NAN)
+
+
+def _close_time_stop(rule: TimeStop, state: ExitState, bar: BarView, i: int, rose: bool) -> bool:
+    return state.sessions_held(bar.session) >= rule.sessions
+
+
+def _close_stop_loss(rule: StopLossClose, state: ExitState, bar: BarView, i: int, rose: bool) -> bool:
+    return bar.close <= state.entry_price * (1.0 - rule.pct)
+
+
+def _close_target(rule: TargetClose, state: ExitState, bar: BarView, i: int, rose: bool) -> bool:
+    return bar.close >= state.entry_price * (1.0 + rule.pct)
+
+
+def _partial_scale_out(rule: ScaleOut, state: ExitState, bar: BarView, i: int) -> list[ExitOrder]:
+    profit = bar.close / state.entry_price - 1.0
+    per_level = math.floor(rule.fraction * state.original_shares)
+    orders: list[ExitOrder] = []
+    taken = state.levels_taken[i]
+    for k, level in enumerate(rule.levels):
+        if taken[k] or not profit >= level:
+            continue
+        taken[k] = True
+        shares = min(per_level, state.remaining)
+        state.remaining -= shares
+        orders.append(ExitOrder(shares, rule.reason(k)))
+    if orders:
+        state.partial_taken = True
+    return orders
+
+
+# stage tables: primitive type -> its reference implementation at that stage
+RESTING_LEVELS: dict[type, Callable[[Any, ExitState, int, int], float]] = {
+    HardStop: _rest_hard_stop,
+    BreakevenStop: _rest_breakeven_stop,
+    TrailingStop: _rest_trailing_stop,
+}
+CLOSE_CHECKS: dict[type, Callable[[Any, ExitState, BarView, int, bool], bool]] = {
+    TrailingStop: _close_trailing_stop,
+    MaBreak: _close_ma_break,
+    LowerClose: _close_lower_close,
+    LowerHigh: _close_lower_high,
+    EmaBreak: _close_ema_break,
+    TimeStop: _close_time_stop,
+    StopLossClose: _close_stop_loss,
+    TargetClose: _close_target,
+}
+PARTIALS: dict[type, Callable[[Any, ExitState, BarView, int], list[ExitOrder]]] = {
+    ScaleOut: _partial_scale_out
 }
 
 
@@ -161,6 +274,15 @@ class ExitRuleEngine:
     def __init__(self, spec: ExitSpec) -> None:
         self.spec = spec
         self.rules: tuple[ExitRule, ...] = spec.rules
+        self._resting = [
+            (i, r, RESTING_LEVELS[type(r)]) for i, r in enumerate(self.rules) if type(r) in RESTING_LEVELS
+        ]
+        self._closing = [
+            (i, r, CLOSE_CHECKS.get(type(r)), PARTIALS.get(type(r))) for i, r in enumerate(self.rules)
+        ]
+        self._trails = [
+            (i, r) for i, r in enumerate(self.rules) if isinstance(r, TrailingStop) and r.basis == "resting"
+        ]
 
     @property
     def name(self) -> str:
@@ -210,25 +332,14 @@ class ExitRuleEngine:
         """The highest resting level and its reason (ties: the rule listed first), or None."""
         best_level = _NAN
         best_reason = ""
-        for i, rule in enumerate(self.rules):
-            level = self._resting_level(state, session, i, rule)
+        for i, rule, level_of in self._resting:
+            level = level_of(rule, state, session, i)
             if not math.isnan(level) and (math.isnan(best_level) or level > best_level):
                 best_level = level
-                best_reason = _STOP_REASONS[rule.kind]
+                best_reason = rule.REASONS[0]
         if math.isnan(best_level):
             return None
         return best_level, best_reason
-
-    def _resting_level(self, state: ExitState, session: int, i: int, rule: ExitRule) -> float:
-        if isinstance(rule, HardStop):
-            return state.entry_price * (1.0 - rule.pct)
-        if isinstance(rule, BreakevenStop):
-            return state.entry_price if state.partial_taken else _NAN
-        if isinstance(rule, TrailingStop) and rule.basis == "resting":
-            if session <= state.entry_session or (rule.after_partial and not state.partial_taken):
-                return _NAN
-            return state.trails[i]
-        return _NAN
 
     # ------------------------------------------------------------------ step 3: at the close
     def on_close(self, state: ExitState, bar: BarView) -> list[ExitOrder]:
@@ -242,87 +353,22 @@ class ExitRuleEngine:
         if rose:
             state.peak_close = bar.close
         state.peak_high = max(state.peak_high, bar.high)
-        for i, rule in enumerate(self.rules):
-            if getattr(rule, "after_partial", False) and not state.partial_taken:
+        for i, rule, check, partial in self._closing:
+            if is_gated(rule) and not state.partial_taken:
                 continue
-            if isinstance(rule, ScaleOut):
-                orders = self._scale_out(state, bar, i, rule)
+            if partial is not None:
+                orders = partial(rule, state, bar, i)
                 if orders:
-                    return orders
-                continue
-            reason = self._close_rule(state, bar, i, rule, rose)
-            if reason:
+                    return orders  # a partial ends the close processing of the session
+            elif check is not None and check(rule, state, bar, i, rose):
                 shares = state.remaining
                 state.remaining = 0
-                return [ExitOrder(shares, reason)]
+                return [ExitOrder(shares, rule.REASONS[0])]
         self._update_resting_trails(state, bar)
         return []
 
-    def _close_rule(self, state: ExitState, bar: BarView, i: int, rule: ExitRule, rose: bool) -> str:
-        """Reason if the full-exit rule ``rule`` matches at this close, else ''."""
-        entry = state.entry_price
-        close = bar.close
-        if isinstance(rule, TrailingStop):
-            return self._close_trail(state, bar, i, rule, rose)
-        if isinstance(rule, MaBreak):
-            sma = bar.sma.get(rule.period, _NAN)
-            if rule.max_profit is not None and not close / entry - 1.0 < rule.max_profit:
-                return ""
-            if rule.min_peak_high_profit is not None and not state.peak_high > entry * (
-                1.0 + rule.min_peak_high_profit
-            ):
-                return ""
-            return "MA_BREAK" if close < sma else ""
-        if isinstance(rule, LowerClose):
-            matched = state.peak_close > entry * (1.0 + rule.min_peak_profit) and close < bar.prev_close
-            return "LOWER_CLOSE" if matched else ""
-        if isinstance(rule, LowerHigh):
-            matched = state.peak_high > entry * (1.0 + rule.min_peak_profit) and bar.high < bar.prev_high
-            return "LOWER_HIGH" if matched else ""
-        if isinstance(rule, EmaBreak):
-            return "EMA_BREAK" if close < bar.ema.get(rule.period, _NAN) else ""
-        if isinstance(rule, TimeStop):
-            return "TIME_STOP" if state.sessions_held(bar.session) >= rule.sessions else ""
-        if isinstance(rule, StopLossClose):
-            return "STOP_LOSS" if close <= entry * (1.0 - rule.pct) else ""
-        if isinstance(rule, TargetClose):
-            return "TARGET" if close >= entry * (1.0 + rule.pct) else ""
-        return ""  # HardStop / BreakevenStop only rest intraday
-
-    def _close_trail(self, state: ExitState, bar: BarView, i: int, rule: TrailingStop, rose: bool) -> str:
-        if rule.basis == "resting":
-            return ""  # checked intraday; recomputed after the rules
-        if rule.update == "every_close" or rose:
-            atr = bar.atr.get(rule.atr_period, _NAN)
-            level = trail_level(rule.tiers, state.peak_close, state.entry_price, atr)
-            state.trails[i] = _raise_trail(state.trails[i], level)
-        trail = state.trails[i]
-        if math.isnan(trail):
-            return ""
-        if rule.activation is not None and not state.peak_close > state.entry_price * (1.0 + rule.activation):
-            return ""
-        return "TRAILING_STOP" if bar.close < trail else ""
-
-    def _scale_out(self, state: ExitState, bar: BarView, i: int, rule: ScaleOut) -> list[ExitOrder]:
-        profit = bar.close / state.entry_price - 1.0
-        per_level = math.floor(rule.fraction * state.original_shares)
-        orders: list[ExitOrder] = []
-        taken = state.levels_taken[i]
-        for k, level in enumerate(rule.levels):
-            if taken[k] or not profit >= level:
-                continue
-            taken[k] = True
-            shares = min(per_level, state.remaining)
-            state.remaining -= shares
-            orders.append(ExitOrder(shares, rule.reason(k)))
-        if orders:
-            state.partial_taken = True
-        return orders
-
     def _update_resting_trails(self, state: ExitState, bar: BarView) -> None:
-        for i, rule in enumerate(self.rules):
-            if not (isinstance(rule, TrailingStop) and rule.basis == "resting"):
-                continue
+        for i, rule in self._trails:
             if rule.after_partial and not state.partial_taken:
                 continue
             atr = bar.atr.get(rule.atr_period, _NAN)

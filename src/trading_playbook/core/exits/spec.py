@@ -32,19 +32,34 @@ they rest from the next session.
 
 Gating: ``after_partial=True`` makes a rule (its check and its trail updates) inactive until a partial
 has been taken on an earlier session.
+
+Each primitive is declared once, here: its fields (the TOML keys), its kernel ``CODE``, its parameter
+``SLOTS`` (the fields the fast engine's rule table carries, by name, in order) and its ``REASONS``.
+The fast engine's constants (rule codes, parameter columns, reason codes) and its encoder are derived
+from these declarations (:func:`slot_columns`, :data:`REASON_CODES`); the reference interpreter
+(``core.exits.rules``) has one method per primitive. docs/architecture.md walks through adding one.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import typing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from trading_playbook.core.errors import ConfigError
+from trading_playbook.core.types import ExitReason
 
 __all__ = [
     "EXIT_RULE_TYPES",
+    "MAX_LEVELS",
+    "MAX_TIERS",
     "NAMED_EXITS",
+    "N_SLOT_COLUMNS",
+    "REASON_CODES",
+    "SLOT_AFTER_PARTIAL",
+    "SLOT_REASON",
     "BreakevenStop",
     "EmaBreak",
     "ExitRule",
@@ -54,13 +69,50 @@ __all__ = [
     "LowerHigh",
     "MaBreak",
     "ScaleOut",
+    "Slot",
     "StopLossClose",
     "TargetClose",
     "TimeStop",
     "TrailTier",
     "TrailingStop",
+    "choice_code",
+    "is_gated",
     "named_exit",
+    "slot_columns",
 ]
+
+MAX_TIERS = 8  # tiers of a trailing stop the fast engine's rule table holds
+MAX_LEVELS = 8  # levels of a scale-out
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One named parameter of a primitive in the fast engine's rule table.
+
+    ``field`` is the primitive's attribute. A scalar takes one column: a number as itself, ``None`` as
+    NaN, a bool as 1.0 / 0.0, a ``Literal`` choice as its index among the choices
+    (:func:`choice_code`). ``items > 0`` declares a sequence: one column for its length, then up to
+    ``items`` items of ``width`` columns each (a dataclass item's fields in order). ``encode="reason"``
+    stores reason names as reason codes; ``encode="ema_row"`` stores an EMA period as its row in the
+    run's EMA stack. ``indicator`` names the indicator a period field asks the engines to provide
+    (``"sma"``, ``"atr"``, ``"ema"``).
+    """
+
+    field: str
+    items: int = 0
+    width: int = 1
+    encode: Literal["value", "reason", "ema_row"] = "value"
+    indicator: Literal["", "sma", "atr", "ema"] = ""
+
+    @property
+    def columns(self) -> int:
+        """Columns the slot takes in a rule's parameter row."""
+        return 1 + self.items * self.width if self.items else 1
+
+
+SLOT_AFTER_PARTIAL = 0  # every rule's column 0: 1.0 = gated until a partial was taken (``is_gated``)
+SLOT_REASON = 1  # every rule's column 1: the code of its (first) reason
+_FIRST_SLOT = 2
 
 
 @dataclass(frozen=True)
@@ -81,6 +133,10 @@ class TrailTier:
 class HardStop:
     """Resting stop at the initial stop ``entry * (1 - pct)``; reason HARD_STOP. Never moves."""
 
+    CODE: ClassVar[int] = 0
+    REASONS: ClassVar[tuple[str, ...]] = ("HARD_STOP",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (Slot("pct"),)
+
     pct: float = 0.08
     kind: Literal["hard_stop"] = "hard_stop"
 
@@ -88,6 +144,10 @@ class HardStop:
 @dataclass(frozen=True)
 class BreakevenStop:
     """Once a partial was taken, a resting stop at the entry fill price; reason BREAKEVEN_STOP."""
+
+    CODE: ClassVar[int] = 1
+    REASONS: ClassVar[tuple[str, ...]] = ("BREAKEVEN_STOP",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = ()
 
     kind: Literal["breakeven_stop"] = "breakeven_stop"
 
@@ -107,6 +167,16 @@ class TrailingStop:
     entry session).
     """
 
+    CODE: ClassVar[int] = 2
+    REASONS: ClassVar[tuple[str, ...]] = ("TRAILING_STOP",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (
+        Slot("basis"),
+        Slot("update"),
+        Slot("activation"),
+        Slot("atr_period", indicator="atr"),
+        Slot("tiers", items=MAX_TIERS, width=3),
+    )
+
     tiers: tuple[TrailTier, ...]
     basis: Literal["close", "resting"] = "close"
     update: Literal["new_peak", "every_close"] = "new_peak"
@@ -124,6 +194,14 @@ class MaBreak:
     ``min_peak_high_profit`` (``peak_high > entry * (1 + x)``, peak_high including today).
     """
 
+    CODE: ClassVar[int] = 3
+    REASONS: ClassVar[tuple[str, ...]] = ("MA_BREAK",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (
+        Slot("period", indicator="sma"),
+        Slot("max_profit"),
+        Slot("min_peak_high_profit"),
+    )
+
     period: int = 5
     max_profit: float | None = None
     min_peak_high_profit: float | None = None
@@ -136,6 +214,10 @@ class LowerClose:
     """Exit when ``peak_close > entry * (1 + min_peak_profit)`` and ``close_t < close`` of the symbol's
     previous bar (even one before the entry); reason LOWER_CLOSE."""
 
+    CODE: ClassVar[int] = 4
+    REASONS: ClassVar[tuple[str, ...]] = ("LOWER_CLOSE",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (Slot("min_peak_profit"),)
+
     min_peak_profit: float = 0.05
     after_partial: bool = False
     kind: Literal["lower_close"] = "lower_close"
@@ -146,6 +228,10 @@ class LowerHigh:
     """Exit when ``peak_high > entry * (1 + min_peak_profit)`` (today included) and ``high_t < high`` of
     the symbol's previous bar; reason LOWER_HIGH."""
 
+    CODE: ClassVar[int] = 5
+    REASONS: ClassVar[tuple[str, ...]] = ("LOWER_HIGH",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (Slot("min_peak_profit"),)
+
     min_peak_profit: float = 0.05
     after_partial: bool = False
     kind: Literal["lower_high"] = "lower_high"
@@ -154,6 +240,10 @@ class LowerHigh:
 @dataclass(frozen=True)
 class EmaBreak:
     """Exit when ``close_t < EMA_period_t``; reason EMA_BREAK."""
+
+    CODE: ClassVar[int] = 6
+    REASONS: ClassVar[tuple[str, ...]] = ("EMA_BREAK",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (Slot("period", encode="ema_row", indicator="ema"),)
 
     period: int = 10
     after_partial: bool = False
@@ -164,6 +254,10 @@ class EmaBreak:
 class TimeStop:
     """Exit when ``sessions_held >= sessions`` (backtest sessions since the entry session); TIME_STOP."""
 
+    CODE: ClassVar[int] = 7
+    REASONS: ClassVar[tuple[str, ...]] = ("TIME_STOP",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (Slot("sessions"),)
+
     sessions: int = 17
     after_partial: bool = False
     kind: Literal["time_stop"] = "time_stop"
@@ -173,6 +267,10 @@ class TimeStop:
 class StopLossClose:
     """Exit when ``close_t <= entry * (1 - pct)``; reason STOP_LOSS (a close rule, not resting)."""
 
+    CODE: ClassVar[int] = 8
+    REASONS: ClassVar[tuple[str, ...]] = ("STOP_LOSS",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (Slot("pct"),)
+
     pct: float = 0.08
     after_partial: bool = False
     kind: Literal["stop_loss"] = "stop_loss"
@@ -181,6 +279,10 @@ class StopLossClose:
 @dataclass(frozen=True)
 class TargetClose:
     """Exit when ``close_t >= entry * (1 + pct)``; reason TARGET."""
+
+    CODE: ClassVar[int] = 9
+    REASONS: ClassVar[tuple[str, ...]] = ("TARGET",)
+    SLOTS: ClassVar[tuple[Slot, ...]] = (Slot("pct"),)
 
     pct: float = 0.20
     after_partial: bool = False
@@ -198,6 +300,14 @@ class ScaleOut:
     The position closes when nothing remains (the last fill is then the final exit).
     """
 
+    CODE: ClassVar[int] = 10
+    REASONS: ClassVar[tuple[str, ...]] = tuple(f"SCALE_{i + 1}" for i in range(MAX_LEVELS))
+    SLOTS: ClassVar[tuple[Slot, ...]] = (
+        Slot("fraction"),
+        Slot("levels", items=MAX_LEVELS),
+        Slot("level_reasons", items=MAX_LEVELS, encode="reason"),
+    )
+
     levels: tuple[float, ...] = (0.08, 0.15, 0.25)
     fraction: float = 0.25
     reasons: tuple[str, ...] = ()
@@ -207,6 +317,11 @@ class ScaleOut:
         if level_index < len(self.reasons):
             return self.reasons[level_index]
         return f"SCALE_{level_index + 1}"
+
+    @property
+    def level_reasons(self) -> tuple[str, ...]:
+        """The reason of each level, in order."""
+        return tuple(self.reason(i) for i in range(len(self.levels)))
 
 
 ExitRule = (
@@ -238,6 +353,50 @@ EXIT_RULE_TYPES: dict[str, type] = {
 }
 
 
+def is_gated(rule: ExitRule) -> bool:
+    """Whether ``rule`` waits for a partial (``after_partial``; primitives without the field never do)."""
+    return bool(getattr(rule, "after_partial", False))
+
+
+@functools.cache
+def slot_columns(cls: type) -> dict[str, int]:
+    """Column of each declared slot of primitive ``cls`` in its rule's parameter row (a sequence's
+    column holds its length; its items follow)."""
+    out: dict[str, int] = {}
+    column = _FIRST_SLOT
+    for slot in cls.SLOTS:  # type: ignore[attr-defined]
+        out[slot.field] = column
+        column += slot.columns
+    return out
+
+
+@functools.cache
+def choice_code(cls: type, field_name: str, choice: str) -> float:
+    """The number a ``Literal`` field's ``choice`` is stored as: its index among the choices."""
+    hint = typing.get_type_hints(cls)[field_name]
+    return float(typing.get_args(hint).index(choice))
+
+
+def _slot_width(cls: type) -> int:
+    return _FIRST_SLOT + sum(slot.columns for slot in cls.SLOTS)  # type: ignore[attr-defined]
+
+
+N_SLOT_COLUMNS = max(_slot_width(cls) for cls in EXIT_RULE_TYPES.values())
+
+
+def _reason_codes() -> dict[str, int]:
+    """Every reason's integer code: the engine's own (:class:`ExitReason`), then each primitive's
+    declared reasons in declaration order. Codes live only inside one run (results carry names)."""
+    codes = {reason.name: int(reason) for reason in ExitReason}
+    for cls in EXIT_RULE_TYPES.values():
+        for name in cls.REASONS:  # type: ignore[attr-defined]
+            codes.setdefault(name, len(codes))
+    return codes
+
+
+REASON_CODES: dict[str, int] = _reason_codes()
+
+
 @dataclass(frozen=True)
 class ExitSpec:
     """A named, ordered list of exit rule primitives."""
@@ -261,12 +420,9 @@ class ExitSpec:
         """Indicator periods the rules read: {'sma': {5}, 'ema': {10}, 'atr': {10}}."""
         needs: dict[str, set[int]] = {"sma": set(), "ema": set(), "atr": set()}
         for rule in self.rules:
-            if isinstance(rule, MaBreak):
-                needs["sma"].add(rule.period)
-            elif isinstance(rule, EmaBreak):
-                needs["ema"].add(rule.period)
-            elif isinstance(rule, TrailingStop) and any(t.mode == "atr" for t in rule.tiers):
-                needs["atr"].add(rule.atr_period)
+            for slot in rule.SLOTS:
+                if slot.indicator:
+                    needs[slot.indicator].add(int(getattr(rule, slot.field)))
         return needs
 
 

@@ -3,8 +3,9 @@
 The panel is (T, N) row-major, so every kernel walks it session by session (rows read sequentially),
 keeping per-symbol state. A symbol's bars are numbered ``p = 0, 1, ...`` in session order (its own
 bars, sessions without a bar skipped: RULES section 8). The symbols are split into chunks of
-consecutive symbols; each phase works chunk by chunk, in one thread (``*_serial_nb``) or with the
-chunks in threads (``*_parallel_nb``, ``prange``). Chunks share nothing, so both give identical
+consecutive symbols; each phase is one kernel call per chunk. The chunk kernels release the GIL
+(``nogil``), so the scanner runs the chunks on Python threads: one compiled form serves one thread or
+many (no ``parallel=True`` twin to compile), and chunks share nothing, so any split gives identical
 results.
 
 1. :func:`prepare_chunk_nb` (features, threshold-independent): SMA20, SMA50, the volume average (each
@@ -20,24 +21,20 @@ results.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+from typing import Any
 
-__all__ = [
-    "assemble_nb",
-    "prepare_chunk_nb",
-    "prepare_parallel_nb",
-    "prepare_serial_nb",
-    "scan_chunk_nb",
-    "scan_parallel_nb",
-    "scan_serial_nb",
-]
+import numpy as np
+from numba import njit
+
+from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+
+__all__ = ["assemble_nb", "prepare_chunk_nb", "scan_chunk_nb"]
 
 TREND_FAST = 20  # SMA windows of the trend rule (RULES section 3, not parameters)
 TREND_SLOW = 50
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def prepare_chunk_nb(
     chunk: int,
     close: np.ndarray,
@@ -96,8 +93,8 @@ def prepare_chunk_nb(
             k = slot[b]
             closes[k, b] = c
             slot[b] = 0 if k + 1 == ring_size else k + 1
-            fast = _ring_mean_nb(closes, b, k, p, TREND_FAST)
-            slow = _ring_mean_nb(closes, b, k, p, TREND_SLOW)
+            fast = _ring_mean_nb(closes, b, k, p, np.int64(TREND_FAST))  # not a literal: one compiled form
+            slow = _ring_mean_nb(closes, b, k, p, np.int64(TREND_SLOW))
             v = volume[t, j]
             kv = volume_slot[b]
             volumes[kv, b] = v
@@ -138,7 +135,9 @@ def prepare_chunk_nb(
 
 
 @njit(cache=True, error_model="numpy")
-def _ring_mean_nb(ring: np.ndarray, b: int, k: int, p: int, n: int) -> float:  # pragma: no cover - numba
+def _ring_mean_nb(
+    ring: np.ndarray, b: int, k: int, p: int, n: int | np.integer[Any]
+) -> float:  # pragma: no cover - numba
     """The plain mean of symbol column ``b``'s last ``n`` bars, the newest (bar number ``p``) in
     ``ring[k, b]``: summed oldest first, as
     :func:`~trading_playbook.core._indicator_kernels.window_mean_nb` (RULES section 8); NaN before
@@ -161,59 +160,7 @@ def _ring_mean_nb(ring: np.ndarray, b: int, k: int, p: int, n: int) -> float:  #
     return float(total / n)
 
 
-@njit(cache=True, error_model="numpy")
-def prepare_serial_nb(
-    close: np.ndarray,
-    raw_close: np.ndarray,
-    high: np.ndarray,
-    volume: np.ndarray,
-    available: np.ndarray,
-    symbol_bounds: np.ndarray,
-    capacity_bounds: np.ndarray,
-    high_lookback: int,
-    volume_lookback: int,
-    rs_lookback: int,
-    n_candidates: np.ndarray,
-    c_session: np.ndarray,
-    c_symbol: np.ndarray,
-    c_pos: np.ndarray,
-    c_values: np.ndarray,
-) -> None:  # pragma: no cover - numba
-    """:func:`prepare_chunk_nb` for every chunk in one thread."""
-    for chunk in range(n_candidates.shape[0]):
-        prepare_chunk_nb(
-            chunk, close, raw_close, high, volume, available, symbol_bounds, capacity_bounds,
-            high_lookback, volume_lookback, rs_lookback, n_candidates, c_session, c_symbol, c_pos, c_values,
-        )  # fmt: skip
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def prepare_parallel_nb(
-    close: np.ndarray,
-    raw_close: np.ndarray,
-    high: np.ndarray,
-    volume: np.ndarray,
-    available: np.ndarray,
-    symbol_bounds: np.ndarray,
-    capacity_bounds: np.ndarray,
-    high_lookback: int,
-    volume_lookback: int,
-    rs_lookback: int,
-    n_candidates: np.ndarray,
-    c_session: np.ndarray,
-    c_symbol: np.ndarray,
-    c_pos: np.ndarray,
-    c_values: np.ndarray,
-) -> None:  # pragma: no cover - numba
-    """:func:`prepare_chunk_nb` with the chunks in threads."""
-    for chunk in prange(n_candidates.shape[0]):
-        prepare_chunk_nb(
-            chunk, close, raw_close, high, volume, available, symbol_bounds, capacity_bounds,
-            high_lookback, volume_lookback, rs_lookback, n_candidates, c_session, c_symbol, c_pos, c_values,
-        )  # fmt: skip
-
-
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def scan_chunk_nb(
     chunk: int,
     high: np.ndarray,
@@ -319,64 +266,6 @@ def scan_chunk_nb(
         h_index[r, 1] = j
         r += 1
     n_hits[chunk] = r - start
-
-
-@njit(cache=True, error_model="numpy")
-def scan_serial_nb(
-    high: np.ndarray,
-    low: np.ndarray,
-    available: np.ndarray,
-    capacity_bounds: np.ndarray,
-    n_candidates: np.ndarray,
-    c_session: np.ndarray,
-    c_symbol: np.ndarray,
-    c_pos: np.ndarray,
-    c_values: np.ndarray,
-    thresholds: np.ndarray,
-    bounds: np.ndarray,
-    hit: np.ndarray,
-    days: np.ndarray,
-    base_high: np.ndarray,
-    base_width: np.ndarray,
-    h_values: np.ndarray,
-    h_index: np.ndarray,
-    n_hits: np.ndarray,
-) -> None:  # pragma: no cover - numba
-    """:func:`scan_chunk_nb` for every chunk in one thread."""
-    for chunk in range(n_candidates.shape[0]):
-        scan_chunk_nb(
-            chunk, high, low, available, capacity_bounds, n_candidates, c_session, c_symbol, c_pos,
-            c_values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
-        )  # fmt: skip
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def scan_parallel_nb(
-    high: np.ndarray,
-    low: np.ndarray,
-    available: np.ndarray,
-    capacity_bounds: np.ndarray,
-    n_candidates: np.ndarray,
-    c_session: np.ndarray,
-    c_symbol: np.ndarray,
-    c_pos: np.ndarray,
-    c_values: np.ndarray,
-    thresholds: np.ndarray,
-    bounds: np.ndarray,
-    hit: np.ndarray,
-    days: np.ndarray,
-    base_high: np.ndarray,
-    base_width: np.ndarray,
-    h_values: np.ndarray,
-    h_index: np.ndarray,
-    n_hits: np.ndarray,
-) -> None:  # pragma: no cover - numba
-    """:func:`scan_chunk_nb` with the chunks in threads."""
-    for chunk in prange(n_candidates.shape[0]):
-        scan_chunk_nb(
-            chunk, high, low, available, capacity_bounds, n_candidates, c_session, c_symbol, c_pos,
-            c_values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
-        )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")

@@ -25,9 +25,10 @@ parameter sweeps, see :mod:`._breakout_kernels`) and :meth:`DailyBreakoutScanner
 session, plain numpy over a short tail of each symbol's bars, for live scanning). Tests prove they agree.
 
 The kernels run with the symbols split into one chunk per numba thread (``numba.set_num_threads``
-controls it; the result does not depend on it). Called from a thread other than the main one, or in a
-child forked by :mod:`multiprocessing`, they run in one thread: GNU OpenMP, numba's usual threading
-layer, aborts such a child once the parent used threads.
+controls it; the result does not depend on it), each chunk a call of a GIL-free kernel on a Python
+thread. Called from a thread other than the main one, or in a child forked by :mod:`multiprocessing`
+(a research worker), they run in one thread: the caller's own threads or processes already keep the
+cores busy.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import util as _mp_util
 from typing import Any, ClassVar
@@ -118,22 +120,20 @@ def _after_fork(state: _ForkState) -> None:  # pragma: no cover - runs in forked
     state.forked = True
 
 
-# GNU OpenMP (numba's "omp" threading layer) aborts a forked child that starts a parallel region once
-# the parent has used threads, so forked children use the serial kernels.
+# a forked child is a research worker: its siblings keep the cores busy, so it scans in one thread
 _FORK_STATE = _ForkState()
 _mp_util.register_after_fork(_FORK_STATE, _after_fork)
 
 
 def _threads_allowed() -> bool:
-    """Whether the threaded kernels may run: not in a forked child, and only from the main thread (a
-    caller's own threads already keep the cores busy, and numba's "workqueue" threading layer, the
-    fallback without OpenMP or TBB, aborts on concurrent launches)."""
+    """Whether the chunks may run on threads: not in a forked child, and only from the main thread (a
+    caller's own threads or worker processes already keep the cores busy)."""
     return not _FORK_STATE.forked and threading.current_thread() is threading.main_thread()
 
 
 def _chunks() -> int:
     """Chunks of symbols for the kernels, one per numba thread (more, narrower chunks measured slower);
-    1 (the serial kernels) when threads are not allowed."""
+    1 (one thread) when threads are not allowed."""
     return int(numba.get_num_threads()) if _threads_allowed() else 1
 
 
@@ -266,10 +266,7 @@ class DailyBreakoutScanner:
             symbol_bounds, capacity_bounds, self.high_lookback, self.volume_lookback, self.rs_lookback,
             n_candidates, session, symbol, position, values,
         )  # fmt: skip
-        if n_candidates.shape[0] > 1:
-            _bk.prepare_parallel_nb(*args)
-        else:
-            _bk.prepare_serial_nb(*args)
+        _each_chunk(_bk.prepare_chunk_nb, n_candidates.shape[0], args)
         return BreakoutFeatures(
             key=self.features_key(),
             shape=(int(available.shape[0]), int(available.shape[1])),
@@ -306,10 +303,7 @@ class DailyBreakoutScanner:
             feats.capacity_bounds, feats.n_candidates, feats.session, feats.symbol, feats.position,
             feats.values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
         )  # fmt: skip
-        if n_hits.shape[0] > 1 and _threads_allowed():
-            _bk.scan_parallel_nb(*args)
-        else:
-            _bk.scan_serial_nb(*args)
+        _each_chunk(_bk.scan_chunk_nb, n_hits.shape[0] if _threads_allowed() else 1, args, n_hits.shape[0])
         columns = _bk.assemble_nb(
             feats.capacity_bounds,
             n_hits,
@@ -437,6 +431,17 @@ def _plain_mean(window: np.ndarray) -> float:
     arithmetic of the kernels (RULES section 8). ``np.mean`` sums pairwise, which can differ in the
     last bit and flip a literal comparison."""
     return float(np.cumsum(window)[-1] / window.shape[0])
+
+
+def _each_chunk(kernel: Any, threads: int, args: tuple[Any, ...], chunks: int | None = None) -> None:
+    """``kernel(chunk, *args)`` for every chunk, on ``threads`` threads (the kernels release the GIL)."""
+    n = threads if chunks is None else chunks
+    if threads <= 1 or n <= 1:
+        for chunk in range(n):
+            kernel(chunk, *args)
+        return
+    with ThreadPoolExecutor(max_workers=min(threads, n)) as pool:
+        list(pool.map(lambda chunk: kernel(chunk, *args), range(n)))
 
 
 def _split(bars: np.ndarray, chunks: int) -> np.ndarray:

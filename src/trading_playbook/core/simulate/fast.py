@@ -20,29 +20,29 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-import numba
 import numpy as np
 
+from trading_playbook.core import indicators
 from trading_playbook.core.errors import SimulationError
 from trading_playbook.core.exits.spec import (
-    BreakevenStop,
-    EmaBreak,
+    EXIT_RULE_TYPES,
+    REASON_CODES,
+    ExitRule,
     ExitSpec,
-    HardStop,
-    LowerClose,
-    LowerHigh,
-    MaBreak,
     ScaleOut,
-    StopLossClose,
-    TargetClose,
-    TimeStop,
-    TrailingStop,
+    Slot,
+    choice_code,
+    is_gated,
+    slot_columns,
 )
 from trading_playbook.core.panel import Panel
-from trading_playbook.core.simulate import _kernels as k
-from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+from trading_playbook.core.scanners.base import VectorScanner
+from trading_playbook.core.simulate import _records as rec
+from trading_playbook.core.simulate._bars_nb import bar_index_nb, means_at_nb
+from trading_playbook.core.simulate._kernels import simulate_nb
+from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec, check_run
 from trading_playbook.core.sizing import (
     AtrTargetSizer,
     FixedDollarSizer,
@@ -50,55 +50,41 @@ from trading_playbook.core.sizing import (
     PercentEquitySizer,
     RiskSizer,
 )
-from trading_playbook.core.types import EquityCurve, ExitReason, PartialExit, SetupTable, Trade
+from trading_playbook.core.types import EquityCurve, PartialExit, SetupTable, Trade
 
-__all__ = ["CompiledSleeves", "FastRun", "compile_sleeves", "decode_trades", "run_fast", "run_fast_records"]
+__all__ = [
+    "CompiledSleeves",
+    "FastRun",
+    "compile_sleeves",
+    "decode_trades",
+    "encode_rule",
+    "run_fast",
+    "run_fast_records",
+]
 
 _USE_REFERENCE = "use --engine reference (the plain-Python engine runs user-written components)"
-_CUSTOM_REASON_BASE = 100
-
-
-class _Indicators:
-    """The (period -> stack row) maps and the stacked (K, T, N) arrays of one run."""
-
-    def __init__(self) -> None:
-        self.sma: dict[int, int] = {}
-        self.ema: dict[int, int] = {}
-        self.atr: dict[int, int] = {}
-        self.prev_close = False
-        self.prev_high = False
-
-    def index(self, kind: str, period: int) -> int:
-        table: dict[int, int] = getattr(self, kind)
-        if period not in table:
-            table[period] = len(table)
-        return table[period]
+_CUSTOM_REASON_BASE = 1000  # codes of reason names no primitive declares (a scale-out's own names)
+_PRIMITIVES = frozenset(EXIT_RULE_TYPES.values())
 
 
 @dataclass(frozen=True)
 class CompiledSleeves:
-    """Sleeves encoded for the kernel (exit programs, sizers, reason names)."""
+    """Sleeves encoded for the kernel: the rule table, what the rules read, the reason names."""
 
-    rule_kind: np.ndarray  # int64 (S, R)
-    rule_params: np.ndarray  # float64 (S, R, N_PARAMS)
-    n_rules: np.ndarray  # int64 (S,)
-    max_positions: np.ndarray  # int64 (S,)
-    weight: np.ndarray  # float64 (S,)
-    hard_stop: np.ndarray  # float64 (S,)
-    sizer_kind: np.ndarray  # int64 (S,)
-    sizer_params: np.ndarray  # float64 (S, N_SIZER_PARAMS)
+    rules: rec.RuleTable
     sizer_atr_period: tuple[int | None, ...]
     queue_capacity: int
     reason_names: dict[int, str]
-    needs: _Indicators
+    ema_rows: dict[int, int]  # EMA period -> row of the run's EMA stack
+    longest_window: int  # the longest SMA / ATR window a rule reads
 
 
 @dataclass(frozen=True)
 class FastRun:
     """The kernel's raw output: structured trade and fill records plus the equity curve."""
 
-    trades: np.ndarray  # _kernels.trade_dt records, in opening order
-    fills: np.ndarray  # _kernels.fill_dt records, in fill order
+    trades: np.ndarray  # _records.trade_dt records, in opening order
+    fills: np.ndarray  # _records.fill_dt records, in fill order
     equity: EquityCurve
     sleeve_names: tuple[str, ...]
     reason_names: dict[int, str]
@@ -109,90 +95,77 @@ class FastRun:
 
 
 def _exit_spec(sleeve: SleeveSpec) -> ExitSpec:
-    component = sleeve.exit
-    if isinstance(component, ExitSpec):
-        return component
-    spec = getattr(component, "spec", None)
-    if isinstance(spec, ExitSpec):
-        return spec
-    raise SimulationError(
-        f"sleeve {sleeve.name!r}: the exit {type(component).__name__!r} is Python code the fast engine "
-        f"cannot compile; {_USE_REFERENCE}"
-    )
+    if sleeve.exit_spec is None:
+        raise SimulationError(
+            f"sleeve {sleeve.name!r}: the exit {type(sleeve.exit).__name__!r} is Python code the fast "
+            f"engine cannot compile; {_USE_REFERENCE}"
+        )
+    return sleeve.exit_spec
 
 
 def _reason_code(name: str, reasons: dict[int, str]) -> int:
-    if name in ExitReason.__members__:
-        code = int(ExitReason[name])
-    else:
+    """The code of reason ``name`` (declared, or a new code of this run for a custom name)."""
+    code = REASON_CODES.get(name)
+    if code is None:
         known = {v: c for c, v in reasons.items()}
         code = known.get(name, _CUSTOM_REASON_BASE + sum(1 for c in reasons if c >= _CUSTOM_REASON_BASE))
     reasons[code] = name
     return code
 
 
-def _encode_rule(rule: Any, row: np.ndarray, needs: _Indicators, reasons: dict[int, str]) -> int:
-    """Write one rule's parameters into ``row``; return its kind code."""
-    row[k.P_AFTER_PARTIAL] = 1.0 if getattr(rule, "after_partial", False) else 0.0
-    if isinstance(rule, HardStop):
-        row[k.P_A] = rule.pct
-        return k.RULE_HARD_STOP
-    if isinstance(rule, BreakevenStop):
-        return k.RULE_BREAKEVEN
-    if isinstance(rule, TrailingStop):
-        if len(rule.tiers) > k.MAX_TIERS:
+def _encode_value(
+    owner: type, field_name: str, value: Any, slot: Slot, ema_rows: dict[int, int], reasons: dict[int, str]
+) -> float:
+    """One scalar of a slot as a float (:class:`~trading_playbook.core.exits.spec.Slot` says how)."""
+    if slot.encode == "reason":
+        return float(_reason_code(str(value), reasons))
+    if slot.encode == "ema_row":
+        return float(ema_rows.setdefault(int(value), len(ema_rows)))
+    if value is None:
+        return math.nan
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, str):
+        return choice_code(owner, field_name, value)
+    return float(value)
+
+
+def _encode_item(item: Any, slot: Slot, ema_rows: dict[int, int], reasons: dict[int, str]) -> list[float]:
+    """The ``slot.width`` columns of one item of a sequence slot (a dataclass item: its fields)."""
+    if dataclasses.is_dataclass(item):
+        return [
+            _encode_value(type(item), f.name, getattr(item, f.name), slot, ema_rows, reasons)
+            for f in dataclasses.fields(item)
+        ]
+    return [_encode_value(type(item), slot.field, item, slot, ema_rows, reasons)]
+
+
+def encode_rule(rule: ExitRule, row: np.ndarray, ema_rows: dict[int, int], reasons: dict[int, str]) -> int:
+    """Write ``rule``'s parameter row from its declared slots; return its declared kind code.
+
+    Column ``P_AFTER_PARTIAL`` holds the gating, ``P_REASON`` the code of the primitive's reason, and
+    each slot its columns (:func:`~trading_playbook.core.exits.spec.slot_columns`).
+    """
+    cls: type = type(rule)
+    if cls not in _PRIMITIVES:
+        raise SimulationError(f"exit rule {cls.__name__!r} cannot be compiled; {_USE_REFERENCE}")
+    row[rec.P_AFTER_PARTIAL] = 1.0 if is_gated(rule) else 0.0
+    row[rec.P_REASON] = _reason_code(rule.REASONS[0], reasons)
+    for slot, column in zip(rule.SLOTS, slot_columns(cls).values(), strict=True):
+        value = getattr(rule, slot.field)
+        if not slot.items:
+            row[column] = _encode_value(cls, slot.field, value, slot, ema_rows, reasons)
+            continue
+        items = tuple(value)
+        if len(items) > slot.items:
             raise SimulationError(
-                f"a trailing_stop has {len(rule.tiers)} tiers; the fast engine takes {k.MAX_TIERS}"
+                f"a {rule.kind} has {len(items)} {slot.field}; the fast engine takes {slot.items}"
             )
-        row[k.P_A] = 1.0 if rule.basis == "resting" else 0.0
-        row[k.P_B] = 1.0 if rule.update == "every_close" else 0.0
-        row[k.P_C] = math.nan if rule.activation is None else rule.activation
-        uses_atr = any(t.mode == "atr" for t in rule.tiers)
-        row[k.P_D] = needs.index("atr", rule.atr_period) if uses_atr else -1.0
-        row[k.P_TIERS - 1] = len(rule.tiers)
-        for i, tier in enumerate(rule.tiers):
-            base = k.P_TIERS + 3 * i
-            row[base] = tier.min_profit
-            row[base + 1] = k.TIER_PCT if tier.mode == "pct" else k.TIER_ATR
-            row[base + 2] = tier.value
-        return k.RULE_TRAIL
-    if isinstance(rule, MaBreak):
-        row[k.P_A] = needs.index("sma", rule.period)
-        row[k.P_B] = math.nan if rule.max_profit is None else rule.max_profit
-        row[k.P_C] = math.nan if rule.min_peak_high_profit is None else rule.min_peak_high_profit
-        return k.RULE_MA_BREAK
-    if isinstance(rule, LowerClose):
-        needs.prev_close = True
-        row[k.P_A] = rule.min_peak_profit
-        return k.RULE_LOWER_CLOSE
-    if isinstance(rule, LowerHigh):
-        needs.prev_high = True
-        row[k.P_A] = rule.min_peak_profit
-        return k.RULE_LOWER_HIGH
-    if isinstance(rule, EmaBreak):
-        row[k.P_A] = needs.index("ema", rule.period)
-        return k.RULE_EMA_BREAK
-    if isinstance(rule, TimeStop):
-        row[k.P_A] = rule.sessions
-        return k.RULE_TIME_STOP
-    if isinstance(rule, StopLossClose):
-        row[k.P_A] = rule.pct
-        return k.RULE_STOP_LOSS
-    if isinstance(rule, TargetClose):
-        row[k.P_A] = rule.pct
-        return k.RULE_TARGET
-    if isinstance(rule, ScaleOut):
-        if len(rule.levels) > k.MAX_LEVELS:
-            raise SimulationError(
-                f"a scale_out has {len(rule.levels)} levels; the fast engine takes {k.MAX_LEVELS}"
-            )
-        row[k.P_A] = rule.fraction
-        row[k.P_B] = len(rule.levels)
-        for i, level in enumerate(rule.levels):
-            row[k.P_LEVELS + i] = level
-            row[k.P_LEVELS + k.MAX_LEVELS + i] = _reason_code(rule.reason(i), reasons)
-        return k.RULE_SCALE_OUT
-    raise SimulationError(f"exit rule {type(rule).__name__!r} cannot be compiled; {_USE_REFERENCE}")
+        row[column] = len(items)
+        for i, item in enumerate(items):
+            first = column + 1 + i * slot.width
+            row[first : first + slot.width] = _encode_item(item, slot, ema_rows, reasons)
+    return rule.CODE
 
 
 def _encode_sizer(sleeve: SleeveSpec, settings: PortfolioSettings) -> tuple[int, list[float], int | None]:
@@ -201,18 +174,18 @@ def _encode_sizer(sleeve: SleeveSpec, settings: PortfolioSettings) -> tuple[int,
     max_pos = sleeve.max_positions
     if isinstance(sizer, PercentEquitySizer):
         fraction = sizer.fraction if sizer.fraction is not None else 1.0 / max_pos
-        return k.SIZER_PERCENT_EQUITY, [fraction], None
+        return rec.SIZER_PERCENT_EQUITY, [fraction], None
     if isinstance(sizer, PercentCashSizer):
-        return k.SIZER_PERCENT_CASH, [sizer.fraction], None
+        return rec.SIZER_PERCENT_CASH, [sizer.fraction], None
     if isinstance(sizer, RiskSizer):
-        return k.SIZER_RISK, [sizer.fraction], None
+        return rec.SIZER_RISK, [sizer.fraction], None
     if isinstance(sizer, FixedDollarSizer):
         capital = settings.starting_capital * sleeve.weight
         amount = sizer.amount if sizer.amount is not None else capital / max_pos
-        return k.SIZER_FIXED_DOLLAR, [amount], None
+        return rec.SIZER_FIXED_DOLLAR, [amount], None
     if isinstance(sizer, AtrTargetSizer):
         cap = sizer.max_fraction if sizer.max_fraction is not None else 1.0 / max_pos
-        return k.SIZER_ATR_TARGET, [sizer.risk_fraction, sizer.atr_multiple, cap], sizer.atr_period
+        return rec.SIZER_ATR_TARGET, [sizer.risk_fraction, sizer.atr_multiple, cap], sizer.atr_period
     raise SimulationError(
         f"sleeve {sleeve.name!r}: the sizer {type(sizer).__name__!r} is Python code the fast engine cannot "
         f"compile; {_USE_REFERENCE}"
@@ -220,7 +193,7 @@ def _encode_sizer(sleeve: SleeveSpec, settings: PortfolioSettings) -> tuple[int,
 
 
 def compile_sleeves(sleeves: Sequence[SleeveSpec], settings: PortfolioSettings) -> CompiledSleeves:
-    """Encode the sleeves' exit rule sets and sizers for :func:`simulate_nb`.
+    """Encode the sleeves' exit rule sets and sizers for :func:`~._kernels.simulate_nb`.
 
     Raises
     ------
@@ -232,48 +205,44 @@ def compile_sleeves(sleeves: Sequence[SleeveSpec], settings: PortfolioSettings) 
     specs = [_exit_spec(s) for s in sleeves]
     n_sleeves = len(sleeves)
     max_rules = max(1, *(len(spec.rules) for spec in specs))
-    needs = _Indicators()
+    ema_rows: dict[int, int] = {}
     reasons: dict[int, str] = {}
-    rule_kind = np.full((n_sleeves, max_rules), -1, dtype=np.int64)
-    rule_params = np.zeros((n_sleeves, max_rules, k.N_PARAMS), dtype=np.float64)
+    kind = np.full((n_sleeves, max_rules), -1, dtype=np.int64)
+    params = np.zeros((n_sleeves, max_rules, rec.N_PARAMS), dtype=np.float64)
     sizer_kind = np.zeros(n_sleeves, dtype=np.int64)
-    sizer_params = np.zeros((n_sleeves, k.N_SIZER_PARAMS), dtype=np.float64)
+    sizer_params = np.zeros((n_sleeves, rec.N_SIZER_PARAMS), dtype=np.float64)
     atr_periods: list[int | None] = []
     queue = 2
+    longest = 1
     for s, (sleeve, spec) in enumerate(zip(sleeves, specs, strict=True)):
         for r, rule in enumerate(spec.rules):
-            rule_kind[s, r] = _encode_rule(rule, rule_params[s, r], needs, reasons)
+            kind[s, r] = encode_rule(rule, params[s, r], ema_rows, reasons)
             if isinstance(rule, ScaleOut):
                 queue += len(rule.levels)
-        kind, params, atr_period = _encode_sizer(sleeve, settings)
-        sizer_kind[s] = kind
-        sizer_params[s, : len(params)] = params
-        if atr_period is not None:
-            needs.index("atr", atr_period)
+        needs = spec.indicator_needs()
+        longest = max([longest, *needs["sma"], *needs["atr"]])
+        code, values, atr_period = _encode_sizer(sleeve, settings)
+        sizer_kind[s] = code
+        sizer_params[s, : len(values)] = values
         atr_periods.append(atr_period)
-    return CompiledSleeves(
-        rule_kind=rule_kind,
-        rule_params=rule_params,
+    rules = rec.RuleTable(
+        kind=kind,
+        params=params,
         n_rules=np.array([len(spec.rules) for spec in specs], dtype=np.int64),
         max_positions=np.array([s.max_positions for s in sleeves], dtype=np.int64),
         weight=np.array([s.weight for s in sleeves], dtype=np.float64),
         hard_stop=np.array([spec.hard_stop for spec in specs], dtype=np.float64),
         sizer_kind=sizer_kind,
         sizer_params=sizer_params,
+    )
+    return CompiledSleeves(
+        rules=rules,
         sizer_atr_period=tuple(atr_periods),
         queue_capacity=queue,
         reason_names=reasons,
-        needs=needs,
+        ema_rows=ema_rows,
+        longest_window=longest,
     )
-
-
-def _check_window(panel: Panel, start: int, end: int) -> None:
-    if panel.n_sessions == 0:
-        raise SimulationError("the panel holds no sessions; check the data selection")
-    if not 0 <= start <= end < panel.n_sessions:
-        raise SimulationError(
-            f"backtest window start={start}, end={end} is outside the panel's sessions 0..{panel.n_sessions - 1}"
-        )
 
 
 def run_fast_records(
@@ -309,12 +278,7 @@ def run_fast_records(
     FastRun
         Trade and fill records (``_kernels.trade_dt`` / ``fill_dt``) and the equity curve.
     """
-    _check_window(panel, start, end)
-    sleeve_names = [s.name for s in sleeves]
-    if len(set(sleeve_names)) != len(sleeve_names):
-        raise SimulationError(
-            f"sleeve names must be unique, got {sleeve_names}; rename the [[sleeves]] entries"
-        )
+    check_run(sleeves, panel.n_sessions, start, end)
     compiled = compile_sleeves(sleeves, settings)
     if setups is None:
         visible = (
@@ -325,63 +289,49 @@ def run_fast_records(
         raise SimulationError(
             f"got {len(setups)} setup tables for {len(sleeves)} sleeves; pass one per sleeve"
         )
-    arrays = _panel_arrays(panel, end)
-    stacks = _indicator_stacks(arrays, compiled.needs)
-    table = _setup_arrays(setups, compiled, arrays, stacks, start, end, _symbol_ranks(panel))
-
-    n_setups = int(table["symbol"].shape[0])
+    bars = _bars(panel, end, compiled)
+    table = _setup_rows(setups, compiled, bars, start, end, _symbol_ranks(panel))
+    n_setups = int(table.symbol.shape[0])
     trade_capacity = n_setups + 1
-    fill_capacity = trade_capacity * compiled.queue_capacity
-    result = k.simulate_nb(
-        arrays["open"],
-        arrays["high"],
-        arrays["low"],
-        arrays["close"],
-        arrays["available"],
-        stacks["last_bar"],
-        stacks["first_bar"],
-        stacks["gap_ptr"],
-        stacks["gap_rows"],
-        stacks["sma_periods"],
-        stacks["atr_periods"],
-        stacks["ema"],
-        start,
-        end,
-        compiled.rule_kind,
-        compiled.rule_params,
-        compiled.n_rules,
-        compiled.max_positions,
-        compiled.weight,
-        compiled.hard_stop,
-        compiled.sizer_kind,
-        compiled.sizer_params,
-        table["ptr"],
-        table["symbol"],
-        table["reference"],
-        table["stop"],
-        table["atr"],
-        float(settings.starting_capital),
-        settings.entry_fill == "close",
-        settings.exit_fill == "next_open",
-        float(settings.slippage),
-        float(settings.commission_per_share),
-        float(settings.commission_per_order),
-        float(settings.commission_min),
-        trade_capacity,
-        fill_capacity,
-        compiled.queue_capacity,
+    journal = rec.Journal(
+        trades=np.zeros(trade_capacity, dtype=rec.trade_dt),
+        fills=np.zeros(trade_capacity * compiled.queue_capacity, dtype=rec.fill_dt),
+        counts=np.zeros(2, dtype=np.int64),
     )
-    trades_rec, n_trades, fills_rec, n_fills, equity, cash, positions, exposure, sleeve_equity = result
-    curve = EquityCurve(
+    rules = compiled.rules
+    n_sleeves = len(sleeves)
+    capacity = int(rules.max_positions.sum())
+    book = rec.new_book(n_sleeves, panel.n_symbols, capacity, rules.kind.shape[1], compiled.queue_capacity)
+    curves = rec.new_curves(n_sleeves, end - start + 1)
+    simulate_nb(bars, rules, table, book, journal, _account(settings), curves, start, end)
+    equity = EquityCurve(
         dates=panel.sessions[start : end + 1].astype("datetime64[D]"),
-        equity=equity,
-        cash=cash,
-        positions=positions,
-        exposure=exposure,
-        sleeve_equity={s.name: sleeve_equity[i] for i, s in enumerate(sleeves)},
+        equity=curves.equity,
+        cash=curves.cash,
+        positions=curves.positions,
+        exposure=curves.exposure,
+        sleeve_equity={s.name: curves.sleeve[i] for i, s in enumerate(sleeves)},
     )
     names = tuple(s.name for s in sleeves)
-    return FastRun(trades_rec[:n_trades], fills_rec[:n_fills], curve, names, dict(compiled.reason_names))
+    n_trades, n_fills = int(journal.counts[rec.J_TRADES]), int(journal.counts[rec.J_FILLS])
+    return FastRun(
+        journal.trades[:n_trades], journal.fills[:n_fills], equity, names, dict(compiled.reason_names)
+    )
+
+
+def _account(settings: PortfolioSettings) -> np.ndarray:
+    """The account record: cash, costs and fill policy."""
+    account = np.zeros(1, dtype=rec.account_dt)
+    account["cash"] = settings.starting_capital
+    account["per_share"] = settings.commission_per_share
+    account["per_order"] = settings.commission_per_order
+    account["minimum"] = settings.commission_min
+    account["sell"] = 1.0 - settings.slippage
+    account["buy"] = 1.0 + settings.slippage
+    account["starting_capital"] = settings.starting_capital
+    account["entry_at_close"] = settings.entry_fill == "close"
+    account["exit_at_next_open"] = settings.exit_fill == "next_open"
+    return account
 
 
 def run_fast(
@@ -435,13 +385,12 @@ def run_fast(
 
 
 def _scan(sleeve: SleeveSpec, panel: Panel) -> SetupTable:
-    scan = getattr(sleeve.scanner, "scan", None)
-    if scan is None:
+    if not sleeve.vectorised:
         raise SimulationError(
             f"sleeve {sleeve.name!r}: the scanner {type(sleeve.scanner).__name__!r} has no vectorised "
             f"scan(panel); {_USE_REFERENCE}"
         )
-    table = scan(panel)
+    table = cast(VectorScanner, sleeve.scanner).scan(panel)
     if not isinstance(table, SetupTable):
         raise SimulationError(
             f"sleeve {sleeve.name!r}: scanner.scan(panel) returned {type(table).__name__}, not a SetupTable; "
@@ -450,75 +399,38 @@ def _scan(sleeve: SleeveSpec, panel: Panel) -> SetupTable:
     return table
 
 
-def _panel_arrays(panel: Panel, end: int) -> dict[str, np.ndarray]:
+def _bars(panel: Panel, end: int, compiled: CompiledSleeves) -> rec.Bars:
+    """The panel's arrays through ``end``, each symbol's bar index, and the EMAs the rules read.
+
+    SMA, ATR and previous-bar values are computed by the kernel at the bars it reads them
+    (``_bars_nb``, bit-identical to :mod:`trading_playbook.core.indicators`); an EMA depends on the
+    whole history, so the rules' EMAs are ``indicators.ema`` over the panel.
+    """
     rows = slice(0, end + 1)
 
     def take(a: np.ndarray, dtype: Any) -> np.ndarray:
         return np.ascontiguousarray(a[rows], dtype=dtype)
 
-    return {
-        "open": take(panel.open, np.float64),
-        "high": take(panel.high, np.float64),
-        "low": take(panel.low, np.float64),
-        "close": take(panel.close, np.float64),
-        "available": take(panel.available, np.bool_),
-    }
-
-
-def _blocks(n_symbols: int) -> int:
-    """Blocks of symbols the indicator pass runs in parallel: one per numba thread."""
-    return max(1, min(n_symbols, numba.get_num_threads()))
-
-
-def _periods(table: dict[int, int]) -> np.ndarray:
-    """The periods of one indicator kind in stack-row order."""
-    periods = np.zeros(len(table), dtype=np.int64)
-    for period, row in table.items():
-        periods[row] = period
-    return periods
-
-
-def _indicator_stacks(arrays: dict[str, np.ndarray], needs: _Indicators) -> dict[str, np.ndarray]:
-    """What the kernel needs to read the rules' indicators: each symbol's bars and the periods.
-
-    SMA, ATR and previous-bar values are computed by the kernel at the bars it reads them
-    (``_kernels.mean_at_nb``, bit-identical to :mod:`trading_playbook.core.indicators`); only an EMA,
-    which depends on the whole history, is computed on the whole panel (one parallel pass over blocks
-    of symbols).
-    """
-    close, high, low, avail = arrays["close"], arrays["high"], arrays["low"], arrays["available"]
-    first, last, gap_ptr, gap_rows = k.bar_index_nb(avail)
-    out = {
-        "first_bar": first,
-        "last_bar": last,
-        "gap_ptr": gap_ptr,
-        "gap_rows": gap_rows,
-        "sma_periods": _periods(needs.sma),
-        "atr_periods": _periods(needs.atr),
-        "ema": np.full((1, 1, 1), np.nan),
-    }
-    if needs.ema:
-        unused = np.full((1, 1, 1), np.nan)
-        out["ema"] = np.empty((len(needs.ema), *close.shape))
-        k.indicator_stacks_nb(
-            high,
-            low,
-            close,
-            avail,
-            np.zeros(0, dtype=np.int64),
-            _periods(needs.ema),
-            np.zeros(0, dtype=np.int64),
-            unused,
-            out["ema"],
-            unused,
-            unused[0],
-            unused[0],
-            np.empty(close.shape[1], dtype=np.int64),
-            False,
-            False,
-            _blocks(close.shape[1]),
-        )
-    return out
+    close, available = take(panel.close, np.float64), take(panel.available, np.bool_)
+    first, last, gap_ptr, gap_rows = bar_index_nb(available)
+    ema = np.full((1, 1, 1), np.nan)
+    if compiled.ema_rows:
+        ema = np.empty((len(compiled.ema_rows), *close.shape))
+        for period, row in compiled.ema_rows.items():
+            ema[row] = indicators.ema(close, period, available)
+    return rec.Bars(
+        open=take(panel.open, np.float64),
+        high=take(panel.high, np.float64),
+        low=take(panel.low, np.float64),
+        close=close,
+        available=available,
+        first_bar=first,
+        last_bar=last,
+        gap_ptr=gap_ptr,
+        gap_rows=gap_rows,
+        ema=ema,
+        scratch=np.zeros(max(compiled.longest_window, 1)),
+    )
 
 
 def _symbol_ranks(panel: Panel) -> np.ndarray:
@@ -554,18 +466,17 @@ def _rank_order(
     return slice(None)
 
 
-def _setup_arrays(
+def _setup_rows(
     setups: Sequence[SetupTable],
     compiled: CompiledSleeves,
-    arrays: dict[str, np.ndarray],
-    stacks: dict[str, np.ndarray],
+    bars: rec.Bars,
     start: int,
     end: int,
     symbol_rank: np.ndarray,
-) -> dict[str, np.ndarray]:
+) -> rec.SetupRows:
     """Concatenate each sleeve's setups of sessions start..end-1, ranked within each session (score
     desc, volume_ratio desc, symbol asc, as ``Setup.rank_key``), with per-(sleeve, session) pointers."""
-    n_sessions = arrays["close"].shape[0]
+    n_sessions = bars.close.shape[0]
     ptr = np.zeros((len(setups), n_sessions + 1), dtype=np.int64)
     parts: dict[str, list[np.ndarray]] = {"symbol": [], "reference": [], "stop": [], "atr": []}
     offset = 0
@@ -592,28 +503,16 @@ def _setup_arrays(
         period = compiled.sizer_atr_period[s]
         if period is None:
             parts["atr"].append(np.full(session.shape[0], np.nan))
-        else:
-            parts["atr"].append(
-                k.setup_atr_nb(
-                    arrays["high"],
-                    arrays["low"],
-                    arrays["close"],
-                    arrays["available"],
-                    stacks["first_bar"],
-                    stacks["gap_ptr"],
-                    stacks["gap_rows"],
-                    period,
-                    session,
-                    symbol,
-                )
-            )
+        else:  # the atr_target sizer reads the setup bar's ATR
+            parts["atr"].append(means_at_nb(bars, period, True, session, symbol))
         offset += int(session.shape[0])
     out = {
         name: np.ascontiguousarray(values[0] if len(values) == 1 else np.concatenate(values))
         for name, values in parts.items()
     }
-    out["ptr"] = ptr
-    return out
+    return rec.SetupRows(
+        ptr=ptr, symbol=out["symbol"], reference=out["reference"], stop=out["stop"], atr=out["atr"]
+    )
 
 
 def decode_trades(
@@ -683,7 +582,7 @@ def _session_dates(panel: Panel) -> np.ndarray:
 
 def _reason_table(reason_names: dict[int, str], codes: np.ndarray) -> np.ndarray:
     """Reason name by reason code (an object array indexed by the integer codes)."""
-    names = {int(r): r.name for r in ExitReason} | reason_names
+    names = {code: name for name, code in REASON_CODES.items()} | reason_names
     table = np.empty(max(max(names), int(codes.max(initial=0))) + 1, dtype=object)
     for code, name in names.items():
         table[code] = name

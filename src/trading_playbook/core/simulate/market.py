@@ -17,15 +17,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from trading_playbook.core import indicators
 from trading_playbook.core.errors import ConfigError, DataError
-from trading_playbook.core.exits.protocol import ExitEngine, as_exit_engine
+from trading_playbook.core.exits.protocol import ExitEngine
 from trading_playbook.core.exits.rules import BarView
 from trading_playbook.core.panel import Panel
+from trading_playbook.core.scanners.base import ScannerProtocol, VectorScanner
 from trading_playbook.core.simulate.settings import SleeveSpec
 from trading_playbook.core.sizing import PositionSizerProtocol
 from trading_playbook.core.types import Setup, SetupTable
@@ -114,12 +115,9 @@ def build_market(
         _runtime(spec, panel, None if setups is None else setups[k]) for k, spec in enumerate(sleeves)
     ]
     needs: dict[str, set[int]] = {"sma": set(), "ema": set(), "atr": set()}
-    for rt in runtimes:
-        for key, periods in rt.exit.indicator_needs().items():
-            needs[key] |= periods
-        atr_periods = getattr(rt.sizer, "atr_periods", None)
-        if callable(atr_periods):
-            needs["atr"] |= set(atr_periods())
+    for spec in sleeves:  # resolved when the sleeve was built (exit and sizer)
+        for key, periods in spec.indicators.items():
+            needs.setdefault(key, set()).update(periods)
     p = panel
     last_bar = None
     if known_data_end:
@@ -142,16 +140,12 @@ def build_market(
 
 
 def _runtime(spec: SleeveSpec, panel: Panel, table: SetupTable | None) -> SleeveRuntime:
-    sizer = spec.sizer
-    if not isinstance(sizer, PositionSizerProtocol):
-        raise ConfigError(f"sleeve {spec.name!r}: the sizer {sizer!r} has no size(setup, context) method")
-    exit_engine = as_exit_engine(spec.exit)
     return SleeveRuntime(
         spec=spec,
-        exit=exit_engine,
-        sizer=sizer,
+        exit=spec.exit_engine,
+        sizer=spec.sizer,
         setups_at=_setup_source(spec, panel, table),
-        stop_fraction=_stop_fraction(exit_engine),
+        stop_fraction=_stop_fraction(spec.exit_engine),
     )
 
 
@@ -163,10 +157,8 @@ def _stop_fraction(exit_engine: ExitEngine) -> float | None:
 
 
 def _setup_source(spec: SleeveSpec, panel: Panel, table: SetupTable | None) -> SetupSource:
-    scanner = spec.scanner
-    scan = getattr(scanner, "scan", None)
-    if table is None and callable(scan):
-        table = scan(panel)
+    if table is None and spec.vectorised:
+        table = cast(VectorScanner, spec.scanner).scan(panel)
         if not isinstance(table, SetupTable):
             raise ConfigError(
                 f"sleeve {spec.name!r}: scanner.scan(panel) must return a SetupTable, got {type(table)}"
@@ -178,12 +170,7 @@ def _setup_source(spec: SleeveSpec, panel: Panel, table: SetupTable | None) -> S
             return rows.to_setups(rows.session_slice(t), panel.sessions, panel.symbols)
 
         return from_table
-    per_date = getattr(scanner, "scan_for_setups", None)
-    if not callable(per_date):
-        raise ConfigError(
-            f"sleeve {spec.name!r}: the scanner {scanner!r} has neither scan(panel) nor "
-            "scan_for_setups(date, panel)"
-        )
+    per_date = cast(ScannerProtocol, spec.scanner).scan_for_setups
 
     def from_protocol(t: int) -> list[Setup]:
         return list(per_date(_as_date(panel.sessions[t]), panel.truncate(t)))

@@ -10,13 +10,11 @@ from typing import Any
 import numpy as np
 
 from trading_playbook.core.broker import BrokerEvent, OrderIntent
-from trading_playbook.core.errors import ConfigError, SimulationError
 from trading_playbook.core.panel import Panel
-from trading_playbook.core.simulate.settings import SleeveSpec
 from trading_playbook.core.simulate.state import PositionState
 from trading_playbook.core.types import EquityCurve, PartialExit, Trade
 
-__all__ = ["SessionLog", "TradeKey", "check_run", "equity_curve", "trade_of"]
+__all__ = ["SessionLog", "TradeKey", "equity_curve", "trade_of"]
 
 TradeKey = tuple[int, str, int]  # entry session, symbol, sleeve: the order trades are reported in
 
@@ -79,17 +77,3 @@ def equity_curve(
         exposure=rows[:, 3].copy(),
         sleeve_equity={name: sleeve_values[:, k].copy() for k, name in enumerate(sleeve_names)},
     )
-
-
-def check_run(panel: Panel, sleeves: Sequence[SleeveSpec], start: int, end: int) -> None:
-    """The errors of a run that cannot start (no sleeve, window outside the panel, duplicate names)."""
-    if not sleeves:
-        raise SimulationError("a backtest needs at least one sleeve (scanner, exit strategy, sizer)")
-    if not 0 <= start <= end < panel.n_sessions:
-        raise SimulationError(
-            f"sessions {start}..{end} are outside the panel's 0..{panel.n_sessions - 1}; check the "
-            "backtest's start and end dates against the loaded data"
-        )
-    names = [s.name for s in sleeves]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"sleeve names must be unique, got {names}")

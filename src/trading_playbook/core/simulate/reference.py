@@ -102,8 +102,8 @@ from trading_playbook.core.exits.rules import BarView, ExitOrder
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.fills import affordable_shares, cash_after_buy, cash_after_sell
 from trading_playbook.core.simulate.market import Market, build_market
-from trading_playbook.core.simulate.records import SessionLog, check_run, equity_curve, trade_of
-from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
+from trading_playbook.core.simulate.records import SessionLog, equity_curve, trade_of
+from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec, check_run
 from trading_playbook.core.simulate.sim_broker import SimulatedBroker
 from trading_playbook.core.simulate.splits import SplitApplied, apply_saved_splits, price_factor
 from trading_playbook.core.simulate.state import (
@@ -664,7 +664,7 @@ def run_reference(
     warm-up: nothing trades there. Returns the trades (ordered by entry session, symbol, sleeve) and
     one equity row per session ``start..end``.
     """
-    check_run(panel, sleeves, start, end)
+    check_run(sleeves, panel.n_sessions, start, end)
     cut = panel.truncate(end)
     market = build_market(cut, sleeves)
     names = [s.name for s in sleeves]
