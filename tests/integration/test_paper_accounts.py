@@ -71,7 +71,8 @@ def test_init_step_status_history(setup: tuple[Path, Path]) -> None:
     # human output works too
     assert "Open positions" in invoke("paper", "status", "--account", "demo")
     assert "Fills of demo" in invoke("paper", "history", "--account", "demo")
-    assert "demo" in invoke("paper", "ls")
+    assert "demo" in invoke("paper", "status")  # without --account: every account
+    assert json.loads(invoke("paper", "status", "--json"))["accounts"][0]["name"] == "demo"
 
 
 def test_step_catches_up_and_then_has_nothing_to_do(setup: tuple[Path, Path]) -> None:
