@@ -20,7 +20,7 @@ import math
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_reference_properties import RandomScanner, RandomShares, random_panel, scenario
+from test_reference_properties import RandomScanner, RandomShares, scenario
 
 from trading_playbook.core.exits.spec import named_exit
 from trading_playbook.core.panel import Panel
@@ -30,11 +30,12 @@ from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpe
 from trading_playbook.core.simulate.sim_broker import SimulatedBroker
 from trading_playbook.core.simulate.state import new_state, state_from_dict, state_to_dict
 from trading_playbook.core.sizing import PercentEquitySizer
+from trading_playbook.testing import volatile_panel
 
 
 def _build(s: dict, *, growing: bool) -> tuple[Panel, list[SleeveSpec], PortfolioSettings]:
     rng = np.random.default_rng(s["seed"])
-    panel = random_panel(rng, s["n_sessions"], s["n_symbols"], s["gap_rate"], early_end=not growing)
+    panel = volatile_panel(rng, s["n_sessions"], s["n_symbols"], s["gap_rate"], early_end=not growing)
     if growing:  # every symbol trades on the last session: its data end is the run's end
         _flat_last_bar(panel)
     sizer = RandomShares(s["seed"]) if s["sizer"] == "random" else PercentEquitySizer()
