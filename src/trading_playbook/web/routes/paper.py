@@ -1,0 +1,5 @@
+"""Research outputs (placeholder until written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
