@@ -113,7 +113,9 @@ def equity_figure(doc: Mapping[str, Any]) -> dict[str, Any]:
         traces.append(
             _line(dates, bench.get("values") or [], str(bench.get("label", name)), BENCHMARK_COLOURS[k % 3])
         )
-    layout = line_layout("Equity against buy & hold (growth of $1)", y_title="growth of $1", y_format=".2f")
+    layout = line_layout(
+        "Equity against buy & hold (growth of $1)", y_title="growth of $1", y_format=".2f", height=420
+    )
     layout["updatemenus"] = log_toggle()
     return {"data": traces, "layout": layout}
 

@@ -34,11 +34,13 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v not in (None, "")}, doseq=True)
 
 
-def chart(figure: dict[str, Any], chart_id: str, *, height: int = 360) -> Markup:
+def chart(figure: dict[str, Any], chart_id: str, *, height: int | None = None) -> Markup:
     """A chart slot: a div Plotly draws into and the figure as inert JSON beside it (no inline script).
 
-    ``static/app.js`` draws every slot on load and after each HTMX swap.
+    The slot takes the figure's own height (so nothing below it is overlapped) unless ``height`` is
+    given. ``static/app.js`` draws every slot on load and after each HTMX swap.
     """
+    height = height or int(figure.get("layout", {}).get("height") or 360)
     payload = json.dumps(figure, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     return Markup(
         f'<div class="chart" id="{chart_id}" style="height:{height}px" data-figure="{chart_id}-data"></div>'
