@@ -1,0 +1,147 @@
+"""A playbook home with real runs and research outputs for the dashboard tests (built once per session).
+
+- three real backtests of the seeded synthetic universe, recorded as ``playbook backtest`` records them:
+  smart exits (fills at the close), scaled exits with partial sales (exits at the next open) and the
+  resting-trail hybrid (entries at the close);
+- an optimisation and a walk-forward written and recorded by the real CLI commands;
+- damaged records: a run whose stored result lacks its equity, one whose stored blob is not zlib, a
+  research record whose folder lacks ``summary.json`` and one whose folder is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trading_playbook.config import parse_config
+from trading_playbook.engine import load_data, run_backtest
+from trading_playbook.history import load_document, record_research, record_run, registry_path
+from trading_playbook.reports import write_run
+from trading_playbook.reports.json_result import dumps_canonical
+
+SYNTHETIC = {
+    "name": "web test",
+    "data": {"source": "synthetic", "synthetic_symbols": 12, "synthetic_seed": 3, "start": "2012-01-01",
+             "end": "2016-12-31"},
+    "scanner": {"name": "daily_breakout", "preset": "relaxed"},
+    "portfolio": {"max_positions": 4, "starting_capital": 100000},
+}  # fmt: skip
+
+VARIANTS = {
+    "smart": {"exit": {"name": "smart_exits"}, "portfolio": {"exit_fill": "close"}},
+    "scaled": {"exit": {"name": "scaled_exits"}, "portfolio": {"exit_fill": "next_open"}},
+    "hybrid": {
+        "exit": {"name": "hybrid_trailing"},
+        "portfolio": {"entry_fill": "close", "exit_fill": "close"},
+    },
+}
+
+RESEARCH_CONFIG = """
+name = "web research"
+[data]
+source = "synthetic"
+synthetic_symbols = 12
+synthetic_seed = 3
+start = "2012-01-01"
+end = "2016-12-31"
+[scanner]
+name = "daily_breakout"
+preset = "relaxed"
+[exit]
+name = "smart_exits"
+[portfolio]
+max_positions = 4
+"""
+
+
+@dataclass
+class WebHome:
+    """The home and the ids the tests look up."""
+
+    home: Path
+    runs: dict[str, str] = field(default_factory=dict)  # variant -> run id
+    research: dict[str, str] = field(default_factory=dict)  # kind -> research id
+    broken: dict[str, str] = field(default_factory=dict)  # what is broken -> id
+
+    @property
+    def registry(self) -> Path:
+        return registry_path(self.home)
+
+
+def _config(variant: str) -> dict:
+    cfg = json.loads(json.dumps(SYNTHETIC))
+    for section, values in VARIANTS[variant].items():
+        cfg.setdefault(section, {}).update(values)
+    cfg["name"] = f"web test {variant}"
+    return cfg
+
+
+def _record_backtests(home: WebHome, out_root: Path) -> None:
+    for variant in VARIANTS:
+        cfg = parse_config(_config(variant))
+        workspace = load_data(cfg)
+        result = run_backtest(cfg, workspace=workspace)
+        out = out_root / variant
+        write_run(result, out, panel=workspace.panel, formats=("json",))
+        home.runs[variant] = record_run(result, out, db_path=home.registry)
+
+
+def _record_research(home: WebHome, out_root: Path) -> None:
+    from trading_playbook.cli import app
+
+    config = out_root / "research.toml"
+    config.write_text(RESEARCH_CONFIG)
+    env = {"PLAYBOOK_HOME": str(home.home)}
+    common = ["--min-trades", "5", "--workers", "1"]
+    runner = CliRunner()
+    opt = runner.invoke(app, ["optimize", str(config), "-p", "exit.time_stop=10,17,25",
+                              "-p", "scanner.min_volume_ratio=1.0,1.3", *common, "--out", str(out_root / "opt")],
+                        env=env)  # fmt: skip
+    assert opt.exit_code == 0, opt.output
+    wf = runner.invoke(app, ["walk-forward", str(config), "--train", "2y", "--test", "1y",
+                             "-p", "exit.time_stop=10,17", *common, "--out", str(out_root / "wf")], env=env)  # fmt: skip
+    assert wf.exit_code == 0, wf.output
+    with sqlite3.connect(home.registry) as conn:
+        for research_id, kind in conn.execute("SELECT research_id, kind FROM research"):
+            home.research[kind] = research_id
+
+
+def _record_broken(home: WebHome, out_root: Path) -> None:
+    """Records a crash or a disk problem could leave behind."""
+    doc = load_document(home.runs["smart"], db_path=home.registry)
+    del doc["equity"]
+    with sqlite3.connect(home.registry) as conn:
+        row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (home.runs["smart"],)).fetchone()
+        for name, blob, stamp in (
+            ("no_equity", zlib.compress(dumps_canonical(doc).encode()), "20200101-000000-aaaaaa"),
+            ("corrupt", b"this is not zlib", "20200101-000000-bbbbbb"),
+        ):
+            conn.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(row))})", (stamp, "2020-01-01T00:00:00Z",
+                         *row[2:-1], blob))  # fmt: skip
+            home.broken[name] = stamp
+    half = out_root / "half-written"
+    half.mkdir()
+    shutil.copy(out_root / "opt" / "trials.parquet", half / "trials.parquet")
+    home.broken["research_half"] = record_research("optimize", half, {"params": []}, db_path=home.registry)
+    gone = out_root / "gone"
+    gone.mkdir()
+    home.broken["research_gone"] = record_research("walk-forward", gone, {}, db_path=home.registry)
+    gone.rmdir()
+
+
+@pytest.fixture(scope="session")
+def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
+    root = tmp_path_factory.mktemp("web")
+    home = WebHome(home=root / "home")
+    home.home.mkdir()
+    _record_backtests(home, root / "out")
+    _record_research(home, root / "out")
+    _record_broken(home, root / "out")
+    return home
