@@ -120,6 +120,8 @@ def replay_stops(
         first = entry + 1
     pending_exit = False
     for t in range(first, last + 1):
+        if not panel.available[t, 0]:
+            continue  # no bar: the position is held and no stop can trigger (RULES section 1)
         if pending_exit:  # a full sale decided at the last close fills at this open
             return _finish(path, trade, dates[t], path.exit_reason)
         stop = engine.resting_stop(state, t)
