@@ -155,6 +155,12 @@ def _connect_readonly(db: Path) -> Iterator[sqlite3.Connection]:
         raise RegistryError(f"run registry {db} cannot be read: {exc}") from exc
 
 
+try:  # a stored document is several MB for 10,000 trades; orjson parses it twice as fast
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson comes with the web extra
+    _loads = json.loads
+
+
 def _package_version() -> str:
     try:
         from importlib.metadata import version
@@ -303,7 +309,7 @@ def load_document(run_id: str, *, db_path: Path | None = None, readonly: bool = 
         full = _resolve_id(conn, run_id)
         blob = conn.execute("SELECT result_json_z FROM runs WHERE run_id = ?", (full,)).fetchone()[0]
     try:
-        doc = json.loads(zlib.decompress(blob).decode("utf-8"))
+        doc = _loads(zlib.decompress(blob))
     except (zlib.error, ValueError) as exc:
         raise RegistryError(f"the stored result of run {full} is corrupt: {exc}") from exc
     return doc  # type: ignore[no-any-return]

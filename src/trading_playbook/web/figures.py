@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from trading_playbook.reports._content import MONTHS
-from trading_playbook.web.downsample import downsample
+from trading_playbook.web.downsample import downsample, json_floats
 
 __all__ = [
     "ROLLING_SHARPE_WINDOW",
@@ -37,16 +37,9 @@ STRATEGY_COLOUR = PALETTE[0]
 BENCHMARK_COLOURS = ("#8c959f", "#d4a72c", "#6e7781")
 
 
-def clean(values: Sequence[Any]) -> list[Any]:
+def clean(values: Any) -> list[float | None]:
     """Plain floats with NaN/inf/None as ``None`` (JSON null: a gap in the line)."""
-    out: list[Any] = []
-    for v in values:
-        if v is None:
-            out.append(None)
-            continue
-        x = float(v)
-        out.append(x if math.isfinite(x) else None)
-    return out
+    return json_floats(np.asarray(values, dtype=np.float64))
 
 
 def line_layout(title: str, *, y_title: str = "", y_format: str = "", height: int = 360) -> dict[str, Any]:
@@ -70,8 +63,8 @@ def line_layout(title: str, *, y_title: str = "", y_format: str = "", height: in
     }
 
 
-def _line(x: Sequence[Any], y: Sequence[Any], name: str, colour: str, **extra: Any) -> dict[str, Any]:
-    xs, ys = downsample(list(x), clean(y))
+def _line(x: Sequence[Any], y: Any, name: str, colour: str, **extra: Any) -> dict[str, Any]:
+    xs, ys = downsample(x, y)
     return {"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name,
             "line": {"color": colour, "width": 1.6}, **extra}  # fmt: skip
 

@@ -119,14 +119,22 @@ class Store:
         self.home = Path(home)
         self.registry = history.registry_path(self.home)
         self._documents = _LRU(8)
+        self._run_lists = _LRU(1)
         self.memo = _LRU(16)  # for other immutable loads (bars of a symbol)
 
     # ---------------------------------------------------------------- runs
     def runs(self) -> list[history.RunRecord]:
-        """Every recorded run, newest first (empty when there is no registry yet)."""
-        if not self.registry.is_file():
+        """Every recorded run, newest first (empty when there is no registry yet).
+
+        Parsing a thousand rows' metrics costs a few hundred milliseconds, so the list is kept until
+        the registry file changes (a new run recorded changes its size and modification time).
+        """
+        try:
+            stat = self.registry.stat()
+        except FileNotFoundError:
             return []
-        return history.list_runs(db_path=self.registry, readonly=True)
+        version = (stat.st_mtime_ns, stat.st_size)
+        return self._run_lists.get(version, lambda: history.list_runs(db_path=self.registry, readonly=True))
 
     def run(self, run_id: str) -> history.RunRecord:
         """The registry row of ``run_id`` (an exact id)."""

@@ -134,7 +134,8 @@ class TradeQuery:
 
 def trade_page(trades: Sequence[Mapping[str, Any]], query: TradeQuery, size: int = PAGE_SIZE) -> Page:
     """The page of ``(n, trade)`` pairs (``n`` = 1-based position in the run's trade list)."""
-    rows = [(n, t) for n, t in enumerate(trades, start=1) if query.matches(t)]
+    filtered = bool(query.symbol or query.reason or query.outcome != "all")
+    rows = [(n, t) for n, t in enumerate(trades, start=1) if not filtered or query.matches(t)]
     if query.sort != "n" or query.dir == "desc":
         key = (lambda r: r[0]) if query.sort == "n" else (lambda r: r[1].get(query.sort))
         rows = _sorted(rows, key, query.dir == "desc")

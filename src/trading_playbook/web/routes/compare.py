@@ -11,7 +11,7 @@ from starlette.responses import Response
 from trading_playbook.history import HEADLINE_METRICS
 from trading_playbook.reports._content import strategy_label
 from trading_playbook.web.downsample import downsample
-from trading_playbook.web.figures import PALETTE, clean, drawdown_series, line_layout, log_toggle
+from trading_playbook.web.figures import PALETTE, drawdown_series, line_layout, log_toggle
 from trading_playbook.web.render import render
 from trading_playbook.web.store import Store
 from trading_playbook.web.tables import flatten
@@ -37,10 +37,10 @@ def _curves(ids: list[str], docs: list[dict[str, Any]]) -> tuple[dict[str, Any],
         equity = np.array([r["equity"] for r in doc["equity"]], dtype=np.float64)
         start = float(doc.get("starting_capital") or (equity[0] if equity.size else 1.0)) or 1.0
         colour = PALETTE[k % len(PALETTE)]
-        x, y = downsample(dates, clean((equity / start).tolist()))
+        x, y = downsample(dates, equity / start)
         equity_traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": _label(run_id, doc),
                               "line": {"color": colour, "width": 1.8}})  # fmt: skip
-        x, y = downsample(dates, clean(drawdown_series(equity).tolist()))
+        x, y = downsample(dates, drawdown_series(equity))
         dd_traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": _label(run_id, doc),
                           "line": {"color": colour, "width": 1.2}})  # fmt: skip
     equity_layout = line_layout("Growth of $1", y_format=".2f", height=400)

@@ -27,7 +27,7 @@ def _trade_context(run_id: str, doc: dict[str, Any], request: Request) -> dict[s
         "page": trade_page(trades, query),
         "total_trades": len(trades),
         "columns": TRADE_COLUMNS,
-        "reasons": sorted({str(t.get("exit_reason")) for t in trades}),
+        "reasons": sorted(doc["metrics"].get("exit_reasons") or {}),
     }
 
 
@@ -37,15 +37,7 @@ def run_page(run_id: str, request: Request) -> Response:
     record = store.run(run_id)
     doc = store.document(run_id)
     m = doc["metrics"]
-    charts = {
-        "equity": figures.equity_figure(doc),
-        "drawdown": figures.drawdown_figure(doc),
-        "rolling_sharpe": figures.rolling_sharpe_figure(doc),
-        "exposure": figures.exposure_figure(doc),
-        "monthly": figures.monthly_heatmap(m.get("monthly_returns") or {}),
-        "exit_reasons": figures.exit_reason_figure(m.get("exit_reasons") or {}),
-        "returns": figures.trade_returns_figure(doc["trades"]),
-    }
+    charts = store.memo.get(("run charts", run_id), lambda: _run_charts(doc))
     context = {
         "nav": "runs",
         "record": record,
@@ -59,6 +51,20 @@ def run_page(run_id: str, request: Request) -> Response:
         **_trade_context(run_id, doc, request),
     }
     return render(request, "run.html", context)
+
+
+def _run_charts(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every figure of the run page (memoised per run: a recorded run never changes)."""
+    m = doc["metrics"]
+    return {
+        "equity": figures.equity_figure(doc),
+        "drawdown": figures.drawdown_figure(doc),
+        "rolling_sharpe": figures.rolling_sharpe_figure(doc),
+        "exposure": figures.exposure_figure(doc),
+        "monthly": figures.monthly_heatmap(m.get("monthly_returns") or {}),
+        "exit_reasons": figures.exit_reason_figure(m.get("exit_reasons") or {}),
+        "returns": figures.trade_returns_figure(doc["trades"]),
+    }
 
 
 @router.get("/runs/{run_id}/trades")
