@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -28,7 +29,7 @@ def test_m4_keeps_ends_and_extremes_within_budget(values: np.ndarray, max_points
     assert values[idx].min() == values.min() and values[idx].max() == values.max()
     if len(values) > max_points:  # each bucket's own extremes survive, so the line is the same at pixel size
         edges = np.linspace(0, len(values), max_points // 4 + 1).astype(int)
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        for lo, hi in itertools.pairwise(edges):
             inside = idx[(idx >= lo) & (idx < hi)]
             assert values[inside].min() == values[lo:hi].min() and values[inside].max() == values[lo:hi].max()
 
