@@ -30,7 +30,7 @@ import numpy as np
 
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.paper import queries
-from trading_playbook.paper.account import AccountError, open_account
+from trading_playbook.paper.account import AccountError
 
 __all__ = ["compute_drift"]
 
@@ -45,14 +45,14 @@ def _close(a: float | None, b: float | None) -> bool:
 
 def compute_drift(name: str, *, home: Path | None = None, workspace: Any = None) -> dict[str, Any]:
     """The drift document of account ``name`` (JSON-able; rendered by :mod:`.drift_report`)."""
+    from trading_playbook.config import parse_config
     from trading_playbook.engine import load_data, portfolio_settings, run_backtest
 
-    account, journal = open_account(name, home)
-    journal.close()
+    meta = queries.account_meta(name, home)  # read-only: drift never opens the journal for writing
     history = queries.equity_history(name, home)
     if not history:
         raise AccountError(f"paper account {name!r} has not processed a session yet; step it first")
-    cfg = account.playbook_config()
+    cfg = parse_config(meta["config"], origin=f"paper account {name!r}")
     ws = workspace if workspace is not None else load_data(cfg)
     first, last = history[0]["date"], history[-1]["date"]
     backtest = run_backtest(cfg, workspace=ws, start=first, end=last, engine="fast", metrics=False)
@@ -62,8 +62,8 @@ def compute_drift(name: str, *, home: Path | None = None, workspace: Any = None)
     equity = _compare_equity(history, backtest.equity)
     return {
         "account": name,
-        "config_hash": account.config_hash,
-        "broker": account.broker,
+        "config_hash": meta["config_hash"],
+        "broker": meta["broker"],
         "first_session": first,
         "last_session": last,
         "summary": _summary(trades, fills, equity, configured),

@@ -17,7 +17,7 @@ import numpy as np
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.core.panel import Panel
 
-__all__ = ["BarsUnavailable", "SymbolBars", "load_symbol_bars"]
+__all__ = ["BarsUnavailable", "SymbolBars", "load_symbol_bars", "load_workspace", "resolved_request"]
 
 READABLE_SOURCES = ("file", "synthetic")
 
@@ -38,13 +38,14 @@ class SymbolBars:
         return [str(d) for d in np.asarray(self.panel.sessions).astype("datetime64[D]")]
 
 
-def _request(doc: dict[str, Any], symbol: str, data_root: Path) -> tuple[Any, Any]:
+def resolved_request(config: dict[str, Any], data_root: Path, what: str = "the run") -> tuple[Any, Any]:
+    """The config and its data request with a relative file path resolved from ``data_root``."""
     from trading_playbook.config import parse_config
 
     try:
-        cfg = parse_config(doc["config"], origin="the run's stored configuration")
+        cfg = parse_config(config, origin=f"{what}'s stored configuration")
     except PlaybookError as exc:
-        raise BarsUnavailable(f"the run's configuration cannot be rebuilt here: {exc}") from exc
+        raise BarsUnavailable(f"{what}'s configuration cannot be rebuilt here: {exc}") from exc
     request = cfg.data_request()
     if request.source not in READABLE_SOURCES:
         raise BarsUnavailable(
@@ -57,18 +58,32 @@ def _request(doc: dict[str, Any], symbol: str, data_root: Path) -> tuple[Any, An
             path = data_root / path
         if not path.exists():
             raise BarsUnavailable(
-                f"the run's data file {request.path} is not found from {data_root}; start "
+                f"{what}'s data file {request.path} is not found from {data_root}; start "
                 "`playbook serve` in the folder the backtest ran in (or pass --data-root)"
             )
         request = replace(request, path=str(path))
-    return cfg, replace(request, symbols=(symbol.upper(),))
+    return cfg, request
+
+
+def load_workspace(config: dict[str, Any], data_root: Path, what: str) -> Any:
+    """A :class:`~trading_playbook.engine.Workspace` of a stored config's whole data (for the drift)."""
+    from trading_playbook.data import load_panel
+    from trading_playbook.engine import Workspace
+
+    _, request = resolved_request(config, data_root, what)
+    try:
+        panel, info = load_panel(request)
+    except PlaybookError as exc:
+        raise BarsUnavailable(f"the data of {what} cannot be loaded: {exc}") from exc
+    return Workspace(panel=panel, info=dict(info))
 
 
 def load_symbol_bars(doc: dict[str, Any], symbol: str, data_root: Path) -> SymbolBars:
     """The adjusted bars of ``symbol`` from the run's data (one-column panel)."""
     from trading_playbook.data import load_panel
 
-    cfg, request = _request(doc, symbol, data_root)
+    cfg, request = resolved_request(doc["config"], data_root)
+    request = replace(request, symbols=(symbol.upper(),))
     try:
         panel, _ = load_panel(request)
     except PlaybookError as exc:
