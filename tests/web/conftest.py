@@ -4,6 +4,7 @@
   smart exits (fills at the close), scaled exits with partial sales (exits at the next open) and the
   resting-trail hybrid (entries at the close);
 - an optimisation and a walk-forward written and recorded by the real CLI commands;
+- a paper account on the same synthetic data, stepped through the first half of 2015;
 - damaged records: a run whose stored result lacks its equity, one whose stored blob is not zlib, a
   research record whose folder lacks ``summary.json`` and one whose folder is gone.
 """
@@ -68,6 +69,8 @@ class WebHome:
     home: Path
     runs: dict[str, str] = field(default_factory=dict)  # variant -> run id
     research: dict[str, str] = field(default_factory=dict)  # kind -> research id
+    account: str = "webpaper"
+    research_config: Path | None = None
     broken: dict[str, str] = field(default_factory=dict)  # what is broken -> id
 
     @property
@@ -98,6 +101,7 @@ def _record_research(home: WebHome, out_root: Path) -> None:
 
     config = out_root / "research.toml"
     config.write_text(RESEARCH_CONFIG)
+    home.research_config = config
     env = {"PLAYBOOK_HOME": str(home.home)}
     common = ["--min-trades", "5", "--workers", "1"]
     runner = CliRunner()
@@ -136,6 +140,18 @@ def _record_broken(home: WebHome, out_root: Path) -> None:
     gone.rmdir()
 
 
+PAPER_START, PAPER_FIRST_STEP = "2015-01-02", "2015-06-30"
+
+
+def _paper_account(home: WebHome) -> None:
+    from trading_playbook.paper.account import init_account, paper_home, step_account
+
+    assert home.research_config is not None
+    init_account(home.research_config, home.account, start=PAPER_START, home=home.home)
+    step_account(home.account, until=PAPER_FIRST_STEP, home=home.home)
+    (paper_home(home.home) / "damaged.sqlite").write_bytes(b"not a journal")
+
+
 @pytest.fixture(scope="session")
 def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
     root = tmp_path_factory.mktemp("web")
@@ -144,4 +160,5 @@ def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
     _record_backtests(home, root / "out")
     _record_research(home, root / "out")
     _record_broken(home, root / "out")
+    _paper_account(home)
     return home

@@ -247,3 +247,78 @@ def test_static_assets_are_served_locally(client: TestClient) -> None:
     assert "Zero-Clause BSD" in client.get("/static/vendor/htmx.LICENSE").text
     page = client.get("/runs").text
     assert "http://" not in page.replace("http://127.0.0.1", "") and "https://" not in page  # no CDN
+
+
+def test_paper_accounts_list(client: TestClient, web_home) -> None:
+    from trading_playbook.paper import queries
+
+    page = _text(client.get("/paper").text)
+    summary = queries.account_summary(web_home.account, web_home.home)
+    row = re.search(rf'<tr data-account="{web_home.account}">(.*?)</tr>', page, re.S).group(1)
+    assert f.money(summary["equity"]) in row and summary["last_session"] in row
+    assert "damaged" in page and "unreadable journal" in page
+
+
+def test_paper_account_page_shows_the_journal(client: TestClient, web_home) -> None:
+    from trading_playbook.paper import queries
+
+    name, home = web_home.account, web_home.home
+    response = client.get(f"/paper/{name}")
+    assert response.status_code == 200
+    page = _text(response.text)
+    summary = queries.account_summary(name, home)
+    assert f.money(summary["equity"]) in page and f.pct(summary["total_return"], 2) in page
+    assert f'<strong id="last-session">{summary["last_session"]}</strong>' in page
+    positions = re.search(r'<table class="data" id="positions">(.*?)</table>', page, re.S).group(1)
+    for p in queries.positions(name, home):
+        assert p["symbol"] in positions and f.price(p["stop"]) in positions
+        assert f.money(p["unrealised_pnl"], signed=True) in positions
+    pending = re.search(r'id="pending-orders">(.*?)</table>', page, re.S).group(1)
+    for o in queries.pending_orders(name, home):
+        assert o["symbol"] in pending and o["reason"] in pending
+    decisions = re.search(r'id="decisions">(.*?)</table>', page, re.S).group(1)
+    for d in queries.decisions(name, home, session=summary["last_session"]):
+        assert d["symbol"] in decisions and d["outcome"] in decisions
+    fills = re.search(r'<table class="data" id="fills">(.*?)</table>', page, re.S).group(1)
+    for x in queries.fills(name, home)[-5:]:
+        assert x["client_order_id"] in fills
+    equity = _figures(response.text)["chart-paper-equity"]["data"][0]
+    assert equity["y"][-1] == pytest.approx(summary["equity"]) and len(equity["x"]) == summary["sessions"]
+    assert 'hx-trigger="every ' in response.text  # the live part polls
+
+
+def test_paper_live_fragment_is_204_until_the_journal_changes(web_home, tmp_path: Path) -> None:
+    import shutil
+
+    from trading_playbook.paper.account import step_account
+
+    home = tmp_path / "home"
+    shutil.copytree(web_home.home / "paper", home / "paper")  # step a copy: the session's home stays as is
+    client = TestClient(create_app(ServeSettings(home=home)))
+    url = f"/paper/{web_home.account}/live"
+    version = re.search(r'data-version="([^"]+)"', client.get(url).text).group(1)
+    assert client.get(url, params={"v": version}).status_code == 204
+    step_account(web_home.account, until="2015-07-31", home=home)
+    fresh = client.get(url, params={"v": version})
+    assert fresh.status_code == 200 and fresh.headers["HX-Trigger"] == "paper-stepped"
+    assert '<strong id="last-session">2015-07-31</strong>' in fresh.text
+
+
+def test_paper_drift_against_the_backtest(client: TestClient, web_home) -> None:
+    response = client.get(f"/paper/{web_home.account}/drift")
+    assert response.status_code == 200
+    page = _text(response.text)
+    assert "No drift" in page  # the simulated broker fills exactly as the backtest
+    traces = _figures(response.text)["chart-drift"]["data"]
+    assert traces[0]["y"][:-1] == traces[1]["y"][:-1]
+
+
+@pytest.mark.parametrize("name", ["nobody", "bad-name", "%2E%2E", "webpaper.sqlite"])
+def test_unknown_paper_accounts_are_404(client: TestClient, name: str) -> None:
+    response = client.get(f"/paper/{name}")
+    assert response.status_code == 404 and "No such paper account" in response.text
+
+
+def test_a_damaged_journal_gets_a_clear_page(client: TestClient) -> None:
+    response = client.get("/paper/damaged")
+    assert response.status_code == 409 and "This paper account cannot be read" in response.text
