@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
+import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,3 +165,67 @@ def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
     _record_broken(home, root / "out")
     _paper_account(home)
     return home
+
+
+# ------------------------------------------------------------------------------------- a real server
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = Path(sys.executable).parent / "playbook"  # the console script of this environment
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A `playbook serve` process and where it listens."""
+
+    process: object
+    url: str
+    log: Path
+
+
+@contextlib.contextmanager
+def serve(
+    home: Path, *args: str, env: dict[str, str] | None = None, token: str | None = None
+) -> Iterator[Server]:
+    """Start ``playbook serve --home HOME --port FREE ARGS`` (cwd: the repository) and wait until it answers."""
+    import os
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    log = home.parent / f"serve-{port}.log"
+    command = [str(PLAYBOOK), "serve", "--home", str(home), "--port", str(port), *args]
+    environment = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_SERVE_TOKEN"} | (env or {})
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            request = urllib.request.Request(url + "/runs")
+            if token:
+                request.add_header("Authorization", f"Bearer {token}")
+            try:
+                with urllib.request.urlopen(request, timeout=5):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"playbook serve did not start: {log.read_text()}") from None
+                time.sleep(0.3)
+        yield Server(process, url, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -137,6 +137,11 @@ def test_a_replay_that_disagrees_is_reported_not_drawn() -> None:
     }  # the bars never reach 90: this record is not what these rules did
     path = replay_stops(panel, spec, trade, entry_fill="next_open", exit_fill="close")
     assert not path.matches and path.exit_date is None
+    from trading_playbook.web.trade_chart import trade_figure
+
+    figure = trade_figure(panel, {**trade, "exit_price": 102.0, "initial_stop": 90.0}, path, {})
+    names = [t["name"] for t in figure["data"]]
+    assert "Initial stop 90.00" in names and "Resting stop (intraday)" not in names  # only what is certain
 
 
 def test_bars_of_a_missing_data_file_say_where_to_start(tmp_path: Path) -> None:

@@ -139,8 +139,9 @@ def test_trade_page_draws_candles_fills_and_replayed_stops(client: TestClient, w
     assert kinds["Entry"]["x"] == [trade["entry_date"]] and kinds["Entry"]["y"] == [trade["entry_price"]]
     assert kinds["Partial exit"]["x"] == [p["date"] for p in trade["partial_exits"]]
     assert kinds["Exit"]["x"] == [trade["exit_date"]]
-    assert any(name.startswith("Initial stop") for name in kinds)
-    assert "Resting stop (intraday)" in kinds
+    resting = kinds["Resting stop (intraday)"]
+    assert resting["x"][0] == trade["entry_date"] and resting["y"][0] == pytest.approx(trade["initial_stop"])
+    assert not any(name.startswith("Initial stop") for name in kinds)  # the resting line starts there
     for p in trade["partial_exits"]:
         assert p["reason"] in page and f.price(p["price"]) in page
     # the final fill: exit_price is the share-weighted mean of every sale

@@ -26,6 +26,7 @@ __all__ = [
     "monthly_heatmap",
     "rolling_sharpe",
     "rolling_sharpe_figure",
+    "sharpe_window",
     "trade_returns_figure",
 ]
 
@@ -150,16 +151,23 @@ def rolling_sharpe(
     return out
 
 
+def sharpe_window(sessions: int) -> int:
+    """The rolling window: six months, or a third of a run shorter than a year (at least 20 sessions)."""
+    return ROLLING_SHARPE_WINDOW if sessions >= 2 * ROLLING_SHARPE_WINDOW else max(20, sessions // 3)
+
+
 def rolling_sharpe_figure(doc: Mapping[str, Any]) -> dict[str, Any]:
     dates, equity = _equity_arrays(doc)
     rf = float((doc.get("metrics") or {}).get("risk_free_rate") or 0.0)
-    trace = _line(dates, rolling_sharpe(equity, risk_free=rf), "Rolling Sharpe", "#8250df")
-    layout = line_layout(
-        f"Rolling Sharpe ratio ({ROLLING_SHARPE_WINDOW} sessions, annualised)", y_format=".1f", height=240
-    )
+    window = sharpe_window(len(dates))
+    trace = _line(dates, rolling_sharpe(equity, window, risk_free=rf), "Rolling Sharpe", "#8250df")
+    layout = line_layout(f"Rolling Sharpe ratio ({window} sessions, annualised)", y_format=".1f", height=260)
     layout["showlegend"] = False
     layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0, "y1": 0,
                          "line": {"color": "#8c959f", "width": 1, "dash": "dot"}}]  # fmt: skip
+    if len(dates) <= window:
+        layout["annotations"] = [{"text": f"too few sessions ({len(dates)}) for a rolling window", "xref": "paper",
+                                  "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False}]  # fmt: skip
     return {"data": [trace], "layout": layout}
 
 
@@ -168,16 +176,19 @@ def exposure_figure(doc: Mapping[str, Any]) -> dict[str, Any]:
     dates = [r["date"] for r in rows]
     exposure = _line(dates, [r.get("exposure") for r in rows], "Exposure (market value / equity)", "#1a7f37",
                      fill="tozeroy", fillcolor="rgba(26,127,55,0.15)")  # fmt: skip
-    positions = _line(dates, [r.get("positions") for r in rows], "Open positions", "#9a6700", yaxis="y2",
-                      line={"color": "#9a6700", "width": 1, "shape": "hv"})  # fmt: skip
-    layout = line_layout("Exposure and open positions", y_format=".0%", height=240)
+    positions = _line(dates, [r.get("positions") for r in rows], "Open positions (right axis)", "#9a6700",
+                      yaxis="y2", opacity=0.55, line={"color": "#9a6700", "width": 1, "shape": "hv"})  # fmt: skip
+    layout = line_layout("Exposure and open positions", y_format=".0%", height=260)
     layout["yaxis2"] = {"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
                         "title": {"text": "positions"}}  # fmt: skip
     return {"data": [exposure, positions], "layout": layout}
 
 
-def monthly_heatmap(monthly: Mapping[str, Any], title: str = "Monthly returns") -> dict[str, Any]:
-    """Years x months heatmap of returns (red losses, green gains, white around zero)."""
+def monthly_heatmap(
+    monthly: Mapping[str, Any], yearly: Mapping[str, Any] | None = None, title: str = "Monthly returns"
+) -> dict[str, Any]:
+    """Years x months heatmap of returns (red losses, green gains, white around zero); each year's
+    total is in its row label."""
     years = sorted({key[:4] for key in monthly})
     z = [[_finite(monthly.get(f"{y}-{m:02d}")) for m in range(1, 13)] for y in years]
     finite = [abs(v) for row in z for v in row if v is not None]
@@ -201,12 +212,22 @@ def monthly_heatmap(monthly: Mapping[str, Any], title: str = "Monthly returns") 
     layout = {
         "title": {"text": title, "x": 0.01, "font": {"size": 14}},
         "height": max(220, 90 + 24 * len(years)),
-        "margin": {"l": 50, "r": 20, "t": 70, "b": 20},
-        "yaxis": {"type": "category", "autorange": "reversed"},
+        "margin": {"l": 90, "r": 20, "t": 70, "b": 20},
+        "yaxis": {
+            "type": "category",
+            "autorange": "reversed",
+            "tickvals": years,
+            "ticktext": [_year_label(y, (yearly or {}).get(y)) for y in years],
+        },
         "xaxis": {"type": "category", "side": "top"},
         "plot_bgcolor": "#ffffff",
     }
     return {"data": [trace], "layout": layout}
+
+
+def _year_label(year: str, total: Any) -> str:
+    value = _finite(total)
+    return year if value is None else f"{year} ({value:+.1%})"
 
 
 def _finite(value: Any) -> float | None:

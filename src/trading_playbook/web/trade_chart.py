@@ -81,7 +81,8 @@ def trade_figure(
     }
     traces: list[dict[str, Any]] = [candles, *_moving_averages(panel, ma_periods, lo, hi, x)]
     stop = trade.get("initial_stop")
-    if isinstance(stop, int | float):
+    replayed = path is not None and path.matches and any(v is not None for v in path.resting)
+    if isinstance(stop, int | float) and not replayed:  # else the resting stop line starts there
         traces.append({"type": "scatter", "mode": "lines", "x": [trade["entry_date"], trade["exit_date"]],
                        "y": [stop, stop], "name": f"Initial stop {stop:,.2f}",
                        "line": {"color": "#cf222e", "dash": "dash", "width": 1.2}})  # fmt: skip

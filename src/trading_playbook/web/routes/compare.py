@@ -22,7 +22,16 @@ MAX_RUNS = 8
 #: Metrics where a larger value is better (max drawdown is negative: larger is shallower).
 HIGHER_IS_BETTER = {"total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate",
                     "profit_factor", "expectancy", "expectancy_r"}  # fmt: skip
-PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "exposure", "win_rate"}
+SIGNED_PERCENT = {"total_return", "cagr", "max_drawdown"}
+RATE = {"annual_volatility", "exposure", "win_rate"}
+LABELS = {
+    "sample_size_status": "Sample size", "total_return": "Total return", "cagr": "CAGR",
+    "annual_volatility": "Annual volatility", "sharpe": "Sharpe", "sortino": "Sortino", "calmar": "Calmar",
+    "max_drawdown": "Max drawdown", "exposure": "Exposure", "turnover": "Turnover (per year)",
+    "trades": "Trades", "trades_per_year": "Trades per year", "win_rate": "Win rate",
+    "profit_factor": "Profit factor", "expectancy": "Expectancy ($ per trade)", "expectancy_r": "Expectancy (R)",
+    "avg_sessions_held": "Sessions held (average)",
+}  # fmt: skip
 
 
 def _label(run_id: str, doc: dict[str, Any]) -> str:
@@ -52,7 +61,8 @@ def _curves(ids: list[str], docs: list[dict[str, Any]]) -> tuple[dict[str, Any],
 def _metric_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     statuses = [(d["metrics"].get("validation") or {}).get("sample_size_status") for d in docs]
-    rows.append({"key": "sample_size_status", "values": statuses, "best": None, "kind": "text"})
+    rows.append({"key": "sample_size_status", "label": LABELS["sample_size_status"], "values": statuses,
+                 "best": None, "kind": "text"})  # fmt: skip
     for key in HEADLINE_METRICS:
         values = [d["metrics"].get(key) for d in docs]
         numeric = [
@@ -61,8 +71,16 @@ def _metric_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         best = None
         if key in HIGHER_IS_BETTER and len(numeric) == len(values) and len(set(numeric)) > 1:
             best = values.index(max(numeric))
-        kind = "pct" if key in PERCENT else ("money" if key == "expectancy" else "num")
-        rows.append({"key": key, "values": values, "best": best, "kind": kind})
+        kind = (
+            "pct"
+            if key in SIGNED_PERCENT
+            else "rate"
+            if key in RATE
+            else "money"
+            if key == "expectancy"
+            else "num"
+        )
+        rows.append({"key": key, "label": LABELS.get(key, key), "values": values, "best": best, "kind": kind})
     return rows
 
 

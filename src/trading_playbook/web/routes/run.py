@@ -61,7 +61,7 @@ def _run_charts(doc: dict[str, Any]) -> dict[str, Any]:
         "drawdown": figures.drawdown_figure(doc),
         "rolling_sharpe": figures.rolling_sharpe_figure(doc),
         "exposure": figures.exposure_figure(doc),
-        "monthly": figures.monthly_heatmap(m.get("monthly_returns") or {}),
+        "monthly": figures.monthly_heatmap(m.get("monthly_returns") or {}, m.get("yearly_returns") or {}),
         "exit_reasons": figures.exit_reason_figure(m.get("exit_reasons") or {}),
         "returns": figures.trade_returns_figure(doc["trades"]),
     }
