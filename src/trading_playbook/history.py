@@ -156,9 +156,17 @@ def _connect_readonly(db: Path) -> Iterator[sqlite3.Connection]:
 
 
 try:  # a stored document is several MB for 10,000 trades; orjson parses it twice as fast
-    from orjson import loads as _loads
+    from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson comes with the web extra
-    _loads = json.loads
+    _fast_loads = json.loads
+
+
+def _loads(data: bytes | str) -> Any:
+    """JSON text to values: orjson when installed, the standard parser for what orjson refuses (NaN)."""
+    try:
+        return _fast_loads(data)
+    except ValueError:
+        return json.loads(data)
 
 
 def _package_version() -> str:
@@ -246,15 +254,15 @@ def _record(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
         run_id=row["run_id"],
         created_at=row["created_at"],
-        config=json.loads(row["config_json"]),
+        config=_loads(row["config_json"]),
         config_hash=row["config_hash"],
         data_fingerprint=row["data_fingerprint"],
         package_version=row["package_version"],
         git_commit=row["git_commit"],
         engine=row["engine"],
         out_dir=row["out_dir"],
-        timings=json.loads(row["timings_json"]),
-        metrics=json.loads(row["metrics_json"]),
+        timings=_loads(row["timings_json"]),
+        metrics=_loads(row["metrics_json"]),
     )
 
 
