@@ -41,6 +41,7 @@ __all__ = [
     "AccountBusy",
     "AccountError",
     "StepResult",
+    "account_from_meta",
     "account_lock",
     "account_path",
     "config_differences",
@@ -74,9 +75,21 @@ class Account:
     broker: dict[str, Any]
     start: dt.date
     created_at: str
+    workdir: str | None = None  # the folder relative data paths of the config are read from
 
     def playbook_config(self) -> PlaybookConfig:
         return parse_config(self.config, origin=f"paper account {self.name!r}")
+
+    def data_config(self) -> PlaybookConfig:
+        """The config with relative ``[data] path``/``cache_dir`` resolved against the folder the
+        account was created in (a daemon may run from anywhere)."""
+        cfg = self.playbook_config()
+        changes = {}
+        for key in ("path", "cache_dir"):
+            value = getattr(cfg.data, key)
+            if value and self.workdir and not Path(value).expanduser().is_absolute():
+                changes[f"data.{key}"] = str(Path(self.workdir) / value)
+        return cfg.with_overrides(changes) if changes else cfg
 
 
 @dataclass
@@ -211,6 +224,7 @@ def init_account(
                     "broker": spec,
                     "start": first.isoformat(),
                     "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "workdir": str(Path.cwd().resolve()),
                 }
             )
         finally:
@@ -244,11 +258,20 @@ def open_account(name: str, home: Path | None = None) -> tuple[Account, Journal]
             f"`playbook paper init CONFIG --account {name}` (or check PLAYBOOK_HOME)"
         )
     journal = Journal(path)
-    meta = journal.meta()
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    try:
+        account = account_from_meta(journal.meta(), path)
+    except AccountError:
         journal.close()
+        raise
+    return account, journal
+
+
+def account_from_meta(meta: Mapping[str, Any], path: Path) -> Account:
+    """The :class:`Account` a journal's ``meta`` table describes (checked against the schema version)."""
+    if meta.get("schema_version") != SCHEMA_VERSION:
         raise AccountError(f"journal {path} has schema {meta.get('schema_version')!r}, not {SCHEMA_VERSION}")
-    account = Account(
+    return Account(
+        workdir=meta.get("workdir"),
         name=str(meta["account"]),
         path=path,
         config=dict(meta["config"]),
@@ -258,7 +281,6 @@ def open_account(name: str, home: Path | None = None) -> tuple[Account, Journal]
         start=dt.date.fromisoformat(meta["start"]),
         created_at=str(meta["created_at"]),
     )
-    return account, journal
 
 
 # ---------------------------------------------------------------------------------------- stepping
@@ -331,7 +353,7 @@ def step_account(
             if account.config_path and Path(account.config_path).is_file():
                 _refuse_changed(name, account.config, account.config_path, load_config(account.config_path))
             cfg = account.playbook_config()
-            data = panel if panel is not None else load_data(cfg).panel
+            data = panel if panel is not None else load_data(account.data_config()).panel
             rows, note = _pending_rows(journal, account, data, until)
             result = StepResult(account=name, note=note)
             if len(rows):

@@ -30,7 +30,7 @@ import numpy as np
 
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.paper import queries
-from trading_playbook.paper.account import AccountError
+from trading_playbook.paper.account import AccountError, account_from_meta, account_path
 
 __all__ = ["compute_drift"]
 
@@ -45,15 +45,15 @@ def _close(a: float | None, b: float | None) -> bool:
 
 def compute_drift(name: str, *, home: Path | None = None, workspace: Any = None) -> dict[str, Any]:
     """The drift document of account ``name`` (JSON-able; rendered by :mod:`.drift_report`)."""
-    from trading_playbook.config import parse_config
     from trading_playbook.engine import load_data, portfolio_settings, run_backtest
 
     meta = queries.account_meta(name, home)  # read-only: drift never opens the journal for writing
     history = queries.equity_history(name, home)
     if not history:
         raise AccountError(f"paper account {name!r} has not processed a session yet; step it first")
-    cfg = parse_config(meta["config"], origin=f"paper account {name!r}")
-    ws = workspace if workspace is not None else load_data(cfg)
+    account = account_from_meta(meta, account_path(name, home))
+    cfg = account.playbook_config()
+    ws = workspace if workspace is not None else load_data(account.data_config())
     first, last = history[0]["date"], history[-1]["date"]
     backtest = run_backtest(cfg, workspace=ws, start=first, end=last, engine="fast", metrics=False)
     configured = portfolio_settings(cfg).slippage_bps
@@ -62,8 +62,8 @@ def compute_drift(name: str, *, home: Path | None = None, workspace: Any = None)
     equity = _compare_equity(history, backtest.equity)
     return {
         "account": name,
-        "config_hash": meta["config_hash"],
-        "broker": meta["broker"],
+        "config_hash": account.config_hash,
+        "broker": account.broker,
         "first_session": first,
         "last_session": last,
         "summary": _summary(trades, fills, equity, configured),

@@ -17,7 +17,7 @@ import numpy as np
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.core.panel import Panel
 
-__all__ = ["BarsUnavailable", "SymbolBars", "load_symbol_bars", "load_workspace", "resolved_request"]
+__all__ = ["READABLE_SOURCES", "BarsUnavailable", "SymbolBars", "load_symbol_bars", "resolved_request"]
 
 READABLE_SOURCES = ("file", "synthetic")
 
@@ -63,19 +63,6 @@ def resolved_request(config: dict[str, Any], data_root: Path, what: str = "the r
             )
         request = replace(request, path=str(path))
     return cfg, request
-
-
-def load_workspace(config: dict[str, Any], data_root: Path, what: str) -> Any:
-    """A :class:`~trading_playbook.engine.Workspace` of a stored config's whole data (for the drift)."""
-    from trading_playbook.data import load_panel
-    from trading_playbook.engine import Workspace
-
-    _, request = resolved_request(config, data_root, what)
-    try:
-        panel, info = load_panel(request)
-    except PlaybookError as exc:
-        raise BarsUnavailable(f"the data of {what} cannot be loaded: {exc}") from exc
-    return Workspace(panel=panel, info=dict(info))
 
 
 def load_symbol_bars(doc: dict[str, Any], symbol: str, data_root: Path) -> SymbolBars:

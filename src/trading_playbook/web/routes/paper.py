@@ -122,7 +122,7 @@ def paper_live(name: str, request: Request) -> Response:
 def paper_drift(name: str, request: Request) -> Response:
     """The drift against the backtest of the same config over the same sessions (recomputed per session)."""
     from trading_playbook.paper.drift import compute_drift
-    from trading_playbook.web.bars import BarsUnavailable, load_workspace
+    from trading_playbook.web.bars import READABLE_SOURCES
 
     store: Store = request.app.state.store
     name = _account_name(store, name)
@@ -133,13 +133,14 @@ def paper_drift(name: str, request: Request) -> Response:
     def compute() -> dict[str, Any]:
         if not summary["sessions"]:
             return {"error": "the account has not processed a session yet"}
-        try:
-            meta = q.account_meta(name, store.home)
-            workspace = load_workspace(
-                meta["config"], request.app.state.settings.data_root, f"account {name}"
-            )
-            return {"drift": compute_drift(name, home=store.home, workspace=workspace)}
-        except (BarsUnavailable, PlaybookError) as exc:
+        source = q.account_meta(name, store.home)["config"]["data"]["source"]
+        if source not in READABLE_SOURCES:  # loading it would open the bar cache read-write
+            return {
+                "error": f"the dashboard does not load {source!r} data; run `playbook paper drift --account {name}`"
+            }
+        try:  # relative data paths resolve against the folder the account was created in
+            return {"drift": compute_drift(name, home=store.home)}
+        except PlaybookError as exc:
             return {"error": str(exc)}
 
     result = store.memo.get(key, compute)
