@@ -62,3 +62,17 @@ def test_loopback_serves_without_a_token(web_home, bind: str) -> None:
     with serve(web_home.home, "--host", bind) as server:
         assert _status(server.url + "/runs") == 200
         assert "dashboard on http://127.0.0.1:" in server.log.read_text()
+
+
+def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = _run("--port", str(taken.getsockname()[1]), "--home", str(tmp_path))
+    assert (
+        done.returncode == 1
+        and "cannot listen on 127.0.0.1:" in done.stderr
+        and "Traceback" not in done.stderr
+    )

@@ -63,6 +63,7 @@ def serve_command(
         data_root=(data_root or Path.cwd()).resolve(),
         poll_seconds=poll,
     )
+    _check_port(host, port)
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
@@ -70,6 +71,23 @@ def serve_command(
         f"{', access token required' if secret else ''}); Ctrl+C stops it."
     )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _check_port(host: str, port: int) -> None:
+    """A one-line error when the address cannot be bound (in use, or not an address of this machine)."""
+    import socket
+
+    from trading_playbook.core.errors import PlaybookError
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        raise PlaybookError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port or --host"
+        ) from exc
 
 
 def register(app: typer.Typer) -> None:

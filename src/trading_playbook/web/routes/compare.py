@@ -58,8 +58,17 @@ def _curves(ids: list[str], docs: list[dict[str, Any]]) -> tuple[dict[str, Any],
     return {"data": equity_traces, "layout": equity_layout}, {"data": dd_traces, "layout": dd_layout}
 
 
+def _kind(key: str) -> str:
+    """How a metric is formatted: signed percent, rate (unsigned percent), money or a plain number."""
+    if key in SIGNED_PERCENT:
+        return "pct"
+    if key in RATE:
+        return "rate"
+    return "money" if key == "expectancy" else "num"
+
+
 def _metric_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     statuses = [(d["metrics"].get("validation") or {}).get("sample_size_status") for d in docs]
     rows.append({"key": "sample_size_status", "label": LABELS["sample_size_status"], "values": statuses,
                  "best": None, "kind": "text"})  # fmt: skip
@@ -71,15 +80,7 @@ def _metric_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         best = None
         if key in HIGHER_IS_BETTER and len(numeric) == len(values) and len(set(numeric)) > 1:
             best = values.index(max(numeric))
-        kind = (
-            "pct"
-            if key in SIGNED_PERCENT
-            else "rate"
-            if key in RATE
-            else "money"
-            if key == "expectancy"
-            else "num"
-        )
+        kind = _kind(key)
         rows.append({"key": key, "label": LABELS.get(key, key), "values": values, "best": best, "kind": kind})
     return rows
 

@@ -110,7 +110,8 @@ def final_fill_price(trade: dict[str, Any]) -> float | None:
     if left <= 0 or not isinstance(trade.get("exit_price"), int | float):
         return None
     return (
-        float(trade["exit_price"]) * int(trade["shares"]) - sum(p["shares"] * p["price"] for p in partials)
+        float(trade["exit_price"]) * int(trade["shares"])
+        - sum(float(p["shares"]) * float(p["price"]) for p in partials)
     ) / left
 
 
