@@ -179,8 +179,7 @@ def exposure_figure(doc: Mapping[str, Any]) -> dict[str, Any]:
     positions = _line(dates, [r.get("positions") for r in rows], "Open positions (right axis)", "#9a6700",
                       yaxis="y2", opacity=0.55, line={"color": "#9a6700", "width": 1, "shape": "hv"})  # fmt: skip
     layout = line_layout("Exposure and open positions", y_format=".0%", height=260)
-    layout["yaxis2"] = {"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
-                        "title": {"text": "positions"}}  # fmt: skip
+    layout["yaxis2"] = {"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False}
     return {"data": [exposure, positions], "layout": layout}
 
 
