@@ -285,6 +285,16 @@ def _register_builtins() -> None:
             description="Minervini/O'Neil base breakout (presets default, moderate, relaxed, very_relaxed)",
         ),
     )
+    _register(
+        "scanner",
+        "ml_score",
+        ComponentInfo(
+            "scanner",
+            "ml_score",
+            loader=_lazy("trading_playbook.ml.scanner", "MLScoreScanner"),
+            description="A base scanner's setups ranked or filtered by models from 'playbook ml train'",
+        ),
+    )
     for name, factory in NAMED_EXITS.items():
         _register(
             "exit",
@@ -314,3 +324,13 @@ def component_parameters(kind: ComponentKind, name: str) -> set[str] | None:
     if _accepts_any(info.load()) and info.params is None:
         return None
     return set(info.parameters())
+
+
+def component_defaults(kind: ComponentKind, name: str) -> dict[str, Any]:
+    """Parameter names and defaults of the component ``name`` (``"(required)"`` when there is none)."""
+    return _lookup(kind, name).parameters()
+
+
+def component_factory(kind: ComponentKind, name: str) -> Callable[..., Any]:
+    """The factory (usually a class) the component ``name`` is built with."""
+    return _lookup(kind, name).load()
