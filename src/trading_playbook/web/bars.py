@@ -38,38 +38,50 @@ class SymbolBars:
         return [str(d) for d in np.asarray(self.panel.sessions).astype("datetime64[D]")]
 
 
-def resolved_request(config: dict[str, Any], data_root: Path, what: str = "the run") -> tuple[Any, Any]:
-    """The config and its data request with a relative file path resolved from ``data_root``."""
+def resolved_request(
+    config: dict[str, Any], data_root: Path, what: str = "the run", recorded_path: str | None = None
+) -> tuple[Any, Any]:
+    """The config and the data request to load its bars.
+
+    A file source reads ``recorded_path`` when it is an existing absolute path (the file the run
+    read, from ``result.json``'s ``data.path``); otherwise the config's own path, resolved from
+    ``data_root`` when relative.
+    """
     from trading_playbook.config import parse_config
 
     try:
-        cfg = parse_config(config, origin=f"{what}'s stored configuration")
+        cfg = parse_config(config, origin=f"{what}'s stored configuration", base_dir=data_root)
     except PlaybookError as exc:
         raise BarsUnavailable(f"{what}'s configuration cannot be rebuilt here: {exc}") from exc
-    request = cfg.data_request()
-    if request.source not in READABLE_SOURCES:
+    source = cfg.data.source
+    if source not in READABLE_SOURCES:
         raise BarsUnavailable(
-            f"bars of {request.source!r} data are not loaded by the dashboard (it opens no cache "
+            f"bars of {source!r} data are not loaded by the dashboard (it opens no cache "
             "read-write); open the run's report.html for its charts"
         )
-    if request.source == "file":
-        path = Path(str(request.path)).expanduser()
-        if not path.is_absolute():
-            path = data_root / path
-        if not path.exists():
-            raise BarsUnavailable(
-                f"{what}'s data file {request.path} is not found from {data_root}; start "
-                "`playbook serve` in the folder the backtest ran in (or pass --data-root)"
-            )
-        request = replace(request, path=str(path))
-    return cfg, request
+    if (
+        source == "file"
+        and recorded_path
+        and Path(recorded_path).is_absolute()
+        and Path(recorded_path).exists()
+    ):
+        return cfg, replace(cfg.data, path=recorded_path)
+    try:
+        return cfg, cfg.data_request()
+    except PlaybookError as exc:
+        raise BarsUnavailable(
+            f"{what}'s data file {cfg.data.path} is not found from {data_root}; start `playbook serve` "
+            "in the folder the backtest ran in (or pass --data-root)"
+        ) from exc
 
 
 def load_symbol_bars(doc: dict[str, Any], symbol: str, data_root: Path) -> SymbolBars:
     """The adjusted bars of ``symbol`` from the run's data (one-column panel)."""
     from trading_playbook.data import load_panel
 
-    cfg, request = resolved_request(doc["config"], data_root)
+    cfg, request = resolved_request(
+        doc["config"], data_root, recorded_path=(doc.get("data") or {}).get("path")
+    )
     request = replace(request, symbols=(symbol.upper(),))
     try:
         panel, _ = load_panel(request)
