@@ -187,9 +187,11 @@ def test_research_pages(page: object, site: dict) -> None:
     _open(page, site, "/research", "research")
     _open(page, site, f"/research/{web.research['optimize']}", "optimize")
     assert _charts_drawn(page) == 2  # heatmap and parallel coordinates
-    page.select_option("#heatmap-x", "scanner.min_volume_ratio")
-    page.select_option("#heatmap-y", "exit.time_stop")
-    page.wait_for_function("document.getElementById('chart-heatmap').data[0].y.length === 3")
+    heatmap = "(() => { const el = document.getElementById('chart-heatmap'); return el && el.data && el.data[0]; })()"
+    assert page.evaluate(f"{heatmap}.x.length") == 2  # x: scanner.min_volume_ratio (1.0, 1.3)
+    page.select_option("#heatmap-x", "exit.time_stop")  # y was exit.time_stop: it becomes the other one
+    page.wait_for_function(f"{heatmap} && {heatmap}.x.length === 3 && {heatmap}.y.length === 2")
+    assert page.locator("#heatmap-y").input_value() == "scanner.min_volume_ratio"
     _open(page, site, f"/research/{web.research['walk-forward']}", "walk-forward")
     assert _charts_drawn(page) == 5
 

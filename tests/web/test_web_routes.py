@@ -323,3 +323,14 @@ def test_unknown_paper_accounts_are_404(client: TestClient, name: str) -> None:
 def test_a_damaged_journal_gets_a_clear_page(client: TestClient) -> None:
     response = client.get("/paper/damaged")
     assert response.status_code == 409 and "This paper account cannot be read" in response.text
+
+
+def test_heatmap_pair_never_puts_one_parameter_on_both_axes(client: TestClient, web_home) -> None:
+    url = f"/research/{web_home.research['optimize']}/heatmap"
+    for params, pair in (
+        ({}, ("scanner.min_volume_ratio", "exit.time_stop")),
+        ({"x": "exit.time_stop", "y": "exit.time_stop"}, ("exit.time_stop", "scanner.min_volume_ratio")),
+        ({"x": "../../etc", "y": "nope"}, ("scanner.min_volume_ratio", "exit.time_stop")),
+    ):
+        heat = _figures(client.get(url, params=params).text)["chart-heatmap"]["data"][0]
+        assert heat["hovertemplate"].startswith(f"{pair[0]}=") and f"<br>{pair[1]}=" in heat["hovertemplate"]

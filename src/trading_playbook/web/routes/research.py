@@ -43,12 +43,15 @@ def research_page(research_id: str, request: Request) -> Response:
 
 
 def _heatmap_pair(keys: list[str], request: Request) -> tuple[str, str] | None:
+    """(x, y) from the query when valid; y falls back to another key than x (so changing one select
+    at a time always gives a chart); the Markdown report's pair by default."""
     if len(keys) < 2:
         return None
-    x, y = request.query_params.get("x"), request.query_params.get("y")
-    if x in keys and y in keys and x != y:
-        return x, y
-    return keys[1], keys[0]  # the Markdown report's choice
+    x = request.query_params.get("x")
+    x = x if x in keys else keys[1]
+    y = request.query_params.get("y")
+    y = y if y in keys and y != x else next(k for k in keys if k != x)
+    return x, y
 
 
 def _optimize(files: ResearchFiles, request: Request) -> dict[str, Any]:
