@@ -104,6 +104,10 @@ def test_errors_name_the_account_and_the_fix(setup: tuple[Path, Path]) -> None:
         step_account("nope")
     with pytest.raises(AccountError, match="not valid"):
         invoke("paper", "init", str(config), "--account", "bad-name")
+    dividends = config.with_name("all.toml")
+    dividends.write_text(config.read_text().replace("[data]", '[data]\nadjustment = "all"'))
+    with pytest.raises(ConfigError, match=r'adjustment = "split" for a paper account'):
+        invoke("paper", "init", str(dividends), "--account", "demo")
     invoke("paper", "init", str(config), "--account", "demo", "--start", "2007-03-01")
     with pytest.raises(AccountError, match="exists already"):
         invoke("paper", "init", str(config), "--account", "demo")

@@ -195,6 +195,11 @@ def init_account(
     data (``latest_session(cfg)``; by default the data is loaded to find it).
     """
     cfg = load_config(config_path)
+    if cfg.data.adjustment == "all":
+        raise ConfigError(
+            f'{config_path}: [data] adjustment = "all" re-scales every past price at each new dividend, '
+            'which an account holding real shares cannot follow; use adjustment = "split" for a paper account'
+        )
     if broker not in broker_kinds():
         raise ConfigError(f"unknown broker {broker!r}; available: {', '.join(broker_kinds())}")
     if sim_slippage_bps is not None and broker != "sim":
@@ -307,6 +312,11 @@ def run_sessions(
         state = last[1] if last is not None else _initial_state(account, market, settings, names)
         broker = make_broker(account.broker, journal, market.panel, settings)
         engine = EventEngine.restore(market, settings, broker, state, end=end, decisions=True)
+        for split in engine.splits:
+            journal.log(
+                f"split of {split.symbol} ({split.ratio:.6g} new shares per share) applied before "
+                f"{market.dates[t]}; cash in lieu {split.cash_in_lieu:.2f}"
+            )
         log = engine.run_session(t)
         journal.commit_session(
             market.dates[t],
