@@ -149,7 +149,9 @@ def parallel_figure(table: pd.DataFrame, keys: list[str], objective: str) -> dic
         column = data[key]
         label = objective if key == "objective" else key.removeprefix("m.")
         if pd.api.types.is_numeric_dtype(column):
-            dims.append({"label": label, "values": clean(column.astype(float).tolist())})
+            dims.append(
+                {"label": label, "values": clean(column.astype(float).tolist()), "tickformat": ".3~g"}
+            )
         else:  # categorical parameter: integer codes with the values as tick labels
             cats = sorted(column.astype(str).unique().tolist())
             codes = [cats.index(v) for v in column.astype(str)]
