@@ -128,6 +128,10 @@ BAD_INPUTS: list[BadInput] = [
         (GOOD, "--out", "{tmp}/rp", "--start", "1990-01-01", "--end", "1990-12-31"),
         "the data covers",
     ),
+    # the dashboard
+    BadInput("serve", ("--host", "0.0.0.0"), "refusing to serve on 0.0.0.0 without an access token"),
+    BadInput("serve", ("--host", "0.0.0.0", "--token", "short"), "use at least 16"),
+    BadInput("serve", ("--port", "0"), "Invalid value for '--port'"),
 ]
 
 
@@ -190,7 +194,13 @@ def test_bad_input_is_a_message_not_a_traceback(case: BadInput, workdir: Path, c
     monkeypatch.setenv("PLAYBOOK_HOME", str(workdir / "home"))
     monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(workdir / "default-cache"))
     monkeypatch.setenv("COLUMNS", "250")
-    for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+    for name in (
+        "ALPACA_API_KEY",
+        "ALPACA_SECRET_KEY",
+        "APCA_API_KEY_ID",
+        "APCA_API_SECRET_KEY",
+        "PLAYBOOK_SERVE_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     args = [a.format(tmp=workdir, cache=workdir / "cache") for a in case.args]
     monkeypatch.setattr(sys, "argv", ["playbook", *case.command.split(), *args])

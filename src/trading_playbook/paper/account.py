@@ -41,6 +41,7 @@ __all__ = [
     "AccountBusy",
     "AccountError",
     "StepResult",
+    "account_from_meta",
     "account_lock",
     "account_path",
     "config_differences",
@@ -255,11 +256,19 @@ def open_account(name: str, home: Path | None = None) -> tuple[Account, Journal]
             f"`playbook paper init CONFIG --account {name}` (or check PLAYBOOK_HOME)"
         )
     journal = Journal(path)
-    meta = journal.meta()
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    try:
+        account = account_from_meta(journal.meta(), path)
+    except AccountError:
         journal.close()
+        raise
+    return account, journal
+
+
+def account_from_meta(meta: Mapping[str, Any], path: Path) -> Account:
+    """The :class:`Account` a journal's ``meta`` table describes (checked against the schema version)."""
+    if meta.get("schema_version") != SCHEMA_VERSION:
         raise AccountError(f"journal {path} has schema {meta.get('schema_version')!r}, not {SCHEMA_VERSION}")
-    account = Account(
+    return Account(
         base_dir=meta.get("base_dir"),
         name=str(meta["account"]),
         path=path,
@@ -270,7 +279,6 @@ def open_account(name: str, home: Path | None = None) -> tuple[Account, Journal]
         start=dt.date.fromisoformat(meta["start"]),
         created_at=str(meta["created_at"]),
     )
-    return account, journal
 
 
 # ---------------------------------------------------------------------------------------- stepping
