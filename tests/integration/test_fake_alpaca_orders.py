@@ -57,6 +57,7 @@ def toy_bars() -> pd.DataFrame:
 def fake():
     with FakeAlpaca(toy_bars(), now="2020-01-02 08:00") as running:
         yield running
+    assert running.server_errors == []
 
 
 @pytest.fixture

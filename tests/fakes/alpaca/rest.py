@@ -81,6 +81,9 @@ def make_handler(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
                     status, answer = route(fake, method, path, params, body)
             except ApiError as exc:
                 status, answer = exc.status, {"code": exc.code, "message": exc.message}
+            except Exception as exc:  # a bug of the fake: answer 500 and keep it for the test to see
+                fake.server_errors.append(f"{method} {path}: {type(exc).__name__}: {exc}")
+                status, answer = 500, {"code": 50000000, "message": "fake server error"}
             if fault is not None:
                 return self._fault(fault)
             if status == 204:
@@ -292,12 +295,12 @@ def bars_page(fake: FakeAlpaca, params: dict[str, str]) -> dict[str, Any]:
     symbols = params["symbols"].split(",")
     timeframe = params.get("timeframe", "1Day")
     now = fake.clock.now()
+    start = params.get("start") or "1970-01-01T00:00:00Z"  # Alpaca: the start of today; the fake: everything
+    end = params.get("end") or now.strftime("%Y-%m-%dT%H:%M:%SZ")
     if timeframe == "1Day":
-        rows = fake.market.daily_rows(
-            symbols, params["start"], params["end"], params.get("adjustment", "raw"), now
-        )
+        rows = fake.market.daily_rows(symbols, start, end, params.get("adjustment", "raw"), now)
     elif timeframe in ("1Min", "1T"):
-        rows = fake.market.minute_rows(symbols, params["start"], params["end"], now)
+        rows = fake.market.minute_rows(symbols, start, end, now)
     else:
         raise ApiError(422, 42210000, f"the fake serves timeframes 1Day and 1Min, not {timeframe}")
     offset = int(params.get("page_token") or 0)

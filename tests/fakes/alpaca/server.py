@@ -52,6 +52,7 @@ class FakeAlpaca:
         self.faults = Faults()
         self.lock = threading.RLock()
         self.requests: list[Request] = []
+        self.server_errors: list[str] = []  # exceptions inside the fake (a test should find none)
         self.page_size = page_size
         self._keys = (key, secret)
         self.broker = Broker(

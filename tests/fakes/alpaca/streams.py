@@ -13,7 +13,8 @@ the other channels, which the fake never fills) -> ``subscription``. Bars go out
 "S", "o", "h", "l", "c", "v", "t", "n", "vw"}`` with ``t`` a msgpack timestamp.
 
 ``drop(kind)`` cuts the matching sockets without a closing handshake (the client sees a network error
-and reconnects).
+and reconnects); while ``kind`` is in ``paused``, new connections of that kind are closed at once (an
+outage: the client keeps retrying).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Streams:
         self.fake = fake
         self.subscribers: list[Subscriber] = []
         self.connections = {"trade": 0, "data": 0}  # connections ever accepted, per kind
+        self.paused: set[str] = set()  # kinds whose new connections are refused (an outage)
         self.lock = threading.Lock()
         self.server: Server = serve(self._handle, "127.0.0.1", 0, compression=None)
         self.port = self.server.socket.getsockname()[1]
@@ -125,6 +127,11 @@ class Streams:
         finally:
             timer.cancel()
 
+    def subscribed(self, channel: str) -> set[str]:
+        """Symbols some data connection has subscribed to on ``channel``."""
+        with self.lock:
+            return set().union(*(s.channels[channel] for s in self.subscribers if s.kind == "data"))
+
     def count(self, kind: str, *, ready: bool = True) -> int:
         with self.lock:
             return sum(1 for s in self.subscribers if s.kind == kind and (s.ready or not ready))
@@ -135,6 +142,9 @@ class Streams:
         kind = "trade" if path == "/stream" else "data" if path.startswith("/v2/") else None
         if kind is None:
             conn.close(1008, "unknown path")
+            return
+        if kind in self.paused:
+            conn.close(1013, "try again later")
             return
         sub = Subscriber(kind, conn)
         with self.lock:
