@@ -1,7 +1,7 @@
 """The TOML configuration: frozen, validated pydantic models.
 
-A config file has the tables ``[data]``, ``[scanner]``, ``[exit]``, ``[sizer]``, ``[portfolio]`` and
-``[report]``; a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/``[sizer]`` by
+A config file has the tables ``[data]``, ``[scanner]``, ``[exit]``, ``[sizer]``, ``[portfolio]``,
+``[report]`` and ``[broker]`` (Alpaca endpoints of a paper or live account); a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/``[sizer]`` by
 ``[[sleeves]]`` entries that each carry their own. An unknown key is an error that names the key
 and the closest valid one. Component tables (scanner, exit, sizer) accept the component's own
 parameters by name; they are checked against the registered component's signature.
@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from trading_playbook.core.errors import ConfigError, UnknownComponentError
 
 __all__ = [
+    "BrokerConfig",
     "ComponentConfig",
     "DataConfig",
     "PlaybookConfig",
@@ -67,6 +68,7 @@ class DataConfig(_Frozen):
     synthetic_symbols: int = Field(default=40, ge=1, le=5000)
     synthetic_seed: int = 7
     cache_dir: str | None = None
+    url: str | None = None  # alpaca: market-data REST base URL (default APCA_API_DATA_URL, else Alpaca's)
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -126,6 +128,28 @@ class ReportConfig(_Frozen):
     title: str | None = None
 
 
+class BrokerConfig(_Frozen):
+    """``[broker]``: where a paper or live account reaches Alpaca (see ``data.alpaca_settings``).
+
+    Each URL defaults to its conventional environment variable (``APCA_API_BASE_URL``,
+    ``APCA_API_STREAM_URL``, ``APCA_API_DATA_STREAM_URL``), else to Alpaca's. Keys are never set here:
+    they come from the environment only.
+    """
+
+    trading_url: str | None = None
+    trading_stream_url: str | None = None
+    data_stream_url: str | None = None
+
+    def endpoint_settings(self, data_url: str | None = None) -> dict[str, str | None]:
+        """The four endpoint settings as ``data.alpaca_settings.resolve_endpoints`` takes them."""
+        return {
+            "trading_url": self.trading_url,
+            "data_url": data_url,
+            "trading_stream_url": self.trading_stream_url,
+            "data_stream_url": self.data_stream_url,
+        }
+
+
 class SleeveConfig(_Frozen):
     """``[[sleeves]]``: one strategy of a multi-strategy portfolio sharing the capital pool."""
 
@@ -146,6 +170,7 @@ class PlaybookConfig(_Frozen):
     sizer: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="percent_equity"))
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
     sleeves: tuple[SleeveConfig, ...] = ()
     name: str | None = None
 
@@ -161,8 +186,16 @@ class PlaybookConfig(_Frozen):
 
     # ------------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
-        """The full resolved configuration as plain JSON-able data."""
+        """The full resolved configuration as plain JSON-able data.
+
+        Connection settings (``[data] url``, the ``[broker]`` URLs) appear only when set, so a config
+        that does not use them keeps the hash it had before they existed.
+        """
         data = self.model_dump(mode="json")
+        if data["data"].get("url") is None:
+            del data["data"]["url"]
+        if data["broker"] == BrokerConfig().model_dump(mode="json"):
+            del data["broker"]
         return _normalise(data)
 
     @property

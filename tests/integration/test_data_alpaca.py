@@ -194,3 +194,30 @@ def test_keys_never_in_logs_or_files(fake: FakeAlpaca, keys: None, tmp_path, cap
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
     time.sleep(0)
+
+
+def test_conventional_key_names_and_the_url_setting(fake: FakeAlpaca, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("ALPACA_API_KEY", raising=False)
+    monkeypatch.delenv("ALPACA_SECRET_KEY", raising=False)
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.setenv("APCA_API_DATA_URL", "http://127.0.0.1:9")  # the [data] url setting wins over it
+    with fake as server:
+        request = DataRequest(
+            source="alpaca",
+            symbols=("MSFT",),
+            start="2014-01-01",
+            end="2014-01-31",
+            cache_dir=str(tmp_path / "c"),
+            url=server.url,
+        )
+        panel, _ = load_panel(request)
+    assert panel.n_symbols == 1 and all(r.authorized for r in fake.requests)
+
+
+def test_an_error_body_echoing_the_keys_is_redacted(fake: FakeAlpaca, keys: None) -> None:
+    fake.inject(HttpFault(403, message=f"forbidden: key {KEY} secret {SECRET}", times=10))
+    with fake as server, pytest.raises(SourceError) as failure:
+        source(server, max_retries=0).fetch(["MSFT"], "2014-01-01", "2014-01-31")
+    assert "HTTP 403" in str(failure.value) and "***" in str(failure.value)
+    assert KEY not in str(failure.value) and SECRET not in str(failure.value)

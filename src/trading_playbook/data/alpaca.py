@@ -17,16 +17,17 @@ Networking
 ----------
 Requests are multi-symbol (up to 100 symbols each); alpaca-py follows ``next_page_token``. Each HTTP
 request is retried on 429 and 5xx with exponential backoff, honouring ``Retry-After`` (urllib3's
-``Retry`` mounted on the SDK's session; the SDK's own fixed 3-second retry is switched off). Keys come
-only from the environment (``ALPACA_API_KEY``, ``ALPACA_SECRET_KEY``); they go into request headers
-and nowhere else: not into logs, errors, the cache or the fetch log.
+``Retry`` mounted on the SDK's session; the SDK's own fixed 3-second retry is switched off), and has a
+timeout. The market-data URL and the keys are settings (``data.alpaca_settings``): the URL from
+``[data] url``, ``APCA_API_DATA_URL`` or Alpaca's; the keys only from the environment
+(``ALPACA_API_KEY``/``ALPACA_SECRET_KEY`` or ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``). They go into
+request headers and nowhere else: not into logs, errors, the cache or the fetch log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from trading_playbook.core.errors import SourceError
+from trading_playbook.data.alpaca_settings import Credentials, load_credentials, redact, resolve_endpoint
 from trading_playbook.data.model import BarArrays, concat_arrays, normalize_symbol, to_frame
 
 __all__ = ["KEY_ENV", "SECRET_ENV", "AlpacaSource", "split_coefficients"]
@@ -42,8 +44,8 @@ __all__ = ["KEY_ENV", "SECRET_ENV", "AlpacaSource", "split_coefficients"]
 log = logging.getLogger(__name__)
 
 KEY_ENV = "ALPACA_API_KEY"
-URL_ENV = "PLAYBOOK_ALPACA_DATA_URL"  # optional market-data URL override (a proxy, or a test server)
 SECRET_ENV = "ALPACA_SECRET_KEY"
+TIMEOUT = (10.0, 60.0)  # connect, read (seconds): a silent server must not hang a fetch forever
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _BATCH = 100
 _NY = "America/New_York"
@@ -79,8 +81,8 @@ class AlpacaSource:
     feed
         ``iex`` (free) or ``sip``; always sent explicitly.
     base_url
-        Override of the market-data URL (default: env ``PLAYBOOK_ALPACA_DATA_URL``, else Alpaca's);
-        tests point it at a local server.
+        The market-data REST base URL (default: env ``APCA_API_DATA_URL``, else Alpaca's); a proxy, or
+        a test server on 127.0.0.1.
     max_retries, backoff
         Retries per HTTP request on 429/5xx and the exponential backoff factor in seconds
         (waits ``backoff * 2**n``, capped at 30 s, or what ``Retry-After`` says).
@@ -96,13 +98,14 @@ class AlpacaSource:
         with_adjusted_close: bool = False,
     ) -> None:
         self.feed = feed.lower()
-        self.base_url = base_url or os.environ.get(URL_ENV) or None
+        self.base_url = base_url or None
         self.max_retries = max_retries
         self.backoff = backoff
         self.with_adjusted_close = with_adjusted_close
         self.name = f"alpaca-{self.feed}"
         self.missing: tuple[str, ...] = ()
         self._client: Any = None
+        self._credentials: Credentials | None = None
 
     def _make_client(self) -> Any:
         try:
@@ -114,14 +117,14 @@ class AlpacaSource:
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
 
-        key, secret = os.environ.get(KEY_ENV), os.environ.get(SECRET_ENV)
-        if not key or not secret:
-            raise SourceError(
-                f"Alpaca keys missing: set the environment variables {KEY_ENV} and {SECRET_ENV} "
-                "(they are read from the environment only, never from files or options)"
-            )
+        self._credentials = load_credentials(error=SourceError)
+        endpoint = resolve_endpoint("data_url", self.base_url)
+        log.info("Alpaca market data from %s", endpoint)
         client = StockHistoricalDataClient(
-            api_key=key, secret_key=secret, raw_data=True, url_override=self.base_url
+            api_key=self._credentials.key_id,
+            secret_key=self._credentials.secret,
+            raw_data=True,
+            url_override=endpoint.url,
         )
         retry = Retry(
             total=self.max_retries,
@@ -140,6 +143,7 @@ class AlpacaSource:
         # mount our retrying adapter and turn off its fixed-wait retry so waits are not doubled.
         client._session.mount("https://", adapter)
         client._session.mount("http://", adapter)
+        client._session.request = _with_timeout(client._session.request)
         client._retry = 0
         return client
 
@@ -231,8 +235,21 @@ class AlpacaSource:
         except SourceError:
             raise
         except Exception as exc:
-            raise SourceError(f"Alpaca request for {what} failed: {_describe(exc)}") from None
+            secrets = self._credentials.secrets if self._credentials else ()
+            raise SourceError(
+                redact(f"Alpaca request for {what} failed: {_describe(exc)}", secrets)
+            ) from None
         return _parse_payload(payload, what)
+
+
+def _with_timeout(request: Any) -> Any:
+    """``requests.Session.request`` with a default timeout (alpaca-py sets none)."""
+
+    def call(method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", TIMEOUT)
+        return request(method, url, **kwargs)
+
+    return call
 
 
 def _new_york(value: str) -> dt.datetime:

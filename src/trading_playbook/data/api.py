@@ -44,6 +44,9 @@ class DataRequest:
         Column-name mapping for files (old name -> standard name).
     validation
         ``reject`` (default: bad bars raise) or ``repair`` (fixed or dropped, reported).
+    url
+        Source ``alpaca``: the market-data REST base URL (a proxy or a test server); default
+        ``APCA_API_DATA_URL``, else Alpaca's (``data.alpaca_settings``).
     """
 
     source: Literal["file", "alpaca", "synthetic", "cache"] = "synthetic"
@@ -58,6 +61,7 @@ class DataRequest:
     synthetic_symbols: int = 40
     synthetic_seed: int = 7
     cache_dir: str | None = None
+    url: str | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -181,7 +185,7 @@ def _load_alpaca(request: DataRequest, progress: bool) -> tuple[BarArrays, str, 
         raise DataError('source "alpaca" needs symbols and start (and usually end) in the [data] section')
     end = request.end or str(pd.Timestamp.now(tz="UTC").date())
     cache = BarCache(request.cache_dir)
-    source = AlpacaSource(request.feed, with_adjusted_close=request.adjustment == "all")
+    source = AlpacaSource(request.feed, base_url=request.url, with_adjusted_close=request.adjustment == "all")
 
     def fill() -> None:
         with _progress_bar(progress, f"fetching from {source.name}") as advance:

@@ -30,6 +30,7 @@ class HttpFault:
     when: Literal["before", "after"] = "before"
     retry_after: float | None = None
     seconds: float = 0.0  # "hang": how long the answer is held back
+    message: str | None = None  # the error body's message (e.g. a proxy echoing the request headers)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (

@@ -101,7 +101,9 @@ def make_handler(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
             if fault.status == "malformed":
                 return self._send_raw(200, b'{"bars": {"AAPL": [{"t": "2020-01-02T05:00:00Z", "o": ')
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            message = "rate limit exceeded" if fault.status == 429 else "internal server error"
+            message = fault.message or (
+                "rate limit exceeded" if fault.status == 429 else "internal server error"
+            )
             return self._send(
                 int(fault.status), {"code": int(fault.status) * 100000, "message": message}, headers
             )
