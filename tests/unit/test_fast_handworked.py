@@ -15,7 +15,14 @@ import pytest
 from _engine_bars import day, flat, make_panel
 
 from trading_playbook.core.errors import SimulationError
-from trading_playbook.core.exits.spec import ExitSpec, HardStop, TrailingStop, TrailTier, named_exit
+from trading_playbook.core.exits.spec import (
+    ExitSpec,
+    HardStop,
+    MaBreak,
+    TrailingStop,
+    TrailTier,
+    named_exit,
+)
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.fast import run_fast
 from trading_playbook.core.simulate.reference import run_reference
@@ -82,6 +89,19 @@ def run_both(panel, sleeves, settings=NO_COSTS, start=0, end=None):  # type: ign
     for key, values in fast[1].sleeve_equity.items():
         np.testing.assert_array_equal(values, ref[1].sleeve_equity[key], err_msg=key)
     return fast
+
+
+def test_a_close_equal_to_its_sma5_is_no_ma_break() -> None:
+    # RULES 8: moving averages are plain means of their window. Closes 10.33, 11.72, 11.93, 11.81,
+    # 11.14, 11.65, 16: at t5 SMA5 = (11.72 + 11.93 + 11.81 + 11.14 + 11.65) / 5 = 11.65 exactly when
+    # the window is summed, so `close < SMA5` is false and the position (entered at t5's open) holds;
+    # at t6 close 16 > SMA5, and END_OF_TEST sells it. A running sum gave SMA5 = 11.650000000000002
+    # at t5: an MA_BREAK a day early (tests/unit/test_indicators_handmade.py shows the arithmetic).
+    closes = [10.33, 11.72, 11.93, 11.81, 11.14, 11.65, 16.0]
+    spec = ExitSpec(name="ma5", rules=(MaBreak(period=5),))
+    trades, _ = run_both(make_panel({"A": [flat(c) for c in closes]}), [sleeve({4: [("A", 5, 1)]}, spec)])
+    (t,) = trades
+    assert (t.entry_date, t.exit_date, t.exit_reason) == (day(5), day(6), "END_OF_TEST")
 
 
 def test_gap_through_the_stop_fills_at_the_open() -> None:

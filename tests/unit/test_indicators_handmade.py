@@ -111,3 +111,23 @@ def test_bad_window_is_a_config_error() -> None:
         ind.sma(CLOSE, 0, AVAIL)
     with pytest.raises(ConfigError, match="does not match"):
         ind.sma(CLOSE, 2, np.ones((3, 1), bool))
+
+
+# A constructed tie (RULES section 8: moving averages are plain means of their window). At bar 5 the
+# close 11.65 equals its SMA5 exactly when the window is summed: ((((0 + 11.72) + 11.93) + 11.81) +
+# 11.14) + 11.65 = 58.25, / 5 = 11.65. A running sum (the sum of bars 0..4, + 11.65 - 10.33) rounds to
+# 58.25000000000001 and gives 11.650000000000002, above the close: `close < SMA5` would then fire.
+TIE_CLOSES = [10.33, 11.72, 11.93, 11.81, 11.14, 11.65]
+
+
+def test_sma_is_the_plain_mean_of_its_window_on_a_tie() -> None:
+    x = np.array(TIE_CLOSES)[:, None]
+    running = ((((((10.33 + 11.72) + 11.93) + 11.81) + 11.14) + 11.65) - 10.33) / 5
+    assert running > 11.65  # the running sum's answer (why the exact tie matters)
+    sma5 = ind.sma(x, 5, np.isfinite(x))[:, 0]
+    assert sma5[5] == 11.65 == x[5, 0]
+    assert not x[5, 0] < sma5[5]  # MA_BREAK's literal test does not fire
+    # ATR and the average volume are means of their windows too (the same arithmetic)
+    volume = x * 1000.0
+    avg = ind.avg_volume_before(np.vstack([volume, [[0.0]]]), np.ones((7, 1), dtype=bool), n=5)[:, 0]
+    assert avg[6] == sum(float(v) for v in volume[1:6, 0]) / 5

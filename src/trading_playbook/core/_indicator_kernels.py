@@ -20,6 +20,7 @@ __all__ = [
     "sma_nb",
     "sma_segment_nb",
     "true_range_nb",
+    "window_mean_nb",
 ]
 
 
@@ -27,13 +28,33 @@ __all__ = [
 def sma_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
     """Mean of the last ``n`` bars including the current one; NaN until ``n`` bars exist.
 
-    A running sum of the finite values plus a count of NaNs in the window; the sum is recomputed
-    exactly every ``n`` bars so rounding drift stays bounded by one window.
+    Each window is summed afresh (:func:`window_mean_nb`), so the value is the plain mean of the
+    window whatever came before it (RULES section 8).
     """
     out = np.empty(x.shape[0])
     for j in range(offsets.shape[0] - 1):
         sma_segment_nb(x, out, offsets[j], offsets[j + 1], n)
     return out
+
+
+@njit(cache=True)
+def window_mean_nb(x: np.ndarray, first: int, n: int) -> float:  # pragma: no cover - numba
+    """The plain mean of ``x[first:first + n]``: ``(((0 + x_first) + x_first+1) + ...) / n``, oldest
+    value first; NaN when the window holds a NaN.
+
+    This is the one definition of a moving average's arithmetic (RULES section 8: moving averages are
+    plain means of their window). A running sum would differ in the last bit, and with literal
+    comparisons a close equal to its SMA to the cent could then flip an exit. Every SMA-based value
+    of both engines and of the scanner (SMA, ATR as the mean of true ranges, the average volume) sums
+    its window in this order.
+    """
+    total = 0.0
+    for i in range(first, first + n):
+        v = x[i]
+        if np.isnan(v):
+            return np.nan
+        total += v
+    return total / n
 
 
 @njit(cache=True)
@@ -44,28 +65,9 @@ def sma_segment_nb(
 
     Every position is written (NaN where undefined), so ``out`` may be an uninitialised scratch buffer.
     """
-    total = 0.0
-    nans = 0
     for k in range(start, stop):
-        v = x[k]
-        if np.isnan(v):
-            nans += 1
-        else:
-            total += v
-        if k - start >= n:
-            old = x[k - n]
-            if np.isnan(old):
-                nans -= 1
-            else:
-                total -= old
-        if (k - start + 1) % n == 0:
-            # refresh the sum exactly over the current window
-            total = 0.0
-            for i in range(k - n + 1, k + 1):
-                if not np.isnan(x[i]):
-                    total += x[i]
-        if k - start + 1 >= n and nans == 0:
-            out[k] = total / n
+        if k - start + 1 >= n:
+            out[k] = window_mean_nb(x, k - n + 1, n)
         else:
             out[k] = np.nan
 

@@ -7,10 +7,10 @@ consecutive symbols; each phase works chunk by chunk, in one thread (``*_serial_
 chunks in threads (``*_parallel_nb``, ``prange``). Chunks share nothing, so both give identical
 results.
 
-1. :func:`prepare_chunk_nb` (features, threshold-independent): SMA20, SMA50, the volume average (the
-   arithmetic of :func:`~trading_playbook.core._indicator_kernels.sma_segment_nb`, operation for
-   operation, on ring buffers of each symbol's recent bars), the rolling high (exact whatever the
-   algorithm) and RS; it keeps only the bars passing the trend rule (``close > SMA20 > SMA50``, the
+1. :func:`prepare_chunk_nb` (features, threshold-independent): SMA20, SMA50, the volume average (each
+   the plain mean of its window, summed oldest first as
+   :func:`~trading_playbook.core._indicator_kernels.window_mean_nb`, over ring buffers of each symbol's
+   recent bars), the rolling high (exact whatever the algorithm) and RS; it keeps only the bars passing the trend rule (``close > SMA20 > SMA50``, the
    one condition without a threshold): the *candidates*, in session order then symbol order.
 2. :func:`scan_chunk_nb` (thresholds): the other five conditions and the base search over the
    candidates, reading the base window from the panel rows just before the candidate's session.
@@ -58,9 +58,9 @@ def prepare_chunk_nb(
 ) -> None:  # pragma: no cover - numba
     """Candidates of the symbols ``symbol_bounds[chunk]:symbol_bounds[chunk + 1]``, session by session.
 
-    Reads the row-major panel row by row (sequentially) and keeps each symbol's running state: the SMA
-    sums (the arithmetic of :func:`~trading_playbook.core._indicator_kernels.sma_segment_nb`, step for
-    step, on ring buffers of the symbol's recent bars), the block maxima of the rolling high
+    Reads the row-major panel row by row (sequentially) and keeps each symbol's running state: ring
+    buffers of its recent closes and volumes (each SMA sums its window there, :func:`_ring_mean_nb`),
+    the block maxima of the rolling high
     (van Herk/Gil-Werman: the max of the window is the max of the suffix of the previous block and the
     prefix of the current one, blocks of ``high_lookback`` own bars) and the previous volume average.
     Candidates go to ``capacity_bounds[chunk]:`` in session order, then symbol order;
@@ -82,9 +82,6 @@ def prepare_chunk_nb(
     slot = np.zeros(width, dtype=np.int64)  # n_bars % ring_size
     volume_slot = np.zeros(width, dtype=np.int64)  # n_bars % volume_size
     high_slot = np.zeros(width, dtype=np.int64)  # n_bars % high_lookback
-    sums = np.zeros((3, width))  # running sums of SMA20, SMA50 and the volume average
-    nans = np.zeros((3, width), dtype=np.int64)
-    phases = np.zeros((3, width), dtype=np.int64)  # n_bars % window
     vol_mean = np.full(width, np.nan)  # volume average at the symbol's previous bar
     prefix_max = np.zeros(width)
     q = capacity_bounds[chunk]
@@ -99,14 +96,14 @@ def prepare_chunk_nb(
             k = slot[b]
             closes[k, b] = c
             slot[b] = 0 if k + 1 == ring_size else k + 1
-            fast = _sma_step_nb(closes, b, k, p, TREND_FAST, sums, nans, phases, 0)
-            slow = _sma_step_nb(closes, b, k, p, TREND_SLOW, sums, nans, phases, 1)
+            fast = _ring_mean_nb(closes, b, k, p, TREND_FAST)
+            slow = _ring_mean_nb(closes, b, k, p, TREND_SLOW)
             v = volume[t, j]
             kv = volume_slot[b]
             volumes[kv, b] = v
             volume_slot[b] = 0 if kv + 1 == volume_size else kv + 1
             avg = vol_mean[b]
-            vol_mean[b] = _sma_step_nb(volumes, b, kv, p, volume_lookback, sums, nans, phases, 2)
+            vol_mean[b] = _ring_mean_nb(volumes, b, kv, p, volume_lookback)
             h = high[t, j]
             s = high_slot[b]
             high_slot[b] = 0 if s + 1 == high_lookback else s + 1
@@ -140,60 +137,28 @@ def prepare_chunk_nb(
     n_candidates[chunk] = q - capacity_bounds[chunk]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _sma_step_nb(
-    ring: np.ndarray,
-    b: int,
-    k: int,
-    p: int,
-    n: int,
-    sums: np.ndarray,
-    nans: np.ndarray,
-    phases: np.ndarray,
-    i: int,
-) -> float:  # pragma: no cover - numba
-    """One bar of :func:`sma_segment_nb`'s loop for symbol column ``b``: bar number ``p``, in ``ring[k, b]``.
-
-    ``sums[i, b]``, ``nans[i, b]`` and ``phases[i, b]`` (``p % n`` before the bar) are the running
-    state, updated in place; the same operations in the same order as the flat kernel. Returns the SMA
-    at the bar.
-    """
+@njit(cache=True, error_model="numpy")
+def _ring_mean_nb(ring: np.ndarray, b: int, k: int, p: int, n: int) -> float:  # pragma: no cover - numba
+    """The plain mean of symbol column ``b``'s last ``n`` bars, the newest (bar number ``p``) in
+    ``ring[k, b]``: summed oldest first, as
+    :func:`~trading_playbook.core._indicator_kernels.window_mean_nb` (RULES section 8); NaN before
+    ``n`` bars or when the window holds a NaN."""
+    if p + 1 < n:
+        return np.nan
     size = ring.shape[0]
-    v = ring[k, b]
-    total = sums[i, b]
-    count = nans[i, b]
-    if np.isnan(v):
-        count += 1
-    else:
-        total += v
-    if p >= n:
-        back = k - n
-        old = ring[back + size if back < 0 else back, b]
-        if np.isnan(old):
-            count -= 1
-        else:
-            total -= old
-    phase = phases[i, b] + 1
-    if phase == n:
-        phase = 0
-        # refresh the sum exactly over the current window
-        total = 0.0
-        m = k - n + 1
-        if m < 0:
-            m += size
-        for _ in range(n):
-            x = ring[m, b]
-            if not np.isnan(x):
-                total += x
-            m += 1
-            if m == size:
-                m = 0
-    phases[i, b] = phase
-    sums[i, b] = total
-    nans[i, b] = count
-    if p + 1 >= n and count == 0:
-        return float(total / n)
-    return np.nan
+    m = k - n + 1
+    if m < 0:
+        m += size
+    total = 0.0
+    for _ in range(n):
+        x = ring[m, b]
+        if np.isnan(x):
+            return np.nan
+        total += x
+        m += 1
+        if m == size:
+            m = 0
+    return float(total / n)
 
 
 @njit(cache=True, error_model="numpy")

@@ -378,8 +378,8 @@ class DailyBreakoutScanner:
         if n_bars < max(TREND_SLOW, self.min_history):
             # SMA50 is undefined below 50 bars, so the trend rule fails too
             return None
-        sma_fast = float(np.mean(close[-TREND_FAST:]))
-        sma_slow = float(np.mean(close[-TREND_SLOW:]))
+        sma_fast = _plain_mean(close[-TREND_FAST:])
+        sma_slow = _plain_mean(close[-TREND_SLOW:])
         if not (c > sma_fast and sma_fast > sma_slow):
             return None
         top = float(np.max(high[-self.high_lookback :]))
@@ -388,7 +388,7 @@ class DailyBreakoutScanner:
             return None
         if n_bars <= self.volume_lookback:
             return None
-        avg_volume = float(np.mean(volume[-self.volume_lookback - 1 : -1]))
+        avg_volume = _plain_mean(volume[-self.volume_lookback - 1 : -1])
         if not (avg_volume > 0 and volume[-1] >= self.min_volume_ratio * avg_volume):
             return None
         base = _base_search(
@@ -430,6 +430,13 @@ def _base_search(
             break
         found = (length, top, width)
     return found
+
+
+def _plain_mean(window: np.ndarray) -> float:
+    """The window's values summed one after the other, oldest first, divided by their count: the
+    arithmetic of the kernels (RULES section 8). ``np.mean`` sums pairwise, which can differ in the
+    last bit and flip a literal comparison."""
+    return float(np.cumsum(window)[-1] / window.shape[0])
 
 
 def _split(bars: np.ndarray, chunks: int) -> np.ndarray:

@@ -54,6 +54,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from trading_playbook.core._indicator_kernels import window_mean_nb
+
 # ---------------------------------------------------------------- rule kinds and parameter columns
 RULE_HARD_STOP = 0
 RULE_BREAKEVEN = 1
@@ -286,9 +288,8 @@ def rule_active_nb(
 
 # ---------------------------------------------------------------- indicators at one bar
 # The loop reads SMA, ATR and previous-bar values only at the bars of the positions it holds, so it
-# computes each of them there from the few bars it depends on, with **exactly** the operation sequence
-# of the whole-panel kernels below (``sma_rows_nb``: running sums refreshed every n bars, so the value
-# at bar k is the fresh sum at the last refresh plus the later adds and subtracts, in order).
+# computes each of them there from the few bars it depends on: the plain mean of the window, summed
+# oldest first, exactly as ``core.indicators`` (RULES section 8).
 # tests/regression/test_kernels_indicators.py proves them bit-identical at every bar of the real data.
 
 
@@ -351,23 +352,22 @@ def mean_at_nb(
     k: int,
     vals: np.ndarray,
 ) -> float:  # pragma: no cover - compiled
-    """``sma_rows_nb(x, available, n)[t, j]`` (``true_range``: ``atr_rows_nb(high, low, x, ...)``),
-    from the bars since the window before the last refresh only.
+    """``indicators.sma(x, available, n)[t, j]`` (``true_range``: ``indicators.atr(high, low, x, ...)``):
+    the plain mean of the symbol's last ``n`` bars through ``t``, summed oldest first
+    (:func:`~trading_playbook.core._indicator_kernels.window_mean_nb`).
 
     ``k`` is the number of bars of symbol ``j`` before ``t``; ``vals`` a float scratch of at least
-    ``2n`` values.
+    ``n`` values.
     """
     if not available[t, j] or k + 1 < n:
         return np.nan
-    r0 = ((k + 1) // n) * n - 1  # the last bar <= k where the running sum was refreshed
-    base = r0 - n + 1  # the refreshed window is bars base..r0; vals[m - base] is bar m's value
-    i = k - base
+    i = n - 1  # vals[i] is bar number k - (n - 1 - i), walking back from t
     u = t
-    while i >= 0:  # bars k, k - 1, .., base, walking back from t
+    while i >= 0:
         if available[u, j]:
             if true_range:
                 v = high[u, j] - low[u, j]
-                if i + base > 0:  # not the symbol's first bar: the previous bar's close
+                if k - (n - 1 - i) > 0:  # not the symbol's first bar: the previous bar's close
                     w = u - 1
                     while not available[w, j]:
                         w -= 1
@@ -383,19 +383,7 @@ def mean_at_nb(
                 vals[i] = x[u, j]
             i -= 1
         u -= 1
-    for i in range(k - n + 1 - base, k + 1 - base):
-        if np.isnan(vals[i]):
-            return np.nan
-    total = 0.0
-    for i in range(n):
-        if not np.isnan(vals[i]):
-            total += vals[i]
-    for i in range(n, k + 1 - base):
-        if not np.isnan(vals[i]):
-            total += vals[i]
-        if not np.isnan(vals[i - n]):
-            total -= vals[i - n]
-    return total / n
+    return window_mean_nb(vals, 0, n)
 
 
 @njit(cache=True)
@@ -1503,7 +1491,7 @@ def _update_resting_trails_nb(
 # ---------------------------------------------------------------- indicators, row-major
 # The engine reads a handful of indicators at the positions it holds. These kernels compute them in
 # one row-major pass over the (T, N) panel (no per-symbol re-layout), with **exactly** the operation
-# sequence of ``core._indicator_kernels`` (running sums refreshed every n bars, the EMA seeded by
+# sequence of ``core._indicator_kernels`` (each SMA the plain mean of its window, the EMA seeded by
 # the SMA of the first n bars, true range with the previous bar's close), so the values are
 # bit-identical to ``core.indicators`` (tests/regression/test_kernels_indicators.py proves it on the real
 # data). Windows count each symbol's own bars; sessions without a bar are NaN.
@@ -1524,15 +1512,13 @@ def _sma_block_nb(
     """``indicators.sma(x, n, available)`` of columns ``j0:j1`` into ``out`` (every cell written).
 
     With ``true_range`` the averaged values are the true ranges ``max(H - L, |H - C_prev|, |L - C_prev|)``
-    (``x`` is then the close; ``H - L`` on a symbol's first bar), computed on the fly: the ATR.
+    (``x`` is then the close; ``H - L`` on a symbol's first bar), computed on the fly: the ATR. Each
+    window is summed afresh from a ring of the symbol's last ``n`` values, oldest first.
     """
     n_rows = x.shape[0]
     width = j1 - j0
     ring = np.zeros((width, n))
-    total = np.zeros(width)
-    nans = np.zeros(width, dtype=np.int64)
     count = np.zeros(width, dtype=np.int64)
-    slot = np.zeros(width, dtype=np.int64)  # == count % n: where the bar n bars earlier sits
     prev = np.full(width, np.nan)  # true range: the symbol's previous close
     for t in range(n_rows):
         for b in range(width):
@@ -1553,34 +1539,18 @@ def _sma_block_nb(
                 prev[b] = x[t, j]
             else:
                 v = x[t, j]
-            h = slot[b]
-            if np.isnan(v):
-                nans[b] += 1
-            else:
-                total[b] += v
-            if k >= n:
-                old = ring[b, h]
-                if np.isnan(old):
-                    nans[b] -= 1
-                else:
-                    total[b] -= old
-            ring[b, h] = v
-            h += 1
-            if h == n:
-                # (k + 1) % n == 0: refresh the sum exactly over the window, oldest bar first
-                h = 0
-                fresh = 0.0
-                for m in range(n):
-                    w = ring[b, m]
-                    if not np.isnan(w):
-                        fresh += w
-                total[b] = fresh
-            slot[b] = h
+            ring[b, k % n] = v
             count[b] = k + 1
-            if k + 1 >= n and nans[b] == 0:
-                out[t, j] = total[b] / n
-            else:
-                out[t, j] = np.nan
+            out[t, j] = np.nan
+            if k + 1 >= n:
+                total = 0.0
+                for m in range(k + 1, k + 1 + n):  # oldest first: slot (k + 1) % n holds bar k - n + 1
+                    w = ring[b, m % n]
+                    if np.isnan(w):
+                        total = np.nan
+                        break
+                    total += w
+                out[t, j] = total / n
 
 
 @njit(cache=True)
