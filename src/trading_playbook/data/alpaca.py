@@ -39,7 +39,7 @@ from trading_playbook.core.errors import SourceError
 from trading_playbook.data.alpaca_settings import Credentials, load_credentials, redact, resolve_endpoint
 from trading_playbook.data.model import BarArrays, concat_arrays, normalize_symbol, to_frame
 
-__all__ = ["KEY_ENV", "SECRET_ENV", "AlpacaSource", "split_coefficients"]
+__all__ = ["KEY_ENV", "SECRET_ENV", "AlpacaSource", "minute_payload_frames", "split_coefficients"]
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,36 @@ class AlpacaSource:
             )
         return bars
 
+    def minute_bars(
+        self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime
+    ) -> dict[str, pd.DataFrame]:
+        """Raw minute bars of ``symbols`` with ``start <= t <= end`` (aware datetimes), per symbol."""
+        from alpaca.data.enums import Adjustment, DataFeed
+        from alpaca.data.requests import StockBarsRequest
+        from alpaca.data.timeframe import TimeFrame
+
+        names = sorted({normalize_symbol(s) for s in symbols})
+        what = f"minute bars of {len(names)} symbol(s) {start.isoformat()}..{end.isoformat()}"
+        request = StockBarsRequest(
+            symbol_or_symbols=names,
+            timeframe=TimeFrame.Minute,
+            start=start,
+            end=end,
+            adjustment=Adjustment.RAW,
+            feed=DataFeed(self.feed),
+        )
+        log.info("Alpaca request: %s", what)
+        try:
+            payload = self.client.get_stock_bars(request)
+        except SourceError:
+            raise
+        except Exception as exc:
+            secrets = self._credentials.secrets if self._credentials else ()
+            raise SourceError(
+                redact(f"Alpaca request for {what} failed: {_describe(exc)}", secrets)
+            ) from None
+        return minute_payload_frames(payload, what)
+
     def _fetch_batch(self, symbols: list[str], start: str, end: str) -> BarArrays:
         raw = self._request(symbols, start, end, "raw")
         adjusted = self._request(symbols, start, end, "split")
@@ -250,6 +280,32 @@ def _with_timeout(request: Any) -> Any:
         return request(method, url, **kwargs)
 
     return call
+
+
+def minute_payload_frames(payload: Any, what: str) -> dict[str, pd.DataFrame]:
+    """Minute bars per symbol (``t`` a UTC timestamp, ``open .. volume``) from a raw bars payload."""
+    if not isinstance(payload, dict):
+        raise SourceError(f"Alpaca response for {what} is malformed: expected an object of bars per symbol")
+    out: dict[str, pd.DataFrame] = {}
+    for symbol, bars in payload.items():
+        try:
+            frame = pd.DataFrame(bars)
+            frame = pd.DataFrame(
+                {
+                    "t": pd.to_datetime(frame["t"], utc=True),
+                    "open": frame["o"].astype(np.float64),
+                    "high": frame["h"].astype(np.float64),
+                    "low": frame["l"].astype(np.float64),
+                    "close": frame["c"].astype(np.float64),
+                    "volume": frame["v"].astype(np.float64),
+                }
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise SourceError(
+                f"Alpaca response for {what} is malformed for {symbol}: {type(exc).__name__} {exc}"
+            ) from None
+        out[normalize_symbol(symbol)] = frame
+    return out
 
 
 def _new_york(value: str) -> dt.datetime:
