@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import queue
 import socket
 import threading
@@ -71,7 +72,10 @@ class Streams:
         self.connections = {"trade": 0, "data": 0}  # connections ever accepted, per kind
         self.paused: set[str] = set()  # kinds whose new connections are refused (an outage)
         self.lock = threading.Lock()
-        self.server: Server = serve(self._handle, "127.0.0.1", 0, compression=None)
+        # the server side's frame log would show the client's keys: that is Alpaca's log, not ours
+        quiet = logging.getLogger("fakes.alpaca.websocket")
+        quiet.setLevel(logging.INFO)
+        self.server: Server = serve(self._handle, "127.0.0.1", 0, compression=None, logger=quiet)
         self.port = self.server.socket.getsockname()[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
