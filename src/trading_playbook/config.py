@@ -1,7 +1,8 @@
 """The TOML configuration: frozen, validated pydantic models.
 
 A config file has the tables ``[data]``, ``[scanner]``, ``[exit]``, ``[sizer]``, ``[portfolio]``,
-``[report]`` and ``[broker]`` (Alpaca endpoints of a paper or live account); a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/``[sizer]`` by
+``[report]``, ``[broker]`` (how a paper or live account reaches Alpaca) and ``[live]`` (the hard limits
+of a live account); a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/``[sizer]`` by
 ``[[sleeves]]`` entries that each carry their own. An unknown key is an error that names the key
 and the closest valid one. Component tables (scanner, exit, sizer) accept the component's own
 parameters by name; they are checked against the registered component's signature.
@@ -40,6 +41,7 @@ __all__ = [
     "BrokerConfig",
     "ComponentConfig",
     "DataConfig",
+    "LiveConfig",
     "PlaybookConfig",
     "PortfolioConfig",
     "ReportConfig",
@@ -139,6 +141,10 @@ class BrokerConfig(_Frozen):
     trading_url: str | None = None
     trading_stream_url: str | None = None
     data_stream_url: str | None = None
+    opg_fallback: Literal["day", "skip"] = "day"  # an opg order that expired unfilled
+    decide_minutes_before_close: float = Field(default=15.0, gt=10.0, le=120.0)  # cls orders close at -10
+    fill_wait_seconds: float = Field(default=60.0, ge=0.0, le=3600.0)
+    close_wait_seconds: float = Field(default=300.0, ge=0.0, le=7200.0)
 
     def endpoint_settings(self, data_url: str | None = None) -> dict[str, str | None]:
         """The four endpoint settings as ``data.alpaca_settings.resolve_endpoints`` takes them."""
@@ -148,6 +154,21 @@ class BrokerConfig(_Frozen):
             "trading_stream_url": self.trading_stream_url,
             "data_stream_url": self.data_stream_url,
         }
+
+
+class LiveConfig(_Frozen):
+    """``[live]``: hard limits a live Alpaca account must have (all required; dollars).
+
+    ``max_order_value``: the largest entry order (shares x last close); ``max_exposure``: positions plus
+    pending entries at last prices; ``max_orders_per_day``: entry orders sent per session;
+    ``max_daily_loss``: the loss since the previous close (Alpaca's ``last_equity - equity``) at which
+    open entries are cancelled and no new ones are sent.
+    """
+
+    max_order_value: float = Field(gt=0)
+    max_exposure: float = Field(gt=0)
+    max_orders_per_day: int = Field(ge=1)
+    max_daily_loss: float = Field(gt=0)
 
 
 class SleeveConfig(_Frozen):
@@ -171,6 +192,7 @@ class PlaybookConfig(_Frozen):
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    live: LiveConfig | None = None
     sleeves: tuple[SleeveConfig, ...] = ()
     name: str | None = None
 
@@ -196,6 +218,8 @@ class PlaybookConfig(_Frozen):
             del data["data"]["url"]
         if data["broker"] == BrokerConfig().model_dump(mode="json"):
             del data["broker"]
+        if data["live"] is None:
+            del data["live"]
         return _normalise(data)
 
     @property

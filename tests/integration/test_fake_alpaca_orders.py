@@ -214,7 +214,9 @@ def test_intraday_market_order_fills_at_once(fake: FakeAlpaca, client: TradingCl
 
 def test_buying_power_is_checked(fake: FakeAlpaca, client: TradingClient) -> None:
     with pytest.raises(APIError) as poor:
-        buy(client, "AAA", 2_000, TimeInForce.OPG, "too-big")  # 2000 x 100 > 100k (priced at the last close)
+        buy(
+            client, "AAA", 2_001, TimeInForce.OPG, "too-big"
+        )  # 2001 x 100 > 2 x 100k (margin, at the open price)
     assert poor.value.status_code == 403 and poor.value.message == "insufficient buying power"
     with pytest.raises(APIError) as unknown:
         buy(client, "ZZZ", 1, TimeInForce.OPG, "nope")

@@ -325,20 +325,41 @@ def _describe(exc: Exception) -> str:
 
 
 def _parse_payload(payload: Any, what: str) -> dict[str, pd.DataFrame]:
+    """Bars per symbol indexed by session (the New York date of each bar's stamp), parsed in one pass."""
     if not isinstance(payload, dict):
         raise SourceError(f"Alpaca response for {what} is malformed: expected an object of bars per symbol")
-    out: dict[str, pd.DataFrame] = {}
+    names, counts, flat = [], [], []
     for symbol, bars in payload.items():
-        try:
-            frame = pd.DataFrame(bars)
-            stamps = pd.to_datetime(frame["t"], utc=True).dt.tz_convert(_NY)
-            frame.index = pd.DatetimeIndex(stamps.dt.tz_localize(None).dt.normalize(), name="date")
-            frame = frame[["o", "h", "l", "c", "v"]].astype(np.float64)
-        except (KeyError, ValueError, TypeError) as exc:
+        if not isinstance(bars, list):
             raise SourceError(
-                f"Alpaca response for {what} is malformed for {symbol}: {type(exc).__name__} {exc}"
-            ) from None
-        out[normalize_symbol(symbol)] = frame[~frame.index.duplicated(keep="last")].sort_index()
+                f"Alpaca response for {what} is malformed for {symbol}: expected a list of bars"
+            )
+        names.append(symbol)
+        counts.append(len(bars))
+        flat.extend(bars)
+    if not flat:
+        return {}
+    try:
+        frame = pd.DataFrame.from_records(flat, columns=["t", "o", "h", "l", "c", "v"])
+        stamps = pd.to_datetime(frame["t"], utc=True).dt.tz_convert(_NY)
+        index = pd.DatetimeIndex(stamps.dt.tz_localize(None).dt.normalize(), name="date")
+        values = frame[["o", "h", "l", "c", "v"]].astype(np.float64)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SourceError(f"Alpaca response for {what} is malformed: {type(exc).__name__} {exc}") from None
+    if values.isna().to_numpy().any():
+        row = int(np.flatnonzero(values.isna().any(axis=1).to_numpy())[0])
+        owner = names[int(np.searchsorted(np.cumsum(counts), row, side="right"))]
+        raise SourceError(
+            f"Alpaca response for {what} is malformed for {owner}: a bar lacks a price or volume"
+        )
+    values.index = index
+    out: dict[str, pd.DataFrame] = {}
+    offset = 0
+    for symbol, n in zip(names, counts, strict=True):
+        part = values.iloc[offset : offset + n]
+        offset += n
+        if n:
+            out[normalize_symbol(symbol)] = part[~part.index.duplicated(keep="last")].sort_index()
     return out
 
 

@@ -168,6 +168,7 @@ class LiveBars:
         self._stream: Any = None
         self._thread: threading.Thread | None = None
         self._connected = threading.Event()
+        self._daily_arrived = threading.Condition()
         self._lock: Any = None
         self._backfills: list[asyncio.Future[Any]] = []
 
@@ -319,6 +320,8 @@ class LiveBars:
         bar = self._checked(msg, "daily")
         if bar is not None:
             self.store.put_daily(self.source.name, _session_of(bar.t), bar)
+            with self._daily_arrived:
+                self._daily_arrived.notify_all()
 
     def _checked(self, msg: dict[str, Any], kind: str) -> MinuteBar | None:
         try:
@@ -380,6 +383,19 @@ class LiveBars:
         return [self._backfill(g) for g in self.store.gaps(self.source.name, open_only=True)]
 
     # ------------------------------------------------------------------ daily bars
+    def wait_daily(self, session: dt.date, timeout: float = 10.0) -> tuple[str, ...]:
+        """Wait (up to ``timeout`` seconds) until the stream's daily bar of ``session`` has come for
+        every symbol; the symbols still without one."""
+        deadline = time.monotonic() + timeout
+        with self._daily_arrived:
+            while True:
+                have = self.store.daily(self.source.name, session)
+                missing = tuple(s for s in self.symbols if s not in have)
+                left = deadline - time.monotonic()
+                if not missing or left <= 0:
+                    return missing
+                self._daily_arrived.wait(min(left, 0.5))
+
     def provisional(self, session: dt.date) -> BarArrays:
         """The day so far for each symbol: the stream's daily bar, else the stored minute bars aggregated.
 

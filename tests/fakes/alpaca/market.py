@@ -79,6 +79,8 @@ class Market:
         self.minutes = pd.DataFrame(columns=["symbol", "t", *DAILY_COLUMNS])
         self._by_key: dict[tuple[str, dt.date], Bar] = {}
         self._memo: dict[tuple[object, ...], list[tuple[str, dict[str, object]]]] = {}
+        self._arrays: dict[str, dict[str, np.ndarray]] = {}
+        self._daily_symbols: set[str] | None = None
         if bars is not None:
             self.add_daily(bars)
 
@@ -99,6 +101,8 @@ class Market:
                 float(row.open), float(row.high), float(row.low), float(row.close), float(row.volume)
             )
         self._memo.clear()
+        self._arrays.clear()
+        self._daily_symbols = None
 
     def add_minutes(self, bars: pd.DataFrame) -> None:
         """Add minute bars (``t`` as UTC instants of the minute's start)."""
@@ -118,12 +122,19 @@ class Market:
 
     def last_close(self, symbol: str, before: dt.datetime) -> float | None:
         """Close of the symbol's latest session that closed at or before ``before``."""
-        frame = self.daily[self.daily["symbol"] == symbol]
-        for day in reversed(frame["date"].tolist()):
-            s = session(day)
-            if s is not None and s.close <= before:
-                return self._by_key[(symbol, s.day)].close
-        return None
+        from .clock import last_close_before
+
+        closed = last_close_before(before)
+        if closed is None or symbol not in self._by_symbol():
+            return None
+        a = self._series(symbol)
+        n = int(np.searchsorted(a["day"], np.datetime64(closed.day, "D"), side="right"))
+        return float(a["close"][n - 1]) if n else None
+
+    def _by_symbol(self) -> set[str]:
+        if self._daily_symbols is None:
+            self._daily_symbols = set(self.daily["symbol"].unique())
+        return self._daily_symbols
 
     def minutes_between(self, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
         """Minute bars whose minute ends in ``(start, end]`` (what a stream publishes as time passes)."""
@@ -160,6 +171,20 @@ class Market:
             )
         return self._memo[key]
 
+    def _series(self, symbol: str) -> dict[str, np.ndarray]:
+        """One symbol's daily columns as arrays, with the UTC stamps Alpaca gives daily bars."""
+        if symbol not in self._arrays:
+            frame = self.daily[self.daily["symbol"] == symbol]
+            stamps = frame["date"].dt.tz_localize(ET).dt.tz_convert(UTC)
+            cols = {c: frame[c].to_numpy(np.float64) for c in (*DAILY_COLUMNS, "split")}
+            if "adjusted_close" in frame:
+                cols["adjusted_close"] = frame["adjusted_close"].to_numpy(np.float64)
+            cols["day"] = frame["date"].to_numpy("datetime64[D]")
+            cols["stamp"] = stamps.dt.tz_localize(None).to_numpy("datetime64[s]")
+            cols["text"] = np.array(stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist(), dtype=object)
+            self._arrays[symbol] = cols
+        return self._arrays[symbol]
+
     def _daily_rows(
         self,
         symbols: list[str],
@@ -171,22 +196,37 @@ class Market:
         rows: list[tuple[str, dict[str, object]]] = []
         if last is None:
             return rows
+        lo = np.datetime64(start.tz_convert(UTC).tz_localize(None) if start.tzinfo else start, "s")
+        hi = np.datetime64(end.tz_convert(UTC).tz_localize(None) if end.tzinfo else end, "s")
         for symbol in sorted(symbols):
-            frame = self.daily[(self.daily["symbol"] == symbol) & (self.daily["date"] <= pd.Timestamp(last))]
-            if frame.empty:
+            a = self._series(symbol)
+            n = int(np.searchsorted(a["day"], np.datetime64(last, "D"), side="right"))  # visible bars
+            if n == 0:
                 continue
-            split = frame["split"].to_numpy(float)
-            later = np.ones(len(frame))
-            later[:-1] = np.cumprod(split[::-1])[::-1][1:]
-            scale = np.ones(len(frame)) if adjustment == "raw" else 1 / later
+            later = np.ones(n)
+            later[:-1] = np.cumprod(a["split"][:n][::-1])[::-1][1:]
+            scale = np.ones(n) if adjustment == "raw" else 1 / later
             if adjustment == "all":
-                scale = (frame["adjusted_close"] / frame["close"]).to_numpy(float)
-            # daily bars are stamped at midnight New York time; start/end are instants, inclusive
-            stamps = frame["date"].dt.tz_localize(ET).dt.tz_convert(UTC)
-            keep = ((stamps >= start) & (stamps <= end)).to_numpy()
-            for (_, row), s, stamp in zip(frame[keep].iterrows(), scale[keep], stamps[keep], strict=True):
-                volume = row["volume"] if adjustment == "raw" else row["volume"] / s
-                rows.append((symbol, _encode(stamp, row, s, float(volume))))
+                scale = a["adjusted_close"][:n] / a["close"][:n]
+            keep = np.flatnonzero((a["stamp"][:n] >= lo) & (a["stamp"][:n] <= hi))
+            for i in keep:
+                s = scale[i]
+                volume = a["volume"][i] if adjustment == "raw" else a["volume"][i] / s
+                rows.append(
+                    (
+                        symbol,
+                        {
+                            "t": a["text"][i],
+                            "o": round(float(a["open"][i]) * s, 4),
+                            "h": round(float(a["high"][i]) * s, 4),
+                            "l": round(float(a["low"][i]) * s, 4),
+                            "c": round(float(a["close"][i]) * s, 4),
+                            "v": float(volume),
+                            "n": 100,
+                            "vw": round(float(a["close"][i]) * s, 4),
+                        },
+                    )
+                )
         return rows
 
     def minute_rows(

@@ -18,8 +18,9 @@ A market order sent during regular hours fills at once at the latest minute bar'
 bars were fed, else at the open before the reveal and at the close after it. ``slippage_bps`` makes
 every fill that many basis points worse (buys higher, sells lower). Checks at submission mirror
 Alpaca: a unique ``client_order_id`` (422), the ``opg`` (09:28-19:00 ET) and ``cls`` (10 minutes before
-the close to 19:00 ET) windows (422), buying power for buys and available shares for sells (403;
-shares held by open sell orders, e.g. a resting stop, are not available).
+the close to 19:00 ET) windows (422), buying power for buys (``multiplier`` 2: a margin account) and available shares for sells (403;
+shares held by open sell orders, e.g. a resting stop, are not available) and whole-cent prices
+(four decimals under $1; 422 otherwise).
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ class Broker:
     faults: Faults
     cash: float = 100_000.0
     slippage_bps: float = 0.0
+    multiplier: float = 2.0
     reveal_before: dt.timedelta = dt.timedelta(minutes=20)
     publish: Callable[[dict[str, Any]], None] = lambda event: None
     orders: dict[str, Order] = field(default_factory=dict)
@@ -171,7 +173,7 @@ class Broker:
     positions: dict[str, Position] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     in_flight: list[Execution] = field(default_factory=list)
-    history_start: dt.datetime | None = None  # orders submitted before it are no longer listed
+    history_start: dt.datetime | None = None  # closed orders submitted before it are no longer listed
     now: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     account_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     starting_cash: float = 0.0
@@ -219,6 +221,8 @@ class Broker:
             raise ApiError(422, 40010001, "stop_price is required for stop orders")
         if kind in ("limit", "stop_limit") and limit is None:
             raise ApiError(422, 40010001, "limit_price is required for limit orders")
+        for price in (stop, limit):
+            _check_tick(price)
         client_id = str(body.get("client_order_id") or uuid.uuid4())
         if len(client_id) > 128:
             raise ApiError(422, 40010001, "client_order_id must be no more than 128 characters")
@@ -282,12 +286,16 @@ class Broker:
         return (pos.qty if pos else 0) - held
 
     def buying_power(self) -> float:
+        """Reg T style: ``multiplier x equity - long market value - open buy orders`` (a cash account
+        with multiplier 1: cash less open buys; Alpaca's default margin account: 2)."""
         reserved = sum(
             o.remaining * (o.limit_price or o.stop_price or self.reference_price(o.symbol))
             for o in self.orders.values()
             if o.open and o.side == "buy"
         )
-        return self.cash - reserved
+        long_value = sum(p.qty * self.reference_price(p.symbol) for p in self.positions.values())
+        equity = self.cash + long_value
+        return self.multiplier * equity - long_value - reserved
 
     def reference_price(self, symbol: str) -> float:
         """The price Alpaca would check buying power with: the current price, else the last close."""
@@ -313,12 +321,13 @@ class Broker:
         return bar.open if self.now < s.close - self.reveal_before else bar.close
 
     def visible_orders(self) -> list[Order]:
+        """What ``GET /v2/orders`` lists: open orders always, closed ones inside the history window."""
         start = self.history_start
-        return [o for o in self.orders.values() if start is None or o.submitted_at >= start]
+        return [o for o in self.orders.values() if o.open or start is None or o.submitted_at >= start]
 
     def find_by_client(self, client_id: str) -> Order:
         order = self.orders.get(self.by_client.get(client_id, ""))
-        if order is None or (self.history_start is not None and order.submitted_at < self.history_start):
+        if order is None:
             raise ApiError(404, 40410000, "order not found")
         return order
 
@@ -349,6 +358,8 @@ class Broker:
     def replace(self, order: Order, body: dict[str, Any]) -> Order:
         if not order.open or order.in_flight or order.triggered:
             raise ApiError(422, 42210000, f"order is not open (status {order.status})")
+        _check_tick(body.get("stop_price"))
+        _check_tick(body.get("limit_price"))
         qty = int(float(body["qty"])) if body.get("qty") is not None else order.remaining
         client_id = str(body.get("client_order_id") or uuid.uuid4())
         if client_id in self.by_client:
@@ -574,7 +585,7 @@ class Broker:
             "account_blocked": False,
             "created_at": "2020-01-01T00:00:00Z",
             "trade_suspended_by_user": False,
-            "multiplier": "1",
+            "multiplier": repr(self.multiplier),
             "shorting_enabled": False,
             "equity": _num(equity),
             "last_equity": _num(equity),
@@ -621,3 +632,13 @@ def _gapped(order: Order, open_price: float) -> bool:
 def _marketable(order: Order, price: float) -> bool:
     assert order.limit_price is not None
     return price <= order.limit_price if order.side == "buy" else price >= order.limit_price
+
+
+def _check_tick(price: object) -> None:
+    """Alpaca refuses sub-penny prices: two decimals at or above $1, four below."""
+    if price is None:
+        return
+    value = float(price)  # type: ignore[arg-type]
+    decimals = 2 if value >= 1.0 else 4
+    if abs(round(value, decimals) - value) > 1e-9:
+        raise ApiError(422, 42210000, "sub-penny increment does not fulfill minimum pricing criteria")

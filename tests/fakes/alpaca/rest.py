@@ -43,6 +43,7 @@ class _Answer(Exception):
 def make_handler(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body in separate writes must not wait for an ACK
 
         def log_message(self, format: str, *args: object) -> None:  # silence the default stderr log
             return

@@ -43,6 +43,7 @@ class FakeAlpaca:
         cash: float = 100_000.0,
         page_size: int = 1000,
         slippage_bps: float = 0.0,
+        multiplier: float = 2.0,
         reveal_before: dt.timedelta = dt.timedelta(minutes=20),
         key: str = KEY,
         secret: str = SECRET,
@@ -56,7 +57,12 @@ class FakeAlpaca:
         self.page_size = page_size
         self._keys = (key, secret)
         self.broker = Broker(
-            self.market, self.faults, cash=cash, slippage_bps=slippage_bps, reveal_before=reveal_before
+            self.market,
+            self.faults,
+            cash=cash,
+            slippage_bps=slippage_bps,
+            multiplier=multiplier,
+            reveal_before=reveal_before,
         )
         self.broker.now = self.clock.now()
         self._http: ThreadingHTTPServer | None = None
