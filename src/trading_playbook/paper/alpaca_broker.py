@@ -129,28 +129,39 @@ class AlpacaBroker:
         last = book.last_state()
         self._cash = float(last[1]["cash"]) if last is not None else settings.starting_capital
         self._session: dt.date | None = None
+        self._fresh: dict[str, list[BrokerEvent]] = {}  # answers whose cash _fill has already counted
         self.sent: list[str] = []  # what this broker sent to Alpaca (printed by --dry-run)
 
     # ------------------------------------------------------------------ the port
     def submit(self, intents: Sequence[OrderIntent]) -> list[BrokerEvent]:
-        events: list[BrokerEvent] = []
+        answers: dict[str, list[BrokerEvent]] = {}
+        closing: list[OrderIntent] = []
         for intent in sorted(intents, key=lambda i: i.priority):
             known = self.book.events_of(intent.client_order_id)
             if known:
-                self._book_cash(known)
-                events.extend(known)
-                continue
-            if intent.timing is Timing.STOP:
+                answers[intent.client_order_id] = known
+            elif intent.timing is Timing.STOP:
                 self._place_stop(intent)
             elif intent.timing is Timing.NEXT_OPEN:
                 self._place_next_open(intent)
             elif intent.timing is Timing.CLOSE:
-                events.extend(self._at_close(intent))
+                closing.append(intent)
             else:
-                events.append(
+                answers[intent.client_order_id] = [
                     self._end(intent, intent.session, Phase.CLOSE, "UNSUPPORTED",
                               "an exit at a stated price needs a limit order; the Alpaca broker does not place them")
-                )  # fmt: skip
+                ]  # fmt: skip
+        answers.update(self._at_close(closing))
+        events: list[BrokerEvent] = []
+        for intent in sorted(intents, key=lambda i: i.priority):  # one fixed order: cash is added up in it
+            found = answers.get(intent.client_order_id, [])
+            if (
+                intent.timing is not Timing.CLOSE
+                or not found
+                or found is not self._fresh.get(intent.client_order_id)
+            ):
+                self._book_cash(found)
+            events.extend(found)
         return events
 
     def cancel(self, client_order_ids: Sequence[str]) -> list[BrokerEvent]:
@@ -163,7 +174,22 @@ class AlpacaBroker:
                 continue
             intent = intents.get(coid)
             order = self._current(coid)
-            if intent is None or order is None or status(order) in TERMINAL:
+            if (
+                intent is None
+                or order is None
+                or status(order) in ("filled", "rejected", "expired", "replaced")
+            ):
+                continue
+            if status(order) == "canceled":  # cancelled by this adapter already (a cls exit freed its shares)
+                out.append(
+                    self._end(
+                        intent,
+                        self._session or intent.session,
+                        Phase.CLOSE,
+                        "CANCELLED",
+                        "cancelled by the engine",
+                    )
+                )
                 continue
             self._cancel_order(order)
             after = self._current(coid) or order
@@ -443,41 +469,55 @@ class AlpacaBroker:
         return events
 
     # ------------------------------------------------------------------ CLOSE
-    def _at_close(self, intent: OrderIntent) -> list[BrokerEvent]:
+    def _at_close(self, intents: list[OrderIntent]) -> dict[str, list[BrokerEvent]]:
+        """Place every ``cls`` order first, wait for the close once, then answer each (priority order)."""
         from alpaca.trading.enums import OrderSide, TimeInForce
         from alpaca.trading.requests import MarketOrderRequest
 
-        session = intent.session
-        coid = intent.client_order_id
-        order = self.trading.order(coid)
-        if order is None:
-            now = self.clock.now()
-            if now >= cls_cutoff(session):
-                return [self._end(intent, session, Phase.CLOSE, "LATE",
-                                  f"the cls cut-off ({cls_cutoff(session).isoformat()}) had passed; nothing was sent")]  # fmt: skip
-            refused = self._refused(intent)
-            if refused:
-                self.book.set_handling(coid, "blocked", refused)
-                return [self._end(intent, session, Phase.CLOSE, "BLOCKED", refused)]
-            freed = self._free_shares(intent) if intent.side == "sell" else []
-            request = MarketOrderRequest(
-                symbol=intent.symbol, qty=intent.shares, side=OrderSide(intent.side),
-                time_in_force=TimeInForce.CLS, client_order_id=coid,
-            )  # fmt: skip
-            if not self._write(f"{intent.side} {intent.shares} {intent.symbol} at the close (cls) {coid}"):
-                self.book.set_handling(coid, "dry_run")
-                return [self._end(intent, session, Phase.CLOSE, "DRY_RUN", "dry run: not sent")]
-            order = self.trading.submit(request)
-            self.book.set_handling(coid, "placed", f"freed stops: {', '.join(freed)}" if freed else "")
-        closed = hours(session)[1]
-        self._wait_until(closed)
-        order = self._resolve(order, closed + dt.timedelta(seconds=self.policy.close_wait))
-        if filled_qty(order) == 0:
-            self._restore_stops(intent)
-            return [
-                self._end(intent, session, Phase.CLOSE, "EXPIRED", f"the cls order ended {status(order)}")
-            ]
-        return [self._fill(intent, session, Phase.CLOSE, order)]
+        self._fresh = {}
+        answers: dict[str, list[BrokerEvent]] = {}
+        placed: list[tuple[OrderIntent, dict[str, Any]]] = []
+        for intent in intents:
+            session, coid = intent.session, intent.client_order_id
+            order = self.trading.order(coid)
+            if order is None:
+                if self.clock.now() >= cls_cutoff(session):
+                    answers[coid] = [self._end(intent, session, Phase.CLOSE, "LATE",
+                                               f"the cls cut-off ({cls_cutoff(session).isoformat()}) had passed; nothing was sent")]  # fmt: skip
+                    continue
+                refused = self._refused(intent)
+                if refused:
+                    self.book.set_handling(coid, "blocked", refused)
+                    answers[coid] = [self._end(intent, session, Phase.CLOSE, "BLOCKED", refused)]
+                    continue
+                freed = self._free_shares(intent) if intent.side == "sell" else []
+                request = MarketOrderRequest(
+                    symbol=intent.symbol, qty=intent.shares, side=OrderSide(intent.side),
+                    time_in_force=TimeInForce.CLS, client_order_id=coid,
+                )  # fmt: skip
+                if not self._write(
+                    f"{intent.side} {intent.shares} {intent.symbol} at the close (cls) {coid}"
+                ):
+                    self.book.set_handling(coid, "dry_run")
+                    answers[coid] = [self._end(intent, session, Phase.CLOSE, "DRY_RUN", "dry run: not sent")]
+                    continue
+                order = self.trading.submit(request)
+                self.book.set_handling(coid, "placed", f"freed stops: {', '.join(freed)}" if freed else "")
+            placed.append((intent, order))
+        for intent, order in placed:  # sells before buys (priority): the cash of the exits is there
+            closed = hours(intent.session)[1]
+            self._wait_until(closed)
+            order = self._resolve(order, closed + dt.timedelta(seconds=self.policy.close_wait))
+            if filled_qty(order) == 0:
+                self._restore_stops(intent)
+                event: BrokerEvent = self._end(
+                    intent, intent.session, Phase.CLOSE, "EXPIRED", f"the cls order ended {status(order)}"
+                )
+            else:
+                event = self._fill(intent, intent.session, Phase.CLOSE, order)
+            answers[intent.client_order_id] = [event]
+            self._fresh[intent.client_order_id] = answers[intent.client_order_id]
+        return answers
 
     def _free_shares(self, intent: OrderIntent) -> list[str]:
         """Cancel the resting stops of the position an exit sells (their shares are held by them)."""

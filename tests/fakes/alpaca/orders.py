@@ -84,6 +84,7 @@ class Order:
     replaced_at: dt.datetime | None = None
     replaced_by: str | None = None
     replaces: str | None = None
+    fill_prices: list[float] = field(default_factory=list)
     triggered: bool = False  # a stop that fired and works as a market order for its remainder
     in_flight: bool = False  # a delayed fill is on its way
 
@@ -94,6 +95,13 @@ class Order:
     @property
     def remaining(self) -> int:
         return self.qty - self.filled_qty
+
+    @property
+    def avg_price(self) -> float:
+        """The share-weighted mean fill price (exactly the fill price when there is one)."""
+        if self.fill_prices and all(p == self.fill_prices[0] for p in self.fill_prices):
+            return self.fill_prices[0]
+        return self.filled_value / self.filled_qty
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -115,7 +123,7 @@ class Order:
             "notional": None,
             "qty": str(self.qty),
             "filled_qty": str(self.filled_qty),
-            "filled_avg_price": _num(self.filled_value / self.filled_qty) if self.filled_qty else None,
+            "filled_avg_price": _num(self.avg_price) if self.filled_qty else None,
             "order_class": "simple",
             "order_type": self.type,
             "type": self.type,
@@ -535,6 +543,7 @@ class Broker:
             del self.positions[order.symbol]
         order.filled_qty += qty
         order.filled_value += qty * price
+        order.fill_prices.append(price)
         order.updated_at = self.now
         done = order.filled_qty >= order.qty
         order.status = "filled" if done else "partially_filled"
