@@ -55,15 +55,22 @@ def write_config(path: Path, fake: FakeAlpaca, cache: Path, **extra: str) -> Pat
 class MarketClock:
     """The runner's clock: sleeping moves the fake market forward.
 
-    A long sleep stops just after each session's open and waits until the trade stream has worked
-    through the morning's fills (a new position's first stop is placed then, as a live process would),
-    before the market moves on.
+    A long sleep stops just after each session's open (and each delayed fill) and waits until the
+    trade stream has worked through the fills (a new position's first stop is placed then, as a live process would),
+    before the market moves on. ``at(time, action)`` runs a test's action (a fault, an outage) when
+    the market reaches that time.
     """
 
     def __init__(self, fake: FakeAlpaca) -> None:
         self.fake = fake
         self.parts: RunnerParts | None = None
         self.naps = 0
+        self.actions: list[tuple[dt.datetime, Callable[[], Any]]] = []
+
+    def at(self, when: str, action: Callable[[], Any]) -> None:
+        """Run ``action`` when the market clock reaches ``when`` (New York time)."""
+        self.actions.append((to_utc(when), action))
+        self.actions.sort(key=lambda a: a[0])
 
     def now(self) -> dt.datetime:
         return self.fake.clock.now()
@@ -72,14 +79,16 @@ class MarketClock:
         target = self.now() + dt.timedelta(seconds=seconds)
         while self.now() < target and not stop.is_set():
             now = self.now()
-            opens = [
-                s.open
-                for s in sessions_between(now.date(), target.date())
-                if now < s.open + dt.timedelta(seconds=1) <= target
-            ]
-            step = min([o + dt.timedelta(seconds=1) for o in opens] + [target])
-            self.fake.advance_to(step)
+            opens = [s.open + dt.timedelta(seconds=1) for s in sessions_between(now.date(), target.date())]
+            releases = [
+                t + dt.timedelta(seconds=1) for t in self.fake.broker.release_times()
+            ]  # delayed fills
+            marks = [t for t in [*opens, *releases, *(a[0] for a in self.actions)] if now < t <= target]
+            self.fake.advance_to(min([*marks, target]))
             self.settle()
+            while self.actions and self.actions[0][0] <= self.now():
+                self.actions.pop(0)[1]()
+                self.settle()
         self.naps += 1
 
     def settle(self) -> None:
@@ -103,14 +112,32 @@ def run_account(
     *,
     sessions: int,
     clock: MarketClock | None = None,
-    before: Callable[[RunnerParts], Any] | None = None,
+    before: Callable[[AlpacaRunner], Any] | None = None,
+    log: Callable[[str], None] = lambda message: None,
 ) -> Run:
-    """Run Alpaca account ``name`` for ``sessions`` decisions (fast reconnects)."""
+    """Run Alpaca account ``name`` for ``sessions`` decisions (fast reconnects, short timeouts)."""
+    from trading_playbook.paper.account import open_account
+    from trading_playbook.paper.alpaca_runtime import make_runtime
+
     clock = clock or MarketClock(fake)
-    runner = AlpacaRunner(name, clock=clock, home=home, log=lambda m: None, reconnect_backoff=0.05)
+    account, journal = open_account(name, home)
+    journal.close()
+    runtime = make_runtime(
+        account.playbook_config(), live=bool(account.broker.get("live")), clock=clock,
+        timeout=(2.0, 1.0), backoff=0.01, max_retries=3,
+    )  # fmt: skip
+    runner = AlpacaRunner(
+        name,
+        clock=clock,
+        home=home,
+        log=log,
+        reconnect_backoff=0.05,
+        reconnect_max_backoff=0.2,
+        runtime=runtime,
+    )
     clock.parts = runner.parts
     if before is not None:
-        before(runner.parts)
+        before(runner)
     stepped = runner.run(max_sessions=sessions)
     return Run(runner, stepped)
 

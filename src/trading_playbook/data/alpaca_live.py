@@ -133,8 +133,8 @@ class LiveBars:
         Returns the current aware UTC time (injected by tests and the daemon).
     silence_timeout
         Seconds without market data after which the connection is treated as dead (None: never).
-    reconnect_backoff
-        First wait before reconnecting, in seconds (it grows exponentially, capped at 30 s).
+    reconnect_backoff, reconnect_max_backoff
+        First and longest wait before reconnecting, in seconds (the wait doubles per failed attempt).
     """
 
     def __init__(
@@ -148,6 +148,7 @@ class LiveBars:
         clock: Callable[[], dt.datetime] = _utc_now,
         silence_timeout: float | None = None,
         reconnect_backoff: float = 1.0,
+        reconnect_max_backoff: float = 30.0,
     ) -> None:
         if not symbols:
             raise SourceError("the live feed needs at least one symbol")
@@ -159,6 +160,7 @@ class LiveBars:
         self.clock = clock
         self.silence_timeout = silence_timeout
         self.reconnect_backoff = reconnect_backoff
+        self.reconnect_max_backoff = reconnect_max_backoff
         self.source = AlpacaSource(self.feed, base_url=self.endpoints.data.url)
         self.store = IntradayStore(cache.root / "intraday.sqlite")
         self.rejected: list[str] = []  # invalid bars received, one line each
@@ -270,6 +272,7 @@ class LiveBars:
             data_timeout=self.silence_timeout,
         )
         stream._reconnect_min_backoff = self.reconnect_backoff
+        stream._reconnect_max_backoff = self.reconnect_max_backoff
         stream.subscribe_bars(self._on_minute, *self.symbols)
         stream.subscribe_daily_bars(self._on_daily, *self.symbols)
         return stream

@@ -283,7 +283,13 @@ class AlpacaBroker:
                     intent.client_order_id, "late", "the open passed before the order was sent"
                 )
                 continue
-            self._send_opg(intent)
+            try:
+                self._send_opg(intent)
+            except BrokerError as exc:
+                self.book.set_handling(
+                    intent.client_order_id, "deferred", f"sending failed at {now.isoformat()}: {exc}"
+                )
+                raise
             sent.append(intent.client_order_id)
         return sent
 
@@ -324,7 +330,12 @@ class AlpacaBroker:
         if order is None:
             kind = handling.handling if handling else ""
             why = {
-                "deferred": "deferred to 19:00 ET and never sent (was the runner stopped?)",
+                "deferred": "deferred to 19:00 ET and not sent before the open: "
+                + (
+                    handling.note
+                    if handling and handling.note.startswith("sending failed")
+                    else "was the runner stopped?"
+                ),
                 "": "the order was never sent",
             }.get(kind, handling.note if handling else "")
             code = {"blocked": "BLOCKED", "dry_run": "DRY_RUN"}.get(kind, "LATE")
@@ -333,13 +344,21 @@ class AlpacaBroker:
         order = self._resolve(
             order, max(opened, self.clock.now()) + dt.timedelta(seconds=self.policy.fill_wait)
         )
+        if filled_qty(order) == 0 and status(order) != "expired":
+            code = "REJECTED" if status(order) == "rejected" else "EXPIRED"
+            return self._end(
+                intent, session, Phase.OPEN, code, f"Alpaca ended the opg order: {status(order)}"
+            )
         if filled_qty(order) == 0:
-            order = self._fallback(intent, session, order)
-            if order is None or filled_qty(order) == 0:
-                note = f"the opg order ended {status(order) if order else 'unfilled'}"
-                if self.policy.opg_fallback == "skip":
-                    note += "; fallback: skip"
+            fallback = self._fallback(intent, session, order)
+            if fallback is None or filled_qty(fallback) == 0:
+                note = "the opg order expired unfilled; " + (
+                    "fallback: skip" if self.policy.opg_fallback == "skip"
+                    else f"the day fallback ended {status(fallback) if fallback else 'unsent (market closed)'}"
+                )  # fmt: skip
+                self.book.set_handling(coid, "expired", note)
                 return self._end(intent, session, Phase.OPEN, "EXPIRED", note)
+            order = fallback
         return self._fill(intent, session, Phase.OPEN, order)
 
     def _fallback(

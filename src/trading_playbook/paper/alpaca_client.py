@@ -54,6 +54,7 @@ class AlpacaTrading:
         max_retries: int = 5,
         backoff: float = 0.5,
         lookup_attempts: int = 5,
+        timeout: tuple[float, float] = TIMEOUT,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         from alpaca.trading.client import TradingClient
@@ -91,7 +92,7 @@ class AlpacaTrading:
         request = client._session.request
 
         def with_timeout(method: str, url: str, **kwargs: Any) -> Any:
-            kwargs.setdefault("timeout", TIMEOUT)
+            kwargs.setdefault("timeout", timeout)
             return request(method, url, **kwargs)
 
         client._session.request = with_timeout
@@ -133,6 +134,7 @@ class AlpacaTrading:
         Returns the order, whether this call created it or an earlier one did.
         """
         coid = str(request.client_order_id)
+        last = ""
         for attempt in range(self.lookup_attempts):
             try:
                 return self._call(f"submit order {coid}", self.client.submit_order, request)  # type: ignore[no-any-return]
@@ -142,6 +144,7 @@ class AlpacaTrading:
                     return self._known(coid)
                 raise
             except BrokerError as exc:  # timeout, connection lost, 5xx: did it take effect?
+                last = str(exc)
                 log.warning("submitting %s failed (%s); looking it up before anything else", coid, exc)
                 found = self._lookup(coid)
                 if found is not None:
@@ -149,7 +152,8 @@ class AlpacaTrading:
                 self._sleep(self.backoff * 2**attempt)
         raise BrokerError(
             f"order {coid} could not be placed after {self.lookup_attempts} attempts (each failed and a "
-            "lookup by client_order_id found nothing); it was not placed: step the account again later"
+            f"lookup by client_order_id found nothing; last: {last.removeprefix('Alpaca could not ')}); "
+            "it was not placed: step the account again later"
         )
 
     def replace(self, order_id: str, request: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from trading_playbook.config import PlaybookConfig
-from trading_playbook.core.errors import ConfigError
+from trading_playbook.core.errors import ConfigError, PlaybookError
 from trading_playbook.core.panel import Panel, panel_from_arrays
 from trading_playbook.data.alpaca_live import LiveBars
 from trading_playbook.data.cache import BarCache
@@ -41,7 +41,7 @@ from trading_playbook.paper.account import Account, open_account, step_account
 from trading_playbook.paper.alpaca_book import AlpacaBook
 from trading_playbook.paper.alpaca_broker import AlpacaBroker, Clock
 from trading_playbook.paper.alpaca_guards import cancel_open_entries, halt_path
-from trading_playbook.paper.alpaca_orders import NY
+from trading_playbook.paper.alpaca_orders import NY, in_opg_blackout
 from trading_playbook.paper.alpaca_runtime import AlpacaRuntime, install_runtime, make_runtime, remove_runtime
 from trading_playbook.paper.alpaca_stream import TradeUpdates
 
@@ -73,6 +73,7 @@ class AlpacaRunner:
         runtime: AlpacaRuntime | None = None,
         log: Callable[[str], None] = print,
         reconnect_backoff: float = 1.0,
+        reconnect_max_backoff: float = 30.0,
     ) -> None:
         self.name = name
         self.clock = clock
@@ -100,14 +101,18 @@ class AlpacaRunner:
         self.bars = LiveBars(
             self.cfg.data.symbols, cache=self.cache, history_start=history.isoformat(), feed=self.cfg.data.feed,
             endpoints=self.runtime.endpoints, clock=clock.now, reconnect_backoff=reconnect_backoff,
+            reconnect_max_backoff=reconnect_max_backoff,
         )  # fmt: skip
         self.book = AlpacaBook(account.path)
         self.updates = TradeUpdates(
             name, self.book, self.runtime.trading, self.runtime.credentials, self.runtime.endpoints,
             fallback=self.cfg.broker.opg_fallback, clock=clock.now, reconnect_backoff=reconnect_backoff,
+            reconnect_max_backoff=reconnect_max_backoff,
         )  # fmt: skip
         self.finalized: set[dt.date] = set()
         self.daily_wait = 10.0  # seconds to wait at a decision for the stream's daily bars
+        self.failures: list[str] = []
+        self.retry = dt.timedelta(seconds=60)  # wait after a failed step before the next try
         self.stepped = 0
 
     @property
@@ -158,8 +163,9 @@ class AlpacaRunner:
             closed = hours[1]
             decide = closed - self.lead
             if decide <= now < closed:
-                self._decide(today)
-                return None
+                if self._decide(today):
+                    return None
+                return min(closed, now + self.retry)  # a failed step: try again shortly
             if now < decide:
                 return decide
         if hours is not None and now >= hours[1] and today not in self.finalized and last == today:
@@ -171,6 +177,8 @@ class AlpacaRunner:
             upcoming.append(evening)  # deferred opg orders go out
         if hours is not None and last == today and today not in self.finalized and now < hours[1]:
             upcoming.append(hours[1] + dt.timedelta(minutes=1))  # the final bar after the close
+        if not in_opg_blackout(now) and any(h.handling == "deferred" for h in self.book.all_handling()):
+            upcoming.append(now + self.retry)  # deferred orders that could not be sent yet
         return min(upcoming)
 
     def _coming_decisions(self, now: dt.datetime) -> list[dt.datetime]:
@@ -183,7 +191,7 @@ class AlpacaRunner:
         return out
 
     # ------------------------------------------------------------------ actions
-    def _decide(self, session: dt.date) -> None:
+    def _decide(self, session: dt.date) -> bool:
         """The step of ``session`` on the day so far (before the cls cut-off)."""
         missing = self.bars.wait_daily(session, timeout=self.daily_wait)
         if missing:
@@ -191,10 +199,22 @@ class AlpacaRunner:
                 f"{self._stamp()} no daily bar from the stream for {', '.join(missing)}; using their minute bars"
             )
         panel = self._panel(provisional=self.bars.provisional(session))
-        result = step_account(self.name, until=session, home=self.home, panel=panel)
-        self._report(result, "on the day so far")
-        if result.logs:
-            self.stepped += len(result.logs)
+        result = self._step(session, panel, "on the day so far")
+        if result is None:
+            return False
+        self.stepped += len(result.logs)
+        return True
+
+    def _step(self, session: dt.date, panel: Panel, how: str) -> Any:
+        """One step; a failure is logged and the runner goes on (the next wake tries again)."""
+        try:
+            result = step_account(self.name, until=session, home=self.home, panel=panel)
+        except PlaybookError as exc:
+            self.failures.append(str(exc))
+            self.log(f"{self._stamp()} the step of {session} failed: {exc}; trying again at the next wake")
+            return None
+        self._report(result, how)
+        return result
 
     def _catch_up(self) -> None:
         """Every closed session not processed yet: final bars into the cache, then its step."""
@@ -213,8 +233,9 @@ class AlpacaRunner:
             if hours[1] > now:
                 break
             self._finalize(day)
-            result = step_account(self.name, until=day, home=self.home, panel=self._panel())
-            self._report(result, "caught up on final bars")
+            result = self._step(day, self._panel(), "caught up on final bars")
+            if result is None:
+                return
             self.stepped += len(result.logs)
 
     def _prime(self) -> None:
@@ -235,7 +256,12 @@ class AlpacaRunner:
             self.log(f"{self._stamp()} final bar differs from the stream's: {line}")
 
     def _flush(self) -> None:
-        sent = self._broker().flush_deferred()
+        try:
+            sent = self._broker().flush_deferred()
+        except PlaybookError as exc:
+            self.failures.append(str(exc))
+            self.log(f"{self._stamp()} sending the deferred opg orders failed: {exc}; trying again shortly")
+            return
         if sent:
             self.log(f"{self._stamp()} sent {len(sent)} deferred opg order(s)")
 

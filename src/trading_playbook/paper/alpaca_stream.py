@@ -169,6 +169,7 @@ class TradeUpdates:
         fallback: str = "day",
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         reconnect_backoff: float = 1.0,
+        reconnect_max_backoff: float = 30.0,
     ) -> None:
         self.account = account
         self.book = book
@@ -178,6 +179,7 @@ class TradeUpdates:
         self.fallback = fallback
         self.clock = clock
         self.reconnect_backoff = reconnect_backoff
+        self.reconnect_max_backoff = reconnect_max_backoff
         self.connections = 0
         self.errors: list[str] = []
         self._work: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -248,6 +250,7 @@ class TradeUpdates:
             websocket_params={"ping_interval": 10, "ping_timeout": 180, "max_queue": 1024, "logger": _WS_LOG},
         )
         stream._reconnect_min_backoff = self.reconnect_backoff
+        stream._reconnect_max_backoff = self.reconnect_max_backoff
         stream.subscribe_trade_updates(self._on_update)
         return stream
 

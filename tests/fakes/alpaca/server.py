@@ -70,6 +70,7 @@ class FakeAlpaca:
 
     # ------------------------------------------------------------------ serving
     def start(self) -> FakeAlpaca:
+        sessions_between("2020-01-02", "2020-01-03")  # load the calendar now, not inside a request
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self))
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
