@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _paper_data import subset_file, write_config
 from typer.testing import CliRunner
 
 from trading_playbook.cli import app
@@ -22,8 +23,6 @@ from trading_playbook.core.errors import ConfigError
 from trading_playbook.engine import load_data, run_backtest
 from trading_playbook.paper import queries
 from trading_playbook.paper.account import AccountBusy, AccountError, account_path, step_account
-
-from .paper_fixtures import subset_file, write_config
 
 runner = CliRunner()
 PLAYBOOK = [sys.executable, "-c", "from trading_playbook.cli import main; main()"]  # the console script
@@ -105,6 +104,10 @@ def test_errors_name_the_account_and_the_fix(setup: tuple[Path, Path]) -> None:
         step_account("nope")
     with pytest.raises(AccountError, match="not valid"):
         invoke("paper", "init", str(config), "--account", "bad-name")
+    dividends = config.with_name("all.toml")
+    dividends.write_text(config.read_text().replace("[data]", '[data]\nadjustment = "all"'))
+    with pytest.raises(ConfigError, match=r'adjustment = "split" for a paper account'):
+        invoke("paper", "init", str(dividends), "--account", "demo")
     invoke("paper", "init", str(config), "--account", "demo", "--start", "2007-03-01")
     with pytest.raises(AccountError, match="exists already"):
         invoke("paper", "init", str(config), "--account", "demo")
@@ -186,3 +189,18 @@ def test_the_data_is_loaded_through_the_config(setup: tuple[Path, Path]) -> None
     step_account("demo", until="2007-06-29")
     symbols = set(load_data(load_config(config)).panel.symbols)
     assert {t["symbol"] for t in queries.trades("demo")} <= symbols
+
+
+def test_relative_data_paths_are_read_from_the_folder_of_init(
+    setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp, config = setup
+    data = Path(load_config(config).data.path or "")
+    (tmp / "project" / "data").mkdir(parents=True)
+    (tmp / "project" / "data" / "bars.parquet").write_bytes(data.read_bytes())
+    text = config.read_text().replace(str(data), "data/bars.parquet")
+    (tmp / "project" / "cfg.toml").write_text(text)
+    monkeypatch.chdir(tmp / "project")
+    invoke("paper", "init", "cfg.toml", "--account", "demo", "--start", "2007-03-01")
+    monkeypatch.chdir(tmp)  # a daemon started elsewhere still finds the data
+    assert len(step_account("demo", until="2007-03-09").logs) == 7

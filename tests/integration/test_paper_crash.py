@@ -20,13 +20,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _paper_data import subset_file, write_config
 
 from trading_playbook.config import load_config
 from trading_playbook.engine import load_data
 from trading_playbook.paper import journal as journal_module
 from trading_playbook.paper.account import account_path, init_account, step_account
-
-from .paper_fixtures import subset_file, write_config
 
 START, UNTIL = "2006-09-01", "2006-09-15"  # ten sessions
 PLAYBOOK = [sys.executable, "-c", "from trading_playbook.cli import main; main()"]

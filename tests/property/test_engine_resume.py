@@ -140,7 +140,9 @@ def test_state_round_trip_is_exact(values: list[float], cash: float) -> None:
     back = state_from_dict(
         json.loads(text), session_index=market.session_index, symbol_index=panel.symbol_index
     )
-    assert state_to_dict(back, market.dates) == engine.save()
+    saved = engine.save()
+    assert set(saved.pop("scales")) == {p.symbol for p in positions}  # the price scale of each holding
+    assert state_to_dict(back, market.dates) == saved
     restored = back.open_positions()[0]
     for got, want in zip(
         (restored.exit.peak_close, restored.exit.peak_high, restored.max_high, restored.min_low),

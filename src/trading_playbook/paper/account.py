@@ -74,9 +74,21 @@ class Account:
     broker: dict[str, Any]
     start: dt.date
     created_at: str
+    workdir: str | None = None  # the folder relative data paths of the config are read from
 
     def playbook_config(self) -> PlaybookConfig:
         return parse_config(self.config, origin=f"paper account {self.name!r}")
+
+    def data_config(self) -> PlaybookConfig:
+        """The config with relative ``[data] path``/``cache_dir`` resolved against the folder the
+        account was created in (a daemon may run from anywhere)."""
+        cfg = self.playbook_config()
+        changes = {}
+        for key in ("path", "cache_dir"):
+            value = getattr(cfg.data, key)
+            if value and self.workdir and not Path(value).expanduser().is_absolute():
+                changes[f"data.{key}"] = str(Path(self.workdir) / value)
+        return cfg.with_overrides(changes) if changes else cfg
 
 
 @dataclass
@@ -183,6 +195,11 @@ def init_account(
     data (``latest_session(cfg)``; by default the data is loaded to find it).
     """
     cfg = load_config(config_path)
+    if cfg.data.adjustment == "all":
+        raise ConfigError(
+            f'{config_path}: [data] adjustment = "all" re-scales every past price at each new dividend, '
+            'which an account holding real shares cannot follow; use adjustment = "split" for a paper account'
+        )
     if broker not in broker_kinds():
         raise ConfigError(f"unknown broker {broker!r}; available: {', '.join(broker_kinds())}")
     if sim_slippage_bps is not None and broker != "sim":
@@ -217,6 +234,7 @@ def init_account(
                     "broker": spec,
                     "start": first.isoformat(),
                     "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "workdir": str(Path.cwd().resolve()),
                 }
             )
         finally:
@@ -255,6 +273,7 @@ def open_account(name: str, home: Path | None = None) -> tuple[Account, Journal]
         journal.close()
         raise AccountError(f"journal {path} has schema {meta.get('schema_version')!r}, not {SCHEMA_VERSION}")
     account = Account(
+        workdir=meta.get("workdir"),
         name=str(meta["account"]),
         path=path,
         config=dict(meta["config"]),
@@ -291,6 +310,11 @@ def run_sessions(
         state = last[1] if last is not None else _initial_state(account, market, settings, names)
         broker = make_broker(account.broker, journal, market.panel, settings)
         engine = EventEngine.restore(market, settings, broker, state, end=end, decisions=True)
+        for split in engine.splits:
+            journal.log(
+                f"split of {split.symbol} ({split.ratio:.6g} new shares per share) applied before "
+                f"{market.dates[t]}; cash in lieu {split.cash_in_lieu:.2f}"
+            )
         log = engine.run_session(t)
         journal.commit_session(
             market.dates[t],
@@ -337,7 +361,7 @@ def step_account(
             if account.config_path and Path(account.config_path).is_file():
                 _refuse_changed(name, account.config, account.config_path, load_config(account.config_path))
             cfg = account.playbook_config()
-            data = panel if panel is not None else load_data(cfg).panel
+            data = panel if panel is not None else load_data(account.data_config()).panel
             rows, note = _pending_rows(journal, account, data, until)
             result = StepResult(account=name, note=note)
             if len(rows):

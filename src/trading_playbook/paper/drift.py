@@ -53,7 +53,7 @@ def compute_drift(name: str, *, home: Path | None = None, workspace: Any = None)
     if not history:
         raise AccountError(f"paper account {name!r} has not processed a session yet; step it first")
     cfg = account.playbook_config()
-    ws = workspace if workspace is not None else load_data(cfg)
+    ws = workspace if workspace is not None else load_data(account.data_config())
     first, last = history[0]["date"], history[-1]["date"]
     backtest = run_backtest(cfg, workspace=ws, start=first, end=last, engine="fast", metrics=False)
     configured = portfolio_settings(cfg).slippage_bps

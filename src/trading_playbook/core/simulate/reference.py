@@ -107,6 +107,7 @@ from trading_playbook.core.simulate.fills import affordable_shares, cash_after_b
 from trading_playbook.core.simulate.market import Market, build_market
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.simulate.sim_broker import SimulatedBroker
+from trading_playbook.core.simulate.splits import SplitApplied, apply_saved_splits, price_factor
 from trading_playbook.core.simulate.state import (
     PendingEntry,
     PendingExit,
@@ -189,6 +190,7 @@ class EventEngine:
         self._created: list[PositionState] = []
         self._cancels: list[str] = []
         self._log = SessionLog(-1, dt.date.min)
+        self.splits: list[SplitApplied] = []
         for group in state.entries:
             for entry in group:
                 self._orders[entry.client_order_id] = ("entry", entry)
@@ -209,15 +211,37 @@ class EventEngine:
         end: int | None = None,
         decisions: bool = False,
     ) -> EventEngine:
-        """An engine continuing a state saved with :meth:`save` (sessions looked up in ``market``)."""
-        state = state_from_dict(
-            data, session_index=market.session_index, symbol_index=market.panel.symbol_index
+        """An engine continuing a state saved with :meth:`save` (sessions looked up in ``market``).
+
+        When ``market``'s prices of a held symbol are on another scale than when the state was saved
+        (a split arrived with the new data), the split is applied to the state first
+        (:mod:`~.splits`); ``engine.splits`` lists what was applied.
+        """
+        rescaled, applied = apply_saved_splits(
+            data, market.panel, lambda day: market.session_index(dt.date.fromisoformat(day))
         )
-        return cls(market, settings, broker, state, end=end, decisions=decisions)
+        state = state_from_dict(
+            rescaled, session_index=market.session_index, symbol_index=market.panel.symbol_index
+        )
+        engine = cls(market, settings, broker, state, end=end, decisions=decisions)
+        engine.splits = applied
+        return engine
 
     def save(self) -> dict[str, Any]:
-        """The portfolio state as JSON-able data (:func:`~.state.state_to_dict`)."""
-        return state_to_dict(self.state, self.market.dates)
+        """The portfolio state as JSON-able data (:func:`~.state.state_to_dict`), with the price scale
+        (``scales``: symbol -> [date, raw close / adjusted close]) of every symbol it holds or orders."""
+        data = state_to_dict(self.state, self.market.dates)
+        last = self.state.last_session
+        if last is not None:
+            symbols = {p.symbol for p in self.state.open_positions()}
+            symbols |= {e.symbol for group in self.state.entries for e in group}
+            scales = {}
+            for symbol in sorted(symbols):
+                found = price_factor(self.panel, self.panel.symbol_index(symbol), last)
+                if found is not None:
+                    scales[symbol] = [self.market.iso[found[0]], found[1]]
+            data["scales"] = scales
+        return data
 
     # ------------------------------------------------------------------ the session
     def run_session(self, t: int) -> SessionLog:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ from trading_playbook.core.simulate.fills import (
     sell_price,
 )
 from trading_playbook.core.simulate.settings import PortfolioSettings
+from trading_playbook.core.simulate.splits import changed_scales, price_factor, split_shares
 
 __all__ = ["SimulatedBroker"]
 
@@ -297,7 +299,41 @@ class SimulatedBroker:
             ],
             "accepted": self.accepted,
             "today": None if self._today is None else self._today.isoformat(),
+            "scales": self._scales(),
         }
+
+    def _scales(self) -> dict[str, list[Any]]:
+        """The price scale of every symbol held or ordered, at the last session seen (see ``splits``)."""
+        if self._today is None:
+            return {}
+        t = self._session_row(self._today)
+        symbols = {s for s, q in self._held.items() if q} | {i.symbol for i in self._resting.values()}
+        out: dict[str, list[Any]] = {}
+        for symbol in sorted(symbols):
+            found = price_factor(self.panel, self.panel.symbol_index(symbol), t)
+            if found is not None:
+                out[symbol] = [_iso(self.panel.sessions[found[0]]), found[1]]
+        return out
+
+    def _apply_splits(self, saved: Mapping[str, Any]) -> None:
+        """Apply the splits between the saved scales and this panel's (shares, order sizes and levels)."""
+        ratios = changed_scales(saved, self.panel, lambda day: self._session_row(dt.date.fromisoformat(day)))
+        for symbol, ratio in sorted(ratios.items()):
+            held, fraction = split_shares(self._held.get(symbol, 0), ratio)
+            if fraction:
+                row = self._session_row(dt.date.fromisoformat(saved[symbol][0]))
+                self._cash = self._cash + fraction * float(
+                    self.panel.close[row, self.panel.symbol_index(symbol)]
+                )
+            self._held[symbol] = held
+            for coid, order in list(self._resting.items()):
+                if order.symbol == symbol:
+                    self._resting[coid] = replace(
+                        order,
+                        shares=max(1, split_shares(order.shares, ratio)[0]),
+                        stop_price=None if order.stop_price is None else order.stop_price / ratio,
+                        price=None if order.price is None else order.price / ratio,
+                    )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], panel: Panel, settings: PortfolioSettings) -> SimulatedBroker:
@@ -325,8 +361,13 @@ class SimulatedBroker:
         broker.accepted = int(data["accepted"])
         today = data.get("today")
         broker._today = None if today is None else dt.date.fromisoformat(today)
+        broker._apply_splits(data.get("scales", {}))
         return broker
 
 
 def _priority(intent: OrderIntent) -> tuple[int, ...]:
     return intent.priority
+
+
+def _iso(value: Any) -> str:
+    return str(np.datetime64(value, "D"))

@@ -1,4 +1,4 @@
-"""Helpers of the paper-account tests: a small slice of the shared S&P 500 data and configs over it.
+"""Helpers of the paper-account tests (importable from every test folder): a small slice of the shared S&P 500 data and configs over it.
 
 The slice (48 symbols spread over the alphabet, 2004-06 .. 2008-06) is written once per test process
 as a Parquet file, so each account step loads it in a fraction of a second; everything else (the
@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data_fixtures import SHARED, shared_bars
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sp500_daily.parquet"
+
+
+@functools.lru_cache(maxsize=1)
+def shared_bars() -> pd.DataFrame:
+    """The whole shared table (read once per process)."""
+    return pd.read_parquet(SHARED)
+
 
 FIRST_BAR, LAST_BAR = "2004-06-01", "2008-06-30"
 
