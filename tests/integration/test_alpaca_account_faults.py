@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fakes.alpaca import KEY, SECRET, FakeAlpaca, HttpFault, OrderFault
+from fakes.alpaca import FakeAlpaca, HttpFault, OrderFault
 from trading_playbook.paper import queries
 from trading_playbook.paper.account import init_account
 from trading_playbook.paper.alpaca_book import AlpacaBook
@@ -23,14 +23,6 @@ SESSIONS = 6  # 2018-01-02 .. 2018-01-09
 @pytest.fixture(scope="module")
 def bars():
     return market_bars()
-
-
-@pytest.fixture(scope="module")
-def keys():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALPACA_API_KEY", KEY)
-        mp.setenv("ALPACA_SECRET_KEY", SECRET)
-        yield
 
 
 def account_run(
@@ -75,16 +67,6 @@ def summary(home: Path, fake: FakeAlpaca) -> dict[str, Any]:
         "alpaca": fake.positions(),
         "equity": queries.equity_history("alp", home)[-1],
     }
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory, bars, keys) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("baseline")
-    fake, _ = account_run(tmp, bars)
-    found = summary(tmp / "home", fake)
-    assert [t[0] for t in found["trades"]] == ["XOM"]
-    assert {p[0] for p in found["positions"]} == {"FB", "V"}
-    return found
 
 
 def no_order_twice(fake: FakeAlpaca) -> None:

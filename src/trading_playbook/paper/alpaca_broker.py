@@ -114,6 +114,7 @@ class AlpacaBroker:
         guard: Guard | None = None,
         reference_price: Callable[[OrderIntent], float | None] = lambda intent: None,
         stop: threading.Event | None = None,
+        sent: list[str] | None = None,
     ) -> None:
         self.trading = trading
         self.book = book
@@ -130,7 +131,7 @@ class AlpacaBroker:
         self._cash = float(last[1]["cash"]) if last is not None else settings.starting_capital
         self._session: dt.date | None = None
         self._fresh: dict[str, list[BrokerEvent]] = {}  # answers whose cash _fill has already counted
-        self.sent: list[str] = []  # what this broker sent to Alpaca (printed by --dry-run)
+        self.sent: list[str] = [] if sent is None else sent  # every order action (printed by --dry-run)
 
     # ------------------------------------------------------------------ the port
     def submit(self, intents: Sequence[OrderIntent]) -> list[BrokerEvent]:
@@ -326,6 +327,8 @@ class AlpacaBroker:
     def _open_result(self, intent: OrderIntent, session: dt.date) -> BrokerEvent | None:
         coid = intent.client_order_id
         handling = self.book.handling(coid)
+        if handling is not None and handling.handling == "adopted":  # reconcile --adopt: no order
+            return self._adopted(intent, session, handling.note)
         order = self.trading.order(coid)
         if order is None:
             kind = handling.handling if handling else ""
@@ -360,6 +363,22 @@ class AlpacaBroker:
                 return self._end(intent, session, Phase.OPEN, "EXPIRED", note)
             order = fallback
         return self._fill(intent, session, Phase.OPEN, order)
+
+    def _adopted(self, intent: OrderIntent, session: dt.date, note: str) -> Fill:
+        """The fill recording a position adopted from Alpaca, or a sale made outside the platform."""
+        import json
+
+        data = json.loads(note)
+        shares, price = int(data["shares"]), float(data["price"])
+        if intent.side == "buy":
+            self._cash = cash_after_buy(self._cash, shares, price, 0.0)
+        else:
+            self._cash = cash_after_sell(self._cash, shares, price, 0.0)
+        return Fill(
+            client_order_id=intent.client_order_id, fill_id=f"{intent.client_order_id}/1", session=session,
+            phase=Phase.OPEN, sleeve=intent.sleeve, symbol=intent.symbol, side=intent.side, shares=shares,
+            price=price, commission=0.0, reason=intent.reason,
+        )  # fmt: skip
 
     def _fallback(
         self, intent: OrderIntent, session: dt.date, expired: dict[str, Any]

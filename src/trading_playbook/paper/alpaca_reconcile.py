@@ -17,6 +17,7 @@ never an order or fill history, so a position held for months reconciles like on
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,10 +98,23 @@ def journal_positions(state: dict[str, Any] | None) -> dict[str, int]:
     return dict(held)
 
 
-def reconcile(account: str, book: AlpacaBook, trading: AlpacaTrading) -> Reconciliation:
-    """Compare Alpaca's positions with the journal's last state plus the fills it has not booked."""
+def reconcile(
+    account: str,
+    book: AlpacaBook,
+    trading: AlpacaTrading,
+    *,
+    rescale: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Reconciliation:
+    """Compare Alpaca's positions with the journal's last state plus the fills it has not booked.
+
+    ``rescale`` puts the saved state on today's share scale first (a split since it was saved: Alpaca
+    has already multiplied the shares).
+    """
     last = book.last_state()
-    journal = journal_positions(last[1] if last else None)
+    state = last[1] if last else None
+    if state is not None and rescale is not None:
+        state = rescale(state)
+    journal = journal_positions(state)
     alpaca = {str(p["symbol"]): int(float(p["qty"])) for p in trading.positions()}
     unbooked, notes = _unbooked(book, trading)
     out = Reconciliation(account)
@@ -123,6 +137,11 @@ def _unbooked(book: AlpacaBook, trading: AlpacaTrading) -> tuple[dict[str, int],
         handling = book.handling(intent.client_order_id)
         aliases = handling.aliases if handling else ()
         sign = 1 if intent.side == "buy" else -1
+        if handling is not None and handling.handling == "adopted":
+            if intent.client_order_id not in resolved:  # booked at the next open phase, no order
+                moved[intent.symbol] += sign * intent.shares
+                notes[intent.symbol].append(f"adopted by reconcile ({intent.client_order_id})")
+            continue
         for coid in (intent.client_order_id, *aliases):
             excess = coid.endswith("-excess")
             if intent.client_order_id in resolved and not excess:

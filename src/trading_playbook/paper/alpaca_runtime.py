@@ -67,6 +67,7 @@ class AlpacaRuntime:
     policy: AlpacaPolicy
     stop: threading.Event = field(default_factory=threading.Event)
     last_reconciliation: Reconciliation | None = None
+    sent: list[str] = field(default_factory=list)  # every order action of its brokers (--dry-run prints it)
 
 
 _RUNTIMES: dict[str, AlpacaRuntime] = {}
@@ -129,7 +130,7 @@ def _alpaca_factory(
     cfg = parse_config(meta["config"], origin=f"paper account {account!r}")
     runtime = runtime_for(account, cfg, spec)
     book = AlpacaBook(journal.path)
-    found = reconcile(account, book, runtime.trading)
+    found = reconcile(account, book, runtime.trading, rescale=_rescaler(panel))
     runtime.last_reconciliation = found
     for diff in found.explained:
         journal.log(f"reconcile: {diff.line()}; booked at this step")
@@ -155,9 +156,24 @@ def _alpaca_factory(
 
     broker = AlpacaBroker(
         runtime.trading, book, account=account, settings=settings, clock=runtime.clock, policy=runtime.policy, guard=guard,
-        reference_price=reference_price, stop=runtime.stop,
+        reference_price=reference_price, stop=runtime.stop, sent=runtime.sent,
     )  # fmt: skip
     return JournalingBroker(broker, journal)
+
+
+def _rescaler(panel: Panel) -> Any:
+    """The saved state on ``panel``'s share scale (a split since it was saved), as the engine sees it."""
+    from trading_playbook.core.simulate.splits import apply_saved_splits
+
+    sessions = panel.sessions.astype("datetime64[D]")
+
+    def row_of(day: str) -> int:
+        return int(np.searchsorted(sessions, np.datetime64(day, "D")))
+
+    def rescale(state: dict[str, Any]) -> dict[str, Any]:
+        return apply_saved_splits(state, panel, row_of)[0]
+
+    return rescale
 
 
 def _last_prices(panel: Panel) -> dict[str, float]:
