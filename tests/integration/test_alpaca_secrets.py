@@ -44,12 +44,12 @@ def assert_files_clean(root: Path) -> None:
 
 
 @pytest.fixture
-def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+def keys_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APCA_API_KEY_ID", KEY)
     monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
 
 
-def test_data_and_live_paths_never_show_the_keys(keys: None, tmp_path: Path, caplog) -> None:
+def test_data_and_live_paths_never_show_the_keys(keys_env: None, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     bars = shared_slice(SYMBOLS, "2019-11-01", "2020-01-10")
     errors: list[str] = []
@@ -118,4 +118,46 @@ def test_refused_keys_never_show(tmp_path: Path, caplog, monkeypatch) -> None:
             AlpacaSource("iex", base_url=fake.url, max_retries=0).fetch(SYMBOLS, "2019-12-01", "2019-12-31")
     for text in (str(refused.value), str(denied.value), caplog.text):
         assert_clean(text, "the output")
+    assert_files_clean(tmp_path)
+
+
+def test_account_paths_never_show_the_keys(keys_env: None, tmp_path: Path, caplog) -> None:
+    """A paper account on the fake: init, the runner with both streams, a hand-made trade and its
+    reconciliation report, a dropped trade stream, adopt; at DEBUG logging."""
+    from trading_playbook.paper import queries
+    from trading_playbook.paper.account import init_account, open_account
+    from trading_playbook.paper.alpaca_adopt import adopt
+    from trading_playbook.paper.alpaca_runtime import make_runtime
+
+    from .alpaca_harness import FIRST, MarketClock, market_bars, run_account, start_fake, write_config
+
+    caplog.set_level(logging.DEBUG)
+    fake = start_fake(market_bars())
+    texts: list[str] = []
+    try:
+        write_config(tmp_path / "s.toml", fake, tmp_path / "cache")
+        account = init_account(
+            tmp_path / "s.toml", "alp", broker="alpaca", start=FIRST, home=tmp_path / "home"
+        )
+        texts.append(str(account.broker))
+        clock = MarketClock(fake)
+        clock.at("2018-01-03 10:00", lambda: fake.manual_trade("MSFT", "buy", 5))
+        clock.at("2018-01-03 11:00", lambda: fake.drop_streams("trade"))
+        run = run_account("alp", fake, tmp_path / "home", sessions=2, clock=clock)
+        texts.append(run.runner.runtime.last_reconciliation.report())
+        texts.append(repr(run.runner.runtime))
+        _, journal = open_account("alp", tmp_path / "home")
+        try:
+            texts.extend(adopt("alp", journal, make_runtime(account.playbook_config()).trading).actions)
+        finally:
+            journal.close()
+        texts.extend(str(m) for m in queries.log_messages("alp", tmp_path / "home"))
+    finally:
+        fake.stop()
+    assert "disagree" in texts[1]
+    assert_clean(caplog.text, "the log")
+    for record in caplog.records:
+        assert_clean(repr(record.args), "log record arguments")
+    for text in texts:
+        assert_clean(text, "an output")
     assert_files_clean(tmp_path)

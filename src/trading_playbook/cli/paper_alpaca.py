@@ -119,7 +119,9 @@ def halt_command(
     )
 
 
-def dry_run_step(name: str, *, until: str | None = None, home: Path | None = None) -> tuple[Any, list[str]]:
+def dry_run_step(
+    name: str, *, until: str | None = None, home: Path | None = None, panel: Any = None, clock: Any = None
+) -> tuple[Any, list[str]]:
     """Run the step on a copy of the journal with a broker that reads Alpaca and never writes to it.
 
     Returns the step result (of the copy) and the orders the step would have sent.
@@ -139,9 +141,11 @@ def dry_run_step(name: str, *, until: str | None = None, home: Path | None = Non
         if halt.exists():
             shutil.copy(halt, target.with_suffix(".halt"))
         dry = with_dry_run(runtime)
+        if clock is not None:
+            dry.clock = clock
         install_runtime(name, dry)
         try:
-            result = step_account(name, until=until, home=copy_home)
+            result = step_account(name, until=until, home=copy_home, panel=panel)
         finally:
             remove_runtime(name)
     return result, list(dry.sent)

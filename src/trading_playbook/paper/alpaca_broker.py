@@ -264,6 +264,9 @@ class AlpacaBroker:
             return
         if in_opg_blackout(now):
             self.book.set_handling(coid, "deferred", "opg orders are accepted again at 19:00 ET")
+            self.sent.append(
+                f"{intent.side} {intent.shares} {intent.symbol} at the open of {opens.date()} (opg): deferred to 19:00 ET"
+            )
             return
         self._send_opg(intent)
 

@@ -185,6 +185,7 @@ class Broker:
     now: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     account_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     starting_cash: float = 0.0
+    last_equity: float | None = None  # equity at the last close (None: the starting cash)
 
     def __post_init__(self) -> None:
         self.starting_cash = self.cash
@@ -475,6 +476,7 @@ class Broker:
         for order in self._pending(s.close):
             if order.time_in_force == "day" and not order.in_flight:
                 self._close(order, "expired")
+        self.last_equity = self.cash + sum(p.qty * self.last_price(p.symbol) for p in self.positions.values())
 
     def release(self, until: dt.datetime) -> None:
         """Report delayed fills whose time has come."""
@@ -597,7 +599,7 @@ class Broker:
             "multiplier": repr(self.multiplier),
             "shorting_enabled": False,
             "equity": _num(equity),
-            "last_equity": _num(equity),
+            "last_equity": _num(self.starting_cash if self.last_equity is None else self.last_equity),
             "long_market_value": _num(long_value),
             "short_market_value": "0",
             "initial_margin": _num(long_value),
