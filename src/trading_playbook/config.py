@@ -36,6 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trading_playbook.core.errors import ConfigError, UnknownComponentError
+from trading_playbook.ml.settings import MLConfig
 
 __all__ = [
     "BrokerConfig",
@@ -194,6 +195,7 @@ class PlaybookConfig(_Frozen):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     live: LiveConfig | None = None
     sleeves: tuple[SleeveConfig, ...] = ()
+    ml: MLConfig | None = None  # [ml]: learned setup scoring (trading_playbook.ml)
     name: str | None = None
 
     @model_validator(mode="after")
@@ -220,6 +222,8 @@ class PlaybookConfig(_Frozen):
             del data["broker"]
         if data["live"] is None:
             del data["live"]
+        if data.get("ml") is None:
+            data.pop("ml", None)  # configs without [ml] keep the identity (hash) they had
         return _normalise(data)
 
     @property

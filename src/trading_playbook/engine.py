@@ -182,6 +182,10 @@ def simulate(
     """Run one engine on ``panel`` cut after ``end`` (no data after ``end`` is visible)."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use 'fast' or 'reference'")
+    for sleeve in sleeves:  # e.g. ml_score: a run must not need a model trained after its start
+        check = getattr(sleeve.scanner, "check_window", None)
+        if callable(check):
+            check(panel.sessions[start], panel.sessions[end])
     cut = panel.truncate(end)
     if engine == "reference":
         from trading_playbook.core.simulate.reference import run_reference

@@ -285,6 +285,16 @@ def _register_builtins() -> None:
             description="Minervini/O'Neil base breakout (presets default, moderate, relaxed, very_relaxed)",
         ),
     )
+    _register(
+        "scanner",
+        "ml_score",
+        ComponentInfo(
+            "scanner",
+            "ml_score",
+            loader=_lazy("trading_playbook.ml.scanner", "MLScoreScanner"),
+            description="A base scanner's setups ranked or filtered by models from 'playbook ml train'",
+        ),
+    )
     for name, factory in NAMED_EXITS.items():
         _register(
             "exit",

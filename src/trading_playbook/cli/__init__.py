@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from trading_playbook.cli import backtest, data, paper, research, runs, scan, strategies
+from trading_playbook.cli import backtest, data, ml, paper, research, runs, scan, strategies
 from trading_playbook.core.errors import PlaybookError
 
 __all__ = ["app", "main"]
@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (data, scan, strategies, backtest, runs, research, paper):
+for _module in (data, scan, strategies, backtest, runs, research, ml, paper):
     _module.register(app)
 
 
