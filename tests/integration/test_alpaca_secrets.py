@@ -45,6 +45,8 @@ def assert_files_clean(root: Path) -> None:
 
 @pytest.fixture
 def keys_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALPACA_API_KEY", raising=False)
+    monkeypatch.delenv("ALPACA_SECRET_KEY", raising=False)
     monkeypatch.setenv("APCA_API_KEY_ID", KEY)
     monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
 
@@ -104,6 +106,8 @@ def test_data_and_live_paths_never_show_the_keys(keys_env: None, tmp_path: Path,
 
 def test_refused_keys_never_show(tmp_path: Path, caplog, monkeypatch) -> None:
     caplog.set_level(logging.DEBUG)
+    monkeypatch.delenv("ALPACA_API_KEY", raising=False)
+    monkeypatch.delenv("ALPACA_SECRET_KEY", raising=False)
     monkeypatch.setenv("APCA_API_KEY_ID", KEY)
     monkeypatch.setenv("APCA_API_SECRET_KEY", WRONG)
     bars = shared_slice(SYMBOLS, "2019-12-01", "2020-01-10")
