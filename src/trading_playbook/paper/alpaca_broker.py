@@ -29,6 +29,9 @@ Alpaca charges no commission: fills carry 0.
 An order that is still unresolved when its phase is asked for is waited for (``fill_wait``), then
 cancelled and read again, so a phase's answer is final. Events already in the journal for a phase
 are returned again when it is asked again.
+
+The ``NEXT_OPEN`` side is in :mod:`.alpaca_opening`, stops and orders at the close in
+:mod:`.alpaca_stops` (mixins of :class:`AlpacaBroker`); this module holds the port and what they share.
 """
 
 from __future__ import annotations
@@ -48,25 +51,21 @@ from trading_playbook.core.broker import (
     OrderIntent,
     Phase,
     Timing,
-    client_order_id,
 )
 from trading_playbook.core.simulate.fills import affordable_shares, cash_after_buy, cash_after_sell
 from trading_playbook.core.simulate.settings import PortfolioSettings
 from trading_playbook.paper.alpaca_book import AlpacaBook, current_stops
-from trading_playbook.paper.alpaca_client import AlpacaTrading, BrokerError
+from trading_playbook.paper.alpaca_client import AlpacaTrading
+from trading_playbook.paper.alpaca_opening import OpeningOrders
 from trading_playbook.paper.alpaca_orders import (
     TERMINAL,
-    cls_cutoff,
     filled_avg,
     filled_qty,
     hours,
-    in_opg_blackout,
     next_session,
-    order_session,
     status,
-    tick_down,
-    tick_up,
 )
+from trading_playbook.paper.alpaca_stops import RestingAndClosingOrders
 
 __all__ = ["AlpacaBroker", "AlpacaPolicy", "Clock", "Guard"]
 
@@ -86,8 +85,6 @@ class Guard(Protocol):
 
     def refuse_entry(self, intent: OrderIntent, price: float | None) -> str | None: ...
 
-    def counted(self, intent: OrderIntent, price: float | None) -> None: ...
-
 
 @dataclass(frozen=True)
 class AlpacaPolicy:
@@ -99,7 +96,7 @@ class AlpacaPolicy:
     dry_run: bool = False  # read Alpaca, never write to it
 
 
-class AlpacaBroker:
+class AlpacaBroker(OpeningOrders, RestingAndClosingOrders):
     """The broker of one paper or live account on Alpaca (see the module docstring)."""
 
     def __init__(
@@ -248,352 +245,6 @@ class AlpacaBroker:
     def cash(self) -> float:
         return float(self.trading.account()["cash"])
 
-    # ------------------------------------------------------------------ NEXT_OPEN
-    def _place_next_open(self, intent: OrderIntent) -> None:
-        opens = hours(next_session(intent.session))[0]
-        now = self.clock.now()
-        coid = intent.client_order_id
-        if now >= opens - dt.timedelta(minutes=2):
-            self.book.set_handling(
-                coid, "late", f"the open of {opens.date()} had passed when the order was made"
-            )
-            return
-        refused = self._refused(intent)
-        if refused:
-            self.book.set_handling(coid, "blocked", refused)
-            return
-        if in_opg_blackout(now):
-            self.book.set_handling(coid, "deferred", "opg orders are accepted again at 19:00 ET")
-            self.sent.append(
-                f"{intent.side} {intent.shares} {intent.symbol} at the open of {opens.date()} (opg): deferred to 19:00 ET"
-            )
-            return
-        self._send_opg(intent)
-
-    def flush_deferred(self) -> list[str]:
-        """Send the deferred ``opg`` orders whose open is still ahead (when the window is open)."""
-        now = self.clock.now()
-        if in_opg_blackout(now):
-            return []
-        sent = []
-        for handling in self.book.all_handling():
-            if handling.handling != "deferred":
-                continue
-            intent = self.book.intents().get(handling.client_order_id)
-            if intent is None:
-                continue
-            if now >= hours(next_session(intent.session))[0] - dt.timedelta(minutes=2):
-                self.book.set_handling(
-                    intent.client_order_id, "late", "the open passed before the order was sent"
-                )
-                continue
-            try:
-                self._send_opg(intent)
-            except BrokerError as exc:
-                self.book.set_handling(
-                    intent.client_order_id, "deferred", f"sending failed at {now.isoformat()}: {exc}"
-                )
-                raise
-            sent.append(intent.client_order_id)
-        return sent
-
-    def _send_opg(self, intent: OrderIntent) -> None:
-        from alpaca.trading.enums import OrderSide, TimeInForce
-        from alpaca.trading.requests import MarketOrderRequest
-
-        request = MarketOrderRequest(
-            symbol=intent.symbol, qty=intent.shares, side=OrderSide(intent.side),
-            time_in_force=TimeInForce.OPG, client_order_id=intent.client_order_id,
-        )  # fmt: skip
-        if self._write(
-            f"{intent.side} {intent.shares} {intent.symbol} at the open (opg) {intent.client_order_id}"
-        ):
-            self.trading.submit(request)
-            if self.guard is not None and intent.side == "buy":
-                self.guard.counted(intent, self.reference_price(intent))
-        self.book.set_handling(intent.client_order_id, "placed" if not self.policy.dry_run else "dry_run")
-
-    def _open_events(self, session: dt.date) -> list[BrokerEvent]:
-        intents = self.book.intents()
-        resolved = self.book.resolved()
-        due = [
-            i for i in intents.values()
-            if i.timing is Timing.NEXT_OPEN and i.client_order_id not in resolved and next_session(i.session) == session
-        ]  # fmt: skip
-        events: list[BrokerEvent] = []
-        for intent in sorted(due, key=lambda i: i.priority):
-            event = self._open_result(intent, session)
-            if event is not None:
-                events.append(event)
-        return events
-
-    def _open_result(self, intent: OrderIntent, session: dt.date) -> BrokerEvent | None:
-        coid = intent.client_order_id
-        handling = self.book.handling(coid)
-        if handling is not None and handling.handling == "adopted":  # reconcile --adopt: no order
-            return self._adopted(intent, session, handling.note)
-        order = self.trading.order(coid)
-        if order is None:
-            kind = handling.handling if handling else ""
-            why = {
-                "deferred": "deferred to 19:00 ET and not sent before the open: "
-                + (
-                    handling.note
-                    if handling and handling.note.startswith("sending failed")
-                    else "was the runner stopped?"
-                ),
-                "": "the order was never sent",
-            }.get(kind, handling.note if handling else "")
-            code = {"blocked": "BLOCKED", "dry_run": "DRY_RUN"}.get(kind, "LATE")
-            return self._end(intent, session, Phase.OPEN, code, why)
-        opened = hours(session)[0]
-        order = self._resolve(
-            order, max(opened, self.clock.now()) + dt.timedelta(seconds=self.policy.fill_wait)
-        )
-        if filled_qty(order) == 0 and status(order) != "expired":
-            code = "REJECTED" if status(order) == "rejected" else "EXPIRED"
-            return self._end(
-                intent, session, Phase.OPEN, code, f"Alpaca ended the opg order: {status(order)}"
-            )
-        if filled_qty(order) == 0:
-            fallback = self._fallback(intent, session, order)
-            if fallback is None or filled_qty(fallback) == 0:
-                note = "the opg order expired unfilled; " + (
-                    "fallback: skip" if self.policy.opg_fallback == "skip"
-                    else f"the day fallback ended {status(fallback) if fallback else 'unsent (market closed)'}"
-                )  # fmt: skip
-                self.book.set_handling(coid, "expired", note)
-                return self._end(intent, session, Phase.OPEN, "EXPIRED", note)
-            order = fallback
-        return self._fill(intent, session, Phase.OPEN, order)
-
-    def _adopted(self, intent: OrderIntent, session: dt.date, note: str) -> Fill:
-        """The fill recording a position adopted from Alpaca, or a sale made outside the platform."""
-        import json
-
-        data = json.loads(note)
-        shares, price = int(data["shares"]), float(data["price"])
-        if intent.side == "buy":
-            self._cash = cash_after_buy(self._cash, shares, price, 0.0)
-        else:
-            self._cash = cash_after_sell(self._cash, shares, price, 0.0)
-        return Fill(
-            client_order_id=intent.client_order_id, fill_id=f"{intent.client_order_id}/1", session=session,
-            phase=Phase.OPEN, sleeve=intent.sleeve, symbol=intent.symbol, side=intent.side, shares=shares,
-            price=price, commission=0.0, reason=intent.reason,
-        )  # fmt: skip
-
-    def _fallback(
-        self, intent: OrderIntent, session: dt.date, expired: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The ``day`` market order standing in for an ``opg`` order that expired unfilled."""
-        if self.policy.opg_fallback != "day":
-            return None
-        alias = f"{intent.client_order_id}-day"
-        order = self.trading.order(alias)
-        if order is None:
-            opened, closed = hours(session)
-            now = self.clock.now()
-            if not opened <= now < closed - dt.timedelta(minutes=15):
-                log.warning(
-                    "opg order %s expired and the market is not open for a day fallback",
-                    intent.client_order_id,
-                )
-                return None
-            from alpaca.trading.enums import OrderSide, TimeInForce
-            from alpaca.trading.requests import MarketOrderRequest
-
-            request = MarketOrderRequest(
-                symbol=intent.symbol, qty=intent.shares, side=OrderSide(intent.side),
-                time_in_force=TimeInForce.DAY, client_order_id=alias,
-            )  # fmt: skip
-            if not self._write(f"{intent.side} {intent.shares} {intent.symbol} now (day fallback) {alias}"):
-                return None
-            order = self.trading.submit(request)
-            self.book.add_alias(
-                intent.client_order_id, alias, f"opg {status(expired)}: day market order {alias}"
-            )
-            log.info(
-                "opg order %s %s unfilled; sent the day fallback %s",
-                intent.client_order_id,
-                status(expired),
-                alias,
-            )
-        return self._resolve(order, self.clock.now() + dt.timedelta(seconds=self.policy.fill_wait))
-
-    # ------------------------------------------------------------------ STOP
-    def _place_stop(self, intent: OrderIntent) -> None:
-        from alpaca.trading.enums import OrderSide, TimeInForce
-        from alpaca.trading.requests import ReplaceOrderRequest, StopOrderRequest
-
-        assert intent.stop_price is not None
-        level = tick_down(intent.stop_price) if intent.side == "sell" else tick_up(intent.stop_price)
-        coid = intent.client_order_id
-        mine = self._current(coid)  # placed already (the stream attaches the first stop at the fill)
-        if mine is not None and status(mine) not in TERMINAL:
-            if filled_qty(mine) == 0 and (
-                int(float(mine["qty"])) != intent.shares or float(mine["stop_price"]) != level
-            ):
-                self._replace(coid, mine, intent.shares, level, f"{coid}-a{len(self._aliases(coid)) + 1}")
-            return
-        if mine is not None:
-            return
-        if intent.replaces:
-            old = self._current(intent.replaces)
-            if old is not None and status(old) not in TERMINAL and filled_qty(old) == 0:
-                old_level = float(old["stop_price"])
-                if intent.side == "sell" and level < old_level:
-                    raise BrokerError(
-                        f"refusing to lower the resting stop of {intent.symbol} from {old_level} to {level} "
-                        f"({intent.client_order_id}); resting stops never move down"
-                    )
-                if self._write(
-                    f"replace stop {intent.replaces} -> {coid}: {intent.shares} {intent.symbol} at {level}"
-                ):
-                    self.trading.replace(
-                        str(old["id"]),
-                        ReplaceOrderRequest(qty=intent.shares, stop_price=level, client_order_id=coid),
-                    )
-                self.book.set_handling(coid, "placed", f"replaces {intent.replaces}")
-                return
-            if old is not None and filled_qty(old) > 0:
-                if status(old) not in TERMINAL:
-                    self._cancel_order(old)
-                self.book.add_alias(
-                    coid, str(old["client_order_id"]), f"{intent.replaces} filled before it could be replaced"
-                )
-                log.warning(
-                    "stop %s filled before its replacement %s; the fill is reported under %s",
-                    intent.replaces,
-                    coid,
-                    coid,
-                )
-                return
-        request = StopOrderRequest(
-            symbol=intent.symbol, qty=intent.shares, side=OrderSide(intent.side), time_in_force=TimeInForce.GTC,
-            stop_price=level, client_order_id=coid,
-        )  # fmt: skip
-        if self._write(f"stop {intent.side} {intent.shares} {intent.symbol} at {level} (gtc) {coid}"):
-            self.trading.submit(request)
-        self.book.set_handling(coid, "placed" if not self.policy.dry_run else "dry_run")
-
-    def _replace(
-        self, coid: str, order: dict[str, Any], shares: int, level: float, alias: str
-    ) -> dict[str, Any] | None:
-        from alpaca.trading.requests import ReplaceOrderRequest
-
-        if not self._write(f"replace {coid}: {shares} shares at {level} as {alias}"):
-            return None
-        new = self.trading.replace(
-            str(order["id"]), ReplaceOrderRequest(qty=shares, stop_price=level, client_order_id=alias)
-        )
-        self.book.add_alias(coid, alias, f"{coid} now {shares} shares at {level}")
-        return new
-
-    def _stop_events(self, session: dt.date) -> list[BrokerEvent]:
-        intents = self.book.intents()
-        resolved = self.book.resolved()
-        events: list[BrokerEvent] = []
-        for intent in sorted(current_stops(intents), key=lambda i: i.priority):
-            if intent.client_order_id in resolved or intent.session > session:
-                continue
-            order = self._current(intent.client_order_id, filled_first=True)
-            if order is None or filled_qty(order) == 0:
-                continue
-            day = order_session(order.get("filled_at") or order.get("updated_at"))
-            if day is not None and day > session:
-                continue  # filled in a later session: reported when that session is processed
-            if status(order) not in TERMINAL:
-                self._cancel_order(order)  # the unfilled rest could fill later, unseen by the engine
-                order = self.trading.order(str(order["client_order_id"])) or order
-            events.append(self._fill(intent, session, Phase.INTRADAY, order))
-        return events
-
-    # ------------------------------------------------------------------ CLOSE
-    def _at_close(self, intents: list[OrderIntent]) -> dict[str, list[BrokerEvent]]:
-        """Place every ``cls`` order first, wait for the close once, then answer each (priority order)."""
-        from alpaca.trading.enums import OrderSide, TimeInForce
-        from alpaca.trading.requests import MarketOrderRequest
-
-        self._fresh = {}
-        answers: dict[str, list[BrokerEvent]] = {}
-        placed: list[tuple[OrderIntent, dict[str, Any]]] = []
-        for intent in intents:
-            session, coid = intent.session, intent.client_order_id
-            order = self.trading.order(coid)
-            if order is None:
-                if self.clock.now() >= cls_cutoff(session):
-                    answers[coid] = [self._end(intent, session, Phase.CLOSE, "LATE",
-                                               f"the cls cut-off ({cls_cutoff(session).isoformat()}) had passed; nothing was sent")]  # fmt: skip
-                    continue
-                refused = self._refused(intent)
-                if refused:
-                    self.book.set_handling(coid, "blocked", refused)
-                    answers[coid] = [self._end(intent, session, Phase.CLOSE, "BLOCKED", refused)]
-                    continue
-                freed = self._free_shares(intent) if intent.side == "sell" else []
-                request = MarketOrderRequest(
-                    symbol=intent.symbol, qty=intent.shares, side=OrderSide(intent.side),
-                    time_in_force=TimeInForce.CLS, client_order_id=coid,
-                )  # fmt: skip
-                if not self._write(
-                    f"{intent.side} {intent.shares} {intent.symbol} at the close (cls) {coid}"
-                ):
-                    self.book.set_handling(coid, "dry_run")
-                    answers[coid] = [self._end(intent, session, Phase.CLOSE, "DRY_RUN", "dry run: not sent")]
-                    continue
-                order = self.trading.submit(request)
-                self.book.set_handling(coid, "placed", f"freed stops: {', '.join(freed)}" if freed else "")
-            placed.append((intent, order))
-        for intent, order in placed:  # sells before buys (priority): the cash of the exits is there
-            closed = hours(intent.session)[1]
-            self._wait_until(closed)
-            order = self._resolve(order, closed + dt.timedelta(seconds=self.policy.close_wait))
-            if filled_qty(order) == 0:
-                self._restore_stops(intent)
-                event: BrokerEvent = self._end(
-                    intent, intent.session, Phase.CLOSE, "EXPIRED", f"the cls order ended {status(order)}"
-                )
-            else:
-                event = self._fill(intent, intent.session, Phase.CLOSE, order)
-            answers[intent.client_order_id] = [event]
-            self._fresh[intent.client_order_id] = answers[intent.client_order_id]
-        return answers
-
-    def _free_shares(self, intent: OrderIntent) -> list[str]:
-        """Cancel the resting stops of the position an exit sells (their shares are held by them)."""
-        freed = []
-        for stop in current_stops(self.book.intents()):
-            if (stop.sleeve, stop.symbol) != (intent.sleeve, intent.symbol):
-                continue
-            order = self._current(stop.client_order_id)
-            if order is not None and status(order) not in TERMINAL:
-                self._cancel_order(order)
-                freed.append(stop.client_order_id)
-        return freed
-
-    def _restore_stops(self, intent: OrderIntent) -> None:
-        handling = self.book.handling(intent.client_order_id)
-        note = handling.note if handling else ""
-        if not note.startswith("freed stops: "):
-            return
-        intents = self.book.intents()
-        for coid in note.removeprefix("freed stops: ").split(", "):
-            stop = intents.get(coid)
-            if stop is None or stop.stop_price is None:
-                continue
-            from alpaca.trading.enums import OrderSide, TimeInForce
-            from alpaca.trading.requests import StopOrderRequest
-
-            alias = f"{coid}-r{len(self._aliases(coid)) + 1}"
-            request = StopOrderRequest(
-                symbol=stop.symbol, qty=stop.shares, side=OrderSide(stop.side), time_in_force=TimeInForce.GTC,
-                stop_price=tick_down(stop.stop_price), client_order_id=alias,
-            )  # fmt: skip
-            if self._write(f"restore stop {coid} as {alias}"):
-                self.trading.submit(request)
-                self.book.add_alias(coid, alias, f"restored after {intent.client_order_id} did not fill")
-
     # ------------------------------------------------------------------ shared pieces
     def _fill(
         self, intent: OrderIntent, session: dt.date, phase: Phase, order: dict[str, Any]
@@ -616,42 +267,6 @@ class AlpacaBroker:
             phase=phase, sleeve=intent.sleeve, symbol=intent.symbol, side=intent.side, shares=shares,
             price=price, commission=0.0, reason=intent.reason,
         )  # fmt: skip
-
-    def _sell_excess(self, intent: OrderIntent, order: dict[str, Any], extra: int) -> None:
-        """Sell shares an entry bought beyond what the account's cash pays (RULES 6)."""
-        from alpaca.trading.enums import OrderSide, TimeInForce
-        from alpaca.trading.requests import MarketOrderRequest
-
-        keep = filled_qty(order) - extra
-        day = order_session(order.get("filled_at")) or intent.session
-        first_stop = client_order_id(self.account, day, intent.sleeve, intent.symbol, "stop-open")
-        mine = self._current(first_stop)  # placed by the trade stream at the fill, holding every share
-        if mine is not None and status(mine) not in TERMINAL:
-            if keep > 0:
-                alias = f"{first_stop}-a{len(self._aliases(first_stop)) + 1}"
-                self._replace(first_stop, mine, keep, float(mine["stop_price"]), alias)
-            else:
-                self._cancel_order(mine)
-        alias = f"{intent.client_order_id}-excess"
-        request = MarketOrderRequest(
-            symbol=intent.symbol,
-            qty=extra,
-            side=OrderSide.SELL,
-            time_in_force=TimeInForce.DAY,
-            client_order_id=alias,
-        )
-        if self._write(f"sell {extra} {intent.symbol} bought beyond the account's cash ({alias})"):
-            self.trading.submit(request)
-            self.book.add_alias(
-                intent.client_order_id, alias, f"sold {extra} share(s) cash could not pay for"
-            )
-        log.warning(
-            "entry %s: cash pays %d of %d share(s); sold the other %d",
-            intent.client_order_id,
-            keep,
-            keep + extra,
-            extra,
-        )
 
     def _end(self, intent: OrderIntent, session: dt.date, phase: Phase, code: str, message: str) -> Cancelled:
         return Cancelled(intent.client_order_id, session, phase, intent.sleeve, intent.symbol, code, message)
