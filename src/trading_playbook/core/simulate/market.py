@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from trading_playbook.core import indicators
-from trading_playbook.core.errors import ConfigError
+from trading_playbook.core.errors import ConfigError, DataError
 from trading_playbook.core.exits.protocol import ExitEngine, as_exit_engine
 from trading_playbook.core.exits.rules import BarView
 from trading_playbook.core.panel import Panel
@@ -65,8 +65,6 @@ class Market:
         """Row of session ``day``; a clear error when the panel does not hold it."""
         i = int(np.searchsorted(self.panel.sessions, np.datetime64(day, "D")))
         if i >= len(self.dates) or self.dates[i] != day:
-            from trading_playbook.core.errors import DataError
-
             raise DataError(
                 f"session {day} is not in the loaded data ({self.dates[0] if self.dates else '-'} to "
                 f"{self.dates[-1] if self.dates else '-'}); load data that covers the account's history"

@@ -84,10 +84,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from trading_playbook.core.broker import (
     Broker,
@@ -100,11 +97,12 @@ from trading_playbook.core.broker import (
     Timing,
     client_order_id,
 )
-from trading_playbook.core.errors import ConfigError, SimulationError
+from trading_playbook.core.errors import SimulationError
 from trading_playbook.core.exits.rules import BarView, ExitOrder
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.fills import affordable_shares, cash_after_buy, cash_after_sell
 from trading_playbook.core.simulate.market import Market, build_market
+from trading_playbook.core.simulate.records import SessionLog, check_run, equity_curve, trade_of
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.simulate.sim_broker import SimulatedBroker
 from trading_playbook.core.simulate.splits import SplitApplied, apply_saved_splits, price_factor
@@ -119,26 +117,9 @@ from trading_playbook.core.simulate.state import (
     state_to_dict,
 )
 from trading_playbook.core.sizing import SizingContext
-from trading_playbook.core.types import EquityCurve, PartialExit, Setup, Trade
+from trading_playbook.core.types import EquityCurve, Setup, Trade
 
-__all__ = ["EventEngine", "SessionLog", "affordable_shares", "run_reference"]
-
-TradeKey = tuple[int, str, int]  # entry session, symbol, sleeve: the order trades are reported in
-
-
-@dataclass
-class SessionLog:
-    """What one session did: broker events, intents sent, trades closed, the equity row, decisions."""
-
-    session: int
-    date: dt.date
-    events: list[BrokerEvent] = field(default_factory=list)
-    intents: list[OrderIntent] = field(default_factory=list)
-    cancels: list[str] = field(default_factory=list)
-    trades: list[tuple[TradeKey, Trade]] = field(default_factory=list)
-    row: tuple[float, float, int, float] = (0.0, 0.0, 0, 0.0)  # equity, cash, positions, exposure
-    sleeve_equity: list[float] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
+__all__ = ["EventEngine", "SessionLog", "affordable_shares", "equity_curve", "run_reference"]
 
 
 class EventEngine:
@@ -393,7 +374,7 @@ class EventEngine:
             self._orders.pop(pos.stop.client_order_id, None)
             self._cancels.append(pos.stop.client_order_id)
             pos.stop = None
-        trade = _trade(pos, self.market.dates, state.sleeves[pos.sleeve])
+        trade = trade_of(pos, self.market.dates, state.sleeves[pos.sleeve])
         state.realised[pos.sleeve] += trade.pnl
         self._log.trades.append(((pos.entry_session, pos.symbol, pos.sleeve), trade))
 
@@ -659,66 +640,6 @@ class EventEngine:
             rt.spec.weight * capital + (realised + u)
             for rt, realised, u in zip(self.sleeves, state.realised, unrealised, strict=True)
         ]
-
-
-# ---------------------------------------------------------------------------------------- helpers
-def _trade(pos: PositionState, dates: Sequence[dt.date], sleeve_name: str) -> Trade:
-    final = pos.fills[-1]
-    shares = pos.original_shares
-    pnl = (pos.exit_value - pos.entry_value) - pos.commission
-    return Trade(
-        symbol=pos.symbol,
-        entry_date=dates[pos.entry_session],
-        exit_date=dates[final[0]],
-        entry_price=pos.entry_price,
-        exit_price=pos.exit_value / shares,
-        shares=shares,
-        exit_reason=final[3],
-        pnl=pnl,
-        pnl_pct=pnl / pos.entry_value,
-        r_multiple=(pnl / shares) / (pos.entry_price - pos.exit.initial_stop),
-        sessions_held=final[0] - pos.entry_session,
-        mfe=pos.max_high / pos.entry_price - 1.0,
-        mae=pos.min_low / pos.entry_price - 1.0,
-        partial_exits=tuple(
-            PartialExit(dates[s], q, price, reason) for s, q, price, reason in pos.fills[:-1]
-        ),
-        initial_stop=pos.exit.initial_stop,
-        commission=pos.commission,
-        sleeve=sleeve_name,
-    )
-
-
-def equity_curve(
-    panel: Panel, start: int, end: int, logs: Sequence[SessionLog], sleeve_names: Sequence[str]
-) -> EquityCurve:
-    """The :class:`EquityCurve` of the sessions ``start..end`` from their logs (one per session)."""
-    rows = np.array([log.row for log in logs], dtype=np.float64).reshape(-1, 4)
-    sleeve_values = np.array([log.sleeve_equity for log in logs], dtype=np.float64).reshape(
-        -1, len(sleeve_names)
-    )
-    return EquityCurve(
-        dates=panel.sessions[start : end + 1].astype("datetime64[D]"),
-        equity=rows[:, 0].copy(),
-        cash=rows[:, 1].copy(),
-        positions=rows[:, 2].astype(np.int64),
-        exposure=rows[:, 3].copy(),
-        sleeve_equity={name: sleeve_values[:, k].copy() for k, name in enumerate(sleeve_names)},
-    )
-
-
-def check_run(panel: Panel, sleeves: Sequence[SleeveSpec], start: int, end: int) -> None:
-    """The errors of a run that cannot start (no sleeve, window outside the panel, duplicate names)."""
-    if not sleeves:
-        raise SimulationError("a backtest needs at least one sleeve (scanner, exit strategy, sizer)")
-    if not 0 <= start <= end < panel.n_sessions:
-        raise SimulationError(
-            f"sessions {start}..{end} are outside the panel's 0..{panel.n_sessions - 1}; check the "
-            "backtest's start and end dates against the loaded data"
-        )
-    names = [s.name for s in sleeves]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"sleeve names must be unique, got {names}")
 
 
 # ---------------------------------------------------------------------------------------- entry point
