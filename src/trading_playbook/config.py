@@ -1,11 +1,17 @@
 """The TOML configuration: frozen, validated pydantic models.
 
 A config file has the tables ``[data]``, ``[scanner]``, ``[exit]``, ``[sizer]``, ``[portfolio]``,
-``[report]``, ``[broker]`` (how a paper or live account reaches Alpaca) and ``[live]`` (the hard limits
-of a live account); a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/``[sizer]`` by
-``[[sleeves]]`` entries that each carry their own. An unknown key is an error that names the key
+``[report]``, ``[backtest]``, ``[broker]`` (how a paper or live account reaches Alpaca) and ``[live]``
+(the hard limits of a live account); a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/
+``[sizer]`` by ``[[sleeves]]`` entries that each carry their own. An unknown key is an error that names the key
 and the closest valid one. Component tables (scanner, exit, sizer) accept the component's own
-parameters by name; they are checked against the registered component's signature.
+parameters by name; they are checked against the registered component's signature and types.
+
+Types are strict: a string where a number is expected (``max_positions = "5"``) is an error naming the
+key, as is a float where an integer is expected; TOML's own types are accepted as they come (an
+integer where a float is expected, a TOML date for a date). ``[data]`` is
+:class:`trading_playbook.data.DataRequest` itself (``DataConfig`` is that class). Relative paths in
+``[data]`` (``path`` of a file source, ``cache_dir``) are relative to the config file's folder.
 
 Example::
 
@@ -28,17 +34,30 @@ import difflib
 import hashlib
 import json
 import math
+import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
-from trading_playbook.core.errors import ConfigError, UnknownComponentError
+from trading_playbook.core.errors import ConfigError, PlaybookError, UnknownComponentError
+from trading_playbook.data.api import DataRequest, iso_date
 from trading_playbook.ml.settings import MLConfig
 
 __all__ = [
+    "BacktestConfig",
     "BrokerConfig",
     "ComponentConfig",
     "DataConfig",
@@ -52,44 +71,35 @@ __all__ = [
 ]
 
 
+# Strict scalar types: TOML's integers are accepted for floats, nothing is parsed from strings.
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]
+IsoDate = Annotated[str | None, BeforeValidator(iso_date)]
+
+#: ``[data]``: where bars come from and how prices are adjusted. One definition: the data layer's
+#: request, validated from TOML by pydantic (its annotations carry the strict types and bounds).
+DataConfig = DataRequest
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DataConfig(_Frozen):
-    """``[data]``: where bars come from and how prices are adjusted."""
+class BacktestConfig(_Frozen):
+    """``[backtest]``: a backtest window inside the data (default: ``[data] start`` and ``end``).
 
-    source: Literal["file", "alpaca", "synthetic", "cache"] = "synthetic"
-    path: str | None = None
-    adjustment: Literal["split", "all", "raw"] = "split"
-    symbols: tuple[str, ...] = ()
-    start: str | None = None
-    end: str | None = None
-    columns: dict[str, str] = Field(default_factory=dict)
-    validation: Literal["reject", "repair"] = "reject"
-    feed: str = "iex"
-    synthetic_symbols: int = Field(default=40, ge=1, le=5000)
-    synthetic_seed: int = 7
-    cache_dir: str | None = None
-    url: str | None = None  # alpaca: market-data REST base URL (default APCA_API_DATA_URL, else Alpaca's)
+    For file and cache data ``[data] start``/``end`` are the window already; for synthetic and Alpaca
+    data they also set the range generated or fetched, so a narrower window goes here (``playbook
+    optimize --start/--end`` writes it into ``best.toml``).
+    """
 
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _iso_date(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        text = str(value)
-        import datetime as dt
-
-        try:
-            return dt.date.fromisoformat(text[:10]).isoformat()
-        except ValueError:
-            raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
+    start: IsoDate = None
+    end: IsoDate = None
 
     @model_validator(mode="after")
-    def _check(self) -> DataConfig:
-        if self.source == "file" and not self.path:
-            raise ValueError('source = "file" needs path = "..." (a Parquet/CSV file or a folder)')
+    def _order(self) -> BacktestConfig:
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"start {self.start} is after end {self.end}")
         return self
@@ -100,8 +110,8 @@ class ComponentConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    name: str | None = None
-    rules: tuple[dict[str, Any], ...] | None = None  # exit only: compose primitives
+    name: Str | None = None
+    rules: tuple[dict[Str, Any], ...] | None = None  # exit only: compose primitives
 
     def params(self) -> dict[str, Any]:
         """The component's own parameters (everything but ``name`` and ``rules``)."""
@@ -111,24 +121,24 @@ class ComponentConfig(BaseModel):
 class PortfolioConfig(_Frozen):
     """``[portfolio]``: capital, slots, fills and costs (RULES sections 4 and 6)."""
 
-    starting_capital: float = Field(default=100_000.0, gt=0)
-    max_positions: int = Field(default=3, ge=1)
+    starting_capital: Float = Field(default=100_000.0, gt=0)
+    max_positions: Int = Field(default=3, ge=1)
     entry_fill: Literal["next_open", "close"] = "next_open"
     exit_fill: Literal["close", "next_open"] = "close"
-    slippage_bps: float = Field(default=5.0, ge=0)
-    commission_per_share: float = Field(default=0.0, ge=0)
-    commission_per_order: float = Field(default=0.0, ge=0)
-    commission_min: float = Field(default=0.0, ge=0)
+    slippage_bps: Float = Field(default=5.0, ge=0)
+    commission_per_share: Float = Field(default=0.0, ge=0)
+    commission_per_order: Float = Field(default=0.0, ge=0)
+    commission_min: Float = Field(default=0.0, ge=0)
 
 
 class ReportConfig(_Frozen):
     """``[report]``: how results are judged and shown."""
 
-    benchmark_symbol: str | None = "SPY"
-    risk_free_rate: float = 0.0
-    survivorship_warning: bool | None = None  # None: warn for file/cache data of today's constituents
-    bootstrap_seed: int = 0
-    title: str | None = None
+    benchmark_symbol: Str | None = "SPY"
+    risk_free_rate: Float = 0.0
+    survivorship_warning: Bool | None = None  # None: warn for file/cache data of today's constituents
+    bootstrap_seed: Int = 0
+    title: Str | None = None
 
 
 class BrokerConfig(_Frozen):
@@ -139,13 +149,13 @@ class BrokerConfig(_Frozen):
     they come from the environment only.
     """
 
-    trading_url: str | None = None
-    trading_stream_url: str | None = None
-    data_stream_url: str | None = None
+    trading_url: Str | None = None
+    trading_stream_url: Str | None = None
+    data_stream_url: Str | None = None
     opg_fallback: Literal["day", "skip"] = "day"  # an opg order that expired unfilled
-    decide_minutes_before_close: float = Field(default=15.0, gt=10.0, le=120.0)  # cls orders close at -10
-    fill_wait_seconds: float = Field(default=60.0, ge=0.0, le=3600.0)
-    close_wait_seconds: float = Field(default=300.0, ge=0.0, le=7200.0)
+    decide_minutes_before_close: Float = Field(default=15.0, gt=10.0, le=120.0)  # cls orders close at -10
+    fill_wait_seconds: Float = Field(default=60.0, ge=0.0, le=3600.0)
+    close_wait_seconds: Float = Field(default=300.0, ge=0.0, le=7200.0)
 
     def endpoint_settings(self, data_url: str | None = None) -> dict[str, str | None]:
         """The four endpoint settings as ``data.alpaca_settings.resolve_endpoints`` takes them."""
@@ -166,18 +176,18 @@ class LiveConfig(_Frozen):
     open entries are cancelled and no new ones are sent.
     """
 
-    max_order_value: float = Field(gt=0)
-    max_exposure: float = Field(gt=0)
-    max_orders_per_day: int = Field(ge=1)
-    max_daily_loss: float = Field(gt=0)
+    max_order_value: Float = Field(gt=0)
+    max_exposure: Float = Field(gt=0)
+    max_orders_per_day: Int = Field(ge=1)
+    max_daily_loss: Float = Field(gt=0)
 
 
 class SleeveConfig(_Frozen):
     """``[[sleeves]]``: one strategy of a multi-strategy portfolio sharing the capital pool."""
 
-    name: str
-    weight: float | None = Field(default=None, gt=0, le=1)  # None: equal weights
-    max_positions: int | None = Field(default=None, ge=1)  # None: portfolio.max_positions
+    name: Str
+    weight: Float | None = Field(default=None, gt=0, le=1)  # None: equal weights
+    max_positions: Int | None = Field(default=None, ge=1)  # None: portfolio.max_positions
     scanner: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="daily_breakout"))
     exit: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="smart_exits"))
     sizer: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="percent_equity"))
@@ -186,7 +196,8 @@ class SleeveConfig(_Frozen):
 class PlaybookConfig(_Frozen):
     """A whole run configuration. Build it with :func:`load_config` or :func:`parse_config`."""
 
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: DataRequest = Field(default_factory=DataRequest)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     scanner: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="daily_breakout"))
     exit: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="smart_exits"))
     sizer: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="percent_equity"))
@@ -196,7 +207,13 @@ class PlaybookConfig(_Frozen):
     live: LiveConfig | None = None
     sleeves: tuple[SleeveConfig, ...] = ()
     ml: MLConfig | None = None  # [ml]: learned setup scoring (trading_playbook.ml)
-    name: str | None = None
+    name: Str | None = None
+    _base_dir: Path | None = PrivateAttr(default=None)  # the config file's folder (relative paths)
+
+    @property
+    def base_dir(self) -> Path | None:
+        """The folder relative paths in ``[data]`` are resolved against (the config file's folder)."""
+        return self._base_dir
 
     @model_validator(mode="after")
     def _check_sleeves(self) -> PlaybookConfig:
@@ -242,16 +259,55 @@ class PlaybookConfig(_Frozen):
         raw = _plain(self.model_dump(mode="python"))
         for dotted, value in overrides.items():
             _set_dotted(raw, dotted, value)
-        return parse_config(raw, origin="override")
+        return parse_config(raw, origin="override", base_dir=self._base_dir)
 
     # ------------------------------------------------------------------ resolved parts
-    def data_request(self) -> Any:
-        """The :class:`trading_playbook.data.DataRequest` for ``[data]``."""
-        from trading_playbook.data import DataRequest
+    def data_request(self) -> DataRequest:
+        """``[data]`` with its relative paths resolved against the config file's folder."""
+        import dataclasses
 
-        fields = self.data.model_dump()  # [data] keys are the DataRequest fields
-        fields["symbols"] = tuple(s.upper() for s in self.data.symbols)
-        return DataRequest(**fields)
+        path = self.data.path
+        if self.data.source == "file" and path:
+            path = str(self.resolve_path(path, "path"))
+        cache_dir = str(self.resolve_path(self.data.cache_dir, "cache_dir")) if self.data.cache_dir else None
+        return dataclasses.replace(self.data, path=path, cache_dir=cache_dir)
+
+    def resolve_path(self, text: str, key: str) -> Path:
+        """A ``[data]`` path made absolute against the config's folder; a missing one is an error
+        naming the absolute path tried (and the file a path relative to the current folder would name)."""
+        given = Path(text).expanduser()
+        base = self._base_dir or Path.cwd()
+        path = given if given.is_absolute() else base / given
+        if key == "cache_dir" or path.exists() or self._base_dir is None:
+            return Path(os.path.normpath(path))  # no config file: the loader names the missing path
+        hint = ""
+        if not given.is_absolute() and given.exists():
+            fix = os.path.relpath(given.resolve(), self._base_dir)
+            hint = (
+                f"; {given.resolve()} exists relative to the current folder, but paths in a config are "
+                f"relative to the config file's folder: write {key} = {fix!r}"
+            )
+        raise ConfigError(
+            f"[data] {key} = {text!r}: {os.path.normpath(path)} does not exist"
+            + (f" (relative to the config file's folder {base})" if not given.is_absolute() else "")
+            + (hint or "; check the path")
+        )
+
+    def window(self, start: Any = None, end: Any = None) -> tuple[Any, Any]:
+        """The backtest window: explicit ``start``/``end``, else ``[backtest]``, else ``[data]``."""
+        first = start if start is not None else (self.backtest.start or self.data.start)
+        last = end if end is not None else (self.backtest.end or self.data.end)
+        return first, last
+
+    def portable_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with ``[data]`` paths made absolute, for a config written elsewhere."""
+        data = self.to_dict()
+        request = self.data_request()
+        if self.data.source == "file":
+            data["data"]["path"] = request.path
+        if request.cache_dir:
+            data["data"]["cache_dir"] = request.cache_dir
+        return data
 
     def sleeve_configs(self) -> tuple[SleeveConfig, ...]:
         """The sleeves with weights and slots resolved (a plain config is one sleeve of weight 1)."""
@@ -298,16 +354,28 @@ def load_config(path: str | Path) -> PlaybookConfig:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
-    return parse_config(raw, origin=str(p))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {p.absolute()} cannot be read ({exc})") from exc
+    return parse_config(raw, origin=str(p), base_dir=p.parent.absolute())
 
 
-def parse_config(raw: Mapping[str, Any], *, origin: str = "<config>") -> PlaybookConfig:
-    """Validate a config mapping (as read from TOML)."""
+def parse_config(
+    raw: Mapping[str, Any], *, origin: str = "<config>", base_dir: str | os.PathLike[str] | None = None
+) -> PlaybookConfig:
+    """Validate a config mapping (as read from TOML).
+
+    ``base_dir`` is the folder relative ``[data]`` paths are resolved against (:func:`load_config`
+    passes the config file's folder; default: the current folder when the data is loaded).
+    """
     try:
         cfg = PlaybookConfig.model_validate(dict(raw))
     except ValidationError as exc:
         raise ConfigError(_explain(exc, origin)) from None
+    except PlaybookError as exc:  # [data] cross-field checks of DataRequest
+        raise ConfigError(f"{origin}: invalid configuration:\n  data: {exc}") from None
     _check_components(cfg, origin)
+    if base_dir is not None:
+        cfg._base_dir = Path(base_dir)
     return cfg
 
 
@@ -324,12 +392,14 @@ def _check_components(cfg: PlaybookConfig, origin: str) -> None:
             if comp.name is None:
                 raise ConfigError(f'{origin}: [{prefix}{kind}] needs name = "..."')
             valid = _component_parameters(registry, kind, comp.name)  # raises UnknownComponentError
-            for key in comp.params():
+            types = _parameter_types(registry, kind, comp.name)
+            for key, value in comp.params().items():
                 if valid is not None and key not in valid:
                     raise ConfigError(
                         f"{origin}: unknown key {prefix}{kind}.{key} for {kind} {comp.name!r}"
                         f"{_did_you_mean(key, valid)}; valid parameters: {', '.join(sorted(valid)) or 'none'}"
                     )
+                _check_type(value, types.get(key), f"{origin}: {prefix}{kind}.{key}")
 
 
 def _explain(exc: ValidationError, origin: str) -> str:
@@ -337,29 +407,61 @@ def _explain(exc: ValidationError, origin: str) -> str:
     for err in exc.errors():
         loc = [str(x) for x in err["loc"]]
         key = ".".join(loc)
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             valid = _valid_keys(loc[:-1])
             lines.append(f"unknown key {key!r}{_did_you_mean(loc[-1], valid)}")
+        elif err["type"] in _TYPE_ERRORS:
+            lines.append(f"{key} = {err['input']!r}: {_TYPE_ERRORS[err['type']]}")
         else:
-            lines.append(f"{key}: {err['msg']}")
+            lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
     return f"{origin}: invalid configuration:\n  " + "\n  ".join(lines)
 
 
+_TYPE_ERRORS = {
+    "int_type": "expected an integer (write it without quotes or decimals, e.g. 5)",
+    "float_type": "expected a number (write it without quotes, e.g. 0.25)",
+    "bool_type": "expected true or false (without quotes)",
+    "string_type": 'expected a text in quotes (e.g. "value")',
+    "tuple_type": 'expected a list (e.g. ["AAPL", "MSFT"])',
+    "dict_type": "expected a table",
+    "model_type": "expected a table",
+    "dataclass_type": "expected a table",
+}
+
+
 def _valid_keys(parent: list[str]) -> list[str]:
+    import dataclasses
+
     model: Any = PlaybookConfig
     for part in parent:
         if part.isdigit():
             continue
-        field = model.model_fields.get(part)
-        if field is None:
+        fields = _fields_of(model)
+        if part not in fields:
             return []
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        candidates = [ann, *args]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        ann = fields[part]
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        model = next(
+            (
+                c
+                for c in candidates
+                if isinstance(c, type) and (issubclass(c, BaseModel) or dataclasses.is_dataclass(c))
+            ),
+            None,
+        )
         if model is None:
             return []
-    return list(model.model_fields)
+    return list(_fields_of(model))
+
+
+def _fields_of(model: Any) -> dict[str, Any]:
+    """Field name -> annotation of a pydantic model or a dataclass."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(model):
+        hints = typing.get_type_hints(model)
+        return {f.name: hints.get(f.name) for f in dataclasses.fields(model)}
+    return {name: f.annotation for name, f in model.model_fields.items()}
 
 
 def _did_you_mean(key: str, valid: list[str] | set[str]) -> str:
@@ -415,6 +517,73 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _parameter_types(registry: Any, kind: str, name: str) -> dict[str, tuple[type, ...]]:
+    """The scalar types each parameter of a component accepts (parameters of other types: absent).
+
+    From the factory's annotations, else from the type of the parameter's default.
+    """
+    try:
+        defaults: dict[str, Any] = registry.component_defaults(kind, name)
+        hints = _hints(registry.component_factory(kind, name))
+    except PlaybookError:
+        return {}
+    out: dict[str, tuple[type, ...]] = {}
+    for key, default in defaults.items():
+        accepted = _scalar_types(hints[key]) if key in hints else _scalar_types(type(default))
+        if accepted:
+            out[key] = accepted
+    return out
+
+
+def _hints(factory: Any) -> dict[str, Any]:
+    import dataclasses
+
+    target = factory
+    if isinstance(factory, type) and not dataclasses.is_dataclass(factory):
+        target = factory.__init__
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # unresolvable annotations (a plugin's): fall back to the defaults' types
+        return {}
+
+
+def _scalar_types(annotation: Any) -> tuple[type, ...]:
+    """Python types a scalar annotation accepts (``int | None`` -> int, None); () when not scalar."""
+    if annotation is bool:
+        return (bool,)
+    if annotation is int:
+        return (int,)
+    if annotation is float:
+        return (int, float)
+    if annotation is str:
+        return (str,)
+    if typing.get_origin(annotation) is Literal:
+        return tuple(dict.fromkeys(type(a) for a in typing.get_args(annotation)))
+    args = typing.get_args(annotation)
+    if args and typing.get_origin(annotation) in (typing.Union, type(int | None)):
+        parts = [_scalar_types(a) if a is not type(None) else (type(None),) for a in args]
+        if all(parts):
+            return tuple(dict.fromkeys(t for p in parts for t in p))
+    return ()
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a text", type(None): ""}
+
+
+def _check_type(value: Any, accepted: tuple[type, ...] | None, where: str) -> None:
+    """A component parameter of the wrong type is an error naming it (bools are not numbers)."""
+    if not accepted or value is None:
+        return
+    if isinstance(value, bool):
+        ok = bool in accepted
+    else:
+        ok = isinstance(value, tuple(t for t in accepted if t is not bool))
+    if not ok:
+        shown = [t for t in accepted if not (t is int and float in accepted)]  # "a number" covers both
+        names = " or ".join(n for t in shown if (n := _TYPE_NAMES.get(t, t.__name__)))
+        raise ConfigError(f"{where} = {value!r}: expected {names}")
 
 
 def _component_parameters(registry: Any, kind: str, name: str) -> set[str] | None:

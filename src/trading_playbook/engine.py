@@ -38,6 +38,7 @@ from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel,
 from trading_playbook.core.panel import Panel, bars_to_panel
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
+from trading_playbook.data.notes import run_notes
 
 __all__ = [
     "BacktestEngine",
@@ -222,9 +223,7 @@ def run_backtest(
     if symbols and workspace is not None:
         panel = panel.select([s.upper() for s in symbols])
         ws = Workspace(panel=panel, info=ws.info)
-    lo, hi = window(
-        panel, start if start is not None else cfg.data.start, end if end is not None else cfg.data.end
-    )
+    lo, hi = window(panel, *cfg.window(start, end))
     sleeves = build_sleeves(cfg)
     settings = portfolio_settings(cfg)
 
@@ -309,6 +308,7 @@ def survivorship_suspected(panel: Panel, lo: int, hi: int, source: str) -> bool:
 
 def _data_info(ws: Workspace, panel: Panel, lo: int, hi: int) -> dict[str, Any]:
     info = {k: v for k, v in ws.info.items() if isinstance(v, str | int | float | bool) or v is None}
+    info.update(run_notes(ws.info, panel.symbols, ws.panel.symbols, str(panel.sessions[hi])))
     info.update(
         {
             "symbols": panel.n_symbols,

@@ -324,3 +324,13 @@ def component_parameters(kind: ComponentKind, name: str) -> set[str] | None:
     if _accepts_any(info.load()) and info.params is None:
         return None
     return set(info.parameters())
+
+
+def component_defaults(kind: ComponentKind, name: str) -> dict[str, Any]:
+    """Parameter names and defaults of the component ``name`` (``"(required)"`` when there is none)."""
+    return _lookup(kind, name).parameters()
+
+
+def component_factory(kind: ComponentKind, name: str) -> Callable[..., Any]:
+    """The factory (usually a class) the component ``name`` is built with."""
+    return _lookup(kind, name).load()

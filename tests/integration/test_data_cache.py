@@ -165,8 +165,14 @@ def test_corrupt_file_never_returned_by_load_panel(bars, tmp_path) -> None:
     path.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(CacheError, match="SYN000"):
         load_panel(DataRequest(source="cache", path="demo", cache_dir=str(tmp_path)))
-    panel, _ = load_panel(DataRequest(source="cache", path="demo", cache_dir=str(tmp_path)))
+    # quarantined: the source is now incomplete, and a load refuses rather than run on fewer symbols
+    with pytest.raises(DataError, match=r"1 of 6 expected symbol\(s\) missing: SYN000 \(quarantined"):
+        load_panel(DataRequest(source="cache", path="demo", cache_dir=str(tmp_path)))
+    panel, info = load_panel(
+        DataRequest(source="cache", path="demo", cache_dir=str(tmp_path), allow_missing=True)
+    )
     assert "SYN000" not in panel.symbols and panel.n_symbols == 5
+    assert info["missing_symbols"] == ["SYN000"] and "quarantined" in info["incomplete"][0]
 
 
 def test_failed_write_leaves_previous_state(bars, tmp_path, monkeypatch) -> None:

@@ -54,6 +54,10 @@ class FakeConfig:
     def with_overrides(self, overrides: dict[str, Any]) -> FakeConfig:
         return type(self)({**self.overrides, **overrides})
 
+    def portable_dict(self) -> dict[str, Any]:
+        """As ``PlaybookConfig.portable_dict`` (the toy has no paths to make absolute)."""
+        return self.to_dict()
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": None}
         for key, value in self.overrides.items():
@@ -124,3 +128,7 @@ class WalkConfig(FakeConfig):
 
     class report:
         risk_free_rate = 0.0
+
+    def window(self, start=None, end=None):
+        """As ``PlaybookConfig.window``: explicit dates, else ``[data]`` (the toy has no ``[backtest]``)."""
+        return (start if start is not None else self.data.start, end if end is not None else self.data.end)

@@ -115,6 +115,8 @@ def test_composed_exit_rules_are_accepted() -> None:
 def test_every_example_config_loads(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.to_dict()["data"]["source"] in {"synthetic", "file", "cache", "alpaca"}
+    request = cfg.data_request()  # a file path resolves (relative to examples/) to a file that exists
+    assert request.source != "file" or Path(request.path).is_file()
 
 
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
@@ -126,16 +128,82 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
         load_config(bad)
 
 
-def test_data_table_maps_onto_the_data_request() -> None:
-    import dataclasses
-
+def test_data_table_is_the_data_request() -> None:
     from trading_playbook.config import DataConfig
     from trading_playbook.data import DataRequest
 
-    assert set(DataConfig.model_fields) == {f.name for f in dataclasses.fields(DataRequest)}
+    assert DataConfig is DataRequest  # one definition: no field list to keep in step
     request = parse_config(
         {"data": {"source": "file", "path": "x.parquet", "symbols": ["aapl", "msft"], "start": "2010-01-01"}}
     ).data_request()
-    assert (
-        request.symbols == ("AAPL", "MSFT") and request.path == "x.parquet" and request.start == "2010-01-01"
+    assert isinstance(request, DataRequest)
+    assert request.symbols == ("AAPL", "MSFT") and request.start == "2010-01-01"
+    assert Path(request.path) == Path.cwd() / "x.parquet"  # no config file: the current folder
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({"portfolio": {"max_positions": "5"}}, "portfolio.max_positions = '5': expected an integer"),
+        ({"portfolio": {"max_positions": 5.0}}, "portfolio.max_positions = 5.0: expected an integer"),
+        ({"portfolio": {"starting_capital": "1e5"}}, "portfolio.starting_capital = '1e5': expected a number"),
+        ({"portfolio": {"slippage_bps": True}}, "portfolio.slippage_bps = True: expected a number"),
+        ({"report": {"survivorship_warning": "yes"}}, "report.survivorship_warning = 'yes': expected true"),
+        ({"data": {"synthetic_symbols": "40"}}, "data.synthetic_symbols = '40': expected an integer"),
+        ({"data": {"symbols": "AAPL"}}, "data.symbols = 'AAPL': expected a list"),
+        ({"data": {"allow_missing": 1}}, "data.allow_missing = 1: expected true or false"),
+        ({"data": {"start": 20200101}}, "20200101 is not a date"),
+        ({"sleeves": [{"name": "a", "weight": "0.5"}]}, "sleeves.0.weight = '0.5': expected a number"),
+        ({"exit": {"name": "smart_exits", "time_stop": "17"}}, "exit.time_stop = '17': expected an integer"),
+        ({"exit": {"name": "smart_exits", "time_stop": 17.5}}, "exit.time_stop = 17.5: expected an integer"),
+        ({"scanner": {"name": "daily_breakout", "min_volume_ratio": "1"}}, "expected a number"),
+        ({"scanner": {"name": "daily_breakout", "preset": 3}}, "scanner.preset = 3: expected a text"),
+        ({"sizer": {"name": "risk", "fraction": False}}, "sizer.fraction = False: expected a number"),
+        ({"backtest": {"start": "2020-13-01"}}, "backtest.start"),
+        ({"backtest": {"start": "2020-02-01", "end": "2020-01-01"}}, "after end"),
+    ],
+)
+def test_types_are_strict_and_errors_name_the_key(raw: dict, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, origin="my.toml")
+    assert needle in str(info.value) and "my.toml" in str(info.value)
+
+
+def test_toml_natural_types_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[data]\nstart = 2015-01-02\nsymbols = ['aapl']\n"
+        "[portfolio]\nstarting_capital = 50000\nslippage_bps = 0\n"
+        "[scanner]\nname = 'daily_breakout'\nmin_volume_ratio = 2\n"
+        "[backtest]\nstart = 2016-01-04\n"
     )
+    cfg = load_config(path)
+    assert cfg.data.start == "2015-01-02" and cfg.backtest.start == "2016-01-04"
+    assert cfg.portfolio.starting_capital == 50_000.0 and isinstance(cfg.portfolio.starting_capital, float)
+    assert cfg.scanner.params()["min_volume_ratio"] == 2
+    assert cfg.window() == ("2016-01-04", None) and cfg.window("2017-01-03") == ("2017-01-03", None)
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "configs"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "bars.parquet").write_bytes(b"")
+    (folder / "c.toml").write_text(
+        "[data]\nsource = 'file'\npath = 'data/bars.parquet'\ncache_dir = 'cache'\n"
+    )
+    monkeypatch.chdir(tmp_path)  # elsewhere: the path must not depend on the current folder
+    cfg = load_config("configs/c.toml")
+    request = cfg.data_request()
+    assert Path(request.path) == folder / "data" / "bars.parquet"
+    assert Path(request.cache_dir) == folder / "cache"
+    assert cfg.with_overrides({"exit.time_stop": 5}).data_request().path == request.path
+    assert cfg.portable_dict()["data"]["path"] == request.path  # best.toml written elsewhere still works
+    # missing: the absolute path tried, and the file that a path relative to the current folder names
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "other.parquet").write_bytes(b"")
+    (folder / "d.toml").write_text("[data]\nsource = 'file'\npath = 'data/other.parquet'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(folder / "d.toml").data_request()
+    text = str(info.value)
+    assert str(folder / "data" / "other.parquet") in text
+    assert "relative to the config file's folder" in text and "'../data/other.parquet'" in text

@@ -98,7 +98,7 @@ def test_calendar_runs() -> None:
 def test_request_validation() -> None:
     with pytest.raises(DataError, match="unknown data source"):
         DataRequest(source="yahoo")  # type: ignore[arg-type]
-    with pytest.raises(DataError, match="needs a path"):
+    with pytest.raises(DataError, match="needs path"):
         DataRequest(source="file")
     with pytest.raises(DataError, match="unknown adjustment"):
         DataRequest(adjustment="dividend")  # type: ignore[arg-type]

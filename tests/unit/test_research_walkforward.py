@@ -46,6 +46,22 @@ def test_rolling_folds_2003_2021_on_business_days() -> None:
         assert np.busday_count(a.test_end, b.test_start) <= 1
 
 
+def test_test_windows_are_the_calendar_years_asked_for() -> None:
+    """Data starting after the start asked for must not shift the windows (it made a "1y" test window
+    2017-01-03..2018-01-02 when the first session was 2014-01-03)."""
+    from trading_playbook.data.calendar import xnys_sessions
+
+    sessions = xnys_sessions("2014-01-03", "2020-12-31")
+    folds = make_folds(sessions, train="3y", test="1y", start="2014-01-01")
+    assert [(f.test_start, f.test_end) for f in folds] == [
+        ("2017-01-03", "2017-12-29"),
+        ("2018-01-02", "2018-12-31"),
+        ("2019-01-02", "2019-12-31"),
+        ("2020-01-02", "2020-12-31"),
+    ]
+    assert folds[0].train_start == "2014-01-03" and folds[0].train_end == "2016-12-30"
+
+
 def test_anchored_folds_keep_start_and_step_differs() -> None:
     sessions = toy_sessions("2000-01-03", "2010-12-31")
     folds = make_folds(sessions, train="3y", test="1y", step="2y", anchored=True)

@@ -21,6 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: rich markup would swallow bracketed words such as "[data]" from the help texts
+    rich_markup_mode=None,
 )
 
 for _module in (data, scan, strategies, backtest, runs, research, ml, paper):
@@ -28,7 +30,8 @@ for _module in (data, scan, strategies, backtest, runs, research, ml, paper):
 
 
 def main() -> None:
-    """Console entry point: PlaybookError becomes a one-line red message and exit code 1."""
+    """Console entry point: PlaybookError becomes a one-line red message and exit code 1, Ctrl-C a
+    one-line note and exit code 130 (no traceback either way)."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -37,3 +40,6 @@ def main() -> None:
     except PlaybookError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("[yellow]interrupted[/]", highlight=False)
+        sys.exit(130)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 __all__ = ["register"]
 
@@ -22,6 +23,20 @@ SymbolsOpt = Annotated[
 EngineOpt = Annotated[
     str, typer.Option("--engine", help="fast (numba, default) or reference (plain Python).")
 ]
+RepairOpt = Annotated[
+    bool,
+    typer.Option(
+        "--repair",
+        help='Repair bad bars (drop or fix them, each change reported) instead of rejecting them; same as [data] validation = "repair".',
+    ),
+]
+AllowMissingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-missing",
+        help="Run on a cached source that lost symbols (quarantined, interrupted ingest) instead of refusing; the missing ones are listed in result.json and the report. Same as [data] allow_missing = true.",
+    ),
+]
 
 
 def _symbols(text: str | None) -> list[str] | None:
@@ -35,13 +50,30 @@ def _default_out(config: Path) -> Path:
     return Path("runs") / f"{config.stem}-{stamp}"
 
 
+def _load_config(config: Path, repair: bool = False, allow_missing: bool = False) -> Any:
+    """The config with the command-line data options applied."""
+    from trading_playbook.config import load_config
+
+    cfg = load_config(config)
+    overrides: dict[str, Any] = {}
+    if repair:
+        overrides["data.validation"] = "repair"
+    if allow_missing:
+        overrides["data.allow_missing"] = True
+    return cfg.with_overrides(overrides) if overrides else cfg
+
+
 def backtest(
     config: ConfigArg,
     start: StartOpt = None,
     end: EndOpt = None,
     symbols: SymbolsOpt = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder; default runs/<config>-<timestamp>.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output folder; default runs/<config>-<timestamp>. A previous run there is replaced.",
+        ),
     ] = None,
     engine: EngineOpt = "fast",
     record: Annotated[
@@ -50,27 +82,38 @@ def backtest(
     charts: Annotated[
         bool, typer.Option("--charts/--no-charts", help="Render PNG charts and report.html.")
     ] = True,
+    repair: RepairOpt = False,
+    allow_missing: AllowMissingOpt = False,
 ) -> None:
     """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
     from rich.console import Console
 
-    from trading_playbook.config import load_config
+    from trading_playbook.cli._compile import compile_notice
+    from trading_playbook.cli._output import print_data_notes
     from trading_playbook.engine import load_data, run_backtest, window
     from trading_playbook.reports import write_run
+    from trading_playbook.reports.folder import check_out_dir, fresh_run_folder
 
     console = Console(stderr=True)
     t0 = time.perf_counter()
-    cfg = load_config(config)
-    with console.status("Loading data…"):
-        workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
-    with console.status(f"Simulating ({engine} engine)…"):
-        result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
-    out_dir = out if out is not None else _default_out(config)
+    cfg = _load_config(config, repair, allow_missing)
+    out_dir = check_out_dir(out if out is not None else _default_out(config))
+    with compile_notice():
+        with console.status("Loading data…"):
+            workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
+        with console.status(f"Simulating ({engine} engine)…"):
+            result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
+    print_data_notes(console, result.data.get("repairs", []), result.data.get("warnings", []))
+    for line in result.data.get("incomplete", []):
+        console.print(
+            f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
+        )
     formats = ("json", "csv", "md", "html", "png") if charts else ("json", "csv", "md")
-    with console.status("Writing reports…"):
+    with console.status("Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
-        written = write_run(result, out_dir, panel=workspace.panel, formats=formats, benchmark=benchmark)
+        written = write_run(result, staging, panel=workspace.panel, formats=formats, benchmark=benchmark)
+    written = {kind: out_dir / path.relative_to(staging) for kind, path in written.items()}
     run_id = None
     if record:
         from trading_playbook.history import record_run
@@ -108,9 +151,18 @@ def _print_summary(
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
-    console.print(f"Wrote {len(written)} files to [bold]{out_dir}[/] in {seconds:.1f} s", highlight=False)
+    console.print(
+        f"Wrote {len(written)} files to [bold]{escape(str(out_dir))}[/] in {seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
     if run_id:
-        console.print(f"Recorded as run [bold]{run_id}[/] (playbook runs show {run_id})", highlight=False)
+        # soft_wrap: a narrow terminal or a pipe must never break the ID a user copies
+        console.print(
+            f"Recorded as run [bold]{run_id}[/] (playbook runs show {run_id})",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def check_lookahead(
@@ -119,21 +171,23 @@ def check_lookahead(
     end: EndOpt = None,
     symbols: SymbolsOpt = None,
     engine: EngineOpt = "fast",
-    cuts: Annotated[int, typer.Option("--cuts", help="How many cut sessions T to test.")] = 4,
+    cuts: Annotated[int, typer.Option("--cuts", min=1, help="How many cut sessions T to test.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random futures.")] = 0,
+    repair: RepairOpt = False,
+    allow_missing: AllowMissingOpt = False,
 ) -> None:
     """Prove no decision uses later data: cut the data after T, and replace it by a random future."""
     from rich.console import Console
 
-    from trading_playbook.config import load_config
+    from trading_playbook.cli._compile import compile_notice
     from trading_playbook.engine import build_sleeves, load_data, portfolio_settings, simulate, window
     from trading_playbook.lookahead import check_lookahead as run_check
 
     console = Console()
-    cfg = load_config(config)
+    cfg = _load_config(config, repair, allow_missing)
     workspace = load_data(cfg, symbols=_symbols(symbols))
     panel = workspace.panel
-    lo, hi = window(panel, start or cfg.data.start, end or cfg.data.end)
+    lo, hi = window(panel, *cfg.window(start, end))
     panel = panel.truncate(hi)
     sleeves = build_sleeves(cfg)
     settings = portfolio_settings(cfg)
@@ -141,7 +195,7 @@ def check_lookahead(
     def run(p: Any) -> Any:
         return simulate(p, sleeves, settings, start=lo, end=p.n_sessions - 1, engine=engine)
 
-    with console.status(f"Running {1 + 2 * cuts} backtests…"):
+    with compile_notice(), console.status(f"Running {1 + 2 * cuts} backtests…"):
         report = run_check(run, panel, n_cuts=cuts, seed=seed, start=lo)
     console.print(report.summary() if hasattr(report, "summary") else str(report))
     if not report.passed:

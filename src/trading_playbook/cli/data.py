@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from trading_playbook.cli._output import print_data_notes
 from trading_playbook.core.errors import CacheError, DataError, PlaybookError
 
 if TYPE_CHECKING:
@@ -78,21 +80,30 @@ def ingest(
     cache_dir: CacheDir = None,
 ) -> None:
     """Validate a file (or folder) of daily bars and store it in the cache."""
-    from trading_playbook.data.cache import BarCache
+    from trading_playbook.data.cache import BarCache, validate_source_name
     from trading_playbook.data.files import FileSource, parse_column_mapping
     from trading_playbook.data.validate import validate_bars
 
     console = _console()
-    name = source_name or _source_name_for(path)
+    name = validate_source_name(source_name or _source_name_for(path))
     source = FileSource(path, parse_column_mapping(columns), name=name)
     with console.status(f"reading {path}"):
         bars = source.fetch_arrays()
         bars, report = validate_bars(bars, "repair" if repair else "reject")
     cache = BarCache(cache_dir)
-    with _progress(console, f"storing {name}", len(bars.symbols)) as (progress, task):
-        summary = cache.store(name, bars, progress=lambda n: progress.advance(task, n), threads=8)  # type: ignore[arg-type]
-    with console.status("packing for fast loads"):
-        cache.repack(name)
+    options = {"columns": columns or "", "repair": repair}
+    origin = str(path.absolute())
+    with cache.writing(name, bars.symbols, kind="ingest", origin=origin, options=options):
+        with _progress(console, f"storing {name}", len(bars.symbols)) as (progress, task):
+            summary = cache.store(
+                name,
+                bars,
+                progress=lambda n: progress.advance(task, n),  # type: ignore[arg-type]
+                threads=8,
+                repairs=report.records(),
+            )
+        with console.status("packing for fast loads"):
+            cache.repack(name)
     cache.catalog.record(
         name,
         [f"{summary.symbols} symbols"],
@@ -104,14 +115,15 @@ def ingest(
     )
     console.print(
         f"[green]ingested[/] {summary.rows:,} bars of {summary.symbols} symbols from {path} "
-        f"as source [bold]{name}[/] into {cache.root}"
+        f"as source [bold]{escape(name)}[/] into {cache.root}",
+        markup=True,
     )
-    if report.changes:
-        console.print(f"[yellow]repaired[/] {len(report.changes)} row(s): {report.summary()}")
-        for change in report.changes[:20]:
-            console.print(f"  {change.rule}: {change.symbol} {change.date} {change.action}")
-        if len(report.changes) > 20:
-            console.print(f"  ... and {len(report.changes) - 20} more")
+    print_data_notes(
+        console,
+        report.records(),
+        report.warning_records(),
+        where="the cache keeps every one; each run on this source lists them in result.json",
+    )
 
 
 @data_app.command("fetch")
@@ -161,6 +173,9 @@ def fetch(
     )
     if not report.fetches:
         console.print("the cache already covered the range: nothing requested")
+    print_data_notes(
+        console, report.repairs, [], where="the cache keeps every one; each run on this source lists them"
+    )
     if report.missing:
         console.print(f"[yellow]no bars[/] for {', '.join(report.missing)}: check the tickers or the feed")
         raise typer.Exit(1)
@@ -173,13 +188,28 @@ def ls(
 ) -> None:
     """List cached symbols: symbol, first and last session, rows, source."""
     from trading_playbook.data.cache import BarCache
+    from trading_playbook.data.completeness import source_status
 
     console = _console()
     cache = BarCache(cache_dir)
     entries = cache.catalog.entries(source)
-    if not entries:
+    names = [source] if source else _source_names(cache)
+    if not entries and not any(cache.catalog.expected(n) for n in names):
         console.print(f"the cache at {cache.root} is empty" + (f" for source {source}" if source else ""))
         return
+    sources = Table(title=f"sources in {cache.root}")
+    for col in ("source", "symbols", "status", "last write"):
+        sources.add_column(col)
+    for name in names:
+        status = source_status(cache, name)
+        last = status.last_write
+        sources.add_row(
+            name,
+            f"{len(status.present)} of {len(status.expected)}",
+            _state_text(status),
+            "-" if last is None else escape(f"{last.kind} {last.origin} {last.started} ({last.status})"),
+        )
+    console.print(sources)
     table = Table(title=f"cache {cache.root}")
     for col, justify in (
         ("symbol", "left"),
@@ -193,6 +223,20 @@ def ls(
         table.add_row(e.symbol, e.first, e.last, f"{e.rows:,}", e.source)
     console.print(table)
     console.print(f"{len(entries)} symbol file(s), {sum(e.rows for e in entries):,} bars")
+
+
+def _source_names(cache: BarCache) -> list[str]:
+    """Sources with stored files or expected symbols (a source can have lost every file)."""
+    return cache.catalog.source_names()
+
+
+def _state_text(status: object) -> str:
+    state = getattr(status, "state", "")
+    colour = {"complete": "green", "writing": "cyan"}.get(state, "red")
+    missing = len(getattr(status, "missing", {}))
+    extra = f", {missing} missing" if missing and state != "incomplete" else ""
+    text = f"incomplete: {missing} missing" if state == "incomplete" else f"{state}{extra}"
+    return f"[{colour}]{text}[/]"
 
 
 @data_app.command("verify")
@@ -223,7 +267,7 @@ def verify(
             try:
                 bars = cache.verify_entry(entry)
             except CacheError as exc:
-                problems.append(f"{label}: {exc} (quarantined)")
+                problems.append(f"{label}: {exc} (quarantined; see the repair below)")
                 cache.quarantine(entry, str(exc))
                 continue
             try:
@@ -238,6 +282,7 @@ def verify(
             if missing:
                 gaps[label] = missing
     problems.extend(_verify_packs(cache, source))
+    problems.extend(_verify_complete(cache, source))
     orphans = cache.orphans()
     console.print(f"checked {len(entries)} file(s) in {cache.root}")
     if gaps:
@@ -252,12 +297,20 @@ def verify(
         )
     if problems:
         for line in problems:
-            console.print(f"[red]FAIL[/] {line}")
-        console.print(
-            f"[red]{len(problems)} problem(s)[/]; quarantined files are refetched or must be ingested again"
-        )
+            console.print(f"[red]FAIL[/] {escape(line)}")
+        console.print(f"[red]{len(problems)} problem(s)[/]; each line names its repair")
         raise typer.Exit(1)
-    console.print("[green]ok[/]: checksums, validation and calendar all pass")
+    console.print("[green]ok[/]: every expected symbol is there; checksums, validation and calendar all pass")
+
+
+def _verify_complete(cache: BarCache, source: str | None) -> list[str]:
+    """Missing symbols (quarantined or never written) and unfinished ingests, with the repair command."""
+    from trading_playbook.data.completeness import source_status
+
+    problems: list[str] = []
+    for name in [source] if source else _source_names(cache):
+        problems.extend(source_status(cache, name).problems())
+    return problems
 
 
 def _verify_packs(cache: BarCache, source: str | None) -> list[str]:

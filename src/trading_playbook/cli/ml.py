@@ -116,6 +116,11 @@ def train_command(
         unknown = [k for k in kinds if k not in MODEL_KINDS]
         if unknown:
             raise ConfigError(f"--models {models}: unknown {unknown}; choose from {', '.join(MODEL_KINDS)}")
+    from trading_playbook.research.walkforward import parse_duration
+
+    for window in (train, test, step):  # a bad window fails before any data is loaded
+        if window is not None:
+            parse_duration(window)
     console = _console()
     workspace = _load(cfg, console)
     saved = read_dataset(dataset) if dataset is not None else None

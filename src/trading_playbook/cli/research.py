@@ -70,12 +70,13 @@ def optimize_command(
     Rerunning the same command with the same --out resumes an interrupted run.
     """
     from trading_playbook.config import load_config
-    from trading_playbook.research.optimize import OptimizeSettings, optimize
+    from trading_playbook.research.optimize import OptimizeSettings, optimize, validate_overrides
     from trading_playbook.research.params import parse_params
     from trading_playbook.research.report import write_optimize_report
 
     cfg = load_config(config)
     specs = parse_params(param or [])
+    validate_overrides(cfg, specs)  # before any data is loaded
     settings = OptimizeSettings(
         method=method,  # type: ignore[arg-type]  # validated by OptimizeSettings
         trials=trials,
@@ -86,7 +87,13 @@ def optimize_command(
         end=end,
     )
     console = _console()
-    with _research_run(cfg, console, out, executor, workers, scheduler) as (workspace, store, pool, update):
+    window = (start, end)
+    with _research_run(cfg, console, out, executor, workers, scheduler, engine, window) as (
+        workspace,
+        store,
+        pool,
+        update,
+    ):
         result = optimize(
             cfg,
             specs,
@@ -125,13 +132,17 @@ def walk_forward_command(
 ) -> None:
     """Optimise on each training window, trade the winner on the next test window, stitch the results."""
     from trading_playbook.config import load_config
-    from trading_playbook.research.optimize import OptimizeSettings
+    from trading_playbook.research.optimize import OptimizeSettings, validate_overrides
     from trading_playbook.research.params import parse_params
     from trading_playbook.research.report import write_walkforward_report
-    from trading_playbook.research.walkforward import WalkForwardSettings, walk_forward
+    from trading_playbook.research.walkforward import WalkForwardSettings, parse_duration, walk_forward
 
     cfg = load_config(config)
     specs = parse_params(param or [])
+    validate_overrides(cfg, specs)  # before any data is loaded
+    for duration in (train, test, step):
+        if duration is not None:
+            parse_duration(duration)
     settings = WalkForwardSettings(
         train=train,
         test=test,
@@ -148,7 +159,13 @@ def walk_forward_command(
         ),
     )
     console = _console()
-    with _research_run(cfg, console, out, executor, workers, scheduler) as (workspace, store, pool, update):
+    window = (start, end)
+    with _research_run(cfg, console, out, executor, workers, scheduler, engine, window) as (
+        workspace,
+        store,
+        pool,
+        update,
+    ):
         result = walk_forward(
             cfg,
             specs,
@@ -181,25 +198,43 @@ def _console() -> Any:
 
 @contextmanager
 def _research_run(
-    cfg: Any, console: Any, out: Path, executor: str, workers: int | None, scheduler: str | None
+    cfg: Any,
+    console: Any,
+    out: Path,
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    engine: str,
+    window: tuple[str | None, str | None],
 ) -> Iterator[tuple[Any, Any, Any, Callable[[str, int, int], None]]]:
     """Data loaded once, the resumable trial store, the executor and a progress callback.
 
     Yields ``(workspace, store, pool, update)`` where ``update(label, done, total)`` advances the
-    progress bar of ``label`` (one bar per label: "trials", or one per walk-forward fold).
+    progress bar of ``label`` (one bar per label: "trials", or one per walk-forward fold). Ctrl-C
+    stops the workers and says how many trials are saved for a resume (exit code 130).
     """
     from trading_playbook.research.executors import make_executor
     from trading_playbook.research.store import TrialStore
 
     workspace = _load_workspace(cfg, console)
-    with _ProgressBars(console) as (progress, task_for), TrialStore(out / "trials.sqlite") as store:
-
-        def update(label: str, done: int, total: int) -> None:
-            progress.update(task_for(label), completed=done, total=total)
-
+    _first_call_probe(cfg, workspace, engine, window)
+    with TrialStore(out / "trials.sqlite") as store:
         pool = make_executor(executor, workers=workers, scheduler=scheduler)
         try:
-            yield workspace, store, pool, update
+            with _ProgressBars(console) as (progress, task_for):
+
+                def update(label: str, done: int, total: int) -> None:
+                    progress.update(task_for(label), completed=done, total=total)
+
+                yield workspace, store, pool, update
+        except KeyboardInterrupt:
+            pool.abort()
+            console.print(
+                f"[yellow]interrupted:[/] {store.count()} trials saved in {out / 'trials.sqlite'}; rerun the "
+                "same command to resume",
+                soft_wrap=True,
+            )
+            raise typer.Exit(130) from None
         finally:
             pool.close()
 
@@ -212,6 +247,30 @@ def _load_workspace(cfg: Any, console: Any) -> Any:
         workspace = load_data(cfg)
     console.print(f"data loaded in {time.perf_counter() - started:.1f} s")
     return workspace
+
+
+def _first_call_probe(cfg: Any, workspace: Any, engine: str, window: tuple[str | None, str | None]) -> None:
+    """Run the base configuration over the window's last sessions here, before any worker starts.
+
+    With a cold numba cache this compiles the engine once, in this process, saying so (the workers
+    then load it from the cache instead of each compiling it, silently); with a warm cache it costs a
+    fraction of a second, and the base scanner's setups it computes are shipped to the workers.
+    """
+    from trading_playbook.cli._compile import compile_notice
+    from trading_playbook.core.errors import PlaybookError
+    from trading_playbook.engine import run_backtest
+    from trading_playbook.engine import window as session_window
+
+    panel = workspace.panel
+    try:
+        lo, hi = session_window(panel, *cfg.window(*window))
+        start = panel.sessions[max(lo, hi - 20)]
+        with compile_notice():
+            run_backtest(
+                cfg, workspace=workspace, start=start, end=panel.sessions[hi], engine=engine, metrics=False
+            )
+    except PlaybookError:
+        pass  # the trials report what is wrong with their own parameters
 
 
 class _ProgressBars:

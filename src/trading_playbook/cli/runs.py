@@ -45,7 +45,7 @@ def _label(config: dict[str, Any]) -> str:
 @runs_app.command("ls")
 def runs_ls(
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="Show at most this many runs (newest first).")
+        int, typer.Option("--limit", "-n", min=1, help="Show at most this many runs (newest first).")
     ] = 20,
 ) -> None:
     """List recorded runs, newest first."""
@@ -127,7 +127,14 @@ def runs_compare(
     ] = False,
 ) -> None:
     """Side-by-side metrics of several runs."""
+    from trading_playbook.core.errors import ConfigError
     from trading_playbook.history import compare_runs
+
+    if len(run_ids) < 2:
+        raise ConfigError(
+            f"runs compare needs two or more run ids, got {len(run_ids)}; see them with playbook runs ls "
+            "(one run: playbook runs show ID)"
+        )
 
     records, rows = compare_runs(run_ids)
     if as_csv:
@@ -160,14 +167,17 @@ def report_command(
     from trading_playbook.core.errors import PlaybookError
     from trading_playbook.history import get_run, load_document
     from trading_playbook.reports import render_document
+    from trading_playbook.reports.folder import fresh_run_folder
 
     rec = get_run(run_id)
     target = out or (Path(rec.out_dir) if rec.out_dir else None)
     if target is None:
         raise PlaybookError(f"run {rec.run_id} has no output folder on record; pass --out DIR")
-    written = render_document(load_document(rec.run_id), target)
+    with fresh_run_folder(target) as staging:  # replaces the folder whole: never two runs' files mixed
+        written = render_document(load_document(rec.run_id), staging)
     _console().print(
-        f"Reports of run {rec.run_id} written to {target}: " + ", ".join(p.name for p in written.values())
+        f"Reports of run {rec.run_id} written to {target}: " + ", ".join(p.name for p in written.values()),
+        soft_wrap=True,
     )
 
 

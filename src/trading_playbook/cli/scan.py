@@ -110,6 +110,7 @@ def scan(
     top: Annotated[int | None, typer.Option("--top", min=1, help="Only the N best-ranked setups.")] = None,
 ) -> None:
     """Print the ranked breakout setups of one session (data up to that session only)."""
+    from trading_playbook.cli._compile import compile_notice
     from trading_playbook.config import load_config
     from trading_playbook.data import load_panel
 
@@ -117,9 +118,15 @@ def scan(
     scanners = _scanners(cfg)
     panel, _info = load_panel(cfg.data_request())
     t = session_position(panel, date)
+    for _sleeve, scanner in scanners:
+        _check_history(scanner, panel, t)
     rows: list[dict[str, Any]] = []
-    for sleeve, scanner in scanners:
-        setups = setups_for_session(scanner, panel, panel.sessions[t])[:top]
+    with compile_notice():
+        scanned = [
+            (sleeve, scanner, setups_for_session(scanner, panel, panel.sessions[t])[:top])
+            for sleeve, scanner in scanners
+        ]
+    for sleeve, scanner, setups in scanned:
         if as_json:
             rows.extend(_setup_dict(s, sleeve, i) for i, s in enumerate(setups, start=1))
             continue
@@ -133,6 +140,22 @@ def scan(
             typer.echo(f"{title}: none")
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
+
+
+def _check_history(scanner: Any, panel: Panel, t: int) -> None:
+    """A session no symbol has enough history for is an error saying so (not an empty "none")."""
+    need = getattr(scanner, "min_history", None)
+    if not isinstance(need, int) or need <= 1:
+        return
+    bars = panel.available[: t + 1].sum(axis=0)
+    if bars.size and int(bars.max()) < need:
+        first_ok = panel.available.cumsum(axis=0).max(axis=1) >= need
+        later = panel.sessions[int(first_ok.argmax())] if first_ok.any() else None
+        raise ConfigError(
+            f"too little history to scan {panel.sessions[t]}: the most any symbol has is {int(bars.max())} "
+            f"session(s) up to that day, and the scanner needs {need} (min_history)"
+            + (f"; the first session it can scan is {later}" if later is not None else "; load more data")
+        )
 
 
 def register(app: typer.Typer) -> None:

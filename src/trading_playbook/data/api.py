@@ -1,25 +1,51 @@
-"""The public loading API: a frozen :class:`DataRequest` in, validated bars or a Panel out."""
+"""The public loading API: a frozen :class:`DataRequest` in, validated bars or a Panel out.
+
+:class:`DataRequest` is also the ``[data]`` table of a config file: ``config.DataConfig`` *is* this
+class, validated by pydantic from TOML (the field annotations carry the strict types and bounds), so
+the two can never drift apart.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pandas as pd
+from pydantic import BeforeValidator, ConfigDict, Field, Strict
 
 from trading_playbook.core.errors import DataError, SourceError
 from trading_playbook.core.panel import ADJUSTMENTS, Panel, panel_from_arrays
-from trading_playbook.data.cache import BarCache, CacheLoadError
+from trading_playbook.data.cache import BarCache, CacheLoadError, validate_source_name
 from trading_playbook.data.model import BarArrays, to_frame
 from trading_playbook.data.synthetic import DEFAULT_END, DEFAULT_START, synthetic_arrays
 from trading_playbook.data.validate import validate_bars
 
-__all__ = ["DataRequest", "load_arrays", "load_bars", "load_panel"]
+__all__ = ["DataRequest", "iso_date", "load_arrays", "load_bars", "load_panel"]
 
 SOURCES = ("file", "alpaca", "synthetic", "cache")
+
+
+def iso_date(value: Any) -> Any:
+    """TOML dates and ``YYYY-MM-DD`` text as ISO text; anything else is an error naming the value."""
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()[:10]
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a date; write YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+_Str = Annotated[str, Strict()]
+_Int = Annotated[int, Strict()]
+_IsoDate = Annotated[str | None, BeforeValidator(iso_date)]
 
 
 @dataclass(frozen=True)
@@ -47,23 +73,31 @@ class DataRequest:
     url
         Source ``alpaca``: the market-data REST base URL (a proxy or a test server); default
         ``APCA_API_DATA_URL``, else Alpaca's (``data.alpaca_settings``).
+    allow_missing
+        Load a cached source that is not complete (missing symbols, an interrupted ingest) instead of
+        refusing; what was missing is listed in the info dict (``missing_symbols``, ``incomplete``).
     """
 
+    # pydantic reads this when the dataclass is the ``[data]`` table of a config
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
     source: Literal["file", "alpaca", "synthetic", "cache"] = "synthetic"
-    path: str | None = None
+    path: _Str | None = None
     adjustment: Literal["split", "all", "raw"] = "split"
-    symbols: tuple[str, ...] = ()
-    start: str | None = None
-    end: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)
+    symbols: tuple[_Str, ...] = ()
+    start: _IsoDate = None
+    end: _IsoDate = None
+    columns: dict[_Str, _Str] = field(default_factory=dict)
     validation: Literal["reject", "repair"] = "reject"
-    feed: str = "iex"
-    synthetic_symbols: int = 40
-    synthetic_seed: int = 7
-    cache_dir: str | None = None
-    url: str | None = None
+    feed: _Str = "iex"
+    synthetic_symbols: Annotated[int, Strict(), Field(ge=1, le=5000)] = 40
+    synthetic_seed: _Int = 7
+    cache_dir: _Str | None = None
+    allow_missing: Annotated[bool, Strict()] = False
+    url: _Str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "symbols", tuple(str(s).upper() for s in self.symbols))
         if self.source not in SOURCES:
             raise DataError(f"unknown data source {self.source!r}; use one of {', '.join(SOURCES)}")
         if self.adjustment not in ADJUSTMENTS:
@@ -71,7 +105,11 @@ class DataRequest:
         if self.validation not in ("reject", "repair"):
             raise DataError(f"unknown validation policy {self.validation!r}; use reject or repair")
         if self.source == "file" and not self.path:
-            raise DataError('source "file" needs a path (a Parquet/CSV file or a folder of per-symbol files)')
+            raise DataError(
+                'source "file" needs path = "..." (a Parquet/CSV file or a folder of per-symbol files)'
+            )
+        if self.start and self.end and self.start > self.end:
+            raise DataError(f"start {self.start} is after end {self.end}")
 
 
 def load_arrays(request: DataRequest, *, progress: bool = False) -> tuple[BarArrays, dict[str, Any]]:
@@ -92,22 +130,66 @@ def load_arrays(request: DataRequest, *, progress: bool = False) -> tuple[BarArr
     elif request.source == "cache":
         cache = BarCache(request.cache_dir)
         name = request.path or _only_source(cache)
-        bars = cache.read(name, request.symbols, adjustment=request.adjustment)
-        info["path"] = str(cache.root)
-        info["cache_source"] = name
-        info["checksums"] = _catalog_fingerprint(cache, name, bars.symbols, request.adjustment)
-        return bars, info  # validated when it entered the cache
+        symbols, incomplete = _complete_selection(cache, name, request)
+        try:
+            bars = cache.read(name, symbols, adjustment=request.adjustment)
+        except CacheLoadError as exc:
+            from trading_playbook.data.completeness import source_status
+
+            repair = source_status(cache, validate_source_name(name)).repair
+            raise CacheLoadError(f"{exc}; repair: {repair}", exc.symbols) from None
+        info.update(incomplete)
+        return bars, _cache_info(info, cache, name, bars, request.adjustment)  # validated on the way in
     else:
         bars, name, cache = _load_alpaca(request, progress)
-        info["path"] = str(cache.root)
-        info["cache_source"] = name
-        info["checksums"] = _catalog_fingerprint(cache, name, bars.symbols, request.adjustment)
-        return bars, info
+        return bars, _cache_info(info, cache, name, bars, request.adjustment)
     if request.symbols and request.source == "synthetic":
         bars = bars.select(request.symbols)
     bars, report = validate_bars(bars, request.validation)
     info["repairs"] = report.records()
+    info["warnings"] = report.warning_records()
     return bars, info
+
+
+def _cache_info(
+    info: dict[str, Any], cache: BarCache, name: str, bars: BarArrays, adjustment: str
+) -> dict[str, Any]:
+    """Where cached bars came from, their checksums, and the repairs and warnings stored with them."""
+    info["path"] = str(cache.root)
+    info["cache_source"] = name
+    info["checksums"] = _catalog_fingerprint(cache, name, bars.symbols, adjustment)
+    info["repairs"] = cache.catalog.notes(name, "repair", bars.symbols)
+    info["warnings"] = cache.catalog.notes(name, "warning", bars.symbols)
+    return info
+
+
+def _complete_selection(
+    cache: BarCache, name: str, request: DataRequest
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The symbols to read from a cached source, refusing an incomplete one unless allowed.
+
+    Returns the symbols (empty: every stored one) and, when the source is incomplete and
+    ``allow_missing`` is set, ``missing_symbols`` and ``incomplete`` (the problems) for the info dict.
+    """
+    from trading_playbook.data.completeness import source_status
+    from trading_playbook.data.model import normalize_symbol
+
+    status = source_status(cache, validate_source_name(name))
+    wanted = tuple(normalize_symbol(s) for s in request.symbols) or status.expected
+    problems = status.problems(wanted)
+    if not problems:
+        return request.symbols, {}
+    if not request.allow_missing:
+        raise DataError(
+            f"the cached data at {cache.root} is not complete: {' | '.join(problems)}. Or set "
+            "[data] allow_missing = true (CLI: --allow-missing) to run on the symbols that are there; "
+            "the run then lists the missing ones"
+        )
+    missing = [s for s in wanted if s in status.missing]
+    symbols = tuple(s for s in request.symbols if s not in status.missing)
+    if request.symbols and not symbols:
+        raise DataError(f"every requested symbol is missing from the cached source {name!r}: {problems[0]}")
+    return symbols, {"missing_symbols": missing, "incomplete": problems}
 
 
 def load_bars(request: DataRequest, *, progress: bool = False) -> pd.DataFrame:

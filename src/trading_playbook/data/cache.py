@@ -16,6 +16,12 @@ update is lost; SQLite's WAL mode and busy timeout let several processes share t
 Reads check the file size against the catalog and the Parquet page CRCs (written with every page);
 writes and ``verify`` re-hash the whole file. A file that fails is moved to ``quarantine/`` and
 forgotten, so it is refetched (Alpaca) or reported (ingested files); it is never returned as data.
+
+Every write first records the symbols it sets out to store as *expected* (one transaction, before any
+file is written), and an ingest or fetch runs inside :meth:`BarCache.writing`, which records it and
+holds a lock file while it runs. So a symbol lost to quarantine or to a killed ingest is *missing*,
+not silently absent, and a killed ingest is visible as interrupted (see ``data.completeness``).
+Temporary and uncommitted files left by a killed writer are removed by the next write of the source.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -39,7 +46,8 @@ from trading_playbook.core.errors import CacheError, DataError
 from trading_playbook.data.arrow import table_from_arrays
 from trading_playbook.data.catalog import Catalog, SymbolEntry, now_iso
 from trading_playbook.data.model import VALUE_COLUMNS, BarArrays, normalize_symbol
-from trading_playbook.data.pack import read_pack, write_pack
+from trading_playbook.data.pack import clean_pack_orphans, read_pack, write_pack
+from trading_playbook.data.validate import corporate_action_warnings
 
 __all__ = ["BarCache", "CacheLoadError", "StoreSummary", "resolve_cache_dir", "validate_source_name"]
 
@@ -47,6 +55,10 @@ CACHE_ENV = "PLAYBOOK_CACHE_DIR"
 _SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,47}$")
 _COMPRESSION = "lz4"
 Progress = Callable[[int], None]
+# SYMBOL.<16 hex>.parquet, and its temp files .SYMBOL.<16 hex>.parquet.<pid>.<8 hex>.tmp
+_FILE_RE = re.compile(
+    r"^\.?(?P<symbol>[A-Z0-9][A-Z0-9.\-]*)\.[0-9a-f]{16}\.parquet(\.\d+\.[0-9a-f]{8}\.tmp)?$"
+)
 
 
 def resolve_cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -79,6 +91,19 @@ class CacheLoadError(CacheError):
         self.symbols = symbols
 
 
+@dataclass
+class Write:
+    """An ingest or fetch in progress (see :meth:`BarCache.writing`)."""
+
+    id: int
+    source: str
+    symbols: set[str] = field(default_factory=set)
+
+    def narrow(self, stored: Iterable[str]) -> None:
+        """Record only ``stored`` as this write's symbols (a fetch that found no bars for some)."""
+        self.symbols = set(stored)
+
+
 @dataclass(frozen=True)
 class StoreSummary:
     """What a store/ingest wrote."""
@@ -100,8 +125,14 @@ class BarCache:
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, lock_timeout: float = 120.0) -> None:
         self.root = resolve_cache_dir(root)
-        for sub in ("bars", "packs", "quarantine", "locks"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in ("bars", "packs", "quarantine", "locks"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(
+                f"cannot use {self.root.absolute()} as the cache folder ({exc.strerror or exc}); pass a "
+                f"writable folder with --cache-dir or {CACHE_ENV}"
+            ) from exc
         self.catalog = Catalog(self.root / "catalog.sqlite")
         self.lock_timeout = lock_timeout
 
@@ -113,6 +144,59 @@ class BarCache:
 
     def file_path(self, entry: SymbolEntry) -> Path:
         return self.root / "bars" / entry.source / entry.file
+
+    @contextlib.contextmanager
+    def writing(
+        self,
+        source: str,
+        symbols: Iterable[str],
+        *,
+        kind: str,
+        origin: str,
+        options: dict[str, Any] | None = None,
+    ) -> Iterator[Write]:
+        """Record an ingest or fetch of ``symbols`` from ``origin`` for as long as the block runs.
+
+        The symbols become expected before anything is written; a lock file is held meanwhile, so a
+        reader can tell a running write from a killed one (whose lock is free). The write is marked
+        ``complete`` when the block ends normally and ``failed`` (with the error) when it raises.
+        """
+        source = validate_source_name(source)
+        names = {normalize_symbol(s) for s in symbols}
+        lock_name = f".write-{uuid.uuid4().hex}.lock"
+        lock = FileLock(str(self._dir("locks", source) / lock_name))
+        lock.acquire()
+        try:
+            write_id = self.catalog.begin_write(
+                source, kind, origin, dict(options or {}), names, f"{source}/{lock_name}"
+            )
+            handle = Write(write_id, source, names)
+            try:
+                yield handle
+            except BaseException as exc:
+                self.catalog.end_write(write_id, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+            self.catalog.end_write(write_id, "complete", symbols=handle.symbols)
+            if names - handle.symbols:
+                self.catalog.unexpect(source, names - handle.symbols)
+        finally:
+            lock.release()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock.lock_file)
+
+    def write_alive(self, lock: str) -> bool:
+        """True while the writer holding ``lock`` (a :class:`WriteEntry` lock) is running."""
+        source, _, name = lock.partition("/")
+        path = self.root / "locks" / source / name
+        if not path.exists():
+            return False
+        probe = FileLock(str(path))
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return True
+        probe.release()
+        return False
 
     @contextlib.contextmanager
     def _lock(self, source: str, symbol: str) -> Iterator[None]:
@@ -136,22 +220,31 @@ class BarCache:
         adjustment: str | None = None,
         progress: Progress | None = None,
         threads: int = 4,
+        repairs: Sequence[dict[str, str]] = (),
     ) -> StoreSummary:
         """Merge validated, sorted ``bars`` into the cache, one atomic update per symbol.
 
         ``coverage`` maps a symbol to the (first, last) ISO range the bars cover (default: the
         symbol's first and last bar); ``adjustment`` is the kind of that coverage (default: what the
-        columns support). Rows of the same session replace the stored ones.
+        columns support). Rows of the same session replace the stored ones. ``repairs`` are the
+        validation changes made to ``bars`` (``ValidationReport.records()``), kept in the catalog so
+        every later load reports them; each symbol's data warnings are recomputed on its merged bars.
         """
         source = validate_source_name(source)
         kind = adjustment or adjustment_of(list(bars.values))
         pieces = _split_by_symbol(bars)
         cover = coverage or {}
+        by_symbol: dict[str, list[dict[str, str]]] = {}
+        for record in repairs:
+            by_symbol.setdefault(record["symbol"], []).append(record)
+        with self.catalog.transaction() as con:
+            self.catalog.expect(con, source, pieces)
+        self.clean_orphans(source)
 
         def one(item: tuple[str, BarArrays]) -> int:
             symbol, part = item
             span = cover.get(symbol) or (str(part.day[0]), str(part.day[-1]))
-            self._write_symbol(source, symbol, part, kind, span)
+            self._write_symbol(source, symbol, part, kind, span, by_symbol.get(symbol, []))
             if progress is not None:
                 progress(1)
             return len(part)
@@ -169,7 +262,13 @@ class BarCache:
                 self.catalog.add_coverage(con, source, normalize_symbol(symbol), adjustment, first, last)
 
     def _write_symbol(
-        self, source: str, symbol: str, new: BarArrays, kind: str, span: tuple[str, str]
+        self,
+        source: str,
+        symbol: str,
+        new: BarArrays,
+        kind: str,
+        span: tuple[str, str],
+        repairs: list[dict[str, str]],
     ) -> None:
         with self._lock(source, symbol):
             old_entry = self.catalog.entry(source, symbol)
@@ -198,9 +297,11 @@ class BarCache:
                 tuple(merged.values),
                 now_iso(),
             )
+            warnings = [w.as_dict() for w in corporate_action_warnings(merged)]
             with self.catalog.transaction() as con:
                 self.catalog.put_entry(con, entry)
                 self.catalog.add_coverage(con, source, symbol, kind, span[0], span[1])
+                self.catalog.replace_notes(con, source, symbol, warnings, repairs, span)
             if old_entry is not None and old_entry.file != name:
                 with contextlib.suppress(FileNotFoundError):
                     (folder / old_entry.file).unlink()
@@ -332,6 +433,39 @@ class BarCache:
         """Files in ``bars/`` the catalog does not point to (left by killed writers)."""
         known = self.catalog.files()
         return sorted(p for p in (self.root / "bars").glob("*/*") if p.is_file() and p.name not in known)
+
+    def clean_orphans(self, source: str) -> list[Path]:
+        """Delete the temporary and uncommitted files a killed writer of ``source`` left; returns them.
+
+        A symbol's files are only touched under its lock, taken without waiting: a symbol another
+        process is writing right now (whose temp file is live) is left for a later write.
+        """
+        source = validate_source_name(source)
+        folder = self.root / "bars" / source
+        known = self.catalog.files()
+        by_symbol: dict[str, list[Path]] = {}
+        for path in folder.glob("*") if folder.is_dir() else ():
+            match = _FILE_RE.fullmatch(path.name)
+            if match and path.name not in known:
+                by_symbol.setdefault(match["symbol"], []).append(path)
+        removed: list[Path] = []
+        for symbol, paths in by_symbol.items():
+            lock = FileLock(str(self._dir("locks", source) / f"{symbol}.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                continue
+            try:
+                current = self.catalog.entry(source, symbol)
+                for path in paths:
+                    if current is None or path.name != current.file:
+                        with contextlib.suppress(FileNotFoundError):
+                            path.unlink()
+                            removed.append(path)
+            finally:
+                lock.release()
+        removed.extend(clean_pack_orphans(self, source))
+        return removed
 
     def sources(self) -> list[str]:
         return sorted({e.source for e in self.catalog.entries()})

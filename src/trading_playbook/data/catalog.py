@@ -1,5 +1,11 @@
 """The SQLite catalog of the cache: symbols, covered date ranges, fetch log, checksums.
 
+Besides what is stored, the catalog records what a complete source is: ``expected`` holds every
+symbol a write set out to store (recorded before the first file is written), ``writes`` one row per
+ingest or fetch (what, from where, with which options, and whether it finished), and ``notes`` the
+repairs made on the way in and the data warnings of each stored symbol. A symbol that is expected but
+not stored (quarantined, or never written because the ingest was killed) is *missing*.
+
 Every statement is parameterised. The database runs in WAL mode with a busy timeout, so several
 processes can read and write it at once; each change is one ``BEGIN IMMEDIATE`` transaction.
 """
@@ -20,7 +26,7 @@ from typing import Any
 
 from trading_playbook.core.errors import CacheError
 
-__all__ = ["ADJUSTMENT_LEVEL", "Catalog", "PackEntry", "SymbolEntry", "state_of"]
+__all__ = ["ADJUSTMENT_LEVEL", "Catalog", "PackEntry", "SymbolEntry", "WriteEntry", "state_of"]
 
 SCHEMA_VERSION = "1"
 # A stored range of kind "all" (raw + split + adjusted_close) also serves "split" and "raw" requests.
@@ -42,6 +48,21 @@ CREATE TABLE IF NOT EXISTS fetch_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, source TEXT NOT NULL,
     symbols TEXT NOT NULL, first TEXT, last TEXT, rows INTEGER NOT NULL, status TEXT NOT NULL,
     detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS expected (
+    source TEXT NOT NULL, symbol TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (source, symbol));
+CREATE TABLE IF NOT EXISTS writes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, kind TEXT NOT NULL, origin TEXT NOT NULL,
+    options TEXT NOT NULL, symbols TEXT NOT NULL, started TEXT NOT NULL, finished TEXT,
+    status TEXT NOT NULL, lock TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notes (
+    source TEXT NOT NULL, symbol TEXT NOT NULL, kind TEXT NOT NULL, date TEXT NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS notes_symbol ON notes (source, symbol);
+"""
+# Caches written before ``expected`` existed: what they hold is all that can be known to be expected.
+_ADOPT_LEGACY = """
+INSERT OR IGNORE INTO expected (source, symbol, since)
+SELECT source, symbol, updated FROM symbols WHERE source NOT IN (SELECT DISTINCT source FROM expected)
 """
 
 
@@ -59,6 +80,27 @@ class SymbolEntry:
     size: int
     columns: tuple[str, ...]
     updated: str
+
+
+@dataclass(frozen=True)
+class WriteEntry:
+    """One ingest or fetch as the catalog knows it.
+
+    ``status`` is ``running`` (set when it starts), ``complete`` or ``failed`` (set when it ends);
+    a ``running`` write whose ``lock`` file is free was killed.
+    """
+
+    id: int
+    source: str
+    kind: str
+    origin: str
+    options: dict[str, Any]
+    symbols: tuple[str, ...]
+    started: str
+    finished: str | None
+    status: str
+    lock: str
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +139,9 @@ class Catalog:
             con.execute("PRAGMA journal_mode = WAL")  # persistent in the database file
             con.executescript(_SCHEMA)
             con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", ("schema", SCHEMA_VERSION))
+            if con.execute("SELECT value FROM meta WHERE key = 'expected'").fetchone() is None:
+                con.execute(_ADOPT_LEGACY)
+                con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('expected', '1')")
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (opened once per thread and process; opening costs a checkpoint)."""
@@ -202,11 +247,147 @@ class Catalog:
         )
 
     def forget(self, source: str, symbol: str, reason: str) -> None:
-        """Drop a symbol's entry and coverage (after quarantining its file) and log why."""
+        """Drop a symbol's entry, coverage and notes (after quarantining its file) and log why.
+
+        The symbol stays expected, so the source reports it missing until it is stored again.
+        """
         with self.transaction() as con:
-            con.execute("DELETE FROM symbols WHERE source = ? AND symbol = ?", (source, symbol))
-            con.execute("DELETE FROM coverage WHERE source = ? AND symbol = ?", (source, symbol))
+            for table in ("symbols", "coverage", "notes"):
+                con.execute(f"DELETE FROM {table} WHERE source = ? AND symbol = ?", (source, symbol))
             self.log(con, source, [symbol], None, None, 0, "quarantined", reason)
+
+    # ------------------------------------------------------------------ completeness
+    @staticmethod
+    def expect(con: sqlite3.Connection, source: str, symbols: Iterable[str]) -> None:
+        """Record symbols a write sets out to store (before any of their files is written)."""
+        now = _now()
+        con.executemany(
+            "INSERT OR IGNORE INTO expected (source, symbol, since) VALUES (?, ?, ?)",
+            [(source, s, now) for s in symbols],
+        )
+
+    def unexpect(self, source: str, symbols: Iterable[str]) -> None:
+        """Forget expected symbols that have no stored file (a fetch that found no bars for them)."""
+        with self.transaction() as con:
+            for symbol in symbols:
+                con.execute(
+                    "DELETE FROM expected WHERE source = ? AND symbol = ? AND symbol NOT IN "
+                    "(SELECT symbol FROM symbols WHERE source = ?)",
+                    (source, symbol, source),
+                )
+
+    def source_names(self) -> list[str]:
+        """Every source with stored or expected symbols (one may have lost all its files)."""
+        with self._connect() as con:
+            rows = con.execute("SELECT source FROM expected UNION SELECT source FROM symbols").fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    def expected(self, source: str) -> list[str]:
+        """Every symbol of ``source`` some write set out to store, in symbol order."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT symbol FROM expected WHERE source = ? ORDER BY symbol", (source,)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def begin_write(
+        self,
+        source: str,
+        kind: str,
+        origin: str,
+        options: dict[str, Any],
+        symbols: Iterable[str],
+        lock: str,
+    ) -> int:
+        """Record a starting ingest or fetch and expect its symbols; returns the write's id."""
+        names = sorted(set(symbols))
+        with self.transaction() as con:
+            cur = con.execute(
+                "INSERT INTO writes (source, kind, origin, options, symbols, started, finished, status, "
+                "lock, detail) VALUES (?, ?, ?, ?, ?, ?, NULL, 'running', ?, '')",
+                (source, kind, origin, json.dumps(options, sort_keys=True), json.dumps(names), _now(), lock),
+            )
+            self.expect(con, source, names)
+            return int(cur.lastrowid or 0)
+
+    def end_write(
+        self, write_id: int, status: str, detail: str = "", symbols: Iterable[str] | None = None
+    ) -> None:
+        """Mark a write ``complete`` or ``failed`` (optionally narrowing the symbols it stored)."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE writes SET status = ?, finished = ?, detail = ? WHERE id = ?",
+                (status, _now(), detail[:500], write_id),
+            )
+            if symbols is not None:
+                con.execute(
+                    "UPDATE writes SET symbols = ? WHERE id = ?",
+                    (json.dumps(sorted(set(symbols))), write_id),
+                )
+
+    def writes(self, source: str | None = None) -> list[WriteEntry]:
+        """Ingests and fetches, oldest first."""
+        query = "SELECT * FROM writes" + (" WHERE source = ?" if source is not None else "") + " ORDER BY id"
+        with self._connect() as con:
+            rows = con.execute(query, (source,) if source is not None else ()).fetchall()
+        return [
+            WriteEntry(
+                int(r[0]),
+                str(r[1]),
+                str(r[2]),
+                str(r[3]),
+                dict(json.loads(str(r[4]))),
+                tuple(json.loads(str(r[5]))),
+                str(r[6]),
+                None if r[7] is None else str(r[7]),
+                str(r[8]),
+                str(r[9]),
+                str(r[10]),
+            )
+            for r in rows
+        ]
+
+    def quarantine_reasons(self, source: str) -> dict[str, str]:
+        """The latest quarantine reason (and time) of each symbol of ``source`` that was quarantined."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT symbols, at, detail FROM fetch_log WHERE source = ? AND status = 'quarantined' "
+                "ORDER BY id",
+                (source,),
+            ).fetchall()
+        return {str(sym): f"quarantined {at}: {detail}" for sym, at, detail in rows}
+
+    # ------------------------------------------------------------------ notes
+    @staticmethod
+    def replace_notes(
+        con: sqlite3.Connection,
+        source: str,
+        symbol: str,
+        warnings: Iterable[dict[str, str]],
+        repairs: Iterable[dict[str, str]],
+        span: tuple[str, str],
+    ) -> None:
+        """A symbol's data warnings (all replaced) and repairs (those inside ``span`` replaced)."""
+        con.execute(
+            "DELETE FROM notes WHERE source = ? AND symbol = ? AND kind = 'warning'", (source, symbol)
+        )
+        con.execute(
+            "DELETE FROM notes WHERE source = ? AND symbol = ? AND kind = 'repair' AND date >= ? AND date <= ?",
+            (source, symbol, span[0], span[1]),
+        )
+        rows = [(source, symbol, "warning", w["date"], json.dumps(w, sort_keys=True)) for w in warnings]
+        rows += [(source, symbol, "repair", r["date"], json.dumps(r, sort_keys=True)) for r in repairs]
+        con.executemany("INSERT INTO notes (source, symbol, kind, date, body) VALUES (?, ?, ?, ?, ?)", rows)
+
+    def notes(self, source: str, kind: str, symbols: Iterable[str] | None = None) -> list[dict[str, str]]:
+        """Repairs (``kind="repair"``) or warnings (``"warning"``) of stored symbols, by symbol and date."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT symbol, body FROM notes WHERE source = ? AND kind = ? ORDER BY symbol, date, rowid",
+                (source, kind),
+            ).fetchall()
+        wanted = None if symbols is None else set(symbols)
+        return [json.loads(str(body)) for sym, body in rows if wanted is None or str(sym) in wanted]
 
     # ------------------------------------------------------------------ packs
     def state(self, source: str, con: sqlite3.Connection | None = None) -> str:

@@ -47,10 +47,15 @@ def read_bar_file(path: Path, columns: Mapping[str, str], symbol: str | None = N
         else:
             raise SourceError(f"{origin}: unknown file type; use .parquet or .csv")
     except FileNotFoundError as exc:
-        raise SourceError(f"{origin} does not exist; check the path") from exc
+        raise SourceError(f"file {path.absolute()} does not exist; check the path") from exc
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"{origin} could not be read ({exc}); is it a valid Parquet/CSV file?") from exc
     table = rename_columns(table, dict(columns), origin)
+    if table.num_rows == 0:
+        raise SourceError(
+            f"{origin} has no rows (columns {', '.join(table.column_names)}); nothing to read: "
+            "check that the file was exported completely"
+        )
     return arrays_from_table(table, origin, symbol=symbol)
 
 
@@ -88,6 +93,11 @@ class FileSource:
         return clip_dates(bars, start, end)
 
     def _read(self) -> BarArrays:
+        if not self.path.exists():
+            raise SourceError(
+                f"{self.path.absolute()} does not exist; check the path (a Parquet/CSV file or a folder "
+                "of per-symbol files; in a config, relative to the config file's folder)"
+            )
         if self.path.is_dir():
             return self._read_folder()
         return read_bar_file(self.path, self.columns)

@@ -71,15 +71,26 @@ def fill_cache(
             widened = tuple(_widen(a, b, covered) for a, b in gaps)
             groups[widened].append(symbol)
     total = sum(len(k) for k in groups)
+    if not total:
+        return report
     done = 0
     missing: set[str] = set()
-    for ranges, members in groups.items():
-        for first, last in ranges:
-            _fetch_run(cache, source, members, first, last, kind, validation, report, missing)
-            done += 1
-            if progress is not None:
-                progress(done, total)
-    report.missing = tuple(sorted(s for s in missing if cache.catalog.entry(name, s) is None))
+    fetched = sorted(s for members in groups.values() for s in members)
+    options = {
+        "start": str(start),
+        "end": str(end),
+        "adjustment": adjustment,
+        "feed": getattr(source, "feed", ""),
+    }
+    with cache.writing(name, fetched, kind="fetch", origin=name, options=options) as write:
+        for ranges, members in groups.items():
+            for first, last in ranges:
+                _fetch_run(cache, source, members, first, last, kind, validation, report, missing)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        report.missing = tuple(sorted(s for s in missing if cache.catalog.entry(name, s) is None))
+        write.narrow(s for s in fetched if s not in report.missing)
     return report
 
 
@@ -123,7 +134,7 @@ def _fetch_run(
     report.fetches.append((tuple(members), first, last))
     got = set(bars.symbols)
     if len(bars):
-        cache.store(name, bars, {s: (first, last) for s in got}, adjustment=kind)
+        cache.store(name, bars, {s: (first, last) for s in got}, adjustment=kind, repairs=repairs.records())
     empty = [s for s in members if s not in got]
     known = [s for s in empty if cache.catalog.entry(name, s) is not None]
     if known:

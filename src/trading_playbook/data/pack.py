@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +32,7 @@ from trading_playbook.data.model import BarArrays
 if TYPE_CHECKING:
     from trading_playbook.data.cache import BarCache
 
-__all__ = ["read_pack", "write_pack"]
+__all__ = ["clean_pack_orphans", "read_pack", "write_pack"]
 
 log = logging.getLogger(__name__)
 _COMPRESSION = "lz4"
@@ -126,6 +128,32 @@ def _write_locked(cache: BarCache, source: str, state: str, bars: BarArrays, fol
         with contextlib.suppress(FileNotFoundError):
             (folder / old.file).unlink()
     return True
+
+
+def clean_pack_orphans(cache: BarCache, source: str) -> list[Path]:
+    """Delete packs of ``source`` the catalog does not point to and temp files of killed packers.
+
+    Done under the pack lock, taken without waiting (another process packing keeps its files).
+    """
+    pattern = re.compile(rf"^\.?{re.escape(source)}\.[0-9a-f]{{16}}\.parquet(\.\d+\.[0-9a-f]{{8}}\.tmp)?$")
+    folder = cache.root / "packs"
+    (cache.root / "locks" / source).mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(cache.root / "locks" / source / ".pack.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return []
+    removed: list[Path] = []
+    try:
+        current = cache.catalog.pack(source)
+        for path in folder.glob("*") if folder.is_dir() else ():
+            if pattern.fullmatch(path.name) and (current is None or path.name != current.file):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    finally:
+        lock.release()
+    return removed
 
 
 def _discard(cache: BarCache, pack: PackEntry) -> None:

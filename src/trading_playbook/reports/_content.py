@@ -142,11 +142,86 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         out.append((prefix, f.text(value)))
 
 
+_DATA_LISTS = ("repairs", "warnings", "missing_symbols", "incomplete")
+
+
+def _data_callouts(doc: Mapping[str, Any]) -> list[Block]:
+    """Prominent lines when the data was incomplete, repaired or flagged (details in the Data section)."""
+    data = doc.get("data") or {}
+    blocks: list[Block] = []
+    missing = data.get("missing_symbols") or []
+    if missing:
+        shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        blocks.append(
+            Callout(
+                f"Incomplete data: {len(missing)} expected symbol(s) of the cached source were missing and "
+                f"the run went without them (allow_missing): {shown}. See the Data section.",
+                "warning",
+            )
+        )
+    repairs = data.get("repairs") or []
+    if repairs:
+        blocks.append(
+            Callout(
+                f"Repaired data: validation changed or dropped {len(repairs)} row(s) of the bars; every one is "
+                "listed in the Data section.",
+                "warning",
+            )
+        )
+    warnings = data.get("warnings") or []
+    if warnings:
+        where = ", ".join(f"{w['symbol']} {w['date']}" for w in warnings[:5])
+        blocks.append(
+            Callout(
+                f"Data warnings: {len(warnings)} bar(s) look like corporate actions the split column does not "
+                f"carry, or crashes ({where}{' ...' if len(warnings) > 5 else ''}); see the Data section.",
+                "warning",
+            )
+        )
+    return blocks
+
+
+def _data_section(doc: Mapping[str, Any]) -> list[Block]:
+    """Every repaired row, every data warning and every missing symbol of the run's data."""
+    data = doc.get("data") or {}
+    repairs, warnings = data.get("repairs") or [], data.get("warnings") or []
+    missing, reasons = data.get("missing_symbols") or [], data.get("incomplete") or []
+    if not (repairs or warnings or missing):
+        return []
+    blocks: list[Block] = [Heading("Data")]
+    if missing:
+        blocks.append(Heading("Missing symbols", 3))
+        blocks.append(
+            Paragraph(f"{len(missing)} symbol(s) missing from the cached source: {', '.join(missing)}.")
+        )
+        blocks.extend(Paragraph(reason) for reason in reasons)
+    if repairs:
+        blocks.append(Heading("Repaired rows", 3))
+        rows = [
+            (r["symbol"], r["date"], r["rule"], r["action"], r.get("before", ""), r.get("after", ""))
+            for r in repairs
+        ]
+        blocks.append(Table(("Symbol", "Date", "Rule", "What", "Before", "After"), rows))
+    if warnings:
+        blocks.append(Heading("Data warnings", 3))
+        blocks.append(
+            Paragraph(
+                "Bars kept as they are that look wrong. A large dividend is usually a spin-off or special "
+                'distribution: under adjustment = "split" it stays in the prices as a fall (and can stop out '
+                'a position); adjustment = "all" removes it.'
+            )
+        )
+        rows = [(w["symbol"], w["date"], w["rule"], w["detail"]) for w in warnings]
+        blocks.append(Table(("Symbol", "Date", "Warning", "Detail"), rows))
+    return blocks
+
+
 def _configuration(doc: Mapping[str, Any]) -> list[Block]:
     rows: list[tuple[str, str]] = []
     _flatten("", doc.get("config") or {}, rows)
     data_rows: list[tuple[str, str]] = []
-    _flatten("data", doc.get("data") or {}, data_rows)
+    plain = {k: v for k, v in (doc.get("data") or {}).items() if k not in _DATA_LISTS}
+    _flatten("data", plain, data_rows)
     table_rows = [
         *rows,
         *data_rows,
@@ -366,6 +441,7 @@ def report_blocks(doc: Mapping[str, Any], charts: tuple[str, ...]) -> tuple[str,
     blocks: list[Block] = [Paragraph(f"Strategy: {strategy_label(doc.get('config') or {}) or f.DASH}")]
     blocks.append(Callout(f"Verdict: {m['verdict']}", "verdict"))
     blocks.extend(Callout(w, "warning") for w in m["validation"]["warnings"])
+    blocks.extend(_data_callouts(doc))
     blocks.extend(Callout(n, "note") for n in m.get("notes", []))
     blocks += [Heading("Summary"), _summary(doc), Heading("Validation"), *_validation(doc)]
     blocks += _performance(doc)
@@ -373,7 +449,7 @@ def report_blocks(doc: Mapping[str, Any], charts: tuple[str, ...]) -> tuple[str,
         blocks.append(Heading("Charts"))
         blocks.extend(Image(name, CHART_TITLES.get(name, name)) for name in charts)
     blocks += _trade_stats(doc) + _sleeves(doc) + _exit_reasons(doc) + _monthly(doc)
-    blocks += _configuration(doc) + _trade_list(doc)
+    blocks += _data_section(doc) + _configuration(doc) + _trade_list(doc)
     blocks.append(
         Paragraph(f"Generated {doc.get('created_at')} · result schema {doc.get('schema_version')}.")
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -98,6 +99,9 @@ class Executor(Protocol):
     def close(self) -> None:
         """Release the workers."""
 
+    def abort(self) -> None:
+        """Stop at once (Ctrl-C): drop queued and running work; recorded trials are kept."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Worker side: one state per job per process, built on first use.
@@ -149,7 +153,10 @@ _PROCESS_JOB: list[TrialJob] = []
 
 
 def _process_initializer(job: TrialJob) -> None:
-    # Runs once per worker process: receives the job (and the data it carries) once.
+    # Runs once per worker process: receives the job (and the data it carries) once. Ctrl-C reaches
+    # the whole process group; the parent handles it (and stops the workers), so a worker ignores it
+    # rather than print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _PROCESS_JOB[:] = [job]
     _worker_state(job)
 
@@ -262,6 +269,22 @@ class LocalExecutor:
         self._pool = None
         self._pool_token = None
 
+    def abort(self) -> None:
+        """Stop now (Ctrl-C): cancel queued chunks and end the workers without waiting for running ones.
+
+        Recorded trials are kept; a running trial's result is lost and the trial runs again on resume.
+        """
+        pool, self._pool, self._pool_token = self._pool, None, None
+        if pool is None:
+            return
+        workers = list(getattr(pool, "_processes", {}).values())  # no public API before Python 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+        for process in workers:
+            process.join(timeout=10)
+
     def __enter__(self) -> LocalExecutor:
         return self
 
@@ -342,6 +365,10 @@ class DaskExecutor:
         self._job_token = None
         if self._owns_client:
             self._client.close()
+
+    def abort(self) -> None:
+        """Stop at once: the run's unfinished futures were cancelled when it was interrupted."""
+        self.close()
 
     def __enter__(self) -> DaskExecutor:
         return self

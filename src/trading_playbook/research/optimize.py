@@ -10,6 +10,7 @@ after every eligible one. The result carries the deflated Sharpe ratio of the be
 
 from __future__ import annotations
 
+import difflib
 import math
 import time
 import uuid
@@ -31,7 +32,7 @@ from trading_playbook.core.overfitting import (
 from trading_playbook.research.executors import Executor, LocalExecutor, TrialJob, TrialTask
 from trading_playbook.research.params import ParamSpec, grid_points, random_points
 from trading_playbook.research.store import StoredTrial, TrialStore, trial_key
-from trading_playbook.research.trial import BacktestJob
+from trading_playbook.research.trial import TRIAL_METRICS, BacktestJob
 
 __all__ = [
     "OBJECTIVES",
@@ -41,6 +42,7 @@ __all__ = [
     "objective_value",
     "optimize",
     "summarize_trials",
+    "validate_overrides",
 ]
 
 OBJECTIVES = ("sharpe", "cagr", "calmar", "expectancy")
@@ -88,6 +90,7 @@ class OptimizeSettings:
             raise ConfigError(f"--trials must be >= 1, got {self.trials}")
         if self.min_trades < 0:
             raise ConfigError(f"--min-trades must be >= 0, got {self.min_trades}")
+        _check_objective(self.objective)
 
 
 @dataclass
@@ -111,10 +114,19 @@ class OptimizeResult:
 
     @property
     def best_config(self) -> Any:
-        """The base configuration with the best parameters applied (``None`` without an eligible trial)."""
+        """The base configuration with the best parameters and the searched window applied.
+
+        Running it (``playbook backtest best.toml``) reproduces the best trial: the ``--start``/
+        ``--end`` window lands in ``[backtest]`` (``None`` without an eligible trial).
+        """
         if self.best_params is None or self.base_config is None:
             return None
-        return self.base_config.with_overrides(self.best_params)
+        overrides: dict[str, Any] = dict(self.best_params)
+        if self.settings.start:
+            overrides["backtest.start"] = self.settings.start
+        if self.settings.end:
+            overrides["backtest.end"] = self.settings.end
+        return self.base_config.with_overrides(overrides)
 
 
 def objective_value(metrics: dict[str, float], objective: str, min_trades: int) -> float | None:
@@ -167,7 +179,7 @@ def optimize(
     """
     started = time.perf_counter()
     _check_objective(settings.objective)
-    _validate_overrides(config, specs)
+    validate_overrides(config, specs)
     study = store.open_study(_study_spec(config, specs, settings, engine))
     own_executor = executor is None
     run_executor: Executor = executor if executor is not None else LocalExecutor()
@@ -439,17 +451,35 @@ def _pbo(returns: pd.DataFrame, blocks: int, notes: list[str]) -> PBOResult | No
 
 
 def _check_objective(objective: str) -> None:
-    if not objective or not objective.replace("_", "").isalnum():
+    """An unknown metric fails before any trial runs (not after a whole sweep of undefined values)."""
+    if objective not in TRIAL_METRICS:
+        close = difflib.get_close_matches(str(objective), TRIAL_METRICS, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
-            f"--objective must be a metric name such as {', '.join(OBJECTIVES)}; got {objective!r}"
+            f"--objective {objective!r} is not a metric a trial records; {hint}choose one of "
+            f"{', '.join(TRIAL_METRICS)} (usually {', '.join(OBJECTIVES)})"
         )
 
 
-def _validate_overrides(config: Any, specs: list[ParamSpec]) -> None:
-    """Fail fast, before any worker starts: every key and the extreme values must validate."""
+def validate_overrides(config: Any, specs: list[ParamSpec]) -> None:
+    """Fail fast, before any data is loaded or worker started: every key must validate, and so must
+    every listed value and both ends of a range, down to the components they build (an unknown
+    preset, a type error)."""
+    from trading_playbook.config import PlaybookConfig
+    from trading_playbook.engine import build_sleeves
+
     for spec in specs:
-        for value in {repr(v): v for v in (spec.values[0], spec.values[-1])}.values():
-            config.with_overrides({spec.key: value})
+        if spec.key.split(".")[0] in ("data", "backtest"):
+            raise ConfigError(
+                f"--param {spec.key}: the data and the window are the same for every trial (the data is "
+                "loaded once per sweep); run one optimisation per data setting, and give the window "
+                "with --start/--end"
+            )
+        values = spec.values if spec.kind == "list" else (spec.values[0], spec.values[-1])
+        for value in {repr(v): v for v in values}.values():
+            trial = config.with_overrides({spec.key: value})
+            if isinstance(trial, PlaybookConfig):
+                build_sleeves(trial)
 
 
 def _study_spec(

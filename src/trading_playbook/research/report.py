@@ -51,7 +51,16 @@ def write_optimize_report(result: OptimizeResult, out_dir: str | Path) -> dict[s
     _parquet_safe(table).to_parquet(written["parquet"], index=False)
     best_config = result.best_config
     if best_config is not None:
-        written["toml"] = write_toml(best_config.to_dict(), out / "best.toml")
+        best = (
+            ", ".join(f"{k} = {v!r}" for k, v in (result.best_params or {}).items()) or "the base parameters"
+        )
+        header = (
+            f"The best trial of playbook optimize ({result.settings.method}, objective "
+            f"{result.settings.objective}): {best}.\n"
+            "Reproduce it with: playbook backtest best.toml (paths are absolute; the searched window is "
+            "in [backtest])."
+        )
+        written["toml"] = write_toml(best_config.portable_dict(), out / "best.toml", header=header)
     heatmap = write_heatmap(table, result.specs, out / "heatmap.png", objective=result.settings.objective)
     if heatmap is not None:
         written["heatmap"] = heatmap
@@ -83,11 +92,13 @@ def optimize_summary(result: OptimizeResult) -> dict[str, Any]:
     }
 
 
-def write_toml(data: dict[str, Any], path: Path) -> Path:
-    """Write a config dict as TOML (``None`` values are left out: TOML has no null)."""
+def write_toml(data: dict[str, Any], path: Path, *, header: str = "") -> Path:
+    """Write a config dict as TOML (``None`` values are left out: TOML has no null), after ``header``
+    as comment lines."""
     import tomli_w
 
-    path.write_text(tomli_w.dumps(_strip_none(data)))
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    path.write_text(comments + tomli_w.dumps(_strip_none(data)))
     return path
 
 

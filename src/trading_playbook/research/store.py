@@ -156,6 +156,10 @@ class TrialStore:
         ).fetchone()
         return None if row is None else _stored(row)
 
+    def count(self) -> int:
+        """How many trials are recorded (every study)."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()

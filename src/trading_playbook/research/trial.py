@@ -18,9 +18,29 @@ import numpy as np
 from trading_playbook.core.types import RunResult
 from trading_playbook.research.executors import TrialOutcome, TrialTask
 
-__all__ = ["BacktestJob", "daily_returns", "flat_metrics", "trial_metrics"]
+__all__ = ["TRIAL_METRICS", "BacktestJob", "daily_returns", "flat_metrics", "trial_metrics"]
 
 PERIODS_PER_YEAR = 252
+
+#: The metrics every trial records (:func:`trial_metrics`): what ``--objective`` can name.
+TRIAL_METRICS = (
+    "sessions",
+    "final_equity",
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "exposure",
+    "trades",
+    "win_rate",
+    "expectancy",
+    "expectancy_pct",
+    "expectancy_r",
+    "profit_factor",
+)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Walk-forward validation: optimise on a training window, trade the winner on the next test window.
 
-Folds (calendar offsets, snapped to sessions): fold k trains on ``[s_k, s_k + train)`` and tests on
-``[s_k + train, s_k + train + test)``, with ``s_k = start + k * step`` (``step`` defaults to ``test``);
+Folds (calendar offsets from the start date asked for, then snapped to sessions): fold k trains on
+``[s_k, s_k + train)`` and tests on ``[s_k + train, s_k + train + test)``, with ``s_k = start + k * step``
+(``step`` defaults to ``test``; ``start`` is ``--start``, else the window's start in the config, else the
+first session), so ``--start 2014-01-01 --train 3y --test 1y`` tests on calendar 2017, 2018, ...;
 ``anchored`` keeps every training window starting at ``start`` (an expanding window). The last test
 window may be shorter when the data ends.
 
@@ -104,7 +106,10 @@ def make_folds(
         raise ConfigError("walk-forward needs data: the panel has no sessions")
     train_off, test_off = parse_duration(train), parse_duration(test)
     step_off = parse_duration(step) if step else test_off
-    first = max(pd.Timestamp(start), days[0]) if start else days[0]
+    # The calendar the user asked for: windows are offsets from the given start date itself, not from
+    # the first session on or after it (a 1y test window from 2017-01-01 is 2017, whatever day the
+    # data's first session falls on).
+    first = pd.Timestamp(start) if start else days[0]
     last = min(pd.Timestamp(end), days[-1]) if end else days[-1]
     folds: list[Fold] = []
     for k in range(100_000):
@@ -284,8 +289,8 @@ def walk_forward(
         test=settings.test,
         step=settings.step,
         anchored=settings.anchored,
-        start=settings.start or config.data.start,
-        end=settings.end or config.data.end,
+        start=config.window(settings.start)[0],
+        end=config.window(None, settings.end)[1],
     )
     if job is None:
         job = make_job(config, workspace=workspace, engine=engine)

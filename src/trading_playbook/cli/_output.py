@@ -1,0 +1,37 @@
+"""Output helpers shared by the command groups."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+__all__ = ["print_data_notes"]
+
+
+def print_data_notes(
+    console: Console,
+    repairs: list[dict[str, str]],
+    warnings: list[dict[str, str]],
+    *,
+    first: int = 10,
+    where: str = "result.json lists every one",
+) -> None:
+    """The count and the first few repairs and data warnings; ``where`` says where all of them are."""
+    from trading_playbook.data.validate import Change, DataWarning
+
+    if repairs:
+        counts: dict[str, int] = {}
+        for r in repairs:
+            counts[r["rule"]] = counts.get(r["rule"], 0) + 1
+        summary = ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()))
+        console.print(f"[yellow]repaired {len(repairs)} row(s)[/] ({escape(summary)}):")
+        for r in repairs[:first]:
+            console.print(f"  {escape(Change(**r).line())}", soft_wrap=True)
+        if len(repairs) > first:
+            console.print(f"  ... and {len(repairs) - first} more ({where})")
+    if warnings:
+        console.print(f"[yellow]data warnings: {len(warnings)}[/] (kept as they are; check them):")
+        for w in warnings[:first]:
+            console.print(f"  {escape(DataWarning(**w).line())}", soft_wrap=True)
+        if len(warnings) > first:
+            console.print(f"  ... and {len(warnings) - first} more ({where})")
