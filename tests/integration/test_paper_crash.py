@@ -1,6 +1,7 @@
 """Crash safety: a step killed at any journal write and run again ends exactly like an uninterrupted one.
 
-An account is stepped over ten sessions once without interruption; its journal (orders, fills, state
+An account (a resting trail replaced most evenings, exits queued for the next open) is stepped over
+ten sessions once without interruption; its journal (orders, fills, state
 snapshots, trades, decisions, the simulated broker's book) is the reference. Then, for 24 kill points
 spread over every journal write of that step, a fresh account is stepped, aborted right after the
 k-th write (in process, by the fault hook), and stepped again: its journal must equal the reference
@@ -27,7 +28,7 @@ from trading_playbook.engine import load_data
 from trading_playbook.paper import journal as journal_module
 from trading_playbook.paper.account import account_path, init_account, step_account
 
-START, UNTIL = "2006-09-01", "2006-09-15"  # ten sessions
+START, UNTIL = "2006-05-01", "2006-05-12"  # ten sessions
 PLAYBOOK = [sys.executable, "-c", "from trading_playbook.cli import main; main()"]
 
 
@@ -39,7 +40,10 @@ class InjectedCrash(BaseException):
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("crash")
     data = subset_file(str(root.parent / "paper-data"))
-    config = write_config(root / "cfg.toml", data, max_positions=6)
+    # a trail that rests at the broker (stops replaced most evenings) and exits queued for the next open
+    config = write_config(
+        root / "cfg.toml", data, max_positions=6, exit_name="hybrid_trailing", exit_fill="next_open"
+    )
     panel = load_data(load_config(config)).panel
     home = root / "reference"
     init_account(config, "demo", home=home, start=START)

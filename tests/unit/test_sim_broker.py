@@ -144,6 +144,7 @@ def test_replace_and_cancel_a_stop() -> None:
     )
     (replaced,) = b.submit([moved])
     assert isinstance(replaced, Cancelled) and replaced.code == "REPLACED"
+    assert b.submit([moved]) == [replaced]  # re-sent after a crash: the same answer, nothing new
     assert [o.client_order_id for o in b.open_orders()] == [moved.client_order_id]
     (cancelled,) = b.cancel([moved.client_order_id])
     assert cancelled.code == "CANCELLED" and b.open_orders() == []

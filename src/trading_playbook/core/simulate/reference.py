@@ -170,6 +170,7 @@ class EventEngine:
         self._orders: dict[str, tuple[str, Any]] = {}
         self._created: list[PositionState] = []
         self._cancels: list[str] = []
+        self._coid_heads: dict[tuple[int, str], list[str]] = {}
         self._log = SessionLog(-1, dt.date.min)
         self.splits: list[SplitApplied] = []
         for group in state.entries:
@@ -273,11 +274,19 @@ class EventEngine:
         timing: Timing,
         reason: str,
         priority: tuple[int, ...],
-        **extra: Any,
+        *,
+        stop_price: float | None = None,
+        price: float | None = None,
+        replaces: str | None = None,
+        stop_fraction: float | None = None,
     ) -> OrderIntent:
         sleeve = self.state.sleeves[k]
+        key = (k, symbol)
+        head = self._coid_heads.get(key)
+        if head is None:  # the sanitised parts of client_order_id, computed once per (sleeve, symbol)
+            head = self._coid_heads[key] = client_order_id(self.account, "{}", sleeve, symbol, "").split("{}")
         return OrderIntent(
-            client_order_id=client_order_id(self.account, self.market.iso[t], sleeve, symbol, leg),
+            client_order_id=f"{head[0]}{self.market.iso[t]}{head[1]}{leg}",
             session=self.market.dates[t],
             sleeve=sleeve,
             symbol=symbol,
@@ -286,8 +295,11 @@ class EventEngine:
             shares=shares,
             timing=timing,
             reason=reason,
+            stop_price=stop_price,
+            price=price,
+            replaces=replaces,
+            stop_fraction=stop_fraction,
             priority=priority,
-            **extra,
         )
 
     def _apply(self, event: BrokerEvent, t: int) -> None:

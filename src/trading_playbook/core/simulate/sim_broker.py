@@ -53,6 +53,7 @@ from trading_playbook.core.simulate.splits import changed_scales, price_factor, 
 __all__ = ["SimulatedBroker"]
 
 STATE_VERSION = 1
+_EPOCH = dt.date(1970, 1, 1)
 
 
 class SimulatedBroker:
@@ -83,8 +84,8 @@ class SimulatedBroker:
     def attach(self, panel: Panel) -> None:
         """Use ``panel``'s bars from now on (a paper account loads a longer panel every step)."""
         self.panel = panel
-        self._sessions = panel.sessions.astype("datetime64[D]")
-        self._row: dict[dt.date, int] = {}
+        days = panel.sessions.astype("datetime64[D]").astype(np.int64).tolist()
+        self._row: dict[dt.date, int] = {_EPOCH + dt.timedelta(days=d): i for i, d in enumerate(days)}
 
     # ------------------------------------------------------------------ the port
     def cash(self) -> float:
@@ -103,7 +104,10 @@ class SimulatedBroker:
             if coid in self._done:
                 out.extend(self._done[coid][1])
                 continue
-            if coid in self._resting:
+            if coid in self._resting:  # placed before: the replacement it made, if any, again
+                replaced = self._done.get(intent.replaces or "")
+                if replaced is not None:
+                    out.extend(e for e in replaced[1] if isinstance(e, Cancelled))
                 continue
             self.accepted += 1
             if intent.shares <= 0:
@@ -133,12 +137,14 @@ class SimulatedBroker:
 
     def events(self, session: dt.date, phase: Phase) -> list[BrokerEvent]:
         key = (session, phase)
-        self._today = session
         if key in self._phases:
+            self._today = session
             return list(self._phases[key])
         t = self._session_row(session)
         if phase is Phase.OPEN:
-            self._forget_before(session)
+            self._forget_before(session)  # before moving on: it keeps the previous session's answers
+        self._today = session
+        if phase is Phase.OPEN:
             events = self._match_open(t, session)
         elif phase is Phase.INTRADAY:
             events = self._match_stops(t, session)
@@ -260,24 +266,18 @@ class SimulatedBroker:
     def _session_row(self, session: dt.date) -> int:
         row = self._row.get(session)
         if row is None:
-            day = np.datetime64(session, "D")
-            row = int(np.searchsorted(self._sessions, day))
-            if row >= self._sessions.shape[0] or self._sessions[row] != day:
-                raise SimulationError(
-                    f"the simulated broker has no bars for session {session}; load data covering it"
-                )
-            self._row[session] = row
+            raise SimulationError(
+                f"the simulated broker has no bars for session {session}; load data covering it"
+            )
         return row
 
     def _forget_before(self, session: dt.date) -> None:
-        """Drop the memory of orders and phases decided before the previous session.
+        """Drop the memory of orders and phases of sessions before the previous one.
 
         A re-run after a crash repeats only the session being processed, so older answers are never
-        asked for again; keeping two sessions is a margin.
+        asked for again; keeping the previous session too is a margin.
         """
-        sessions = sorted({d for d, _ in self._done.values()} | {d for d, _ in self._phases})
-        keep = [d for d in sessions if d < session][-1:]
-        cutoff = keep[0] if keep else session
+        cutoff = self._today if self._today is not None and self._today < session else session
         self._done = {k: v for k, v in self._done.items() if v[0] >= cutoff}
         self._phases = {k: v for k, v in self._phases.items() if k[0] >= cutoff}
 
