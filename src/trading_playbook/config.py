@@ -1,8 +1,9 @@
 """The TOML configuration: frozen, validated pydantic models.
 
 A config file has the tables ``[data]``, ``[scanner]``, ``[exit]``, ``[sizer]``, ``[portfolio]``,
-``[report]`` and ``[backtest]``; a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/``[sizer]``
-by ``[[sleeves]]`` entries that each carry their own. An unknown key is an error that names the key
+``[report]``, ``[backtest]``, ``[broker]`` (how a paper or live account reaches Alpaca) and ``[live]``
+(the hard limits of a live account); a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/
+``[sizer]`` by ``[[sleeves]]`` entries that each carry their own. An unknown key is an error that names the key
 and the closest valid one. Component tables (scanner, exit, sizer) accept the component's own
 parameters by name; they are checked against the registered component's signature and types.
 
@@ -57,8 +58,10 @@ from trading_playbook.ml.settings import MLConfig
 
 __all__ = [
     "BacktestConfig",
+    "BrokerConfig",
     "ComponentConfig",
     "DataConfig",
+    "LiveConfig",
     "PlaybookConfig",
     "PortfolioConfig",
     "ReportConfig",
@@ -138,6 +141,47 @@ class ReportConfig(_Frozen):
     title: Str | None = None
 
 
+class BrokerConfig(_Frozen):
+    """``[broker]``: where a paper or live account reaches Alpaca (see ``data.alpaca_settings``).
+
+    Each URL defaults to its conventional environment variable (``APCA_API_BASE_URL``,
+    ``APCA_API_STREAM_URL``, ``APCA_API_DATA_STREAM_URL``), else to Alpaca's. Keys are never set here:
+    they come from the environment only.
+    """
+
+    trading_url: Str | None = None
+    trading_stream_url: Str | None = None
+    data_stream_url: Str | None = None
+    opg_fallback: Literal["day", "skip"] = "day"  # an opg order that expired unfilled
+    decide_minutes_before_close: Float = Field(default=15.0, gt=10.0, le=120.0)  # cls orders close at -10
+    fill_wait_seconds: Float = Field(default=60.0, ge=0.0, le=3600.0)
+    close_wait_seconds: Float = Field(default=300.0, ge=0.0, le=7200.0)
+
+    def endpoint_settings(self, data_url: str | None = None) -> dict[str, str | None]:
+        """The four endpoint settings as ``data.alpaca_settings.resolve_endpoints`` takes them."""
+        return {
+            "trading_url": self.trading_url,
+            "data_url": data_url,
+            "trading_stream_url": self.trading_stream_url,
+            "data_stream_url": self.data_stream_url,
+        }
+
+
+class LiveConfig(_Frozen):
+    """``[live]``: hard limits a live Alpaca account must have (all required; dollars).
+
+    ``max_order_value``: the largest entry order (shares x last close); ``max_exposure``: positions plus
+    pending entries at last prices; ``max_orders_per_day``: entry orders sent per session;
+    ``max_daily_loss``: the loss since the previous close (Alpaca's ``last_equity - equity``) at which
+    open entries are cancelled and no new ones are sent.
+    """
+
+    max_order_value: Float = Field(gt=0)
+    max_exposure: Float = Field(gt=0)
+    max_orders_per_day: Int = Field(ge=1)
+    max_daily_loss: Float = Field(gt=0)
+
+
 class SleeveConfig(_Frozen):
     """``[[sleeves]]``: one strategy of a multi-strategy portfolio sharing the capital pool."""
 
@@ -159,6 +203,8 @@ class PlaybookConfig(_Frozen):
     sizer: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="percent_equity"))
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    live: LiveConfig | None = None
     sleeves: tuple[SleeveConfig, ...] = ()
     ml: MLConfig | None = None  # [ml]: learned setup scoring (trading_playbook.ml)
     name: Str | None = None
@@ -181,8 +227,18 @@ class PlaybookConfig(_Frozen):
 
     # ------------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
-        """The full resolved configuration as plain JSON-able data."""
+        """The full resolved configuration as plain JSON-able data.
+
+        Connection settings (``[data] url``, the ``[broker]`` URLs) appear only when set, so a config
+        that does not use them keeps the hash it had before they existed.
+        """
         data = self.model_dump(mode="json")
+        if data["data"].get("url") is None:
+            del data["data"]["url"]
+        if data["broker"] == BrokerConfig().model_dump(mode="json"):
+            del data["broker"]
+        if data["live"] is None:
+            del data["live"]
         if data.get("ml") is None:
             data.pop("ml", None)  # configs without [ml] keep the identity (hash) they had
         return _normalise(data)

@@ -109,6 +109,19 @@ BAD_INPUTS: list[BadInput] = [
     BadInput(
         "walk-forward", (GOOD, "--param", "scanner.preset=loose", *OPT), "unknown daily_breakout preset"
     ),
+    # paper accounts
+    BadInput("paper init", ("{tmp}/nope.toml", "--account", "a"), "does not exist"),
+    BadInput("paper init", (GOOD, "--account", "a1", "--broker", "alpaca"), "ALPACA_API_KEY"),
+    BadInput("paper init", (GOOD, "--account", "a2", "--live"), "--live applies to --broker alpaca only"),
+    BadInput("paper step", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper status", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper history", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper drift", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper run", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper reconcile", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper halt", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper replay", ("{tmp}/nope.toml", "--out", "{tmp}/rp"), "does not exist"),
+    BadInput("paper ls", ("extra",), "unexpected extra argument"),
     # learned setup scoring
     BadInput("ml dataset", ("{tmp}/strict.toml", "--out", "{tmp}/mld"), "portfolio.max_positions"),
     BadInput("ml train", (GOOD, "--train", "3q", "--out", "{tmp}/mlt"), "duration '3q'"),

@@ -33,7 +33,7 @@ from trading_playbook.core.simulate.reference import EventEngine, SessionLog
 from trading_playbook.core.simulate.settings import PortfolioSettings
 from trading_playbook.core.simulate.state import new_state
 from trading_playbook.core.types import SetupTable
-from trading_playbook.paper.brokers import broker_kinds, make_broker
+from trading_playbook.paper.brokers import broker_kinds, check_broker, make_broker
 from trading_playbook.paper.journal import SCHEMA_VERSION, Journal
 
 __all__ = [
@@ -181,6 +181,7 @@ def init_account(
     home: Path | None = None,
     sim_slippage_bps: float | None = None,
     latest_session: Callable[[PlaybookConfig], dt.date] | None = None,
+    broker_options: Mapping[str, Any] | None = None,
 ) -> Account:
     """Create account ``name`` for the config at ``config_path``.
 
@@ -207,9 +208,14 @@ def init_account(
                 f"`playbook paper step --account {name}`, or pick another name"
             )
         first = _first_session(cfg, start, latest_session)
-        spec: dict[str, Any] = {"kind": broker}
+        spec: dict[str, Any] = {"kind": broker, **dict(broker_options or {})}
         if sim_slippage_bps is not None:
             spec["slippage_bps"] = float(sim_slippage_bps)
+        described = check_broker(
+            spec, cfg
+        )  # e.g. Alpaca: the keys and the account, before anything is written
+        if described:
+            spec["account"] = described
         journal = Journal(path, create=True)
         try:
             journal.set_meta(
