@@ -240,7 +240,7 @@ class UniverseStore:
         last = max(membership.start.max(), ended.max()) if ended.size else membership.start.max()
         meta = {
             "name": name,
-            "origin": str(Path(path).absolute()),
+            "origin": str(Path(path).resolve()),
             "sha256": hashlib.sha256(text.encode()).hexdigest(),
             "registered_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "stays": len(membership),
