@@ -71,7 +71,8 @@ def test_init_step_status_history(setup: tuple[Path, Path]) -> None:
     # human output works too
     assert "Open positions" in invoke("paper", "status", "--account", "demo")
     assert "Fills of demo" in invoke("paper", "history", "--account", "demo")
-    assert "demo" in invoke("paper", "ls")
+    assert "demo" in invoke("paper", "status")  # without --account: every account
+    assert json.loads(invoke("paper", "status", "--json"))["accounts"][0]["name"] == "demo"
 
 
 def test_step_catches_up_and_then_has_nothing_to_do(setup: tuple[Path, Path]) -> None:
@@ -204,3 +205,14 @@ def test_relative_data_paths_are_read_from_the_config_files_folder(
     invoke("paper", "init", "project/cfg.toml", "--account", "demo", "--start", "2007-03-01")
     monkeypatch.chdir(tmp / "project" / "data")  # a daemon started anywhere still finds the data
     assert len(step_account("demo", until="2007-03-09").logs) == 7
+
+
+def test_an_upgrade_that_adds_config_keys_is_not_a_change_of_strategy(setup: tuple[Path, Path]) -> None:
+    # an account created by an older version stored a config without a key this version has
+    _, config = setup
+    invoke("paper", "init", str(config), "--account", "demo", "--start", "2007-03-01")
+    with sqlite3.connect(account_path("demo")) as conn:
+        stored = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        del stored["report"]["bootstrap_seed"]
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(stored),))
+    assert len(step_account("demo", until="2007-03-05").logs) == 3

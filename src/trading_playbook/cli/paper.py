@@ -148,10 +148,18 @@ def _print_step(result: Any) -> None:
 
 # ---------------------------------------------------------------------------------------- status, history
 @paper_app.command("status")
-def status(account: AccountOpt, as_json: JsonOpt = False) -> None:
+def status(
+    account: Annotated[
+        str | None, typer.Option("--account", "-a", help="The account's name; without it, every account.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Positions (entry, stop, trail, unrealised P&L, sessions held), pending orders and equity."""
     from trading_playbook.paper import queries
 
+    if account is None:
+        _list_accounts(queries.list_accounts(), as_json)
+        return
     summary = queries.account_summary(account)
     held = queries.positions(account)
     pending = queries.pending_orders(account)
@@ -159,6 +167,30 @@ def status(account: AccountOpt, as_json: JsonOpt = False) -> None:
         _print_json({"account": summary, "positions": held, "pending_orders": pending})
         return
     _print_status(summary, held, pending)
+
+
+def _list_accounts(accounts: list[dict[str, Any]], as_json: bool) -> None:
+    from trading_playbook.paper.account import paper_home
+    from trading_playbook.reports import _format as f
+
+    if as_json:
+        _print_json({"accounts": accounts})
+        return
+    console = _console()
+    if not accounts:
+        console.print(
+            f"No paper accounts in {paper_home()}; create one with `playbook paper init CONFIG --account NAME`."
+        )
+        return
+    for a in accounts:
+        if "error" in a:
+            console.print(f"{a['name']}: {a['error']}", highlight=False)
+            continue
+        console.print(
+            f"[bold]{a['name']}[/]  {a['broker']['kind']}  {a['start']} → {a['last_session'] or '—'}  "
+            f"equity {f.money(a['equity'])}  positions {a['positions']}  trades {a['trades']}",
+            highlight=False,
+        )
 
 
 def _print_status(summary: dict[str, Any], held: list[dict[str, Any]], pending: list[dict[str, Any]]) -> None:
@@ -259,31 +291,6 @@ def history(account: AccountOpt, as_json: JsonOpt = False) -> None:
             x["client_order_id"],
         )  # fmt: skip
     console.print(fill_table)
-
-
-@paper_app.command("ls")
-def ls() -> None:
-    """List the paper accounts in the playbook home."""
-    from trading_playbook.paper import queries
-    from trading_playbook.paper.account import paper_home
-    from trading_playbook.reports import _format as f
-
-    accounts = queries.list_accounts()
-    console = _console()
-    if not accounts:
-        console.print(
-            f"No paper accounts in {paper_home()}; create one with `playbook paper init CONFIG --account NAME`."
-        )
-        return
-    for a in accounts:
-        if "error" in a:
-            console.print(f"{a['name']}: {a['error']}", highlight=False)
-            continue
-        console.print(
-            f"[bold]{a['name']}[/]  {a['broker']['kind']}  {a['start']} → {a['last_session'] or '—'}  "
-            f"equity {f.money(a['equity'])}  positions {a['positions']}  trades {a['trades']}",
-            highlight=False,
-        )
 
 
 # ---------------------------------------------------------------------------------------- replay

@@ -158,7 +158,10 @@ def config_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: s
 
 
 def _refuse_changed(name: str, stored: Mapping[str, Any], path: str, new: PlaybookConfig) -> None:
-    diffs = config_differences(stored, new.to_dict())
+    # the stored config read by this version of the package: keys a newer version adds with their
+    # defaults are in both, so an upgrade is not a change of strategy
+    current = parse_config(stored, origin=f"paper account {name!r}").to_dict()
+    diffs = config_differences(current, new.to_dict())
     if diffs:
         raise ConfigError(
             f"config file {path} differs from the config of paper account {name!r} in "
