@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from trading_playbook.core.errors import ConfigError, DataError, DataValidationError
+from trading_playbook.core.errors import CacheError, ConfigError, DataError, DataValidationError
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.universe import Coverage, Membership, apply_membership
 
@@ -191,7 +191,13 @@ class UniverseStore:
     def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
         from trading_playbook.data.cache import resolve_cache_dir
 
-        self.root = resolve_cache_dir(cache_dir) / "universes"
+        cache = resolve_cache_dir(cache_dir)
+        if cache.exists() and not cache.is_dir():
+            raise CacheError(
+                f"cannot use {cache.absolute()} as the cache folder (it is a file); pass a folder with "
+                "--cache-dir or set PLAYBOOK_CACHE_DIR"
+            )
+        self.root = cache / "universes"
 
     @staticmethod
     def check_name(name: str) -> str:
@@ -250,9 +256,15 @@ class UniverseStore:
             "current_members": int(np.sum(membership.end_or(far) == far)),
             "fingerprint": membership.fingerprint,
         }
-        self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / f"{name}.csv", text)
-        _atomic_write(self.root / f"{name}.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.root / f"{name}.csv", text)
+            _atomic_write(self.root / f"{name}.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise CacheError(
+                f"cannot write universe {name!r} into {self.root} ({exc.strerror or exc}); pass a writable "
+                "folder with --cache-dir or set PLAYBOOK_CACHE_DIR"
+            ) from exc
         return meta
 
     def remove(self, name: str) -> None:
