@@ -72,9 +72,8 @@ def coverage_chart(doc: Mapping[str, Any]) -> bytes:
     sessions = coverage["sessions"]
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     ax = fig.subplots()
-    fig.suptitle(
-        f"Universe coverage: {coverage.get('universe')} (policy {coverage.get('policy')})", fontsize=13
-    )
+    name = str(coverage.get("universe") or "").replace("\\", "/").rsplit("/", 1)[-1]  # a path: its file
+    fig.suptitle(f"Universe coverage: {name} (policy {coverage.get('policy')})", fontsize=13)
     dates = np.array(sessions["date"], dtype="datetime64[D]").astype("datetime64[ms]").astype(object)
     members = np.asarray(sessions["members"], dtype=np.float64)
     with_data = np.asarray(sessions["with_data"], dtype=np.float64)
