@@ -1,9 +1,10 @@
 """The TOML configuration: frozen, validated pydantic models.
 
 A config file has the tables ``[data]``, ``[scanner]``, ``[exit]``, ``[sizer]``, ``[portfolio]``,
-``[report]``, ``[backtest]``, ``[broker]`` (how a paper or live account reaches Alpaca) and ``[live]``
-(the hard limits of a live account); a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/
-``[sizer]`` by ``[[sleeves]]`` entries that each carry their own. An unknown key is an error that names the key
+``[report]``, ``[backtest]``, optionally ``[universe]`` (a point-in-time universe), ``[broker]`` (how a
+paper or live account reaches Alpaca) and ``[live]`` (the hard limits of a live account); a multi-strategy
+portfolio replaces ``[scanner]``/``[exit]``/``[sizer]`` by ``[[sleeves]]`` entries that each carry their
+own. An unknown key is an error that names the key
 and the closest valid one. Component tables (scanner, exit, sizer) accept the component's own
 parameters by name; they are checked against the registered component's signature and types.
 
@@ -66,6 +67,7 @@ __all__ = [
     "PortfolioConfig",
     "ReportConfig",
     "SleeveConfig",
+    "UniverseConfig",
     "load_config",
     "parse_config",
 ]
@@ -182,6 +184,22 @@ class LiveConfig(_Frozen):
     max_daily_loss: Float = Field(gt=0)
 
 
+class UniverseConfig(_Frozen):
+    """``[universe]``: a point-in-time universe (:mod:`trading_playbook.core.universe`).
+
+    ``membership`` is a membership CSV (``ticker,start_date,end_date[,data_symbol]``, relative to the
+    config file's folder) or the name of a universe registered with ``playbook data universe add``.
+    ``policy``: ``hold`` (a stock that leaves while held exits as usual) or ``exit`` (sold at the close
+    of its last member day, reason UNIVERSE_EXIT). A price series with bars in member stays more than
+    ``reuse_gap_days`` apart is cut in two (``reused_tickers = "split"``) or refused (``"refuse"``).
+    """
+
+    membership: Str
+    policy: Literal["hold", "exit"] = "hold"
+    reused_tickers: Literal["split", "refuse"] = "split"
+    reuse_gap_days: Int = Field(default=365, ge=1)
+
+
 class SleeveConfig(_Frozen):
     """``[[sleeves]]``: one strategy of a multi-strategy portfolio sharing the capital pool."""
 
@@ -207,6 +225,7 @@ class PlaybookConfig(_Frozen):
     live: LiveConfig | None = None
     sleeves: tuple[SleeveConfig, ...] = ()
     ml: MLConfig | None = None  # [ml]: learned setup scoring (trading_playbook.ml)
+    universe: UniverseConfig | None = None  # [universe]: trade a symbol only while it is a member
     name: Str | None = None
     _base_dir: Path | None = PrivateAttr(default=None)  # the config file's folder (relative paths)
 
@@ -237,10 +256,9 @@ class PlaybookConfig(_Frozen):
             del data["data"]["url"]
         if data["broker"] == BrokerConfig().model_dump(mode="json"):
             del data["broker"]
-        if data["live"] is None:
-            del data["live"]
-        if data.get("ml") is None:
-            data.pop("ml", None)  # configs without [ml] keep the identity (hash) they had
+        for optional in ("live", "ml", "universe"):
+            if data.get(optional) is None:
+                data.pop(optional, None)  # configs without the table keep the identity (hash) they had
         return _normalise(data)
 
     @property
@@ -308,6 +326,10 @@ class PlaybookConfig(_Frozen):
             data["data"]["path"] = request.path
         if request.cache_dir:
             data["data"]["cache_dir"] = request.cache_dir
+        if self.universe is not None and _is_membership_path(self.universe.membership):
+            base = self._base_dir or Path.cwd()
+            given = Path(self.universe.membership).expanduser()
+            data["universe"]["membership"] = os.path.normpath(given if given.is_absolute() else base / given)
         return data
 
     def component_params(
@@ -351,6 +373,12 @@ class PlaybookConfig(_Frozen):
                 )
             )
         return tuple(out)
+
+
+def _is_membership_path(spec: str) -> bool:
+    from trading_playbook.data.universe import is_path
+
+    return is_path(spec)
 
 
 # ---------------------------------------------------------------------- loading

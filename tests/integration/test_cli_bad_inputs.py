@@ -65,6 +65,17 @@ BAD_INPUTS: list[BadInput] = [
         ),
         "1 of 6 expected symbol(s) missing: SYN001",
     ),
+    # point-in-time universes
+    BadInput("data universe add", ("sp500", "{tmp}/nope.csv"), "does not exist"),
+    BadInput(
+        "data universe add", ("sp500", "{tmp}/overlap.csv"), "lines 2 and 3: ticker AAA has overlapping"
+    ),
+    BadInput("data universe add", ("S&P", "{tmp}/members.csv"), "universe name 'S&P' is not valid"),
+    BadInput("data universe list", ("--cache-dir", "{tmp}/afile"), "cannot use"),
+    BadInput("data universe show", ("nope",), "no universe named 'nope' is registered"),
+    BadInput("data universe remove", ("nope",), "no universe named 'nope' is registered"),
+    BadInput("backtest", ("{tmp}/unknown_universe.toml",), "no universe named 'sp400' is registered"),
+    BadInput("backtest", ("{tmp}/bad_universe.toml",), "end_date 2014-01-01 is before start_date 2015-01-01"),
     # scanning and backtesting
     BadInput("scan", (GOOD, "--date", "2014-01-10"), "too little history to scan 2014-01-10"),
     BadInput("scan", (GOOD, "--date", "1990-01-02"), "1990-01-02"),
@@ -190,6 +201,13 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "broken.toml").write_text("[data\nsource = 1\n")
     (tmp / "lost.toml").write_text('[data]\nsource = "file"\npath = "nowhere/bars.parquet"\n')
     (tmp / "inf.toml").write_text('[data]\nsource = "file"\npath = "inf.parquet"\n')
+    (tmp / "members.csv").write_text("ticker,start_date,end_date\nSYN000,2014-01-01,\n")
+    (tmp / "overlap.csv").write_text(
+        "ticker,start_date,end_date\nAAA,2014-01-01,2015-01-01\nAAA,2014-06-01,\n"
+    )
+    (tmp / "reversed.csv").write_text("ticker,start_date,end_date\nAAA,2015-01-01,2014-01-01\n")
+    (tmp / "unknown_universe.toml").write_text(good + '[universe]\nmembership = "sp400"\n')
+    (tmp / "bad_universe.toml").write_text(good + '[universe]\nmembership = "reversed.csv"\n')
     from typer.testing import CliRunner
 
     from trading_playbook.data import BarCache

@@ -1,4 +1,4 @@
-"""`playbook data ...`: ingest files, fetch from Alpaca, list and verify the cache."""
+"""`playbook data ...`: ingest files, fetch from Alpaca, list and verify the cache, register universes."""
 
 from __future__ import annotations
 
@@ -334,5 +334,8 @@ def _verify_packs(cache: BarCache, source: str | None) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``data`` group to the root app."""
+    """Add the ``data`` group (with ``data universe``) to the root app."""
+    from trading_playbook.cli.universe import universe_app
+
+    data_app.add_typer(universe_app, name="universe")
     app.add_typer(data_app, name="data")

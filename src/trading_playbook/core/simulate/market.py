@@ -7,6 +7,10 @@ each sleeve's scanner: a vectorised ``scan(panel)`` is run once on that panel an
 session are taken (the scanner is causal: the setups of session t use bars up to t, a property its
 tests prove); a scanner with only the per-date protocol gets ``scan_for_setups(date, panel cut at t)``.
 
+With a point-in-time universe (``panel.universe``) a sleeve's setups of session t are only those of
+symbols eligible at t (both scanner paths), and ``leaving`` marks where policy ``exit`` sells a held
+position at the close.
+
 ``last_bar[j]`` is the row of symbol j's last bar when the end of its data is known (a backtest or a
 replay: RULES' END_OF_DATA); a paper account stepping forward cannot know that a symbol's data has
 ended, so it passes ``known_data_end=False`` and positions are held, marked at their last close.
@@ -30,6 +34,7 @@ from trading_playbook.core.scanners.base import ScannerProtocol, VectorScanner
 from trading_playbook.core.simulate.settings import SleeveSpec
 from trading_playbook.core.sizing import PositionSizerProtocol
 from trading_playbook.core.types import Setup, SetupTable
+from trading_playbook.core.universe import member_setups
 
 __all__ = ["Market", "SleeveRuntime", "build_market", "session_dates"]
 
@@ -61,6 +66,7 @@ class Market:
     prev_high: np.ndarray
     last_bar: np.ndarray | None
     sleeves: list[SleeveRuntime]
+    leaving: np.ndarray | None = None  # bool (T, N): sold at this close (universe policy "exit")
 
     def session_index(self, day: dt.date) -> int:
         """Row of session ``day``; a clear error when the panel does not hold it."""
@@ -136,6 +142,7 @@ def build_market(
         prev_high=indicators.previous_bar(p.high, p.available),
         last_bar=last_bar,
         sleeves=runtimes,
+        leaving=None if p.universe is None or not p.universe.exits else p.universe.leaving(),
     )
 
 
@@ -157,6 +164,20 @@ def _stop_fraction(exit_engine: ExitEngine) -> float | None:
 
 
 def _setup_source(spec: SleeveSpec, panel: Panel, table: SetupTable | None) -> SetupSource:
+    """The sleeve's setups of a session; with a universe, only those of symbols eligible then."""
+    source = _scanner_source(spec, panel, table)
+    if panel.universe is None:
+        return source
+    eligible = panel.universe.eligible()
+    columns = {symbol: j for j, symbol in enumerate(panel.symbols)}
+
+    def members(t: int) -> list[Setup]:
+        return member_setups(source(t), t, columns, eligible)
+
+    return members
+
+
+def _scanner_source(spec: SleeveSpec, panel: Panel, table: SetupTable | None) -> SetupSource:
     if table is None and spec.vectorised:
         table = cast(VectorScanner, spec.scanner).scan(panel)
         if not isinstance(table, SetupTable):
