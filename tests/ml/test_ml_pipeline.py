@@ -197,12 +197,14 @@ def test_a_paper_account_may_not_use_a_model_trained_after_its_sessions(
     manifest = json.loads((out / "models" / "manifest.json").read_text())
     first = dt.date.fromisoformat(min(m["test_start"] for m in manifest["models"] if m["kind"] == "hgb")[:10])
     path = out / "ml_paper.toml"
-    path.write_text(CONFIG.split("[scanner]")[0] + '[scanner]\nname = "ml_score"\nmodels = "models"\nmodel = "hgb"\n')
+    path.write_text(
+        CONFIG.split("[scanner]")[0] + '[scanner]\nname = "ml_score"\nmodels = "models"\nmodel = "hgb"\n'
+    )
     home = tmp_path / "home"
     init_account(path, "early", start="2013-06-03", home=home)
     with pytest.raises(SimulationError, match="may only use a model trained before it"):
         step_account("early", until="2013-06-14", home=home)
-    account, journal = open_account("early", home)
+    _, journal = open_account("early", home)
     try:  # the refused step committed nothing
         assert journal.last_session() is None
     finally:
