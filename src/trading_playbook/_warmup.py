@@ -55,9 +55,11 @@ def looks_cached() -> bool:
     custom = os.environ.get("NUMBA_CACHE_DIR")
     if custom:
         return any(Path(custom).glob(f"*/{index}"))
-    in_tree = Path(__file__).resolve().parent / "core" / "simulate" / "__pycache__"
+    kernels = Path(__file__).resolve().parent / "core" / "simulate"
+    if os.access(kernels, os.W_OK):  # numba caches beside the kernels when it can
+        return any((kernels / "__pycache__").glob(index))
     user_wide = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
-    return any(in_tree.glob(index)) or any(user_wide.glob(f"*/{index}"))
+    return any(user_wide.glob(f"*/{index}"))
 
 
 def start_early(args: Sequence[str]) -> None:
