@@ -310,3 +310,17 @@ def test_sleeve_attribution() -> None:
     assert smart["starting_capital"] == pytest.approx(500.0) and smart["total_return"] == pytest.approx(0.10)
     assert scaled["trades"] == 1 and scaled["total_return"] == pytest.approx(0.32)
     assert compute_metrics(base)["sleeves"] == {}  # one (unnamed) sleeve: no breakdown
+
+
+@pytest.mark.parametrize("df", [1, 2, 5, 29, 30, 120, 1_000, 10_360, 100_000])
+def test_t_p_value_matches_scipy_without_importing_it(df: int) -> None:
+    # the run computes the p-value without scipy (0.3 s to import); scipy is the reference here
+    from scipy.special import stdtr
+
+    from trading_playbook.core._student_t import two_sided_p
+
+    for t in (0.0, 0.01, 0.3, 1.0, 1.96, 2.5, 4.0, 9.0, 25.0, -3.0):
+        expected = 2.0 * float(stdtr(df, -abs(t)))
+        assert two_sided_p(t, df) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    assert math.isnan(two_sided_p(float("nan"), df))
+    assert two_sided_p(float("inf"), df) == 0.0

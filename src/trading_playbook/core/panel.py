@@ -25,12 +25,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
+from trading_playbook.core._dates import to_day
 from trading_playbook.core.errors import DataError
+
+if TYPE_CHECKING:  # pandas only where a DataFrame comes in or goes out (a run never needs it)
+    import pandas as pd
 
 __all__ = ["ADJUSTMENTS", "Adjustment", "Panel", "bars_to_panel", "panel_from_arrays", "split_factors"]
 
@@ -80,7 +83,7 @@ class Panel:
 
     def session_index(self, date: Any, side: Literal["left", "right"] = "left") -> int:
         """Index of the first session >= date (side='left') or last session <= date (side='right')."""
-        d = pd.Timestamp(date).to_datetime64().astype("datetime64[D]")
+        d = to_day(date)
         if side == "left":
             return int(np.searchsorted(self.sessions, d, side="left"))
         return int(np.searchsorted(self.sessions, d, side="right")) - 1
@@ -124,6 +127,8 @@ class Panel:
 
     def bars(self, symbol: str) -> pd.DataFrame:
         """One symbol's bars (adjusted) as a DataFrame indexed by session, missing sessions dropped."""
+        import pandas as pd
+
         j = self.symbol_index(symbol)
         mask = self.available[:, j]
         return pd.DataFrame(
@@ -367,11 +372,15 @@ def _float_column(values: pd.Series) -> np.ndarray:
     """A column as float64 numpy (nullable integers become NaN where missing)."""
     if values.dtype == np.float64:
         return values.to_numpy()
+    import pandas as pd
+
     return pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _symbol_codes(symbol: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     """Integer codes of the symbols in code-point order, cheap for categorical columns."""
+    import pandas as pd
+
     if isinstance(symbol.dtype, pd.CategoricalDtype):
         categories = [str(c) for c in symbol.cat.categories]
         order = sorted(range(len(categories)), key=categories.__getitem__)
@@ -394,6 +403,8 @@ def _symbol_codes(symbol: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
 
 def _session_days(dates: pd.Series) -> np.ndarray:
     """Session dates as datetime64[D] (time of day and time zone dropped)."""
+    import pandas as pd
+
     values = dates
     if not pd.api.types.is_datetime64_any_dtype(values):
         values = pd.to_datetime(values)
