@@ -30,7 +30,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 import numpy as np
-import pandas as pd
 
 from trading_playbook.config import PlaybookConfig
 from trading_playbook.core.errors import ConfigError, SimulationError
@@ -429,7 +428,7 @@ class BacktestEngine:
 def _as_panel(data: Any, adjustment: str) -> Panel:
     if isinstance(data, Panel):
         return data
-    if isinstance(data, pd.DataFrame):
+    if type(data).__name__ == "DataFrame" and hasattr(data, "columns"):  # pandas, without importing it
         return bars_to_panel(data, adjustment)
     from trading_playbook.data import DataRequest, load_panel
 

@@ -12,9 +12,8 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import pandas as pd
 from pydantic import BeforeValidator, ConfigDict, Field, Strict
 
 from trading_playbook.core.errors import DataError, SourceError
@@ -23,6 +22,9 @@ from trading_playbook.data.cache import BarCache, CacheLoadError, validate_sourc
 from trading_playbook.data.model import BarArrays, to_frame
 from trading_playbook.data.synthetic import DEFAULT_END, DEFAULT_START, synthetic_arrays
 from trading_playbook.data.validate import validate_bars
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DataRequest", "iso_date", "load_arrays", "load_bars", "load_panel"]
 
@@ -261,7 +263,7 @@ def _load_alpaca(request: DataRequest, progress: bool) -> tuple[BarArrays, str, 
 
     if not request.symbols or not request.start:
         raise DataError('source "alpaca" needs symbols and start (and usually end) in the [data] section')
-    end = request.end or str(pd.Timestamp.now(tz="UTC").date())
+    end = request.end or dt.datetime.now(dt.UTC).date().isoformat()
     cache = BarCache(request.cache_dir)
     source = AlpacaSource(request.feed, with_adjusted_close=request.adjustment == "all")
 

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from trading_playbook.core.errors import DataError
 from trading_playbook.data.calendar import xnys_sessions
 from trading_playbook.data.model import BarArrays, to_frame
 from trading_playbook.data.source import clip_dates
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SyntheticSource", "synthetic_arrays", "synthetic_bars"]
 
