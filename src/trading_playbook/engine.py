@@ -50,6 +50,7 @@ __all__ = [
     "EngineName",
     "Workspace",
     "build_sleeves",
+    "import_run_modules",
     "load_data",
     "run_backtest",
     "simulate",
@@ -106,6 +107,18 @@ class Workspace:
             features = scanner.prepare(self.panel)
             self.features[fkey] = features
         return cast(SetupTable, scanner.scan(self.panel, features))
+
+
+def import_run_modules(engine: str = "fast") -> None:
+    """Import what a backtest run uses (data loading, the registry, the engine, the reports), which
+    are otherwise imported on first use, so a caller can time the run apart from the imports."""
+    import trading_playbook.data.api
+    import trading_playbook.registry
+    import trading_playbook.reports.csv_files
+    import trading_playbook.reports.markdown
+
+    if engine == "fast":
+        import trading_playbook.core.simulate.fast  # noqa: F401
 
 
 def load_data(

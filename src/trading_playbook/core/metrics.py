@@ -247,7 +247,8 @@ def _period_returns(
     last[seen[ends] < starts] = np.nan  # a period holding only NaN
     previous = np.concatenate(([starting_capital], last[:-1]))
     return {
-        p: _num(v) for p, v in zip(periods[ends].astype(str).tolist(), (last / previous - 1.0).tolist(), strict=True)
+        p: _num(v)
+        for p, v in zip(periods[ends].astype(str).tolist(), (last / previous - 1.0).tolist(), strict=True)
     }
 
 
