@@ -146,14 +146,18 @@ class Panel:
     # ------------------------------------------------------------------ identity
     @cached_property
     def fingerprint(self) -> str:
-        """Content hash of the adjusted arrays, symbols and sessions (stable across runs)."""
-        h = hashlib.blake2b(digest_size=16)
+        """Content hash of the adjusted arrays, symbols and sessions (stable across runs).
+
+        SHA-256 (cut to 128 bits): with the CPU's SHA instructions it hashes the arrays about twice
+        as fast as BLAKE2b, and a full shared-data panel is 130 MB.
+        """
+        h = hashlib.sha256()
         h.update(self.adjustment.encode())
         h.update("\x1f".join(self.symbols).encode())
         h.update(self.sessions.astype("datetime64[D]").astype(np.int64).tobytes())
         for arr in (self.open, self.high, self.low, self.close, self.volume, self.raw_close):
             h.update(np.ascontiguousarray(arr).tobytes())
-        return h.hexdigest()
+        return h.hexdigest()[:32]
 
 
 def split_factors(split: np.ndarray) -> np.ndarray:
