@@ -216,9 +216,10 @@ class PlaybookConfig(_Frozen):
         cache_dir = str(self.resolve_path(self.data.cache_dir, "cache_dir")) if self.data.cache_dir else None
         return dataclasses.replace(self.data, path=path, cache_dir=cache_dir)
 
-    def resolve_path(self, text: str, key: str) -> Path:
-        """A ``[data]`` path made absolute against the config's folder; a missing one is an error
-        naming the absolute path tried (and the file a path relative to the current folder would name)."""
+    def resolve_path(self, text: str, key: str, table: str = "data") -> Path:
+        """A path of the ``[table]`` table made absolute against the config's folder; a missing one is an
+        error naming the absolute path tried (and the file a path relative to the current folder would
+        name)."""
         given = Path(text).expanduser()
         base = self._base_dir or Path.cwd()
         path = given if given.is_absolute() else base / given
@@ -232,7 +233,7 @@ class PlaybookConfig(_Frozen):
                 f"relative to the config file's folder: write {key} = {fix!r}"
             )
         raise ConfigError(
-            f"[data] {key} = {text!r}: {os.path.normpath(path)} does not exist"
+            f"[{table}] {key} = {text!r}: {os.path.normpath(path)} does not exist"
             + (f" (relative to the config file's folder {base})" if not given.is_absolute() else "")
             + (hint or "; check the path")
         )
@@ -252,6 +253,18 @@ class PlaybookConfig(_Frozen):
         if request.cache_dir:
             data["data"]["cache_dir"] = request.cache_dir
         return data
+
+    def component_params(
+        self, kind: str, name: str, component: ComponentConfig, table: str
+    ) -> dict[str, Any]:
+        """``component``'s parameters with its path parameters resolved against the config's folder."""
+        from trading_playbook.registry import component_path_params
+
+        params = dict(component.params())
+        for key in component_path_params(kind, name):  # type: ignore[arg-type]
+            if isinstance(params.get(key), str):
+                params[key] = str(self.resolve_path(params[key], key, table))
+        return params
 
     def sleeve_configs(self) -> tuple[SleeveConfig, ...]:
         """The sleeves with weights and slots resolved (a plain config is one sleeve of weight 1)."""

@@ -31,7 +31,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from trading_playbook.config import PlaybookConfig
+from trading_playbook.config import PlaybookConfig, SleeveConfig
 from trading_playbook.core.errors import ConfigError, SimulationError
 from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel, compute_metrics
 from trading_playbook.core.panel import Panel, bars_to_panel
@@ -137,6 +137,15 @@ def load_data(
     return ws
 
 
+def build_scanner(cfg: PlaybookConfig, sleeve: SleeveConfig) -> Any:
+    """The scanner of one sleeve, built through the registry (path parameters relative to the config)."""
+    from trading_playbook import registry
+
+    name = sleeve.scanner.name or "daily_breakout"
+    table = "scanner" if sleeve.name == "main" and not cfg.sleeves else f"sleeves.{sleeve.name}.scanner"
+    return registry.get_scanner(name, **cfg.component_params("scanner", name, sleeve.scanner, table))
+
+
 def build_sleeves(cfg: PlaybookConfig) -> list[SleeveSpec]:
     """Scanner, exit and sizer objects of every sleeve, built through the registry, each sleeve
     resolved once (:class:`SleeveSpec` records whether its scanner is vectorised, whether its exit
@@ -146,7 +155,7 @@ def build_sleeves(cfg: PlaybookConfig) -> list[SleeveSpec]:
 
     sleeves = []
     for sc in cfg.sleeve_configs():
-        scanner = registry.get_scanner(sc.scanner.name or "daily_breakout", **sc.scanner.params())
+        scanner = build_scanner(cfg, sc)
         if sc.exit.rules is not None:
             exit_strategy = exit_spec_from_config(
                 sc.exit.name, [dict(r) for r in sc.exit.rules], sc.exit.params()

@@ -70,6 +70,7 @@ class ComponentInfo:
     description: str = ""
     source: str = "built-in"
     params: dict[str, Any] | None = None  # name -> default; None: read from the factory's signature
+    path_params: tuple[str, ...] = ()  # parameters naming a file or folder (relative to the config file)
     _factory: Callable[..., Any] | None = field(default=None, repr=False)
 
     def load(self) -> Callable[..., Any]:
@@ -109,13 +110,21 @@ def _register(kind: ComponentKind, name: str, info: ComponentInfo) -> None:
     _REGISTRY[kind][name] = info
 
 
-def _decorator(kind: ComponentKind, name: str, description: str) -> Callable[[F], F]:
+def _decorator(
+    kind: ComponentKind, name: str, description: str, path_params: tuple[str, ...] = ()
+) -> Callable[[F], F]:
     def wrap(factory: F) -> F:
         _register(
             kind,
             name,
             ComponentInfo(
-                kind, name, loader=lambda: factory, description=description, source="user", _factory=factory
+                kind,
+                name,
+                loader=lambda: factory,
+                description=description,
+                source="user",
+                path_params=tuple(path_params),
+                _factory=factory,
             ),
         )
         return factory
@@ -123,9 +132,15 @@ def _decorator(kind: ComponentKind, name: str, description: str) -> Callable[[F]
     return wrap
 
 
-def register_scanner(name: str, *, description: str = "") -> Callable[[F], F]:
-    """Register a scanner factory (a class with ``scan_for_setups`` and/or ``scan``) under ``name``."""
-    return _decorator("scanner", name, description)
+def register_scanner(
+    name: str, *, description: str = "", path_params: tuple[str, ...] = ()
+) -> Callable[[F], F]:
+    """Register a scanner factory (a class with ``scan_for_setups`` and/or ``scan``) under ``name``.
+
+    ``path_params`` names the parameters that are paths: a config's relative value is resolved against
+    the config file's folder, like ``[data] path``.
+    """
+    return _decorator("scanner", name, description, path_params)
 
 
 def register_exit_strategy(name: str, *, description: str = "") -> Callable[[F], F]:
@@ -293,6 +308,7 @@ def _register_builtins() -> None:
             "ml_score",
             loader=_lazy("trading_playbook.ml.scanner", "MLScoreScanner"),
             description="A base scanner's setups ranked or filtered by models from 'playbook ml train'",
+            path_params=("models",),
         ),
     )
     for name, factory in NAMED_EXITS.items():
@@ -329,6 +345,11 @@ def component_parameters(kind: ComponentKind, name: str) -> set[str] | None:
 def component_defaults(kind: ComponentKind, name: str) -> dict[str, Any]:
     """Parameter names and defaults of the component ``name`` (``"(required)"`` when there is none)."""
     return _lookup(kind, name).parameters()
+
+
+def component_path_params(kind: ComponentKind, name: str) -> tuple[str, ...]:
+    """The parameters of component ``name`` that name a file or folder (resolved against the config)."""
+    return _lookup(kind, name).path_params
 
 
 def component_factory(kind: ComponentKind, name: str) -> Callable[..., Any]:

@@ -113,6 +113,21 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("ml dataset", ("{tmp}/strict.toml", "--out", "{tmp}/mld"), "portfolio.max_positions"),
     BadInput("ml train", (GOOD, "--train", "3q", "--out", "{tmp}/mlt"), "duration '3q'"),
     BadInput("ml train", (GOOD, "--models", "forest", "--out", "{tmp}/mlt"), "unknown ['forest']"),
+    # paper accounts
+    BadInput("paper init", (GOOD, "--account", "bad-name"), "account name 'bad-name' is not valid"),
+    BadInput("paper init", ("{tmp}/strict.toml", "--account", "x"), "portfolio.max_positions"),
+    BadInput("paper init", (GOOD, "--account", "x", "--broker", "ib"), "unknown broker 'ib'"),
+    BadInput("paper step", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper status", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper history", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper run", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper drift", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper replay", ("{tmp}/strict.toml", "--out", "{tmp}/rp"), "portfolio.max_positions"),
+    BadInput(
+        "paper replay",
+        (GOOD, "--out", "{tmp}/rp", "--start", "1990-01-01", "--end", "1990-12-31"),
+        "the data covers",
+    ),
 ]
 
 

@@ -32,16 +32,25 @@ runner = CliRunner()
 N_SYMBOLS = 12
 
 # Runs `playbook data ingest ...` in a child process whose 4th file write (and every later one)
-# writes half a temp file and hangs, as a process killed mid-write would leave it.
+# writes half a temp file and hangs, as a process killed mid-write would leave it. The marker that
+# tells the test to kill is written once the first three symbols are wholly stored (file and catalog
+# row): the ingest writes on several threads, and killing earlier would race their catalog commits.
 KILLED_INGEST = textwrap.dedent(
     """
     import os, sys, threading, time
     from trading_playbook.data import cache as cache_module
 
     real = cache_module._atomic_write
+    real_symbol = cache_module.BarCache._write_symbol
     marker = sys.argv[1]
     calls = []
+    stored = []
     lock = threading.Lock()
+
+    def counted(self, *args, **kwargs):
+        real_symbol(self, *args, **kwargs)
+        with lock:
+            stored.append(1)
 
     def hanging(path, data):
         with lock:
@@ -51,10 +60,14 @@ KILLED_INGEST = textwrap.dedent(
             return real(path, data)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.deadbeef.tmp")
         tmp.write_bytes(data[: len(data) // 2])
+        deadline = time.monotonic() + 120
+        while len(stored) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
         open(marker, "w").write("stuck")
         time.sleep(600)
 
     cache_module._atomic_write = hanging
+    cache_module.BarCache._write_symbol = counted
     sys.argv = ["playbook", *sys.argv[2:]]
     from trading_playbook.cli import main
     main()

@@ -178,9 +178,8 @@ def test_a_run_that_would_need_a_later_model_fails_loudly(trained: tuple[Path, P
     with pytest.raises(SimulationError, match="may only use a model trained before it"):
         run_backtest(cfg, start="2013-06-03", metrics=False)
     path = out / "ml_scored.toml"
-    path.write_text(
-        CONFIG.split("[scanner]")[0]
-        + f'[scanner]\nname = "ml_score"\nmodels = "{out / "models"}"\nmodel = "hgb"\n'
+    path.write_text(  # a relative models folder is found from the config file's folder
+        CONFIG.split("[scanner]")[0] + '[scanner]\nname = "ml_score"\nmodels = "models"\nmodel = "hgb"\n'
     )
     done = _playbook("backtest", str(path), "--start", "2013-06-03", "--out", str(out / "bt"))
     assert done.returncode == 1

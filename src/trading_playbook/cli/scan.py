@@ -22,15 +22,9 @@ from trading_playbook.core.types import Setup
 
 def _scanners(cfg: Any) -> list[tuple[str, Any]]:
     """(sleeve name, scanner) pairs of the config: one for a plain config, one per sleeve otherwise."""
-    from trading_playbook.registry import get_scanner
+    from trading_playbook.engine import build_scanner
 
-    if not getattr(cfg, "sleeves", ()) and hasattr(cfg, "build_scanner"):
-        return [("main", cfg.build_scanner())]
-    out = []
-    for sleeve in cfg.sleeve_configs():
-        name = sleeve.scanner.name or "daily_breakout"
-        out.append((sleeve.name, get_scanner(name, **sleeve.scanner.params())))
-    return out
+    return [(sleeve.name, build_scanner(cfg, sleeve)) for sleeve in cfg.sleeve_configs()]
 
 
 def setups_for_session(scanner: Any, panel: Panel, date: Any) -> list[Setup]:
