@@ -129,15 +129,16 @@ def _ffill(values: np.ndarray) -> np.ndarray:
 
 
 def _equal_weight_curve(close: np.ndarray) -> np.ndarray:
+    from trading_playbook.core._benchmark_nb import equal_weight_growth_nb
+
     start = close[0]
-    held = np.isfinite(start) & (start > 0)
-    if not held.any():
+    held = np.flatnonzero(np.isfinite(start) & (start > 0))
+    if not held.size:
         return np.full(close.shape[0], np.nan)
-    growth = _ffill(close[:, held]) / start[held]
     # symbols summed one after the other for each session (a column-major mean): numpy's pairwise sum
     # along a row depends on the memory alignment of the array, so the last digit could change from
     # one load of the same data to the next
-    return np.asarray(np.asfortranarray(growth).mean(axis=1), dtype=np.float64)
+    return equal_weight_growth_nb(np.ascontiguousarray(close, dtype=np.float64), held)
 
 
 # ---------------------------------------------------------------------------------------- helpers
