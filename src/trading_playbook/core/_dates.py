@@ -33,7 +33,8 @@ def to_day(value: Any) -> np.datetime64:
     if isinstance(value, np.datetime64):
         if np.isnat(value):
             raise ValueError(f"{value!r} is not a date")
-        return value.astype("datetime64[D]")
+        day: np.datetime64 = value.astype("datetime64[D]")
+        return day
     if isinstance(value, dt.datetime):
         return np.datetime64(value.date(), "D")
     if isinstance(value, dt.date):
@@ -51,6 +52,6 @@ def to_day(value: Any) -> np.datetime64:
     import pandas as pd  # anything else: pandas' parser, as before (rare: no run needs it)
 
     stamp = pd.Timestamp(value)
-    if stamp is pd.NaT:
+    if pd.isna(stamp):
         raise ValueError(f"{value!r} is not a date")
     return np.datetime64(stamp.date(), "D")
