@@ -210,13 +210,18 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
     bars, info = load_arrays(request, progress=progress)
     if len(bars) == 0:
         raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
-    panel = panel_from_arrays(bars.codes, bars.symbols, bars.day, bars.values, request.adjustment)
+    rows = len(bars)
+    # the bars are handed over: each column leaves memory once it is in the panel's grid
+    panel = panel_from_arrays(
+        bars.codes, bars.symbols, bars.day, bars.values, request.adjustment, consume=True
+    )
+    del bars
     checksums = info.pop("checksums", None)
     info.update(
         symbols=panel.n_symbols,
         first_session=str(panel.sessions[0]),
         last_session=str(panel.sessions[-1]),
-        rows=len(bars),
+        rows=rows,
         adjustment=request.adjustment,
         fingerprint=checksums or panel.fingerprint,
     )
