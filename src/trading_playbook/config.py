@@ -1,8 +1,10 @@
 """The TOML configuration: frozen, validated pydantic models.
 
 A config file has the tables ``[data]``, ``[scanner]``, ``[exit]``, ``[sizer]``, ``[portfolio]``,
-``[report]`` and ``[backtest]``; a multi-strategy portfolio replaces ``[scanner]``/``[exit]``/``[sizer]``
-by ``[[sleeves]]`` entries that each carry their own. An unknown key is an error that names the key
+``[report]``, ``[backtest]``, optionally ``[universe]`` (a point-in-time universe), ``[broker]`` (how a
+paper or live account reaches Alpaca) and ``[live]`` (the hard limits of a live account); a multi-strategy
+portfolio replaces ``[scanner]``/``[exit]``/``[sizer]`` by ``[[sleeves]]`` entries that each carry their
+own. An unknown key is an error that names the key
 and the closest valid one. Component tables (scanner, exit, sizer) accept the component's own
 parameters by name; they are checked against the registered component's signature and types.
 
@@ -57,12 +59,15 @@ from trading_playbook.ml.settings import MLConfig
 
 __all__ = [
     "BacktestConfig",
+    "BrokerConfig",
     "ComponentConfig",
     "DataConfig",
+    "LiveConfig",
     "PlaybookConfig",
     "PortfolioConfig",
     "ReportConfig",
     "SleeveConfig",
+    "UniverseConfig",
     "load_config",
     "parse_config",
 ]
@@ -138,6 +143,63 @@ class ReportConfig(_Frozen):
     title: Str | None = None
 
 
+class BrokerConfig(_Frozen):
+    """``[broker]``: where a paper or live account reaches Alpaca (see ``data.alpaca_settings``).
+
+    Each URL defaults to its conventional environment variable (``APCA_API_BASE_URL``,
+    ``APCA_API_STREAM_URL``, ``APCA_API_DATA_STREAM_URL``), else to Alpaca's. Keys are never set here:
+    they come from the environment only.
+    """
+
+    trading_url: Str | None = None
+    trading_stream_url: Str | None = None
+    data_stream_url: Str | None = None
+    opg_fallback: Literal["day", "skip"] = "day"  # an opg order that expired unfilled
+    decide_minutes_before_close: Float = Field(default=15.0, gt=10.0, le=120.0)  # cls orders close at -10
+    fill_wait_seconds: Float = Field(default=60.0, ge=0.0, le=3600.0)
+    close_wait_seconds: Float = Field(default=300.0, ge=0.0, le=7200.0)
+
+    def endpoint_settings(self, data_url: str | None = None) -> dict[str, str | None]:
+        """The four endpoint settings as ``data.alpaca_settings.resolve_endpoints`` takes them."""
+        return {
+            "trading_url": self.trading_url,
+            "data_url": data_url,
+            "trading_stream_url": self.trading_stream_url,
+            "data_stream_url": self.data_stream_url,
+        }
+
+
+class LiveConfig(_Frozen):
+    """``[live]``: hard limits a live Alpaca account must have (all required; dollars).
+
+    ``max_order_value``: the largest entry order (shares x last close); ``max_exposure``: positions plus
+    pending entries at last prices; ``max_orders_per_day``: entry orders sent per session;
+    ``max_daily_loss``: the loss since the previous close (Alpaca's ``last_equity - equity``) at which
+    open entries are cancelled and no new ones are sent.
+    """
+
+    max_order_value: Float = Field(gt=0)
+    max_exposure: Float = Field(gt=0)
+    max_orders_per_day: Int = Field(ge=1)
+    max_daily_loss: Float = Field(gt=0)
+
+
+class UniverseConfig(_Frozen):
+    """``[universe]``: a point-in-time universe (:mod:`trading_playbook.core.universe`).
+
+    ``membership`` is a membership CSV (``ticker,start_date,end_date[,data_symbol]``, relative to the
+    config file's folder) or the name of a universe registered with ``playbook data universe add``.
+    ``policy``: ``hold`` (a stock that leaves while held exits as usual) or ``exit`` (sold at the close
+    of its last member day, reason UNIVERSE_EXIT). A price series with bars in member stays more than
+    ``reuse_gap_days`` apart is cut in two (``reused_tickers = "split"``) or refused (``"refuse"``).
+    """
+
+    membership: Str
+    policy: Literal["hold", "exit"] = "hold"
+    reused_tickers: Literal["split", "refuse"] = "split"
+    reuse_gap_days: Int = Field(default=365, ge=1)
+
+
 class SleeveConfig(_Frozen):
     """``[[sleeves]]``: one strategy of a multi-strategy portfolio sharing the capital pool."""
 
@@ -159,8 +221,11 @@ class PlaybookConfig(_Frozen):
     sizer: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="percent_equity"))
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    live: LiveConfig | None = None
     sleeves: tuple[SleeveConfig, ...] = ()
     ml: MLConfig | None = None  # [ml]: learned setup scoring (trading_playbook.ml)
+    universe: UniverseConfig | None = None  # [universe]: trade a symbol only while it is a member
     name: Str | None = None
     _base_dir: Path | None = PrivateAttr(default=None)  # the config file's folder (relative paths)
 
@@ -181,10 +246,19 @@ class PlaybookConfig(_Frozen):
 
     # ------------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
-        """The full resolved configuration as plain JSON-able data."""
+        """The full resolved configuration as plain JSON-able data.
+
+        Connection settings (``[data] url``, the ``[broker]`` URLs) appear only when set, so a config
+        that does not use them keeps the hash it had before they existed.
+        """
         data = self.model_dump(mode="json")
-        if data.get("ml") is None:
-            data.pop("ml", None)  # configs without [ml] keep the identity (hash) they had
+        if data["data"].get("url") is None:
+            del data["data"]["url"]
+        if data["broker"] == BrokerConfig().model_dump(mode="json"):
+            del data["broker"]
+        for optional in ("live", "ml", "universe"):
+            if data.get(optional) is None:
+                data.pop(optional, None)  # configs without the table keep the identity (hash) they had
         return _normalise(data)
 
     @property
@@ -252,6 +326,10 @@ class PlaybookConfig(_Frozen):
             data["data"]["path"] = request.path
         if request.cache_dir:
             data["data"]["cache_dir"] = request.cache_dir
+        if self.universe is not None and _is_membership_path(self.universe.membership):
+            base = self._base_dir or Path.cwd()
+            given = Path(self.universe.membership).expanduser()
+            data["universe"]["membership"] = os.path.normpath(given if given.is_absolute() else base / given)
         return data
 
     def component_params(
@@ -295,6 +373,12 @@ class PlaybookConfig(_Frozen):
                 )
             )
         return tuple(out)
+
+
+def _is_membership_path(spec: str) -> bool:
+    from trading_playbook.data.universe import is_path
+
+    return is_path(spec)
 
 
 # ---------------------------------------------------------------------- loading

@@ -40,6 +40,7 @@ from trading_playbook.core.simulate.settings import (
     PortfolioSettings,
     PreparedScanner,
     SleeveSpec,
+    check_windows,
     scanner_cache_key,
 )
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
@@ -132,7 +133,22 @@ def load_data(
     if symbols:
         request = replace(request, symbols=tuple(s.upper() for s in symbols))
     panel, info = load_panel(request, progress=progress)
-    ws = Workspace(panel=panel, info=dict(info))
+    info = dict(info)
+    if cfg.universe is not None:  # a point-in-time universe: membership rides on the panel
+        from trading_playbook.data.universe import apply_universe
+
+        u = cfg.universe
+        panel, info["coverage"], named = apply_universe(
+            panel,
+            membership=u.membership,
+            policy=u.policy,
+            reused_tickers=u.reused_tickers,
+            reuse_gap_days=u.reuse_gap_days,
+            base_dir=cfg.base_dir,
+            cache_dir=request.cache_dir,
+        )
+        info.update(named)
+    ws = Workspace(panel=panel, info=info)
     ws.timings["load"] = time.perf_counter() - t0
     return ws
 
@@ -217,10 +233,7 @@ def simulate(
     """Run one engine on ``panel`` cut after ``end`` (no data after ``end`` is visible)."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use 'fast' or 'reference'")
-    for sleeve in sleeves:  # e.g. ml_score: a run must not need a model trained after its start
-        check = getattr(sleeve.scanner, "check_window", None)
-        if callable(check):
-            check(panel.sessions[start], panel.sessions[end])
+    check_windows(sleeves, panel.sessions[start], panel.sessions[end])  # e.g. ml_score's model cutoffs
     cut = panel.truncate(end)
     if engine == "reference":
         from trading_playbook.core.simulate.reference import run_reference
@@ -314,7 +327,10 @@ def with_metrics(
     if benchmark is None:
         benchmark = benchmark_for(cfg, panel, lo, hi)
     warn = cfg.report.survivorship_warning
-    if warn is None:
+    coverage = result.data.get("coverage") if isinstance(result.data, dict) else None
+    if warn is None and isinstance(coverage, dict):  # a universe was given: measured, not guessed
+        warn = float(coverage["unseen_share"]) > SURVIVORSHIP_UNSEEN_SHARE
+    elif warn is None:
         warn = survivorship_suspected(panel, lo, hi, cfg.data.source)
     metrics = compute_metrics(
         result,
@@ -324,6 +340,11 @@ def with_metrics(
         seed=cfg.report.bootstrap_seed,
     )
     return replace(result, metrics=metrics, timings=dict(result.timings))
+
+
+#: With a point-in-time universe, the survivorship warning is shown when more than this share of the
+#: member-days of the run had no bar (members the run could not see: mostly delisted stocks).
+SURVIVORSHIP_UNSEEN_SHARE = 0.01
 
 
 def survivorship_suspected(panel: Panel, lo: int, hi: int, source: str) -> bool:
@@ -354,6 +375,14 @@ def _data_info(ws: Workspace, panel: Panel, lo: int, hi: int) -> dict[str, Any]:
     )
     if not info.get("fingerprint"):
         info["fingerprint"] = panel.fingerprint
+    covered = ws.info.get("coverage")
+    if covered is not None:
+        from trading_playbook.data.universe import coverage_block
+
+        days = covered.sessions
+        first = int(np.searchsorted(days, panel.sessions[lo].astype("datetime64[D]"), side="left"))
+        last = int(np.searchsorted(days, panel.sessions[hi].astype("datetime64[D]"), side="right")) - 1
+        info["coverage"] = coverage_block(covered.window(first, last), ws.info)
     return info
 
 

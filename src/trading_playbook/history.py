@@ -7,7 +7,10 @@ is one, the engine, the output folder, the timings, the headline metrics and the
 (zlib-compressed), so ``playbook report ID`` re-renders the reports without the output folder.
 
 Public API: :func:`record_run`, :func:`list_runs`, :func:`get_run`, :func:`load_document`,
-:func:`compare_runs`, :func:`registry_path`.
+:func:`compare_runs`, :func:`registry_path`; research outputs (``playbook optimize`` / ``walk-forward``
+folders) are listed in the same file by :func:`record_research`, :func:`list_research`,
+:func:`get_research`. The readers take ``readonly=True`` to open the file read-only (``mode=ro``; the
+web dashboard never writes).
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ from trading_playbook.core.types import RunResult
 
 __all__ = [
     "HEADLINE_METRICS",
+    "ResearchRecord",
     "RunRecord",
     "compare_runs",
+    "get_research",
     "get_run",
+    "list_research",
     "list_runs",
     "load_document",
+    "record_research",
     "record_run",
     "registry_path",
 ]
@@ -74,6 +81,13 @@ CREATE TABLE IF NOT EXISTS runs (
     result_json_z BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
+CREATE TABLE IF NOT EXISTS research (
+    research_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    out_dir TEXT NOT NULL,
+    summary_json TEXT NOT NULL
+);
 """
 
 
@@ -112,8 +126,12 @@ def registry_path(home: Path | None = None) -> Path:
 
 
 @contextmanager
-def _connect(path: Path | None) -> Iterator[sqlite3.Connection]:
+def _connect(path: Path | None, readonly: bool = False) -> Iterator[sqlite3.Connection]:
     db = path or registry_path()
+    if readonly:
+        with _connect_readonly(db) as conn:
+            yield conn
+        return
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(db, timeout=30)) as conn:
@@ -124,6 +142,32 @@ def _connect(path: Path | None) -> Iterator[sqlite3.Connection]:
         raise RegistryError(
             f"run registry {db} is unusable: {exc}; move it aside to start a new one"
         ) from exc
+
+
+@contextmanager
+def _connect_readonly(db: Path) -> Iterator[sqlite3.Connection]:
+    """The registry opened read-only (``mode=ro``): nothing is created, migrated or written."""
+    if not db.is_file():
+        raise RegistryError(f"no run registry at {db} yet; run `playbook backtest CONFIG.toml` first")
+    try:
+        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as conn:
+            yield conn
+    except sqlite3.Error as exc:
+        raise RegistryError(f"run registry {db} cannot be read: {exc}") from exc
+
+
+try:  # a stored document is several MB for 10,000 trades; orjson parses it twice as fast
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson comes with the web extra
+    _fast_loads = json.loads
+
+
+def _loads(data: bytes | str) -> Any:
+    """JSON text to values: orjson when installed, the standard parser for what orjson refuses (NaN)."""
+    try:
+        return _fast_loads(data)
+    except ValueError:
+        return json.loads(data)
 
 
 def _package_version() -> str:
@@ -232,24 +276,26 @@ def _record(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
         run_id=row["run_id"],
         created_at=row["created_at"],
-        config=json.loads(row["config_json"]),
+        config=_loads(row["config_json"]),
         config_hash=row["config_hash"],
         data_fingerprint=row["data_fingerprint"],
         package_version=row["package_version"],
         git_commit=row["git_commit"],
         engine=row["engine"],
         out_dir=row["out_dir"],
-        timings=json.loads(row["timings_json"]),
-        metrics=json.loads(row["metrics_json"]),
+        timings=_loads(row["timings_json"]),
+        metrics=_loads(row["metrics_json"]),
     )
 
 
 _COLUMNS = "run_id, created_at, config_json, config_hash, data_fingerprint, package_version, git_commit, engine, out_dir, timings_json, metrics_json"
 
 
-def list_runs(*, limit: int | None = None, db_path: Path | None = None) -> list[RunRecord]:
+def list_runs(
+    *, limit: int | None = None, db_path: Path | None = None, readonly: bool = False
+) -> list[RunRecord]:
     """Recorded runs, newest first."""
-    with _connect(db_path) as conn:
+    with _connect(db_path, readonly) as conn:
         conn.row_factory = sqlite3.Row
         sql = f"SELECT {_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC"
         rows = conn.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ()).fetchall()
@@ -278,22 +324,22 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def get_run(run_id: str, *, db_path: Path | None = None) -> RunRecord:
+def get_run(run_id: str, *, db_path: Path | None = None, readonly: bool = False) -> RunRecord:
     """One recorded run by id (or a unique prefix, or its six-character suffix)."""
-    with _connect(db_path) as conn:
+    with _connect(db_path, readonly) as conn:
         conn.row_factory = sqlite3.Row
         full = _resolve_id(conn, run_id)
         row = conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE run_id = ?", (full,)).fetchone()
     return _record(row)
 
 
-def load_document(run_id: str, *, db_path: Path | None = None) -> dict[str, Any]:
+def load_document(run_id: str, *, db_path: Path | None = None, readonly: bool = False) -> dict[str, Any]:
     """The stored ``result.json`` document of a run."""
-    with _connect(db_path) as conn:
+    with _connect(db_path, readonly) as conn:
         full = _resolve_id(conn, run_id)
         blob = conn.execute("SELECT result_json_z FROM runs WHERE run_id = ?", (full,)).fetchone()[0]
     try:
-        doc = json.loads(zlib.decompress(blob).decode("utf-8"))
+        doc = _loads(zlib.decompress(blob))
     except (zlib.error, ValueError) as exc:
         raise RegistryError(f"the stored result of run {full} is corrupt: {exc}") from exc
     return doc  # type: ignore[no-any-return]
@@ -315,3 +361,61 @@ def compare_runs(
         ),
     )
     return records, rows
+
+
+# ------------------------------------------------------------------------------------ research outputs
+
+
+@dataclass(frozen=True)
+class ResearchRecord:
+    """One recorded research output: ``kind`` is ``optimize`` or ``walk-forward``; ``summary`` holds
+    the headline figures (what the command printed) and ``out_dir`` the folder of its report files."""
+
+    research_id: str
+    created_at: str
+    kind: str
+    out_dir: str
+    summary: dict[str, Any]
+
+
+def record_research(
+    kind: str, out_dir: Path, summary: Mapping[str, Any], *, db_path: Path | None = None
+) -> str:
+    """Record a finished optimisation or walk-forward (its output folder) and return its id."""
+    from trading_playbook.reports import utc_now
+
+    created_at = utc_now()
+    research_id = _new_run_id(created_at)
+    text = json.dumps(summary, sort_keys=True, default=str)
+    with _connect(db_path) as conn:
+        conn.execute(
+            "INSERT INTO research VALUES (?, ?, ?, ?, ?)",
+            (research_id, created_at, kind, str(Path(out_dir).resolve()), text),
+        )
+    return research_id
+
+
+def _research(row: tuple[Any, ...]) -> ResearchRecord:
+    return ResearchRecord(row[0], row[1], row[2], row[3], json.loads(row[4]))
+
+
+def list_research(*, db_path: Path | None = None, readonly: bool = False) -> list[ResearchRecord]:
+    """Recorded research outputs, newest first (none in a registry older than the research table)."""
+    with _connect(db_path, readonly) as conn:
+        try:
+            rows = conn.execute("SELECT * FROM research ORDER BY created_at DESC, rowid DESC").fetchall()
+        except sqlite3.OperationalError:  # read-only registry written before the table existed
+            return []
+    return [_research(r) for r in rows]
+
+
+def get_research(research_id: str, *, db_path: Path | None = None, readonly: bool = False) -> ResearchRecord:
+    """One recorded research output by its exact id."""
+    with _connect(db_path, readonly) as conn:
+        try:
+            row = conn.execute("SELECT * FROM research WHERE research_id = ?", (research_id,)).fetchone()
+        except sqlite3.OperationalError:
+            row = None
+    if row is None:
+        raise RegistryError(f"no recorded research output {research_id!r}")
+    return _research(row)

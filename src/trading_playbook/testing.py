@@ -11,6 +11,7 @@ hypothesis; ``tests/conftest.py`` wraps these in fixtures and strategies.
 - :func:`random_walks`, :func:`walk_panel`: trending walks with tight stretches (bases and breakouts).
 - :func:`setup_table`, :class:`TableScanner`, :class:`ScriptScanner`, :class:`RandomSetups`:
   vectorised test scanners (fixed tables, hand-written scripts, seeded random setups).
+- :func:`random_membership`: seeded random membership stays of a panel's symbols (universe tests).
 - :func:`shared_data_path`: the shared S&P 500 file, if this checkout has one beside it.
 """
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.types import SetupTable
+from trading_playbook.core.universe import Membership
 
 __all__ = [
     "RandomSetups",
@@ -34,6 +36,7 @@ __all__ = [
     "day",
     "flat",
     "make_panel",
+    "random_membership",
     "random_ohlc_panel",
     "random_walks",
     "setup_table",
@@ -209,6 +212,35 @@ def walk_panel(
         volume=volume * nan,
         raw_close=close * nan * raw_scale,
         available=available,
+    )
+
+
+def random_membership(rng: np.random.Generator, panel: Panel, max_stays: int = 3) -> Membership:
+    """Up to ``max_stays`` non-overlapping random stays per symbol over the panel's sessions (some
+    open-ended, some starting before the panel), for point-in-time universe tests."""
+    first = panel.sessions[0].astype("datetime64[D]")
+    n = panel.n_sessions
+    tickers, starts, ends = [], [], []
+    for symbol in panel.symbols:
+        cursor = int(rng.integers(-3, n // 3))
+        for _ in range(int(rng.integers(0, max_stays + 1))):
+            length = int(rng.integers(1, max(2, n // 2)))
+            tickers.append(symbol)
+            starts.append(first + np.timedelta64(cursor, "D"))
+            end = cursor + length - 1
+            ends.append(np.datetime64("NaT", "D") if rng.random() < 0.2 else first + np.timedelta64(end, "D"))
+            if np.isnat(ends[-1]):
+                break
+            cursor = end + 1 + int(rng.integers(1, max(2, n // 4)))
+    count = len(tickers)
+    return Membership(
+        ticker=tuple(tickers),
+        start=np.array(starts, dtype="datetime64[D]"),
+        end=np.array(ends, dtype="datetime64[D]"),
+        data_symbol=tuple(tickers),
+        explicit=np.zeros(count, dtype=bool),
+        line=np.arange(2, count + 2, dtype=np.int64),
+        source="<random membership>",
     )
 
 

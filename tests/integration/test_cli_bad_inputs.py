@@ -65,6 +65,17 @@ BAD_INPUTS: list[BadInput] = [
         ),
         "1 of 6 expected symbol(s) missing: SYN001",
     ),
+    # point-in-time universes
+    BadInput("data universe add", ("sp500", "{tmp}/nope.csv"), "does not exist"),
+    BadInput(
+        "data universe add", ("sp500", "{tmp}/overlap.csv"), "lines 2 and 3: ticker AAA has overlapping"
+    ),
+    BadInput("data universe add", ("S&P", "{tmp}/members.csv"), "universe name 'S&P' is not valid"),
+    BadInput("data universe list", ("--cache-dir", "{tmp}/afile"), "cannot use"),
+    BadInput("data universe show", ("nope",), "no universe named 'nope' is registered"),
+    BadInput("data universe remove", ("nope",), "no universe named 'nope' is registered"),
+    BadInput("backtest", ("{tmp}/unknown_universe.toml",), "no universe named 'sp400' is registered"),
+    BadInput("backtest", ("{tmp}/bad_universe.toml",), "end_date 2014-01-01 is before start_date 2015-01-01"),
     # scanning and backtesting
     BadInput("scan", (GOOD, "--date", "2014-01-10"), "too little history to scan 2014-01-10"),
     BadInput("scan", (GOOD, "--date", "1990-01-02"), "1990-01-02"),
@@ -109,6 +120,18 @@ BAD_INPUTS: list[BadInput] = [
     BadInput(
         "walk-forward", (GOOD, "--param", "scanner.preset=loose", *OPT), "unknown daily_breakout preset"
     ),
+    # paper accounts
+    BadInput("paper init", ("{tmp}/nope.toml", "--account", "a"), "does not exist"),
+    BadInput("paper init", (GOOD, "--account", "a1", "--broker", "alpaca"), "ALPACA_API_KEY"),
+    BadInput("paper init", (GOOD, "--account", "a2", "--live"), "--live applies to --broker alpaca only"),
+    BadInput("paper step", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper status", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper history", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper drift", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper run", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper reconcile", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper halt", ("--account", "nope"), "no paper account 'nope'"),
+    BadInput("paper replay", ("{tmp}/nope.toml", "--out", "{tmp}/rp"), "does not exist"),
     # learned setup scoring
     BadInput("ml dataset", ("{tmp}/strict.toml", "--out", "{tmp}/mld"), "portfolio.max_positions"),
     BadInput("ml train", (GOOD, "--train", "3q", "--out", "{tmp}/mlt"), "duration '3q'"),
@@ -117,17 +140,16 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("paper init", (GOOD, "--account", "bad-name"), "account name 'bad-name' is not valid"),
     BadInput("paper init", ("{tmp}/strict.toml", "--account", "x"), "portfolio.max_positions"),
     BadInput("paper init", (GOOD, "--account", "x", "--broker", "ib"), "unknown broker 'ib'"),
-    BadInput("paper step", ("--account", "nope"), "no paper account 'nope'"),
-    BadInput("paper status", ("--account", "nope"), "no paper account 'nope'"),
-    BadInput("paper history", ("--account", "nope"), "no paper account 'nope'"),
-    BadInput("paper run", ("--account", "nope"), "no paper account 'nope'"),
-    BadInput("paper drift", ("--account", "nope"), "no paper account 'nope'"),
     BadInput("paper replay", ("{tmp}/strict.toml", "--out", "{tmp}/rp"), "portfolio.max_positions"),
     BadInput(
         "paper replay",
         (GOOD, "--out", "{tmp}/rp", "--start", "1990-01-01", "--end", "1990-12-31"),
         "the data covers",
     ),
+    # the dashboard
+    BadInput("serve", ("--host", "0.0.0.0"), "refusing to serve on 0.0.0.0 without an access token"),
+    BadInput("serve", ("--host", "0.0.0.0", "--token", "short"), "use at least 16"),
+    BadInput("serve", ("--port", "0"), "Invalid value for '--port'"),
 ]
 
 
@@ -173,6 +195,13 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "broken.toml").write_text("[data\nsource = 1\n")
     (tmp / "lost.toml").write_text('[data]\nsource = "file"\npath = "nowhere/bars.parquet"\n')
     (tmp / "inf.toml").write_text('[data]\nsource = "file"\npath = "inf.parquet"\n')
+    (tmp / "members.csv").write_text("ticker,start_date,end_date\nSYN000,2014-01-01,\n")
+    (tmp / "overlap.csv").write_text(
+        "ticker,start_date,end_date\nAAA,2014-01-01,2015-01-01\nAAA,2014-06-01,\n"
+    )
+    (tmp / "reversed.csv").write_text("ticker,start_date,end_date\nAAA,2015-01-01,2014-01-01\n")
+    (tmp / "unknown_universe.toml").write_text(good + '[universe]\nmembership = "sp400"\n')
+    (tmp / "bad_universe.toml").write_text(good + '[universe]\nmembership = "reversed.csv"\n')
     from typer.testing import CliRunner
 
     from trading_playbook.data import BarCache
@@ -190,7 +219,13 @@ def test_bad_input_is_a_message_not_a_traceback(case: BadInput, workdir: Path, c
     monkeypatch.setenv("PLAYBOOK_HOME", str(workdir / "home"))
     monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(workdir / "default-cache"))
     monkeypatch.setenv("COLUMNS", "250")
-    for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+    for name in (
+        "ALPACA_API_KEY",
+        "ALPACA_SECRET_KEY",
+        "APCA_API_KEY_ID",
+        "APCA_API_SECRET_KEY",
+        "PLAYBOOK_SERVE_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     args = [a.format(tmp=workdir, cache=workdir / "cache") for a in case.args]
     monkeypatch.setattr(sys, "argv", ["playbook", *case.command.split(), *args])

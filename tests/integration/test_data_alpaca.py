@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
+from fakes.alpaca import KEY, SECRET, FakeAlpaca, HttpFault
 from trading_playbook.core.errors import SourceError
 from trading_playbook.data import AlpacaSource, BarCache, DataRequest, fill_cache, load_panel
 
-from .data_alpaca_server import KEY, SECRET, FakeAlpaca, Server
 from .data_fixtures import shared_slice
 
 
@@ -27,12 +27,12 @@ def fake() -> FakeAlpaca:
     return FakeAlpaca(shared_slice(["AAPL", "MSFT"], "2014-01-01", "2014-12-31"), page_size=50)
 
 
-def source(server: Server, **kw: object) -> AlpacaSource:
+def source(server: FakeAlpaca, **kw: object) -> AlpacaSource:
     return AlpacaSource("iex", base_url=server.url, backoff=0.01, **kw)  # type: ignore[arg-type]
 
 
 def test_pagination_and_split_derivation(fake: FakeAlpaca, keys: None, tmp_path) -> None:
-    with Server(fake) as server:
+    with fake as server:
         bars = source(server).fetch(["AAPL", "MSFT"], "2014-05-01", "2014-07-31")
     # 64 sessions x 2 symbols = 128 bars; pages of 50 -> 3 pages, for raw and for split: 6 requests
     reqs = fake.bar_requests()
@@ -52,7 +52,7 @@ def test_pagination_and_split_derivation(fake: FakeAlpaca, keys: None, tmp_path)
 
 def test_gap_filling_fetches_only_missing_sessions(fake: FakeAlpaca, keys: None, tmp_path) -> None:
     cache = BarCache(tmp_path / "cache")
-    with Server(fake) as server:
+    with fake as server:
         src = source(server)
         first = fill_cache(cache, src, ["AAPL", "MSFT"], "2014-01-01", "2014-03-31")
         n_first = len(fake.bar_requests())
@@ -82,7 +82,7 @@ def test_gap_filling_fetches_only_missing_sessions(fake: FakeAlpaca, keys: None,
 
 def test_split_on_first_missing_session_is_seen(fake: FakeAlpaca, keys: None, tmp_path) -> None:
     cache = BarCache(tmp_path / "cache")
-    with Server(fake) as server:
+    with fake as server:
         src = source(server)
         fill_cache(cache, src, ["AAPL"], "2014-05-01", "2014-06-06")  # last stored: Friday before the split
         fill_cache(cache, src, ["AAPL"], "2014-05-01", "2014-06-30")  # the split day is the first missing one
@@ -93,8 +93,8 @@ def test_split_on_first_missing_session_is_seen(fake: FakeAlpaca, keys: None, tm
 
 
 def test_429_honours_retry_after(fake: FakeAlpaca, keys: None) -> None:
-    fake.script = [(429, 1)]
-    with Server(fake) as server:
+    fake.inject(HttpFault(429, retry_after=1))
+    with fake as server:
         bars = source(server).fetch(["MSFT"], "2014-01-01", "2014-01-31")
     reqs = fake.bar_requests()
     assert len(bars) == 21
@@ -103,17 +103,18 @@ def test_429_honours_retry_after(fake: FakeAlpaca, keys: None) -> None:
 
 
 def test_500_is_retried_with_backoff(fake: FakeAlpaca, keys: None) -> None:
-    fake.script = [(500, None), (503, None)]
-    with Server(fake) as server:
+    fake.inject(HttpFault(500))
+    fake.inject(HttpFault(503))
+    with fake as server:
         bars = source(server).fetch(["MSFT"], "2014-01-01", "2014-01-31")
     assert len(bars) == 21
     assert len(fake.bar_requests()) == 4
 
 
 def test_persistent_500_raises_and_is_logged(fake: FakeAlpaca, keys: None, tmp_path) -> None:
-    fake.script = [(500, None)] * 3
+    fake.inject(HttpFault(500, times=3))
     cache = BarCache(tmp_path / "cache")
-    with Server(fake) as server, pytest.raises(SourceError, match="HTTP 500"):
+    with fake as server, pytest.raises(SourceError, match="HTTP 500"):
         fill_cache(cache, source(server, max_retries=2), ["MSFT"], "2014-01-01", "2014-01-31")
     assert len(fake.bar_requests()) == 3  # first try + 2 retries
     assert cache.catalog.entries() == []
@@ -121,14 +122,14 @@ def test_persistent_500_raises_and_is_logged(fake: FakeAlpaca, keys: None, tmp_p
 
 
 def test_malformed_body_raises(fake: FakeAlpaca, keys: None) -> None:
-    fake.script = [("malformed", None)]
-    with Server(fake) as server, pytest.raises(SourceError, match="malformed"):
+    fake.inject(HttpFault("malformed"))
+    with fake as server, pytest.raises(SourceError, match="malformed"):
         source(server).fetch(["AAPL"], "2014-01-01", "2014-01-31")
 
 
 def test_unknown_symbol_reported(fake: FakeAlpaca, keys: None, tmp_path, monkeypatch) -> None:
     cache = BarCache(tmp_path / "cache")
-    with Server(fake) as server:
+    with fake as server:
         report = fill_cache(cache, source(server), ["AAPL", "ZZZZ"], "2014-01-01", "2014-01-31")
         assert report.missing == ("ZZZZ",)
         assert [e.symbol for e in cache.catalog.entries()] == ["AAPL"]
@@ -146,7 +147,7 @@ def test_unknown_symbol_reported(fake: FakeAlpaca, keys: None, tmp_path, monkeyp
 
 
 def test_load_panel_through_alpaca(fake: FakeAlpaca, keys: None, tmp_path, monkeypatch) -> None:
-    with Server(fake) as server:
+    with fake as server:
         monkeypatch.setenv("PLAYBOOK_ALPACA_DATA_URL", server.url)
         request = DataRequest(
             source="alpaca",
@@ -175,12 +176,13 @@ def test_missing_keys(monkeypatch) -> None:
 
 def test_keys_never_in_logs_or_files(fake: FakeAlpaca, keys: None, tmp_path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    fake.script = [(429, 0), (500, None)]
+    fake.inject(HttpFault(429, retry_after=0))
+    fake.inject(HttpFault(500))
     cache = BarCache(tmp_path / "cache")
-    with Server(fake) as server:
+    with fake as server:
         src = source(server)
         fill_cache(cache, src, ["AAPL", "MSFT"], "2014-01-01", "2014-02-28")
-        fake.script = [(500, None)] * 10
+        fake.inject(HttpFault(500, times=10))
         with pytest.raises(SourceError) as failure:
             fill_cache(cache, source(server, max_retries=1), ["AAPL"], "2014-03-01", "2014-03-31")
     assert all(r.authorized for r in fake.requests)  # the keys did reach the server, in headers
@@ -192,3 +194,30 @@ def test_keys_never_in_logs_or_files(fake: FakeAlpaca, keys: None, tmp_path, cap
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
     time.sleep(0)
+
+
+def test_conventional_key_names_and_the_url_setting(fake: FakeAlpaca, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("ALPACA_API_KEY", raising=False)
+    monkeypatch.delenv("ALPACA_SECRET_KEY", raising=False)
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.setenv("APCA_API_DATA_URL", "http://127.0.0.1:9")  # the [data] url setting wins over it
+    with fake as server:
+        request = DataRequest(
+            source="alpaca",
+            symbols=("MSFT",),
+            start="2014-01-01",
+            end="2014-01-31",
+            cache_dir=str(tmp_path / "c"),
+            url=server.url,
+        )
+        panel, _ = load_panel(request)
+    assert panel.n_symbols == 1 and all(r.authorized for r in fake.requests)
+
+
+def test_an_error_body_echoing_the_keys_is_redacted(fake: FakeAlpaca, keys: None) -> None:
+    fake.inject(HttpFault(403, message=f"forbidden: key {KEY} secret {SECRET}", times=10))
+    with fake as server, pytest.raises(SourceError) as failure:
+        source(server, max_retries=0).fetch(["MSFT"], "2014-01-01", "2014-01-31")
+    assert "HTTP 403" in str(failure.value) and "***" in str(failure.value)
+    assert KEY not in str(failure.value) and SECRET not in str(failure.value)

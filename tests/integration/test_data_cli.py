@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 from typer.testing import CliRunner
 
+from fakes.alpaca import KEY, SECRET, FakeAlpaca
 from trading_playbook.cli import app
 from trading_playbook.core.errors import DataValidationError
 from trading_playbook.data import BarCache
 
-from .data_alpaca_server import KEY, SECRET, FakeAlpaca, Server
 from .data_fixtures import shared_slice
 
 runner = CliRunner()
@@ -90,8 +90,8 @@ def test_fetch_from_alpaca(tmp_path, monkeypatch) -> None:
         "--cache-dir",
         cache,
     ]
-    with Server(fake) as server:
-        monkeypatch.setenv("PLAYBOOK_ALPACA_DATA_URL", server.url)
+    with fake as server:
+        monkeypatch.setenv("APCA_API_DATA_URL", server.url)
         first = runner.invoke(app, args)
         second = runner.invoke(app, args)
         unknown = runner.invoke(app, [*args[:5], "NOPE", *args[6:]])

@@ -2,7 +2,8 @@
 
 Random panels (gaps, late listings, early delistings, gap-downs), random ranked setups with ties,
 every built-in exit plus small-window custom rule sets, every sizer, fills, slippage, commissions and
-up to two sleeves. Trades must be identical field by field and the equity curves equal (exact: the
+up to two sleeves, optionally in a random point-in-time universe (policy hold or exit, reused series
+cut). Trades must be identical field by field and the equity curves equal (exact: the
 fast engine mirrors the reference engine's arithmetic operation by operation).
 """
 
@@ -37,7 +38,8 @@ from trading_playbook.core.sizing import (
     PercentEquitySizer,
     RiskSizer,
 )
-from trading_playbook.testing import RandomSetups, random_ohlc_panel
+from trading_playbook.core.universe import apply_membership
+from trading_playbook.testing import RandomSetups, random_membership, random_ohlc_panel
 
 CUSTOM = ExitSpec(
     name="small_windows",
@@ -79,6 +81,7 @@ SIZERS = [
     costs=st.sampled_from([(0.0, 0.0, 0.0, 0.0), (5.0, 0.01, 1.0, 2.5), (10.0, 0.0, 0.0, 4.0)]),
     max_positions=st.integers(1, 3),
     two_sleeves=st.booleans(),
+    universe=st.sampled_from([None, "hold", "exit"]),
 )
 def test_fast_equals_reference(
     seed: int,
@@ -89,9 +92,13 @@ def test_fast_equals_reference(
     costs: tuple[float, float, float, float],
     max_positions: int,
     two_sleeves: bool,
+    universe: str | None,
 ) -> None:
     rng = np.random.default_rng(seed)
     panel = random_ohlc_panel(rng, int(rng.integers(20, 45)), int(rng.integers(2, 5)))
+    if universe is not None:  # a point-in-time universe: random stays, some series cut at short gaps
+        gap = int(rng.integers(1, 12))
+        panel, _ = apply_membership(panel, random_membership(rng, panel), policy=universe, gap_days=gap)
     start = int(rng.integers(0, 8))
     sleeves = [
         SleeveSpec(

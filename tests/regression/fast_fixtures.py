@@ -22,6 +22,7 @@ from trading_playbook.testing import TableScanner, setup_table, shared_data_path
 
 __all__ = [
     "DATA",
+    "MEMBERSHIP",
     "SimpleBreakout",
     "TableScanner",
     "breakout_setups",
@@ -29,6 +30,7 @@ __all__ = [
     "setup_table",
     "shared_panel",
     "trade_differences",
+    "universe_window_panel",
     "window_panel",
 ]
 
@@ -154,3 +156,19 @@ def breakout_setups(preset: str, first: str, last: str) -> tuple[object, SetupTa
     scanner = DailyBreakoutScanner(preset)
     panel, _, _ = window_panel(first, last)
     return scanner, scanner.scan(panel)
+
+
+MEMBERSHIP = DATA.parent / "universes" / "sp500_membership_intervals.csv"
+
+
+@functools.lru_cache(maxsize=4)
+def universe_window_panel(first: str, last: str, policy: str) -> tuple[Panel, int, int]:
+    """:func:`window_panel` traded in the shared S&P 500 point-in-time universe (``policy``)."""
+    from trading_playbook.core.universe import apply_membership
+    from trading_playbook.data.universe import read_membership
+
+    panel, start, end = window_panel(first, last)
+    if not MEMBERSHIP.exists():
+        pytest.skip(f"shared membership file not found at {MEMBERSHIP}")
+    traded, _ = apply_membership(panel, read_membership(MEMBERSHIP), policy=policy)
+    return traded, start, end

@@ -52,6 +52,7 @@ def kernel_bars(close: np.ndarray, high: np.ndarray, low: np.ndarray, available:
         gap_rows,
         np.zeros((1, 1, 1)),
         np.zeros(1),
+        np.zeros((1, 1), dtype=np.bool_),
     )
 
 

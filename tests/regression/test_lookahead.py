@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 import pytest
-from fast_fixtures import window_panel
+from fast_fixtures import universe_window_panel, window_panel
 
 from trading_playbook.core.exits.spec import named_exit
 from trading_playbook.core.panel import Panel, bars_to_panel
@@ -22,7 +22,9 @@ from trading_playbook.core.simulate.reference import run_reference
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
 from trading_playbook.core.sizing import PercentEquitySizer
 from trading_playbook.core.types import SetupTable
+from trading_playbook.core.universe import Membership, apply_membership
 from trading_playbook.lookahead import check_lookahead, random_future
+from trading_playbook.testing import random_membership
 
 
 @functools.lru_cache(maxsize=1)
@@ -223,3 +225,69 @@ def test_entry_fill_is_inferred_from_the_entry_prices() -> None:
         )
         assert _infer_entry_fill(trades, panel) == fill
     assert _infer_entry_fill([], panel) is None
+
+
+# ------------------------------------------------------------------ point-in-time universes (issue 15)
+def test_fast_engine_passes_with_the_shared_point_in_time_universe() -> None:
+    # the canonical configuration traded in the S&P 500 membership, policy exit, 2000-03 .. 2010
+    panel, start, _ = universe_window_panel("2000-03-01", "2010-12-31", "exit")
+    run = fast_run([sleeve("smart_exits")], PortfolioSettings(), start=start)
+    report = check_lookahead(run, panel, n_cuts=4, seed=0)
+    assert report.passed, report.summary()
+    assert min(c.compared_fills for c in report.checks) > 100
+
+
+@pytest.mark.parametrize("policy", ["hold", "exit"])
+def test_both_engines_pass_with_a_random_universe(policy: str) -> None:
+    panel, _ = apply_membership(
+        synthetic_panel(), random_membership(np.random.default_rng(4), synthetic_panel(), 6), policy=policy
+    )
+    sleeves = [sleeve("scaled_exits", preset="relaxed", max_positions=5)]
+    settings = PortfolioSettings()
+    fast = fast_run(sleeves, settings, start=60)
+    reference = lambda p: run_reference(p, sleeves, settings, start=60, end=p.n_sessions - 1)  # noqa: E731
+    for run, cuts in ((fast, 4), (reference, 2)):
+        report = check_lookahead(run, panel, n_cuts=cuts, seed=3)
+        assert report.passed, report.summary()
+        assert sum(c.compared_fills for c in report.checks) > 20
+
+
+def _cut_membership(m: Membership, last: np.datetime64) -> Membership:
+    """``m`` with every stay that starts after ``last`` dropped and every other ended at ``last``."""
+    keep = m.start <= last
+    ends = np.where(np.isnat(m.end) | (m.end > last), last, m.end)[keep]
+    return Membership(
+        ticker=tuple(t for t, k in zip(m.ticker, keep, strict=True) if k),
+        start=m.start[keep],
+        end=ends,
+        data_symbol=tuple(t for t, k in zip(m.data_symbol, keep, strict=True) if k),
+        explicit=m.explicit[keep],
+        line=m.line[keep],
+    )
+
+
+@pytest.mark.parametrize("policy", ["hold", "exit"])
+def test_membership_after_a_session_changes_nothing_before_it(policy: str) -> None:
+    # membership on date t is known at t: a different membership after T (every stay ended at T)
+    # leaves every fill before T as it was (under "exit", T itself may differ: T is now the last
+    # member day of every held symbol, known at T's close as an announced removal)
+    base = synthetic_panel()
+    members = random_membership(np.random.default_rng(9), base, 6)
+    sleeves = [sleeve("trend_following_75", preset="relaxed", max_positions=5)]
+    end = base.n_sessions - 1
+    for cut in (300, 600):
+        last = base.sessions[cut].astype("datetime64[D]")
+        full, _ = apply_membership(base, members, policy=policy)
+        altered, _ = apply_membership(base, _cut_membership(members, last), policy=policy)
+        before = dt.date.fromisoformat(str(last))
+        runs = [run_fast(p, sleeves, PortfolioSettings(), start=60, end=end)[0] for p in (full, altered)]
+        events = [
+            sorted(
+                (t.symbol, t.entry_date, t.exit_date if t.exit_date < before else None)
+                for t in trades
+                if t.entry_date < before
+            )
+            for trades in runs
+        ]
+        assert events[0] == events[1]
+        assert len(events[0]) > 10

@@ -9,9 +9,16 @@ identical field by field (floats within 1e-9 relative) and equity, cash and slee
 from __future__ import annotations
 
 import pytest
-from fast_fixtures import breakout_setups, equity_difference, trade_differences, window_panel
+from fast_fixtures import (
+    breakout_setups,
+    equity_difference,
+    trade_differences,
+    universe_window_panel,
+    window_panel,
+)
 
 from trading_playbook.core.exits.spec import NAMED_EXITS, named_exit
+from trading_playbook.core.scanners import DailyBreakoutScanner
 from trading_playbook.core.simulate.fast import run_fast
 from trading_playbook.core.simulate.reference import run_reference
 from trading_playbook.core.simulate.settings import PortfolioSettings, SleeveSpec
@@ -109,3 +116,53 @@ def test_full_range_canonical_configuration() -> None:
     scanner, _ = breakout_setups("moderate", first, last)
     sleeves = [SleeveSpec("main", scanner, named_exit("smart_exits"), PercentEquitySizer(), max_positions=10)]
     assert assert_parity(sleeves, PortfolioSettings(), first, last) > 1000
+
+
+UNIVERSE_CASES = {
+    # 2011-2014, 20 slots: T-Mobile US leaves the index on 2013-05-01 while held (UNIVERSE_EXIT)
+    "exit_scaled": ("exit", "relaxed", "scaled_exits", 20, PortfolioSettings(), "2011-01-01", "2014-12-31"),
+    "exit_smart_next_open": (
+        "exit",
+        "moderate",
+        "smart_exits",
+        10,
+        PortfolioSettings(exit_fill="next_open"),
+        "2001-01-01",
+        "2004-12-31",
+    ),
+    "hold_entry_at_close": (
+        "hold",
+        "moderate",
+        "trend_following_75",
+        10,
+        PortfolioSettings(entry_fill="close"),
+        "2001-01-01",
+        "2004-12-31",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNIVERSE_CASES))
+def test_point_in_time_universe(case: str) -> None:
+    # the shared S&P 500 membership (issue 15): setups only for members, UNIVERSE_EXIT under "exit"
+    policy, preset, exit_name, slots, settings, first, last = UNIVERSE_CASES[case]
+    panel, start, end = universe_window_panel(first, last, policy)
+    sleeves = [
+        SleeveSpec("main", DailyBreakoutScanner(preset), named_exit(exit_name), PercentEquitySizer(), slots)
+    ]
+    fast_trades, fast_curve = run_fast(panel, sleeves, settings, start=start, end=end)
+    ref_trades, ref_curve = run_reference(panel, sleeves, settings, start=start, end=end)
+    differences = trade_differences(fast_trades, ref_trades, REL)
+    assert not differences, "\n".join(differences)
+    assert equity_difference(fast_curve, ref_curve) <= REL
+    assert len(fast_trades) > 50
+    assert panel.universe is not None
+    member = panel.universe.member
+    lag = 0 if settings.entry_fill == "close" else 1
+    for t in fast_trades:  # every entry was decided on a member day
+        decided = panel.session_index(t.entry_date) - lag
+        assert member[decided, panel.symbol_index(t.symbol)], t
+    universe_exits = [
+        (t.symbol, t.exit_date.isoformat()) for t in fast_trades if t.exit_reason == "UNIVERSE_EXIT"
+    ]
+    assert universe_exits == ([("TMUS", "2013-05-01")] if case == "exit_scaled" else [])

@@ -207,3 +207,38 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypa
     text = str(info.value)
     assert str(folder / "data" / "other.parquet") in text
     assert "relative to the config file's folder" in text and "'../data/other.parquet'" in text
+
+
+# ---------------------------------------------------------------------------------------- [universe]
+def test_universe_table_is_optional_strict_and_keeps_the_hash() -> None:
+    plain = parse_config({"data": {"source": "synthetic"}})
+    assert plain.universe is None and "universe" not in plain.to_dict()
+    with_universe = parse_config({"data": {"source": "synthetic"}, "universe": {"membership": "sp500"}})
+    assert with_universe.universe is not None and with_universe.universe.policy == "hold"
+    assert with_universe.config_hash != plain.config_hash
+    with pytest.raises(ConfigError, match="did you mean 'policy'"):
+        parse_config({"universe": {"membership": "sp500", "polcy": "exit"}})
+    with pytest.raises(ConfigError, match=r"universe\.policy"):
+        parse_config({"universe": {"membership": "sp500", "policy": "sell"}})
+    with pytest.raises(ConfigError, match=r"universe\.membership"):
+        parse_config({"universe": {"policy": "exit"}})
+
+
+def test_universe_survivorship_warning_is_measured(tmp_path: Path) -> None:
+    # synthetic data is never flagged by the heuristic; with a universe the coverage decides: every
+    # member seen -> no warning; a member without data (ZZZ, half the member-days) -> warning
+    from trading_playbook.engine import run_backtest
+
+    lines = "\n".join(f"SYN{i:03d},2010-01-01," for i in range(4))
+    (tmp_path / "all.csv").write_text(f"ticker,start_date,end_date\n{lines}\n")
+    (tmp_path / "some.csv").write_text(f"ticker,start_date,end_date\n{lines}\nZZZ,2010-01-01,\n")
+    base = (
+        '[data]\nsource = "synthetic"\nsynthetic_symbols = 4\nstart = "2014-01-01"\nend = "2015-12-31"\n'
+        '[scanner]\nname = "daily_breakout"\npreset = "very_relaxed"\n'
+    )
+    for name, warned, unseen in (("all", False, 0.0), ("some", True, 0.2)):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(base + f'[universe]\nmembership = "{name}.csv"\npolicy = "exit"\n')
+        result = run_backtest(load_config(path))
+        assert result.metrics["validation"]["survivorship_warning"] is warned
+        assert result.data["coverage"]["unseen_share"] == pytest.approx(unseen)

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from trading_playbook.cli import backtest, data, ml, paper, research, runs, scan, strategies
+from trading_playbook.cli import backtest, data, ml, paper, research, runs, scan, serve, strategies
 from trading_playbook.core.errors import PlaybookError
 
 __all__ = ["app", "main"]
@@ -25,7 +25,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-for _module in (data, scan, strategies, backtest, runs, research, ml, paper):
+for _module in (data, scan, strategies, backtest, runs, research, paper, ml, serve):
     _module.register(app)
 
 

@@ -116,6 +116,10 @@ def backtest(
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
     print_data_notes(console, result.data.get("repairs", []), result.data.get("warnings", []))
+    if result.data.get("coverage"):
+        from trading_playbook.reports.coverage import coverage_statement
+
+        console.print(f"[yellow]{escape(coverage_statement(result.data['coverage']))}[/]", soft_wrap=True)
     for line in result.data.get("incomplete", []):
         console.print(
             f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
@@ -235,6 +239,12 @@ def check_lookahead(
 
     with compile_notice(), console.status(f"Running {1 + 2 * cuts} backtests…"):
         report = run_check(run, panel, n_cuts=cuts, seed=seed, start=lo)
+    if cfg.universe is not None:
+        console.print(
+            f"point-in-time universe {escape(cfg.universe.membership)} (policy {cfg.universe.policy}): "
+            "membership rides on the data of every run",
+            highlight=False,
+        )
     console.print(report.summary() if hasattr(report, "summary") else str(report))
     if not report.passed:
         raise typer.Exit(code=1)

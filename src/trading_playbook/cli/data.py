@@ -1,4 +1,4 @@
-"""`playbook data ...`: ingest files, fetch from Alpaca, list and verify the cache."""
+"""`playbook data ...`: ingest files, fetch from Alpaca, list and verify the cache, register universes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trading_playbook.cli._output import print_data_notes
+from trading_playbook.cli._output import CacheDir, plain_console, print_data_notes
 from trading_playbook.core.errors import CacheError, DataError, PlaybookError
 
 if TYPE_CHECKING:
@@ -28,18 +28,9 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 
-CacheDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir",
-        help="Cache folder (default: env PLAYBOOK_CACHE_DIR, else the per-user cache folder).",
-        show_default=False,
-    ),
-]
-
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return plain_console()
 
 
 @contextmanager
@@ -334,5 +325,8 @@ def _verify_packs(cache: BarCache, source: str | None) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``data`` group to the root app."""
+    """Add the ``data`` group (with ``data universe``) to the root app."""
+    from trading_playbook.cli.universe import universe_app
+
+    data_app.add_typer(universe_app, name="universe")
     app.add_typer(data_app, name="data")

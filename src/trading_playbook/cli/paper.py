@@ -36,7 +36,18 @@ def _print_json(value: Any) -> None:
 def init(
     config: ConfigArg,
     account: AccountOpt,
-    broker: Annotated[str, typer.Option("--broker", help="Who fills the orders: sim (default).")] = "sim",
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker", help="Who fills the orders: sim (default) or alpaca (keys from the environment)."
+        ),
+    ] = "sim",
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live", help="Alpaca live trading: needs ALPACA_PAPER=false and a [live] table of limits."
+        ),
+    ] = False,
     start: Annotated[
         str | None,
         typer.Option(
@@ -52,10 +63,18 @@ def init(
     ] = None,
 ) -> None:
     """Create a paper account for CONFIG (the config is stored; a changed file is refused later)."""
+    from trading_playbook.core.errors import ConfigError
     from trading_playbook.paper.account import init_account
 
-    acct = init_account(config, account, broker=broker, start=start, sim_slippage_bps=sim_slippage_bps)
+    if live and broker != "alpaca":
+        raise ConfigError("--live applies to --broker alpaca only")
+    acct = init_account(
+        config, account, broker=broker, start=start, sim_slippage_bps=sim_slippage_bps,
+        broker_options={"live": True} if live else None,
+    )  # fmt: skip
     console = _console()
+    if acct.broker.get("account"):
+        console.print(str(acct.broker["account"]), highlight=False)
     console.print(
         f"Created paper account [bold]{acct.name}[/] ({acct.broker['kind']} broker), first session "
         f"{acct.start}, config hash {acct.config_hash}.",
@@ -82,10 +101,28 @@ def step(
         float, typer.Option("--wait", help="Seconds to wait for another step of this account to finish.")
     ] = 0.0,
     as_json: JsonOpt = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Alpaca accounts: print the orders the step would send; send and keep nothing."
+        ),
+    ] = False,
 ) -> None:
     """Advance the account over every session with data it has not processed yet."""
     from trading_playbook.paper.account import step_account
 
+    if dry_run:
+        from trading_playbook.cli.paper_alpaca import dry_run_step
+
+        result, sent = dry_run_step(account, until=until)
+        console = _console()
+        console.print(
+            "[bold]Dry run[/]: nothing was sent to Alpaca and the journal is unchanged.", highlight=False
+        )
+        for line in sent or ["no order would be sent"]:
+            console.print(f"  would send: {line}" if sent else f"  {line}", highlight=False)
+        _print_step(result)
+        return
     result = step_account(account, until=until, wait=wait)
     if as_json:
         _print_json(_step_json(result))
@@ -337,7 +374,8 @@ def replay(
 
 def register(app: typer.Typer) -> None:
     """Add the ``paper`` command group to the root app."""
-    from trading_playbook.cli import paper_run
+    from trading_playbook.cli import paper_alpaca, paper_run
 
     paper_run.register(paper_app)
+    paper_alpaca.register(paper_app)
     app.add_typer(paper_app, name="paper")

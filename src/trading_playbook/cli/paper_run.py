@@ -27,7 +27,8 @@ def run(
     from trading_playbook.paper.account import open_account
     from trading_playbook.paper.daemon import DaemonSettings, run_daemon
 
-    open_account(account)[1].close()  # a clear error now if the account does not exist
+    acct, journal = open_account(account)  # a clear error now if the account does not exist
+    journal.close()
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -37,6 +38,14 @@ def run(
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if (
+            acct.broker.get("kind") == "alpaca"
+        ):  # its own schedule: streams, cls before the close, opg at 19:00
+            from trading_playbook.paper.alpaca_runner import AlpacaRunner
+            from trading_playbook.paper.daemon import SystemClock
+
+            AlpacaRunner(account, clock=SystemClock(), stop=stop, log=lambda m: print(m, flush=True)).run()
+            return
         settings = DaemonSettings(
             delay=dt.timedelta(minutes=delay), retry=dt.timedelta(minutes=retry), max_retries=max_retries
         )

@@ -105,7 +105,9 @@ def optimize_command(
             progress=lambda done, total: update("trials", done, total),
         )
     written = write_optimize_report(result, out)
+    research_id = _record("optimize", out, written)
     _print_optimize_summary(console, result, written)
+    console.print(f"recorded as research output {research_id} (playbook serve shows it)")
 
 
 def walk_forward_command(
@@ -177,6 +179,7 @@ def walk_forward_command(
             progress=update,
         )
     written = write_walkforward_report(result, out)
+    research_id = _record("walk-forward", out, written)
     m = result.stitched.metrics
     wfe = result.efficiency
     console.print(
@@ -185,9 +188,19 @@ def walk_forward_command(
         f"{m.get('trades', 0)} trades; walk-forward efficiency {'n/a' if wfe is None else f'{wfe:.2f}'}"
     )
     console.print(f"report: {written['md']}   backtest-format OOS report: {out / 'oos'}")
+    console.print(f"recorded as research output {research_id} (playbook serve shows it)")
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+def _record(kind: str, out: Path, written: dict[str, Path]) -> str:
+    """Record the output folder in the run registry (its ``summary.json`` is the headline)."""
+    import json
+
+    from trading_playbook.history import record_research
+
+    return record_research(kind, out, json.loads(written["json"].read_text()))
 
 
 def _console() -> Any:

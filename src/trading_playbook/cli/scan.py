@@ -1,7 +1,7 @@
 """`playbook scan CONFIG --date D`: the ranked setups of one session, as a table or JSON.
 
 The scanner comes from the config's ``[scanner]`` table (or each ``[[sleeves]]`` entry's); the data from
-its ``[data]`` table. Only bars up to the session are used (the scanner's per-date protocol).
+its ``[data]`` table; with a ``[universe]`` only the setups of the session's members are listed. Only bars up to the session are used (the scanner's per-date protocol).
 """
 
 from __future__ import annotations
@@ -106,18 +106,18 @@ def scan(
     """Print the ranked breakout setups of one session (data up to that session only)."""
     from trading_playbook.cli._compile import compile_notice
     from trading_playbook.config import load_config
-    from trading_playbook.data import load_panel
+    from trading_playbook.engine import load_data
 
     cfg = load_config(config)
     scanners = _scanners(cfg)
-    panel, _info = load_panel(cfg.data_request())
+    panel = load_data(cfg).panel  # with [universe]: membership rides on the panel
     t = session_position(panel, date)
     for _sleeve, scanner in scanners:
         _check_history(scanner, panel, t)
     rows: list[dict[str, Any]] = []
     with compile_notice():
         scanned = [
-            (sleeve, scanner, setups_for_session(scanner, panel, panel.sessions[t])[:top])
+            (sleeve, scanner, _members(setups_for_session(scanner, panel, panel.sessions[t]), panel, t)[:top])
             for sleeve, scanner in scanners
         ]
     for sleeve, scanner, setups in scanned:
@@ -134,6 +134,16 @@ def scan(
             typer.echo(f"{title}: none")
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
+
+
+def _members(setups: list[Setup], panel: Panel, t: int) -> list[Setup]:
+    """With a ``[universe]``, only the setups of symbols a backtest could take at ``t``."""
+    if panel.universe is None:
+        return setups
+    from trading_playbook.core.universe import member_setups
+
+    columns = {symbol: j for j, symbol in enumerate(panel.symbols)}
+    return member_setups(setups, t, columns, panel.universe.eligible())
 
 
 def _check_history(scanner: Any, panel: Panel, t: int) -> None:

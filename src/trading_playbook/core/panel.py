@@ -35,6 +35,8 @@ from trading_playbook.core.errors import DataError
 if TYPE_CHECKING:  # pandas only where a DataFrame comes in or goes out (a run never needs it)
     import pandas as pd
 
+    from trading_playbook.core.universe import MembershipMask
+
 __all__ = ["ADJUSTMENTS", "Adjustment", "Panel", "bars_to_panel", "panel_from_arrays", "split_factors"]
 
 Adjustment = Literal["split", "all", "raw"]
@@ -57,6 +59,8 @@ class Panel:
     available: np.ndarray  # bool (T, N)
     adjustment: str = "split"
     split: np.ndarray | None = field(default=None, repr=False)  # raw split coefficients (T, N), 1.0 default
+    # point-in-time universe (core.universe): which symbols may be traded on which session; None: all
+    universe: MembershipMask | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ shape and lookup
     @property
@@ -103,6 +107,7 @@ class Panel:
             raw_close=self.raw_close[:end],
             available=self.available[:end],
             split=None if self.split is None else self.split[:end],
+            universe=None if self.universe is None else self.universe.truncate(last),
         )
 
     def select(self, symbols: list[str] | tuple[str, ...]) -> Panel:
@@ -123,6 +128,7 @@ class Panel:
             available=avail[rows],
             adjustment=self.adjustment,
             split=None if self.split is None else self.split[grid],
+            universe=None if self.universe is None else self.universe.take(rows, cols),
         )
 
     def bars(self, symbol: str) -> pd.DataFrame:

@@ -38,6 +38,7 @@ class ExitReason(IntEnum):
     END_OF_DATA = 1  # the symbol's data ends before the backtest's last session
     END_OF_TEST = 2  # the backtest's last session
     CUSTOM = 3  # a user exit written in Python gave no reason string
+    UNIVERSE_EXIT = 4  # [universe] policy = "exit": sold at the close of the last member day
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,16 +17,17 @@ Networking
 ----------
 Requests are multi-symbol (up to 100 symbols each); alpaca-py follows ``next_page_token``. Each HTTP
 request is retried on 429 and 5xx with exponential backoff, honouring ``Retry-After`` (urllib3's
-``Retry`` mounted on the SDK's session; the SDK's own fixed 3-second retry is switched off). Keys come
-only from the environment (``ALPACA_API_KEY``, ``ALPACA_SECRET_KEY``); they go into request headers
-and nowhere else: not into logs, errors, the cache or the fetch log.
+``Retry`` mounted on the SDK's session; the SDK's own fixed 3-second retry is switched off), and has a
+timeout. The market-data URL and the keys are settings (``data.alpaca_settings``): the URL from
+``[data] url``, ``APCA_API_DATA_URL`` or Alpaca's; the keys only from the environment
+(``ALPACA_API_KEY``/``ALPACA_SECRET_KEY`` or ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``). They go into
+request headers and nowhere else: not into logs, errors, the cache or the fetch log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -35,15 +36,16 @@ import numpy as np
 import pandas as pd
 
 from trading_playbook.core.errors import SourceError
+from trading_playbook.data.alpaca_settings import Credentials, load_credentials, redact, resolve_endpoint
 from trading_playbook.data.model import BarArrays, concat_arrays, normalize_symbol, to_frame
 
-__all__ = ["KEY_ENV", "SECRET_ENV", "AlpacaSource", "split_coefficients"]
+__all__ = ["KEY_ENV", "SECRET_ENV", "AlpacaSource", "minute_payload_frames", "split_coefficients"]
 
 log = logging.getLogger(__name__)
 
 KEY_ENV = "ALPACA_API_KEY"
-URL_ENV = "PLAYBOOK_ALPACA_DATA_URL"  # optional market-data URL override (a proxy, or a test server)
 SECRET_ENV = "ALPACA_SECRET_KEY"
+TIMEOUT = (10.0, 60.0)  # connect, read (seconds): a silent server must not hang a fetch forever
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _BATCH = 100
 _NY = "America/New_York"
@@ -79,8 +81,8 @@ class AlpacaSource:
     feed
         ``iex`` (free) or ``sip``; always sent explicitly.
     base_url
-        Override of the market-data URL (default: env ``PLAYBOOK_ALPACA_DATA_URL``, else Alpaca's);
-        tests point it at a local server.
+        The market-data REST base URL (default: env ``APCA_API_DATA_URL``, else Alpaca's); a proxy, or
+        a test server on 127.0.0.1.
     max_retries, backoff
         Retries per HTTP request on 429/5xx and the exponential backoff factor in seconds
         (waits ``backoff * 2**n``, capped at 30 s, or what ``Retry-After`` says).
@@ -96,13 +98,14 @@ class AlpacaSource:
         with_adjusted_close: bool = False,
     ) -> None:
         self.feed = feed.lower()
-        self.base_url = base_url or os.environ.get(URL_ENV) or None
+        self.base_url = base_url or None
         self.max_retries = max_retries
         self.backoff = backoff
         self.with_adjusted_close = with_adjusted_close
         self.name = f"alpaca-{self.feed}"
         self.missing: tuple[str, ...] = ()
         self._client: Any = None
+        self._credentials: Credentials | None = None
 
     def _make_client(self) -> Any:
         try:
@@ -114,14 +117,14 @@ class AlpacaSource:
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
 
-        key, secret = os.environ.get(KEY_ENV), os.environ.get(SECRET_ENV)
-        if not key or not secret:
-            raise SourceError(
-                f"Alpaca keys missing: set the environment variables {KEY_ENV} and {SECRET_ENV} "
-                "(they are read from the environment only, never from files or options)"
-            )
+        self._credentials = load_credentials(error=SourceError)
+        endpoint = resolve_endpoint("data_url", self.base_url)
+        log.info("Alpaca market data from %s", endpoint)
         client = StockHistoricalDataClient(
-            api_key=key, secret_key=secret, raw_data=True, url_override=self.base_url
+            api_key=self._credentials.key_id,
+            secret_key=self._credentials.secret,
+            raw_data=True,
+            url_override=endpoint.url,
         )
         retry = Retry(
             total=self.max_retries,
@@ -140,6 +143,7 @@ class AlpacaSource:
         # mount our retrying adapter and turn off its fixed-wait retry so waits are not doubled.
         client._session.mount("https://", adapter)
         client._session.mount("http://", adapter)
+        client._session.request = _with_timeout(client._session.request)
         client._retry = 0
         return client
 
@@ -171,6 +175,40 @@ class AlpacaSource:
                 "Alpaca returned no bars for %s between %s and %s", ", ".join(self.missing), start, end
             )
         return bars
+
+    def minute_bars(
+        self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime
+    ) -> dict[str, pd.DataFrame]:
+        """Raw minute bars of ``symbols`` with ``start <= t <= end`` (aware datetimes), per symbol."""
+        from alpaca.data.enums import Adjustment, DataFeed
+        from alpaca.data.requests import StockBarsRequest
+        from alpaca.data.timeframe import TimeFrame
+
+        names = sorted({normalize_symbol(s) for s in symbols})
+        what = f"minute bars of {len(names)} symbol(s) {start.isoformat()}..{end.isoformat()}"
+        request = StockBarsRequest(
+            symbol_or_symbols=names,
+            timeframe=TimeFrame.Minute,
+            start=start,
+            end=end,
+            adjustment=Adjustment.RAW,
+            feed=DataFeed(self.feed),
+        )
+        payload = self._get_bars(request, what)
+        return minute_payload_frames(payload, what)
+
+    def _get_bars(self, request: Any, what: str) -> Any:
+        """alpaca-py's ``get_stock_bars``; a failure is a :class:`SourceError` without the keys in it."""
+        log.info("Alpaca request: %s", what)
+        try:
+            return self.client.get_stock_bars(request)
+        except SourceError:
+            raise
+        except Exception as exc:
+            secrets = self._credentials.secrets if self._credentials else ()
+            raise SourceError(
+                redact(f"Alpaca request for {what} failed: {_describe(exc)}", secrets)
+            ) from None
 
     def _fetch_batch(self, symbols: list[str], start: str, end: str) -> BarArrays:
         raw = self._request(symbols, start, end, "raw")
@@ -225,14 +263,44 @@ class AlpacaSource:
             feed=feed,
         )
         what = f"{len(symbols)} symbol(s) {start}..{end} ({adjustment})"
-        log.info("Alpaca request: %s", what)
-        try:
-            payload = self.client.get_stock_bars(request)
-        except SourceError:
-            raise
-        except Exception as exc:
-            raise SourceError(f"Alpaca request for {what} failed: {_describe(exc)}") from None
+        payload = self._get_bars(request, what)
         return _parse_payload(payload, what)
+
+
+def _with_timeout(request: Any) -> Any:
+    """``requests.Session.request`` with a default timeout (alpaca-py sets none)."""
+
+    def call(method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", TIMEOUT)
+        return request(method, url, **kwargs)
+
+    return call
+
+
+def minute_payload_frames(payload: Any, what: str) -> dict[str, pd.DataFrame]:
+    """Minute bars per symbol (``t`` a UTC timestamp, ``open .. volume``) from a raw bars payload."""
+    if not isinstance(payload, dict):
+        raise SourceError(f"Alpaca response for {what} is malformed: expected an object of bars per symbol")
+    out: dict[str, pd.DataFrame] = {}
+    for symbol, bars in payload.items():
+        try:
+            frame = pd.DataFrame(bars)
+            frame = pd.DataFrame(
+                {
+                    "t": pd.to_datetime(frame["t"], utc=True),
+                    "open": frame["o"].astype(np.float64),
+                    "high": frame["h"].astype(np.float64),
+                    "low": frame["l"].astype(np.float64),
+                    "close": frame["c"].astype(np.float64),
+                    "volume": frame["v"].astype(np.float64),
+                }
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise SourceError(
+                f"Alpaca response for {what} is malformed for {symbol}: {type(exc).__name__} {exc}"
+            ) from None
+        out[normalize_symbol(symbol)] = frame
+    return out
 
 
 def _new_york(value: str) -> dt.datetime:
@@ -252,20 +320,41 @@ def _describe(exc: Exception) -> str:
 
 
 def _parse_payload(payload: Any, what: str) -> dict[str, pd.DataFrame]:
+    """Bars per symbol indexed by session (the New York date of each bar's stamp), parsed in one pass."""
     if not isinstance(payload, dict):
         raise SourceError(f"Alpaca response for {what} is malformed: expected an object of bars per symbol")
-    out: dict[str, pd.DataFrame] = {}
+    names, counts, flat = [], [], []
     for symbol, bars in payload.items():
-        try:
-            frame = pd.DataFrame(bars)
-            stamps = pd.to_datetime(frame["t"], utc=True).dt.tz_convert(_NY)
-            frame.index = pd.DatetimeIndex(stamps.dt.tz_localize(None).dt.normalize(), name="date")
-            frame = frame[["o", "h", "l", "c", "v"]].astype(np.float64)
-        except (KeyError, ValueError, TypeError) as exc:
+        if not isinstance(bars, list):
             raise SourceError(
-                f"Alpaca response for {what} is malformed for {symbol}: {type(exc).__name__} {exc}"
-            ) from None
-        out[normalize_symbol(symbol)] = frame[~frame.index.duplicated(keep="last")].sort_index()
+                f"Alpaca response for {what} is malformed for {symbol}: expected a list of bars"
+            )
+        names.append(symbol)
+        counts.append(len(bars))
+        flat.extend(bars)
+    if not flat:
+        return {}
+    try:
+        frame = pd.DataFrame.from_records(flat, columns=["t", "o", "h", "l", "c", "v"])
+        stamps = pd.to_datetime(frame["t"], utc=True).dt.tz_convert(_NY)
+        index = pd.DatetimeIndex(stamps.dt.tz_localize(None).dt.normalize(), name="date")
+        values = frame[["o", "h", "l", "c", "v"]].astype(np.float64)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SourceError(f"Alpaca response for {what} is malformed: {type(exc).__name__} {exc}") from None
+    if values.isna().to_numpy().any():
+        row = int(np.flatnonzero(values.isna().any(axis=1).to_numpy())[0])
+        owner = names[int(np.searchsorted(np.cumsum(counts), row, side="right"))]
+        raise SourceError(
+            f"Alpaca response for {what} is malformed for {owner}: a bar lacks a price or volume"
+        )
+    values.index = index
+    out: dict[str, pd.DataFrame] = {}
+    offset = 0
+    for symbol, n in zip(names, counts, strict=True):
+        part = values.iloc[offset : offset + n]
+        offset += n
+        if n:
+            out[normalize_symbol(symbol)] = part[~part.index.duplicated(keep="last")].sort_index()
     return out
 
 

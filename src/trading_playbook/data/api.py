@@ -71,6 +71,9 @@ class DataRequest:
         Column-name mapping for files (old name -> standard name).
     validation
         ``reject`` (default: bad bars raise) or ``repair`` (fixed or dropped, reported).
+    url
+        Source ``alpaca``: the market-data REST base URL (a proxy or a test server); default
+        ``APCA_API_DATA_URL``, else Alpaca's (``data.alpaca_settings``).
     allow_missing
         Load a cached source that is not complete (missing symbols, an interrupted ingest) instead of
         refusing; what was missing is listed in the info dict (``missing_symbols``, ``incomplete``).
@@ -92,6 +95,7 @@ class DataRequest:
     synthetic_seed: _Int = 7
     cache_dir: _Str | None = None
     allow_missing: Annotated[bool, Strict()] = False
+    url: _Str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", tuple(str(s).upper() for s in self.symbols))
@@ -292,7 +296,7 @@ def _load_alpaca(request: DataRequest, progress: bool) -> tuple[BarArrays, str, 
         raise DataError('source "alpaca" needs symbols and start (and usually end) in the [data] section')
     end = request.end or dt.datetime.now(dt.UTC).date().isoformat()
     cache = BarCache(request.cache_dir)
-    source = AlpacaSource(request.feed, with_adjusted_close=request.adjustment == "all")
+    source = AlpacaSource(request.feed, base_url=request.url, with_adjusted_close=request.adjustment == "all")
 
     def fill() -> None:
         with _progress_bar(progress, f"fetching from {source.name}") as advance:

@@ -15,7 +15,7 @@ import numpy as np
 from trading_playbook.core._dates import to_day
 from trading_playbook.core.errors import DataError
 
-__all__ = ["last_completed_session", "missing_runs", "session_runs", "xnys_sessions"]
+__all__ = ["last_completed_session", "missing_runs", "session_hours", "session_runs", "xnys_sessions"]
 
 _CALENDAR_START = "1990-01-02"
 
@@ -47,6 +47,18 @@ def xnys_sessions(start: object, end: object) -> np.ndarray:
         return np.zeros(0, dtype="datetime64[D]")
     sessions = cal.sessions_in_range(str(lo), str(hi))
     return np.asarray(sessions.values, dtype="datetime64[D]")
+
+
+def session_hours(day: object) -> tuple[dt.datetime, dt.datetime] | None:
+    """Open and close of the XNYS session on ``day`` as aware UTC datetimes (early closes included);
+    None when ``day`` is not a session."""
+    import pandas as pd  # exchange-calendars needs it anyway
+
+    cal = _calendar()
+    key = pd.Timestamp(_day(day))
+    if not cal.is_session(key):
+        return None
+    return cal.session_open(key).to_pydatetime(), cal.session_close(key).to_pydatetime()
 
 
 def last_completed_session(now: dt.datetime | None = None) -> np.datetime64:

@@ -39,6 +39,7 @@ def fill_cache(
     adjustment: str = "split",
     validation: ValidationPolicy = "reject",
     progress: Callable[[int, int], None] | None = None,
+    final_through: str | None = None,
 ) -> FillReport:
     """Fetch the XNYS sessions of ``start``..``end`` that ``cache`` lacks for ``symbols`` and store them.
 
@@ -46,11 +47,14 @@ def fill_cache(
     sessions share one multi-symbol request. Each missing run is widened by one session into stored
     data on both sides so split coefficients at its edges can be derived (see ``data.alpaca``).
     A fetched range is marked covered even for symbols without bars in it (before a listing), but
-    a symbol with no bars at all is reported in ``missing`` and not marked.
+    a symbol with no bars at all is reported in ``missing`` and not marked. Sessions after
+    ``final_through`` (default: the last completed session, i.e. before today) are not fetched: their
+    bars may still change; a live feed passes today's session once its close is past.
     """
     name = source.name
     kind = "all" if adjustment == "all" else "split"
-    stop = min(np.datetime64(str(end), "D"), last_completed_session())
+    final = np.datetime64(final_through, "D") if final_through else last_completed_session()
+    stop = min(np.datetime64(str(end), "D"), final)
     wanted = xnys_sessions(start, stop)
     report = FillReport(name)
     if wanted.shape[0] == 0:

@@ -30,10 +30,10 @@ from trading_playbook.core.errors import ConfigError, PlaybookError
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.market import Market, build_market
 from trading_playbook.core.simulate.reference import EventEngine, SessionLog
-from trading_playbook.core.simulate.settings import PortfolioSettings
+from trading_playbook.core.simulate.settings import PortfolioSettings, check_windows
 from trading_playbook.core.simulate.state import new_state
 from trading_playbook.core.types import SetupTable
-from trading_playbook.paper.brokers import broker_kinds, make_broker
+from trading_playbook.paper.brokers import broker_kinds, check_broker, make_broker
 from trading_playbook.paper.journal import SCHEMA_VERSION, Journal
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "AccountBusy",
     "AccountError",
     "StepResult",
+    "account_from_meta",
     "account_lock",
     "account_path",
     "config_differences",
@@ -180,6 +181,7 @@ def init_account(
     home: Path | None = None,
     sim_slippage_bps: float | None = None,
     latest_session: Callable[[PlaybookConfig], dt.date] | None = None,
+    broker_options: Mapping[str, Any] | None = None,
 ) -> Account:
     """Create account ``name`` for the config at ``config_path``.
 
@@ -206,9 +208,14 @@ def init_account(
                 f"`playbook paper step --account {name}`, or pick another name"
             )
         first = _first_session(cfg, start, latest_session)
-        spec: dict[str, Any] = {"kind": broker}
+        spec: dict[str, Any] = {"kind": broker, **dict(broker_options or {})}
         if sim_slippage_bps is not None:
             spec["slippage_bps"] = float(sim_slippage_bps)
+        described = check_broker(
+            spec, cfg
+        )  # e.g. Alpaca: the keys and the account, before anything is written
+        if described:
+            spec["account"] = described
         journal = Journal(path, create=True)
         try:
             journal.set_meta(
@@ -255,11 +262,19 @@ def open_account(name: str, home: Path | None = None) -> tuple[Account, Journal]
             f"`playbook paper init CONFIG --account {name}` (or check PLAYBOOK_HOME)"
         )
     journal = Journal(path)
-    meta = journal.meta()
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    try:
+        account = account_from_meta(journal.meta(), path)
+    except AccountError:
         journal.close()
+        raise
+    return account, journal
+
+
+def account_from_meta(meta: Mapping[str, Any], path: Path) -> Account:
+    """The :class:`Account` a journal's ``meta`` table describes (checked against the schema version)."""
+    if meta.get("schema_version") != SCHEMA_VERSION:
         raise AccountError(f"journal {path} has schema {meta.get('schema_version')!r}, not {SCHEMA_VERSION}")
-    account = Account(
+    return Account(
         base_dir=meta.get("base_dir"),
         name=str(meta["account"]),
         path=path,
@@ -270,7 +285,6 @@ def open_account(name: str, home: Path | None = None) -> tuple[Account, Journal]
         start=dt.date.fromisoformat(meta["start"]),
         created_at=str(meta["created_at"]),
     )
-    return account, journal
 
 
 # ---------------------------------------------------------------------------------------- stepping
@@ -289,6 +303,8 @@ def run_sessions(
     ``end`` makes the row ``end`` the last session of a replay (END_OF_TEST).
     """
     names = [rt.spec.name for rt in market.sleeves]
+    if len(rows):  # e.g. ml_score: a session may only use a model trained before it
+        check_windows([rt.spec for rt in market.sleeves], market.dates[rows[0]], market.dates[rows[-1]])
     logs = []
     for t in rows:
         last = journal.last_session()

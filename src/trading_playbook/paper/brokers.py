@@ -9,7 +9,7 @@ submission and the engine's next snapshot is resolved the way it would be with a
 re-submitted client order id is recognised, nothing is bought twice).
 
 Broker kinds are created by :func:`make_broker` from the account's ``broker`` meta entry. Other
-brokers (Alpaca) register a factory with :func:`register_broker`.
+brokers register a factory with :func:`register_broker` (``alpaca``: :mod:`.alpaca_runtime`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from trading_playbook.core.simulate.settings import PortfolioSettings
 from trading_playbook.core.simulate.sim_broker import SimulatedBroker
 from trading_playbook.paper.journal import Journal
 
-__all__ = ["BrokerFactory", "JournalingBroker", "broker_kinds", "make_broker", "register_broker"]
+__all__ = [
+    "BrokerFactory",
+    "JournalingBroker",
+    "broker_kinds",
+    "check_broker",
+    "make_broker",
+    "register_broker",
+]
 
 
 class JournalingBroker:
@@ -71,12 +78,26 @@ class JournalingBroker:
 
 
 BrokerFactory = Callable[[Mapping[str, Any], Journal, Panel, PortfolioSettings], JournalingBroker]
+BrokerCheck = Callable[[Mapping[str, Any], Any], str]
 _FACTORIES: dict[str, BrokerFactory] = {}
+_CHECKS: dict[str, BrokerCheck] = {}
 
 
-def register_broker(kind: str, factory: BrokerFactory) -> None:
-    """Make ``--broker KIND`` available to paper accounts."""
+def register_broker(kind: str, factory: BrokerFactory, check: BrokerCheck | None = None) -> None:
+    """Make ``--broker KIND`` available to paper accounts.
+
+    ``check(spec, config)`` runs when an account is created: it raises when the broker cannot be used
+    (missing keys, a blocked account) and returns a line describing the broker account.
+    """
     _FACTORIES[kind] = factory
+    if check is not None:
+        _CHECKS[kind] = check
+
+
+def check_broker(spec: Mapping[str, Any], cfg: Any) -> str:
+    """Run the broker kind's account check (see :func:`register_broker`); ``""`` when it has none."""
+    check = _CHECKS.get(str(spec.get("kind", "sim")))
+    return check(spec, cfg) if check is not None else ""
 
 
 def broker_kinds() -> tuple[str, ...]:
@@ -118,3 +139,6 @@ def _sim_factory(
 
 
 register_broker("sim", _sim_factory)
+
+
+from trading_playbook.paper import alpaca_runtime as _alpaca  # noqa: E402, F401  (registers --broker alpaca)

@@ -30,7 +30,7 @@ import numpy as np
 
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.paper import queries
-from trading_playbook.paper.account import AccountError, open_account
+from trading_playbook.paper.account import AccountError, account_from_meta, account_path
 
 __all__ = ["compute_drift"]
 
@@ -47,11 +47,11 @@ def compute_drift(name: str, *, home: Path | None = None, workspace: Any = None)
     """The drift document of account ``name`` (JSON-able; rendered by :mod:`.drift_report`)."""
     from trading_playbook.engine import load_data, portfolio_settings, run_backtest
 
-    account, journal = open_account(name, home)
-    journal.close()
+    meta = queries.account_meta(name, home)  # read-only: drift never opens the journal for writing
     history = queries.equity_history(name, home)
     if not history:
         raise AccountError(f"paper account {name!r} has not processed a session yet; step it first")
+    account = account_from_meta(meta, account_path(name, home))
     cfg = account.playbook_config()
     ws = workspace if workspace is not None else load_data(cfg)
     first, last = history[0]["date"], history[-1]["date"]

@@ -322,6 +322,19 @@ class Journal:
             return None
         return dt.date.fromisoformat(row[0]), json.loads(row[1])
 
+    def amend_last_state(self, state: Mapping[str, Any], why: str) -> None:
+        """Replace the state snapshot of the last processed session (a reconciliation adopting what the
+        broker holds); the reason goes to the log in the same transaction."""
+        with self._write() as conn:
+            row = conn.execute("SELECT session FROM sessions ORDER BY session DESC LIMIT 1").fetchone()
+            if row is None:
+                raise JournalError(f"the journal {self.path} has no session to amend yet")
+            conn.execute(
+                "UPDATE sessions SET state_json = ? WHERE session = ?",
+                (json.dumps(state, sort_keys=True, allow_nan=False), row[0]),
+            )
+            conn.execute("INSERT INTO log (at, level, message) VALUES (?, ?, ?)", (_now(), "warning", why))
+
     # ------------------------------------------------------------------ broker and log
     def save_broker_state(self, state: Mapping[str, Any]) -> None:
         with self._write() as conn:

@@ -24,6 +24,7 @@ from typing import Any
 from trading_playbook.paper.account import AccountError, account_path, paper_home
 
 __all__ = [
+    "account_meta",
     "account_summary",
     "decisions",
     "equity_history",
@@ -79,6 +80,12 @@ def list_accounts(home: Path | None = None) -> list[dict[str, Any]]:
         except (AccountError, sqlite3.Error, KeyError):
             out.append({"name": path.stem, "error": "unreadable journal"})
     return out
+
+
+def account_meta(name: str, home: Path | None = None) -> dict[str, Any]:
+    """The journal's ``meta`` table (account, config, config_hash, config_path, broker, start, ...)."""
+    with _read(name, home) as conn:
+        return _meta(conn)
 
 
 def account_summary(name: str, home: Path | None = None) -> dict[str, Any]:

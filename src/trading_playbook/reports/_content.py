@@ -17,6 +17,7 @@ CHART_TITLES = {
     "monthly_returns": "Monthly returns",
     "trade_returns": "Distribution of trade returns",
     "exit_reasons": "Exit reasons",
+    "coverage": "Universe coverage: members, members with price data, members with a bar",
 }
 
 TRADE_PAGE = 50  # trades per page of the trade list
@@ -147,13 +148,19 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         out.append((prefix, f.text(value)))
 
 
-_DATA_LISTS = ("repairs", "warnings", "missing_symbols", "incomplete")
+_DATA_LISTS = ("repairs", "warnings", "missing_symbols", "incomplete", "coverage")
 
 
 def _data_callouts(doc: Mapping[str, Any]) -> list[Block]:
     """Prominent lines when the data was incomplete, repaired or flagged (details in the Data section)."""
     data = doc.get("data") or {}
     blocks: list[Block] = []
+    coverage = data.get("coverage")
+    if coverage:
+        from trading_playbook.reports.coverage import coverage_statement
+
+        unseen = float(coverage["unseen_share"]) > 0.01  # engine.SURVIVORSHIP_UNSEEN_SHARE
+        blocks.append(Callout(coverage_statement(coverage), "warning" if unseen else "note"))
     missing = data.get("missing_symbols") or []
     if missing:
         shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
@@ -191,9 +198,12 @@ def _data_section(doc: Mapping[str, Any]) -> list[Block]:
     data = doc.get("data") or {}
     repairs, warnings = data.get("repairs") or [], data.get("warnings") or []
     missing, reasons = data.get("missing_symbols") or [], data.get("incomplete") or []
-    if not (repairs or warnings or missing):
+    coverage = data.get("coverage")
+    if not (repairs or warnings or missing or coverage):
         return []
     blocks: list[Block] = [Heading("Data")]
+    if coverage:
+        blocks.extend(_coverage_blocks(coverage))
     if missing:
         blocks.append(Heading("Missing symbols", 3))
         shown = ", ".join(missing[:DATA_ROWS])
@@ -232,6 +242,25 @@ def _more(total: int, what: str) -> list[Block]:
     if total <= DATA_ROWS:
         return []
     return [Paragraph(f"The first {DATA_ROWS} of {total:,} {what}; result.json lists every one.")]
+
+
+def _coverage_blocks(coverage: Mapping[str, Any]) -> list[Block]:
+    """The universe's coverage by year, and the price series cut at a reused ticker's gap."""
+    from trading_playbook.reports.coverage import coverage_statement, coverage_years
+
+    blocks: list[Block] = [Heading("Universe coverage", 3), Paragraph(coverage_statement(coverage))]
+    headers = ("Year", "Sessions", "Members", "With price data", "With a bar", "Not seen")
+    blocks.append(Table(headers, coverage_years(coverage), (False, True, True, True, True, True)))
+    splits = coverage.get("split_series") or []
+    if splits:
+        blocks.append(
+            Paragraph(
+                f"{len(splits)} price series held member stays far apart (a reused ticker, or a company that "
+                "left and came back): each was cut in two so that no indicator or position joins the two "
+                "histories: " + "; ".join(splits) + "."
+            )
+        )
+    return blocks
 
 
 def _configuration(doc: Mapping[str, Any]) -> list[Block]:

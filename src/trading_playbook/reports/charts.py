@@ -2,7 +2,8 @@
 
 Four charts: ``equity`` (equity against the buy-and-hold benchmarks, drawdown panel below),
 ``monthly_returns`` (year x month heatmap), ``trade_returns`` (histogram of trade returns) and
-``exit_reasons`` (count and average return per reason). Each copes with empty input by saying so
+``exit_reasons`` (count and average return per reason); a fifth, ``coverage``
+(:mod:`~trading_playbook.reports.coverage`), when the run had a point-in-time universe. Each copes with empty input by saying so
 in the picture instead of failing.
 """
 
@@ -241,5 +242,11 @@ _RENDERERS = {
 
 
 def render_charts(doc: Mapping[str, Any]) -> dict[str, bytes]:
-    """Every chart of a result document as PNG bytes, keyed by name (in :data:`CHART_NAMES` order)."""
-    return {name: _RENDERERS[name](doc) for name in CHART_NAMES}
+    """Every chart of a result document as PNG bytes, keyed by name (in :data:`CHART_NAMES` order),
+    plus ``coverage`` when the run had a point-in-time universe."""
+    charts = {name: _RENDERERS[name](doc) for name in CHART_NAMES}
+    if (doc.get("data") or {}).get("coverage"):
+        from trading_playbook.reports.coverage import coverage_chart
+
+        charts["coverage"] = coverage_chart(doc)
+    return charts

@@ -30,6 +30,7 @@ __all__ = [
     "markdown_table",
     "optimize_summary",
     "overfitting_markdown",
+    "walkforward_summary",
     "write_heatmap",
     "write_optimize_report",
     "write_toml",
@@ -326,7 +327,8 @@ def write_walkforward_report(result: WalkForwardResult, out_dir: str | Path) -> 
     """Write a walk-forward report.
 
     Files: ``folds.csv``/``folds.parquet`` (per fold: windows, chosen parameters, in-sample vs
-    out-of-sample metrics, WFE, DSR, PBO), ``stability.csv``, ``walk_forward.md``, each fold's
+    out-of-sample metrics, WFE, DSR, PBO), ``stability.csv``, ``summary.json`` (settings, walk-forward
+    efficiency, stitched headline metrics), ``walk_forward.md``, each fold's
     optimisation report under ``fold_NN/``, and the stitched out-of-sample run in the backtest report
     format under ``oos/`` (``trading_playbook.reports.write_run``).
     """
@@ -347,9 +349,34 @@ def write_walkforward_report(result: WalkForwardResult, out_dir: str | Path) -> 
         write_optimize_report(fold.optimization, out / f"fold_{fold.fold.index:02d}")
     oos_files = write_run(result.stitched, out / "oos")
     written.update({f"oos_{k}": v for k, v in oos_files.items()})
+    written["json"] = out / "summary.json"
+    written["json"].write_text(
+        json.dumps(walkforward_summary(result), indent=2, default=_json_default) + "\n"
+    )
     written["md"] = out / "walk_forward.md"
     written["md"].write_text(_walkforward_markdown(result, folds, stability))
     return written
+
+
+def walkforward_summary(result: WalkForwardResult) -> dict[str, Any]:
+    """The machine-readable summary of a walk-forward (``summary.json``)."""
+    s = result.settings
+    m = result.stitched.metrics
+    keys = ("total_return", "cagr", "sharpe", "max_drawdown", "calmar", "trades")
+    return {
+        "train": s.train,
+        "test": s.test,
+        "step": s.step or s.test,
+        "anchored": s.anchored,
+        "method": s.optimize.method,
+        "objective": s.optimize.objective,
+        "min_trades": s.optimize.min_trades,
+        "params": [str(p) for p in result.specs],
+        "folds": len(result.folds),
+        "efficiency": result.efficiency,
+        "stitched": _nan_to_none({k: float(m[k]) for k in keys if m.get(k) is not None}),
+        "seconds": result.seconds,
+    }
 
 
 def _walkforward_markdown(result: WalkForwardResult, folds: pd.DataFrame, stability: pd.DataFrame) -> str:

@@ -42,6 +42,7 @@ from trading_playbook.core.simulate._records import (
     B_ORDER,
     REASON_END_OF_DATA,
     REASON_END_OF_TEST,
+    REASON_UNIVERSE_EXIT,
     SALE_AT_CLOSE,
     SALE_DROP,
     SALE_QUEUE,
@@ -160,9 +161,10 @@ def intraday_stops_nb(
 def close_rules_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int, end: int
 ) -> None:  # pragma: no cover - compiled
-    """Step 3: the close rules of every position with a bar at ``t`` and no exit pending; on a
-    symbol's last bar (END_OF_DATA) or at ``end`` (END_OF_TEST) what remains is sold at the close, and
-    an exit decided for the next open becomes that forced exit."""
+    """Step 3: the close rules of every position with a bar at ``t`` and no exit pending; at ``end``
+    (END_OF_TEST), on the last member day of a universe with policy ``exit`` (UNIVERSE_EXIT) or on a
+    symbol's last bar (END_OF_DATA) what remains is sold at the close, and an exit decided for the
+    next open becomes that forced exit."""
     n = snapshot_nb(book)
     for s in range(rules.n_rules.shape[0]):
         for o in range(n):
@@ -175,6 +177,8 @@ def close_rules_nb(
             forced = 0
             if t == end:
                 forced = REASON_END_OF_TEST
+            elif acct.universe_exit and bars.leaving[t, j]:
+                forced = REASON_UNIVERSE_EXIT
             elif bars.last_bar[j] == t:
                 forced = REASON_END_OF_DATA
             mode = SALE_AT_CLOSE

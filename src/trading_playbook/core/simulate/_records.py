@@ -72,6 +72,7 @@ SCALE_REASONS = S.slot_columns(S.ScaleOut)["level_reasons"]  # count, then each 
 # ---------------------------------------------------------------- the engine's own reasons
 REASON_END_OF_DATA = int(ExitReason.END_OF_DATA)
 REASON_END_OF_TEST = int(ExitReason.END_OF_TEST)
+REASON_UNIVERSE_EXIT = int(ExitReason.UNIVERSE_EXIT)
 
 # ---------------------------------------------------------------- sizers
 SIZER_PERCENT_EQUITY = 0
@@ -131,6 +132,7 @@ account_dt = np.dtype(
         ("starting_capital", np.float64),
         ("entry_at_close", np.bool_),
         ("exit_at_next_open", np.bool_),
+        ("universe_exit", np.bool_),  # Bars.leaving is read: [universe] policy = "exit"
     ],
     align=True,
 )
@@ -180,6 +182,7 @@ class Bars(NamedTuple):
     gap_rows: np.ndarray  # int64, sessions without a bar between a symbol's first and last bar
     ema: np.ndarray  # float64 (K, T, N): the EMAs the rules read (EMA_ROW)
     scratch: np.ndarray  # float64: the bar values one SMA / ATR reads
+    leaving: np.ndarray  # bool (T, N): sold at this close (universe policy "exit"); (1, 1) when unused
 
 
 class RuleTable(NamedTuple):

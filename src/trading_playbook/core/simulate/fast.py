@@ -290,7 +290,8 @@ def run_fast_records(
             f"got {len(setups)} setup tables for {len(sleeves)} sleeves; pass one per sleeve"
         )
     bars = _bars(panel, end, compiled)
-    table = _setup_rows(setups, compiled, bars, start, end, _symbol_ranks(panel))
+    eligible = None if panel.universe is None else panel.universe.eligible()
+    table = _setup_rows(setups, compiled, bars, start, end, _symbol_ranks(panel), eligible)
     n_setups = int(table.symbol.shape[0])
     trade_capacity = n_setups + 1
     journal = rec.Journal(
@@ -303,7 +304,9 @@ def run_fast_records(
     capacity = int(rules.max_positions.sum())
     book = rec.new_book(n_sleeves, panel.n_symbols, capacity, rules.kind.shape[1], compiled.queue_capacity)
     curves = rec.new_curves(n_sleeves, end - start + 1)
-    simulate_nb(bars, rules, table, book, journal, _account(settings), curves, start, end)
+    universe_exit = panel.universe is not None and panel.universe.exits
+    account = _account(settings, universe_exit)
+    simulate_nb(bars, rules, table, book, journal, account, curves, start, end)
     equity = EquityCurve(
         dates=panel.sessions[start : end + 1].astype("datetime64[D]"),
         equity=curves.equity,
@@ -319,7 +322,7 @@ def run_fast_records(
     )
 
 
-def _account(settings: PortfolioSettings) -> np.ndarray:
+def _account(settings: PortfolioSettings, universe_exit: bool) -> np.ndarray:
     """The account record: cash, costs and fill policy."""
     account = np.zeros(1, dtype=rec.account_dt)
     account["cash"] = settings.starting_capital
@@ -331,6 +334,7 @@ def _account(settings: PortfolioSettings) -> np.ndarray:
     account["starting_capital"] = settings.starting_capital
     account["entry_at_close"] = settings.entry_fill == "close"
     account["exit_at_next_open"] = settings.exit_fill == "next_open"
+    account["universe_exit"] = universe_exit
     return account
 
 
@@ -418,6 +422,9 @@ def _bars(panel: Panel, end: int, compiled: CompiledSleeves) -> rec.Bars:
         ema = np.empty((len(compiled.ema_rows), *close.shape))
         for period, row in compiled.ema_rows.items():
             ema[row] = indicators.ema(close, period, available)
+    leaving = np.zeros((1, 1), dtype=np.bool_)
+    if panel.universe is not None and panel.universe.exits:
+        leaving = take(panel.universe.leaving(), np.bool_)
     return rec.Bars(
         open=take(panel.open, np.float64),
         high=take(panel.high, np.float64),
@@ -430,6 +437,7 @@ def _bars(panel: Panel, end: int, compiled: CompiledSleeves) -> rec.Bars:
         gap_rows=gap_rows,
         ema=ema,
         scratch=np.zeros(max(compiled.longest_window, 1)),
+        leaving=leaving,
     )
 
 
@@ -473,9 +481,11 @@ def _setup_rows(
     start: int,
     end: int,
     symbol_rank: np.ndarray,
+    eligible: np.ndarray | None = None,
 ) -> rec.SetupRows:
     """Concatenate each sleeve's setups of sessions start..end-1, ranked within each session (score
-    desc, volume_ratio desc, symbol asc, as ``Setup.rank_key``), with per-(sleeve, session) pointers."""
+    desc, volume_ratio desc, symbol asc, as ``Setup.rank_key``), with per-(sleeve, session) pointers.
+    With a universe, only the setups of symbols ``eligible`` on their session are kept."""
     n_sessions = bars.close.shape[0]
     ptr = np.zeros((len(setups), n_sessions + 1), dtype=np.int64)
     parts: dict[str, list[np.ndarray]] = {"symbol": [], "reference": [], "stop": [], "atr": []}
@@ -484,7 +494,11 @@ def _setup_rows(
     for s, tbl in enumerate(setups):
         all_sessions = np.asarray(tbl.session_idx, dtype=np.int64)
         all_symbols = np.asarray(tbl.symbol_idx, dtype=np.int64)
-        rows = np.flatnonzero((all_sessions >= start) & (all_sessions < end))
+        wanted = (all_sessions >= start) & (all_sessions < end)
+        if eligible is not None:
+            inside = np.flatnonzero(wanted)
+            wanted[inside] = eligible[all_sessions[inside], all_symbols[inside]]
+        rows = np.flatnonzero(wanted)
         order = _rank_order(
             all_sessions[rows],
             np.asarray(tbl.score, dtype=np.float64)[rows],

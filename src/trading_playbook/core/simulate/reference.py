@@ -59,12 +59,15 @@ Order of events in session t (sleeves in config order; positions in the order th
 2. INTRADAY: resting stops of every position with a bar at t (placed the evening before, or this
    morning): ``low_t <= level`` exits at ``min(open_t, level)``.
 3. Close rules of every position with a bar at t; the orders fill at ``close_t`` (``exit_fill =
-   "close"``) or are queued for the symbol's next open. On the symbol's last bar before ``end``
-   (END_OF_DATA) or at ``end`` (END_OF_TEST), orders decided for the next open become the forced
-   exit, and what remains is sold at ``close_t`` with that reason.
+   "close"``) or are queued for the symbol's next open. At ``end`` (END_OF_TEST), on the last member
+   day of a point-in-time universe with policy ``exit`` (UNIVERSE_EXIT: the symbol is not a member on
+   the next session) or on the symbol's last bar before ``end`` (END_OF_DATA), in that order of
+   precedence, orders decided for the next open become the forced exit, and what remains is sold at
+   ``close_t`` with that reason.
 4. Mark; the equity and cash used for sizing this evening.
 5. Scan (not at ``end``): per sleeve, free slots = ``max_positions`` - open positions (pending exits
-   included) - pending entries; setups ranked by ``Setup.rank_key``; symbols held or pending in that
+   included) - pending entries; with a universe only the setups of symbols eligible at t (a member
+   at t; under policy ``exit`` also at t+1); setups ranked by ``Setup.rank_key``; symbols held or pending in that
    sleeve skipped; a setup sized to 0 takes no slot. ``entry_fill = "close"`` fills each at ``close_t``
    as it is reached in rank order (sleeve by sleeve); one that cash allows 0 shares takes no slot;
    such a position on its symbol's last bar before ``end`` is sold at the same close, END_OF_DATA.
@@ -120,6 +123,9 @@ from trading_playbook.core.sizing import SizingContext
 from trading_playbook.core.types import EquityCurve, Setup, Trade
 
 __all__ = ["EventEngine", "SessionLog", "affordable_shares", "equity_curve", "run_reference"]
+
+
+_FORCED_LEGS = {"END_OF_TEST": "eot", "END_OF_DATA": "eod", "UNIVERSE_EXIT": "uexit"}
 
 
 class EventEngine:
@@ -453,6 +459,8 @@ class EventEngine:
     def _forced_reason(self, t: int, col: int) -> str:
         if t == self.end:
             return "END_OF_TEST"
+        if self.market.leaving is not None and self.market.leaving[t, col]:
+            return "UNIVERSE_EXIT"
         if self.market.last_bar is not None and t == self.market.last_bar[col]:
             return "END_OF_DATA"
         return ""
@@ -489,7 +497,7 @@ class EventEngine:
         rest = pos.held - committed
         if forced and rest > 0:
             pos.exit.remaining = 0
-            leg = "eot" if forced == "END_OF_TEST" else "eod"
+            leg = _FORCED_LEGS[forced]
             intent = self._intent(
                 k, pos.symbol, t, leg, "sell", rest, Timing.CLOSE, forced, (0, k, pos.seq, len(orders))
             )
