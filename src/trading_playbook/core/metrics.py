@@ -303,12 +303,20 @@ def _trade_brief(trade: Trade) -> dict[str, Any]:
     }
 
 
-def _longest_streak(flags: Sequence[bool]) -> int:
-    best = run = 0
-    for flag in flags:
-        run = run + 1 if flag else 0
-        best = max(best, run)
-    return best
+def _longest_streak(flags: np.ndarray) -> int:
+    """Length of the longest run of True in a bool array (0 without any)."""
+    if not flags.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
+def _exit_order(trades: Sequence[Trade]) -> np.ndarray:
+    """Trade positions in order of exit date, then entry date, then symbol (a stable sort)."""
+    exits = np.array([t.exit_date.toordinal() for t in trades], dtype=np.int64)
+    entries = np.array([t.entry_date.toordinal() for t in trades], dtype=np.int64)
+    symbols = np.array([t.symbol for t in trades], dtype=str)
+    return np.lexsort((symbols, entries, exits))
 
 
 def _mean(values: np.ndarray) -> float | None:
@@ -341,7 +349,7 @@ def _trade_metrics(trades: Sequence[Trade], years: float, mean_equity: float | N
     held = np.array([t.sessions_held for t in trades], dtype=np.float64)
     wins, losses = pnl > 0, pnl < 0
     gross_win, gross_loss = float(pnl[wins].sum()), float(-pnl[losses].sum())
-    by_exit = sorted(trades, key=lambda t: (t.exit_date, t.entry_date, t.symbol))
+    by_exit = pnl[_exit_order(trades)] if n else pnl
     notional = sum(t.shares * (t.entry_price + t.exit_price) for t in trades) / 2.0
     best = max(trades, key=lambda t: t.pnl_pct) if n else None
     worst = min(trades, key=lambda t: t.pnl_pct) if n else None
@@ -367,8 +375,8 @@ def _trade_metrics(trades: Sequence[Trade], years: float, mean_equity: float | N
         "median_sessions_held": _num(np.median(held)) if n else None,
         "best_trade": _trade_brief(best) if best is not None else None,
         "worst_trade": _trade_brief(worst) if worst is not None else None,
-        "longest_win_streak": _longest_streak([t.pnl > 0 for t in by_exit]),
-        "longest_loss_streak": _longest_streak([t.pnl < 0 for t in by_exit]),
+        "longest_win_streak": _longest_streak(by_exit > 0),
+        "longest_loss_streak": _longest_streak(by_exit < 0),
         "exit_reasons": _exit_reasons(trades),
     }
 
