@@ -173,10 +173,15 @@ class AlpacaBook:
     def events_at(self, session: dt.date, phase: Phase) -> list[BrokerEvent]:
         return self._events("session = ? AND phase = ?", (session.isoformat(), str(phase)))
 
-    def resolved(self) -> set[str]:
-        """Client order ids the engine already has a fill or an end for."""
+    def resolved(self, *, through: dt.date | None = None) -> set[str]:
+        """Client order ids the engine already has a fill or an end for.
+
+        With ``through``, only events of sessions up to that date: the ones a committed session state
+        has booked (a step killed after journaling a fill but before committing its session has not).
+        """
+        where, args = ("WHERE session <= ?", (through.isoformat(),)) if through is not None else ("", ())
         with self._connect() as con:
-            return {r[0] for r in con.execute("SELECT DISTINCT client_order_id FROM events")}
+            return {r[0] for r in con.execute(f"SELECT DISTINCT client_order_id FROM events {where}", args)}
 
     def _events(self, where: str, args: tuple[Any, ...]) -> list[BrokerEvent]:
         with self._connect() as con:
