@@ -28,6 +28,7 @@ the uninterrupted run's (the ``baseline`` fixture).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -37,9 +38,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from fakes.alpaca import FakeAlpaca
 from fakes.alpaca.process_clock import ClockService
+from trading_playbook.cli import app
 from trading_playbook.paper import queries
 from trading_playbook.paper.account import account_path, init_account
 from trading_playbook.paper.alpaca_book import AlpacaBook
@@ -107,6 +110,18 @@ class Chain:
     def sessions(self) -> list[str]:
         return [r[0] for r in self.rows("SELECT session FROM sessions ORDER BY session")]
 
+    def resting(self) -> dict[str, tuple[object, ...]]:
+        """``playbook paper status --json``: each pending order's (handling, status, order at Alpaca)."""
+        out = CliRunner().invoke(
+            app, ["paper", "status", "--account", "alp", "--json"], env={"PLAYBOOK_HOME": str(self.home)}
+        )
+        assert out.exit_code == 0, out.output
+        pending = json.loads(out.output)["pending_orders"]
+        return {
+            o["client_order_id"]: (o["alpaca"]["handling"], o["alpaca"]["status"], o["alpaca"]["order"])
+            for o in pending
+        }
+
     def fill_of(self, coid: str) -> list[tuple[object, ...]]:
         return self.rows(f"SELECT shares FROM events WHERE type = 'fill' AND client_order_id = '{coid}'")
 
@@ -145,6 +160,7 @@ def test_killed_processes_reconcile_without_duplicate_or_lost_fill(
         # 2. between submission and fill: the opg entry rests at Alpaca when the process dies
         chain.killed(kill_at="2018-01-02 19:05", until="2018-01-02 19:30")
         assert fake.order(XOM_ENTRY).status == "accepted" and chain.sessions() == ["2018-01-02"]
+        assert chain.resting() == {XOM_ENTRY: ("placed", "accepted", XOM_ENTRY)}  # as the stream last said
         fake.advance_to("2018-01-03 10:00")  # the entry fills with no process listening
         assert fake.order(XOM_ENTRY).status == "filled" and chain.fill_of(XOM_ENTRY) == []
 
@@ -158,6 +174,8 @@ def test_killed_processes_reconcile_without_duplicate_or_lost_fill(
         chain.killed(fault_after=4, until="2018-01-03 19:30")
         assert chain.fill_of(XOM_ENTRY) == [(392,)] and chain.sessions() == ["2018-01-02"]
         assert {"tp-alp-2018-01-03-main-FB-entry", "tp-alp-2018-01-03-main-V-entry"} <= chain.intents()
+        # 01-02's state still; the fill missed while no process ran was recovered over REST at start
+        assert chain.resting() == {XOM_ENTRY: ("placed", "filled", XOM_ENTRY)}
 
         # 5. between submission and fill of the cls exit of 01-09
         chain.killed(kill_at="2018-01-09 15:55", until="2018-01-09 16:30")
@@ -172,6 +190,17 @@ def test_killed_processes_reconcile_without_duplicate_or_lost_fill(
         alpaca, journal = net_fills(fake, chain.home)
         assert alpaca == journal
         assert summary(chain.home, fake) == baseline
+        # status lists the resting orders: the stops, with the order standing for each at Alpaca (FB's
+        # was cut to the shares held: -a1), and the entry decided at 01-09 waiting for the 19:00 window
+        fb_stop, v_stop = "tp-alp-2018-01-04-main-FB-stop-open", "tp-alp-2018-01-04-main-V-stop-open"
+        ba_entry = "tp-alp-2018-01-09-main-BA-entry"
+        assert chain.resting() == {
+            fb_stop: ("placed", "new", f"{fb_stop}-a1"),
+            v_stop: ("placed", "new", v_stop),
+            ba_entry: ("deferred", None, ba_entry),
+        }
+        assert fake.order(f"{fb_stop}-a1").status == fake.order(v_stop).status == "new"
+        assert ba_entry not in {o.client_order_id for o in fake.orders()}
         assert service.errors == [] and fake.server_errors == []
     finally:
         service.stop()
