@@ -23,7 +23,12 @@ At each kill the journal and the fake are checked to be in exactly that state. T
 reconciles, catches up and stops at 17:00 on 01-09. Then: Alpaca received every client order id
 once (no duplicate order), the fills in the journal add up to the fills at Alpaca order by order (no
 fill lost, none invented), and trades, positions, Alpaca's positions and the last equity row equal
-the uninterrupted run's (the ``baseline`` fixture).
+the uninterrupted run's (the ``baseline`` fixture). ``playbook paper status`` lists the resting
+orders with how each stands at Alpaca (also checked after kills 2 and 4), and ``playbook paper
+reconcile`` finds nothing to resolve.
+
+Kill 4 is the one that found a bug: reconciliation took a fill journaled by the killed step as
+booked, so the position looked like a trade outside the platform and blocked the next entries.
 """
 
 from __future__ import annotations
@@ -201,6 +206,11 @@ def test_killed_processes_reconcile_without_duplicate_or_lost_fill(
         }
         assert fake.order(f"{fb_stop}-a1").status == fake.order(v_stop).status == "new"
         assert ba_entry not in {o.client_order_id for o in fake.orders()}
+        # and `playbook paper reconcile` (read only, without --adopt/--flatten) finds nothing to resolve
+        check = CliRunner().invoke(
+            app, ["paper", "reconcile", "--account", "alp"], env={"PLAYBOOK_HOME": str(chain.home)}
+        )
+        assert check.exit_code == 0 and "Alpaca and the journal of account 'alp' agree." in check.output
         assert service.errors == [] and fake.server_errors == []
     finally:
         service.stop()
