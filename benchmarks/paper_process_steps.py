@@ -13,7 +13,8 @@ and processes that one session. Then it checks, against the fast backtest:
   positions are the backtest's trades still open then;
 - ``playbook paper drift`` (the backtest of exactly the account's sessions) reports zero drift.
 
-Prints the per-process time and PASS/FAIL; exits 1 on a failure. The CI test
+Prints the per-process time and PASS/FAIL; exits 1 on a failure. ``--check-every N`` also makes
+the comparison after every N process starts (a long run then proves its prefix as it goes). The CI test
 (``tests/integration/test_paper_process_steps.py``) does 20 process starts on a 48-symbol slice.
 """
 
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,12 +55,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--start", default="2018-01-02")
     parser.add_argument("--sessions", type=int, default=504, help="sessions to step (504 = two years)")
+    parser.add_argument(
+        "--check-every",
+        type=int,
+        default=0,
+        help="also compare with the backtest after every N process starts",
+    )
     args = parser.parse_args()
     from trading_playbook.config import load_config
-    from trading_playbook.engine import load_data, run_backtest
-    from trading_playbook.paper import queries
+    from trading_playbook.engine import load_data
     from trading_playbook.paper.account import init_account
-    from trading_playbook.paper.drift import compute_drift
 
     print(f"load average {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,39 +92,51 @@ def main() -> int:
                 return 1
             if i % 50 == 0:
                 print(f"{i} processes, {(time.perf_counter() - t0) / i:.2f} s each", flush=True)
+            checkpoint = args.check_every and i % args.check_every == 0 and i < len(days) - 1
+            if checkpoint and not _check(cfg, workspace, home, days, i, (time.perf_counter() - t0) / i):
+                return 1
         per_process = (time.perf_counter() - t0) / (len(days) - 1)
-        history = queries.equity_history("canonical", home)
-        trades = queries.trades("canonical", home)
-        held = queries.positions("canonical", home)
-        os.environ["PLAYBOOK_HOME"] = str(home)
-        drift = compute_drift("canonical", workspace=workspace)
-    longer = run_backtest(cfg, workspace=workspace, start=days[0], end=days[-1], engine="fast", metrics=False)
+        ok = _check(cfg, workspace, home, days, len(days) - 1, per_process)
+    print(f"load average {os.getloadavg()}", flush=True)
+    return 0 if ok else 1
+
+
+def _check(cfg: Any, workspace: Any, home: Path, days: list[str], n: int, per_process: float) -> bool:
+    """After ``n`` process starts (sessions ``days[:n]`` stepped), compare the account with the backtest."""
+    from trading_playbook.engine import run_backtest
+    from trading_playbook.paper import queries
+    from trading_playbook.paper.drift import compute_drift
+
+    history = queries.equity_history("canonical", home)
+    trades = queries.trades("canonical", home)
+    held = queries.positions("canonical", home)
+    os.environ["PLAYBOOK_HOME"] = str(home)
+    drift = compute_drift("canonical", workspace=workspace)
+    last = days[n - 1]
+    longer = run_backtest(cfg, workspace=workspace, start=days[0], end=days[n], engine="fast", metrics=False)
     checks = {
         "equity rows": np.array_equal([h["equity"] for h in history], longer.equity.equity[:-1]),
         "cash rows": np.array_equal([h["cash"] for h in history], longer.equity.cash[:-1]),
         "closed trades": trades
-        == json.loads(
-            json.dumps([t.to_dict() for t in longer.trades if t.exit_date.isoformat() <= days[-2]])
-        ),
+        == json.loads(json.dumps([t.to_dict() for t in longer.trades if t.exit_date.isoformat() <= last])),
         "open positions": sorted((p["symbol"], p["entry_date"], p["original_shares"]) for p in held)
         == sorted(
             (t.symbol, t.entry_date.isoformat(), t.shares)
             for t in longer.trades
-            if t.entry_date.isoformat() <= days[-2] < t.exit_date.isoformat()
+            if t.entry_date.isoformat() <= last < t.exit_date.isoformat()
         ),
         "zero drift": bool(drift["summary"]["zero_drift"]),
     }
     s = drift["summary"]
     print(
-        f"{len(days) - 1} process starts ({days[0]} .. {days[-2]}), {per_process:.2f} s per process; "
+        f"{n} process starts ({days[0]} .. {last}), {per_process:.2f} s per process; "
         f"{len(trades)} closed trades, {len(held)} open positions; drift: same {s['same']}, open {s['open']}, "
         f"different {s['different']}, missed {s['missed']}, extra {s['extra']}, max equity difference "
         f"{s['max_equity_difference']}, mean slippage drift {s['mean_slippage_drift_bps']} bps"
     )
     for name, ok in checks.items():
-        print(f"  {name:16s} {'PASS' if ok else 'FAIL'}")
-    print(f"load average {os.getloadavg()}", flush=True)
-    return 0 if all(checks.values()) else 1
+        print(f"  {name:16s} {'PASS' if ok else 'FAIL'}", flush=True)
+    return all(checks.values())
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from trading_playbook.core.simulate.settings import (
     PortfolioSettings,
     PreparedScanner,
     SleeveSpec,
+    check_windows,
     scanner_cache_key,
 )
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
@@ -220,10 +221,7 @@ def simulate(
     """Run one engine on ``panel`` cut after ``end`` (no data after ``end`` is visible)."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use 'fast' or 'reference'")
-    for sleeve in sleeves:  # e.g. ml_score: a run must not need a model trained after its start
-        check = getattr(sleeve.scanner, "check_window", None)
-        if callable(check):
-            check(panel.sessions[start], panel.sessions[end])
+    check_windows(sleeves, panel.sessions[start], panel.sessions[end])  # e.g. ml_score's model cutoffs
     cut = panel.truncate(end)
     if engine == "reference":
         from trading_playbook.core.simulate.reference import run_reference

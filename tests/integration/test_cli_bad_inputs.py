@@ -132,7 +132,6 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("paper reconcile", ("--account", "nope"), "no paper account 'nope'"),
     BadInput("paper halt", ("--account", "nope"), "no paper account 'nope'"),
     BadInput("paper replay", ("{tmp}/nope.toml", "--out", "{tmp}/rp"), "does not exist"),
-    BadInput("paper ls", ("extra",), "unexpected extra argument"),
     # learned setup scoring
     BadInput("ml dataset", ("{tmp}/strict.toml", "--out", "{tmp}/mld"), "portfolio.max_positions"),
     BadInput("ml train", (GOOD, "--train", "3q", "--out", "{tmp}/mlt"), "duration '3q'"),
@@ -141,11 +140,6 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("paper init", (GOOD, "--account", "bad-name"), "account name 'bad-name' is not valid"),
     BadInput("paper init", ("{tmp}/strict.toml", "--account", "x"), "portfolio.max_positions"),
     BadInput("paper init", (GOOD, "--account", "x", "--broker", "ib"), "unknown broker 'ib'"),
-    BadInput("paper step", ("--account", "nope"), "no paper account 'nope'"),
-    BadInput("paper status", ("--account", "nope"), "no paper account 'nope'"),
-    BadInput("paper history", ("--account", "nope"), "no paper account 'nope'"),
-    BadInput("paper run", ("--account", "nope"), "no paper account 'nope'"),
-    BadInput("paper drift", ("--account", "nope"), "no paper account 'nope'"),
     BadInput("paper replay", ("{tmp}/strict.toml", "--out", "{tmp}/rp"), "portfolio.max_positions"),
     BadInput(
         "paper replay",

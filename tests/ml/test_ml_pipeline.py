@@ -186,6 +186,36 @@ def test_a_run_that_would_need_a_later_model_fails_loudly(trained: tuple[Path, P
     assert "may only use a model trained before it" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_paper_account_may_not_use_a_model_trained_after_its_sessions(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from trading_playbook.paper.account import init_account, open_account, step_account
+
+    _, out = trained
+    manifest = json.loads((out / "models" / "manifest.json").read_text())
+    first = dt.date.fromisoformat(min(m["test_start"] for m in manifest["models"] if m["kind"] == "hgb")[:10])
+    path = out / "ml_paper.toml"
+    path.write_text(
+        CONFIG.split("[scanner]")[0] + '[scanner]\nname = "ml_score"\nmodels = "models"\nmodel = "hgb"\n'
+    )
+    home = tmp_path / "home"
+    init_account(path, "early", start="2013-06-03", home=home)
+    with pytest.raises(SimulationError, match="may only use a model trained before it"):
+        step_account("early", until="2013-06-14", home=home)
+    _, journal = open_account("early", home)
+    try:  # the refused step committed nothing
+        assert journal.last_session() is None
+    finally:
+        journal.close()
+    init_account(path, "later", start=first.isoformat(), home=home)
+    stepped = step_account("later", until=first + dt.timedelta(days=14), home=home)
+    assert len(stepped.logs) >= 5
+    with pytest.raises(SimulationError, match="may only use a model trained before it"):
+        step_account("early", home=home)  # still refused, nothing half-done in between
+
+
 def test_every_setup_is_scored_by_a_model_trained_before_its_session(trained: tuple[Path, Path]) -> None:
     _, out = trained
     cfg = _ml_config(out, model="hgb")

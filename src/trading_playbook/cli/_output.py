@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["print_data_notes"]
+__all__ = ["CacheDir", "plain_console", "print_data_notes"]
+
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Cache folder (default: env PLAYBOOK_CACHE_DIR, else the per-user cache folder).",
+        show_default=False,
+    ),
+]
+
+
+def plain_console() -> Console:
+    """A console that neither colours numbers nor wraps long lines (paths and symbol lists stay whole)."""
+    return Console(highlight=False, soft_wrap=True)
 
 
 def print_data_notes(

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trading_playbook.cli._output import print_data_notes
+from trading_playbook.cli._output import CacheDir, plain_console, print_data_notes
 from trading_playbook.core.errors import CacheError, DataError, PlaybookError
 
 if TYPE_CHECKING:
@@ -28,18 +28,9 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 
-CacheDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir",
-        help="Cache folder (default: env PLAYBOOK_CACHE_DIR, else the per-user cache folder).",
-        show_default=False,
-    ),
-]
-
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return plain_console()
 
 
 @contextmanager

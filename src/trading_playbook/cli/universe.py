@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from trading_playbook.cli._output import CacheDir, plain_console
+
 __all__ = ["universe_app"]
 
 universe_app = typer.Typer(
@@ -22,18 +24,9 @@ universe_app = typer.Typer(
     no_args_is_help=True,
 )
 
-CacheDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir",
-        help="Cache folder (default: env PLAYBOOK_CACHE_DIR, else the per-user cache folder).",
-        show_default=False,
-    ),
-]
-
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return plain_console()
 
 
 def _store(cache_dir: Path | None):  # type: ignore[no-untyped-def]

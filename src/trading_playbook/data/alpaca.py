@@ -194,9 +194,14 @@ class AlpacaSource:
             adjustment=Adjustment.RAW,
             feed=DataFeed(self.feed),
         )
+        payload = self._get_bars(request, what)
+        return minute_payload_frames(payload, what)
+
+    def _get_bars(self, request: Any, what: str) -> Any:
+        """alpaca-py's ``get_stock_bars``; a failure is a :class:`SourceError` without the keys in it."""
         log.info("Alpaca request: %s", what)
         try:
-            payload = self.client.get_stock_bars(request)
+            return self.client.get_stock_bars(request)
         except SourceError:
             raise
         except Exception as exc:
@@ -204,7 +209,6 @@ class AlpacaSource:
             raise SourceError(
                 redact(f"Alpaca request for {what} failed: {_describe(exc)}", secrets)
             ) from None
-        return minute_payload_frames(payload, what)
 
     def _fetch_batch(self, symbols: list[str], start: str, end: str) -> BarArrays:
         raw = self._request(symbols, start, end, "raw")
@@ -259,16 +263,7 @@ class AlpacaSource:
             feed=feed,
         )
         what = f"{len(symbols)} symbol(s) {start}..{end} ({adjustment})"
-        log.info("Alpaca request: %s", what)
-        try:
-            payload = self.client.get_stock_bars(request)
-        except SourceError:
-            raise
-        except Exception as exc:
-            secrets = self._credentials.secrets if self._credentials else ()
-            raise SourceError(
-                redact(f"Alpaca request for {what} failed: {_describe(exc)}", secrets)
-            ) from None
+        payload = self._get_bars(request, what)
         return _parse_payload(payload, what)
 
 

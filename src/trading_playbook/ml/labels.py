@@ -19,12 +19,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from trading_playbook.core import indicators
 from trading_playbook.core.exits.protocol import ExitEngine, as_exit_engine
 from trading_playbook.core.exits.rules import BarView, ExitOrder, ExitState
 from trading_playbook.core.panel import Panel
+from trading_playbook.core.simulate.market import bars_with_indicators, last_bar_rows
 from trading_playbook.core.simulate.settings import PortfolioSettings, commission_for
 
 __all__ = ["LabelSimulator", "TradeLabel"]
@@ -92,18 +90,8 @@ class LabelSimulator:
         self.settings = settings
         self.slip = settings.slippage
         self.end = int(end)
-        p = panel
-        needs = self.exit.indicator_needs()
-        self.sma = {n: indicators.sma(p.close, n, p.available) for n in sorted(needs.get("sma", ()))}
-        self.ema = {n: indicators.ema(p.close, n, p.available) for n in sorted(needs.get("ema", ()))}
-        self.atr = {
-            n: indicators.atr(p.high, p.low, p.close, p.available, n) for n in sorted(needs.get("atr", ()))
-        }
-        self.prev_close = indicators.previous_bar(p.close, p.available)
-        self.prev_high = indicators.previous_bar(p.high, p.available)
-        avail = p.available[: self.end + 1]
-        last = avail.shape[0] - 1 - np.argmax(avail[::-1], axis=0)
-        self.last_bar = np.where(avail.any(axis=0), last, -1)
+        self.bars = bars_with_indicators(panel, self.exit.indicator_needs())
+        self.last_bar = last_bar_rows(panel.available[: self.end + 1])
 
     # ------------------------------------------------------------------ public
     def label(self, signal: int, col: int, shares: int) -> TradeLabel | None:
@@ -202,18 +190,4 @@ class LabelSimulator:
         )
 
     def _bar(self, t: int, col: int) -> BarView:
-        p = self.panel
-        return BarView(
-            session=t,
-            open=float(p.open[t, col]),
-            high=float(p.high[t, col]),
-            low=float(p.low[t, col]),
-            close=float(p.close[t, col]),
-            volume=float(p.volume[t, col]),
-            prev_close=float(self.prev_close[t, col]),
-            prev_high=float(self.prev_high[t, col]),
-            sma={n: float(a[t, col]) for n, a in self.sma.items()},
-            ema={n: float(a[t, col]) for n, a in self.ema.items()},
-            atr={n: float(a[t, col]) for n, a in self.atr.items()},
-            symbol=p.symbols[col],
-        )
+        return self.bars.bar(t, col)

@@ -30,7 +30,7 @@ from trading_playbook.core.errors import ConfigError, PlaybookError
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.simulate.market import Market, build_market
 from trading_playbook.core.simulate.reference import EventEngine, SessionLog
-from trading_playbook.core.simulate.settings import PortfolioSettings
+from trading_playbook.core.simulate.settings import PortfolioSettings, check_windows
 from trading_playbook.core.simulate.state import new_state
 from trading_playbook.core.types import SetupTable
 from trading_playbook.paper.brokers import broker_kinds, check_broker, make_broker
@@ -303,6 +303,8 @@ def run_sessions(
     ``end`` makes the row ``end`` the last session of a replay (END_OF_TEST).
     """
     names = [rt.spec.name for rt in market.sleeves]
+    if len(rows):  # e.g. ml_score: a session may only use a model trained before it
+        check_windows([rt.spec for rt in market.sleeves], market.dates[rows[0]], market.dates[rows[-1]])
     logs = []
     for t in rows:
         last = journal.last_session()

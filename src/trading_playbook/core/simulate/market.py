@@ -19,8 +19,8 @@ ended, so it passes ``known_data_end=False`` and positions are held, marked at t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, cast
 
 import numpy as np
@@ -36,7 +36,15 @@ from trading_playbook.core.sizing import PositionSizerProtocol
 from trading_playbook.core.types import Setup, SetupTable
 from trading_playbook.core.universe import member_setups
 
-__all__ = ["Market", "SleeveRuntime", "build_market", "session_dates"]
+__all__ = [
+    "Bars",
+    "Market",
+    "SleeveRuntime",
+    "bars_with_indicators",
+    "build_market",
+    "last_bar_rows",
+    "session_dates",
+]
 
 SetupSource = Callable[[int], list[Setup]]
 
@@ -53,30 +61,16 @@ class SleeveRuntime:
 
 
 @dataclass
-class Market:
-    """The panel the engine may see, with per-session dates, indicators and sleeve runtimes."""
+class Bars:
+    """A panel's bars with the indicators exit rules read (each value uses bars up to its own session)."""
 
     panel: Panel
     dates: list[dt.date]
-    iso: list[str]
     sma: dict[int, np.ndarray]
     ema: dict[int, np.ndarray]
     atr: dict[int, np.ndarray]
     prev_close: np.ndarray
     prev_high: np.ndarray
-    last_bar: np.ndarray | None
-    sleeves: list[SleeveRuntime]
-    leaving: np.ndarray | None = None  # bool (T, N): sold at this close (universe policy "exit")
-
-    def session_index(self, day: dt.date) -> int:
-        """Row of session ``day``; a clear error when the panel does not hold it."""
-        i = int(np.searchsorted(self.panel.sessions, np.datetime64(day, "D")))
-        if i >= len(self.dates) or self.dates[i] != day:
-            raise DataError(
-                f"session {day} is not in the loaded data ({self.dates[0] if self.dates else '-'} to "
-                f"{self.dates[-1] if self.dates else '-'}); load data that covers the account's history"
-            )
-        return i
 
     def bar(self, t: int, col: int) -> BarView:
         """The :class:`BarView` exit rules read for symbol column ``col`` at row ``t``."""
@@ -96,6 +90,26 @@ class Market:
             symbol=p.symbols[col],
             date=self.dates[t],
         )
+
+
+@dataclass
+class Market(Bars):
+    """The panel the engine may see, with per-session dates, indicators and sleeve runtimes."""
+
+    iso: list[str]
+    last_bar: np.ndarray | None
+    sleeves: list[SleeveRuntime]
+    leaving: np.ndarray | None = None  # bool (T, N): sold at this close (universe policy "exit")
+
+    def session_index(self, day: dt.date) -> int:
+        """Row of session ``day``; a clear error when the panel does not hold it."""
+        i = int(np.searchsorted(self.panel.sessions, np.datetime64(day, "D")))
+        if i >= len(self.dates) or self.dates[i] != day:
+            raise DataError(
+                f"session {day} is not in the loaded data ({self.dates[0] if self.dates else '-'} to "
+                f"{self.dates[-1] if self.dates else '-'}); load data that covers the account's history"
+            )
+        return i
 
 
 def session_dates(panel: Panel) -> list[dt.date]:
@@ -124,26 +138,34 @@ def build_market(
     for spec in sleeves:  # resolved when the sleeve was built (exit and sizer)
         for key, periods in spec.indicators.items():
             needs.setdefault(key, set()).update(periods)
-    p = panel
-    last_bar = None
-    if known_data_end:
-        avail = p.available
-        last = avail.shape[0] - 1 - np.argmax(avail[::-1], axis=0)
-        last_bar = np.where(avail.any(axis=0), last, -1)
-    dates = session_dates(p)
+    bars = bars_with_indicators(panel, needs)
     return Market(
+        **{f.name: getattr(bars, f.name) for f in fields(Bars)},
+        iso=[d.isoformat() for d in bars.dates],
+        last_bar=last_bar_rows(panel.available) if known_data_end else None,
+        sleeves=runtimes,
+        leaving=None if panel.universe is None or not panel.universe.exits else panel.universe.leaving(),
+    )
+
+
+def bars_with_indicators(panel: Panel, needs: Mapping[str, Iterable[int]]) -> Bars:
+    """:class:`Bars` of ``panel`` with the SMA / EMA / ATR periods ``needs`` names (``{"sma": {50}}``)."""
+    p = panel
+    return Bars(
         panel=p,
-        dates=dates,
-        iso=[d.isoformat() for d in dates],
-        sma={n: indicators.sma(p.close, n, p.available) for n in sorted(needs["sma"])},
-        ema={n: indicators.ema(p.close, n, p.available) for n in sorted(needs["ema"])},
-        atr={n: indicators.atr(p.high, p.low, p.close, p.available, n) for n in sorted(needs["atr"])},
+        dates=session_dates(p),
+        sma={n: indicators.sma(p.close, n, p.available) for n in sorted(needs.get("sma", ()))},
+        ema={n: indicators.ema(p.close, n, p.available) for n in sorted(needs.get("ema", ()))},
+        atr={n: indicators.atr(p.high, p.low, p.close, p.available, n) for n in sorted(needs.get("atr", ()))},
         prev_close=indicators.previous_bar(p.close, p.available),
         prev_high=indicators.previous_bar(p.high, p.available),
-        last_bar=last_bar,
-        sleeves=runtimes,
-        leaving=None if p.universe is None or not p.universe.exits else p.universe.leaving(),
     )
+
+
+def last_bar_rows(available: np.ndarray) -> np.ndarray:
+    """Per symbol column, the row of its last bar in ``available`` (-1 for a symbol without bars)."""
+    last = available.shape[0] - 1 - np.argmax(available[::-1], axis=0)
+    return np.where(available.any(axis=0), last, -1)
 
 
 def _runtime(spec: SleeveSpec, panel: Panel, table: SetupTable | None) -> SleeveRuntime:

@@ -39,6 +39,7 @@ __all__ = [
     "PreparedScanner",
     "SleeveSpec",
     "check_run",
+    "check_windows",
     "commission_for",
     "scanner_cache_key",
 ]
@@ -209,3 +210,16 @@ def check_run(sleeves: Sequence[SleeveSpec], n_sessions: int, start: int, end: i
             f"sessions {start}..{end} are outside the panel's 0..{n_sessions - 1}; check the "
             "backtest's start and end dates against the loaded data"
         )
+
+
+def check_windows(sleeves: Sequence[SleeveSpec], first_session: Any, last_session: Any) -> None:
+    """Ask each scanner that depends on time-stamped artefacts whether it may scan these sessions.
+
+    A scanner with ``check_window(first, last)`` (e.g. ``ml_score``: no session may use a model
+    trained on data up to or after it) raises a clear error instead of silently scanning nothing.
+    Every path that runs a strategy (backtest, replay, a paper or live step) calls this.
+    """
+    for sleeve in sleeves:
+        check = getattr(sleeve.scanner, "check_window", None)
+        if callable(check):
+            check(first_session, last_session)
