@@ -51,6 +51,12 @@ BAR_VS_VECTORBT = 2.0
 BAR_CLI_WARM_S = 5.0
 BAR_CLI_FIRST_S = 30.0
 BAR_MEMORY_MB = 2048.0
+# issue 14's bars ("Done when"): the command a user feels, the identical rule, metrics, no regression
+BAR14_CLI_NO_CHARTS_S = 1.5
+BAR14_CLI_REPORTS_S = 2.5
+BAR14_VS_VECTORBT = 3.0
+BAR14_METRICS_S = 0.1
+BAR14_COMPUTE_S = 0.16
 
 
 @dataclass
@@ -565,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[PeerTiming] = []
     compute = vbt_total = None
     cpu_totals: dict[str, float] = {}
+    comparable: dict[str, float] = {}
+    metrics_s: dict[str, float] = {}
     for runner, best in zip(runners, bests, strict=True):
         rows.extend(runner_rows(runner, best))
         sanity = runner.sanity() if hasattr(runner, "sanity") else {"trades": float(runner.trades())}
@@ -595,6 +603,10 @@ def main(argv: list[str] | None = None) -> int:
         if runner.engine == "vectorbt":
             vbt_total = best["total"]
             cpu_totals["vectorbt"] = best["cpu"]
+        if type(runner).__name__ == "OursComparableRunner":
+            comparable = {"wall": best["total"], **({"cpu": best["cpu"]} if "cpu" in best else {})}
+        if runner is ours_full and "metrics" in best:
+            metrics_s = {"wall": best["metrics"], "cpu": best.get("metrics_cpu", float("nan"))}
 
     if args.profile and ours_full is not None:
         print_profile(ours_full)
@@ -627,7 +639,65 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"note: {note}")
     print_bars(compute, vbt_total, cli, cpu_totals)
+    print_bars_14(compute, vbt_total, comparable, metrics_s, cli, args.cli_args.split(), cpu_totals)
     return 0
+
+
+def print_bars_14(
+    compute: float | None,
+    vbt_total: float | None,
+    comparable: dict[str, float],
+    metrics_s: dict[str, float],
+    cli: list[CliRun],
+    cli_args: list[str],
+    cpu: dict[str, float],
+) -> None:
+    """Issue 14's bars: process start to exit of the warm CLI (``--no-charts`` or every report, by
+    ``--cli-args``), the identical comparable rule against vectorbt, metrics, no compute regression."""
+
+    def line(ok: bool | None, text: str) -> None:
+        print(f"  [{'n/a ' if ok is None else ('PASS' if ok else 'FAIL')}] {text}")
+
+    print("\nIssue 14's bars ('Done when'):")
+    warm = [r for r in cli if r.returncode == 0 and r.label.startswith("warm")]
+    no_charts = "--no-charts" in cli_args
+    bar = BAR14_CLI_NO_CHARTS_S if no_charts else BAR14_CLI_REPORTS_S
+    what = "--no-charts" if no_charts else "every report and chart"
+    if warm:
+        best = min(r.seconds for r in warm)
+        median = statistics.median(r.seconds for r in warm)
+        line(
+            best <= bar,
+            f"CLI process start to exit, warm caches, {what}, <= {bar:g} s: best {best:.2f} s, median "
+            f"{median:.2f} s of {len(warm)} (CPU best {min(r.cpu_seconds for r in warm):.2f} s)",
+        )
+    else:
+        line(None, f"CLI process start to exit, {what}, <= {bar:g} s: n/a")
+    ratio = vbt_total / comparable["wall"] if vbt_total and comparable else None
+    cpu_ratio = (
+        f"; on CPU time {cpu['vectorbt'] / comparable['cpu']:.2f}x"
+        if "vectorbt" in cpu and "cpu" in comparable
+        else ""
+    )
+    line(
+        None if ratio is None else ratio >= BAR14_VS_VECTORBT,
+        f"identical comparable rule, signals + simulation >= {BAR14_VS_VECTORBT:g}x faster than vectorbt: "
+        + (
+            "n/a"
+            if ratio is None
+            else f"{ratio:.2f}x (vectorbt {vbt_total:.3f} s / ours {comparable['wall']:.3f} s){cpu_ratio}"
+        ),
+    )
+    line(
+        None if not metrics_s else metrics_s["wall"] <= BAR14_METRICS_S,
+        f"metrics of the full run <= {BAR14_METRICS_S:g} s: "
+        + ("n/a" if not metrics_s else f"{metrics_s['wall']:.3f} s (CPU {metrics_s['cpu']:.3f} s)"),
+    )
+    line(
+        None if compute is None else compute <= BAR14_COMPUTE_S,
+        f"full run's warm compute does not regress (<= {BAR14_COMPUTE_S:g} s): "
+        + ("n/a" if compute is None else f"{compute:.3f} s"),
+    )
 
 
 def print_profile(runner: Any, top: int = 25) -> None:

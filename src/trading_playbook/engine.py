@@ -30,7 +30,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 import numpy as np
-import pandas as pd
 
 from trading_playbook.config import PlaybookConfig, SleeveConfig
 from trading_playbook.core.errors import ConfigError, SimulationError
@@ -52,6 +51,7 @@ __all__ = [
     "EngineName",
     "Workspace",
     "build_sleeves",
+    "import_run_modules",
     "load_data",
     "run_backtest",
     "simulate",
@@ -108,6 +108,18 @@ class Workspace:
             features = scanner.prepare(self.panel)
             self.features[fkey] = features
         return cast(SetupTable, scanner.scan(self.panel, features))
+
+
+def import_run_modules(engine: str = "fast") -> None:
+    """Import what a backtest run uses (data loading, the registry, the engine, the reports), which
+    are otherwise imported on first use, so a caller can time the run apart from the imports."""
+    import trading_playbook.data.api
+    import trading_playbook.registry
+    import trading_playbook.reports.csv_files
+    import trading_playbook.reports.markdown
+
+    if engine == "fast":
+        import trading_playbook.core.simulate.fast  # noqa: F401
 
 
 def load_data(
@@ -467,7 +479,7 @@ class BacktestEngine:
 def _as_panel(data: Any, adjustment: str) -> Panel:
     if isinstance(data, Panel):
         return data
-    if isinstance(data, pd.DataFrame):
+    if type(data).__name__ == "DataFrame" and hasattr(data, "columns"):  # pandas, without importing it
         return bars_to_panel(data, adjustment)
     from trading_playbook.data import DataRequest, load_panel
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sqlite3
 import subprocess
@@ -196,6 +197,21 @@ def _new_run_id(created_at: str) -> str:
     return f"{stamp[:8]}-{stamp[8:14]}-{secrets.token_hex(3)}"
 
 
+_CREATED_AT = re.compile(rb'^  "created_at": "([^"\\]*)",?$', re.MULTILINE)
+
+
+def _written_document(out_dir: Path | None) -> tuple[bytes, str] | None:
+    """The bytes of ``out_dir/result.json`` and its ``created_at`` (None when there is no such file)."""
+    if out_dir is None:
+        return None
+    try:
+        text = (Path(out_dir) / "result.json").read_bytes()
+    except OSError:
+        return None
+    found = _CREATED_AT.search(text)
+    return (text, found.group(1).decode()) if found else None
+
+
 def _document_for(result: RunResult, out_dir: Path | None) -> dict[str, Any]:
     from trading_playbook.reports import result_document, utc_now
     from trading_playbook.reports.json_result import load_result
@@ -226,15 +242,21 @@ def record_run(
     document : mapping, optional
         The result document to store, when the caller already has it.
     """
-    from trading_playbook.reports.json_result import config_hash, dumps_canonical
+    from trading_playbook.reports.json_result import config_hash, dumps_canonical_bytes, to_jsonable
 
-    doc = dict(document) if document is not None else _document_for(result, out_dir)
-    created_at = str(doc.get("created_at"))
+    stored = _written_document(out_dir) if document is None else None
+    if stored is not None:  # the bytes of result.json as written: no parse and no second dump
+        text, created_at = stored
+        config, metrics = to_jsonable(result.config), to_jsonable(result.metrics)
+    else:
+        doc = dict(document) if document is not None else _document_for(result, out_dir)
+        text, created_at = dumps_canonical_bytes(doc), str(doc.get("created_at"))
+        config, metrics = doc.get("config", result.config), doc.get("metrics", {})
     run_id = _new_run_id(created_at)
     row = (
         run_id,
         created_at,
-        json.dumps(doc.get("config", result.config), sort_keys=True),
+        json.dumps(config, sort_keys=True),
         config_hash(result.config),
         (result.data or {}).get("fingerprint"),
         _package_version(),
@@ -242,8 +264,8 @@ def record_run(
         result.engine,
         str(Path(out_dir).resolve()) if out_dir is not None else None,
         json.dumps(result.timings, sort_keys=True),
-        json.dumps(doc.get("metrics", {}), sort_keys=True, allow_nan=False),
-        zlib.compress(dumps_canonical(doc).encode("utf-8"), 6),
+        json.dumps(metrics, sort_keys=True, allow_nan=False),
+        zlib.compress(text, 1),  # level 1: 4x faster than 6 on a 5 MB document, about a fifth larger
     )
     with _connect(db_path) as conn:
         conn.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(row))})", row)

@@ -1,7 +1,12 @@
-"""Restarts and reconciliation of an Alpaca account: a process that dies between an order's submission
+"""Restarts and reconciliation of an Alpaca account: a runner that dies between an order's submission
 and its fill, or between the fill and the journal write, is replaced by a new one that reconciles and
 ends like the uninterrupted run, placing nothing twice; a position the journal cannot explain blocks
-entries with a report until --adopt or --flatten resolves it."""
+entries with a report until --adopt or --flatten resolves it.
+
+The deaths here are simulated inside the test process (the runner stopped, or a ``BaseException``
+raised by the journal's fault hook), which lets a test look at the runner's parts. Real ``kill -9``s
+of ``playbook paper run`` processes at the same moments (and more) are in
+``test_alpaca_process_kills.py``."""
 
 from __future__ import annotations
 

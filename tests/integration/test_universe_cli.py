@@ -75,10 +75,11 @@ def test_register_then_backtest_scan_and_check(folder: Path) -> None:
             assert trade["exit_date"] <= "2015-12-31"
         if trade["symbol"] == "SYN004":
             assert trade["exit_date"] <= "2015-06-30"
-    # the scan lists members only: SYN005 (never a member) has a setup on 2016-04-27 without a universe
+    # the scan lists members only: SYN005 (never a member) has a setup on 2016-09-13 without a universe
+    # (with SYN000 and SYN001; synthetic generator version 2)
     (folder / "plain.toml").write_text(CONFIG.split("[universe]")[0])
-    plain = json.loads(invoke("scan", str(folder / "plain.toml"), "--date", "2016-04-27", "--json"))
-    members = json.loads(invoke("scan", str(folder / "cfg.toml"), "--date", "2016-04-27", "--json"))
+    plain = json.loads(invoke("scan", str(folder / "plain.toml"), "--date", "2016-09-13", "--json"))
+    members = json.loads(invoke("scan", str(folder / "cfg.toml"), "--date", "2016-09-13", "--json"))
     assert "SYN005" in {row["symbol"] for row in plain}
     assert {row["symbol"] for row in members} == {r["symbol"] for r in plain} & {"SYN000", "SYN001", "SYN002"}
     check = invoke("check-lookahead", str(folder / "cfg.toml"), "--cuts", "2")

@@ -102,3 +102,19 @@ def test_request_validation() -> None:
         DataRequest(source="file")
     with pytest.raises(DataError, match="unknown adjustment"):
         DataRequest(adjustment="dividend")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("adjustment", ["split", "all", "raw"])
+def test_a_panel_built_from_handed_over_columns_is_identical(adjustment: str) -> None:
+    from trading_playbook.core.panel import panel_from_arrays
+    from trading_playbook.data.synthetic import synthetic_arrays
+
+    bars = synthetic_arrays(7, "2010-01-01", "2012-12-31", seed=4)
+    bars.values["split"][::97] = 2.0  # splits on a few bars, so the factors matter
+    kept = panel_from_arrays(bars.codes, bars.symbols, bars.day, dict(bars.values), adjustment)
+    handed = dict(bars.values)
+    consumed = panel_from_arrays(bars.codes, bars.symbols, bars.day, handed, adjustment, consume=True)
+    assert handed == {}  # every column left the caller's dict
+    for name in ("open", "high", "low", "close", "volume", "raw_close", "available", "split"):
+        np.testing.assert_array_equal(getattr(consumed, name), getattr(kept, name), err_msg=name)
+    assert consumed.fingerprint == kept.fingerprint

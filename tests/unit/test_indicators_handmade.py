@@ -131,3 +131,34 @@ def test_sma_is_the_plain_mean_of_its_window_on_a_tie() -> None:
     volume = x * 1000.0
     avg = ind.avg_volume_before(np.vstack([volume, [[0.0]]]), np.ones((7, 1), dtype=bool), n=5)[:, 0]
     assert avg[6] == sum(float(v) for v in volume[1:6, 0]) / 5
+
+
+def test_a_layout_is_reused_only_for_an_equal_mask() -> None:
+    from trading_playbook.core.indicators import BarLayout
+
+    mask = np.array([[True, False], [True, True], [False, True]])
+    first = BarLayout.from_available(mask)
+    assert BarLayout.from_available(mask.copy()) is first  # same content: the kept layout
+    mask[2, 0] = True  # changed in place: a new layout, not the stale one
+    second = BarLayout.from_available(mask)
+    assert second is not first
+    assert second.offsets.tolist() == [0, 3, 5] and first.offsets.tolist() == [0, 2, 4]
+
+
+def test_sma_sums_each_window_like_window_mean_nb() -> None:
+    # sma_nb sums four windows side by side: each value must still be window_mean_nb's, bit for bit
+    from trading_playbook.core import _indicator_kernels as k
+
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        lengths = rng.integers(0, 30, size=int(rng.integers(1, 5)))
+        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        x = rng.normal(100.0, 30.0, size=int(offsets[-1])) * 10.0 ** int(rng.integers(-3, 9))
+        x[rng.random(x.size) < 0.05] = np.nan
+        x[rng.random(x.size) < 0.02] = np.inf
+        for n in (1, 2, 3, 4, 5, 7, 20):
+            expected = np.full(x.size, np.nan)
+            for j in range(offsets.size - 1):
+                for i in range(int(offsets[j]) + n - 1, int(offsets[j + 1])):
+                    expected[i] = k.window_mean_nb(x, i - n + 1, n)
+            assert np.array_equal(k.sma_nb(x, offsets, n), expected, equal_nan=True), n

@@ -310,3 +310,41 @@ def test_sleeve_attribution() -> None:
     assert smart["starting_capital"] == pytest.approx(500.0) and smart["total_return"] == pytest.approx(0.10)
     assert scaled["trades"] == 1 and scaled["total_return"] == pytest.approx(0.32)
     assert compute_metrics(base)["sleeves"] == {}  # one (unnamed) sleeve: no breakdown
+
+
+@pytest.mark.parametrize("df", [1, 2, 5, 29, 30, 120, 1_000, 10_360, 100_000])
+def test_t_p_value_matches_scipy_without_importing_it(df: int) -> None:
+    # the run computes the p-value without scipy (0.3 s to import); scipy is the reference here
+    from scipy.special import stdtr
+
+    from trading_playbook.core._student_t import two_sided_p
+
+    for t in (0.0, 0.01, 0.3, 1.0, 1.96, 2.5, 4.0, 9.0, 25.0, -3.0):
+        expected = 2.0 * float(stdtr(df, -abs(t)))
+        assert two_sided_p(t, df) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    assert math.isnan(two_sided_p(float("nan"), df))
+    assert two_sided_p(float("inf"), df) == 0.0
+
+
+def _equal_weight_numpy(close: np.ndarray) -> np.ndarray:
+    """The curve as numpy computes it: forward-filled growths, mean of a Fortran-ordered copy."""
+    start = close[0]
+    held = np.isfinite(start) & (start > 0)
+    part = close[:, held]
+    rows = np.where(np.isnan(part), 0, np.arange(part.shape[0])[:, None])
+    np.maximum.accumulate(rows, axis=0, out=rows)
+    growth = np.take_along_axis(part, rows, axis=0) / start[held]
+    return np.asarray(np.asfortranarray(growth).mean(axis=1), dtype=np.float64)
+
+
+def test_equal_weight_kernel_is_bit_identical_to_numpy() -> None:
+    from trading_playbook.core.metrics import _equal_weight_curve
+
+    rng = np.random.default_rng(5)
+    for n_symbols in (1, 3, 37):
+        close = np.exp(rng.normal(0, 0.02, size=(300, n_symbols)).cumsum(axis=0)) * 50
+        close[rng.random(close.shape) < 0.2] = np.nan  # gaps, ends of data, late listings
+        close[0, rng.random(n_symbols) < 0.3] = np.nan  # not held: no first close
+        close[0, 0] = 40.0
+        got = _equal_weight_curve(close)
+        assert np.array_equal(got, _equal_weight_numpy(close))

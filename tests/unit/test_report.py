@@ -266,11 +266,15 @@ def test_unknown_format_is_an_error(tmp_path: Path) -> None:
 def test_partial_exit_type_is_serialised_with_iso_date() -> None:
     text = dumps_canonical({"x": [PartialExit(dt.date(2021, 1, 2), 1, 2.0, "SCALE_1").date]})
     assert text == '{\n  "x": ["2021-01-02"]\n}\n'
-    nested = dumps_canonical({"b": [{"z": 1.5, "a": None}], "a": {"k": [1, 2]}, "c": float("nan")})
+    nested = dumps_canonical(
+        {"b": [{"z": 1.5, "a": None}, {"t": 1e-07}], "a": {"k": [1, 2]}, "c": float("nan")}
+    )
+    # objects indented, one compact item per line for lists of objects, keys sorted, NaN as null
     assert (
         nested
-        == '{\n  "a": {\n    "k": [1, 2]\n  },\n  "b": [\n    {"a": null, "z": 1.5}\n  ],\n  "c": null\n}\n'
+        == '{\n  "a": {\n    "k": [1,2]\n  },\n  "b": [\n    {"a":null,"z":1.5},\n    {"t":1e-7}\n  ],\n  "c": null\n}\n'
     )
+    assert json.loads(nested)["b"][1]["t"] == 1e-07  # shortest round-trip floats
 
 
 def test_markdown_without_png_has_no_dangling_image_links(tmp_path: Path) -> None:
@@ -305,3 +309,31 @@ def test_report_names_the_run_and_lists_sleeves(tmp_path: Path) -> None:
         in md
     )
     assert "## Sleeves" in md and "| smart | 2 | 50.0% | +$50.00 |" in md
+
+
+def test_reports_of_a_long_run_show_best_worst_by_year_and_two_pages(tmp_path: Path) -> None:
+    # 1,234 trades: the reports stay short (issue 14); every trade is still in trades.csv and result.json
+    run = _with_metrics(random_run(n_sessions=1500, n_trades=1234, seed=3))
+    written = write_run(run, tmp_path, formats=("json", "csv", "md", "html"))
+    doc = json.loads(written["result_json"].read_text())
+    md = written["report_md"].read_text()
+    page = "| {n} | {symbol} | {entry} | {exit} |"
+    listed = [
+        page.format(n=i + 1, symbol=t["symbol"], entry=t["entry_date"], exit=t["exit_date"])
+        for i, t in enumerate(doc["trades"])
+    ]
+    shown = [i for i, row in enumerate(listed) if row in md]
+    returns = [t["pnl_pct"] for t in doc["trades"]]
+    best = max(range(len(returns)), key=lambda i: returns[i])
+    worst = min(range(len(returns)), key=lambda i: returns[i])
+    # pages 1 and 25 (trades 1-50 and 1201-1234), the best and the worst trade
+    assert set(range(50)) | set(range(1200, 1234)) | {best, worst} <= set(shown)
+    assert len(shown) <= 50 + 34 + 20
+    assert "page 1 of 25" in md and "page 25 of 25" in md and "Trades by year" in md
+    years = {t["entry_date"][:4] for t in doc["trades"]}
+    assert all(f"| {year} |" in md for year in years)
+    html = written["report_html"].read_text()
+    assert html.count("<tr>") < 300 and "page 25 of 25" in html
+    with written["trades_csv"].open() as fh:
+        assert sum(1 for _ in csv.reader(fh)) == 1 + 1234
+    assert len(doc["trades"]) == 1234

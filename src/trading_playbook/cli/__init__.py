@@ -32,9 +32,15 @@ for _module in (data, scan, strategies, backtest, runs, research, paper, ml, ser
 def main() -> None:
     """Console entry point: PlaybookError becomes a one-line red message and exit code 1, Ctrl-C a
     one-line note and exit code 130 (no traceback either way)."""
+    import gc
+
     from rich.console import Console
     from rich.markup import escape
 
+    # A command is one short process: the objects of the imports (numba's alone are hundreds of
+    # thousands) never become garbage, so move them out of the collector's sight. Full collections
+    # then scan only what the command creates (they took a quarter of a second per run before).
+    gc.freeze()
     try:
         app()
     except PlaybookError as exc:

@@ -84,25 +84,37 @@ def backtest(
     ] = True,
     repair: RepairOpt = False,
     allow_missing: AllowMissingOpt = False,
+    timings: Annotated[
+        bool,
+        typer.Option(
+            "--timings",
+            help="Print how long each phase took: import, config, load, setups, simulation, metrics, each report, charts, record.",
+        ),
+    ] = False,
 ) -> None:
     """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
     from rich.console import Console
 
+    from trading_playbook._clock import process_age
     from trading_playbook.cli._compile import compile_notice, simulation_warmup
     from trading_playbook.cli._output import print_data_notes
-    from trading_playbook.engine import load_data, run_backtest, window
+    from trading_playbook.engine import import_run_modules, load_data, run_backtest, window
     from trading_playbook.reports import write_run
     from trading_playbook.reports.folder import check_out_dir, fresh_run_folder
 
+    import_run_modules(engine)  # so that the phases below time work, not imports
+    phases: dict[str, float] = {"import": process_age()}  # process start to here: interpreter + imports
     console = Console(stderr=True)
     t0 = time.perf_counter()
     cfg = _load_config(config, repair, allow_missing)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
+    phases["config"] = time.perf_counter() - t0
     with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_import_reports):
         with console.status("Loading data…"):
             workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
         with console.status(f"Simulating ({engine} engine)…"):
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
+    phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
     print_data_notes(console, result.data.get("repairs", []), result.data.get("warnings", []))
     if result.data.get("coverage"):
         from trading_playbook.reports.coverage import coverage_statement
@@ -116,14 +128,40 @@ def backtest(
     with console.status("Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
-        written = write_run(result, staging, panel=workspace.panel, formats=formats, benchmark=benchmark)
+        written = write_run(
+            result, staging, panel=workspace.panel, formats=formats, benchmark=benchmark, timings=phases
+        )
     written = {kind: out_dir / path.relative_to(staging) for kind, path in written.items()}
     run_id = None
     if record:
         from trading_playbook.history import record_run
 
+        t1 = time.perf_counter()
+        result.timings.update({k: v for k, v in phases.items() if k not in result.timings})
         run_id = record_run(result, out_dir)
+        phases["record"] = time.perf_counter() - t1
     _print_summary(result, out_dir, written, run_id, time.perf_counter() - t0)
+    if timings:
+        phases["total"] = process_age()
+        _print_timings(phases)
+
+
+def _print_timings(phases: dict[str, float]) -> None:
+    """The phase table of ``--timings`` (stderr, so the summary on stdout stays as it is)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Timings (process start to exit)")
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    total = phases.get("total", 0.0)
+    accounted = sum(v for k, v in phases.items() if k != "total")
+    for name, seconds in phases.items():
+        if name != "total":
+            table.add_row(name, f"{seconds:.3f}")
+    table.add_row("other (rich output, folder swap, ...)", f"{max(0.0, total - accounted):.3f}")
+    table.add_row("total", f"{total:.3f}", style="bold")
+    Console(stderr=True).print(table)
 
 
 def _import_reports() -> None:

@@ -269,19 +269,31 @@ def _print_status(summary: dict[str, Any], held: list[dict[str, Any]], pending: 
         )  # fmt: skip
     console.print(table)
     orders = Table(title="Pending orders")
-    for col in ("order", "kind", "side", "shares", "symbol", "stop", "reason"):
+    at_alpaca = any("alpaca" in o for o in pending)
+    for col in ("order", "kind", "side", "shares", "symbol", "stop", "reason", *(["at Alpaca"] * at_alpaca)):
         orders.add_column(col)
     for o in pending:
-        orders.add_row(
+        cells = [
             o["client_order_id"],
             o["kind"],
             o["side"],
             str(o["shares"]),
             o["symbol"],
             f.num(o["stop_price"]),
-            o["reason"],
-        )
+        ]
+        orders.add_row(*cells, o["reason"], *([_alpaca_cell(o)] if at_alpaca else []))
     console.print(orders)
+
+
+def _alpaca_cell(order: dict[str, Any]) -> str:
+    """How an Alpaca account's order stands at Alpaca, as the journal last heard (status)."""
+    view = order.get("alpaca") or {}
+    text = str(view.get("handling", ""))
+    if view.get("status"):
+        text += f", {view['status']}"
+    if view.get("order") and view["order"] != order["client_order_id"]:
+        text += f" as {view['order']}"
+    return text
 
 
 @paper_app.command("history")

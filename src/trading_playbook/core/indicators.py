@@ -48,6 +48,11 @@ __all__ = [
 ]
 
 
+# the last layout built, with its own copy of the mask (see BarLayout.from_available)
+_LAST_LAYOUT: list[tuple[np.ndarray, BarLayout]] = []
+_CACHED_BARS_MAX = 8_000_000  # about 200 MB of index arrays kept (the shared data has 2.4 million bars)
+
+
 @dataclass(frozen=True, eq=False)
 class BarLayout:
     """Where each symbol's own bars sit in a (T, N) panel, stored symbol after symbol.
@@ -67,20 +72,34 @@ class BarLayout:
 
     @classmethod
     def from_available(cls, available: np.ndarray) -> BarLayout:
-        """Build the layout of a (T, N) bool availability mask."""
+        """Build the layout of a (T, N) bool availability mask.
+
+        The last layout built is kept with a private copy of its mask: indicators of one panel call
+        this once each with the same mask, and comparing two masks costs a few percent of building
+        the layout again. A mask changed in place since is a different mask (its content is compared).
+        Layouts of more than ``_CACHED_BARS_MAX`` bars are not kept (their index arrays would stay in
+        memory for the whole process). The arrays of a layout are shared: read them, never write them
+        (read-only flags would make numba compile every kernel a second time for read-only arrays).
+        """
         mask = np.ascontiguousarray(available, dtype=bool)
         if mask.ndim != 2:
             raise ConfigError(f"available must be a (sessions, symbols) array, got shape {mask.shape}")
+        last = _LAST_LAYOUT[0] if _LAST_LAYOUT else None
+        if last is not None and last[0].shape == mask.shape and np.array_equal(last[0], mask):
+            return last[1]
         offsets, rows, cols = _k.layout_nb(mask)
         position = np.arange(rows.shape[0], dtype=np.int64) - np.repeat(offsets[:-1], np.diff(offsets))
-        return cls(
+        kept = mask.copy()
+        layout = cls(
             shape=(int(mask.shape[0]), int(mask.shape[1])),
             offsets=offsets,
             rows=rows,
             cols=cols,
             position=position,
-            available=mask,
+            available=kept,
         )
+        _LAST_LAYOUT[:] = [(kept, layout)] if rows.shape[0] <= _CACHED_BARS_MAX else []
+        return layout
 
     @property
     def n_bars(self) -> int:

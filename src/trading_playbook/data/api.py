@@ -12,17 +12,18 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import pandas as pd
 from pydantic import BeforeValidator, ConfigDict, Field, Strict
 
 from trading_playbook.core.errors import DataError, SourceError
 from trading_playbook.core.panel import ADJUSTMENTS, Panel, panel_from_arrays
 from trading_playbook.data.cache import BarCache, CacheLoadError, validate_source_name
 from trading_playbook.data.model import BarArrays, to_frame
-from trading_playbook.data.synthetic import DEFAULT_END, DEFAULT_START, synthetic_arrays
 from trading_playbook.data.validate import validate_bars
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DataRequest", "iso_date", "load_arrays", "load_bars", "load_panel"]
 
@@ -90,7 +91,7 @@ class DataRequest:
     columns: dict[_Str, _Str] = field(default_factory=dict)
     validation: Literal["reject", "repair"] = "reject"
     feed: _Str = "iex"
-    synthetic_symbols: Annotated[int, Strict(), Field(ge=1, le=5000)] = 40
+    synthetic_symbols: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 40
     synthetic_seed: _Int = 7
     cache_dir: _Str | None = None
     allow_missing: Annotated[bool, Strict()] = False
@@ -116,6 +117,8 @@ def load_arrays(request: DataRequest, *, progress: bool = False) -> tuple[BarArr
     """Validated bars as :class:`BarArrays` plus the info dict (no fingerprint yet)."""
     info: dict[str, Any] = {"source": request.source, "path": request.path, "repairs": []}
     if request.source == "synthetic":
+        from trading_playbook.data.synthetic import DEFAULT_END, DEFAULT_START, synthetic_arrays
+
         bars = synthetic_arrays(
             request.synthetic_symbols,
             request.start or DEFAULT_START,
@@ -123,6 +126,9 @@ def load_arrays(request: DataRequest, *, progress: bool = False) -> tuple[BarArr
             request.synthetic_seed,
         )
         info["seed"] = request.synthetic_seed
+        # the generator's output is a function of its arguments: hashing them is the content hash
+        # (hashing a 5,000-symbol panel took over a second)
+        info["checksums"] = _synthetic_fingerprint(request)
     elif request.source == "file":
         from trading_playbook.data.files import FileSource
 
@@ -208,13 +214,18 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
     bars, info = load_arrays(request, progress=progress)
     if len(bars) == 0:
         raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
-    panel = panel_from_arrays(bars.codes, bars.symbols, bars.day, bars.values, request.adjustment)
+    rows = len(bars)
+    # the bars are handed over: each column leaves memory once it is in the panel's grid
+    panel = panel_from_arrays(
+        bars.codes, bars.symbols, bars.day, bars.values, request.adjustment, consume=True
+    )
+    del bars
     checksums = info.pop("checksums", None)
     info.update(
         symbols=panel.n_symbols,
         first_session=str(panel.sessions[0]),
         last_session=str(panel.sessions[-1]),
-        rows=len(bars),
+        rows=rows,
         adjustment=request.adjustment,
         fingerprint=checksums or panel.fingerprint,
     )
@@ -248,6 +259,24 @@ def _only_source(cache: BarCache) -> str:
     )
 
 
+def _synthetic_fingerprint(request: DataRequest) -> str:
+    """Hash of everything the synthetic universe is a function of (the generator version included)."""
+    from trading_playbook.data.synthetic import DEFAULT_END, DEFAULT_START, GENERATOR_VERSION
+
+    key = (
+        "synthetic",
+        GENERATOR_VERSION,
+        request.synthetic_symbols,
+        request.synthetic_seed,
+        request.start or DEFAULT_START,
+        request.end or DEFAULT_END,
+        sorted(request.symbols),
+        request.adjustment,
+        request.validation,
+    )
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+
+
 def _catalog_fingerprint(cache: BarCache, source: str, symbols: tuple[str, ...], adjustment: str) -> str:
     """Hash of the stored files' content checksums: changes whenever any loaded byte changes."""
     wanted = set(symbols)
@@ -265,7 +294,7 @@ def _load_alpaca(request: DataRequest, progress: bool) -> tuple[BarArrays, str, 
 
     if not request.symbols or not request.start:
         raise DataError('source "alpaca" needs symbols and start (and usually end) in the [data] section')
-    end = request.end or str(pd.Timestamp.now(tz="UTC").date())
+    end = request.end or dt.datetime.now(dt.UTC).date().isoformat()
     cache = BarCache(request.cache_dir)
     source = AlpacaSource(request.feed, base_url=request.url, with_adjusted_close=request.adjustment == "all")
 

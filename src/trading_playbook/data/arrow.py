@@ -2,15 +2,72 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trading_playbook.core.errors import DataError
 from trading_playbook.data.model import BAR_COLUMNS, VALUE_COLUMNS, BarArrays, normalize_symbol
 
-__all__ = ["arrays_from_table", "rename_columns", "table_from_arrays"]
+__all__ = ["arrays_from_table", "column_numpy", "read_parquet", "rename_columns", "table_from_arrays"]
+
+
+def read_parquet(
+    source: Any, columns: list[str] | None = None, *, verify: bool = False, threads: bool = True
+) -> pa.Table:
+    """One Parquet file (a path or a buffer) as an Arrow table; ``verify`` checks the page CRCs.
+
+    ``pyarrow.parquet.ParquetFile`` rather than ``read_table``: ``read_table`` goes through
+    ``pyarrow.dataset``, whose import pulls in pandas (about 0.4 s of a command that needs none of it).
+    """
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(source, page_checksum_verification=verify) as handle:
+        return handle.read(columns=columns, use_threads=threads)
+
+
+def column_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """An Arrow column of fixed-width numbers or dates as numpy: a view of its buffer (no copy) when
+    it is one chunk without nulls, a concatenation of such views for several chunks.
+
+    pyarrow's own ``to_numpy`` imports pandas on first use (about 0.4 s); only columns with nulls or
+    of other types take that path here.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = [_chunk_numpy(chunk) for chunk in chunks]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return np.zeros(0, dtype=_NUMPY_TYPES.get(str(column.type), np.float64))
+    return np.concatenate(parts)
+
+
+# Arrow types whose values buffer numpy can view as is
+_NUMPY_TYPES: dict[str, Any] = {
+    "double": np.float64,
+    "float": np.float32,
+    "int64": np.int64,
+    "int32": np.int32,
+    "int16": np.int16,
+    "int8": np.int8,
+    "uint64": np.uint64,
+    "uint32": np.uint32,
+    "uint16": np.uint16,
+    "uint8": np.uint8,
+    "date32[day]": "datetime64[D]",
+}
+
+
+def _chunk_numpy(chunk: pa.Array) -> np.ndarray:
+    dtype = _NUMPY_TYPES.get(str(chunk.type))
+    if dtype is None or chunk.null_count:
+        return np.asarray(chunk.to_numpy(zero_copy_only=False))
+    if dtype == "datetime64[D]":
+        return _chunk_numpy(chunk.view(pa.int32())).astype("datetime64[D]")
+    width = np.dtype(dtype).itemsize
+    buffer = chunk.buffers()[1]
+    return np.frombuffer(buffer, dtype=dtype, count=len(chunk), offset=chunk.offset * width)
 
 
 def rename_columns(table: pa.Table, mapping: dict[str, str], origin: str) -> pa.Table:
@@ -76,6 +133,8 @@ def _symbol_codes(column: pa.ChunkedArray, origin: str) -> tuple[tuple[str, ...]
     if column.null_count:
         raise DataError(f"{origin}: {column.null_count} rows without a symbol; fill or drop them")
     if not pa.types.is_dictionary(column.type):
+        import pyarrow.compute as pc  # a plain string column (a dictionary column needs none)
+
         column = pc.dictionary_encode(column)
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if isinstance(array, pa.ChunkedArray):  # pragma: no cover - combine_chunks returns an Array
@@ -84,7 +143,7 @@ def _symbol_codes(column: pa.ChunkedArray, origin: str) -> tuple[tuple[str, ...]
     symbols = tuple(sorted(set(names)))
     pos = {s: i for i, s in enumerate(symbols)}
     remap = np.array([pos[s] for s in names], dtype=np.int64)
-    indices = array.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    indices = column_numpy(array.indices).astype(np.int64, copy=False)
     return symbols, remap[indices]
 
 
@@ -93,11 +152,17 @@ def _days(column: pa.ChunkedArray, origin: str) -> np.ndarray:
     if column.null_count:
         raise DataError(f"{origin}: {column.null_count} rows have no date; drop them")
     kind = column.type
+    if pa.types.is_date32(kind):  # the usual layout (what the cache and its pack hold): a view
+        return column_numpy(column).astype("datetime64[D]", copy=False)
+    import pyarrow.compute as pc  # other date types (about 0.15 s to import)
+
     if pa.types.is_timestamp(kind) and kind.tz is not None:
         column = pc.local_timestamp(column)
         kind = column.type
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        return np.asarray(pc.cast(column, pa.date32()).to_numpy(), dtype="datetime64[D]")
+        return np.asarray(column_numpy(pc.cast(column, pa.date32())), dtype="datetime64[D]")
+    import pandas as pd  # text dates only (Parquet and typed CSV columns never get here)
+
     try:
         parsed = pd.to_datetime(pd.Series(column.to_numpy(zero_copy_only=False)))
     except (ValueError, TypeError) as exc:
@@ -110,9 +175,9 @@ def _days(column: pa.ChunkedArray, origin: str) -> np.ndarray:
 def _float_array(column: pa.ChunkedArray, name: str, origin: str) -> np.ndarray:
     try:
         if column.type != pa.float64():
+            import pyarrow.compute as pc
+
             column = pc.cast(column, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise DataError(f"{origin}: column {name!r} holds non-numeric values ({exc})") from exc
-    if column.num_chunks == 1 and column.null_count == 0:
-        return np.asarray(column.chunk(0).to_numpy(), dtype=np.float64)
-    return np.asarray(column.to_numpy(), dtype=np.float64)
+    return np.asarray(column_numpy(column), dtype=np.float64)

@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from trading_playbook.core.errors import CacheError, DataError
-from trading_playbook.data.arrow import table_from_arrays
+from trading_playbook.data.arrow import column_numpy, read_parquet, table_from_arrays
 from trading_playbook.data.catalog import Catalog, SymbolEntry, now_iso
 from trading_playbook.data.model import VALUE_COLUMNS, BarArrays, normalize_symbol
 from trading_playbook.data.pack import clean_pack_orphans, read_pack, write_pack
@@ -547,7 +547,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def _parse(where: str | pa.BufferReader, entry: SymbolEntry, columns: list[str] | None) -> pa.Table:
     wanted = None if columns is None else [c for c in columns if c in entry.columns or c == "date"]
     try:
-        table = pq.read_table(where, columns=wanted, use_threads=False, page_checksum_verification=True)
+        table = read_parquet(where, wanted, verify=True, threads=False)
     except (pa.ArrowException, OSError) as exc:
         raise CacheError(f"cache file {entry.file} for {entry.symbol} cannot be read ({exc})") from exc
     if table.num_rows != entry.rows:
@@ -564,8 +564,8 @@ def _parse(where: str | pa.BufferReader, entry: SymbolEntry, columns: list[str] 
 
 
 def _single(symbol: str, table: pa.Table) -> BarArrays:
-    values = {name: table.column(name).to_numpy() for name in VALUE_COLUMNS if name in table.column_names}
-    day = table.column("date").to_numpy().astype("datetime64[D]")
+    values = {name: column_numpy(table.column(name)) for name in VALUE_COLUMNS if name in table.column_names}
+    day = column_numpy(table.column("date")).astype("datetime64[D]")
     return BarArrays((symbol,), np.zeros(table.num_rows, np.int64), day, values, f"cache {symbol}")
 
 
@@ -576,8 +576,8 @@ def _assemble(
     combined = pa.concat_tables(tables)
     rows = np.array([t.num_rows for t in tables], dtype=np.int64)
     codes = np.repeat(np.arange(len(tables), dtype=np.int64), rows)
-    day = combined.column("date").to_numpy().astype("datetime64[D]")
-    values = {name: combined.column(name).to_numpy() for name in columns if name != "date"}
+    day = column_numpy(combined.column("date")).astype("datetime64[D]")
+    values = {name: column_numpy(combined.column(name)) for name in columns if name != "date"}
     symbols = tuple(e.symbol for e in entries)
     if list(symbols) != sorted(symbols):  # catalog order is by symbol; keep the invariant explicit
         raise CacheError("cache catalog returned symbols out of order")

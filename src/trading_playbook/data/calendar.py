@@ -11,8 +11,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from trading_playbook.core._dates import to_day
 from trading_playbook.core.errors import DataError
 
 __all__ = ["last_completed_session", "missing_runs", "session_hours", "session_runs", "xnys_sessions"]
@@ -29,8 +29,7 @@ def _calendar() -> Any:
 
 def _day(value: object) -> np.datetime64:
     try:
-        day: np.datetime64 = np.datetime64(str(pd.Timestamp(value).date()), "D")  # type: ignore[arg-type,call-overload]
-        return day
+        return to_day(value)
     except (ValueError, TypeError) as exc:
         raise DataError(f"{value!r} is not a date; use ISO format YYYY-MM-DD") from exc
 
@@ -53,6 +52,8 @@ def xnys_sessions(start: object, end: object) -> np.ndarray:
 def session_hours(day: object) -> tuple[dt.datetime, dt.datetime] | None:
     """Open and close of the XNYS session on ``day`` as aware UTC datetimes (early closes included);
     None when ``day`` is not a session."""
+    import pandas as pd  # exchange-calendars needs it anyway
+
     cal = _calendar()
     key = pd.Timestamp(_day(day))
     if not cal.is_session(key):

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from trading_playbook.core.errors import SourceError
-from trading_playbook.data.arrow import arrays_from_table, rename_columns
+from trading_playbook.data.arrow import arrays_from_table, read_parquet, rename_columns
 from trading_playbook.data.model import BarArrays, concat_arrays, to_frame
 from trading_playbook.data.source import clip_dates
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FileSource", "parse_column_mapping", "read_bar_file"]
 
@@ -41,7 +43,7 @@ def read_bar_file(path: Path, columns: Mapping[str, str], symbol: str | None = N
     name = path.name.lower()
     try:
         if name.endswith(PARQUET_SUFFIXES):
-            table = pq.read_table(path)
+            table = read_parquet(path)
         elif name.endswith(CSV_SUFFIXES):
             table = pacsv.read_csv(path)
         else:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from trading_playbook.core.errors import DataError
+
+if TYPE_CHECKING:  # pandas only where a DataFrame comes in or goes out
+    import pandas as pd
 
 __all__ = [
     "BAR_COLUMNS",
@@ -121,6 +124,8 @@ class BarArrays:
 
 def from_frame(frame: pd.DataFrame, origin: str = "<memory>") -> BarArrays:
     """A long bar DataFrame as :class:`BarArrays` (columns already use the standard names)."""
+    import pandas as pd
+
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(
@@ -154,6 +159,8 @@ def from_frame(frame: pd.DataFrame, origin: str = "<memory>") -> BarArrays:
 
 def to_frame(bars: BarArrays) -> pd.DataFrame:
     """The standard long table: categorical symbol, datetime64 date, float64 values."""
+    import pandas as pd
+
     symbol = pd.Categorical.from_codes(bars.codes, categories=pd.Index(list(bars.symbols)))
     data: dict[str, object] = {"symbol": symbol, "date": bars.day.astype("datetime64[ns]")}
     for name in VALUE_COLUMNS:
@@ -192,6 +199,8 @@ def _sorted_symbols(names: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
 def _float(column: pd.Series, name: str, origin: str) -> np.ndarray:
     if column.dtype == np.float64:
         return column.to_numpy()
+    import pandas as pd
+
     try:
         return pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
     except (ValueError, TypeError) as exc:

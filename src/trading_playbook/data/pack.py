@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from trading_playbook.data.arrow import column_numpy, read_parquet
 from trading_playbook.data.catalog import PackEntry, SymbolEntry, state_of
 from trading_playbook.data.model import BarArrays
 
@@ -54,7 +55,7 @@ def read_pack(
         if path.stat().st_size != pack.size:
             raise OSError(f"size differs from the catalog's {pack.size}")
         wanted = ["day", *(c for c in columns if c != "date")]
-        table = pq.read_table(path, columns=wanted, page_checksum_verification=True)
+        table = read_parquet(path, wanted, verify=True)
         if table.num_rows != pack.rows:
             raise OSError(f"{table.num_rows} rows, catalog says {pack.rows}")
     except (OSError, pa.ArrowException) as exc:
@@ -70,9 +71,7 @@ def read_pack(
 
 def _numpy(column: pa.ChunkedArray) -> np.ndarray:
     """Zero-copy when the pack has one row group (it is written so), a concatenation otherwise."""
-    if column.num_chunks == 1:
-        return np.asarray(column.chunk(0).to_numpy(zero_copy_only=False))
-    return np.asarray(column.to_numpy())
+    return column_numpy(column)
 
 
 def write_pack(cache: BarCache, source: str, entries: list[SymbolEntry], bars: BarArrays) -> bool:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
+from trading_playbook.core._dates import to_day
 from trading_playbook.core.errors import DataError
 from trading_playbook.data.model import BarArrays, from_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["BarSource", "clip_dates", "source_arrays"]
 
@@ -46,7 +49,7 @@ def clip_dates(bars: BarArrays, start: object | None, end: object | None) -> Bar
     """Rows with ``start <= date <= end`` (either bound may be None)."""
     keep = np.ones(len(bars), dtype=bool)
     if start is not None:
-        keep &= bars.day >= np.datetime64(str(pd.Timestamp(start).date()), "D")  # type: ignore[arg-type,call-overload]
+        keep &= bars.day >= to_day(start)
     if end is not None:
-        keep &= bars.day <= np.datetime64(str(pd.Timestamp(end).date()), "D")  # type: ignore[arg-type,call-overload]
+        keep &= bars.day <= to_day(end)
     return bars if keep.all() else bars.take(keep).compact()

@@ -1,6 +1,6 @@
-"""A seeded, deterministic generator of a realistic daily-bar universe (offline demo and fast tests).
+"""A seeded, deterministic generator of a realistic daily-bar universe (offline demo, tests, benchmarks).
 
-Each symbol's price follows a chain of phases drawn from its own random stream:
+Each symbol's price follows a chain of phases:
 
 - ``trend``: positive drift; ``decline``: negative drift; ``chop``: no drift;
 - ``base``: a tight consolidation (closes within about +-3 % of a level, lower volatility and volume),
@@ -9,34 +9,52 @@ Each symbol's price follows a chain of phases drawn from its own random stream:
   produce dozens of setups a year.
 
 Volatility clusters (an AR(1) process on log volatility). Raw prices carry occasional splits (2:1,
-3:1 or 4:1 when the price runs high; the ``split`` column holds the coefficient) and quarterly
-dividends for some symbols (``dividend`` and a split+dividend ``adjusted_close`` as data vendors
-provide it). Some symbols start late (listings) and some stop early (delistings). Sessions follow the
-XNYS calendar. The same arguments always give the same table, on every machine. Tuned so that a
-40-symbol 2012-2019 universe has a median per-symbol total-return CAGR of about 12-17 %, 15-25 splits,
-and the default ``daily_breakout`` preset finds 100-200 setups a year.
+3:1 or 4:1 the session after the raw close first runs above a threshold between 100 and 250; the
+``split`` column holds the coefficient) and quarterly dividends for some symbols (``dividend`` and a
+split+dividend ``adjusted_close`` as data vendors provide it). Some symbols start late (listings) and
+some stop early (delistings). Sessions follow the XNYS calendar. Tuned so that a 40-symbol 2012-2019
+universe has a median per-symbol total-return CAGR of about 12-17 %, a few dozen splits, and the
+default ``daily_breakout`` preset finds dozens to a few hundred setups a year.
+
+Fast enough for large universes (issue 14: 5,000 symbols over 25 years in a few seconds; any symbol
+range alone, so 20,000 symbols never need to be held at once): every symbol draws all its random
+numbers at once from its own stream, ``numpy.random.default_rng([seed, index])``, and a numba kernel
+(:mod:`._synthetic_nb`) turns them into its bars in one pass. So a symbol's bars depend only on the
+seed, its index and the date range: the same in a universe of 40 or of 20,000, and in any symbol range.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from trading_playbook.core.errors import DataError
+from trading_playbook.data._synthetic_nb import symbol_bars_nb
 from trading_playbook.data.calendar import xnys_sessions
 from trading_playbook.data.model import BarArrays, to_frame
 from trading_playbook.data.source import clip_dates
 
-__all__ = ["SyntheticSource", "synthetic_arrays", "synthetic_bars"]
+if TYPE_CHECKING:
+    import pandas as pd
 
+__all__ = [
+    "GENERATOR_VERSION",
+    "MAX_SYMBOLS",
+    "SyntheticSource",
+    "synthetic_arrays",
+    "synthetic_bars",
+    "synthetic_symbols",
+]
+
+# Bumped whenever the same arguments would give different bars: it is part of the data fingerprint.
+GENERATOR_VERSION = 2
 DEFAULT_START = "2012-01-01"
 DEFAULT_END = "2019-12-31"
-
-_TREND, _BASE, _BREAKOUT, _DECLINE, _CHOP = 0, 1, 2, 3, 4
-_VOLUME_FACTOR = np.array([1.0, 0.7, 1.0, 1.15, 0.9])  # breakout volume is drawn separately
+MAX_SYMBOLS = 100_000
 
 
 def synthetic_bars(
@@ -51,206 +69,110 @@ def synthetic_bars(
     return to_frame(synthetic_arrays(n_symbols, start, end, seed))
 
 
+def synthetic_symbols(n_symbols: int) -> tuple[str, ...]:
+    """The symbol names of an ``n_symbols`` universe: ``SYN000``..., zero-padded to one width so that
+    code-point order is index order (``SYN0000``... from 1,001 symbols on)."""
+    width = max(3, len(str(n_symbols - 1)))
+    return tuple(f"SYN{i:0{width}d}" for i in range(n_symbols))
+
+
 def synthetic_arrays(
-    n_symbols: int = 40, start: str = DEFAULT_START, end: str = DEFAULT_END, seed: int = 7
+    n_symbols: int = 40,
+    start: str = DEFAULT_START,
+    end: str = DEFAULT_END,
+    seed: int = 7,
+    *,
+    first: int = 0,
+    count: int | None = None,
+    columns: Sequence[str] | None = None,
 ) -> BarArrays:
-    """:func:`synthetic_bars` as :class:`BarArrays`."""
-    if n_symbols < 1:
-        raise DataError(f"synthetic universe needs at least 1 symbol, got {n_symbols}")
+    """:func:`synthetic_bars` as :class:`BarArrays`.
+
+    ``first`` and ``count`` generate only the symbols ``first .. first + count - 1`` of the universe
+    (their bars are the same as in the whole universe); ``columns`` keeps only those value columns
+    (``open, high, low, close, volume`` always; ``split, dividend, adjusted_close`` when listed, all
+    of them by default).
+    """
+    if not 1 <= n_symbols <= MAX_SYMBOLS:
+        raise DataError(f"synthetic universe needs 1 to {MAX_SYMBOLS:,} symbols, got {n_symbols}")
+    count = n_symbols - first if count is None else count
+    if first < 0 or count < 1 or first + count > n_symbols:
+        raise DataError(f"symbols {first}..{first + count - 1} are outside a universe of {n_symbols}")
     sessions = xnys_sessions(start, end)
     if sessions.shape[0] < 60:
         raise DataError(f"synthetic range {start}..{end} has {sessions.shape[0]} sessions; use at least 60")
-    parts = [_symbol(i, sessions, seed) for i in range(n_symbols)]
-    codes = np.concatenate([np.full(p.day.shape[0], i, np.int64) for i, p in enumerate(parts)])
-    values = {k: np.concatenate([p.values[k] for p in parts]) for k in parts[0].values}
-    symbols = tuple(_name(i) for i in range(n_symbols))
-    return BarArrays(symbols, codes, np.concatenate([p.day for p in parts]), values, "synthetic")
+    wanted = ("split", "dividend", "adjusted_close") if columns is None else tuple(columns)
+    keep = [i for i, name in enumerate(_COLUMNS) if i < 5 or name in wanted]
+    n = sessions.shape[0]
+    spans = [_Plan.listing(index, n, seed) for index in range(first, first + count)]
+    rows = np.array([m for _, m in spans], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(rows))).tolist()
+    columns_out = {_COLUMNS[i]: np.empty(offsets[-1]) for i in keep}
+    day = np.empty(offsets[-1], dtype="datetime64[D]")
+
+    def fill(part: range) -> None:
+        scratch = np.empty((len(_COLUMNS), n))
+        for k in part:
+            plan = _Plan.draw(first + k, n, seed)  # one symbol's draws at a time (200 KB over 25 years)
+            a, b = offsets[k], offsets[k + 1]
+            bars = scratch[:, : plan.length]
+            symbol_bars_nb(plan.z, plan.phase, plan.split_k, plan.uniform, plan.level, bars)
+            for i in keep:
+                columns_out[_COLUMNS[i]][a:b] = bars[i]
+            day[a:b] = sessions[plan.first : plan.first + plan.length]
+
+    # two threads: numpy's draws and the kernel release the GIL, and the symbols are independent
+    halves = [range(0, count // 2), range(count // 2, count)] if count >= 64 else [range(count)]
+    with ThreadPoolExecutor(max_workers=len(halves)) as pool:
+        list(pool.map(fill, halves))
+    names = synthetic_symbols(n_symbols)[first : first + count]
+    codes = np.repeat(np.arange(count, dtype=np.int64), rows)
+    return BarArrays(names, codes, day, columns_out, "synthetic")
 
 
-def _name(i: int) -> str:
-    return f"SYN{i:03d}"
+_COLUMNS = ("open", "high", "low", "close", "volume", "split", "dividend", "adjusted_close")
 
 
 @dataclass(frozen=True)
-class _Path:
-    day: np.ndarray
-    values: dict[str, np.ndarray]
+class _Plan:
+    """Every random number of one symbol, drawn at once from its own stream ``[seed, index]``."""
 
+    first: int  # the symbol's first session (a late listing starts later)
+    length: int  # its number of sessions (a delisting ends earlier)
+    uniform: np.ndarray  # (12,): listing, volatility level, start price, dividends, split threshold
+    level: float  # standard normal: the volume level
+    z: np.ndarray  # (6, length) standard normals (float32): vol shock, gap, up, down, step, volume
+    phase: np.ndarray  # (5, length // 12 + 4) uniforms per phase: length, size, 2 transitions, spike
+    split_k: np.ndarray  # (16,) split coefficients 2, 3 or 4
 
-def _symbol(index: int, sessions: np.ndarray, seed: int) -> _Path:
-    rng = np.random.default_rng([seed, index])
-    n = sessions.shape[0]
-    first = int(rng.integers(0, int(0.6 * n))) if rng.random() < 0.2 else 0
-    last = int(rng.integers(int(0.5 * n), n)) if rng.random() < 0.1 else n
-    if last - first < 60:
-        first, last = 0, n
-    m = last - first
-    sigma = _volatility(rng, m)
-    gap, up, down = rng.normal(0, 0.3, m), np.abs(rng.normal(0, 0.5, m)), np.abs(rng.normal(0, 0.5, m))
-    log_close, phase = _phases(rng, m, sigma, gap, up)
-    drop, ex_days, yields = _dividend_drops(rng, m)
-    log_close += drop
-    close = np.exp(log_close)
-    open_ = np.empty(m)
-    open_[0] = close[0] * np.exp(gap[0] * sigma[0])
-    open_[1:] = close[:-1] * np.exp(gap[1:] * sigma[1:])
-    high = np.maximum(open_, close) * np.exp(up * sigma)
-    low = np.minimum(open_, close) * np.exp(-down * sigma)
-    volume = _volume(rng, m, phase, np.diff(log_close, prepend=log_close[0]) / sigma)
-    divisor, split = _splits(rng, close)
-    raw = {
-        k: np.round(v / divisor, 2)
-        for k, v in (("open", open_), ("high", high), ("low", low), ("close", close))
-    }
-    dividend = np.zeros(m)
-    prev_close = np.r_[raw["close"][0], raw["close"][:-1]]
-    dividend[ex_days] = np.round(yields * prev_close[ex_days], 4)
-    return _Path(
-        sessions[first:last],
-        {
-            **raw,
-            "volume": np.round(volume * divisor),
-            "split": split,
-            "dividend": dividend,
-            "adjusted_close": _adjusted_close(raw["close"], split, dividend, prev_close),
-        },
-    )
+    @staticmethod
+    def _window(u: np.ndarray, n: int) -> tuple[int, int]:
+        """(first session, sessions): 20 % list late, 10 % delist early, at least 60 sessions listed."""
+        first = int(u[1] * 0.6 * n) if u[0] < 0.2 else 0
+        last = int(0.5 * n + u[3] * 0.5 * n) if u[2] < 0.1 else n
+        if last - first < 60:
+            first, last = 0, n
+        return first, last - first
 
+    @classmethod
+    def listing(cls, index: int, n: int, seed: int) -> tuple[int, int]:
+        """The symbol's (first session, sessions) from the first draws of its stream."""
+        return cls._window(np.random.default_rng([seed, index]).random(12), n)
 
-def _ar1(shocks: np.ndarray, phi: float, block: int = 128) -> np.ndarray:
-    """``x_t = phi * x_{t-1} + e_t`` from ``x_{-1} = 0``, vectorised in blocks.
-
-    Within a block ``x_t = phi**t * cumsum(e_s * phi**-s) + phi**(t+1) * carry``; blocks keep
-    ``phi**-s`` small enough for float64.
-    """
-    out = np.empty(shocks.shape[0])
-    carry = 0.0
-    powers = phi ** np.arange(block + 1, dtype=np.float64)
-    for a in range(0, shocks.shape[0], block):
-        e = shocks[a : a + block]
-        k = e.shape[0]
-        x = np.cumsum(e / powers[:k]) * powers[:k] + carry * powers[1 : k + 1]
-        out[a : a + k] = x
-        carry = float(x[-1])
-    return out
-
-
-def _volatility(rng: np.random.Generator, m: int) -> np.ndarray:
-    """Daily volatility with clustering: 1.6 % times exp of an AR(1) (phi 0.97) process."""
-    level = rng.uniform(0.012, 0.022)
-    shocks = rng.normal(0, 0.06, m)
-    log_vol = _ar1(shocks, 0.97)
-    return np.asarray(level * np.exp(np.clip(log_vol, -1.0, 1.0)))
-
-
-def _phases(
-    rng: np.random.Generator, m: int, sigma: np.ndarray, gap: np.ndarray, up: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Log closes and the phase of each session (trend, base, breakout, decline, chop)."""
-    log_close = np.empty(m)
-    phase = np.zeros(m, dtype=np.int64)
-    prev = np.log(rng.uniform(15, 80))
-    t = 0
-    state = _TREND
-    while t < m:
-        if state == _BASE:
-            length = min(int(rng.integers(12, 45)), m - t)
-            sigma[t : t + length] *= 0.4
-            dev = _ar1(rng.normal(0, 0.006, length), 0.8)
-            seg = prev + np.clip(dev, -0.03, 0.03)
-            log_close[t : t + length] = seg
-            phase[t : t + length] = _BASE
-            t += length
-            if t < m:
-                opens = np.r_[prev, seg[:-1]] + gap[t - length : t] * sigma[t - length : t]
-                base_high = np.max(np.maximum(opens, seg) + up[t - length : t] * sigma[t - length : t])
-                log_close[t] = base_high + rng.uniform(0.005, 0.03)
-                gap[t] = abs(gap[t])
-                phase[t] = _BREAKOUT
-                t += 1
-            prev = log_close[t - 1]
-            state = _TREND if rng.random() < 0.7 else _DECLINE
-            continue
-        length = min(int(rng.integers(20, 70)), m - t)
-        drift = {_TREND: rng.uniform(0.001, 0.003), _DECLINE: -rng.uniform(0.0015, 0.004), _CHOP: 0.0}[state]
-        steps = drift + sigma[t : t + length] * rng.standard_normal(length)
-        log_close[t : t + length] = prev + np.cumsum(steps)
-        phase[t : t + length] = state
-        t += length
-        prev = log_close[t - 1]
-        state = _next_state(rng, state, float(np.exp(prev)))
-    return log_close, phase
-
-
-def _next_state(rng: np.random.Generator, state: int, price: float) -> int:
-    if price < 8:
-        return _TREND
-    if state == _TREND:
-        return _BASE if rng.random() < 0.6 else int(rng.choice([_DECLINE, _CHOP]))
-    return _TREND if rng.random() < 0.6 else _CHOP if state == _DECLINE else _DECLINE
-
-
-def _dividend_drops(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quarterly ex-dividend drops for about 40 % of symbols.
-
-    Returns the cumulative log effect per session, the ex-dividend sessions and their yields.
-    """
-    effect = np.zeros(m)
-    ex_days = np.zeros(0, dtype=np.int64)
-    yields = np.zeros(0)
-    if rng.random() < 0.4:
-        ex_days = np.arange(int(rng.integers(20, 63)), m, 63, dtype=np.int64)
-        yields = np.full(ex_days.shape[0], rng.uniform(0.003, 0.008))
-        for day, y in zip(ex_days, yields, strict=True):
-            effect[day:] += np.log1p(-y)
-    return effect, ex_days, yields
-
-
-def _volume(rng: np.random.Generator, m: int, phase: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Share volume: a per-symbol level, phase factors, a spike on breakouts, more on big moves."""
-    level = np.exp(rng.normal(np.log(1.5e6), 0.8))
-    factor = _VOLUME_FACTOR[phase]
-    breakout = phase == _BREAKOUT
-    factor[breakout] = rng.uniform(2.0, 4.0, int(breakout.sum()))
-    noise = np.exp(rng.normal(0, 0.3, m))
-    return np.asarray(level * factor * noise * (1 + 0.2 * np.minimum(np.abs(z), 4)))
-
-
-def _splits(rng: np.random.Generator, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Divisor in effect per session and the split coefficient on split sessions.
-
-    A split (2:1, 3:1 or 4:1) happens the session after the raw price first exceeds a threshold
-    drawn between 100 and 250.
-    """
-    m = close.shape[0]
-    divisor = np.ones(m)
-    split = np.ones(m)
-    current = 1.0
-    threshold = rng.uniform(100, 250)
-    t = 0
-    while t < m - 1:
-        above = np.flatnonzero(close[t:] / current > threshold)
-        if above.size == 0 or t + above[0] + 1 >= m:
-            break
-        day = t + int(above[0]) + 1
-        k = float(rng.choice([2.0, 3.0, 4.0]))
-        current *= k
-        split[day] = k
-        divisor[day:] = current
-        t = day
-    return divisor, split
-
-
-def _adjusted_close(
-    close: np.ndarray, split: np.ndarray, dividend: np.ndarray, prev_close: np.ndarray
-) -> np.ndarray:
-    """Split- and dividend-adjusted close, back-adjusted like the vendors' ``adjusted_close``."""
-    later_split = np.ones_like(close)
-    later_split[:-1] = np.cumprod(split[::-1])[::-1][1:]
-    factor = np.where(dividend > 0, 1 - dividend / prev_close, 1.0)
-    later_div = np.ones_like(close)
-    later_div[:-1] = np.cumprod(factor[::-1])[::-1][1:]
-    return np.asarray(np.round(close / later_split * later_div, 4), dtype=np.float64)
+    @classmethod
+    def draw(cls, index: int, n: int, seed: int) -> _Plan:
+        rng = np.random.default_rng([seed, index])
+        u = rng.random(12)
+        first, m = cls._window(u, n)
+        return cls(
+            first=first,
+            length=m,
+            uniform=u,
+            level=float(rng.standard_normal()),
+            z=rng.standard_normal((6, m), dtype=np.float32),
+            phase=rng.random((5, m // 12 + 4)),
+            split_k=rng.integers(2, 5, 16).astype(np.float64),
+        )
 
 
 class SyntheticSource:

@@ -22,14 +22,14 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trading_playbook.core.broker import BrokerEvent, OrderIntent, Phase, Timing, event_from_dict
 
-__all__ = ["AlpacaBook", "Handling", "current_stops"]
+__all__ = ["AlpacaBook", "Handling", "alpaca_views", "current_stops"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alpaca_orders (
@@ -173,10 +173,15 @@ class AlpacaBook:
     def events_at(self, session: dt.date, phase: Phase) -> list[BrokerEvent]:
         return self._events("session = ? AND phase = ?", (session.isoformat(), str(phase)))
 
-    def resolved(self) -> set[str]:
-        """Client order ids the engine already has a fill or an end for."""
+    def resolved(self, *, through: dt.date | None = None) -> set[str]:
+        """Client order ids the engine already has a fill or an end for.
+
+        With ``through``, only events of sessions up to that date: the ones a committed session state
+        has booked (a step killed after journaling a fill but before committing its session has not).
+        """
+        where, args = ("WHERE session <= ?", (through.isoformat(),)) if through is not None else ("", ())
         with self._connect() as con:
-            return {r[0] for r in con.execute("SELECT DISTINCT client_order_id FROM events")}
+            return {r[0] for r in con.execute(f"SELECT DISTINCT client_order_id FROM events {where}", args)}
 
     def _events(self, where: str, args: tuple[Any, ...]) -> list[BrokerEvent]:
         with self._connect() as con:
@@ -195,6 +200,41 @@ class AlpacaBook:
                 "SELECT session, state_json FROM sessions ORDER BY session DESC LIMIT 1"
             ).fetchone()
         return None if row is None else (dt.date.fromisoformat(row[0]), json.loads(row[1]))
+
+
+def alpaca_views(conn: sqlite3.Connection, coids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What the journal last knew at Alpaca of each engine order in ``coids`` (read-only ``conn``).
+
+    Per order: ``handling`` (``placed``, ``deferred`` until the ``opg`` window, ``blocked``, ...;
+    ``not sent`` when the adapter has not handled it yet), ``note``, ``order`` (the Alpaca client order
+    id standing for it now: the order itself, or the latest stop that replaced it) and ``status``
+    (the order's last status in a trade update, None before any) with ``status_at`` (when received).
+    """
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    out: dict[str, dict[str, Any]] = {}
+    for coid in coids:
+        row = None
+        if "alpaca_orders" in tables:
+            row = conn.execute(
+                "SELECT handling, note, aliases_json FROM alpaca_orders WHERE client_order_id = ?", (coid,)
+            ).fetchone()
+        aliases = json.loads(row[2]) if row is not None else []
+        standing = [a for a in aliases if a.startswith(f"{coid}-a")]  # stops replaced or cut (-a1, -a2...)
+        order = standing[-1] if standing else coid
+        update = None
+        if "alpaca_updates" in tables:
+            update = conn.execute(
+                "SELECT status, received_at FROM alpaca_updates WHERE client_order_id = ? ORDER BY seq DESC LIMIT 1",
+                (order,),
+            ).fetchone()
+        out[coid] = {
+            "handling": row[0] if row is not None else "not sent",
+            "note": row[1] if row is not None else "",
+            "order": order,
+            "status": update[0] if update is not None else None,
+            "status_at": update[1] if update is not None else None,
+        }
+    return out
 
 
 def current_stops(intents: Mapping[str, OrderIntent]) -> list[OrderIntent]:

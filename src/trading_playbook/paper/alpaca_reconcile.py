@@ -16,6 +16,7 @@ never an order or fill history, so a position held for months reconciles like on
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ def reconcile(
         state = rescale(state)
     journal = journal_positions(state)
     alpaca = {str(p["symbol"]): int(float(p["qty"])) for p in trading.positions()}
-    unbooked, notes = _unbooked(book, trading)
+    unbooked, notes = _unbooked(book, trading, booked_through=last[0] if last else None)
     out = Reconciliation(account)
     for symbol in sorted(set(journal) | set(alpaca) | set(unbooked)):
         a, j, u = alpaca.get(symbol, 0), journal.get(symbol, 0), unbooked.get(symbol, 0)
@@ -125,10 +126,16 @@ def reconcile(
     return out
 
 
-def _unbooked(book: AlpacaBook, trading: AlpacaTrading) -> tuple[dict[str, int], dict[str, list[str]]]:
-    """Shares the account's own orders moved at Alpaca that the engine has not booked, per symbol."""
+def _unbooked(
+    book: AlpacaBook, trading: AlpacaTrading, *, booked_through: dt.date | None
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Shares the account's own orders moved at Alpaca that the engine has not booked, per symbol.
+
+    Booked means in the last committed session state (sessions through ``booked_through``; None: no
+    session yet): a fill journaled by a step that died before committing its session is not booked.
+    """
     intents = book.intents()
-    resolved = book.resolved()
+    resolved = book.resolved(through=booked_through) if booked_through is not None else set()
     moved: dict[str, int] = defaultdict(int)
     notes: dict[str, list[str]] = defaultdict(list)
     watched = [i for i in intents.values() if i.timing is not Timing.STOP]

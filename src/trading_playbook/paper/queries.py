@@ -196,10 +196,21 @@ def positions(name: str, home: Path | None = None) -> list[dict[str, Any]]:
 
 
 def pending_orders(name: str, home: Path | None = None) -> list[dict[str, Any]]:
-    """Orders resting after the last session (:func:`orders_of_state`)."""
+    """Orders resting after the last session (:func:`orders_of_state`).
+
+    An Alpaca account's orders also carry ``alpaca``: what the journal last knew of each at Alpaca
+    (:func:`trading_playbook.paper.alpaca_book.alpaca_views`; no request is sent to Alpaca).
+    """
     with _read(name, home) as conn:
         state = _state(conn)
-    return [] if state is None else orders_of_state(state)
+        orders = [] if state is None else orders_of_state(state)
+        if orders and _meta(conn)["broker"].get("kind") == "alpaca":
+            from trading_playbook.paper.alpaca_book import alpaca_views
+
+            views = alpaca_views(conn, [o["client_order_id"] for o in orders])
+            for order in orders:
+                order["alpaca"] = views[order["client_order_id"]]
+    return orders
 
 
 def orders_of_state(state: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,12 @@ from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel,
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.types import RunResult
 from trading_playbook.reports.csv_files import write_equity_csv, write_trades_csv
-from trading_playbook.reports.json_result import SCHEMA_VERSION, dumps_canonical, load_result, result_document
+from trading_playbook.reports.json_result import (
+    SCHEMA_VERSION,
+    dumps_canonical_bytes,
+    load_result,
+    result_document,
+)
 
 __all__ = [
     "FORMATS",
@@ -50,9 +56,16 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 
 
 def render_document(
-    doc: Mapping[str, Any], out_dir: Path, *, formats: Iterable[str] = FORMATS
+    doc: Mapping[str, Any],
+    out_dir: Path,
+    *,
+    formats: Iterable[str] = FORMATS,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Path]:
     """Write the report files of a result document into ``out_dir``.
+
+    ``timings``, when given, receives the seconds each file took (``report.json``, ``report.csv``,
+    ``charts``, ``report.md``, ``report.html``).
 
     Returns
     -------
@@ -64,13 +77,16 @@ def render_document(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
+    clock = _Stopwatch(timings)
     if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
         path = out / "result.json"
-        path.write_text(dumps_canonical(doc), encoding="utf-8")
+        path.write_bytes(dumps_canonical_bytes(doc))
         written["result_json"] = path
+        clock.lap("report.json")
     if "csv" in chosen:
         written["trades_csv"] = write_trades_csv(doc, out / "trades.csv")
         written["equity_csv"] = write_equity_csv(doc, out / "equity.csv")
+        clock.lap("report.csv")
     if not {"md", "html", "png"} & set(chosen):
         return written
     pngs: dict[str, bytes] = {}
@@ -78,6 +94,7 @@ def render_document(
         from trading_playbook.reports.charts import render_charts
 
         pngs = render_charts(doc)
+        clock.lap("charts")
     chart_files = {name: f"{CHART_DIR}/{name}.png" for name in pngs}
     if "png" in chosen:
         (out / CHART_DIR).mkdir(exist_ok=True)
@@ -92,13 +109,29 @@ def render_document(
         path = out / "report.md"
         path.write_text(render_markdown(doc, chart_files if "png" in chosen else {}), encoding="utf-8")
         written["report_md"] = path
+        clock.lap("report.md")
     if "html" in chosen:
         from trading_playbook.reports.html import render_html
 
         path = out / "report.html"
         path.write_text(render_html(doc, pngs), encoding="utf-8")
         written["report_html"] = path
+        clock.lap("report.html")
     return written
+
+
+class _Stopwatch:
+    """Seconds since the previous lap, written into a timings dict (nothing when there is none)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = self.timings.get(name, 0.0) + now - self.last
+        self.last = now
 
 
 def _benchmark_symbol(result: RunResult) -> str | None:
@@ -115,6 +148,7 @@ def write_run(
     formats: Iterable[str] = FORMATS,
     benchmark: BenchmarkSeries | None = None,
     created_at: str | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Path]:
     """Write every report file of a run into ``out_dir``.
 
@@ -135,6 +169,9 @@ def write_run(
         Use these curves instead of building them from ``panel``.
     created_at : str, optional
         The document's timestamp (default: now, UTC).
+    timings : dict, optional
+        Receives the seconds each step took (``report.document`` and those of
+        :func:`render_document`).
 
     Returns
     -------
@@ -149,5 +186,7 @@ def write_run(
         benchmark = benchmark_from_panel(panel, result.equity.dates[0], result.equity.dates[-1], symbol)
     if not result.metrics:
         result = dataclasses.replace(result, metrics=compute_metrics(result, benchmark=benchmark))
+    clock = _Stopwatch(timings)
     doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark)
-    return render_document(doc, out_dir, formats=chosen)
+    clock.lap("report.document")
+    return render_document(doc, out_dir, formats=chosen, timings=timings)

@@ -20,6 +20,11 @@ CHART_TITLES = {
     "coverage": "Universe coverage: members, members with price data, members with a bar",
 }
 
+TRADE_PAGE = 50  # trades per page of the trade list
+FULL_TRADE_LIST = 100  # runs with at most this many trades list every one
+BEST_WORST = 10
+DATA_ROWS = 100  # repaired rows / warnings / missing symbols shown; result.json lists every one
+
 
 @dataclass(frozen=True)
 class Heading:
@@ -201,17 +206,22 @@ def _data_section(doc: Mapping[str, Any]) -> list[Block]:
         blocks.extend(_coverage_blocks(coverage))
     if missing:
         blocks.append(Heading("Missing symbols", 3))
-        blocks.append(
-            Paragraph(f"{len(missing)} symbol(s) missing from the cached source: {', '.join(missing)}.")
+        shown = ", ".join(missing[:DATA_ROWS])
+        more = (
+            f" and {len(missing) - DATA_ROWS} more (result.json lists every one)"
+            if len(missing) > DATA_ROWS
+            else ""
         )
+        blocks.append(Paragraph(f"{len(missing)} symbol(s) missing from the cached source: {shown}{more}."))
         blocks.extend(Paragraph(reason) for reason in reasons)
     if repairs:
         blocks.append(Heading("Repaired rows", 3))
         rows = [
             (r["symbol"], r["date"], r["rule"], r["action"], r.get("before", ""), r.get("after", ""))
-            for r in repairs
+            for r in repairs[:DATA_ROWS]
         ]
         blocks.append(Table(("Symbol", "Date", "Rule", "What", "Before", "After"), rows))
+        blocks.extend(_more(len(repairs), "repaired rows"))
     if warnings:
         blocks.append(Heading("Data warnings", 3))
         blocks.append(
@@ -221,9 +231,17 @@ def _data_section(doc: Mapping[str, Any]) -> list[Block]:
                 'a position); adjustment = "all" removes it.'
             )
         )
-        rows = [(w["symbol"], w["date"], w["rule"], w["detail"]) for w in warnings]
+        rows = [(w["symbol"], w["date"], w["rule"], w["detail"]) for w in warnings[:DATA_ROWS]]
         blocks.append(Table(("Symbol", "Date", "Warning", "Detail"), rows))
+        blocks.extend(_more(len(warnings), "data warnings"))
     return blocks
+
+
+def _more(total: int, what: str) -> list[Block]:
+    """A note under a table cut at :data:`DATA_ROWS` rows."""
+    if total <= DATA_ROWS:
+        return []
+    return [Paragraph(f"The first {DATA_ROWS} of {total:,} {what}; result.json lists every one.")]
 
 
 def _coverage_blocks(coverage: Mapping[str, Any]) -> list[Block]:
@@ -421,46 +439,111 @@ def _monthly(doc: Mapping[str, Any]) -> list[Block]:
     return [Heading("Monthly returns"), Table(headers, rows, (False, *([True] * 13)), classes)]
 
 
+_TRADE_HEADERS = (
+    "#",
+    "Symbol",
+    "Entry",
+    "Exit",
+    "Entry price",
+    "Exit price",
+    "Shares",
+    "Exit reason",
+    "P&L",
+    "Return",
+    "R",
+    "Held",
+)
+_TRADE_NUMERIC = (True, False, False, False, True, True, True, False, True, True, True, True)
+
+
+def _trade_row(number: int, t: Mapping[str, Any]) -> tuple[str, ...]:
+    return (
+        str(number),
+        t["symbol"],
+        t["entry_date"],
+        t["exit_date"],
+        f.price(t["entry_price"]),
+        f.price(t["exit_price"]),
+        f.num(t["shares"]),
+        t["exit_reason"] + (f" (+{len(t['partial_exits'])} partial)" if t["partial_exits"] else ""),
+        f.money(t["pnl"], signed=True),
+        f.pct(t["pnl_pct"], 2),
+        f.num(t["r_multiple"]),
+        f.num(t["sessions_held"]),
+    )
+
+
+def _trade_table(trades: Sequence[Mapping[str, Any]], numbers: Sequence[int]) -> Table:
+    rows = [_trade_row(i + 1, trades[i]) for i in numbers]
+    return Table(_TRADE_HEADERS, rows, _TRADE_NUMERIC)
+
+
+def _by_return(trades: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Trade numbers by return, best first (undefined returns last; ties in entry order)."""
+    return sorted(
+        range(len(trades)),
+        key=lambda i: (trades[i]["pnl_pct"] is None, -(trades[i]["pnl_pct"] or 0.0), i),
+    )
+
+
+def _by_year(trades: Sequence[Mapping[str, Any]]) -> Table:
+    """Trades grouped by the year of their entry: count, win rate, net P&L, average return and R."""
+    years: dict[str, list[Mapping[str, Any]]] = {}
+    for t in trades:
+        years.setdefault(t["entry_date"][:4], []).append(t)
+    rows = []
+    for year in sorted(years):
+        group = years[year]
+        pnl = [t["pnl"] for t in group if t["pnl"] is not None]
+        pct = [t["pnl_pct"] for t in group if t["pnl_pct"] is not None]
+        r = [t["r_multiple"] for t in group if t["r_multiple"] is not None]
+        rows.append(
+            (
+                year,
+                f.num(len(group)),
+                f.pct(sum(p > 0 for p in pnl) / len(group), signed=False),
+                f.money(sum(pnl), signed=True),
+                f.pct(sum(pct) / len(pct) if pct else None, 2),
+                f.num(sum(r) / len(r) if r else None),
+            )
+        )
+    headers = ("Entry year", "Trades", "Win rate", "Net P&L", "Avg return", "Avg R")
+    return Table(headers, rows, (False, True, True, True, True, True))
+
+
 def _trade_list(doc: Mapping[str, Any]) -> list[Block]:
+    """Every trade of a small run; for a larger one the best and worst, trades by year and the first
+    and last page (a 10,000-trade list made the reports megabytes long and slow to open)."""
     trades = doc["trades"]
+    n = len(trades)
     if not trades:
         return [Heading("Trades"), Paragraph("The run made no trades.")]
-    rows = [
-        (
-            str(i + 1),
-            t["symbol"],
-            t["entry_date"],
-            t["exit_date"],
-            f.price(t["entry_price"]),
-            f.price(t["exit_price"]),
-            f.num(t["shares"]),
-            t["exit_reason"] + (f" (+{len(t['partial_exits'])} partial)" if t["partial_exits"] else ""),
-            f.money(t["pnl"], signed=True),
-            f.pct(t["pnl_pct"], 2),
-            f.num(t["r_multiple"]),
-            f.num(t["sessions_held"]),
-        )
-        for i, t in enumerate(trades)
-    ]
-    headers = (
-        "#",
-        "Symbol",
-        "Entry",
-        "Exit",
-        "Entry price",
-        "Exit price",
-        "Shares",
-        "Exit reason",
-        "P&L",
-        "Return",
-        "R",
-        "Held",
-    )
-    numeric = (True, False, False, False, True, True, True, False, True, True, True, True)
+    if n <= FULL_TRADE_LIST:
+        return [
+            Heading("Trades"),
+            Paragraph(f"{n} trades in order of entry (also in trades.csv, partial exits as JSON)."),
+            _trade_table(trades, range(n)),
+        ]
+    pages = -(-n // TRADE_PAGE)
+    ranked = _by_return(trades)
+    last_page = range((pages - 1) * TRADE_PAGE, n)
     return [
         Heading("Trades"),
-        Paragraph(f"{len(trades)} trades in order of entry (also in trades.csv, partial exits as JSON)."),
-        Table(headers, rows, numeric),
+        Paragraph(
+            f"{n:,} trades. Shown here: the {BEST_WORST} best and worst by return, the trades of each "
+            f"year, and the first and last page of the list ({TRADE_PAGE} trades a page, numbered in order "
+            "of entry). Every trade is in trades.csv and result.json (partial exits as JSON)."
+        ),
+        Heading(f"Best {BEST_WORST} trades", 3),
+        _trade_table(trades, ranked[:BEST_WORST]),
+        Heading(f"Worst {BEST_WORST} trades", 3),
+        _trade_table(trades, ranked[::-1][:BEST_WORST]),
+        Heading("Trades by year", 3),
+        _by_year(trades),
+        Heading(f"Trades 1 to {TRADE_PAGE} (page 1 of {pages})", 3),
+        _trade_table(trades, range(TRADE_PAGE)),
+        Heading(f"Trades {last_page[0] + 1} to {n} (page {pages} of {pages})", 3),
+        _trade_table(trades, last_page),
     ]
 
 

@@ -6,15 +6,19 @@ exposure``), ``metrics``, ``config``, ``config_hash``, ``data``, ``engine``, ``s
 the buy-and-hold ``benchmarks`` curves aligned with the equity rows (growth of 1, for the charts).
 
 Serialisation is canonical, so the same run gives the same bytes apart from ``created_at``: keys sorted,
-two-space indent, floats written as Python's shortest round-trip ``repr``, NaN and infinities written
-as ``null``, numpy scalars as plain numbers, dates as ISO ``YYYY-MM-DD``. Run timings are left out on
-purpose (they change from run to run); the run registry stores them.
+objects indented two spaces per level, each item of a list of objects or lists on one line in compact
+form (one trade, one equity row per line: short diffs), floats in their shortest round-trip form
+(written by orjson, which is about twenty times faster than the standard library for a run's 100,000
+floats), NaN and infinities written as ``null``, numpy scalars as plain numbers, dates as ISO
+``YYYY-MM-DD``. Run timings are left out on purpose (they change from run to run); the run registry
+stores them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -22,20 +26,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.core.metrics import BenchmarkSeries
-from trading_playbook.core.types import RunResult
+from trading_playbook.core.types import RunResult, Trade
 
 __all__ = [
     "SCHEMA_VERSION",
     "PlainDocument",
     "config_hash",
     "dumps_canonical",
+    "dumps_canonical_bytes",
     "load_result",
     "result_document",
     "schema",
     "to_jsonable",
+    "trade_rows",
     "validate_document",
 ]
 
@@ -61,6 +68,8 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
+        if value.ndim == 1 and value.dtype.kind == "f":
+            return _floats(value)
         return [to_jsonable(v) for v in value.tolist()]
     if isinstance(value, bool | np.bool_):
         return bool(value)
@@ -80,33 +89,48 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False)
+_OPTIONS = orjson.OPT_SORT_KEYS
 
 
-def _compact(value: Any) -> str:
-    return _ENCODER.encode(value)
+def _compact(value: Any) -> bytes:
+    return orjson.dumps(value, option=_OPTIONS)
 
 
-def _layout(value: Any, depth: int) -> str:
-    """Objects indented two spaces per level; a list holding objects or lists gets one item per line;
-    scalars and lists of scalars stay on one line (fast C encoder, short diffs: one trade per line)."""
-    pad = "  " * depth
+def _layout(value: Any, depth: int, out: list[bytes]) -> None:
+    """Objects indented two spaces per level; a list holding objects or lists gets one item per line,
+    each in compact form; scalars and lists of scalars stay on one line."""
+    pad = b"  " * depth
     if isinstance(value, dict) and value:
-        items = [f"{pad}  {_compact(str(k))}: {_layout(value[k], depth + 1)}" for k in sorted(value)]
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
-        return "[\n" + ",\n".join(f"{pad}  {_compact(v)}" for v in value) + f"\n{pad}]"
-    return _compact(value)
+        out.append(b"{\n")
+        keys = sorted(value)
+        for i, key in enumerate(keys):
+            out.append(pad + b"  " + _compact(str(key)) + b": ")
+            _layout(value[key], depth + 1, out)
+            out.append(b",\n" if i + 1 < len(keys) else b"\n")
+        out.append(pad + b"}")
+    elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        item_pad = pad + b"  "
+        out.append(b"[\n" + b",\n".join([item_pad + _compact(v) for v in value]) + b"\n" + pad + b"]")
+    else:
+        out.append(_compact(value))
+
+
+def dumps_canonical_bytes(doc: Mapping[str, Any]) -> bytes:
+    """:func:`dumps_canonical` as UTF-8 bytes (what is written to ``result.json``)."""
+    plain = doc if isinstance(doc, PlainDocument) else to_jsonable(doc)
+    out: list[bytes] = []
+    _layout(plain, 0, out)
+    out.append(b"\n")
+    return b"".join(out)
 
 
 def dumps_canonical(doc: Mapping[str, Any]) -> str:
     """The canonical text of a document, newline-terminated.
 
-    Keys sorted; floats as Python's shortest round-trip ``repr``; NaN/inf as ``null`` (``allow_nan``
-    is off, so nothing else can slip through); objects indented, one trade / equity row per line.
+    Keys sorted; floats in their shortest round-trip form; NaN/inf as ``null``; objects indented, one
+    trade / equity row per line, each row compact.
     """
-    plain = doc if isinstance(doc, PlainDocument) else to_jsonable(doc)
-    return _layout(plain, 0) + "\n"
+    return dumps_canonical_bytes(doc).decode("utf-8")
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -115,20 +139,74 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _floats(values: Any) -> list[float | None]:
+    """A float column as plain floats, NaN and infinities as None."""
+    array = np.asarray(values, dtype=np.float64)
+    out: list[float | None] = array.tolist()
+    for i in np.flatnonzero(~np.isfinite(array)).tolist():
+        out[i] = None
+    return out
+
+
+def _rows(keys: tuple[str, ...], columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Row dicts (keys in sorted order) from equal-length columns."""
+    ordered = sorted(keys)
+    rows = zip(*(columns[k] for k in ordered), strict=True)
+    return list(map(dict, map(zip, itertools.repeat(ordered), rows)))
+
+
 def _equity_rows(result: RunResult) -> list[dict[str, Any]]:
     curve = result.equity
-    dates = np.asarray(curve.dates).astype("datetime64[D]").astype(str).tolist()
-    return [
-        {"date": d, "equity": e, "cash": c, "positions": int(p), "exposure": x}
-        for d, e, c, p, x in zip(
-            dates,
-            np.asarray(curve.equity, dtype=np.float64).tolist(),
-            np.asarray(curve.cash, dtype=np.float64).tolist(),
-            np.asarray(curve.positions).tolist(),
-            np.asarray(curve.exposure, dtype=np.float64).tolist(),
-            strict=True,
-        )
+    columns = {
+        "date": np.asarray(curve.dates).astype("datetime64[D]").astype(str).tolist(),
+        "equity": _floats(curve.equity),
+        "cash": _floats(curve.cash),
+        "positions": np.asarray(curve.positions, dtype=np.int64).tolist(),
+        "exposure": _floats(curve.exposure),
+    }
+    return _rows(tuple(columns), columns)
+
+
+_TRADE_FLOATS = (
+    "entry_price",
+    "exit_price",
+    "pnl",
+    "pnl_pct",
+    "r_multiple",
+    "mfe",
+    "mae",
+    "initial_stop",
+    "commission",
+)
+
+
+def trade_rows(trades: list[Trade]) -> list[dict[str, Any]]:
+    """``[to_jsonable(t.to_dict()) for t in trades]``, built column by column (a run has 10,000)."""
+    iso: dict[dt.date, str] = {}
+
+    def dates(values: list[dt.date]) -> list[str]:
+        return [iso[d] if d in iso else iso.setdefault(d, d.isoformat()) for d in values]
+
+    columns: dict[str, list[Any]] = {
+        name: _floats([getattr(t, name) for t in trades]) for name in _TRADE_FLOATS
+    }
+    columns["symbol"] = [t.symbol for t in trades]
+    columns["entry_date"] = dates([t.entry_date for t in trades])
+    columns["exit_date"] = dates([t.exit_date for t in trades])
+    columns["shares"] = [int(t.shares) for t in trades]
+    columns["exit_reason"] = [t.exit_reason for t in trades]
+    columns["sessions_held"] = [int(t.sessions_held) for t in trades]
+    columns["sleeve"] = [t.sleeve for t in trades]
+    columns["partial_exits"] = [
+        [
+            to_jsonable(
+                {"date": p.date.isoformat(), "shares": p.shares, "price": p.price, "reason": p.reason}
+            )
+            for p in t.partial_exits
+        ]
+        for t in trades
     ]
+    return _rows(tuple(columns), columns)
 
 
 def _benchmark_curves(result: RunResult, benchmark: BenchmarkSeries | None) -> dict[str, Any]:
@@ -158,7 +236,9 @@ def result_document(
     benchmark : BenchmarkSeries, optional
         Buy-and-hold curves stored for the charts.
     """
-    trades = sorted(result.trades, key=lambda t: (t.entry_date, t.symbol))
+    trades = result.trades
+    if any((b.entry_date, b.symbol) < (a.entry_date, a.symbol) for a, b in itertools.pairwise(trades)):
+        trades = sorted(trades, key=lambda t: (t.entry_date, t.symbol))
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "created_at": created_at,
@@ -168,13 +248,15 @@ def result_document(
         "config_hash": config_hash(result.config),
         "data": result.data,
         "metrics": result.metrics,
-        "trades": [t.to_dict() for t in trades],
-        "equity": _equity_rows(result),
         "benchmarks": _benchmark_curves(result, benchmark),
     }
     if result.equity.sleeve_equity:
         doc["sleeve_equity"] = dict(result.equity.sleeve_equity)
-    return PlainDocument(to_jsonable(doc))
+    plain = to_jsonable(doc)
+    # the large lists are built plain, column by column (to_jsonable would walk them value by value)
+    plain["trades"] = trade_rows(trades)
+    plain["equity"] = _equity_rows(result)
+    return PlainDocument(plain)
 
 
 def schema() -> dict[str, Any]:

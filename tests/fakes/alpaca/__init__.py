@@ -9,6 +9,8 @@
 - A clock the test drives (``advance_to``), an XNYS calendar with early closes, an order lifecycle
   with ``opg``/``cls``/``day``/``gtc`` semantics against fed bars (``orders.py`` documents the fills),
   and injectable faults (``faults.py``).
+- For a real ``playbook`` process (one a test kills): ``process_clock.py`` serves the driven clock
+  over HTTP and runs the package's CLI on it.
 """
 
 from .clock import ET, to_utc

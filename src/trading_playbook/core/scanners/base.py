@@ -16,8 +16,8 @@ import datetime as dt
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
+from trading_playbook.core._dates import to_day
 from trading_playbook.core.errors import DataError
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.types import Setup, SetupTable
@@ -56,7 +56,7 @@ def session_position(panel: Panel, date: Any) -> int:
     ``date`` may be a ``datetime.date``, a ``numpy.datetime64`` or an ISO string.
     """
     try:
-        day = np.datetime64(pd.Timestamp(date).date(), "D")
+        day = to_day(date)
     except (ValueError, TypeError) as exc:
         raise DataError(f"cannot read {date!r} as a date; use YYYY-MM-DD") from exc
     sessions = panel.sessions.astype("datetime64[D]")

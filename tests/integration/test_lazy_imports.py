@@ -1,0 +1,99 @@
+"""Start-up cost a user feels: heavy optional libraries load only when a command uses them (issue 14).
+
+Each check runs a fresh interpreter (a subprocess), since this test process has imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from trading_playbook.data.arrow import table_from_arrays
+from trading_playbook.data.synthetic import synthetic_arrays
+
+# never needed to import the CLI or to run a backtest without charts
+HEAVY = (
+    "matplotlib",
+    "optuna",
+    "dask",
+    "distributed",
+    "exchange_calendars",
+    "sklearn",
+    "lightgbm",
+    "fastapi",
+    "uvicorn",
+    "alpaca",
+    "pandas",
+    "plotly",
+    "scipy.stats",
+)
+
+CONFIG = """\
+[data]
+source = "file"
+path = "bars.parquet"
+adjustment = "split"
+
+[scanner]
+name = "daily_breakout"
+preset = "moderate"
+
+[exit]
+name = "smart_exits"
+
+[portfolio]
+max_positions = 3
+"""
+
+
+def _loaded_after(code: str, tmp_path: Path) -> list[str]:
+    probe = f"import json, sys\n{code}\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    env_home = str(tmp_path / "home")
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**_base_env(), "PLAYBOOK_HOME": env_home},
+    )
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def test_importing_the_cli_loads_no_heavy_library(tmp_path: Path) -> None:
+    assert _loaded_after("import trading_playbook.cli", tmp_path) == []
+
+
+def test_a_backtest_without_charts_loads_no_heavy_library(tmp_path: Path) -> None:
+    # a bar file, as the shared data is (a synthetic source needs exchange_calendars for its sessions)
+    pq.write_table(
+        table_from_arrays(synthetic_arrays(8, "2015-01-01", "2016-12-31", seed=3)), tmp_path / "bars.parquet"
+    )
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG)
+    code = (
+        "from trading_playbook.cli import main\n"
+        f"sys.argv = ['playbook', 'backtest', {str(config)!r}, '--out', {str(tmp_path / 'out')!r}, "
+        "'--no-charts', '--no-record']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+    )
+    assert _loaded_after(code, tmp_path) == []
+    assert (tmp_path / "out" / "result.json").is_file()
+
+
+def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
+    # the check itself can fail: importing one of the listed libraries is reported
+    assert _loaded_after("import trading_playbook.cli\nimport pandas", tmp_path) == ["pandas"]
