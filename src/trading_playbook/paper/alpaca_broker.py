@@ -178,24 +178,15 @@ class AlpacaBroker(OpeningOrders, RestingAndClosingOrders):
                 or status(order) in ("filled", "rejected", "expired", "replaced")
             ):
                 continue
-            if status(order) == "canceled":  # cancelled by this adapter already (a cls exit freed its shares)
-                out.append(
-                    self._end(
-                        intent,
-                        self._session or intent.session,
-                        Phase.CLOSE,
-                        "CANCELLED",
-                        "cancelled by the engine",
-                    )
-                )
-                continue
-            self._cancel_order(order)
-            after = self._current(coid) or order
-            if filled_qty(after) > filled_qty(order):
-                log.error(
-                    "order %s filled %s share(s) while it was being cancelled; the account will not match "
-                    "Alpaca until it is reconciled", coid, filled_qty(after) - filled_qty(order),
-                )  # fmt: skip
+            # an order already "canceled" was cancelled by this adapter (a cls exit freed its shares)
+            if status(order) != "canceled":
+                self._cancel_order(order)
+                after = self._current(coid) or order
+                if filled_qty(after) > filled_qty(order):
+                    log.error(
+                        "order %s filled %s share(s) while it was being cancelled; the account will not "
+                        "match Alpaca until it is reconciled", coid, filled_qty(after) - filled_qty(order),
+                    )  # fmt: skip
             out.append(
                 self._end(
                     intent,
