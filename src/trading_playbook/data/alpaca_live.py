@@ -34,6 +34,7 @@ at INFO, and log records of the stream loggers pass a :class:`RedactingFilter`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
@@ -207,8 +208,10 @@ class LiveBars:
                 await stream.stop_ws()
                 await stream.close()  # wakes the receive wait at once (alpaca-py polls every 5 s)
 
-            # the loop ends by itself when the stream was refused; then there is nothing to stop
-            with contextlib.suppress(RuntimeError):
+            # the loop ends by itself when the stream was refused; then there is nothing to stop (the
+            # loop is closed: RuntimeError; or it stops while shutdown() is pending: the future is
+            # cancelled). A shutdown slower than 5 s is left to the thread join below.
+            with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError, TimeoutError):
                 asyncio.run_coroutine_threadsafe(shutdown(), stream._loop).result(timeout=5)
         if thread is not None:
             thread.join(timeout=15)
