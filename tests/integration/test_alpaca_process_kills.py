@@ -59,7 +59,7 @@ TESTS = Path(__file__).resolve().parents[1]
 RUNNER = [
     sys.executable,
     "-c",
-    f"import sys; sys.path.insert(0, {str(TESTS)!r}); from fakes.alpaca.process_clock import main; main()",
+    "from fakes.alpaca.process_clock import main; main()",  # fakes/ found through PYTHONPATH (env below)
     "paper", "run", "--account", "alp",
 ]  # fmt: skip
 XOM_ENTRY, XOM_EXIT = "tp-alp-2018-01-02-main-XOM-entry", "tp-alp-2018-01-09-main-XOM-exit"
@@ -82,7 +82,12 @@ class Chain:
 
     def run(self, *, until: str, fault_after: int | None = None, kill_at: str | None = None) -> int:
         """One process from the market's current time; its exit code (-9 when killed)."""
-        env = {**os.environ, "PLAYBOOK_HOME": str(self.home), "FAKE_ALPACA_CLOCK_URL": self.service.url}
+        env = {
+            **os.environ,
+            "PLAYBOOK_HOME": str(self.home),
+            "FAKE_ALPACA_CLOCK_URL": self.service.url,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
+        }
         env["FAKE_ALPACA_CLOCK_UNTIL"] = until  # if the kill never comes, the process ends here
         env.pop("PLAYBOOK_PAPER_FAULT_AFTER", None)
         if fault_after is not None:

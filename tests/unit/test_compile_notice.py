@@ -27,8 +27,6 @@ KERNEL = textwrap.dedent(
 )
 RUN = textwrap.dedent(
     """
-    import sys
-    sys.path.insert(0, sys.argv[1])
     from trading_playbook.cli._compile import compile_notice
     with compile_notice():
         import kernel_mod
@@ -40,7 +38,12 @@ RUN = textwrap.dedent(
 def _run(folder: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     return subprocess.run(
-        [sys.executable, "-c", RUN, str(folder)], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", RUN],  # python -c imports from the current folder: kernel_mod.py
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 
