@@ -93,6 +93,34 @@ def backtest(
     ] = False,
 ) -> None:
     """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
+    from trading_playbook import _chart_worker
+
+    # the charts are drawn in a process of their own, which imports matplotlib meanwhile
+    worker = _chart_worker.take_early() or _chart_worker.start_if_enabled() if charts else None
+    try:
+        _backtest(
+            config, start, end, symbols, out, engine, record, (charts, worker), repair, allow_missing, timings
+        )
+    except BaseException:
+        if worker is not None:
+            worker.cancel()
+        raise
+
+
+def _backtest(
+    config: Path,
+    start: str | None,
+    end: str | None,
+    symbols: str | None,
+    out: Path | None,
+    engine: str,
+    record: bool,
+    charts: tuple[bool, Any],
+    repair: bool,
+    allow_missing: bool,
+    timings: bool,
+) -> None:
+    """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None)."""
     from rich.console import Console
 
     from trading_playbook._clock import process_age
@@ -109,7 +137,7 @@ def backtest(
     cfg = _load_config(config, repair, allow_missing)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
     phases["config"] = time.perf_counter() - t0
-    with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_import_reports):
+    with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_import_html):
         with console.status("Loading data…"):
             workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
         with console.status(f"Simulating ({engine} engine)…"):
@@ -124,12 +152,18 @@ def backtest(
         console.print(
             f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
         )
-    formats = ("json", "csv", "md", "html", "png") if charts else ("json", "csv", "md")
+    formats = ("json", "csv", "md", "html", "png") if charts[0] else ("json", "csv", "md")
     with console.status("Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
         written = write_run(
-            result, staging, panel=workspace.panel, formats=formats, benchmark=benchmark, timings=phases
+            result,
+            staging,
+            panel=workspace.panel,
+            formats=formats,
+            benchmark=benchmark,
+            timings=phases,
+            chart_worker=charts[1],
         )
     written = {kind: out_dir / path.relative_to(staging) for kind, path in written.items()}
     run_id = None
@@ -155,18 +189,21 @@ def _print_timings(phases: dict[str, float]) -> None:
     table.add_column("phase")
     table.add_column("seconds", justify="right")
     total = phases.get("total", 0.0)
-    accounted = sum(v for k, v in phases.items() if k != "total")
+    # ``charts.worker``: the chart worker's drawing, beside this process (not part of its time)
+    accounted = sum(v for k, v in phases.items() if k not in ("total", "charts.worker"))
     for name, seconds in phases.items():
-        if name != "total":
+        if name == "charts.worker":
+            table.add_row("(charts drawn in the worker, in parallel)", f"{seconds:.3f}", style="dim")
+        elif name != "total":
             table.add_row(name, f"{seconds:.3f}")
     table.add_row("other (rich output, folder swap, ...)", f"{max(0.0, total - accounted):.3f}")
     table.add_row("total", f"{total:.3f}", style="bold")
     Console(stderr=True).print(table)
 
 
-def _import_reports() -> None:
-    """Import what writing the reports needs (matplotlib, jinja2), while the compile worker works."""
-    import trading_playbook.reports.charts
+def _import_html() -> None:
+    """Import what writing report.html needs while the compile worker works (matplotlib is the
+    chart worker's)."""
     import trading_playbook.reports.html  # noqa: F401
 
 
