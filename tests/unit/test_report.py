@@ -359,6 +359,8 @@ def test_csv_rows_are_the_bytes_csv_writer_writes(tmp_path: Path, column: list[s
         writer.writerow(header)
         writer.writerows(zip(*columns, strict=True))
     assert ours == (tmp_path / "ref.csv").read_bytes()
+    if any("\r" in cell for cell in column):  # Python 3.11's csv writes a lone \r unquoted: no round trip
+        return
     with (tmp_path / "ours.csv").open(newline="", encoding="utf-8") as fh:
         assert list(csv.reader(fh))[1:] == [list(row) for row in zip(*columns, strict=True)]
 
