@@ -3,8 +3,8 @@
 matplotlib takes about half a second to import and its first figure another few tenths (fonts,
 colour maps); the charts themselves a few tenths more. None of that needs the run, so
 ``playbook backtest`` starts this worker when the process starts (:func:`start_early`, called by
-:mod:`trading_playbook._entry`): on the second core it imports matplotlib and draws a throw-away
-set of charts on made-up data, while the command loads the data and runs. When the run's document
+:mod:`trading_playbook._entry`): on the second core it imports matplotlib and draws a tiny throw-away
+figure (fonts, renderer), while the command loads the data and runs. When the run's document
 exists the command hands over what the charts show (:func:`chart_inputs`: the equity curve, the
 benchmarks, the trade returns, the monthly returns and the exit reasons, a few hundred kilobytes),
 writes result.json, the CSVs and report.md, and then takes the PNG bytes back for the chart files
@@ -160,35 +160,21 @@ def take_early() -> ChartWorker | None:
 
 
 def _warm_up() -> None:
-    """Draw every chart once on a small made-up document: fonts, colour maps and the code paths
-    are loaded before the run's document arrives (nothing of the run is used or kept)."""
-    from trading_playbook.reports.charts import render_charts
+    """Import matplotlib and Pillow's PNG writer and draw one tiny figure with a line and text (fonts
+    and the Agg renderer load), before the run's document arrives. Drawing the real charts on made-up
+    data as well cost as much CPU as the real ones, taken from the command on a busy machine, for no
+    gain in the real drawing."""
+    import PIL.PngImagePlugin  # noqa: F401
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    render_charts(_sample_document())
+    import trading_playbook.reports.charts  # noqa: F401
 
-
-def _sample_document() -> dict[str, Any]:
-    dates = [f"2020-{m:02d}-{d:02d}" for m in range(1, 13) for d in (3, 17)]
-    equity = [100_000.0 * (1.0 + 0.01 * ((k * 7) % 5 - 2)) for k in range(len(dates))]
-    return {
-        "equity": [{"date": d, "equity": e} for d, e in zip(dates, equity, strict=True)],
-        "benchmarks": {
-            "equal_weight": {"label": "Equal weight", "values": [1.0 + 0.001 * k for k in range(24)]}
-        },
-        "starting_capital": 100_000.0,
-        "metrics": {
-            "first_session": dates[0],
-            "last_session": dates[-1],
-            "trades": 300,
-            "monthly_returns": {f"2020-{m:02d}": 0.01 * (m - 6) for m in range(1, 13)},
-            "exit_reasons": {
-                "stop": {"count": 120, "avg_return": -0.04, "win_rate": 0.0},
-                "target": {"count": 180, "avg_return": 0.05, "win_rate": 1.0},
-            },
-        },
-        "trades": [{"pnl_pct": 0.001 * ((k * 37) % 200 - 90)} for k in range(300)],
-        "data": {},
-    }
+    fig = Figure(figsize=(2, 1))
+    ax = fig.subplots()
+    ax.plot([0.0, 1.0], [0.0, 1.0])
+    ax.set_title("warm-up")
+    FigureCanvasAgg(fig).draw()  # type: ignore[no-untyped-call]
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:

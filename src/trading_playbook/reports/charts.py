@@ -27,9 +27,11 @@ from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 from PIL import Image
 
+from trading_playbook._chart_worker import CHART_NAMES
+
 __all__ = ["CHART_NAMES", "render_charts"]
 
-CHART_NAMES = ("equity", "monthly_returns", "trade_returns", "exit_reasons")
+# the names live with the chart worker (the command links them in report.md before they are drawn)
 _DPI = 110
 _STRATEGY = "#0969da"
 _BENCH_COLOURS = ("#8c959f", "#bf8700", "#8250df")
