@@ -74,19 +74,26 @@ class ChartWorker:
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
+        self.submitted = False  # the chart inputs have been handed over
         self.render_seconds: float | None = None  # the worker's own drawing time, once known
 
     def submit(self, doc: Mapping[str, Any]) -> bool:
         """Hand the document's chart inputs over (the worker starts drawing at once); ``False`` when
         the worker is gone."""
+        return self.submit_inputs(chart_inputs(doc))
+
+    def submit_inputs(self, inputs: Mapping[str, Any]) -> bool:
+        """Hand :func:`chart_inputs` (or the same values built otherwise) over; ``False`` when the
+        worker is gone."""
         stdin = self.process.stdin
-        if stdin is None or self.process.poll() is not None:
+        if self.submitted or stdin is None or self.process.poll() is not None:
             return False
         try:
-            pickle.dump(chart_inputs(doc), stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(dict(inputs), stdin, protocol=pickle.HIGHEST_PROTOCOL)
             stdin.close()
         except OSError:  # a worker that died: the command draws the charts itself
             return False
+        self.submitted = True
         return True
 
     def result(self) -> dict[str, bytes] | None:

@@ -94,3 +94,21 @@ def test_chart_names_are_known_before_drawing() -> None:
     from trading_playbook.reports import charts
 
     assert charts.CHART_NAMES == _chart_worker.CHART_NAMES
+
+
+def test_the_early_chart_inputs_are_those_of_the_document(run) -> None:  # type: ignore[no-untyped-def]
+    # the worker gets the values before the document is built: they must be the document's own
+    import numpy as np
+
+    from trading_playbook.core.metrics import BenchmarkSeries
+    from trading_playbook.reports.json_result import chart_inputs_of_run, result_document
+
+    dates = np.asarray(run.equity.dates).astype("datetime64[D]")
+    growth = np.linspace(1.0, 1.5, dates.size)
+    growth[3] = np.nan  # a gap becomes null in both
+    bench = BenchmarkSeries(dates, {"equal_weight": growth}, {"equal_weight": "Equal weight"})
+    shuffled = dataclasses.replace(run, trades=list(reversed(run.trades)))  # the document sorts them
+    for result in (run, shuffled):
+        doc = result_document(result, created_at=STAMP, benchmark=bench)
+        assert chart_inputs_of_run(result, bench) == _chart_worker.chart_inputs(doc)
+    assert chart_inputs_of_run(run)["benchmarks"] == {}

@@ -24,6 +24,7 @@ from trading_playbook.core.types import RunResult
 from trading_playbook.reports.csv_files import write_equity_csv, write_trades_csv
 from trading_playbook.reports.json_result import (
     SCHEMA_VERSION,
+    chart_inputs_of_run,
     dumps_canonical_bytes,
     load_result,
     result_document,
@@ -88,7 +89,8 @@ def render_document(
     if not wants_pngs and chart_worker is not None:
         chart_worker.close()
         chart_worker = None
-    if chart_worker is not None and not chart_worker.submit(doc):  # it draws while we write
+    if chart_worker is not None and not (chart_worker.submitted or chart_worker.submit(doc)):
+        # (it draws while this process writes the other files)
         chart_worker.close()
         chart_worker = None
     if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
@@ -215,6 +217,12 @@ def write_run(
     if not result.metrics:
         result = dataclasses.replace(result, metrics=compute_metrics(result, benchmark=benchmark))
     clock = _Stopwatch(timings)
+    if chart_worker is not None and {"png", "html"} & set(chosen):
+        # the charts' values go first: the worker draws while the document is built and written
+        if not chart_worker.submit_inputs(chart_inputs_of_run(result, benchmark)):
+            chart_worker.close()
+            chart_worker = None
+        clock.lap("charts.handover")
     doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark)
     clock.lap("report.document")
     return render_document(doc, out_dir, formats=chosen, timings=timings, chart_worker=chart_worker)
