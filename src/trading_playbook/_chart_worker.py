@@ -206,4 +206,6 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.stdin.buffer, sys.stdout.buffer)
+    replies = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print (a library's) must not corrupt the pickled reply
+    _serve(sys.stdin.buffer, replies)
