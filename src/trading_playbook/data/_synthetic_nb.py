@@ -47,7 +47,7 @@ def _phases_nb(
     m = log_close.shape[0]
     t = 0
     price = log_start
-    state = TREND
+    state = np.int64(TREND)  # not the literal 0: numba would compile _next_state_nb for it apart
     step = 0
     while t < m:
         if state == BASE:
