@@ -10,7 +10,8 @@ there; the loop is a few times faster and needs no (symbols x sessions) scratch 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from trading_playbook.core._jit import njit  # numba's, cached by _jit.KernelCache
 
 __all__ = ["symbol_bars_nb"]
 
