@@ -137,7 +137,7 @@ def _backtest(
     cfg = _load_config(config, repair, allow_missing)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
     phases["config"] = time.perf_counter() - t0
-    with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_import_html):
+    with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_while_compiling):
         with console.status("Loading data…"):
             workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
         with console.status(f"Simulating ({engine} engine)…"):
@@ -201,9 +201,13 @@ def _print_timings(phases: dict[str, float]) -> None:
     Console(stderr=True).print(table)
 
 
-def _import_html() -> None:
-    """Import what writing report.html needs while the compile worker works (matplotlib is the
-    chart worker's)."""
+def _while_compiling() -> None:
+    """Work the command does later anyway, done while the compile worker compiles the session loop
+    (the first run's other core is busy, this one idle): compile the metrics' kernels, import what
+    writing report.html needs (jinja2; matplotlib is the chart worker's)."""
+    from trading_playbook.core.metrics import compile_kernels
+
+    compile_kernels()
     import trading_playbook.reports.html  # noqa: F401
 
 

@@ -111,11 +111,13 @@ def synthetic_arrays(
     day = np.empty(offsets[-1], dtype="datetime64[D]")
 
     def fill(part: range) -> None:
-        scratch = np.empty((len(_COLUMNS), n))
+        scratch = np.empty(len(_COLUMNS) * n)
         for k in part:
             plan = _Plan.draw(first + k, n, seed)  # one symbol's draws at a time (200 KB over 25 years)
             a, b = offsets[k], offsets[k + 1]
-            bars = scratch[:, : plan.length]
+            # C-contiguous whatever the symbol's length (a column slice of a 2-D scratch would not be,
+            # and numba would compile the kernel a second time for that layout)
+            bars = scratch[: len(_COLUMNS) * plan.length].reshape(len(_COLUMNS), plan.length)
             symbol_bars_nb(plan.z, plan.phase, plan.split_k, plan.uniform, plan.level, bars)
             for i in keep:
                 columns_out[_COLUMNS[i]][a:b] = bars[i]

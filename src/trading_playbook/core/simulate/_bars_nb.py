@@ -11,10 +11,9 @@ Windows count the symbol's own bars: sessions without a bar are skipped.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from trading_playbook.core._indicator_kernels import window_mean_nb
-from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the kernels' other files
+from trading_playbook.core._jit import loop_kernel, njit  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._records import Bars
 
 
