@@ -1,0 +1,68 @@
+"""Running window sums that decide ``close > SMA20 > SMA50`` exactly without summing every window.
+
+RULES section 8 defines a moving average as the plain mean of its window, summed oldest value first
+(:func:`~trading_playbook.core._indicator_kernels.window_mean_nb`); a running sum (add the new
+value, subtract the one leaving) differs from it in the last bits, and with literal comparisons that
+can flip a decision. The scanner only *compares* its SMAs (the trend rule), so it keeps running sums
+together with a rigorous bound on how far the plain mean can be from them, and sums the windows
+afresh only when a comparison falls inside the bound (a close within about 1e-14 of its SMA: equal
+prices, flat series). Every decision is the one the plain means give; the bound is:
+
+- ``err`` bounds ``|total - E|``, E the exact (real) sum of the window: every running update
+  ``total + new - old`` adds at most ``4u`` times the magnitude of each rounded result (u = 2^-53,
+  the unit roundoff; 4u rather than u covers the rounding of the bound itself);
+- the plain mean ``fl(F / n)``, F the window summed oldest first in floating point, is within
+  ``((n + 2) u (E + ...) + err) / n`` of ``total / n`` (recursive summation of n positive values is
+  within ``(n - 1) u E`` of E); the margin :func:`mean_margin` doubles that, which also covers the
+  rounding of ``total * (1 / n)`` and of the thresholds.
+
+Windows holding a value that is not a positive finite number are summed afresh (the bound assumes
+positive values), as are windows once ``err`` exceeds ``RESEED`` of the total (a long history of
+large prices followed by small ones); both are rare.
+
+Volumes: the average volume is *stored* (the volume ratio), so it must be the plain mean itself.
+Volumes that are whole multiples of 1/256 below 2^40 sum exactly in float64 in any order (every
+partial sum of 21 of them is a multiple of 1/256 below 2^45, within the 53-bit mantissa), so their
+running sum *is* the plain sum; a window holding any other volume is summed afresh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+
+__all__ = ["RESEED", "UNIT_ROUNDOFF", "exact_volume", "mean_margin", "positive_finite", "update_sum"]
+
+UNIT_ROUNDOFF = 2.0**-53
+RESEED = 2.0**-40  # a running sum is summed afresh once its error bound exceeds this share of it
+VOLUME_SCALE = 256.0  # volumes that are multiples of 1 / VOLUME_SCALE ...
+VOLUME_LIMIT = 2.0**40  # ... below this sum exactly
+
+
+@njit(cache=True, inline="always")
+def positive_finite(x: float) -> bool:  # pragma: no cover - numba
+    """A value the running-sum bound covers (NaN, inf, 0 and negatives are not)."""
+    return x > 0.0 and x < np.inf
+
+
+@njit(cache=True, inline="always")
+def exact_volume(v: float) -> bool:  # pragma: no cover - numba
+    """A volume whose sums with up to 31 others are exact in float64."""
+    scaled = v * VOLUME_SCALE  # exact: a power of two
+    return v >= 0.0 and v < VOLUME_LIMIT and np.floor(scaled) == scaled
+
+
+@njit(cache=True, inline="always")
+def update_sum(total: float, err: float, new: float, old: float) -> tuple[float, float]:  # pragma: no cover
+    """``total + new - old`` and its error bound grown by both roundings."""
+    first = total + new
+    second = first - old
+    return second, err + 4.0 * UNIT_ROUNDOFF * (abs(first) + abs(second))
+
+
+@njit(cache=True, inline="always")
+def mean_margin(total: float, err: float, n: int) -> float:  # pragma: no cover - numba
+    """How far the plain mean of the window can be from ``total / n`` (see the module docstring)."""
+    return (2.0 * (n + 3) * UNIT_ROUNDOFF * (total + err) + 2.0 * err) * (1.0 / n)
