@@ -118,3 +118,16 @@ def test_alternating_prices_whose_running_sum_drifts() -> None:
     volume = np.ones_like(close) * 3.0
     panel = walk_panel(close, close, close, volume, np.ones(close.shape, dtype=bool))
     expected_and_got(panel, 20)
+
+
+def test_long_volume_windows_of_large_volumes() -> None:
+    """A 200-bar volume average of volumes near 2^40: whole numbers, but 201 of them do not sum
+    exactly in float64, so the window is summed afresh; small ones keep the exact running sum."""
+    rng = np.random.default_rng(7)
+    n = 700
+    close = 20.0 * np.exp(np.cumsum(rng.normal(0.002, 0.01, (n, 2)), axis=0))
+    volume = np.stack(
+        [rng.integers(2**39, 2**40, n).astype(np.float64) + 0.5, rng.integers(0, 1000, n) * 1.0], axis=1
+    )
+    panel = walk_panel(close, close * 1.01, close * 0.99, volume, np.ones((n, 2), dtype=bool))
+    expected_and_got(panel, 200)

@@ -34,10 +34,9 @@ from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kern
 from trading_playbook.core.scanners._trend_sums import (
     RESEED,
     UNIT_ROUNDOFF,
+    VOLUME_SUM_LIMIT,
     exact_volume,
-    mean_margin,
     positive_finite,
-    update_sum,
 )
 
 __all__ = ["chunk_scratch", "prepare_chunk_nb", "rank_hits_nb", "scan_chunk_nb"]
@@ -96,6 +95,7 @@ def prepare_chunk_nb(
     prefix_max = running[0]
     fast_sum, fast_err, slow_sum, slow_err = running[1], running[2], running[3], running[4]
     volume_sum = running[5]
+    limit = VOLUME_SUM_LIMIT / (volume_lookback + 1)  # window + the newest: sums below 2^45 are exact
     q = capacity_bounds[chunk]
     for t in range(n_sessions):
         for j in range(lo, hi):
@@ -108,16 +108,75 @@ def prepare_chunk_nb(
             k = slot[b]
             closes[k, b] = c
             slot[b] = 0 if k + 1 == ring_size else k + 1
-            trend = _trend_nb(
-                closes, b, k, p, c, fast_sum, fast_err, slow_sum, slow_err, last_bad_close, ring_size
-            )
+            # running sums of the SMA windows' closes and bounds on their error (._trend_sums);
+            # a close that is not positive and finite counts 0 and sends its windows to the plain sum
+            good = positive_finite(c)
+            if not good:
+                last_bad_close[b] = p
+            new = c if good else 0.0
+            back = k - TREND_FAST
+            old = closes[back + ring_size if back < 0 else back, b] if p >= TREND_FAST else 0.0
+            first = fast_sum[b] + new
+            fast = first - (old if positive_finite(old) else 0.0)
+            fast_e = fast_err[b] + 4.0 * UNIT_ROUNDOFF * (abs(first) + abs(fast))
+            back = k - TREND_SLOW
+            old = closes[back + ring_size if back < 0 else back, b] if p >= TREND_SLOW else 0.0
+            first = slow_sum[b] + new
+            slow = first - (old if positive_finite(old) else 0.0)
+            slow_e = slow_err[b] + 4.0 * UNIT_ROUNDOFF * (abs(first) + abs(slow))
+            if fast_e > fast * RESEED:
+                fast = _good_sum_nb(closes, b, k, min(p + 1, TREND_FAST))
+                fast_e = 4.0 * TREND_FAST * UNIT_ROUNDOFF * fast
+            if slow_e > slow * RESEED:
+                slow = _good_sum_nb(closes, b, k, min(p + 1, TREND_SLOW))
+                slow_e = 4.0 * TREND_SLOW * UNIT_ROUNDOFF * slow
+            fast_sum[b], fast_err[b], slow_sum[b], slow_err[b] = fast, fast_e, slow, slow_e
+            trend = False  # SMA50 undefined (fewer than 50 bars): the rule is false
+            if p + 1 >= TREND_SLOW:
+                too_close = last_bad_close[b] > p - TREND_SLOW
+                if not too_close:
+                    # the plain means lie within these margins of the running means
+                    fast_mean = fast / TREND_FAST
+                    fast_margin = (
+                        2.0 * (TREND_FAST + 3) * UNIT_ROUNDOFF * (fast + fast_e) + 2.0 * fast_e
+                    ) / TREND_FAST
+                    slow_mean = slow / TREND_SLOW
+                    slow_margin = (
+                        2.0 * (TREND_SLOW + 3) * UNIT_ROUNDOFF * (slow + slow_e) + 2.0 * slow_e
+                    ) / TREND_SLOW
+                    if c > fast_mean + fast_margin:
+                        if fast_mean - fast_margin > slow_mean + slow_margin:
+                            trend = True
+                        elif not fast_mean + fast_margin <= slow_mean - slow_margin:
+                            too_close = True
+                    elif not c <= fast_mean - fast_margin:
+                        too_close = True
+                if too_close:  # the plain means themselves
+                    sma_fast = _ring_mean_nb(closes, b, k, p, np.int64(TREND_FAST))
+                    sma_slow = _ring_mean_nb(closes, b, k, p, np.int64(TREND_SLOW))
+                    trend = c > sma_fast and sma_fast > sma_slow
             v = volume[t, j]
             kv = volume_slot[b]
             volumes[kv, b] = v
             volume_slot[b] = 0 if kv + 1 == volume_size else kv + 1
-            avg = _volume_average_nb(
-                volumes, b, kv, p, v, volume_lookback, volume_sum, last_inexact_volume, trend
-            )
+            # the volume average of the bars before p: the running sum is the plain sum while every
+            # volume of the window is exactly summable; otherwise summed afresh for a candidate (the
+            # value of another bar is never read)
+            avg = np.nan
+            if p >= volume_lookback:
+                if last_inexact_volume[b] < p - volume_lookback:
+                    avg = volume_sum[b] / volume_lookback
+                elif trend:
+                    before = kv - 1 if kv > 0 else volume_size - 1
+                    avg = _ring_mean_nb(volumes, b, before, p - 1, volume_lookback)
+            exact = exact_volume(v, limit)
+            if not exact:
+                last_inexact_volume[b] = p
+            leaving = 0.0
+            if p >= volume_lookback:
+                old = volumes[kv + 1 if kv + 1 < volume_size else 0, b]  # bar p - volume_lookback
+                leaving = old if exact_volume(old, limit) else 0.0
+            volume_sum[b] = (volume_sum[b] + (v if exact else 0.0)) - leaving
             h = high[t, j]
             s = high_slot[b]
             high_slot[b] = 0 if s + 1 == high_lookback else s + 1
@@ -151,55 +210,6 @@ def prepare_chunk_nb(
     n_candidates[chunk] = q - capacity_bounds[chunk]
 
 
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
-def _trend_nb(
-    closes: np.ndarray,
-    b: int,
-    k: int,
-    p: int,
-    c: float,
-    fast_sum: np.ndarray,
-    fast_err: np.ndarray,
-    slow_sum: np.ndarray,
-    slow_err: np.ndarray,
-    last_bad_close: np.ndarray,
-    ring_size: int,
-) -> bool:  # pragma: no cover - numba
-    """``close > SMA20 and SMA20 > SMA50`` at bar ``p`` (close ``c``, in ``closes[k, b]``), as the
-    plain means decide it; updates the symbol's running sums first (:mod:`._trend_sums`)."""
-    good = positive_finite(c)
-    if not good:
-        last_bad_close[b] = p
-    new = c if good else 0.0
-    back = k - TREND_FAST
-    old = closes[back + ring_size if back < 0 else back, b] if p >= TREND_FAST else 0.0
-    fast, f_err = update_sum(fast_sum[b], fast_err[b], new, old if positive_finite(old) else 0.0)
-    back = k - TREND_SLOW
-    old = closes[back + ring_size if back < 0 else back, b] if p >= TREND_SLOW else 0.0
-    slow, s_err = update_sum(slow_sum[b], slow_err[b], new, old if positive_finite(old) else 0.0)
-    if f_err > fast * RESEED:
-        fast = _good_sum_nb(closes, b, k, min(p + 1, TREND_FAST))
-        f_err = 4.0 * TREND_FAST * UNIT_ROUNDOFF * fast
-    if s_err > slow * RESEED:
-        slow = _good_sum_nb(closes, b, k, min(p + 1, TREND_SLOW))
-        s_err = 4.0 * TREND_SLOW * UNIT_ROUNDOFF * slow
-    fast_sum[b], fast_err[b], slow_sum[b], slow_err[b] = fast, f_err, slow, s_err
-    if p + 1 < TREND_SLOW:
-        return False  # SMA50 is undefined (NaN): the rule is false
-    if last_bad_close[b] <= p - TREND_SLOW:  # every close of both windows is positive and finite
-        fast_mean = fast * (1.0 / TREND_FAST)
-        fast_margin = mean_margin(fast, f_err, TREND_FAST)
-        slow_mean = slow * (1.0 / TREND_SLOW)
-        slow_margin = mean_margin(slow, s_err, TREND_SLOW)
-        if c <= fast_mean - fast_margin or fast_mean + fast_margin <= slow_mean - slow_margin:
-            return False
-        if c > fast_mean + fast_margin and fast_mean - fast_margin > slow_mean + slow_margin:
-            return True
-    sma_fast = _ring_mean_nb(closes, b, k, p, np.int64(TREND_FAST))  # too close to call: the plain means
-    sma_slow = _ring_mean_nb(closes, b, k, p, np.int64(TREND_SLOW))
-    return c > sma_fast and sma_fast > sma_slow
-
-
 @njit(cache=True, error_model="numpy", nogil=True)
 def _good_sum_nb(closes: np.ndarray, b: int, k: int, n: int) -> float:  # pragma: no cover - numba
     """The sum of the positive finite values among column ``b``'s last ``n`` ring values (newest at
@@ -216,40 +226,6 @@ def _good_sum_nb(closes: np.ndarray, b: int, k: int, n: int) -> float:  # pragma
         if m == size:
             m = 0
     return total
-
-
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
-def _volume_average_nb(
-    volumes: np.ndarray,
-    b: int,
-    kv: int,
-    p: int,
-    v: float,
-    n: int,
-    volume_sum: np.ndarray,
-    last_inexact: np.ndarray,
-    needed: bool,
-) -> float:  # pragma: no cover - numba
-    """The plain mean of the ``n`` volumes before bar ``p`` (NaN with fewer), then bar ``p``'s volume
-    ``v`` (already in ``volumes[kv, b]``) joins the running sum. The running sum of exactly summable
-    volumes is the plain sum itself (:mod:`._trend_sums`); a window holding another volume is summed
-    afresh when ``needed`` (a candidate), else NaN (the value of a non-candidate is never read)."""
-    size = n + 1
-    avg = np.nan
-    if p >= n:
-        if last_inexact[b] < p - n:
-            avg = volume_sum[b] / n
-        elif needed:
-            avg = _ring_mean_nb(volumes, b, kv - 1 if kv > 0 else size - 1, p - 1, n)
-    exact = exact_volume(v)
-    if not exact:
-        last_inexact[b] = p
-    leaving = 0.0
-    if p >= n:
-        old = volumes[kv + 1 if kv + 1 < size else 0, b]  # bar p - n
-        leaving = old if exact_volume(old) else 0.0
-    volume_sum[b] = (volume_sum[b] + (v if exact else 0.0)) - leaving
-    return avg
 
 
 def chunk_scratch(
