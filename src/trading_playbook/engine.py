@@ -49,11 +49,13 @@ from trading_playbook.data.notes import run_notes
 __all__ = [
     "BacktestEngine",
     "EngineName",
+    "TrialRun",
     "Workspace",
     "build_sleeves",
     "import_run_modules",
     "load_data",
     "run_backtest",
+    "run_trial",
     "simulate",
 ]
 
@@ -241,13 +243,21 @@ def simulate(
         return run_reference(cut, sleeves, settings, start=start, end=end)
     from trading_playbook.core.simulate.fast import run_fast
 
-    tables = None
-    if setups is not None:
-        tables = [
-            _until(table, end) if table is not None else cast(VectorScanner, sleeve.scanner).scan(cut)
-            for table, sleeve in zip(setups, sleeves, strict=True)
-        ]
-    return run_fast(cut, sleeves, settings, start=start, end=end, setups=tables)
+    return run_fast(
+        cut, sleeves, settings, start=start, end=end, setups=_tables_until(cut, sleeves, setups, end)
+    )
+
+
+def _tables_until(
+    cut: Panel, sleeves: Sequence[SleeveSpec], setups: Sequence[SetupTable | None] | None, end: int
+) -> list[SetupTable] | None:
+    """Each sleeve's precomputed setups up to ``end`` (a sleeve without them is scanned on ``cut``)."""
+    if setups is None:
+        return None
+    return [
+        _until(table, end) if table is not None else cast(VectorScanner, sleeve.scanner).scan(cut)
+        for table, sleeve in zip(setups, sleeves, strict=True)
+    ]
 
 
 def run_backtest(
@@ -303,6 +313,52 @@ def run_backtest(
         result.timings["metrics"] = time.perf_counter() - t3
     result.timings["total"] = time.perf_counter() - t_start
     return result
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """What a sweep's trial reads of a backtest: the equity curve and the trades' numbers.
+
+    ``pnl``, ``pnl_pct`` and ``r_multiple`` are the values of ``RunResult.trades`` in the same order
+    (from the same records, :func:`~trading_playbook.core.simulate.fast.trade_numbers`), without
+    building the :class:`Trade` objects.
+    """
+
+    equity: EquityCurve
+    starting_capital: float
+    pnl: np.ndarray
+    pnl_pct: np.ndarray
+    r_multiple: np.ndarray
+
+
+def run_trial(
+    cfg: PlaybookConfig, *, workspace: Workspace, start: Any = None, end: Any = None
+) -> TrialRun | None:
+    """The fast engine's run of ``cfg`` on ``workspace`` reduced to a :class:`TrialRun`, or None when
+    a sleeve has no vectorised scanner (then run :func:`run_backtest`). Same trades and equity as
+    ``run_backtest(cfg, workspace=workspace, engine="fast")``; no metrics, no :class:`Trade` objects."""
+    from trading_playbook.core.simulate.fast import run_fast_records
+
+    panel = workspace.panel
+    lo, hi = window(panel, *cfg.window(start, end))
+    sleeves = build_sleeves(cfg)
+    if not all(s.vectorised for s in sleeves):
+        return None
+    settings = portfolio_settings(cfg)
+    tables: list[SetupTable | None] = [workspace.setups_for(s) for s in sleeves]
+    check_windows(sleeves, panel.sessions[lo], panel.sessions[hi])
+    cut = panel.truncate(hi)
+    run = run_fast_records(
+        cut, sleeves, settings, start=lo, end=hi, setups=_tables_until(cut, sleeves, tables, hi)
+    )
+    numbers = run.numbers(cut)
+    return TrialRun(
+        equity=run.equity,
+        starting_capital=settings.starting_capital,
+        pnl=numbers.pnl[numbers.order],
+        pnl_pct=numbers.pnl_pct,
+        r_multiple=numbers.r_multiple,
+    )
 
 
 def benchmark_for(cfg: PlaybookConfig, panel: Panel, lo: int, hi: int) -> BenchmarkSeries:
