@@ -100,6 +100,12 @@ class Workspace:
         return table
 
     def _scan(self, scanner: VectorScanner) -> SetupTable:
+        from trading_playbook.core.scanners.chunked import BLOCK_SCAN_SYMBOLS, is_per_symbol, scan_in_blocks
+
+        if self.panel.n_symbols > BLOCK_SCAN_SYMBOLS and is_per_symbol(scanner):
+            # a large universe: blocks of symbols (same setups; the memory of one block's features;
+            # the features are not memoised, a sweep rescans)
+            return scan_in_blocks(scanner.scan, self.panel)
         if not isinstance(scanner, PreparedScanner):
             return scanner.scan(self.panel)
         fkey = (type(scanner).__qualname__, scanner.features_key())

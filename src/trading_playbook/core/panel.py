@@ -37,7 +37,15 @@ if TYPE_CHECKING:  # pandas only where a DataFrame comes in or goes out (a run n
 
     from trading_playbook.core.universe import MembershipMask
 
-__all__ = ["ADJUSTMENTS", "Adjustment", "Panel", "bars_to_panel", "panel_from_arrays", "split_factors"]
+__all__ = [
+    "ADJUSTMENTS",
+    "Adjustment",
+    "Panel",
+    "SplitEvents",
+    "bars_to_panel",
+    "panel_from_arrays",
+    "split_factors",
+]
 
 Adjustment = Literal["split", "all", "raw"]
 ADJUSTMENTS: tuple[str, ...] = ("split", "all", "raw")
@@ -58,11 +66,19 @@ class Panel:
     raw_close: np.ndarray  # float64 (T, N), the as-traded close (min_price rule)
     available: np.ndarray  # bool (T, N)
     adjustment: str = "split"
-    split: np.ndarray | None = field(default=None, repr=False)  # raw split coefficients (T, N), 1.0 default
+    # the raw split coefficients, only where they are not 1.0 (most cells have none): :attr:`split`
+    # gives the dense (T, N) grid when something needs it
+    splits: SplitEvents | None = field(default=None, repr=False)
     # point-in-time universe (core.universe): which symbols may be traded on which session; None: all
     universe: MembershipMask | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ shape and lookup
+    @cached_property
+    def split(self) -> np.ndarray | None:
+        """The raw split coefficients as a (T, N) float64 grid (1.0 where none), built on first use;
+        None when the data had no split column."""
+        return None if self.splits is None else self.splits.dense()
+
     @property
     def n_sessions(self) -> int:
         return int(self.sessions.shape[0])
@@ -106,7 +122,7 @@ class Panel:
             volume=self.volume[:end],
             raw_close=self.raw_close[:end],
             available=self.available[:end],
-            split=None if self.split is None else self.split[:end],
+            splits=None if self.splits is None else self.splits.truncate(last),
             universe=None if self.universe is None else self.universe.truncate(last),
         )
 
@@ -127,7 +143,7 @@ class Panel:
             raw_close=self.raw_close[grid],
             available=avail[rows],
             adjustment=self.adjustment,
-            split=None if self.split is None else self.split[grid],
+            splits=None if self.splits is None else self.splits.take(rows, cols),
             universe=None if self.universe is None else self.universe.take(rows, cols),
         )
 
@@ -164,6 +180,55 @@ class Panel:
         for arr in (self.open, self.high, self.low, self.close, self.volume, self.raw_close):
             h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True, eq=False)
+class SplitEvents:
+    """The split coefficients of a (T, N) panel that are not 1.0, as (row, column, coefficient) triples
+    in bar order. A 25-year panel of 5,000 symbols holds a few thousand of them, not 31 million cells."""
+
+    shape: tuple[int, int]
+    rows: np.ndarray  # int64[K]
+    cols: np.ndarray  # int64[K]
+    coefficients: np.ndarray  # float64[K] (NaN kept: an unknown coefficient, read as 1.0 by the factors)
+
+    @classmethod
+    def from_grid(cls, grid: np.ndarray) -> SplitEvents:
+        """The events of a dense (T, N) coefficient grid (cells that are not 1.0)."""
+        rows, cols = np.nonzero(grid != 1.0)
+        return cls((int(grid.shape[0]), int(grid.shape[1])), rows, cols, grid[rows, cols].astype(np.float64))
+
+    def dense(self) -> np.ndarray:
+        """The (T, N) grid, 1.0 where no event."""
+        grid = np.ones(self.shape)
+        grid[self.rows, self.cols] = self.coefficients
+        return grid
+
+    def truncate(self, last: int) -> SplitEvents:
+        """The events of sessions ``0..last``."""
+        keep = self.rows <= last
+        return SplitEvents(
+            (last + 1, self.shape[1]), self.rows[keep], self.cols[keep], self.coefficients[keep]
+        )
+
+    def take(self, rows: np.ndarray, cols: np.ndarray) -> SplitEvents:
+        """The events of the sorted session ``rows`` and symbol ``cols`` kept, renumbered."""
+        row_at = np.full(self.shape[0], -1, dtype=np.int64)
+        row_at[rows] = np.arange(rows.shape[0])
+        col_at = np.full(self.shape[1], -1, dtype=np.int64)
+        col_at[cols] = np.arange(cols.shape[0])
+        r, c = row_at[self.rows], col_at[self.cols]
+        keep = (r >= 0) & (c >= 0)
+        return SplitEvents(
+            (int(rows.shape[0]), int(cols.shape[0])), r[keep], c[keep], self.coefficients[keep]
+        )
+
+    def columns(self, first: int, last: int) -> SplitEvents:
+        """The events of symbols ``first..last-1``."""
+        keep = (self.cols >= first) & (self.cols < last)
+        return SplitEvents(
+            (self.shape[0], last - first), self.rows[keep], self.cols[keep] - first, self.coefficients[keep]
+        )
 
 
 def split_factors(split: np.ndarray) -> np.ndarray:
@@ -268,16 +333,15 @@ def panel_from_arrays(
         out[holes] = np.nan
         return out.reshape(shape)
 
-    split = np.ones(shape[0] * shape[1])
+    splits = None
     if "split" in columns:
         odd = np.flatnonzero(columns["split"] != 1.0)
-        split[flat[odd]] = columns["split"][odd]
-    split = split.reshape(shape)
+        order = np.argsort(flat[odd], kind="stable")  # bar order: session, then symbol
+        odd = odd[order]
+        splits = SplitEvents(shape, row[odd], codes[odd], columns["split"][odd].astype(np.float64))
     # adjustment per bar (same arithmetic as on the grid, on contiguous arrays)
     factor = (
-        None
-        if adjustment == "raw" or "split" not in columns
-        else _bar_factors(split, row, codes, columns["split"])
+        None if adjustment == "raw" or splits is None else _bar_factors(splits, row, codes, columns["split"])
     )
     if adjustment == "all":
         ratio = columns["adjusted_close"] / columns["close"]
@@ -321,8 +385,12 @@ def panel_from_arrays(
         raw_close=prices["close"] if adjustment == "raw" else prices["raw_close"],
         available=available.reshape(shape),
         adjustment=adjustment,
-        split=split,
+        splits=splits if splits is not None else SplitEvents(shape, *_no_events()),
     )
+
+
+def _no_events() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
 
 
 def _map_large(work: Callable[[str], np.ndarray], names: list[str], cells: int) -> list[np.ndarray]:
@@ -339,7 +407,7 @@ def _map_large(work: Callable[[str], np.ndarray], names: list[str], cells: int) 
 
 
 def _bar_factors(
-    split: np.ndarray, row: np.ndarray, codes: np.ndarray, coefficients: np.ndarray
+    splits: SplitEvents, row: np.ndarray, codes: np.ndarray, coefficients: np.ndarray
 ) -> np.ndarray | None:
     """``F_t`` of every bar (:func:`split_factors`), computed only for symbols that split; None if none."""
     with np.errstate(invalid="ignore"):
@@ -349,14 +417,23 @@ def _bar_factors(
     if _sorted_by_symbol_and_row(codes, row):
         return _sorted_bar_factors(codes, coefficients, events)
     cols = np.unique(codes[events])
-    sub = split_factors(split[:, cols])
-    position = np.full(split.shape[1], -1, dtype=np.int64)
+    sub = split_factors(_grid_of(splits, cols))
+    position = np.full(splits.shape[1], -1, dtype=np.int64)
     position[cols] = np.arange(cols.size)
     where = position[codes]
     hit = np.flatnonzero(where >= 0)
     factor = np.ones(codes.shape[0])
     factor[hit] = sub[row[hit], where[hit]]
     return factor
+
+
+def _grid_of(splits: SplitEvents, cols: np.ndarray) -> np.ndarray:
+    """The dense coefficient grid of the sorted symbol columns ``cols`` only."""
+    grid = np.ones((splits.shape[0], cols.shape[0]))
+    where = np.searchsorted(cols, splits.cols)
+    hit = (where < cols.shape[0]) & (cols[np.minimum(where, cols.shape[0] - 1)] == splits.cols)
+    grid[splits.rows[hit], where[hit]] = splits.coefficients[hit]
+    return grid
 
 
 def _sorted_by_symbol_and_row(codes: np.ndarray, row: np.ndarray) -> bool:

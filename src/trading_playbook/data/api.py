@@ -113,8 +113,14 @@ class DataRequest:
             raise DataError(f"start {self.start} is after end {self.end}")
 
 
-def load_arrays(request: DataRequest, *, progress: bool = False) -> tuple[BarArrays, dict[str, Any]]:
-    """Validated bars as :class:`BarArrays` plus the info dict (no fingerprint yet)."""
+def load_arrays(
+    request: DataRequest, *, progress: bool = False, for_panel: bool = False
+) -> tuple[BarArrays, dict[str, Any]]:
+    """Validated bars as :class:`BarArrays` plus the info dict (no fingerprint yet).
+
+    ``for_panel``: only the columns a panel of ``request.adjustment`` is built from (the synthetic
+    source then skips ``dividend``, and ``adjusted_close`` unless the adjustment is ``all``).
+    """
     info: dict[str, Any] = {"source": request.source, "path": request.path, "repairs": []}
     if request.source == "synthetic":
         from trading_playbook.data.synthetic import DEFAULT_END, DEFAULT_START, synthetic_arrays
@@ -124,6 +130,7 @@ def load_arrays(request: DataRequest, *, progress: bool = False) -> tuple[BarArr
             request.start or DEFAULT_START,
             request.end or DEFAULT_END,
             request.synthetic_seed,
+            columns=panel_columns(request.adjustment) if for_panel else None,
         )
         info["seed"] = request.synthetic_seed
         # the generator's output is a function of its arguments: hashing them is the content hash
@@ -198,6 +205,11 @@ def _complete_selection(
     return symbols, {"missing_symbols": missing, "incomplete": problems}
 
 
+def panel_columns(adjustment: str) -> tuple[str, ...]:
+    """The optional bar columns a panel of ``adjustment`` is built from (beside open..volume)."""
+    return ("split", "adjusted_close") if adjustment == "all" else ("split",)
+
+
 def load_bars(request: DataRequest, *, progress: bool = False) -> pd.DataFrame:
     """The validated long bar table (raw prices; categorical symbol; sorted by symbol, date)."""
     bars, _ = load_arrays(request, progress=progress)
@@ -211,7 +223,7 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
     ``fingerprint`` (content hash: of the catalog checksums for cache/alpaca, of the panel
     otherwise), ``rows``, ``adjustment`` and ``repairs`` (list of changes under ``repair``).
     """
-    bars, info = load_arrays(request, progress=progress)
+    bars, info = load_arrays(request, progress=progress, for_panel=True)
     if len(bars) == 0:
         raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
     rows = len(bars)
