@@ -21,11 +21,11 @@ ranking tie-break of RULES section 8).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -40,10 +40,12 @@ if TYPE_CHECKING:  # pandas only where a DataFrame comes in or goes out (a run n
 __all__ = [
     "ADJUSTMENTS",
     "Adjustment",
+    "BarBlock",
     "Panel",
     "SplitEvents",
     "bars_to_panel",
     "panel_from_arrays",
+    "panel_from_blocks",
     "split_factors",
 ]
 
@@ -286,6 +288,7 @@ def panel_from_arrays(
     adjustment: str = "split",
     *,
     consume: bool = False,
+    sessions: np.ndarray | None = None,
 ) -> Panel:
     """Build a :class:`Panel` from flat per-bar arrays (the fast path of :func:`bars_to_panel`).
 
@@ -306,6 +309,9 @@ def panel_from_arrays(
         Remove each per-bar column from ``columns`` once it is in the grid (the caller hands the
         columns over): the long bars and the grids are then never held in full at the same time,
         which lowers the peak memory of a large load by about the size of the bars.
+    sessions
+        The session axis (sorted ``datetime64[D]``) when it is wider than the bars' own dates (a block
+        of a larger universe, :func:`panel_from_blocks`); every bar's date must be on it.
     """
     if adjustment not in ADJUSTMENTS:
         raise DataError(f"unknown adjustment {adjustment!r}; use one of {', '.join(ADJUSTMENTS)}")
@@ -316,7 +322,10 @@ def panel_from_arrays(
             "adjustment 'all' needs an adjusted_close column, which this source does not "
             'provide; use adjustment = "split"'
         )
-    sessions, row = _session_rows(day.astype("datetime64[D]", copy=False))
+    if sessions is None:
+        sessions, row = _session_rows(day.astype("datetime64[D]", copy=False))
+    else:
+        row = _rows_on(sessions, day.astype("datetime64[D]", copy=False))
     shape = (sessions.shape[0], len(symbols))
     codes = symbol_codes.astype(np.int64, copy=False)
     flat = row * shape[1] + codes
@@ -350,17 +359,7 @@ def panel_from_arrays(
             columns.pop(name)
 
     def adjusted(name: str) -> np.ndarray:
-        if name == "raw_close":
-            return columns["close"]
-        values = columns[name]
-        if name == "volume":
-            return values if factor is None else values * factor
-        out: np.ndarray = values
-        if adjustment == "split" and factor is not None:
-            out = values / factor
-        elif adjustment == "all":
-            out = values * ratio
-        return out
+        return _adjusted(name, columns, adjustment, factor, ratio if adjustment == "all" else None)
 
     names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
 
@@ -391,6 +390,146 @@ def panel_from_arrays(
 
 def _no_events() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+
+
+def _adjusted(
+    name: str,
+    columns: dict[str, np.ndarray],
+    adjustment: str,
+    factor: np.ndarray | None,
+    ratio: np.ndarray | None,
+) -> np.ndarray:
+    """One per-bar column adjusted as RULES section 1 says (``raw_close``: the close as traded)."""
+    if name == "raw_close":
+        return columns["close"]
+    values = columns[name]
+    if name == "volume":
+        return values if factor is None else values * factor
+    out: np.ndarray = values
+    if adjustment == "split" and factor is not None:
+        out = values / factor
+    elif adjustment == "all" and ratio is not None:
+        out = values * ratio
+    return out
+
+
+def panel_from_blocks(
+    symbols: tuple[str, ...],
+    sessions: np.ndarray,
+    blocks: Iterable[BarBlock],
+    adjustment: str = "split",
+) -> Panel:
+    """Build a :class:`Panel` block of symbols by block, never holding more than one block's bars.
+
+    ``blocks`` yields :class:`BarBlock` s covering ``symbols`` (code-point order) in consecutive
+    column ranges, each with the per-bar arrays :func:`panel_from_arrays` takes (codes counting from
+    the block's first symbol). Every value is computed per bar exactly as :func:`panel_from_arrays`
+    computes it on all the bars at once and written straight into the grids, so the panel is the
+    same, bit for bit; the peak memory is the panel plus one block instead of the panel plus every bar.
+    """
+    if adjustment not in ADJUSTMENTS:
+        raise DataError(f"unknown adjustment {adjustment!r}; use one of {', '.join(ADJUSTMENTS)}")
+    shape = (int(sessions.shape[0]), len(symbols))
+    names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
+    grids = {name: np.full(shape[0] * shape[1], np.nan) for name in names}
+    available = np.zeros(shape[0] * shape[1], dtype=bool)
+    events: list[SplitEvents] = []
+    filled = 0
+    for block in blocks:
+        _fill_block(grids, available, events, block, sessions, shape, adjustment)
+        filled += block.width
+    if filled != shape[1]:
+        raise DataError(f"the blocks held {filled} of {shape[1]} symbols; every symbol needs bars")
+    prices = {name: grid.reshape(shape) for name, grid in grids.items()}
+    return Panel(
+        sessions=sessions,
+        symbols=symbols,
+        open=prices["open"],
+        high=prices["high"],
+        low=prices["low"],
+        close=prices["close"],
+        volume=prices["volume"],
+        raw_close=prices["close"] if adjustment == "raw" else prices["raw_close"],
+        available=available.reshape(shape),
+        adjustment=adjustment,
+        splits=_joined_events(shape, events),
+    )
+
+
+def _fill_block(
+    grids: dict[str, np.ndarray],
+    available: np.ndarray,
+    events: list[SplitEvents],
+    block: BarBlock,
+    sessions: np.ndarray,
+    shape: tuple[int, int],
+    adjustment: str,
+) -> None:
+    """Write one block's adjusted bars into the flat grids (the arithmetic of :func:`panel_from_arrays`)."""
+    columns = block.columns
+    if block.day.shape[0] == 0:
+        raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
+    if adjustment == "all" and "adjusted_close" not in columns:
+        raise DataError(
+            "adjustment 'all' needs an adjusted_close column, which this source does not "
+            'provide; use adjustment = "split"'
+        )
+    row = _rows_on(sessions, block.day.astype("datetime64[D]", copy=False))
+    codes = block.codes.astype(np.int64, copy=False)
+    flat = row * shape[1] + (codes + block.first)
+    # validated bars are sorted by (symbol, session) without repeats; anything else is checked in full
+    repeated = (
+        not _sorted_by_symbol_and_row(codes, row) and np.unique(flat).shape[0] != flat.shape[0]
+    ) or bool(available[flat].any())
+    if repeated:
+        raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
+    available[flat] = True
+    factor = None
+    if "split" in columns:
+        odd = np.flatnonzero(columns["split"] != 1.0)
+        odd = odd[np.argsort(flat[odd], kind="stable")]
+        local = SplitEvents(
+            (shape[0], block.width), row[odd], codes[odd], columns["split"][odd].astype(np.float64)
+        )
+        events.append(replace(local, cols=local.cols + block.first, shape=shape))
+        if adjustment != "raw":
+            factor = _bar_factors(local, row, codes, columns["split"])
+    ratio = columns["adjusted_close"] / columns["close"] if adjustment == "all" else None
+    for name, grid in grids.items():
+        grid[flat] = _adjusted(name, columns, adjustment, factor, ratio)
+
+
+class BarBlock(NamedTuple):
+    """The bars of the symbols ``first .. first + width - 1`` of a universe (codes count from ``first``)."""
+
+    first: int
+    width: int
+    codes: np.ndarray
+    day: np.ndarray
+    columns: dict[str, np.ndarray]
+
+
+def _joined_events(shape: tuple[int, int], events: list[SplitEvents]) -> SplitEvents:
+    """The blocks' split events as one set in bar order (session, then symbol)."""
+    if not events:
+        return SplitEvents(shape, *_no_events())
+    rows = np.concatenate([e.rows for e in events])
+    cols = np.concatenate([e.cols for e in events])
+    order = np.lexsort((cols, rows))
+    coefficients = np.concatenate([e.coefficients for e in events])
+    return SplitEvents(shape, rows[order], cols[order], coefficients[order])
+
+
+def _rows_on(sessions: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Each bar's row on a given session axis; a DataError when a date is not on it."""
+    row = np.searchsorted(sessions, day)
+    inside = row < sessions.shape[0]
+    if not (inside.all() and np.array_equal(sessions[row], day)):
+        bad = (
+            day[~inside] if not inside.all() else day[sessions[np.minimum(row, sessions.shape[0] - 1)] != day]
+        )
+        raise DataError(f"bar date {bad[0]} is not on the panel's session axis; rebuild the session list")
+    return row.astype(np.int64)
 
 
 def _map_large(work: Callable[[str], np.ndarray], names: list[str], cells: int) -> list[np.ndarray]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, Strict
 
 from trading_playbook.core.errors import DataError, SourceError
-from trading_playbook.core.panel import ADJUSTMENTS, Panel, panel_from_arrays
+from trading_playbook.core.panel import ADJUSTMENTS, BarBlock, Panel, panel_from_arrays, panel_from_blocks
 from trading_playbook.data.cache import BarCache, CacheLoadError, validate_source_name
 from trading_playbook.data.model import BarArrays, to_frame
 from trading_playbook.data.validate import validate_bars
@@ -223,6 +223,8 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
     ``fingerprint`` (content hash: of the catalog checksums for cache/alpaca, of the panel
     otherwise), ``rows``, ``adjustment`` and ``repairs`` (list of changes under ``repair``).
     """
+    if request.source == "synthetic" and not request.symbols:
+        return _synthetic_panel(request)
     bars, info = load_arrays(request, progress=progress, for_panel=True)
     if len(bars) == 0:
         raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
@@ -241,6 +243,56 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
         adjustment=request.adjustment,
         fingerprint=checksums or panel.fingerprint,
     )
+    return panel, info
+
+
+def _synthetic_panel(request: DataRequest, width: int = 256) -> tuple[Panel, dict[str, Any]]:
+    """The whole synthetic universe as a panel, generated and validated ``width`` symbols at a time
+    straight into the grids (the long bars of the universe are never held at once)."""
+    from trading_playbook.data.synthetic import (
+        DEFAULT_END,
+        DEFAULT_START,
+        synthetic_arrays,
+        synthetic_sessions,
+        synthetic_symbols,
+    )
+
+    n = request.synthetic_symbols
+    span = (request.start or DEFAULT_START, request.end or DEFAULT_END, request.synthetic_seed)
+    repairs: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
+    rows = 0
+
+    def blocks() -> Iterator[BarBlock]:
+        nonlocal rows
+        for first in range(0, n, width):
+            count = min(width, n - first)
+            bars = synthetic_arrays(
+                n, *span, first=first, count=count, columns=panel_columns(request.adjustment)
+            )
+            bars, report = validate_bars(bars, request.validation)
+            repairs.extend(report.records())
+            warnings.extend(report.warning_records())
+            rows += len(bars)
+            yield BarBlock(first, count, bars.codes, bars.day, bars.values)
+
+    sessions = synthetic_sessions(n, *span)
+    panel = panel_from_blocks(synthetic_symbols(n), sessions, blocks(), request.adjustment)
+    if not panel.available.any(axis=1).all():  # a repair dropped every bar of a session
+        panel = panel.select(panel.symbols)
+    info: dict[str, Any] = {
+        "source": "synthetic",
+        "path": request.path,
+        "repairs": repairs,
+        "seed": request.synthetic_seed,
+        "warnings": warnings,
+        "symbols": panel.n_symbols,
+        "first_session": str(panel.sessions[0]),
+        "last_session": str(panel.sessions[-1]),
+        "rows": rows,
+        "adjustment": request.adjustment,
+        "fingerprint": _synthetic_fingerprint(request),
+    }
     return panel, info
 
 
