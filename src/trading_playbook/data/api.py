@@ -152,10 +152,10 @@ def load_arrays(
             repair = source_status(cache, validate_source_name(name)).repair
             raise CacheLoadError(f"{exc}; repair: {repair}", exc.symbols) from None
         info.update(incomplete)
-        return bars, _cache_info(info, cache, name, bars, request.adjustment)  # validated on the way in
+        return bars, _cache_info(info, cache, name, bars.symbols, request.adjustment)  # validated on the way in
     else:
         bars, name, cache = _load_alpaca(request, progress)
-        return bars, _cache_info(info, cache, name, bars, request.adjustment)
+        return bars, _cache_info(info, cache, name, bars.symbols, request.adjustment)
     if request.symbols and request.source == "synthetic":
         bars = bars.select(request.symbols)
     bars, report = validate_bars(bars, request.validation)
@@ -165,14 +165,14 @@ def load_arrays(
 
 
 def _cache_info(
-    info: dict[str, Any], cache: BarCache, name: str, bars: BarArrays, adjustment: str
+    info: dict[str, Any], cache: BarCache, name: str, symbols: tuple[str, ...], adjustment: str
 ) -> dict[str, Any]:
     """Where cached bars came from, their checksums, and the repairs and warnings stored with them."""
     info["path"] = str(cache.root)
     info["cache_source"] = name
-    info["checksums"] = _catalog_fingerprint(cache, name, bars.symbols, adjustment)
-    info["repairs"] = cache.catalog.notes(name, "repair", bars.symbols)
-    info["warnings"] = cache.catalog.notes(name, "warning", bars.symbols)
+    info["checksums"] = _catalog_fingerprint(cache, name, symbols, adjustment)
+    info["repairs"] = cache.catalog.notes(name, "repair", symbols)
+    info["warnings"] = cache.catalog.notes(name, "warning", symbols)
     return info
 
 
@@ -225,6 +225,10 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
     """
     if request.source == "synthetic" and not request.symbols:
         return _synthetic_panel(request)
+    if request.source == "cache" and not request.symbols:
+        found = _cache_panel(request)
+        if found is not None:
+            return found
     bars, info = load_arrays(request, progress=progress, for_panel=True)
     if len(bars) == 0:
         raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
@@ -242,6 +246,49 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
         rows=rows,
         adjustment=request.adjustment,
         fingerprint=checksums or panel.fingerprint,
+    )
+    return panel, info
+
+
+def _cache_panel(request: DataRequest) -> tuple[Panel, dict[str, Any]] | None:
+    """A whole cached source as a panel, block of symbols by block from its pack (the bars of the
+    universe are never held at once); None when the pack cannot serve it (the caller reads as usual)."""
+    import pyarrow as pa
+
+    from trading_playbook.data.pack import discard_pack, pack_blocks
+
+    cache = BarCache(request.cache_dir)
+    name = validate_source_name(request.path or _only_source(cache))
+    symbols, incomplete = _complete_selection(cache, name, request)
+    entries = cache.catalog.entries(name)
+    if symbols or not entries:
+        return None
+    columns = ["date", "open", "high", "low", "close", "volume", "split"]
+    if request.adjustment == "all":
+        if any("adjusted_close" not in e.columns for e in entries):
+            return None  # the usual read names the symbols that lack it
+        columns.append("adjusted_close")
+    found = pack_blocks(cache, name, entries, columns)
+    if found is None:
+        return None
+    sessions, blocks = found
+    names = tuple(e.symbol for e in entries)
+    try:
+        panel = panel_from_blocks(names, sessions, blocks, request.adjustment)
+    except (OSError, pa.ArrowException):
+        discard_pack(cache, name)
+        return None
+    info: dict[str, Any] = {"source": request.source, "path": request.path, "repairs": []}
+    info.update(incomplete)
+    info = _cache_info(info, cache, name, names, request.adjustment)
+    checksums = info.pop("checksums")
+    info.update(
+        symbols=panel.n_symbols,
+        first_session=str(panel.sessions[0]),
+        last_session=str(panel.sessions[-1]),
+        rows=int(sum(e.rows for e in entries)),
+        adjustment=request.adjustment,
+        fingerprint=checksums,
     )
     return panel, info
 
