@@ -152,7 +152,9 @@ def load_arrays(
             repair = source_status(cache, validate_source_name(name)).repair
             raise CacheLoadError(f"{exc}; repair: {repair}", exc.symbols) from None
         info.update(incomplete)
-        return bars, _cache_info(info, cache, name, bars.symbols, request.adjustment)  # validated on the way in
+        return bars, _cache_info(
+            info, cache, name, bars.symbols, request.adjustment
+        )  # validated on the way in
     else:
         bars, name, cache = _load_alpaca(request, progress)
         return bars, _cache_info(info, cache, name, bars.symbols, request.adjustment)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import re
 import uuid
@@ -35,7 +36,14 @@ from trading_playbook.data.model import BarArrays
 if TYPE_CHECKING:
     from trading_playbook.data.cache import BarCache
 
-__all__ = ["PACK_BLOCK_SYMBOLS", "clean_pack_orphans", "discard_pack", "pack_blocks", "read_pack", "write_pack"]
+__all__ = [
+    "PACK_BLOCK_SYMBOLS",
+    "clean_pack_orphans",
+    "discard_pack",
+    "pack_blocks",
+    "read_pack",
+    "write_pack",
+]
 
 log = logging.getLogger(__name__)
 _COMPRESSION = "lz4"
@@ -158,9 +166,9 @@ def _write_locked(cache: BarCache, source: str, state: str, bars: BarArrays, fol
     # large universe is loaded block by block (:func:`pack_blocks`); a universe of up to
     # ``PACK_BLOCK_SYMBOLS`` symbols is one row group
     bounds = np.flatnonzero(np.diff(bars.codes)) + 1
-    starts = np.concatenate(([0], bounds))[::PACK_BLOCK_SYMBOLS].tolist() + [len(bars)]
+    starts = [*np.concatenate(([0], bounds))[::PACK_BLOCK_SYMBOLS].tolist(), len(bars)]
     with pq.ParquetWriter(sink, table.schema, compression=_COMPRESSION, write_page_checksum=True) as writer:
-        for a, b in zip(starts[:-1], starts[1:], strict=True):
+        for a, b in itertools.pairwise(starts):
             writer.write_table(table.slice(a, b - a), row_group_size=max(1, b - a))
     data = bytes(sink.getvalue())
     checksum = hashlib.blake2b(data, digest_size=16).hexdigest()
