@@ -77,6 +77,9 @@ class Workspace:
     setups: dict[Any, SetupTable] = field(default_factory=dict)
     benchmarks: dict[Any, BenchmarkSeries] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # chunked mode (``trading_playbook.chunked``): the panel holds only what the fast engine reads and
+    # the setups were scanned block by block at load time; nothing can be scanned again on it
+    chunked: bool = False
 
     def benchmark(self, cfg: PlaybookConfig, lo: int, hi: int) -> BenchmarkSeries:
         """:func:`benchmark_for` on this panel (memoised: metrics and reports share it)."""
@@ -91,6 +94,11 @@ class Workspace:
         scanner = sleeve.scanner if isinstance(sleeve, SleeveSpec) else sleeve
         key = sleeve.cache_key if isinstance(sleeve, SleeveSpec) else scanner_cache_key(scanner)
         table = self.setups.get(key) if key is not None else None
+        if table is None and self.chunked:
+            raise ConfigError(
+                f"the scanner {type(scanner).__name__!r} was not scanned when the data was loaded in "
+                '[data] mode = "chunked" (only the config\'s own sleeves are); use mode = "memory"'
+            )
         if table is None:
             t0 = time.perf_counter()
             table = self._scan(cast(VectorScanner, scanner))
@@ -138,6 +146,10 @@ def load_data(
     request = cfg.data_request()
     if symbols:
         request = replace(request, symbols=tuple(s.upper() for s in symbols))
+    if request.mode == "chunked":
+        from trading_playbook.chunked import load_chunked
+
+        return load_chunked(cfg, request)
     panel, info = load_panel(request, progress=progress)
     info = dict(info)
     if cfg.universe is not None:  # a point-in-time universe: membership rides on the panel
@@ -273,6 +285,11 @@ def run_backtest(
     t_start = time.perf_counter()
     ws = workspace if workspace is not None else load_data(cfg, symbols=symbols)
     panel = ws.panel
+    if ws.chunked and (engine != "fast" or (symbols and workspace is not None)):
+        raise ConfigError(
+            '[data] mode = "chunked" runs the fast engine on the whole loaded universe (no --engine '
+            'reference, no --symbols on a loaded workspace); use mode = "memory"'
+        )
     if symbols and workspace is not None:
         panel = panel.select([s.upper() for s in symbols])
         ws = Workspace(panel=panel, info=ws.info)
@@ -298,7 +315,11 @@ def run_backtest(
         engine=engine,
         timings={
             "load": ws.timings.get("load", 0.0),
-            "setups": ws.timings.get("setups", 0.0) - setup_time_before if engine == "fast" else 0.0,
+            "setups": ws.timings.get("setups", 0.0)
+            - setup_time_before
+            + ws.timings.get("setups_at_load", 0.0)
+            if engine == "fast"
+            else 0.0,
             "setups_total": t1 - t0,
             "simulation": t2 - t1,
         },

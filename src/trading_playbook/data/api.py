@@ -77,6 +77,11 @@ class DataRequest:
     allow_missing
         Load a cached source that is not complete (missing symbols, an interrupted ingest) instead of
         refusing; what was missing is listed in the info dict (``missing_symbols``, ``incomplete``).
+    mode
+        ``memory`` (default): the whole panel in memory, refused before loading when the estimate
+        from the catalog (``data.estimate``) exceeds the memory available. ``chunked``: the data is
+        built and scanned in blocks of symbols and only the prices the simulation reads are kept
+        (a universe bigger than memory; fast engine; ``trading_playbook.chunked``).
     """
 
     # pydantic reads this when the dataclass is the ``[data]`` table of a config
@@ -96,6 +101,7 @@ class DataRequest:
     cache_dir: _Str | None = None
     allow_missing: Annotated[bool, Strict()] = False
     url: _Str | None = None
+    mode: Literal["memory", "chunked"] = "memory"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", tuple(str(s).upper() for s in self.symbols))
@@ -225,6 +231,9 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
     ``fingerprint`` (content hash: of the catalog checksums for cache/alpaca, of the panel
     otherwise), ``rows``, ``adjustment`` and ``repairs`` (list of changes under ``repair``).
     """
+    from trading_playbook.data.estimate import check_fits
+
+    check_fits(request)
     if request.source == "synthetic" and not request.symbols:
         return _synthetic_panel(request)
     if request.source == "cache" and not request.symbols:

@@ -47,6 +47,7 @@ __all__ = [
     "SyntheticSource",
     "synthetic_arrays",
     "synthetic_bars",
+    "synthetic_days",
     "synthetic_sessions",
     "synthetic_symbols",
 ]
@@ -129,6 +130,11 @@ def synthetic_arrays(
     names = synthetic_symbols(n_symbols)[first : first + count]
     codes = np.repeat(np.arange(count, dtype=np.int64), rows)
     return BarArrays(names, codes, day, columns_out, "synthetic")
+
+
+def synthetic_days(start: str = DEFAULT_START, end: str = DEFAULT_END) -> int:
+    """How many sessions the synthetic range holds (the most a symbol can have)."""
+    return int(xnys_sessions(start, end).shape[0])
 
 
 def synthetic_sessions(
