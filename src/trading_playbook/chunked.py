@@ -27,7 +27,7 @@ import numpy as np
 
 from trading_playbook.core.errors import ConfigError, DataError
 from trading_playbook.core.panel import BarBlock, Panel, panel_from_blocks
-from trading_playbook.core.scanners.chunked import BLOCK_SYMBOLS, is_per_symbol, merge_setups, scan_in_blocks
+from trading_playbook.core.scanners.chunked import is_per_symbol, merge_setups, scan_in_blocks
 from trading_playbook.core.types import SetupTable
 
 if TYPE_CHECKING:
@@ -42,8 +42,8 @@ def load_chunked(
     cfg: PlaybookConfig,
     request: DataRequest,
     *,
-    block_symbols: int = 1_000,
-    scan_symbols: int = BLOCK_SYMBOLS,
+    block_symbols: int = 256,
+    scan_symbols: int | None = None,
 ) -> Workspace:
     """A :class:`~trading_playbook.engine.Workspace` holding the simulation's panel and every sleeve's
     setups, built ``block_symbols`` symbols at a time (each scanned in ``scan_symbols`` blocks)."""

@@ -29,7 +29,7 @@ __all__ = ["MemoryEstimate", "available_memory", "check_fits", "estimate_memory"
 
 MEMORY_CELL_BYTES = 49  # open, high, low, close, volume, raw_close (float64) + available (bool)
 CHUNKED_CELL_BYTES = 33  # open, high, low, close (float64) + available (bool)
-BLOCK_SYMBOLS = 1_000  # symbols of one block of the chunked mode (data.pack.PACK_BLOCK_SYMBOLS too)
+BLOCK_SYMBOLS = 256  # symbols of one block of the chunked mode (data.pack.PACK_BLOCK_SYMBOLS too)
 # one block while it is built and scanned: its bars (about 64 bytes each) and grids, the scanner's
 # candidate rows (about 60 bytes a bar of a 256-symbol scan block)
 BLOCK_CELL_BYTES = 64 + 49

@@ -47,7 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _COMPRESSION = "lz4"
-PACK_BLOCK_SYMBOLS = 1_000  # symbols per row group of a pack
+PACK_BLOCK_SYMBOLS = 256  # symbols per row group of a pack (a block of a chunked or blocked load)
 
 
 def read_pack(
