@@ -180,7 +180,7 @@ class Panel:
         h.update("\x1f".join(self.symbols).encode())
         h.update(self.sessions.astype("datetime64[D]").astype(np.int64).tobytes())
         for arr in (self.open, self.high, self.low, self.close, self.volume, self.raw_close):
-            h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(np.ascontiguousarray(arr).data)  # the buffer itself: no copy to bytes
         return h.hexdigest()[:32]
 
 

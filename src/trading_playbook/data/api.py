@@ -145,7 +145,9 @@ def load_arrays(
     elif request.source == "file":
         from trading_playbook.data.files import FileSource
 
-        bars = FileSource(str(request.path), request.columns).fetch_arrays(request.symbols)
+        # a panel reads no adjusted close unless adjustment = "all" (the dividend feeds the data warnings)
+        skip = ("adjusted_close",) if for_panel and request.adjustment != "all" else ()
+        bars = FileSource(str(request.path), request.columns, skip_columns=skip).fetch_arrays(request.symbols)
     elif request.source == "cache":
         cache = BarCache(request.cache_dir)
         name = request.path or _only_source(cache)
