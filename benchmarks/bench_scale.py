@@ -136,8 +136,12 @@ def main() -> None:
         help="no cache runs (a 20,000-symbol pack needs the bars in memory once)",
     )
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--make-cache", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     n = args.symbols
+    if args.make_cache:
+        ensure_cache(args.cache, n, args.seed)
+        return
     modes = ([] if args.skip_memory else [("memory", [])]) + (
         [("chunked", ["--chunked"])] if args.chunked else []
     )
@@ -149,7 +153,23 @@ def main() -> None:
         synthetic.write_text(f'name = "synthetic {n}"\n{data}{STRATEGY}')
         runs: list[tuple[str, str, Path]] = []
         if not args.skip_cache:
-            source = ensure_cache(args.cache, n, args.seed)
+            # in a child: this process stays small (a child forked from it would inherit its peak RSS)
+            made = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--make-cache",
+                    "--symbols",
+                    str(n),
+                    "--seed",
+                    str(args.seed),
+                    "--cache",
+                    str(args.cache),
+                ],
+                check=True,
+            )
+            assert made.returncode == 0
+            source = f"syn{n}"
             cached = folder / "cache.toml"
             cached.write_text(
                 f'name = "cache {n}"\n[data]\nsource = "cache"\npath = "{source}"\ncache_dir = "{args.cache}"\n{STRATEGY}'

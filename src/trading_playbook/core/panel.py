@@ -325,7 +325,7 @@ def panel_from_arrays(
     if sessions is None:
         sessions, row = _session_rows(day.astype("datetime64[D]", copy=False))
     else:
-        row = _rows_on(sessions, day.astype("datetime64[D]", copy=False))
+        row = _DayRows(sessions).rows(day)
     shape = (sessions.shape[0], len(symbols))
     codes = symbol_codes.astype(np.int64, copy=False)
     flat = row * shape[1] + codes
@@ -431,16 +431,20 @@ def panel_from_blocks(
         raise DataError(f"unknown adjustment {adjustment!r}; use one of {', '.join(ADJUSTMENTS)}")
     shape = (int(sessions.shape[0]), len(symbols))
     names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
-    grids = {name: np.full(shape[0] * shape[1], np.nan) for name in names}
-    available = np.zeros(shape[0] * shape[1], dtype=bool)
+    prices = {name: np.empty(shape) for name in names}
+    available = np.zeros(shape, dtype=bool)
     events: list[SplitEvents] = []
+    lookup = _DayRows(sessions)
     filled = 0
     for block in blocks:
-        _fill_block(grids, available, events, block, sessions, shape, adjustment)
+        if block.first != filled:
+            raise DataError(
+                f"blocks must cover the symbols in order: expected column {filled}, got {block.first}"
+            )
+        _fill_block(prices, available, events, block, lookup, shape, adjustment)
         filled += block.width
     if filled != shape[1]:
         raise DataError(f"the blocks held {filled} of {shape[1]} symbols; every symbol needs bars")
-    prices = {name: grid.reshape(shape) for name, grid in grids.items()}
     return Panel(
         sessions=sessions,
         symbols=symbols,
@@ -450,22 +454,29 @@ def panel_from_blocks(
         close=prices["close"],
         volume=prices["volume"],
         raw_close=prices["close"] if adjustment == "raw" else prices["raw_close"],
-        available=available.reshape(shape),
+        available=available,
         adjustment=adjustment,
         splits=_joined_events(shape, events),
     )
 
 
 def _fill_block(
-    grids: dict[str, np.ndarray],
+    prices: dict[str, np.ndarray],
     available: np.ndarray,
     events: list[SplitEvents],
     block: BarBlock,
-    sessions: np.ndarray,
+    lookup: _DayRows,
     shape: tuple[int, int],
     adjustment: str,
 ) -> None:
-    """Write one block's adjusted bars into the flat grids (the arithmetic of :func:`panel_from_arrays`)."""
+    """Write one block's adjusted bars into its columns of the grids (the arithmetic of
+    :func:`panel_from_arrays`).
+
+    The block is first laid out symbol-major, one contiguous series per symbol (bars come sorted by
+    symbol and session, so these writes are nearly sequential), then copied into the row-major grids
+    a session row at a time: scattering bars straight into a column of a wide grid touched one memory
+    page per bar.
+    """
     columns = block.columns
     if block.day.shape[0] == 0:
         raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
@@ -474,29 +485,53 @@ def _fill_block(
             "adjustment 'all' needs an adjusted_close column, which this source does not "
             'provide; use adjustment = "split"'
         )
-    row = _rows_on(sessions, block.day.astype("datetime64[D]", copy=False))
+    n_rows = shape[0]
+    row = lookup.rows(block.day)
     codes = block.codes.astype(np.int64, copy=False)
-    flat = row * shape[1] + (codes + block.first)
+    local = codes * n_rows + row  # symbol-major cell of each bar
+    ordered = _sorted_by_symbol_and_row(codes, row)
     # validated bars are sorted by (symbol, session) without repeats; anything else is checked in full
-    repeated = (
-        not _sorted_by_symbol_and_row(codes, row) and np.unique(flat).shape[0] != flat.shape[0]
-    ) or bool(available[flat].any())
-    if repeated:
+    if not ordered and np.unique(local).shape[0] != local.shape[0]:
         raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
-    available[flat] = True
+    cols = slice(block.first, block.first + block.width)
+    mask = np.zeros(block.width * n_rows, dtype=bool)
+    mask[local] = True
+    available[:, cols] = mask.reshape(block.width, n_rows).T
     factor = None
     if "split" in columns:
         odd = np.flatnonzero(columns["split"] != 1.0)
-        odd = odd[np.argsort(flat[odd], kind="stable")]
-        local = SplitEvents(
-            (shape[0], block.width), row[odd], codes[odd], columns["split"][odd].astype(np.float64)
+        odd = odd[np.lexsort((codes[odd], row[odd]))]  # bar order: session, then symbol
+        split_events = SplitEvents(
+            (n_rows, block.width), row[odd], codes[odd], columns["split"][odd].astype(np.float64)
         )
-        events.append(replace(local, cols=local.cols + block.first, shape=shape))
+        events.append(replace(split_events, cols=split_events.cols + block.first, shape=shape))
         if adjustment != "raw":
-            factor = _bar_factors(local, row, codes, columns["split"])
+            factor = _bar_factors(split_events, row, codes, columns["split"], ordered)
     ratio = columns["adjusted_close"] / columns["close"] if adjustment == "all" else None
-    for name, grid in grids.items():
-        grid[flat] = _adjusted(name, columns, adjustment, factor, ratio)
+    series = np.empty(block.width * n_rows)
+    for name, grid in prices.items():
+        series.fill(np.nan)
+        series[local] = _adjusted(name, columns, adjustment, factor, ratio)
+        grid[:, cols] = series.reshape(block.width, n_rows).T
+
+
+class _DayRows:
+    """Each date's row on a session axis, by a lookup table over the days it spans (no search)."""
+
+    def __init__(self, sessions: np.ndarray) -> None:
+        days = sessions.astype("datetime64[D]").view(np.int64)
+        self.first = int(days[0]) if days.shape[0] else 0
+        self.table = np.full(int(days[-1]) - self.first + 1 if days.shape[0] else 0, -1, dtype=np.int64)
+        self.table[days - self.first] = np.arange(days.shape[0])
+
+    def rows(self, day: np.ndarray) -> np.ndarray:
+        offset = day.astype("datetime64[D]", copy=False).view(np.int64) - self.first
+        inside = (offset >= 0) & (offset < self.table.shape[0])
+        row = np.where(inside, self.table[np.clip(offset, 0, max(self.table.shape[0] - 1, 0))], -1)
+        if (row < 0).any():
+            bad = day[np.flatnonzero(row < 0)[0]]
+            raise DataError(f"bar date {bad} is not on the panel's session axis; rebuild the session list")
+        return row
 
 
 class BarBlock(NamedTuple):
@@ -520,18 +555,6 @@ def _joined_events(shape: tuple[int, int], events: list[SplitEvents]) -> SplitEv
     return SplitEvents(shape, rows[order], cols[order], coefficients[order])
 
 
-def _rows_on(sessions: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Each bar's row on a given session axis; a DataError when a date is not on it."""
-    row = np.searchsorted(sessions, day)
-    inside = row < sessions.shape[0]
-    if not (inside.all() and np.array_equal(sessions[row], day)):
-        bad = (
-            day[~inside] if not inside.all() else day[sessions[np.minimum(row, sessions.shape[0] - 1)] != day]
-        )
-        raise DataError(f"bar date {bad[0]} is not on the panel's session axis; rebuild the session list")
-    return row.astype(np.int64)
-
-
 def _map_large(work: Callable[[str], np.ndarray], names: list[str], cells: int) -> list[np.ndarray]:
     """``[work(n) for n in names]``, on two threads for big panels.
 
@@ -546,14 +569,20 @@ def _map_large(work: Callable[[str], np.ndarray], names: list[str], cells: int) 
 
 
 def _bar_factors(
-    splits: SplitEvents, row: np.ndarray, codes: np.ndarray, coefficients: np.ndarray
+    splits: SplitEvents,
+    row: np.ndarray,
+    codes: np.ndarray,
+    coefficients: np.ndarray,
+    ordered: bool | None = None,
 ) -> np.ndarray | None:
-    """``F_t`` of every bar (:func:`split_factors`), computed only for symbols that split; None if none."""
+    """``F_t`` of every bar (:func:`split_factors`), computed only for symbols that split; None if none.
+
+    ``ordered``: whether the bars are sorted by (symbol, session), when the caller knows it."""
     with np.errstate(invalid="ignore"):
         events = np.flatnonzero(np.isfinite(coefficients) & (coefficients > 0) & (coefficients != 1.0))
     if events.size == 0:
         return None
-    if _sorted_by_symbol_and_row(codes, row):
+    if _sorted_by_symbol_and_row(codes, row) if ordered is None else ordered:
         return _sorted_bar_factors(codes, coefficients, events)
     cols = np.unique(codes[events])
     sub = split_factors(_grid_of(splits, cols))
