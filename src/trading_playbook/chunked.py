@@ -95,7 +95,9 @@ def load_chunked(
         available=available,
         adjustment=request.adjustment,
     )
-    setups = {sleeve.cache_key: merge_setups(p) for sleeve, p in zip(sleeves, parts, strict=True)}
+    setups = {
+        sleeve.cache_key: merge_setups(p) for sleeve, p in zip(sleeves, parts, strict=True)
+    }  # empties parts
     ws = Workspace(panel=panel, info=info, setups=setups, chunked=True)
     ws.timings["load"] = time.perf_counter() - t0 - scanning
     ws.timings["setups_at_load"] = scanning

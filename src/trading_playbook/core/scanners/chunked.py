@@ -93,23 +93,31 @@ def merge_setups(parts: Iterable[tuple[int, SetupTable]]) -> SetupTable:
 
     The rank order sorts on (session, -score, -volume_ratio, symbol); the symbol index is the
     code-point order of the names (the panel's columns are sorted), so ties break as
-    :meth:`~trading_playbook.core.types.Setup.rank_key` does.
+    :meth:`~trading_playbook.core.types.Setup.rank_key` does. A list of parts is emptied as it is
+    merged, column by column, so the blocks' tables and the merged one are not all held at once.
     """
     names = [f.name for f in fields(SetupTable)]
-    columns: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for first, table in parts:
-        for name in names:
-            values = np.asarray(getattr(table, name))
-            columns[name].append(values + first if name == "symbol_idx" else values)
-    if not columns["session_idx"]:
+    blocks = parts if isinstance(parts, list) else list(parts)
+    if not blocks:
         return SetupTable(**{name: np.zeros(0, dtype=_dtype(name)) for name in names})
-    merged = {
-        name: np.concatenate(values).astype(_dtype(name), copy=False) for name, values in columns.items()
-    }
-    order = np.lexsort(
-        (merged["symbol_idx"], -merged["volume_ratio"], -merged["score"], merged["session_idx"])
-    )
-    return SetupTable(**{name: values[order] for name, values in merged.items()})
+    firsts = [first for first, _ in blocks]
+    tables = [{name: getattr(table, name) for name in names} for _, table in blocks]
+    blocks.clear()  # each block's column is now referenced once, and dropped once merged
+
+    def column(name: str) -> np.ndarray:
+        values = [np.asarray(t.pop(name)).astype(_dtype(name), copy=False) for t in tables]
+        if name == "symbol_idx":
+            values = [v + first for v, first in zip(values, firsts, strict=True)]
+        return np.concatenate(values)
+
+    keys = {name: column(name) for name in ("session_idx", "score", "volume_ratio", "symbol_idx")}
+    order = np.lexsort((keys["symbol_idx"], -keys["volume_ratio"], -keys["score"], keys["session_idx"]))
+    merged: dict[str, np.ndarray] = {}
+    for name in names:
+        values = keys.pop(name) if name in keys else column(name)
+        merged[name] = values[order]
+        del values
+    return SetupTable(**merged)
 
 
 def _dtype(name: str) -> Any:
