@@ -137,9 +137,16 @@ def import_run_modules(engine: str = "fast") -> None:
 
 
 def load_data(
-    cfg: PlaybookConfig, *, progress: bool = False, symbols: Sequence[str] | None = None
+    cfg: PlaybookConfig,
+    *,
+    progress: bool = False,
+    symbols: Sequence[str] | None = None,
+    chunked_ok: bool = False,
 ) -> Workspace:
-    """Load the config's data into a :class:`Workspace` (once per process for sweeps)."""
+    """Load the config's data into a :class:`Workspace` (once per process for sweeps).
+
+    ``chunked_ok``: the caller runs backtests of the config's own sleeves with the fast engine, which
+    is all a ``[data] mode = "chunked"`` workspace can do; other callers get a clear error instead."""
     from trading_playbook.data import load_panel
 
     t0 = time.perf_counter()
@@ -149,6 +156,11 @@ def load_data(
     if request.mode == "chunked":
         from trading_playbook.chunked import load_chunked
 
+        if not chunked_ok:
+            raise ConfigError(
+                '[data] mode = "chunked" serves `playbook backtest` (the fast engine on the config\'s '
+                'own sleeves); this command needs the whole panel in memory: use mode = "memory"'
+            )
         return load_chunked(cfg, request)
     panel, info = load_panel(request, progress=progress)
     info = dict(info)
@@ -283,7 +295,7 @@ def run_backtest(
     ``start``/``end`` override ``[data] start/end``; ``symbols`` restricts the universe.
     """
     t_start = time.perf_counter()
-    ws = workspace if workspace is not None else load_data(cfg, symbols=symbols)
+    ws = workspace if workspace is not None else load_data(cfg, symbols=symbols, chunked_ok=engine == "fast")
     panel = ws.panel
     if ws.chunked and (engine != "fast" or (symbols and workspace is not None)):
         raise ConfigError(

@@ -148,12 +148,14 @@ def test_large_panels_scan_in_blocks_with_the_same_trades(monkeypatch: pytest.Mo
 
 def test_chunked_mode_refuses_what_it_cannot_do_exactly(tmp_path: Path) -> None:
     cfg = parse_config(CONFIG).with_overrides({"data.mode": "chunked"})
-    ws = load_data(cfg)
+    with pytest.raises(ConfigError, match="needs the whole panel"):
+        load_data(cfg)  # e.g. check-lookahead, research, paper
+    ws = load_data(cfg, chunked_ok=True)
     assert ws.chunked
     with pytest.raises(ConfigError, match="fast engine"):
         run_backtest(cfg, workspace=ws, engine="reference")
     with pytest.raises(ConfigError, match="remove \\[data\\] symbols"):
-        load_data(cfg, symbols=["SYN001"])
+        load_data(cfg, symbols=["SYN001"], chunked_ok=True)
     on_file = parse_config(CONFIG.replace('source = "synthetic"', 'source = "file"\npath = "x.parquet"'))
     with pytest.raises(ConfigError, match="ingest the data first"):
         load_chunked(on_file, on_file.data_request())

@@ -125,7 +125,7 @@ def backtest(
     phases["config"] = time.perf_counter() - t0
     with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_import_reports):
         with console.status("Loading data…"):
-            workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
+            workspace = load_data(cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast")
         with console.status(f"Simulating ({engine} engine)…"):
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
