@@ -198,7 +198,7 @@ def _cache_blocks(
     names = tuple(e.symbol for e in entries)
     info: dict[str, Any] = {"source": request.source, "path": request.path, "repairs": []}
     info.update(incomplete)
-    info = _cache_info(info, cache, name, names, request.adjustment)
+    info = _cache_info(info, cache, name, names, request.adjustment, entries)
     checksums = info.pop("checksums")
     info.update(
         symbols=len(names),

@@ -175,12 +175,17 @@ def load_arrays(
 
 
 def _cache_info(
-    info: dict[str, Any], cache: BarCache, name: str, symbols: tuple[str, ...], adjustment: str
+    info: dict[str, Any],
+    cache: BarCache,
+    name: str,
+    symbols: tuple[str, ...],
+    adjustment: str,
+    entries: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Where cached bars came from, their checksums, and the repairs and warnings stored with them."""
     info["path"] = str(cache.root)
     info["cache_source"] = name
-    info["checksums"] = _catalog_fingerprint(cache, name, symbols, adjustment)
+    info["checksums"] = _catalog_fingerprint(cache, name, symbols, adjustment, entries)
     info["repairs"] = cache.catalog.notes(name, "repair", symbols)
     info["warnings"] = cache.catalog.notes(name, "warning", symbols)
     return info
@@ -293,7 +298,7 @@ def _cache_panel(request: DataRequest) -> tuple[Panel, dict[str, Any]] | None:
         return None
     info: dict[str, Any] = {"source": request.source, "path": request.path, "repairs": []}
     info.update(incomplete)
-    info = _cache_info(info, cache, name, names, request.adjustment)
+    info = _cache_info(info, cache, name, names, request.adjustment, entries)
     checksums = info.pop("checksums")
     info.update(
         symbols=panel.n_symbols,
@@ -401,12 +406,17 @@ def _synthetic_fingerprint(request: DataRequest) -> str:
     return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
 
 
-def _catalog_fingerprint(cache: BarCache, source: str, symbols: tuple[str, ...], adjustment: str) -> str:
-    """Hash of the stored files' content checksums: changes whenever any loaded byte changes."""
+def _catalog_fingerprint(
+    cache: BarCache, source: str, symbols: tuple[str, ...], adjustment: str, entries: list[Any] | None = None
+) -> str:
+    """Hash of the stored files' content checksums: changes whenever any loaded byte changes.
+
+    ``entries``: the source's catalog entries when the caller has them (5,000 of them take 0.1 s to read).
+    """
     wanted = set(symbols)
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{source}\x1f{adjustment}".encode())
-    for entry in cache.catalog.entries(source):
+    for entry in cache.catalog.entries(source) if entries is None else entries:
         if entry.symbol in wanted:
             h.update(f"\x1e{entry.symbol}\x1f{entry.checksum}".encode())
     return h.hexdigest()
