@@ -124,10 +124,12 @@ def _shape(request: DataRequest) -> tuple[int, int] | None:
 
     root = request.cache_dir or os.environ.get("PLAYBOOK_CACHE_DIR")
     cache = BarCache(root)
-    sources = cache.sources()
-    name = request.path or (sources[0] if len(sources) == 1 else None)
+    name = request.path
     if name is None:
-        return None
+        sources = cache.sources()
+        if len(sources) != 1:
+            return None
+        name = sources[0]
     entries = cache.catalog.entries(validate_source_name(name))
     if request.symbols:
         wanted = set(request.symbols)
