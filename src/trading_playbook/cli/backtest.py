@@ -113,7 +113,18 @@ def backtest(
     worker = _chart_worker.take_early() or _chart_worker.start_if_enabled() if charts else None
     try:
         _backtest(
-            config, start, end, symbols, out, engine, record, (charts, worker), repair, allow_missing, timings
+            config,
+            start,
+            end,
+            symbols,
+            out,
+            engine,
+            record,
+            (charts, worker),
+            repair,
+            allow_missing,
+            chunked,
+            timings,
         )
     except BaseException:
         if worker is not None:
@@ -132,6 +143,7 @@ def _backtest(
     charts: tuple[bool, Any],
     repair: bool,
     allow_missing: bool,
+    chunked: bool,
     timings: bool,
 ) -> None:
     """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None)."""
