@@ -50,7 +50,18 @@ def _default_out(config: Path) -> Path:
     return Path("runs") / f"{config.stem}-{stamp}"
 
 
-def _load_config(config: Path, repair: bool = False, allow_missing: bool = False) -> Any:
+ChunkedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--chunked",
+        help='Build and scan the data in blocks of symbols and keep only the prices the simulation reads (a universe bigger than memory; fast engine). Same as [data] mode = "chunked".',
+    ),
+]
+
+
+def _load_config(
+    config: Path, repair: bool = False, allow_missing: bool = False, chunked: bool = False
+) -> Any:
     """The config with the command-line data options applied."""
     from trading_playbook.config import load_config
 
@@ -60,6 +71,8 @@ def _load_config(config: Path, repair: bool = False, allow_missing: bool = False
         overrides["data.validation"] = "repair"
     if allow_missing:
         overrides["data.allow_missing"] = True
+    if chunked:
+        overrides["data.mode"] = "chunked"
     return cfg.with_overrides(overrides) if overrides else cfg
 
 
@@ -84,6 +97,7 @@ def backtest(
     ] = True,
     repair: RepairOpt = False,
     allow_missing: AllowMissingOpt = False,
+    chunked: ChunkedOpt = False,
     timings: Annotated[
         bool,
         typer.Option(
@@ -99,7 +113,18 @@ def backtest(
     worker = _chart_worker.take_early() or _chart_worker.start_if_enabled() if charts else None
     try:
         _backtest(
-            config, start, end, symbols, out, engine, record, (charts, worker), repair, allow_missing, timings
+            config,
+            start,
+            end,
+            symbols,
+            out,
+            engine,
+            record,
+            (charts, worker),
+            repair,
+            allow_missing,
+            chunked,
+            timings,
         )
     except BaseException:
         if worker is not None:
@@ -118,6 +143,7 @@ def _backtest(
     charts: tuple[bool, Any],
     repair: bool,
     allow_missing: bool,
+    chunked: bool,
     timings: bool,
 ) -> None:
     """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None)."""
@@ -134,12 +160,12 @@ def _backtest(
     phases: dict[str, float] = {"import": process_age()}  # process start to here: interpreter + imports
     console = Console(stderr=True)
     t0 = time.perf_counter()
-    cfg = _load_config(config, repair, allow_missing)
+    cfg = _load_config(config, repair, allow_missing, chunked)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
     phases["config"] = time.perf_counter() - t0
-    with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_import_html):
+    with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_while_compiling):
         with console.status("Loading data…"):
-            workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
+            workspace = load_data(cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast")
         with console.status(f"Simulating ({engine} engine)…"):
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
@@ -201,9 +227,13 @@ def _print_timings(phases: dict[str, float]) -> None:
     Console(stderr=True).print(table)
 
 
-def _import_html() -> None:
-    """Import what writing report.html needs while the compile worker works (matplotlib is the
-    chart worker's)."""
+def _while_compiling() -> None:
+    """Work the command does later anyway, done while the compile worker compiles the session loop
+    (the first run's other core is busy, this one idle): compile the metrics' kernels, import what
+    writing report.html needs (jinja2; matplotlib is the chart worker's)."""
+    from trading_playbook.core.metrics import compile_kernels
+
+    compile_kernels()
     import trading_playbook.reports.html  # noqa: F401
 
 

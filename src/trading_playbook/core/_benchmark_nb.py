@@ -8,9 +8,8 @@ this kernel walks the closes once, row by row, carrying each symbol's last close
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
 
 __all__ = ["equal_weight_growth_nb"]
 

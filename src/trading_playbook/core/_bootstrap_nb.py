@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
 
 __all__ = ["bootstrap_trades_nb"]
 

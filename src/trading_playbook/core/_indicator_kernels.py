@@ -9,9 +9,8 @@ without a bar are not in the flat array at all, so "the last n sessions" of RULE
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from trading_playbook.core import _jit  # noqa: F401  (cache keys cover the kernels' other files)
+from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
 
 __all__ = [
     "ema_nb",

@@ -21,18 +21,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
+from numba import njit as _numba_njit
 from numba.core import caching, codegen, compiler, types
 from numba.core.compiler_lock import require_global_compiler_lock
 from numba.core.registry import CPUDispatcher
+from numba.core.runtime.nrt import rtsys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "ENTRY_COMPILE_GATES",
     "CoreKernelLocator",
+    "KernelCache",
     "entry_is_cached",
     "kernel_sources_hash",
     "loop_kernel",
+    "njit",
 ]
 
 CORE = Path(__file__).resolve().parent
@@ -92,6 +96,36 @@ class CoreKernelLocator(caching._CacheLocator):
 
 if CoreKernelLocator not in _IMPL._locator_classes:
     _IMPL._locator_classes.insert(0, CoreKernelLocator)
+
+
+class KernelCache(caching.FunctionCache):
+    """numba's on-disk cache of a kernel, loading a cached kernel without numba's full context refresh.
+
+    numba refreshes its target context before every cache load: the first refresh of a process imports
+    and installs every lowering registry numba has (about 1 s, 0.85 s of it ``scipy.linalg``, which
+    numba imports to check for BLAS), although loading compiled machine code needs none of them. Here
+    a load only initialises numba's runtime (the NRT symbols and functions a kernel's machine code may
+    call; the C helpers and math symbols are registered when the context is created). A kernel that
+    is not in the cache compiles as usual, and numba's compiler refreshes the context then.
+    """
+
+    def load_overload(self, sig: Any, target_context: Any) -> Any:
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+
+def njit(**options: Any) -> Callable[[F], F]:
+    """numba's ``@njit(**options)``; with ``cache=True`` the kernel is cached by :class:`KernelCache`."""
+    cache = bool(options.pop("cache", False))
+
+    def decorate(func: F) -> F:
+        dispatcher = _numba_njit(**options)(func)
+        if cache:
+            dispatcher._cache = KernelCache(dispatcher.py_func)
+        return cast(F, dispatcher)
+
+    return decorate
 
 
 class _KernelDispatcher(CPUDispatcher):
@@ -214,7 +248,7 @@ def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = F
             py_func=func, locals={}, targetoptions=options, pipeline_class=pipeline
         )
         if cached:
-            dispatcher.enable_caching()
+            cast(Any, dispatcher)._cache = KernelCache(dispatcher.py_func)
         dispatcher.entry = entry
         return cast(F, dispatcher)
 

@@ -534,6 +534,16 @@ def _bootstrap_trades(
     return means, win_rates
 
 
+def compile_kernels() -> None:
+    """Compile (or load from numba's cache) the metrics' kernels for the argument types every run
+    passes: float64 C arrays, int64 indices and a numpy Generator, exactly as
+    :func:`compute_metrics` and :func:`benchmark_from_panel` call them. A command calls this while
+    it waits for something else (the first run's compile worker), so that numba's compile is not
+    paid later on the critical path; the values computed here are discarded."""
+    _equal_weight_curve(np.ones((2, 2)))
+    _bootstrap_trades(np.zeros(2), np.random.default_rng(0), 1)
+
+
 def _validation(
     trades: Sequence[Trade], returns: np.ndarray, rf_daily: float, seed: int, n_boot: int, survivorship: bool
 ) -> dict[str, Any]:

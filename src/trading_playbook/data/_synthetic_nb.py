@@ -10,7 +10,8 @@ there; the loop is a few times faster and needs no (symbols x sessions) scratch 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from trading_playbook.core._jit import njit  # numba's, cached by _jit.KernelCache
 
 __all__ = ["symbol_bars_nb"]
 
@@ -47,7 +48,7 @@ def _phases_nb(
     m = log_close.shape[0]
     t = 0
     price = log_start
-    state = TREND
+    state = np.int64(TREND)  # not the literal 0: numba would compile _next_state_nb for it apart
     step = 0
     while t < m:
         if state == BASE:

@@ -1,0 +1,92 @@
+"""What numba compiles on a first run: only the kernels the run needs, each once (issue 9, point 9).
+
+Each distinct signature of a kernel is a compile of its own (seconds on a first run): an argument
+whose layout differs between calls (a column slice of a 2-D buffer is not C-contiguous) or a literal
+constant passed to a kernel compiles it again. The run below starts from an empty numba cache, in a
+process of its own, with the compile worker off so that every compile happens where it is seen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+AUDIT = textwrap.dedent(
+    """
+    import json, sys
+    from numba.core.event import Listener, install_listener
+    from typer.testing import CliRunner
+    from trading_playbook.cli import app
+
+    compiled = []
+
+    class Audit(Listener):
+        def on_start(self, event):
+            d = event.data["dispatcher"]
+            module = d.py_func.__module__
+            if module.startswith("trading_playbook."):
+                compiled.append([module.rsplit(".", 1)[1] + "." + d.py_func.__name__, str(event.data["args"])])
+
+        def on_end(self, event):
+            pass
+
+    with install_listener("numba:compile", Audit()):
+        args = ["backtest", sys.argv[1], "--out", sys.argv[2], "--no-charts", "--no-record",
+                "--start", "2019-01-01"]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    print(json.dumps(compiled))
+    """
+)
+
+# what a fast backtest of the synthetic demo compiles: the generator, the breakout scanner, the bar
+# index and session loop (with every kernel it calls), and the two metrics kernels
+NEEDED = {
+    "_synthetic_nb": {
+        "symbol_bars_nb",
+        "_phases_nb",
+        "_next_state_nb",
+        "_round2",
+        "_dividends_nb",
+        "_adjusted_close_nb",
+    },
+    "_breakout_kernels": {"prepare_chunk_nb", "scan_chunk_nb", "rank_hits_nb", "_score_nb", "_ring_mean_nb"},
+    "_bars_nb": {"bar_index_nb", "mean_at_nb"},
+    "_indicator_kernels": {"window_mean_nb"},
+    "_benchmark_nb": {"equal_weight_growth_nb"},
+    "_bootstrap_nb": {"bootstrap_trades_nb"},
+}
+
+
+def test_a_first_backtest_compiles_only_what_it_runs_each_kernel_once(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
+        "PLAYBOOK_HOME": str(tmp_path / "home"),
+        "PLAYBOOK_COMPILE_WORKER": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", AUDIT, str(ROOT / "examples" / "synthetic_demo.toml"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    compiled = json.loads(done.stdout.strip().splitlines()[-1])
+    names = [name for name, _ in compiled]
+    twice = {name for name in names if names.count(name) > 1}
+    assert not twice, [c for c in compiled if c[0] in twice]
+    by_module: dict[str, set[str]] = {}
+    for name in names:
+        module, func = name.split(".")
+        by_module.setdefault(module, set()).add(func)
+    loop = {m: by_module.pop(m) for m in ("_kernels", "_book_nb", "_exits_nb") if m in by_module}
+    assert "simulate_nb" in loop["_kernels"]
+    assert by_module == NEEDED
