@@ -348,3 +348,27 @@ def test_equal_weight_kernel_is_bit_identical_to_numpy() -> None:
         close[0, 0] = 40.0
         got = _equal_weight_curve(close)
         assert np.array_equal(got, _equal_weight_numpy(close))
+
+
+@pytest.mark.parametrize("n_trades", [57, 1_001])  # below and above the size that uses a second thread
+def test_trade_bootstrap_draws_half_from_the_seed_and_half_from_its_child(n_trades: int) -> None:
+    # the definition of the resamples (decisions.md, issue 14): numpy's own draws, first half from the
+    # seed's generator, second half from rng.spawn(1)[0]; each resample's mean summed in draw order
+    from trading_playbook.core.metrics import _bootstrap_trades
+
+    pnl = np.random.default_rng(3).normal(size=n_trades)
+    n_boot = 1_000
+    means, win_rates = _bootstrap_trades(pnl, np.random.default_rng(9), n_boot)
+    rng = np.random.default_rng(9)
+    child = rng.spawn(1)[0]
+    half = n_boot // 2
+    draws = np.concatenate(
+        [
+            rng.integers(0, n_trades, size=(half, n_trades)),
+            child.integers(0, n_trades, size=(n_boot - half, n_trades)),
+        ]
+    )
+    values = pnl[draws]
+    expected = np.array([sum(row.tolist()) for row in values]) / n_trades
+    np.testing.assert_array_equal(means, expected)
+    np.testing.assert_array_equal(win_rates, (values > 0).sum(axis=1) / n_trades)

@@ -4,7 +4,8 @@ A run of the full shared data has about 10,000 trades; 2,000 resamples of them a
 numpy spent as long gathering and averaging the resampled values as drawing them; this kernel draws
 each resample with the same ``numpy.random.Generator`` (numba reproduces its stream exactly, so the
 draws are the ones ``rng.integers(0, n, size=(n_boot, n))`` gives) and sums the values as it draws
-them, without the (resamples x trades) index and value arrays.
+them, without the (resamples x trades) index and value arrays. ``nogil``: the metrics run two halves
+of the resamples side by side, each on its own stream (:func:`trading_playbook.core.metrics`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from trading_playbook.core._jit import njit  # numba's; also: cache keys cover t
 __all__ = ["bootstrap_trades_nb"]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def bootstrap_trades_nb(
     pnl: np.ndarray, rng: Any, means: np.ndarray, win_rates: np.ndarray
 ) -> None:  # pragma: no cover - numba

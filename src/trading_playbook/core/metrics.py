@@ -24,7 +24,8 @@ Conventions (the same as empyrical, against which the tests check them):
 - Turnover (annual) = (entry notional + exit notional) / 2 / mean equity / years.
 - Validation: the sample-size status (RULES: fewer than 30 trades INSUFFICIENT, 30 to 49 PRELIMINARY,
   50 or more ADEQUATE); 95 % percentile bootstrap intervals for expectancy and win rate (trades
-  resampled with replacement) and for the Sharpe ratio (circular block bootstrap of daily returns,
+  resampled with replacement; half the resamples from the seed's generator, half from its first
+  spawned child) and for the Sharpe ratio (circular block bootstrap of daily returns,
   20-session blocks, shorter for runs under 400 sessions, which keeps short-range dependence); the t-statistic of the mean trade return
   (``pnl_pct``) with its two-sided p-value.
 """
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -508,11 +510,27 @@ def _bootstrap_sharpe(
 def _bootstrap_trades(
     pnl: np.ndarray, rng: np.random.Generator, n_boot: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean P&L and win rate of ``n_boot`` resamples of the trades (with replacement)."""
+    """Mean P&L and win rate of ``n_boot`` resamples of the trades (with replacement).
+
+    The first half of the resamples draws from ``rng``, the second from ``rng.spawn(1)[0]`` (an
+    independent stream of the same seed), on a second thread at the same time: the kernel releases the
+    GIL, so on two cores the 20 million draws of a 10,000-trade run take about half the time. The
+    split is fixed (not by the number of cores), so a seed gives the same intervals on every machine.
+    """
     from trading_playbook.core._bootstrap_nb import bootstrap_trades_nb
 
+    values = np.ascontiguousarray(pnl, dtype=np.float64)
     means, win_rates = np.empty(n_boot), np.empty(n_boot)
-    bootstrap_trades_nb(np.ascontiguousarray(pnl, dtype=np.float64), rng, means, win_rates)
+    half = n_boot // 2
+    second = rng.spawn(1)[0]
+    if values.size * n_boot < 1_000_000:  # a small run: a thread costs more than it saves
+        bootstrap_trades_nb(values, rng, means[:half], win_rates[:half])
+        bootstrap_trades_nb(values, second, means[half:], win_rates[half:])
+        return means, win_rates
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(bootstrap_trades_nb, values, second, means[half:], win_rates[half:])
+        bootstrap_trades_nb(values, rng, means[:half], win_rates[:half])
+        later.result()
     return means, win_rates
 
 
