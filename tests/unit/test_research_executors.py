@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+import pytest
 from _research_toy import ToyJob
 
-from trading_playbook.research.executors import LocalExecutor, TrialTask, chunk_tasks
+from trading_playbook.research.executors import LocalExecutor, TrialOutcome, TrialTask, chunk_tasks
 from trading_playbook.research.params import grid_points, parse_params
 
 
@@ -49,3 +57,73 @@ def test_inline_and_process_pool_give_identical_outcomes() -> None:
     states = {(o.metrics["pid"], o.metrics["state_id"]) for o in [*two, *again]}
     pids = {o.metrics["pid"] for o in [*two, *again]}
     assert len(states) == len(pids) <= 2
+
+
+class _NoPickle:
+    """Payload that refuses to be pickled: only a forked worker can have it."""
+
+    def __reduce__(self) -> Any:
+        raise TypeError("this payload must not be pickled")
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.ones(1)[key]
+
+
+needs_fork = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods(),
+    reason="the fork start method is Linux-only",
+)
+
+
+@needs_fork
+def test_local_workers_fork_and_inherit_the_job_without_pickling_it() -> None:
+    tasks = _tasks()
+    with LocalExecutor(2) as pool:
+        forked = sorted(pool.run(ToyJob(payload=_NoPickle()), tasks), key=lambda o: o.index)
+    with LocalExecutor(2, start_method="spawn") as pool:
+        spawned = sorted(pool.run(ToyJob(payload=np.ones(1000)), tasks), key=lambda o: o.index)
+    assert [o.index for o in forked] == list(range(25))
+    assert {o.metrics["pid"] for o in forked} != {float(os.getpid())}
+    for a, b in zip(forked, spawned, strict=True):
+        assert a.metrics["sharpe"] == b.metrics["sharpe"]
+        np.testing.assert_array_equal(a.returns, b.returns)
+    # The pickling path is still the one used where fork is not the start method.
+    with (
+        pytest.raises(Exception, match="must not be pickled"),
+        LocalExecutor(2, start_method="spawn") as pool,
+    ):
+        list(pool.run(ToyJob(payload=_NoPickle()), tasks))
+
+
+@needs_fork
+def test_forked_worker_writes_to_stderr_while_the_parent_thread_is_writing(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # A progress-bar-like thread writes to stderr while the pool forks: a worker that then writes a
+    # warning must not block on a stream lock the child inherited held.
+    stop = threading.Event()
+
+    def chatter() -> None:
+        while not stop.is_set():
+            sys.stderr.write("\r" + " " * 200)
+
+    thread = threading.Thread(target=chatter, daemon=True)
+    thread.start()
+    try:
+        for _ in range(5):
+            with LocalExecutor(2) as pool:
+                outcomes = list(pool.run(_LoudJob(), _tasks()[:4]))
+            assert len(outcomes) == 4
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class _LoudJob(ToyJob):
+    token: str = "loud"
+
+    def run(self, state: dict[str, Any], task: TrialTask) -> TrialOutcome:
+        sys.stderr.write("worker warning\n")
+        sys.stderr.flush()
+        return super().run(state, task)
