@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -579,6 +580,13 @@ def _parameter_types(registry: Any, kind: str, name: str) -> dict[str, tuple[typ
 
 
 def _hints(factory: Any) -> dict[str, Any]:
+    """The factory's resolved annotations (a copy of the cached ones)."""
+    return dict(_cached_hints(factory))
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_hints(factory: Any) -> dict[str, Any]:
+    # Resolving annotations (typing.get_type_hints) costs ~1 ms; a sweep parses a config per trial.
     import dataclasses
 
     target = factory

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import inspect
 from collections.abc import Callable
@@ -209,9 +210,16 @@ def _build(kind: ComponentKind, name: str, params: dict[str, Any]) -> Any:
         raise ConfigError(f"{_NOUN[kind]} {name!r}: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=512)
+def _signature(factory: Callable[..., Any]) -> inspect.Signature:
+    """``inspect.signature``, once per factory: the config layer asks on every parsed config (every
+    trial of a sweep), and a function's or class's signature does not change."""
+    return inspect.signature(factory)
+
+
 def _accepts_any(factory: Callable[..., Any]) -> bool:
     try:
-        sig = inspect.signature(factory)
+        sig = _signature(factory)
     except (TypeError, ValueError):
         return True
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
@@ -231,7 +239,7 @@ def _signature_params(factory: Callable[..., Any]) -> dict[str, Any]:
                 out[f.name] = _MISSING
         return out
     try:
-        sig = inspect.signature(factory)
+        sig = _signature(factory)
     except (TypeError, ValueError):
         return {}
     return {
