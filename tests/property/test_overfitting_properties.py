@@ -69,3 +69,32 @@ def test_grid_size_is_the_product(sizes: list[int]) -> None:
     points = grid_points(specs)
     assert len(points) == math.prod(sizes)
     assert len({tuple(p.items()) for p in points}) == len(points)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(3, 3000),
+    scale=st.sampled_from([1e-4, 0.01, 1.0]),
+    drift=st.sampled_from([0.0, 3e-4, 1.0]),
+)
+def test_dsr_moments_and_normal_are_bit_identical_to_scipy_stats(
+    seed: int, n: int, scale: float, drift: float
+) -> None:
+    # The DSR computes its moments and normal quantiles without importing scipy.stats (1.6 s of CPU);
+    # the figures must be scipy.stats' own, to the bit.
+    from scipy import stats
+
+    from trading_playbook.core.overfitting import expected_max_sharpe
+
+    returns = np.random.default_rng(seed).standard_t(3, size=n) * scale + drift
+    sharpes = np.random.default_rng(seed + 1).normal(0.0, 0.03, size=max(2, n % 700))
+    got = deflated_sharpe_ratio(returns, sharpes)
+    assert got.skewness == float(stats.skew(returns, bias=True))
+    assert got.kurtosis == float(stats.kurtosis(returns, fisher=False, bias=True))
+    q1 = stats.norm.ppf(1.0 - 1.0 / sharpes.size)
+    q2 = stats.norm.ppf(1.0 - 1.0 / (sharpes.size * math.e))
+    variance = float(sharpes.var(ddof=1))
+    assert expected_max_sharpe(sharpes.size, variance) == float(
+        math.sqrt(variance) * ((1.0 - 0.5772156649015329) * q1 + 0.5772156649015329 * q2)
+    )
