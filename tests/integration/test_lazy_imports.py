@@ -30,6 +30,7 @@ HEAVY = (
     "pandas",
     "plotly",
     "scipy.stats",
+    "scipy.linalg",  # numba's import-time BLAS probe pulled it in (about 0.3 s): see _blas_probe
 )
 
 CONFIG = """\
@@ -97,3 +98,23 @@ def test_a_backtest_without_charts_loads_no_heavy_library(tmp_path: Path) -> Non
 def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     # the check itself can fail: importing one of the listed libraries is reported
     assert _loaded_after("import trading_playbook.cli\nimport pandas", tmp_path) == ["pandas"]
+
+
+def test_a_kernel_using_blas_still_compiles_after_the_deferred_probe(tmp_path: Path) -> None:
+    # the probe answers numba's import-time question only; a kernel calling np.dot goes through
+    # numba's full check (the real SciPy import) and gives the right answer
+    code = (
+        "import numba, numpy as np\n"
+        "from trading_playbook._blas_probe import defer_blas_import\n"
+        "assert defer_blas_import()\n"
+        "@numba.njit\n"
+        "def total(n):\n"
+        "    return n + 1.0\n"
+        "assert total(1.0) == 2.0 and 'scipy.linalg' not in sys.modules\n"
+        "@numba.njit\n"
+        "def dot(a, b):\n"
+        "    return np.dot(a, b)\n"
+        "assert dot(np.arange(3.0), np.ones(3)) == 3.0 and 'scipy.linalg' in sys.modules\n"
+        "assert not defer_blas_import()  # too late to patch: a no-op\n"
+    )
+    assert _loaded_after(code, tmp_path) == ["scipy.linalg"]

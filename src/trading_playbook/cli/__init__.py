@@ -10,8 +10,11 @@ import sys
 
 import typer
 
+from trading_playbook._blas_probe import defer_blas_import
 from trading_playbook.cli import backtest, data, ml, paper, research, runs, scan, serve, strategies
 from trading_playbook.core.errors import PlaybookError
+
+defer_blas_import()  # no command's kernels use BLAS: SciPy's linear algebra stays unimported
 
 __all__ = ["app", "main"]
 
