@@ -41,6 +41,7 @@ AUDIT = textwrap.dedent(
                 "--start", "2019-01-01"]
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    print("linalg", "scipy.linalg" in sys.modules)
     print(json.dumps(compiled))
     """
 )
@@ -79,7 +80,9 @@ def test_a_first_backtest_compiles_only_what_it_runs_each_kernel_once(tmp_path: 
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    compiled = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = done.stdout.strip().splitlines()
+    assert lines[-2] == "linalg False"  # numba's BLAS probe deferred: no kernel uses linear algebra
+    compiled = json.loads(lines[-1])
     names = [name for name, _ in compiled]
     twice = {name for name in names if names.count(name) > 1}
     assert not twice, [c for c in compiled if c[0] in twice]
