@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -82,9 +83,18 @@ def main() -> int:
     )
     t_single = time.perf_counter() - t0
 
+    marks: dict[str, float] = {}
+
+    def progress(done: int, total: int) -> None:
+        if done >= 1 and "first" not in marks:
+            marks["first"] = time.perf_counter()
+        if done == total:
+            marks["last"] = time.perf_counter()
+
     with tempfile.TemporaryDirectory() as tmp:
         # A fresh workspace to ship: the workers build their memo caches themselves.
         ship = load_data(cfg)
+        cpu0 = _cpu_seconds()
         t0 = time.perf_counter()
         with TrialStore(Path(tmp) / "trials.sqlite") as store, LocalExecutor(args.workers) as pool:
             result = optimize(
@@ -94,9 +104,13 @@ def main() -> int:
                 store=store,
                 executor=pool,
                 workspace=ship,
+                progress=progress,
             )
+            t_optimized = time.perf_counter()
             write_optimize_report(result, Path(tmp) / "out")
+            t_report = time.perf_counter()
         t_grid = time.perf_counter() - t0
+        cpu = _cpu_seconds() - cpu0
     n = len(result.table)
     print(f"machine: {os.cpu_count()} CPUs, load average before {load_before}, after {os.getloadavg()}")
     print(
@@ -115,12 +129,25 @@ def main() -> int:
         print(
             f"deflated Sharpe ratio {result.dsr.dsr:.3f}; PBO {result.pbo.pbo:.3f} ({result.pbo.n_splits} splits)"
         )
+    first, last = marks.get("first", t0), marks.get("last", t_optimized)
+    print(
+        f"phases: workers started and first trial done {first - t0:.1f} s; trials {last - first:.1f} s; "
+        f"ranking, DSR and PBO {t_optimized - last:.1f} s; report {t_report - t_optimized:.1f} s; pool shut "
+        f"down {t0 + t_grid - t_report:.1f} s; CPU of this process and its workers {cpu:.1f} s"
+    )
     scaled = t_grid * (full / n)
     print(
         f"bar: {full} trials <= {bar:.0f} s -> {scaled:.1f} s (ratio {scaled / bar:.2f}) "
         f"{'PASS' if scaled <= bar else 'FAIL'}" + ("" if n == full else f" (EXTRAPOLATED from {n} trials)")
     )
     return 0
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that ended (the pool's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 if __name__ == "__main__":

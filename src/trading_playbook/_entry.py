@@ -1,4 +1,5 @@
-"""The ``playbook`` console script: start the first-run compile worker, then run the CLI.
+"""The ``playbook`` console script: start the first-run compile worker and the chart worker, then run
+the CLI.
 
 Importing the command modules takes a couple of seconds (pandas, numba, typer); a fast backtest's
 compile worker (:mod:`trading_playbook._warmup`) starts before that, so on a first run it compiles the
@@ -11,10 +12,11 @@ import sys
 
 
 def main() -> None:
-    """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile worker started first."""
-    from trading_playbook import _warmup
+    """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile and chart workers started first."""
+    from trading_playbook import _chart_worker, _warmup
 
     _warmup.start_early(sys.argv[1:])
+    _chart_worker.start_early(sys.argv[1:])
     from trading_playbook.cli import main as cli_main
 
     cli_main()

@@ -49,11 +49,13 @@ from trading_playbook.data.notes import run_notes
 __all__ = [
     "BacktestEngine",
     "EngineName",
+    "TrialRun",
     "Workspace",
     "build_sleeves",
     "import_run_modules",
     "load_data",
     "run_backtest",
+    "run_trial",
     "simulate",
 ]
 
@@ -77,6 +79,9 @@ class Workspace:
     setups: dict[Any, SetupTable] = field(default_factory=dict)
     benchmarks: dict[Any, BenchmarkSeries] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # chunked mode (``trading_playbook.chunked``): the panel holds only what the fast engine reads and
+    # the setups were scanned block by block at load time; nothing can be scanned again on it
+    chunked: bool = False
 
     def benchmark(self, cfg: PlaybookConfig, lo: int, hi: int) -> BenchmarkSeries:
         """:func:`benchmark_for` on this panel (memoised: metrics and reports share it)."""
@@ -91,6 +96,11 @@ class Workspace:
         scanner = sleeve.scanner if isinstance(sleeve, SleeveSpec) else sleeve
         key = sleeve.cache_key if isinstance(sleeve, SleeveSpec) else scanner_cache_key(scanner)
         table = self.setups.get(key) if key is not None else None
+        if table is None and self.chunked:
+            raise ConfigError(
+                f"the scanner {type(scanner).__name__!r} was not scanned when the data was loaded in "
+                '[data] mode = "chunked" (only the config\'s own sleeves are); use mode = "memory"'
+            )
         if table is None:
             t0 = time.perf_counter()
             table = self._scan(cast(VectorScanner, scanner))
@@ -100,6 +110,12 @@ class Workspace:
         return table
 
     def _scan(self, scanner: VectorScanner) -> SetupTable:
+        from trading_playbook.core.scanners.chunked import BLOCK_SCAN_SYMBOLS, is_per_symbol, scan_in_blocks
+
+        if self.panel.n_symbols > BLOCK_SCAN_SYMBOLS and is_per_symbol(scanner):
+            # a large universe: blocks of symbols (same setups; the memory of one block's features;
+            # the features are not memoised, a sweep rescans)
+            return scan_in_blocks(scanner.scan, self.panel)
         if not isinstance(scanner, PreparedScanner):
             return scanner.scan(self.panel)
         fkey = (type(scanner).__qualname__, scanner.features_key())
@@ -123,15 +139,31 @@ def import_run_modules(engine: str = "fast") -> None:
 
 
 def load_data(
-    cfg: PlaybookConfig, *, progress: bool = False, symbols: Sequence[str] | None = None
+    cfg: PlaybookConfig,
+    *,
+    progress: bool = False,
+    symbols: Sequence[str] | None = None,
+    chunked_ok: bool = False,
 ) -> Workspace:
-    """Load the config's data into a :class:`Workspace` (once per process for sweeps)."""
+    """Load the config's data into a :class:`Workspace` (once per process for sweeps).
+
+    ``chunked_ok``: the caller runs backtests of the config's own sleeves with the fast engine, which
+    is all a ``[data] mode = "chunked"`` workspace can do; other callers get a clear error instead."""
     from trading_playbook.data import load_panel
 
     t0 = time.perf_counter()
     request = cfg.data_request()
     if symbols:
         request = replace(request, symbols=tuple(s.upper() for s in symbols))
+    if request.mode == "chunked":
+        from trading_playbook.chunked import load_chunked
+
+        if not chunked_ok:
+            raise ConfigError(
+                '[data] mode = "chunked" serves `playbook backtest` (the fast engine on the config\'s '
+                'own sleeves); this command needs the whole panel in memory: use mode = "memory"'
+            )
+        return load_chunked(cfg, request)
     panel, info = load_panel(request, progress=progress)
     info = dict(info)
     if cfg.universe is not None:  # a point-in-time universe: membership rides on the panel
@@ -241,13 +273,21 @@ def simulate(
         return run_reference(cut, sleeves, settings, start=start, end=end)
     from trading_playbook.core.simulate.fast import run_fast
 
-    tables = None
-    if setups is not None:
-        tables = [
-            _until(table, end) if table is not None else cast(VectorScanner, sleeve.scanner).scan(cut)
-            for table, sleeve in zip(setups, sleeves, strict=True)
-        ]
-    return run_fast(cut, sleeves, settings, start=start, end=end, setups=tables)
+    return run_fast(
+        cut, sleeves, settings, start=start, end=end, setups=_tables_until(cut, sleeves, setups, end)
+    )
+
+
+def _tables_until(
+    cut: Panel, sleeves: Sequence[SleeveSpec], setups: Sequence[SetupTable | None] | None, end: int
+) -> list[SetupTable] | None:
+    """Each sleeve's precomputed setups up to ``end`` (a sleeve without them is scanned on ``cut``)."""
+    if setups is None:
+        return None
+    return [
+        _until(table, end) if table is not None else cast(VectorScanner, sleeve.scanner).scan(cut)
+        for table, sleeve in zip(setups, sleeves, strict=True)
+    ]
 
 
 def run_backtest(
@@ -265,8 +305,13 @@ def run_backtest(
     ``start``/``end`` override ``[data] start/end``; ``symbols`` restricts the universe.
     """
     t_start = time.perf_counter()
-    ws = workspace if workspace is not None else load_data(cfg, symbols=symbols)
+    ws = workspace if workspace is not None else load_data(cfg, symbols=symbols, chunked_ok=engine == "fast")
     panel = ws.panel
+    if ws.chunked and (engine != "fast" or (symbols and workspace is not None)):
+        raise ConfigError(
+            '[data] mode = "chunked" runs the fast engine on the whole loaded universe (no --engine '
+            'reference, no --symbols on a loaded workspace); use mode = "memory"'
+        )
     if symbols and workspace is not None:
         panel = panel.select([s.upper() for s in symbols])
         ws = Workspace(panel=panel, info=ws.info)
@@ -292,7 +337,11 @@ def run_backtest(
         engine=engine,
         timings={
             "load": ws.timings.get("load", 0.0),
-            "setups": ws.timings.get("setups", 0.0) - setup_time_before if engine == "fast" else 0.0,
+            "setups": ws.timings.get("setups", 0.0)
+            - setup_time_before
+            + ws.timings.get("setups_at_load", 0.0)
+            if engine == "fast"
+            else 0.0,
             "setups_total": t1 - t0,
             "simulation": t2 - t1,
         },
@@ -303,6 +352,52 @@ def run_backtest(
         result.timings["metrics"] = time.perf_counter() - t3
     result.timings["total"] = time.perf_counter() - t_start
     return result
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """What a sweep's trial reads of a backtest: the equity curve and the trades' numbers.
+
+    ``pnl``, ``pnl_pct`` and ``r_multiple`` are the values of ``RunResult.trades`` in the same order
+    (from the same records, :func:`~trading_playbook.core.simulate.fast.trade_numbers`), without
+    building the :class:`Trade` objects.
+    """
+
+    equity: EquityCurve
+    starting_capital: float
+    pnl: np.ndarray
+    pnl_pct: np.ndarray
+    r_multiple: np.ndarray
+
+
+def run_trial(
+    cfg: PlaybookConfig, *, workspace: Workspace, start: Any = None, end: Any = None
+) -> TrialRun | None:
+    """The fast engine's run of ``cfg`` on ``workspace`` reduced to a :class:`TrialRun`, or None when
+    a sleeve has no vectorised scanner (then run :func:`run_backtest`). Same trades and equity as
+    ``run_backtest(cfg, workspace=workspace, engine="fast")``; no metrics, no :class:`Trade` objects."""
+    from trading_playbook.core.simulate.fast import run_fast_records
+
+    panel = workspace.panel
+    lo, hi = window(panel, *cfg.window(start, end))
+    sleeves = build_sleeves(cfg)
+    if not all(s.vectorised for s in sleeves):
+        return None
+    settings = portfolio_settings(cfg)
+    tables: list[SetupTable | None] = [workspace.setups_for(s) for s in sleeves]
+    check_windows(sleeves, panel.sessions[lo], panel.sessions[hi])
+    cut = panel.truncate(hi)
+    run = run_fast_records(
+        cut, sleeves, settings, start=lo, end=hi, setups=_tables_until(cut, sleeves, tables, hi)
+    )
+    numbers = run.numbers(cut)
+    return TrialRun(
+        equity=run.equity,
+        starting_capital=settings.starting_capital,
+        pnl=numbers.pnl[numbers.order],
+        pnl_pct=numbers.pnl_pct,
+        r_multiple=numbers.r_multiple,
+    )
 
 
 def benchmark_for(cfg: PlaybookConfig, panel: Panel, lo: int, hi: int) -> BenchmarkSeries:

@@ -31,6 +31,7 @@ HEAVY = (
     "plotly",
     "scipy.stats",
     "scipy.linalg",  # numba's import-time BLAS probe pulled it in (about 0.3 s): see _blas_probe
+    "rich.progress",  # progress bars of data commands only
 )
 
 CONFIG = """\

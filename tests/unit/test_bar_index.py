@@ -46,3 +46,15 @@ def test_bar_index_of_a_hand_worked_mask() -> None:
     first, last, gap_ptr, gap_rows = bar_index(available)
     assert first.tolist() == [0, -1, 1] and last.tolist() == [2, -1, 2]
     assert gap_ptr.tolist() == [0, 1, 1, 1] and gap_rows.tolist() == [1]
+
+
+def test_an_equal_mask_reuses_the_index_and_a_changed_one_does_not() -> None:
+    """A sweep's trials index the same mask: the last index is returned for an equal mask (by content,
+    also a copy), and a mask changed in place since gets its own index."""
+    available = np.array([[True, True], [False, True], [True, True]])
+    index = bar_index(available)
+    assert bar_index(available.copy()) is index
+    available[1, 0] = True
+    _first, _last, gap_ptr, gap_rows = bar_index(available)
+    assert gap_ptr.tolist() == [0, 0, 0] and gap_rows.tolist() == []
+    assert bar_index(available) is not index

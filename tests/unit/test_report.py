@@ -337,3 +337,36 @@ def test_reports_of_a_long_run_show_best_worst_by_year_and_two_pages(tmp_path: P
     with written["trades_csv"].open() as fh:
         assert sum(1 for _ in csv.reader(fh)) == 1 + 1234
     assert len(doc["trades"]) == 1234
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ["plain", "1.5", "", "-0.25"],
+        ["a,b", 'say "hi"', "two\nlines", "carriage\rreturn", "", "é ünïcode", '"', ","],
+        ["[]", '[{"date":"2020-01-02","price":1.5,"reason":"TARGET","shares":3}]', "x"],
+    ],
+)
+def test_csv_rows_are_the_bytes_csv_writer_writes(tmp_path: Path, column: list[str]) -> None:
+    # the rows are joined by hand for speed; the csv module is the reference for quoting
+    from trading_playbook.reports.csv_files import _write
+
+    columns = [column, list(reversed(column)), [str(i) for i in range(len(column))]]
+    header = ["name, with comma", 'quote"d', "plain"]
+    ours = _write(tmp_path / "ours.csv", header, columns).read_bytes()
+    with (tmp_path / "ref.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(zip(*columns, strict=True))
+    assert ours == (tmp_path / "ref.csv").read_bytes()
+    if any("\r" in cell for cell in column):  # Python 3.11's csv writes a lone \r unquoted: no round trip
+        return
+    with (tmp_path / "ours.csv").open(newline="", encoding="utf-8") as fh:
+        assert list(csv.reader(fh))[1:] == [list(row) for row in zip(*columns, strict=True)]
+
+
+def test_csv_columns_of_different_lengths_are_refused(tmp_path: Path) -> None:
+    from trading_playbook.reports.csv_files import _write
+
+    with pytest.raises(ValueError, match="different lengths"):
+        _write(tmp_path / "x.csv", ["a", "b"], [["1", "2"], ["1"]])

@@ -9,7 +9,7 @@ import pytest
 from _engine_bars import FixedShares, day, flat, make_panel, sleeve
 
 from trading_playbook.core.exits.spec import named_exit
-from trading_playbook.core.panel import Panel
+from trading_playbook.core.panel import Panel, SplitEvents
 from trading_playbook.core.simulate.market import build_market
 from trading_playbook.core.simulate.reference import EventEngine
 from trading_playbook.core.simulate.settings import PortfolioSettings
@@ -68,7 +68,7 @@ def _split_panel(split_at: int | None) -> Panel:
     split = np.ones(panel.close.shape)
     split[split_at, 0] = 2.0
     return Panel(panel.sessions, panel.symbols, adj["open"], adj["high"], adj["low"], adj["close"],
-                 panel.volume * factor, panel.raw_close, panel.available, split=split)  # fmt: skip
+                 panel.volume * factor, panel.raw_close, panel.available, splits=SplitEvents.from_grid(split))  # fmt: skip
 
 
 def test_the_engine_and_the_broker_apply_a_split_that_arrives_with_new_data() -> None:

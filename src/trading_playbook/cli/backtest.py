@@ -50,7 +50,18 @@ def _default_out(config: Path) -> Path:
     return Path("runs") / f"{config.stem}-{stamp}"
 
 
-def _load_config(config: Path, repair: bool = False, allow_missing: bool = False) -> Any:
+ChunkedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--chunked",
+        help='Build and scan the data in blocks of symbols and keep only the prices the simulation reads (a universe bigger than memory; fast engine). Same as [data] mode = "chunked".',
+    ),
+]
+
+
+def _load_config(
+    config: Path, repair: bool = False, allow_missing: bool = False, chunked: bool = False
+) -> Any:
     """The config with the command-line data options applied."""
     from trading_playbook.config import load_config
 
@@ -60,6 +71,8 @@ def _load_config(config: Path, repair: bool = False, allow_missing: bool = False
         overrides["data.validation"] = "repair"
     if allow_missing:
         overrides["data.allow_missing"] = True
+    if chunked:
+        overrides["data.mode"] = "chunked"
     return cfg.with_overrides(overrides) if overrides else cfg
 
 
@@ -84,6 +97,7 @@ def backtest(
     ] = True,
     repair: RepairOpt = False,
     allow_missing: AllowMissingOpt = False,
+    chunked: ChunkedOpt = False,
     timings: Annotated[
         bool,
         typer.Option(
@@ -93,6 +107,46 @@ def backtest(
     ] = False,
 ) -> None:
     """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
+    from trading_playbook import _chart_worker
+
+    # the charts are drawn in a process of their own, which imports matplotlib meanwhile
+    worker = _chart_worker.take_early() or _chart_worker.start_if_enabled() if charts else None
+    try:
+        _backtest(
+            config,
+            start,
+            end,
+            symbols,
+            out,
+            engine,
+            record,
+            (charts, worker),
+            repair,
+            allow_missing,
+            chunked,
+            timings,
+        )
+    except BaseException:
+        if worker is not None:
+            worker.cancel()
+        raise
+
+
+def _backtest(
+    config: Path,
+    start: str | None,
+    end: str | None,
+    symbols: str | None,
+    out: Path | None,
+    engine: str,
+    record: bool,
+    charts: tuple[bool, Any],
+    repair: bool,
+    allow_missing: bool,
+    chunked: bool,
+    timings: bool,
+) -> None:
+    """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None)."""
     from rich.console import Console
 
     from trading_playbook._clock import process_age
@@ -106,12 +160,12 @@ def backtest(
     phases: dict[str, float] = {"import": process_age()}  # process start to here: interpreter + imports
     console = Console(stderr=True)
     t0 = time.perf_counter()
-    cfg = _load_config(config, repair, allow_missing)
+    cfg = _load_config(config, repair, allow_missing, chunked)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
     phases["config"] = time.perf_counter() - t0
     with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_while_compiling):
         with console.status("Loading data…"):
-            workspace = load_data(cfg, progress=False, symbols=_symbols(symbols))
+            workspace = load_data(cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast")
         with console.status(f"Simulating ({engine} engine)…"):
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
@@ -124,12 +178,18 @@ def backtest(
         console.print(
             f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
         )
-    formats = ("json", "csv", "md", "html", "png") if charts else ("json", "csv", "md")
+    formats = ("json", "csv", "md", "html", "png") if charts[0] else ("json", "csv", "md")
     with console.status("Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
         written = write_run(
-            result, staging, panel=workspace.panel, formats=formats, benchmark=benchmark, timings=phases
+            result,
+            staging,
+            panel=workspace.panel,
+            formats=formats,
+            benchmark=benchmark,
+            timings=phases,
+            chart_worker=charts[1],
         )
     written = {kind: out_dir / path.relative_to(staging) for kind, path in written.items()}
     run_id = None
@@ -155,9 +215,12 @@ def _print_timings(phases: dict[str, float]) -> None:
     table.add_column("phase")
     table.add_column("seconds", justify="right")
     total = phases.get("total", 0.0)
-    accounted = sum(v for k, v in phases.items() if k != "total")
+    # ``charts.worker``: the chart worker's drawing, beside this process (not part of its time)
+    accounted = sum(v for k, v in phases.items() if k not in ("total", "charts.worker"))
     for name, seconds in phases.items():
-        if name != "total":
+        if name == "charts.worker":
+            table.add_row("(charts drawn in the worker, in parallel)", f"{seconds:.3f}", style="dim")
+        elif name != "total":
             table.add_row(name, f"{seconds:.3f}")
     table.add_row("other (rich output, folder swap, ...)", f"{max(0.0, total - accounted):.3f}")
     table.add_row("total", f"{total:.3f}", style="bold")
@@ -167,11 +230,10 @@ def _print_timings(phases: dict[str, float]) -> None:
 def _while_compiling() -> None:
     """Work the command does later anyway, done while the compile worker compiles the session loop
     (the first run's other core is busy, this one idle): compile the metrics' kernels, import what
-    writing the reports needs (matplotlib, jinja2)."""
+    writing report.html needs (jinja2; matplotlib is the chart worker's)."""
     from trading_playbook.core.metrics import compile_kernels
 
     compile_kernels()
-    import trading_playbook.reports.charts
     import trading_playbook.reports.html  # noqa: F401
 
 

@@ -11,13 +11,14 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from trading_playbook.cli._output import CacheDir, plain_console, print_data_notes
 from trading_playbook.core.errors import CacheError, DataError, PlaybookError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from trading_playbook.data.cache import BarCache
 
 __all__ = ["register"]
@@ -35,6 +36,9 @@ def _console() -> Console:
 
 @contextmanager
 def _progress(console: Console, description: str, total: int | None) -> Iterator[tuple[Progress, object]]:
+    # imported here: rich.progress is a twentieth of a second of every command's start-up
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

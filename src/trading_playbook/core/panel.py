@@ -21,11 +21,11 @@ ranking tie-break of RULES section 8).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -37,7 +37,17 @@ if TYPE_CHECKING:  # pandas only where a DataFrame comes in or goes out (a run n
 
     from trading_playbook.core.universe import MembershipMask
 
-__all__ = ["ADJUSTMENTS", "Adjustment", "Panel", "bars_to_panel", "panel_from_arrays", "split_factors"]
+__all__ = [
+    "ADJUSTMENTS",
+    "Adjustment",
+    "BarBlock",
+    "Panel",
+    "SplitEvents",
+    "bars_to_panel",
+    "panel_from_arrays",
+    "panel_from_blocks",
+    "split_factors",
+]
 
 Adjustment = Literal["split", "all", "raw"]
 ADJUSTMENTS: tuple[str, ...] = ("split", "all", "raw")
@@ -58,11 +68,19 @@ class Panel:
     raw_close: np.ndarray  # float64 (T, N), the as-traded close (min_price rule)
     available: np.ndarray  # bool (T, N)
     adjustment: str = "split"
-    split: np.ndarray | None = field(default=None, repr=False)  # raw split coefficients (T, N), 1.0 default
+    # the raw split coefficients, only where they are not 1.0 (most cells have none): :attr:`split`
+    # gives the dense (T, N) grid when something needs it
+    splits: SplitEvents | None = field(default=None, repr=False)
     # point-in-time universe (core.universe): which symbols may be traded on which session; None: all
     universe: MembershipMask | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ shape and lookup
+    @cached_property
+    def split(self) -> np.ndarray | None:
+        """The raw split coefficients as a (T, N) float64 grid (1.0 where none), built on first use;
+        None when the data had no split column."""
+        return None if self.splits is None else self.splits.dense()
+
     @property
     def n_sessions(self) -> int:
         return int(self.sessions.shape[0])
@@ -106,7 +124,7 @@ class Panel:
             volume=self.volume[:end],
             raw_close=self.raw_close[:end],
             available=self.available[:end],
-            split=None if self.split is None else self.split[:end],
+            splits=None if self.splits is None else self.splits.truncate(last),
             universe=None if self.universe is None else self.universe.truncate(last),
         )
 
@@ -127,7 +145,7 @@ class Panel:
             raw_close=self.raw_close[grid],
             available=avail[rows],
             adjustment=self.adjustment,
-            split=None if self.split is None else self.split[grid],
+            splits=None if self.splits is None else self.splits.take(rows, cols),
             universe=None if self.universe is None else self.universe.take(rows, cols),
         )
 
@@ -162,8 +180,57 @@ class Panel:
         h.update("\x1f".join(self.symbols).encode())
         h.update(self.sessions.astype("datetime64[D]").astype(np.int64).tobytes())
         for arr in (self.open, self.high, self.low, self.close, self.volume, self.raw_close):
-            h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(np.ascontiguousarray(arr).data)  # the buffer itself: no copy to bytes
         return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True, eq=False)
+class SplitEvents:
+    """The split coefficients of a (T, N) panel that are not 1.0, as (row, column, coefficient) triples
+    in bar order. A 25-year panel of 5,000 symbols holds a few thousand of them, not 31 million cells."""
+
+    shape: tuple[int, int]
+    rows: np.ndarray  # int64[K]
+    cols: np.ndarray  # int64[K]
+    coefficients: np.ndarray  # float64[K] (NaN kept: an unknown coefficient, read as 1.0 by the factors)
+
+    @classmethod
+    def from_grid(cls, grid: np.ndarray) -> SplitEvents:
+        """The events of a dense (T, N) coefficient grid (cells that are not 1.0)."""
+        rows, cols = np.nonzero(grid != 1.0)
+        return cls((int(grid.shape[0]), int(grid.shape[1])), rows, cols, grid[rows, cols].astype(np.float64))
+
+    def dense(self) -> np.ndarray:
+        """The (T, N) grid, 1.0 where no event."""
+        grid = np.ones(self.shape)
+        grid[self.rows, self.cols] = self.coefficients
+        return grid
+
+    def truncate(self, last: int) -> SplitEvents:
+        """The events of sessions ``0..last``."""
+        keep = self.rows <= last
+        return SplitEvents(
+            (last + 1, self.shape[1]), self.rows[keep], self.cols[keep], self.coefficients[keep]
+        )
+
+    def take(self, rows: np.ndarray, cols: np.ndarray) -> SplitEvents:
+        """The events of the sorted session ``rows`` and symbol ``cols`` kept, renumbered."""
+        row_at = np.full(self.shape[0], -1, dtype=np.int64)
+        row_at[rows] = np.arange(rows.shape[0])
+        col_at = np.full(self.shape[1], -1, dtype=np.int64)
+        col_at[cols] = np.arange(cols.shape[0])
+        r, c = row_at[self.rows], col_at[self.cols]
+        keep = (r >= 0) & (c >= 0)
+        return SplitEvents(
+            (int(rows.shape[0]), int(cols.shape[0])), r[keep], c[keep], self.coefficients[keep]
+        )
+
+    def columns(self, first: int, last: int) -> SplitEvents:
+        """The events of symbols ``first..last-1``."""
+        keep = (self.cols >= first) & (self.cols < last)
+        return SplitEvents(
+            (self.shape[0], last - first), self.rows[keep], self.cols[keep] - first, self.coefficients[keep]
+        )
 
 
 def split_factors(split: np.ndarray) -> np.ndarray:
@@ -221,6 +288,7 @@ def panel_from_arrays(
     adjustment: str = "split",
     *,
     consume: bool = False,
+    sessions: np.ndarray | None = None,
 ) -> Panel:
     """Build a :class:`Panel` from flat per-bar arrays (the fast path of :func:`bars_to_panel`).
 
@@ -241,6 +309,9 @@ def panel_from_arrays(
         Remove each per-bar column from ``columns`` once it is in the grid (the caller hands the
         columns over): the long bars and the grids are then never held in full at the same time,
         which lowers the peak memory of a large load by about the size of the bars.
+    sessions
+        The session axis (sorted ``datetime64[D]``) when it is wider than the bars' own dates (a block
+        of a larger universe, :func:`panel_from_blocks`); every bar's date must be on it.
     """
     if adjustment not in ADJUSTMENTS:
         raise DataError(f"unknown adjustment {adjustment!r}; use one of {', '.join(ADJUSTMENTS)}")
@@ -251,7 +322,10 @@ def panel_from_arrays(
             "adjustment 'all' needs an adjusted_close column, which this source does not "
             'provide; use adjustment = "split"'
         )
-    sessions, row = _session_rows(day.astype("datetime64[D]", copy=False))
+    if sessions is None:
+        sessions, row = _session_rows(day.astype("datetime64[D]", copy=False))
+    else:
+        row = _DayRows(sessions).rows(day)
     shape = (sessions.shape[0], len(symbols))
     codes = symbol_codes.astype(np.int64, copy=False)
     flat = row * shape[1] + codes
@@ -268,16 +342,15 @@ def panel_from_arrays(
         out[holes] = np.nan
         return out.reshape(shape)
 
-    split = np.ones(shape[0] * shape[1])
+    splits = None
     if "split" in columns:
         odd = np.flatnonzero(columns["split"] != 1.0)
-        split[flat[odd]] = columns["split"][odd]
-    split = split.reshape(shape)
+        order = np.argsort(flat[odd], kind="stable")  # bar order: session, then symbol
+        odd = odd[order]
+        splits = SplitEvents(shape, row[odd], codes[odd], columns["split"][odd].astype(np.float64))
     # adjustment per bar (same arithmetic as on the grid, on contiguous arrays)
     factor = (
-        None
-        if adjustment == "raw" or "split" not in columns
-        else _bar_factors(split, row, codes, columns["split"])
+        None if adjustment == "raw" or splits is None else _bar_factors(splits, row, codes, columns["split"])
     )
     if adjustment == "all":
         ratio = columns["adjusted_close"] / columns["close"]
@@ -286,17 +359,7 @@ def panel_from_arrays(
             columns.pop(name)
 
     def adjusted(name: str) -> np.ndarray:
-        if name == "raw_close":
-            return columns["close"]
-        values = columns[name]
-        if name == "volume":
-            return values if factor is None else values * factor
-        out: np.ndarray = values
-        if adjustment == "split" and factor is not None:
-            out = values / factor
-        elif adjustment == "all":
-            out = values * ratio
-        return out
+        return _adjusted(name, columns, adjustment, factor, ratio if adjustment == "all" else None)
 
     names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
 
@@ -321,8 +384,175 @@ def panel_from_arrays(
         raw_close=prices["close"] if adjustment == "raw" else prices["raw_close"],
         available=available.reshape(shape),
         adjustment=adjustment,
-        split=split,
+        splits=splits if splits is not None else SplitEvents(shape, *_no_events()),
     )
+
+
+def _no_events() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+
+
+def _adjusted(
+    name: str,
+    columns: dict[str, np.ndarray],
+    adjustment: str,
+    factor: np.ndarray | None,
+    ratio: np.ndarray | None,
+) -> np.ndarray:
+    """One per-bar column adjusted as RULES section 1 says (``raw_close``: the close as traded)."""
+    if name == "raw_close":
+        return columns["close"]
+    values = columns[name]
+    if name == "volume":
+        return values if factor is None else values * factor
+    out: np.ndarray = values
+    if adjustment == "split" and factor is not None:
+        out = values / factor
+    elif adjustment == "all" and ratio is not None:
+        out = values * ratio
+    return out
+
+
+def panel_from_blocks(
+    symbols: tuple[str, ...],
+    sessions: np.ndarray,
+    blocks: Iterable[BarBlock],
+    adjustment: str = "split",
+) -> Panel:
+    """Build a :class:`Panel` block of symbols by block, never holding more than one block's bars.
+
+    ``blocks`` yields :class:`BarBlock` s covering ``symbols`` (code-point order) in consecutive
+    column ranges, each with the per-bar arrays :func:`panel_from_arrays` takes (codes counting from
+    the block's first symbol). Every value is computed per bar exactly as :func:`panel_from_arrays`
+    computes it on all the bars at once and written straight into the grids, so the panel is the
+    same, bit for bit; the peak memory is the panel plus one block instead of the panel plus every bar.
+    """
+    if adjustment not in ADJUSTMENTS:
+        raise DataError(f"unknown adjustment {adjustment!r}; use one of {', '.join(ADJUSTMENTS)}")
+    shape = (int(sessions.shape[0]), len(symbols))
+    names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
+    prices = {name: np.empty(shape) for name in names}
+    available = np.zeros(shape, dtype=bool)
+    events: list[SplitEvents] = []
+    lookup = _DayRows(sessions)
+    filled = 0
+    for block in blocks:
+        if block.first != filled:
+            raise DataError(
+                f"blocks must cover the symbols in order: expected column {filled}, got {block.first}"
+            )
+        _fill_block(prices, available, events, block, lookup, shape, adjustment)
+        filled += block.width
+    if filled != shape[1]:
+        raise DataError(f"the blocks held {filled} of {shape[1]} symbols; every symbol needs bars")
+    return Panel(
+        sessions=sessions,
+        symbols=symbols,
+        open=prices["open"],
+        high=prices["high"],
+        low=prices["low"],
+        close=prices["close"],
+        volume=prices["volume"],
+        raw_close=prices["close"] if adjustment == "raw" else prices["raw_close"],
+        available=available,
+        adjustment=adjustment,
+        splits=_joined_events(shape, events),
+    )
+
+
+def _fill_block(
+    prices: dict[str, np.ndarray],
+    available: np.ndarray,
+    events: list[SplitEvents],
+    block: BarBlock,
+    lookup: _DayRows,
+    shape: tuple[int, int],
+    adjustment: str,
+) -> None:
+    """Write one block's adjusted bars into its columns of the grids (the arithmetic of
+    :func:`panel_from_arrays`).
+
+    The block is first laid out symbol-major, one contiguous series per symbol (bars come sorted by
+    symbol and session, so these writes are nearly sequential), then copied into the row-major grids
+    a session row at a time: scattering bars straight into a column of a wide grid touched one memory
+    page per bar.
+    """
+    columns = block.columns
+    if block.day.shape[0] == 0:
+        raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
+    if adjustment == "all" and "adjusted_close" not in columns:
+        raise DataError(
+            "adjustment 'all' needs an adjusted_close column, which this source does not "
+            'provide; use adjustment = "split"'
+        )
+    n_rows = shape[0]
+    row = lookup.rows(block.day)
+    codes = block.codes.astype(np.int64, copy=False)
+    local = codes * n_rows + row  # symbol-major cell of each bar
+    ordered = _sorted_by_symbol_and_row(codes, row)
+    # validated bars are sorted by (symbol, session) without repeats; anything else is checked in full
+    if not ordered and np.unique(local).shape[0] != local.shape[0]:
+        raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
+    cols = slice(block.first, block.first + block.width)
+    mask = np.zeros(block.width * n_rows, dtype=bool)
+    mask[local] = True
+    available[:, cols] = mask.reshape(block.width, n_rows).T
+    factor = None
+    if "split" in columns:
+        odd = np.flatnonzero(columns["split"] != 1.0)
+        odd = odd[np.lexsort((codes[odd], row[odd]))]  # bar order: session, then symbol
+        split_events = SplitEvents(
+            (n_rows, block.width), row[odd], codes[odd], columns["split"][odd].astype(np.float64)
+        )
+        events.append(replace(split_events, cols=split_events.cols + block.first, shape=shape))
+        if adjustment != "raw":
+            factor = _bar_factors(split_events, row, codes, columns["split"], ordered)
+    ratio = columns["adjusted_close"] / columns["close"] if adjustment == "all" else None
+    series = np.empty(block.width * n_rows)
+    for name, grid in prices.items():
+        series.fill(np.nan)
+        series[local] = _adjusted(name, columns, adjustment, factor, ratio)
+        grid[:, cols] = series.reshape(block.width, n_rows).T
+
+
+class _DayRows:
+    """Each date's row on a session axis, by a lookup table over the days it spans (no search)."""
+
+    def __init__(self, sessions: np.ndarray) -> None:
+        days = sessions.astype("datetime64[D]").view(np.int64)
+        self.first = int(days[0]) if days.shape[0] else 0
+        self.table = np.full(int(days[-1]) - self.first + 1 if days.shape[0] else 0, -1, dtype=np.int64)
+        self.table[days - self.first] = np.arange(days.shape[0])
+
+    def rows(self, day: np.ndarray) -> np.ndarray:
+        offset = day.astype("datetime64[D]", copy=False).view(np.int64) - self.first
+        inside = (offset >= 0) & (offset < self.table.shape[0])
+        row = np.where(inside, self.table[np.clip(offset, 0, max(self.table.shape[0] - 1, 0))], -1)
+        if (row < 0).any():
+            bad = day[np.flatnonzero(row < 0)[0]]
+            raise DataError(f"bar date {bad} is not on the panel's session axis; rebuild the session list")
+        return row
+
+
+class BarBlock(NamedTuple):
+    """The bars of the symbols ``first .. first + width - 1`` of a universe (codes count from ``first``)."""
+
+    first: int
+    width: int
+    codes: np.ndarray
+    day: np.ndarray
+    columns: dict[str, np.ndarray]
+
+
+def _joined_events(shape: tuple[int, int], events: list[SplitEvents]) -> SplitEvents:
+    """The blocks' split events as one set in bar order (session, then symbol)."""
+    if not events:
+        return SplitEvents(shape, *_no_events())
+    rows = np.concatenate([e.rows for e in events])
+    cols = np.concatenate([e.cols for e in events])
+    order = np.lexsort((cols, rows))
+    coefficients = np.concatenate([e.coefficients for e in events])
+    return SplitEvents(shape, rows[order], cols[order], coefficients[order])
 
 
 def _map_large(work: Callable[[str], np.ndarray], names: list[str], cells: int) -> list[np.ndarray]:
@@ -339,24 +569,39 @@ def _map_large(work: Callable[[str], np.ndarray], names: list[str], cells: int) 
 
 
 def _bar_factors(
-    split: np.ndarray, row: np.ndarray, codes: np.ndarray, coefficients: np.ndarray
+    splits: SplitEvents,
+    row: np.ndarray,
+    codes: np.ndarray,
+    coefficients: np.ndarray,
+    ordered: bool | None = None,
 ) -> np.ndarray | None:
-    """``F_t`` of every bar (:func:`split_factors`), computed only for symbols that split; None if none."""
+    """``F_t`` of every bar (:func:`split_factors`), computed only for symbols that split; None if none.
+
+    ``ordered``: whether the bars are sorted by (symbol, session), when the caller knows it."""
     with np.errstate(invalid="ignore"):
         events = np.flatnonzero(np.isfinite(coefficients) & (coefficients > 0) & (coefficients != 1.0))
     if events.size == 0:
         return None
-    if _sorted_by_symbol_and_row(codes, row):
+    if _sorted_by_symbol_and_row(codes, row) if ordered is None else ordered:
         return _sorted_bar_factors(codes, coefficients, events)
     cols = np.unique(codes[events])
-    sub = split_factors(split[:, cols])
-    position = np.full(split.shape[1], -1, dtype=np.int64)
+    sub = split_factors(_grid_of(splits, cols))
+    position = np.full(splits.shape[1], -1, dtype=np.int64)
     position[cols] = np.arange(cols.size)
     where = position[codes]
     hit = np.flatnonzero(where >= 0)
     factor = np.ones(codes.shape[0])
     factor[hit] = sub[row[hit], where[hit]]
     return factor
+
+
+def _grid_of(splits: SplitEvents, cols: np.ndarray) -> np.ndarray:
+    """The dense coefficient grid of the sorted symbol columns ``cols`` only."""
+    grid = np.ones((splits.shape[0], cols.shape[0]))
+    where = np.searchsorted(cols, splits.cols)
+    hit = (where < cols.shape[0]) & (cols[np.minimum(where, cols.shape[0] - 1)] == splits.cols)
+    grid[splits.rows[hit], where[hit]] = splits.coefficients[hit]
+    return grid
 
 
 def _sorted_by_symbol_and_row(codes: np.ndarray, row: np.ndarray) -> bool:

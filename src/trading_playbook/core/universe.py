@@ -282,6 +282,8 @@ def cut_series(panel: Panel, cuts: list[tuple[str, str, int]]) -> Panel:
     """
     if not cuts:
         return panel
+    from trading_playbook.core.panel import SplitEvents
+
     names = ("open", "high", "low", "close", "volume", "raw_close")
     kept = {n: np.array(getattr(panel, n), copy=True) for n in names}
     kept_avail = np.array(panel.available, copy=True)
@@ -329,7 +331,7 @@ def cut_series(panel: Panel, cuts: list[tuple[str, str, int]]) -> Panel:
         volume=joined(kept["volume"], added["volume"]),
         raw_close=joined(kept["raw_close"], added["raw_close"]),
         available=joined(kept_avail, added["available"]),
-        split=None if kept_split is None else joined(kept_split, added["split"]),
+        splits=None if kept_split is None else SplitEvents.from_grid(joined(kept_split, added["split"])),
         universe=None,
     )
 

@@ -37,13 +37,18 @@ def parse_column_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def read_bar_file(path: Path, columns: Mapping[str, str], symbol: str | None = None) -> BarArrays:
-    """Read one Parquet or CSV file of bars (``symbol`` names a one-symbol file's ticker)."""
+def read_bar_file(
+    path: Path, columns: Mapping[str, str], symbol: str | None = None, skip: Sequence[str] = ()
+) -> BarArrays:
+    """Read one Parquet or CSV file of bars (``symbol`` names a one-symbol file's ticker).
+
+    ``skip``: standard column names not to read (a Parquet file's other columns are not decoded).
+    """
     origin = f"file {path}"
     name = path.name.lower()
     try:
         if name.endswith(PARQUET_SUFFIXES):
-            table = read_parquet(path)
+            table = read_parquet(path, _parquet_columns(path, columns, skip, origin) if skip else None)
         elif name.endswith(CSV_SUFFIXES):
             table = pacsv.read_csv(path)
         else:
@@ -61,6 +66,16 @@ def read_bar_file(path: Path, columns: Mapping[str, str], symbol: str | None = N
     return arrays_from_table(table, origin, symbol=symbol)
 
 
+def _parquet_columns(path: Path, columns: Mapping[str, str], skip: Sequence[str], origin: str) -> list[str]:
+    """The file's columns except those whose standard name (after the mapping) is in ``skip``."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as handle:
+        schema = handle.schema_arrow
+    renamed = rename_columns(schema.empty_table(), dict(columns), origin).column_names
+    return [old for old, new in zip(schema.names, renamed, strict=True) if new not in skip]
+
+
 class FileSource:
     """Bars from a Parquet/CSV long table or a folder of one file per symbol.
 
@@ -75,10 +90,17 @@ class FileSource:
         The source name recorded in the cache.
     """
 
-    def __init__(self, path: str | Path, columns: Mapping[str, str] | None = None, name: str = "file"):
+    def __init__(
+        self,
+        path: str | Path,
+        columns: Mapping[str, str] | None = None,
+        name: str = "file",
+        skip_columns: Sequence[str] = (),
+    ):
         self.path = Path(path).expanduser()
         self.columns = dict(columns or {})
         self.name = name
+        self.skip_columns = tuple(skip_columns)  # standard columns not read (what a panel does not use)
 
     def fetch(
         self, symbols: Sequence[str] = (), start: str | None = None, end: str | None = None
@@ -102,7 +124,7 @@ class FileSource:
             )
         if self.path.is_dir():
             return self._read_folder()
-        return read_bar_file(self.path, self.columns)
+        return read_bar_file(self.path, self.columns, skip=self.skip_columns)
 
     def _read_folder(self) -> BarArrays:
         files = sorted(
@@ -119,7 +141,7 @@ class FileSource:
                 if stem.lower().endswith(suffix):
                     stem = stem[: -len(suffix)]
                     break
-            return read_bar_file(path, self.columns, symbol=stem)
+            return read_bar_file(path, self.columns, symbol=stem, skip=self.skip_columns)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             parts = list(pool.map(read, files))

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from trading_playbook.core.panel import BarBlock
 from trading_playbook.data.arrow import column_numpy, read_parquet
 from trading_playbook.data.catalog import PackEntry, SymbolEntry, state_of
 from trading_playbook.data.model import BarArrays
@@ -33,10 +36,18 @@ from trading_playbook.data.model import BarArrays
 if TYPE_CHECKING:
     from trading_playbook.data.cache import BarCache
 
-__all__ = ["clean_pack_orphans", "read_pack", "write_pack"]
+__all__ = [
+    "PACK_BLOCK_SYMBOLS",
+    "clean_pack_orphans",
+    "discard_pack",
+    "pack_blocks",
+    "read_pack",
+    "write_pack",
+]
 
 log = logging.getLogger(__name__)
 _COMPRESSION = "lz4"
+PACK_BLOCK_SYMBOLS = 256  # symbols per row group of a pack (a block of a chunked or blocked load)
 
 
 def read_pack(
@@ -69,6 +80,62 @@ def read_pack(
     return BarArrays(tuple(e.symbol for e in entries), codes, day, values, f"cache source {source}")
 
 
+def pack_blocks(
+    cache: BarCache, source: str, entries: list[SymbolEntry], columns: list[str]
+) -> tuple[np.ndarray, Iterator[BarBlock]] | None:
+    """The session axis of ``source`` and its bars as blocks of symbols (one per row group of the
+    pack), or None when there is no current, intact pack laid out by symbol blocks.
+
+    The page checksums are verified as each part is read; a pack failing them mid-way raises
+    :class:`OSError` or :class:`pyarrow.ArrowException` (the caller drops it and reads the files).
+    """
+    pack = cache.catalog.pack(source)
+    if pack is None or pack.state != state_of((e.symbol, e.checksum) for e in entries):
+        return None
+    if "day" not in pack.columns or any(c not in pack.columns for c in columns):
+        return None
+    path = cache.root / "packs" / pack.file
+    try:
+        if path.stat().st_size != pack.size:
+            return None
+        handle = pq.ParquetFile(path, page_checksum_verification=True)
+        groups = [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)]
+    except (OSError, pa.ArrowException):
+        return None
+    rows = np.array([e.rows for e in entries], dtype=np.int64)
+    ends = np.cumsum(rows)
+    group_ends = np.cumsum(groups)
+    if int(group_ends[-1] if groups else 0) != pack.rows or int(ends[-1]) != pack.rows:
+        return None
+    cut = np.searchsorted(ends, group_ends, side="left")
+    if not np.array_equal(ends[np.minimum(cut, ends.shape[0] - 1)], group_ends):
+        return None  # a row group splits a symbol: not a block layout
+    day = column_numpy(handle.read(["day"], use_threads=True).column("day"))
+    sessions = _present_days(day)
+    del day
+    firsts = np.concatenate(([0], cut[:-1] + 1)).tolist()
+    widths = (cut + 1 - np.array(firsts)).tolist()
+    wanted = ["day", *(c for c in columns if c != "date")]
+
+    def blocks() -> Iterator[BarBlock]:
+        with handle:
+            for i, (first, width) in enumerate(zip(firsts, widths, strict=True)):
+                table = handle.read_row_group(i, columns=wanted, use_threads=True)
+                codes = np.repeat(np.arange(width, dtype=np.int64), rows[first : first + width])
+                values = {c: _numpy(table.column(c)) for c in wanted if c != "day"}
+                yield BarBlock(first, width, codes, _numpy(table.column("day")).view("datetime64[D]"), values)
+
+    return sessions, blocks()
+
+
+def _present_days(day: np.ndarray) -> np.ndarray:
+    """The sorted distinct days of an int64 day-number column, by counting (no sort)."""
+    first = int(day.min())
+    present = np.zeros(int(day.max()) - first + 1, dtype=bool)
+    present[day - first] = True
+    return (np.flatnonzero(present) + first).astype("datetime64[D]")
+
+
 def _numpy(column: pa.ChunkedArray) -> np.ndarray:
     """Zero-copy when the pack has one row group (it is written so), a concatenation otherwise."""
     return column_numpy(column)
@@ -93,14 +160,16 @@ def write_pack(cache: BarCache, source: str, entries: list[SymbolEntry], bars: B
 def _write_locked(cache: BarCache, source: str, state: str, bars: BarArrays, folder) -> bool:  # type: ignore[no-untyped-def]
     columns = {"day": pa.array(bars.day.astype("datetime64[D]").view(np.int64), pa.int64())}
     columns.update({k: pa.array(v, pa.float64()) for k, v in bars.values.items()})
+    table = pa.table(columns)
     sink = pa.BufferOutputStream()
-    pq.write_table(
-        pa.table(columns),
-        sink,
-        compression=_COMPRESSION,
-        write_page_checksum=True,
-        row_group_size=max(1, len(bars)),  # one row group: columns convert to numpy without a copy
-    )
+    # one row group per block of symbols: a block's columns convert to numpy without a copy, and a
+    # large universe is loaded block by block (:func:`pack_blocks`); a universe of up to
+    # ``PACK_BLOCK_SYMBOLS`` symbols is one row group
+    bounds = np.flatnonzero(np.diff(bars.codes)) + 1
+    starts = [*np.concatenate(([0], bounds))[::PACK_BLOCK_SYMBOLS].tolist(), len(bars)]
+    with pq.ParquetWriter(sink, table.schema, compression=_COMPRESSION, write_page_checksum=True) as writer:
+        for a, b in itertools.pairwise(starts):
+            writer.write_table(table.slice(a, b - a), row_group_size=max(1, b - a))
     data = bytes(sink.getvalue())
     checksum = hashlib.blake2b(data, digest_size=16).hexdigest()
     name = f"{source}.{state[:16]}.parquet"
@@ -153,6 +222,14 @@ def clean_pack_orphans(cache: BarCache, source: str) -> list[Path]:
     finally:
         lock.release()
     return removed
+
+
+def discard_pack(cache: BarCache, source: str) -> None:
+    """Move the pack of ``source`` to quarantine and forget it (it failed a check while being read)."""
+    pack = cache.catalog.pack(source)
+    if pack is not None:
+        log.warning("pack of %s unusable; reading the per-symbol files", source)
+        _discard(cache, pack)
 
 
 def _discard(cache: BarCache, pack: PackEntry) -> None:

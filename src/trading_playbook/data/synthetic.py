@@ -47,6 +47,8 @@ __all__ = [
     "SyntheticSource",
     "synthetic_arrays",
     "synthetic_bars",
+    "synthetic_days",
+    "synthetic_sessions",
     "synthetic_symbols",
 ]
 
@@ -130,6 +132,30 @@ def synthetic_arrays(
     names = synthetic_symbols(n_symbols)[first : first + count]
     codes = np.repeat(np.arange(count, dtype=np.int64), rows)
     return BarArrays(names, codes, day, columns_out, "synthetic")
+
+
+def synthetic_days(start: str = DEFAULT_START, end: str = DEFAULT_END) -> int:
+    """How many sessions the synthetic range holds (the most a symbol can have)."""
+    return int(xnys_sessions(start, end).shape[0])
+
+
+def synthetic_sessions(
+    n_symbols: int, start: str = DEFAULT_START, end: str = DEFAULT_END, seed: int = 7
+) -> np.ndarray:
+    """The sessions on which at least one symbol of the universe has a bar (the panel's session axis),
+    from the symbols' listing windows alone: nothing is generated."""
+    if not 1 <= n_symbols <= MAX_SYMBOLS:
+        raise DataError(f"synthetic universe needs 1 to {MAX_SYMBOLS:,} symbols, got {n_symbols}")
+    sessions = xnys_sessions(start, end)
+    n = sessions.shape[0]
+    if n < 60:
+        raise DataError(f"synthetic range {start}..{end} has {n} sessions; use at least 60")
+    listed = np.zeros(n + 1, dtype=np.int64)
+    for index in range(n_symbols):
+        first, length = _Plan.listing(index, n, seed)
+        listed[first] += 1
+        listed[first + length] -= 1
+    return sessions[np.cumsum(listed[:n]) > 0]
 
 
 _COLUMNS = ("open", "high", "low", "close", "volume", "split", "dividend", "adjusted_close")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from trading_playbook._chart_worker import ChartWorker, chart_names
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel, compute_metrics
 from trading_playbook.core.panel import Panel
@@ -23,6 +24,7 @@ from trading_playbook.core.types import RunResult
 from trading_playbook.reports.csv_files import write_equity_csv, write_trades_csv
 from trading_playbook.reports.json_result import (
     SCHEMA_VERSION,
+    chart_inputs_of_run,
     dumps_canonical_bytes,
     load_result,
     result_document,
@@ -61,11 +63,16 @@ def render_document(
     *,
     formats: Iterable[str] = FORMATS,
     timings: dict[str, float] | None = None,
+    chart_worker: ChartWorker | None = None,
 ) -> dict[str, Path]:
     """Write the report files of a result document into ``out_dir``.
 
     ``timings``, when given, receives the seconds each file took (``report.json``, ``report.csv``,
-    ``charts``, ``report.md``, ``report.html``).
+    ``charts``, ``report.md``, ``report.html``). ``chart_worker`` (a started
+    :class:`~trading_playbook._chart_worker.ChartWorker`) draws the charts in its own process
+    while this one writes the other files; ``charts`` is then the time spent waiting for it, and
+    ``charts.worker`` (not part of this process's time) the worker's own drawing time. Without one,
+    or when it fails, the charts are drawn here.
 
     Returns
     -------
@@ -78,6 +85,14 @@ def render_document(
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     clock = _Stopwatch(timings)
+    wants_pngs = bool({"png", "html"} & set(chosen))  # matplotlib only when a chart is shown
+    if not wants_pngs and chart_worker is not None:
+        chart_worker.close()
+        chart_worker = None
+    if chart_worker is not None and not (chart_worker.submitted or chart_worker.submit(doc)):
+        # (it draws while this process writes the other files)
+        chart_worker.close()
+        chart_worker = None
     if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
         path = out / "result.json"
         path.write_bytes(dumps_canonical_bytes(doc))
@@ -89,19 +104,7 @@ def render_document(
         clock.lap("report.csv")
     if not {"md", "html", "png"} & set(chosen):
         return written
-    pngs: dict[str, bytes] = {}
-    if {"png", "html"} & set(chosen):  # matplotlib only when a chart is shown
-        from trading_playbook.reports.charts import render_charts
-
-        pngs = render_charts(doc)
-        clock.lap("charts")
-    chart_files = {name: f"{CHART_DIR}/{name}.png" for name in pngs}
-    if "png" in chosen:
-        (out / CHART_DIR).mkdir(exist_ok=True)
-        for name, data in pngs.items():
-            path = out / chart_files[name]
-            path.write_bytes(data)
-            written[f"chart_{name}"] = path
+    chart_files = {name: f"{CHART_DIR}/{name}.png" for name in chart_names(doc)} if wants_pngs else {}
     if "md" in chosen:
         from trading_playbook.reports.markdown import render_markdown
 
@@ -110,6 +113,16 @@ def render_document(
         path.write_text(render_markdown(doc, chart_files if "png" in chosen else {}), encoding="utf-8")
         written["report_md"] = path
         clock.lap("report.md")
+    pngs: dict[str, bytes] = {}
+    if wants_pngs:
+        pngs = _draw_charts(doc, chart_worker, timings)
+        clock.lap("charts")
+    if "png" in chosen:
+        (out / CHART_DIR).mkdir(exist_ok=True)
+        for name, data in pngs.items():
+            path = out / chart_files[name]
+            path.write_bytes(data)
+            written[f"chart_{name}"] = path
     if "html" in chosen:
         from trading_playbook.reports.html import render_html
 
@@ -118,6 +131,20 @@ def render_document(
         written["report_html"] = path
         clock.lap("report.html")
     return written
+
+
+def _draw_charts(
+    doc: Mapping[str, Any], worker: ChartWorker | None, timings: dict[str, float] | None
+) -> dict[str, bytes]:
+    """The document's PNG charts: the worker's when it delivers, else drawn here."""
+    pngs = worker.result() if worker is not None else None
+    if pngs is not None and worker is not None and set(pngs) == set(chart_names(doc)):
+        if timings is not None and worker.render_seconds is not None:
+            timings["charts.worker"] = worker.render_seconds
+        return pngs
+    from trading_playbook.reports.charts import render_charts
+
+    return render_charts(doc)
 
 
 class _Stopwatch:
@@ -149,6 +176,7 @@ def write_run(
     benchmark: BenchmarkSeries | None = None,
     created_at: str | None = None,
     timings: dict[str, float] | None = None,
+    chart_worker: ChartWorker | None = None,
 ) -> dict[str, Path]:
     """Write every report file of a run into ``out_dir``.
 
@@ -172,6 +200,8 @@ def write_run(
     timings : dict, optional
         Receives the seconds each step took (``report.document`` and those of
         :func:`render_document`).
+    chart_worker : ChartWorker, optional
+        A started chart worker process that draws the charts (see :func:`render_document`).
 
     Returns
     -------
@@ -187,6 +217,12 @@ def write_run(
     if not result.metrics:
         result = dataclasses.replace(result, metrics=compute_metrics(result, benchmark=benchmark))
     clock = _Stopwatch(timings)
+    if chart_worker is not None and {"png", "html"} & set(chosen):
+        # the charts' values go first: the worker draws while the document is built and written
+        if not chart_worker.submit_inputs(chart_inputs_of_run(result, benchmark)):
+            chart_worker.close()
+            chart_worker = None
+        clock.lap("charts.handover")
     doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark)
     clock.lap("report.document")
-    return render_document(doc, out_dir, formats=chosen, timings=timings)
+    return render_document(doc, out_dir, formats=chosen, timings=timings, chart_worker=chart_worker)

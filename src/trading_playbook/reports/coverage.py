@@ -66,15 +66,16 @@ def coverage_chart(doc: Mapping[str, Any]) -> bytes:
     from matplotlib import dates as mdates
     from matplotlib.figure import Figure
 
-    from trading_playbook.reports.charts import _png
+    from trading_playbook.reports.charts import _margins, _png
 
     coverage = doc["data"]["coverage"]
     sessions = coverage["sessions"]
-    fig = Figure(figsize=(11, 4.8), layout="constrained")
+    fig = Figure(figsize=(11, 4.8))
     ax = fig.subplots()
+    _margins(fig, left=0.85, right=0.2, top=0.75, bottom=0.4)
     name = str(coverage.get("universe") or "").replace("\\", "/").rsplit("/", 1)[-1]  # a path: its file
     fig.suptitle(f"Universe coverage: {name} (policy {coverage.get('policy')})", fontsize=13)
-    dates = np.array(sessions["date"], dtype="datetime64[D]").astype("datetime64[ms]").astype(object)
+    dates = mdates.date2num(np.array(sessions["date"], dtype="datetime64[D]"))  # type: ignore[no-untyped-call]
     members = np.asarray(sessions["members"], dtype=np.float64)
     with_data = np.asarray(sessions["with_data"], dtype=np.float64)
     with_bar = np.asarray(sessions["with_bar"], dtype=np.float64)

@@ -7,6 +7,9 @@ round-trip text as ``result.json``; an undefined number is an empty cell.
 from __future__ import annotations
 
 import csv
+import io
+import itertools
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,9 +42,10 @@ EQUITY_COLUMNS = ("date", "equity", "cash", "positions", "exposure")
 
 def _texts(values: Sequence[Any]) -> list[str]:
     """Cells of one column: numbers as orjson writes them, None as empty, strings as they are."""
-    if all(type(v) is str for v in values):
+    kinds = set(map(type, values))
+    if kinds <= {str}:
         return list(values)
-    if all(v is None or type(v) in (float, int) for v in values):
+    if kinds <= {float, int, type(None)}:
         return (
             ["" if t == "null" else t for t in orjson.dumps(list(values)).decode()[1:-1].split(",")]
             if values
@@ -50,18 +54,47 @@ def _texts(values: Sequence[Any]) -> list[str]:
     return ["" if v is None else v if isinstance(v, str) else orjson.dumps(v).decode() for v in values]
 
 
+def _special_characters() -> re.Pattern[str]:
+    """What makes ``csv.writer`` (QUOTE_MINIMAL, line terminator ``\\n``) quote a cell: the comma, the
+    quote, the line feed, and on newer Pythons the carriage return (asked of the csv module itself)."""
+    probe = io.StringIO()
+    csv.writer(probe, lineterminator="\n").writerow(["\r"])
+    return re.compile(r'[,"\n\r]' if probe.getvalue().startswith('"') else r'[,"\n]')
+
+
+_SPECIAL = _special_characters()
+
+
+def _quoted(cells: list[str]) -> list[str]:
+    """A column as ``csv.writer`` (QUOTE_MINIMAL, ``,`` and ``"``) writes its cells: a cell holding a
+    comma, a quote or a line break (:data:`_SPECIAL`) in quotes, its quotes doubled; a column without
+    any as it is."""
+    if not _SPECIAL.search("\x00".join(cells)):
+        return cells
+    return [f'"{c.replace(chr(34), chr(34) * 2)}"' if _SPECIAL.search(c) else c for c in cells]
+
+
+def _column(rows: Sequence[Mapping[str, Any]], key: str) -> list[Any]:
+    """``[row.get(key) for row in rows]``, looped in C."""
+    return list(map(dict.get, rows, itertools.repeat(key)))  # type: ignore[arg-type]
+
+
 def _write(path: Path, header: Sequence[str], columns: list[list[str]]) -> Path:
-    with Path(path).open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(zip(*columns, strict=True))
+    """The rows joined here, column by column (the bytes ``csv.writer`` writes, about four times
+    faster for a run's 10,000 trades; a test compares the two)."""
+    if len({len(c) for c in columns}) > 1:
+        raise ValueError("csv columns of different lengths")
+    lines = [",".join(_quoted(list(header)))]
+    lines.extend(map(",".join, zip(*map(_quoted, columns), strict=True)))
+    lines.append("")
+    Path(path).write_text("\n".join(lines), encoding="utf-8", newline="")
     return Path(path)
 
 
 def write_trades_csv(doc: Mapping[str, Any], path: Path) -> Path:
     """One row per trade in result order; ``partial_exits`` is a JSON list of {date, shares, price, reason}."""
     trades = doc["trades"]
-    columns = [_texts([t.get(c) for t in trades]) for c in TRADE_COLUMNS[:-1]]
+    columns = [_texts(_column(trades, c)) for c in TRADE_COLUMNS[:-1]]
     columns.append(
         [orjson.dumps(t.get("partial_exits", []), option=orjson.OPT_SORT_KEYS).decode() for t in trades]
     )
@@ -71,4 +104,4 @@ def write_trades_csv(doc: Mapping[str, Any], path: Path) -> Path:
 def write_equity_csv(doc: Mapping[str, Any], path: Path) -> Path:
     """One row per session: date, equity, cash, positions, exposure."""
     rows = doc["equity"]
-    return _write(path, EQUITY_COLUMNS, [_texts([r.get(c) for r in rows]) for c in EQUITY_COLUMNS])
+    return _write(path, EQUITY_COLUMNS, [_texts(_column(rows, c)) for c in EQUITY_COLUMNS])

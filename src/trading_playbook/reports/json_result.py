@@ -236,9 +236,7 @@ def result_document(
     benchmark : BenchmarkSeries, optional
         Buy-and-hold curves stored for the charts.
     """
-    trades = result.trades
-    if any((b.entry_date, b.symbol) < (a.entry_date, a.symbol) for a, b in itertools.pairwise(trades)):
-        trades = sorted(trades, key=lambda t: (t.entry_date, t.symbol))
+    trades = _entry_order(result.trades)
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "created_at": created_at,
@@ -257,6 +255,38 @@ def result_document(
     plain["trades"] = trade_rows(trades)
     plain["equity"] = _equity_rows(result)
     return PlainDocument(plain)
+
+
+def chart_inputs_of_run(result: RunResult, benchmark: BenchmarkSeries | None = None) -> dict[str, Any]:
+    """:func:`~trading_playbook._chart_worker.chart_inputs` of the run's document, built without the
+    document (the chart worker starts drawing while the command builds and writes it): the same
+    values, converted the same way (a test compares the two)."""
+    curve = result.equity
+    metrics = result.metrics
+    kept = ("first_session", "last_session", "trades", "monthly_returns", "exit_reasons")
+    coverage = (result.data or {}).get("coverage")
+    return {
+        "equity": [
+            {"date": d, "equity": e}
+            for d, e in zip(
+                np.asarray(curve.dates).astype("datetime64[D]").astype(str).tolist(),
+                _floats(curve.equity),
+                strict=True,
+            )
+        ],
+        "benchmarks": to_jsonable(_benchmark_curves(result, benchmark)),
+        "starting_capital": float(result.starting_capital),
+        "metrics": to_jsonable({key: metrics[key] for key in kept if key in metrics}),
+        "trades": [{"pnl_pct": v} for v in _floats([t.pnl_pct for t in _entry_order(result.trades)])],
+        "data": {"coverage": to_jsonable(coverage)} if coverage else {},
+    }
+
+
+def _entry_order(trades: list[Trade]) -> list[Trade]:
+    """The trades in the document's order: entry session, then symbol."""
+    if any((b.entry_date, b.symbol) < (a.entry_date, a.symbol) for a, b in itertools.pairwise(trades)):
+        return sorted(trades, key=lambda t: (t.entry_date, t.symbol))
+    return trades
 
 
 def schema() -> dict[str, Any]:

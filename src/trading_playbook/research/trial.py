@@ -18,7 +18,14 @@ import numpy as np
 from trading_playbook.core.types import RunResult
 from trading_playbook.research.executors import TrialOutcome, TrialTask
 
-__all__ = ["TRIAL_METRICS", "BacktestJob", "daily_returns", "flat_metrics", "trial_metrics"]
+__all__ = [
+    "TRIAL_METRICS",
+    "BacktestJob",
+    "daily_returns",
+    "flat_metrics",
+    "headline_metrics",
+    "trial_metrics",
+]
 
 PERIODS_PER_YEAR = 252
 
@@ -78,18 +85,41 @@ class BacktestJob:
 
         Trials skip the engine's full metrics (bootstrap intervals, benchmarks, monthly tables):
         :func:`trial_metrics` computes the headline figures ranking needs, with the same conventions
-        as ``core.metrics.compute_metrics`` (a test checks they agree).
+        as ``core.metrics.compute_metrics`` (a test checks they agree). On the fast engine a trial
+        reads them off the kernel's records (:func:`~trading_playbook.engine.run_trial`) without
+        building ``Trade`` objects: the same numbers, tested equal to the full run's.
         """
-        result = self.backtest(state, task.params, start=task.start, end=task.end, metrics=False)
         risk_free = float(getattr(getattr(self.config, "report", None), "risk_free_rate", 0.0) or 0.0)
-        returns, dates = daily_returns(result)
+        run: Any = self.trial_run(state, task.params, start=task.start, end=task.end)
+        if run is None:
+            result = self.backtest(state, task.params, start=task.start, end=task.end, metrics=False)
+            metrics = trial_metrics(result, risk_free_rate=risk_free)
+            run = result
+        else:
+            metrics = headline_metrics(
+                run.equity,
+                run.starting_capital,
+                run.pnl,
+                run.pnl_pct,
+                run.r_multiple,
+                risk_free_rate=risk_free,
+            )
+        returns, dates = daily_returns(run)
         return TrialOutcome(
-            index=task.index,
-            params=task.params,
-            metrics=trial_metrics(result, risk_free_rate=risk_free),
-            returns=returns,
-            dates=dates,
+            index=task.index, params=task.params, metrics=metrics, returns=returns, dates=dates
         )
+
+    def trial_run(
+        self, state: Any, params: dict[str, Any], *, start: str | None = None, end: str | None = None
+    ) -> Any:
+        """The fast engine's :class:`~trading_playbook.engine.TrialRun` of one parameter set, or None
+        (the reference engine, or a sleeve without a vectorised scanner: use :meth:`backtest`)."""
+        if self.engine != "fast":
+            return None
+        from trading_playbook.engine import run_trial
+
+        cfg = self.config.with_overrides(params) if params else self.config
+        return run_trial(cfg, workspace=state, start=start, end=end)
 
     def backtest(
         self,
@@ -110,8 +140,11 @@ class BacktestJob:
         return result
 
 
-def daily_returns(result: RunResult) -> tuple[np.ndarray, np.ndarray]:
+def daily_returns(result: Any) -> tuple[np.ndarray, np.ndarray]:
     """Daily returns of a run's equity, the first against the starting capital (as core.metrics).
+
+    ``result`` is a :class:`RunResult` or a :class:`~trading_playbook.engine.TrialRun` (both have
+    ``equity`` and ``starting_capital``).
 
     Returns
     -------
@@ -139,15 +172,37 @@ def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def trial_metrics(result: RunResult, *, risk_free_rate: float = 0.0) -> dict[str, float]:
+    """Headline metrics of a trial's :class:`RunResult` (:func:`headline_metrics` of its equity and
+    its trades' pnl, pnl_pct and R multiple)."""
+    return headline_metrics(
+        result.equity,
+        float(result.starting_capital),
+        np.array([t.pnl for t in result.trades], dtype=np.float64),
+        np.array([t.pnl_pct for t in result.trades], dtype=np.float64),
+        np.array([t.r_multiple for t in result.trades], dtype=np.float64),
+        risk_free_rate=risk_free_rate,
+    )
+
+
+def headline_metrics(
+    equity_curve: Any,
+    starting_capital: float,
+    pnl: np.ndarray,
+    pct: np.ndarray,
+    r_mult: np.ndarray,
+    *,
+    risk_free_rate: float = 0.0,
+) -> dict[str, float]:
     """Headline metrics of a trial, as ``core.metrics.compute_metrics`` defines them (NaN = undefined).
 
     Equity: ``total_return``, ``cagr`` (years = sessions / 252), ``annual_volatility``, ``sharpe`` and
     ``sortino`` (annual simple risk-free rate / 252 per session), ``max_drawdown`` (the starting capital
-    is the first peak), ``calmar``, ``exposure``, ``final_equity``. Trades: ``trades``, ``win_rate``,
-    ``expectancy`` (mean pnl), ``expectancy_pct``, ``expectancy_r``, ``profit_factor``.
+    is the first peak), ``calmar``, ``exposure``, ``final_equity``. Trades (``pnl``, ``pct``,
+    ``r_mult`` in the trades' order): ``trades``, ``win_rate``, ``expectancy`` (mean pnl),
+    ``expectancy_pct``, ``expectancy_r``, ``profit_factor``.
     """
-    start = float(result.starting_capital)
-    equity = np.asarray(result.equity.equity, dtype=np.float64)
+    start = float(starting_capital)
+    equity = np.asarray(equity_curve.equity, dtype=np.float64)
     n = equity.size
     returns = equity / np.concatenate(([start], equity[:-1])) - 1.0 if n else np.zeros(0)
     excess = returns - risk_free_rate / PERIODS_PER_YEAR
@@ -163,11 +218,8 @@ def trial_metrics(result: RunResult, *, risk_free_rate: float = 0.0) -> dict[str
     cagr = _cagr(growth, years)
     values = np.concatenate(([start], equity))
     max_dd = float(np.min(values / np.maximum.accumulate(values) - 1.0)) if n else nan
-    pnl = np.array([t.pnl for t in result.trades], dtype=np.float64)
-    pct = np.array([t.pnl_pct for t in result.trades], dtype=np.float64)
-    r_mult = np.array([t.r_multiple for t in result.trades], dtype=np.float64)
     gross_win, gross_loss = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
-    exposure = np.asarray(result.equity.exposure, dtype=np.float64)
+    exposure = np.asarray(equity_curve.exposure, dtype=np.float64)
     return {
         "sessions": float(n),
         "final_equity": float(equity[-1]) if n else start,

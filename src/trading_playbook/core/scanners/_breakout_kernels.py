@@ -30,6 +30,13 @@ from typing import Any
 import numpy as np
 
 from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
+from trading_playbook.core.scanners._trend_sums import (
+    RESEED,
+    UNIT_ROUNDOFF,
+    VOLUME_SUM_LIMIT,
+    exact_volume,
+    positive_finite,
+)
 
 __all__ = ["chunk_scratch", "prepare_chunk_nb", "rank_hits_nb", "scan_chunk_nb"]
 
@@ -62,10 +69,12 @@ def prepare_chunk_nb(
     """Candidates of the symbols ``symbol_bounds[chunk]:symbol_bounds[chunk + 1]``, session by session.
 
     Reads the row-major panel row by row (sequentially) and keeps each symbol's running state: ring
-    buffers of its recent closes and volumes (each SMA sums its window there, :func:`_ring_mean_nb`),
-    the block maxima of the rolling high
-    (van Herk/Gil-Werman: the max of the window is the max of the suffix of the previous block and the
-    prefix of the current one, blocks of ``high_lookback`` own bars) and the previous volume average.
+    buffers of its recent closes and volumes, running sums of the closes of the SMA windows with an
+    error bound that decides the trend rule exactly (:mod:`._trend_sums`; a window is summed afresh,
+    :func:`_ring_mean_nb`, only when a comparison is too close to call), the exact running sum of
+    the volume average (summed afresh when a volume is not exactly summable), and the block maxima of
+    the rolling high (van Herk/Gil-Werman: the max of the window is the max of the suffix of the
+    previous block and the prefix of the current one, blocks of ``high_lookback`` own bars).
     Candidates go to ``capacity_bounds[chunk]:`` in session order, then symbol order;
     ``n_candidates[chunk]`` counts them. ``rings``, ``counters`` and ``running`` are the chunk's state,
     from :func:`chunk_scratch`.
@@ -80,8 +89,12 @@ def prepare_chunk_nb(
     slot = counters[1]  # n_bars % ring_size
     volume_slot = counters[2]  # n_bars % volume_size
     high_slot = counters[3]  # n_bars % high_lookback
-    vol_mean = running[0]  # volume average at the symbol's previous bar
-    prefix_max = running[1]
+    last_bad_close = counters[4]  # last bar number whose close is not positive and finite (-1: none)
+    last_inexact_volume = counters[5]  # last bar number whose volume is not exactly summable (-1: none)
+    prefix_max = running[0]
+    fast_sum, fast_err, slow_sum, slow_err = running[1], running[2], running[3], running[4]
+    volume_sum = running[5]
+    limit = VOLUME_SUM_LIMIT / (volume_lookback + 1)  # window + the newest: sums below 2^45 are exact
     q = capacity_bounds[chunk]
     for t in range(n_sessions):
         for j in range(lo, hi):
@@ -94,30 +107,91 @@ def prepare_chunk_nb(
             k = slot[b]
             closes[k, b] = c
             slot[b] = 0 if k + 1 == ring_size else k + 1
-            fast = _ring_mean_nb(closes, b, k, p, np.int64(TREND_FAST))  # not a literal: one compiled form
-            slow = _ring_mean_nb(closes, b, k, p, np.int64(TREND_SLOW))
+            # running sums of the SMA windows' closes and bounds on their error (._trend_sums);
+            # a close that is not positive and finite counts 0 and sends its windows to the plain sum
+            good = positive_finite(c)
+            if not good:
+                last_bad_close[b] = p
+            new = c if good else 0.0
+            back = k - TREND_FAST
+            old = closes[back + ring_size if back < 0 else back, b] if p >= TREND_FAST else 0.0
+            first = fast_sum[b] + new
+            fast = first - (old if positive_finite(old) else 0.0)
+            fast_e = fast_err[b] + 4.0 * UNIT_ROUNDOFF * (abs(first) + abs(fast))
+            back = k - TREND_SLOW
+            old = closes[back + ring_size if back < 0 else back, b] if p >= TREND_SLOW else 0.0
+            first = slow_sum[b] + new
+            slow = first - (old if positive_finite(old) else 0.0)
+            slow_e = slow_err[b] + 4.0 * UNIT_ROUNDOFF * (abs(first) + abs(slow))
+            if fast_e > fast * RESEED:
+                fast = _good_sum_nb(closes, b, k, min(p + 1, TREND_FAST))
+                fast_e = 4.0 * TREND_FAST * UNIT_ROUNDOFF * fast
+            if slow_e > slow * RESEED:
+                slow = _good_sum_nb(closes, b, k, min(p + 1, TREND_SLOW))
+                slow_e = 4.0 * TREND_SLOW * UNIT_ROUNDOFF * slow
+            fast_sum[b], fast_err[b], slow_sum[b], slow_err[b] = fast, fast_e, slow, slow_e
+            trend = False  # SMA50 undefined (fewer than 50 bars): the rule is false
+            if p + 1 >= TREND_SLOW:
+                too_close = last_bad_close[b] > p - TREND_SLOW
+                if not too_close:
+                    # the plain means lie within these margins of the running means
+                    fast_mean = fast / TREND_FAST
+                    fast_margin = (
+                        2.0 * (TREND_FAST + 3) * UNIT_ROUNDOFF * (fast + fast_e) + 2.0 * fast_e
+                    ) / TREND_FAST
+                    slow_mean = slow / TREND_SLOW
+                    slow_margin = (
+                        2.0 * (TREND_SLOW + 3) * UNIT_ROUNDOFF * (slow + slow_e) + 2.0 * slow_e
+                    ) / TREND_SLOW
+                    if c > fast_mean + fast_margin:
+                        if fast_mean - fast_margin > slow_mean + slow_margin:
+                            trend = True
+                        elif not fast_mean + fast_margin <= slow_mean - slow_margin:
+                            too_close = True
+                    elif not c <= fast_mean - fast_margin:
+                        too_close = True
+                if too_close:  # the plain means themselves
+                    sma_fast = _ring_mean_nb(closes, b, k, p, np.int64(TREND_FAST))
+                    sma_slow = _ring_mean_nb(closes, b, k, p, np.int64(TREND_SLOW))
+                    trend = c > sma_fast and sma_fast > sma_slow
             v = volume[t, j]
             kv = volume_slot[b]
             volumes[kv, b] = v
             volume_slot[b] = 0 if kv + 1 == volume_size else kv + 1
-            avg = vol_mean[b]
-            vol_mean[b] = _ring_mean_nb(volumes, b, kv, p, volume_lookback)
+            # the volume average of the bars before p: the running sum is the plain sum while every
+            # volume of the window is exactly summable; otherwise summed afresh for a candidate (the
+            # value of another bar is never read)
+            avg = np.nan
+            if p >= volume_lookback:
+                if last_inexact_volume[b] < p - volume_lookback:
+                    avg = volume_sum[b] / volume_lookback
+                elif trend:
+                    before = kv - 1 if kv > 0 else volume_size - 1
+                    avg = _ring_mean_nb(volumes, b, before, p - 1, volume_lookback)
+            exact = exact_volume(v, limit)
+            if not exact:
+                last_inexact_volume[b] = p
+            leaving = 0.0
+            if p >= volume_lookback:
+                old = volumes[kv + 1 if kv + 1 < volume_size else 0, b]  # bar p - volume_lookback
+                leaving = old if exact_volume(old, limit) else 0.0
+            volume_sum[b] = (volume_sum[b] + (v if exact else 0.0)) - leaving
             h = high[t, j]
             s = high_slot[b]
             high_slot[b] = 0 if s + 1 == high_lookback else s + 1
-            highs[s, b] = h
+            highs[b, s] = h
             top = prefix_max[b]
             top = h if (s == 0 or h > top) else top
             prefix_max[b] = top
             if s == high_lookback - 1:  # block complete: its suffix maxima serve the next block
                 m = h
-                suffix[s, b] = m
+                suffix[b, s] = m
                 for i in range(s - 1, -1, -1):
-                    if highs[i, b] > m:
-                        m = highs[i, b]
-                    suffix[i, b] = m
+                    if highs[b, i] > m:
+                        m = highs[b, i]
+                    suffix[b, i] = m
             elif p >= high_lookback:
-                older = suffix[s + 1, b]
+                older = suffix[b, s + 1]
                 top = older if older > top else top  # a select, not a branch to mispredict
             # written for every bar, kept (q advanced) only for a candidate: no branch to mispredict
             c_session[q] = t
@@ -131,8 +205,26 @@ def prepare_chunk_nb(
             back = k - rs_lookback
             prev = closes[back + ring_size if back < 0 else back, b]
             c_values[q, 5] = c / prev - 1.0 if p >= rs_lookback else np.nan
-            q += 1 if (c > fast and fast > slow) else 0
+            q += 1 if trend else 0
     n_candidates[chunk] = q - capacity_bounds[chunk]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _good_sum_nb(closes: np.ndarray, b: int, k: int, n: int) -> float:  # pragma: no cover - numba
+    """The sum of the positive finite values among column ``b``'s last ``n`` ring values (newest at
+    ``closes[k, b]``), oldest first: a running sum summed afresh."""
+    size = closes.shape[0]
+    m = k - n + 1
+    if m < 0:
+        m += size
+    total = 0.0
+    for _ in range(n):
+        x = closes[m, b]
+        total += x if positive_finite(x) else 0.0
+        m += 1
+        if m == size:
+            m = 0
+    return total
 
 
 def chunk_scratch(
@@ -140,20 +232,23 @@ def chunk_scratch(
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
     """The state :func:`prepare_chunk_nb` keeps for a chunk of ``width`` symbols (column ``b`` each).
 
-    Ring buffers of their recent closes, volumes and highs and the suffix maxima of the rolling high
-    (symbols with the same history length share rows, so neighbours read the same cache lines); the
-    bar counters and ring slots (``counters``: bars, close slot, volume slot, high slot); the previous
-    volume average and the rolling high's prefix maximum (``running``). Allocated by numpy, not in the
-    kernel: numba compiling its allocators cost seconds on a first run.
+    Ring buffers of their recent closes and volumes (symbols with the same history length share rows,
+    so neighbours read the same cache lines), of their recent highs and the suffix maxima of the
+    rolling high (one row per symbol: a block's suffix maxima are computed along one row); the bar
+    counters, ring slots and the last bar numbers of values the running sums do not cover
+    (``counters``: bars, close slot, volume slot, high slot, last bad close, last inexact volume);
+    the rolling high's prefix maximum, the SMA windows' running sums and error bounds and the volume
+    sum (``running``). Allocated by numpy, not in the kernel: numba compiling its allocators cost
+    seconds on a first run.
     """
     ring_size = max(TREND_SLOW + 1, rs_lookback + 1)
     closes = np.ones((ring_size, width))  # read (and discarded) before a symbol has rs_lookback bars
     volumes = np.empty((volume_lookback + 1, width))
-    highs = np.empty((high_lookback, width))
-    suffix = np.empty((high_lookback, width))
-    counters = np.zeros((4, width), dtype=np.int64)
-    running = np.zeros((2, width))
-    running[0] = np.nan  # no volume average before the first bar
+    highs = np.empty((width, high_lookback))
+    suffix = np.empty((width, high_lookback))
+    counters = np.zeros((6, width), dtype=np.int64)
+    counters[4:] = -1
+    running = np.zeros((6, width))
     return (closes, volumes, highs, suffix), counters, running
 
 

@@ -55,11 +55,13 @@ from trading_playbook.core.types import EquityCurve, PartialExit, SetupTable, Tr
 __all__ = [
     "CompiledSleeves",
     "FastRun",
+    "TradeNumbers",
     "compile_sleeves",
     "decode_trades",
     "encode_rule",
     "run_fast",
     "run_fast_records",
+    "trade_numbers",
 ]
 
 _USE_REFERENCE = "use --engine reference (the plain-Python engine runs user-written components)"
@@ -92,6 +94,10 @@ class FastRun:
     def decode(self, panel: Panel) -> list[Trade]:
         """The :class:`Trade` objects (ordered by entry session, symbol, sleeve)."""
         return decode_trades(self.trades, self.fills, panel, self.sleeve_names, self.reason_names)
+
+    def numbers(self, panel: Panel) -> TradeNumbers:
+        """The trades' pnl, pnl_pct and R multiple as arrays, in :meth:`decode`'s order."""
+        return trade_numbers(self.trades, self.fills, panel)
 
 
 def _exit_spec(sleeve: SleeveSpec) -> ExitSpec:
@@ -529,21 +535,32 @@ def _setup_rows(
     )
 
 
-def decode_trades(
-    trades: np.ndarray,
-    fills: np.ndarray,
-    panel: Panel,
-    sleeve_names: Sequence[str],
-    reason_names: dict[int, str],
-) -> list[Trade]:
-    """Turn the kernel's trade and fill records into :class:`Trade` objects (RULES sections 6 and 7).
+@dataclass(frozen=True)
+class TradeNumbers:
+    """The per-trade numbers of a run's records, in the decoded trades' order (entry session, symbol
+    in code-point order, sleeve): what :func:`decode_trades` puts in each :class:`Trade`, as arrays.
+
+    A sweep's trial reads its headline metrics from these without building the :class:`Trade`
+    objects; both come from :func:`trade_numbers`, so they are the same floats.
+    """
+
+    order: np.ndarray  # int64[n]: the trade record behind each row
+    by_trade: np.ndarray  # the fills sorted by trade (each trade's fills in fill order)
+    bounds: np.ndarray  # trade record i's fills are by_trade[bounds[i]:bounds[i + 1]]
+    exit_value: np.ndarray  # float64[n], per trade record (not reordered)
+    fees: np.ndarray  # float64[n], per trade record
+    pnl: np.ndarray  # float64[n], per trade record
+    pnl_pct: np.ndarray  # float64[n], in row order
+    r_multiple: np.ndarray  # float64[n], in row order
+
+
+def trade_numbers(trades: np.ndarray, fills: np.ndarray, panel: Panel) -> TradeNumbers:
+    """Order, exit value, fees, pnl, pnl_pct and R multiple of the kernel's trade records.
 
     Every field is computed column-wise with numpy in the reference engine's operation order (exit
     value and commission accumulated fill by fill, in fill order), so the floats are identical.
     """
     n = int(trades.shape[0])
-    if n == 0:
-        return []
     f_trade = fills["trade"]
     by_trade = np.argsort(f_trade, kind="stable")  # each trade's fills stay in fill order
     bounds = np.searchsorted(f_trade[by_trade], np.arange(n + 1), side="left")
@@ -559,9 +576,37 @@ def decode_trades(
     shares = trades["shares"]
     entry_value = shares * entry
     pnl = (exit_value - entry_value) - fees
-    last_fill = by_trade[bounds[1:] - 1]
     # trades in order of entry session, symbol (code-point order), sleeve
     order = np.lexsort((trades["sleeve"], _symbol_ranks(panel)[trades["symbol"]], trades["entry_session"]))
+    return TradeNumbers(
+        order=order,
+        by_trade=by_trade,
+        bounds=bounds,
+        exit_value=exit_value,
+        fees=fees,
+        pnl=pnl,
+        pnl_pct=(pnl / entry_value)[order],
+        r_multiple=((pnl / shares) / (entry - trades["initial_stop"]))[order],
+    )
+
+
+def decode_trades(
+    trades: np.ndarray,
+    fills: np.ndarray,
+    panel: Panel,
+    sleeve_names: Sequence[str],
+    reason_names: dict[int, str],
+) -> list[Trade]:
+    """Turn the kernel's trade and fill records into :class:`Trade` objects (RULES sections 6 and 7),
+    from :func:`trade_numbers`."""
+    n = int(trades.shape[0])
+    if n == 0:
+        return []
+    nums = trade_numbers(trades, fills, panel)
+    order, by_trade, bounds = nums.order, nums.by_trade, nums.bounds
+    entry = trades["entry_price"]
+    shares = trades["shares"]
+    last_fill = by_trade[bounds[1:] - 1]
     entry_session = trades["entry_session"][order]
     exit_session = trades["exit_session"][order]
     session_dates = _session_dates(panel)
@@ -572,18 +617,18 @@ def decode_trades(
         session_dates[entry_session].tolist(),
         session_dates[exit_session].tolist(),
         entry[order].tolist(),
-        (exit_value / shares)[order].tolist(),
+        (nums.exit_value / shares)[order].tolist(),
         shares[order].tolist(),
         reason_table[fills["reason"][last_fill[order]]].tolist(),
-        pnl[order].tolist(),
-        (pnl / entry_value)[order].tolist(),
-        ((pnl / shares) / (entry - trades["initial_stop"]))[order].tolist(),
+        nums.pnl[order].tolist(),
+        nums.pnl_pct.tolist(),
+        nums.r_multiple.tolist(),
         (exit_session - entry_session).tolist(),
         (trades["max_high"] / entry - 1.0)[order].tolist(),
         (trades["min_low"] / entry - 1.0)[order].tolist(),
         _partial_exits(fills, by_trade, bounds, order, session_dates, reason_table),
         trades["initial_stop"][order].tolist(),
-        fees[order].tolist(),
+        nums.fees[order].tolist(),
         names[trades["sleeve"][order]].tolist(),
     ]
     return _make_trades(n, columns)

@@ -1,0 +1,114 @@
+"""The chart worker process (issue 14): the same chart files as drawing them in the command, a worker
+that fails costs only time, and a worker never outlives a command that needs no charts."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from trading_playbook import _chart_worker
+from trading_playbook.core.metrics import compute_metrics
+from trading_playbook.reports import write_run
+from trading_playbook.reports.samples import random_run
+
+STAMP = "2021-02-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def run():  # type: ignore[no-untyped-def]
+    result = random_run(n_sessions=300, n_trades=40, seed=11)
+    return dataclasses.replace(result, metrics=compute_metrics(result))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_worker_writes_the_same_files_as_the_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    here = write_run(run, tmp_path / "here", created_at=STAMP)
+    timings: dict[str, float] = {}
+    worker = _chart_worker.start()
+    there = write_run(run, tmp_path / "worker", created_at=STAMP, chart_worker=worker, timings=timings)
+    assert set(here) == set(there)
+    assert _files(tmp_path / "here") == _files(tmp_path / "worker")  # PNGs, report.html, every byte
+    assert timings["charts.worker"] > 0.0  # the charts did come from the worker
+    assert worker.process.returncode == 0
+
+
+def test_a_worker_that_died_costs_only_time(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    worker = _chart_worker.start()
+    worker.process.kill()
+    worker.process.wait()
+    timings: dict[str, float] = {}
+    written = write_run(run, tmp_path / "out", created_at=STAMP, chart_worker=worker, timings=timings)
+    reference = write_run(run, tmp_path / "ref", created_at=STAMP)
+    assert "charts.worker" not in timings  # drawn here instead
+    assert written["chart_equity"].read_bytes() == reference["chart_equity"].read_bytes()
+
+
+def test_a_worker_that_fails_to_draw_hands_back_an_error(tmp_path: Path) -> None:
+    worker = _chart_worker.start()
+    assert worker.submit({"metrics": {}, "equity": [], "starting_capital": 1.0, "trades": []})
+    assert worker.result() is None  # the command then draws (and raises) itself
+    assert worker.process.returncode == 0
+
+
+def test_without_charts_the_worker_is_ended(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    worker = _chart_worker.start()
+    written = write_run(run, tmp_path / "out", formats=("json", "csv", "md"), chart_worker=worker)
+    assert not any(kind.startswith("chart_") for kind in written)
+    assert worker.process.poll() is not None  # reaped, not left running
+
+
+def test_a_cancelled_worker_is_gone() -> None:
+    worker = _chart_worker.start()
+    worker.cancel()
+    assert worker.process.poll() is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "wanted"),
+    [
+        (["backtest", "c.toml"], True),
+        (["backtest", "c.toml", "--no-charts"], False),
+        (["backtest", "--help"], False),
+        (["scan", "c.toml"], False),
+        ([], False),
+    ],
+)
+def test_which_commands_start_a_worker(
+    args: list[str], wanted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(_chart_worker.WORKER_ENV, raising=False)
+    assert _chart_worker.wants_charts(args) is wanted
+    monkeypatch.setenv(_chart_worker.WORKER_ENV, "0")
+    assert _chart_worker.wants_charts(args) is False
+    assert _chart_worker.start_if_enabled() is None
+
+
+def test_chart_names_are_known_before_drawing() -> None:
+    assert _chart_worker.chart_names({"data": {}}) == _chart_worker.CHART_NAMES
+    assert _chart_worker.chart_names({"data": {"coverage": {"sessions": {}}}})[-1] == "coverage"
+    from trading_playbook.reports import charts
+
+    assert charts.CHART_NAMES == _chart_worker.CHART_NAMES
+
+
+def test_the_early_chart_inputs_are_those_of_the_document(run) -> None:  # type: ignore[no-untyped-def]
+    # the worker gets the values before the document is built: they must be the document's own
+    import numpy as np
+
+    from trading_playbook.core.metrics import BenchmarkSeries
+    from trading_playbook.reports.json_result import chart_inputs_of_run, result_document
+
+    dates = np.asarray(run.equity.dates).astype("datetime64[D]")
+    growth = np.linspace(1.0, 1.5, dates.size)
+    growth[3] = np.nan  # a gap becomes null in both
+    bench = BenchmarkSeries(dates, {"equal_weight": growth}, {"equal_weight": "Equal weight"})
+    shuffled = dataclasses.replace(run, trades=list(reversed(run.trades)))  # the document sorts them
+    for result in (run, shuffled):
+        doc = result_document(result, created_at=STAMP, benchmark=bench)
+        assert chart_inputs_of_run(result, bench) == _chart_worker.chart_inputs(doc)
+    assert chart_inputs_of_run(run)["benchmarks"] == {}
