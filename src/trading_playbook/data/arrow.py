@@ -10,7 +10,14 @@ import pyarrow as pa
 from trading_playbook.core.errors import DataError
 from trading_playbook.data.model import BAR_COLUMNS, VALUE_COLUMNS, BarArrays, normalize_symbol
 
-__all__ = ["arrays_from_table", "column_numpy", "read_parquet", "rename_columns", "table_from_arrays"]
+__all__ = [
+    "arrays_from_table",
+    "column_numpy",
+    "read_parquet",
+    "rename_columns",
+    "renamed_columns",
+    "table_from_arrays",
+]
 
 
 def read_parquet(
@@ -72,13 +79,17 @@ def _chunk_numpy(chunk: pa.Array) -> np.ndarray:
 
 def rename_columns(table: pa.Table, mapping: dict[str, str], origin: str) -> pa.Table:
     """Apply a column-name mapping (old -> new); standard names also match case-insensitively."""
-    unknown = [old for old in mapping if old not in table.column_names]
+    return table.rename_columns(renamed_columns(table.column_names, mapping, origin))
+
+
+def renamed_columns(columns: list[str], mapping: dict[str, str], origin: str) -> list[str]:
+    """The names :func:`rename_columns` gives ``columns`` (a file's column names, in order)."""
+    unknown = [old for old in mapping if old not in columns]
     if unknown:
         raise DataError(
-            f"{origin}: column mapping names {unknown} which the file lacks; its columns are "
-            f"{table.column_names}"
+            f"{origin}: column mapping names {unknown} which the file lacks; its columns are {columns}"
         )
-    names = [mapping.get(name, name) for name in table.column_names]
+    names = [mapping.get(name, name) for name in columns]
     standard = {c.lower(): c for c in (*BAR_COLUMNS, *VALUE_COLUMNS)}
     present = set(names)
     for i, name in enumerate(names):
@@ -86,7 +97,7 @@ def rename_columns(table: pa.Table, mapping: dict[str, str], origin: str) -> pa.
         if target is not None and target not in present:
             names[i] = target
             present.add(target)
-    return table.rename_columns(names)
+    return names
 
 
 def arrays_from_table(table: pa.Table, origin: str, symbol: str | None = None) -> BarArrays:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from trading_playbook.core.errors import SourceError
-from trading_playbook.data.arrow import arrays_from_table, read_parquet, rename_columns
+from trading_playbook.data.arrow import arrays_from_table, read_parquet, rename_columns, renamed_columns
 from trading_playbook.data.model import BarArrays, concat_arrays, to_frame
 from trading_playbook.data.source import clip_dates
 
@@ -72,7 +72,8 @@ def _parquet_columns(path: Path, columns: Mapping[str, str], skip: Sequence[str]
 
     with pq.ParquetFile(path) as handle:
         schema = handle.schema_arrow
-    renamed = rename_columns(schema.empty_table(), dict(columns), origin).column_names
+    # from the names alone (an empty table of the schema would import pandas for its metadata)
+    renamed = renamed_columns(list(schema.names), dict(columns), origin)
     return [old for old, new in zip(schema.names, renamed, strict=True) if new not in skip]
 
 
