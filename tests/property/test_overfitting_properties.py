@@ -98,3 +98,21 @@ def test_dsr_moments_and_normal_are_bit_identical_to_scipy_stats(
     assert expected_max_sharpe(sharpes.size, variance) == float(
         math.sqrt(variance) * ((1.0 - 0.5772156649015329) * q1 + 0.5772156649015329 * q2)
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 400), flat_share=st.sampled_from([0.0, 0.3]))
+def test_pbo_half_sharpe_in_place_equals_the_plain_formula(seed: int, n: int, flat_share: float) -> None:
+    from trading_playbook.core.overfitting import _half_metric
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0.0005, 0.01, size=(n, 7, 9)) * rng.choice([1.0, 1e-6, 1e3], size=(1, 7, 9))
+    values[:, rng.random((7, 9)) < flat_share] = 0.001  # flat halves: Sharpe 0
+    total, total_sq = values.sum(axis=0), (values * values).sum(axis=0)
+    mean = total / n
+    var = np.maximum(total_sq - total * mean, 0.0) / (n - 1)
+    flat = var <= 1e-12 * mean * mean
+    plain = np.where(flat, 0.0, mean / np.sqrt(np.where(flat, 1.0, var)))
+    got = _half_metric(total.copy(), total_sq.copy(), n, "sharpe")
+    np.testing.assert_array_equal(got, plain)
+    assert (np.signbit(got) == np.signbit(plain)).all()

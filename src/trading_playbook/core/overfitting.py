@@ -274,11 +274,21 @@ def _half_metric(total: FloatArray, total_sq: FloatArray, n: int, metric: str) -
         return mean
     if metric != "sharpe":
         raise SimulationError(f"PBO metric must be 'sharpe' or 'mean', got {metric!r}")
-    var = np.maximum(total_sq - total * mean, 0.0) / (n - 1)
+    # var = max(total_sq - total * mean, 0) / (n - 1), in place: the arrays are (splits x trials),
+    # 12870 x 500 for a 500-trial sweep, and every temporary is another 51 MB pass. ``total`` and
+    # ``total_sq`` are the caller's fresh products; the operations are the plain formula's, in its
+    # order, so the figures are the same bit for bit (tested).
+    var = np.subtract(total_sq, np.multiply(total, mean, out=total), out=total_sq)
+    np.maximum(var, 0.0, out=var)
+    np.divide(var, n - 1, out=var)
     # A flat half (zero deviation) has Sharpe 0, as in sharpe_per_period. Relative tolerance: the
     # one-pass variance of a constant series is rounding noise (~1e-16 * mean^2), not risk.
-    flat = var <= 1e-12 * mean * mean
-    return np.where(flat, 0.0, mean / np.sqrt(np.where(flat, 1.0, var)))
+    floor = np.multiply(np.multiply(1e-12, mean, out=total), mean, out=total)
+    flat = var <= floor
+    np.copyto(var, 1.0, where=flat)
+    sharpe = np.divide(mean, np.sqrt(var, out=var), out=mean)
+    np.copyto(sharpe, 0.0, where=flat)
+    return sharpe
 
 
 def _slope(x: FloatArray, y: FloatArray) -> float:
