@@ -126,51 +126,20 @@ def source_blocks(
 def _synthetic_blocks(
     request: DataRequest, width: int
 ) -> tuple[tuple[str, ...], np.ndarray, Iterator[BarBlock], dict[str, Any]]:
-    from trading_playbook.data.api import _synthetic_fingerprint, panel_columns
-    from trading_playbook.data.synthetic import (
-        DEFAULT_END,
-        DEFAULT_START,
-        synthetic_arrays,
-        synthetic_sessions,
-        synthetic_symbols,
-    )
-    from trading_playbook.data.validate import validate_bars
+    from trading_playbook.data.api import _synthetic_fingerprint, synthetic_blocks
 
-    n = request.synthetic_symbols
-    span = (request.start or DEFAULT_START, request.end or DEFAULT_END, request.synthetic_seed)
-    info: dict[str, Any] = {
-        "source": "synthetic",
-        "path": request.path,
-        "repairs": [],
-        "seed": span[2],
-        "warnings": [],
-    }
-    sessions = synthetic_sessions(n, *span)
-
-    def blocks() -> Iterator[BarBlock]:
-        rows = 0
-        for first in range(0, n, width):
-            count = min(width, n - first)
-            bars = synthetic_arrays(
-                n, *span, first=first, count=count, columns=panel_columns(request.adjustment)
-            )
-            bars, report = validate_bars(bars, request.validation)
-            info["repairs"].extend(report.records())
-            info["warnings"].extend(report.warning_records())
-            rows += len(bars)
-            info["rows"] = rows
-            yield BarBlock(first, count, bars.codes, bars.day, bars.values)
-
+    info: dict[str, Any] = {"source": "synthetic", "path": request.path}
+    symbols, sessions, blocks = synthetic_blocks(request, width, info)
     info.update(
-        symbols=n,
+        seed=request.synthetic_seed,
+        symbols=len(symbols),
         first_session=str(sessions[0]),
         last_session=str(sessions[-1]),
-        rows=0,
         adjustment=request.adjustment,
         fingerprint=_synthetic_fingerprint(request),
         mode="chunked",
     )
-    return synthetic_symbols(n), sessions, blocks(), info
+    return symbols, sessions, blocks, info
 
 
 def _cache_blocks(

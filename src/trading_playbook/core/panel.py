@@ -373,6 +373,19 @@ def panel_from_arrays(
     if consume:
         columns.pop("close", None)
     prices = dict(zip(names, grids, strict=True))
+    events = splits if splits is not None else SplitEvents(shape, *_no_events())
+    return _panel_of(sessions, symbols, prices, available.reshape(shape), adjustment, events)
+
+
+def _panel_of(
+    sessions: np.ndarray,
+    symbols: tuple[str, ...],
+    prices: dict[str, np.ndarray],
+    available: np.ndarray,
+    adjustment: str,
+    splits: SplitEvents,
+) -> Panel:
+    """The :class:`Panel` of built (T, N) grids (``raw_close`` is the close itself when raw)."""
     return Panel(
         sessions=sessions,
         symbols=symbols,
@@ -382,9 +395,9 @@ def panel_from_arrays(
         close=prices["close"],
         volume=prices["volume"],
         raw_close=prices["close"] if adjustment == "raw" else prices["raw_close"],
-        available=available.reshape(shape),
+        available=available,
         adjustment=adjustment,
-        splits=splits if splits is not None else SplitEvents(shape, *_no_events()),
+        splits=splits,
     )
 
 
@@ -445,19 +458,7 @@ def panel_from_blocks(
         filled += block.width
     if filled != shape[1]:
         raise DataError(f"the blocks held {filled} of {shape[1]} symbols; every symbol needs bars")
-    return Panel(
-        sessions=sessions,
-        symbols=symbols,
-        open=prices["open"],
-        high=prices["high"],
-        low=prices["low"],
-        close=prices["close"],
-        volume=prices["volume"],
-        raw_close=prices["close"] if adjustment == "raw" else prices["raw_close"],
-        available=available,
-        adjustment=adjustment,
-        splits=_joined_events(shape, events),
-    )
+    return _panel_of(sessions, symbols, prices, available, adjustment, _joined_events(shape, events))
 
 
 def _fill_block(

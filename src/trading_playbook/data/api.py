@@ -23,6 +23,7 @@ from trading_playbook.data.model import BarArrays, to_frame
 from trading_playbook.data.validate import validate_bars
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = ["DataRequest", "iso_date", "load_arrays", "load_bars", "load_panel"]
@@ -311,9 +312,12 @@ def _cache_panel(request: DataRequest) -> tuple[Panel, dict[str, Any]] | None:
     return panel, info
 
 
-def _synthetic_panel(request: DataRequest, width: int = 256) -> tuple[Panel, dict[str, Any]]:
-    """The whole synthetic universe as a panel, generated and validated ``width`` symbols at a time
-    straight into the grids (the long bars of the universe are never held at once)."""
+def synthetic_blocks(
+    request: DataRequest, width: int, notes: dict[str, Any]
+) -> tuple[tuple[str, ...], np.ndarray, Iterator[BarBlock]]:
+    """The synthetic universe of ``request``: its symbols, its sessions and its bars as blocks of
+    ``width`` symbols, each generated and validated when the iterator reaches it. ``notes`` gets the
+    blocks' ``repairs``, ``warnings`` and ``rows`` as they are generated."""
     from trading_playbook.data.synthetic import (
         DEFAULT_END,
         DEFAULT_START,
@@ -324,37 +328,41 @@ def _synthetic_panel(request: DataRequest, width: int = 256) -> tuple[Panel, dic
 
     n = request.synthetic_symbols
     span = (request.start or DEFAULT_START, request.end or DEFAULT_END, request.synthetic_seed)
-    repairs: list[dict[str, str]] = []
-    warnings: list[dict[str, str]] = []
-    rows = 0
+    notes.update(repairs=[], warnings=[], rows=0)
 
     def blocks() -> Iterator[BarBlock]:
-        nonlocal rows
         for first in range(0, n, width):
             count = min(width, n - first)
             bars = synthetic_arrays(
                 n, *span, first=first, count=count, columns=panel_columns(request.adjustment)
             )
             bars, report = validate_bars(bars, request.validation)
-            repairs.extend(report.records())
-            warnings.extend(report.warning_records())
-            rows += len(bars)
+            notes["repairs"].extend(report.records())
+            notes["warnings"].extend(report.warning_records())
+            notes["rows"] += len(bars)
             yield BarBlock(first, count, bars.codes, bars.day, bars.values)
 
-    sessions = synthetic_sessions(n, *span)
-    panel = panel_from_blocks(synthetic_symbols(n), sessions, blocks(), request.adjustment)
+    return synthetic_symbols(n), synthetic_sessions(n, *span), blocks()
+
+
+def _synthetic_panel(request: DataRequest, width: int = 256) -> tuple[Panel, dict[str, Any]]:
+    """The whole synthetic universe as a panel, generated and validated ``width`` symbols at a time
+    straight into the grids (the long bars of the universe are never held at once)."""
+    notes: dict[str, Any] = {}
+    symbols, sessions, blocks = synthetic_blocks(request, width, notes)
+    panel = panel_from_blocks(symbols, sessions, blocks, request.adjustment)
     if not panel.available.any(axis=1).all():  # a repair dropped every bar of a session
         panel = panel.select(panel.symbols)
     info: dict[str, Any] = {
         "source": "synthetic",
         "path": request.path,
-        "repairs": repairs,
+        "repairs": notes["repairs"],
         "seed": request.synthetic_seed,
-        "warnings": warnings,
+        "warnings": notes["warnings"],
         "symbols": panel.n_symbols,
         "first_session": str(panel.sessions[0]),
         "last_session": str(panel.sessions[-1]),
-        "rows": rows,
+        "rows": notes["rows"],
         "adjustment": request.adjustment,
         "fingerprint": _synthetic_fingerprint(request),
     }
