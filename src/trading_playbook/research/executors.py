@@ -298,12 +298,18 @@ class LocalExecutor:
         if pool is None:
             return
         workers = list(getattr(pool, "_processes", {}).values())  # no public API before Python 3.14
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
         for process in workers:
             if process.is_alive():
                 process.terminate()
         for process in workers:
             process.join(timeout=10)
+        if manager is not None:
+            # Let the pool's manager thread finish closing its wake-up pipe before the interpreter
+            # exits: concurrent.futures' exit hook writes to that pipe unlocked, and a close racing
+            # it prints an "OSError: Bad file descriptor" traceback after the interrupt message.
+            manager.join(timeout=10)
 
     def __enter__(self) -> LocalExecutor:
         return self
