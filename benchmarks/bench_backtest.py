@@ -26,10 +26,8 @@ The peers (vectorbt, backtesting.py, backtrader) are benchmark-only dependencies
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _launcher import launch
 from peers_common import DATA_PATH, ComparableRule, PeerTiming, load_panel, pick_subset
 
 from trading_playbook.core.panel import Panel
@@ -292,41 +291,13 @@ def runner_rows(runner: Any, best: dict[str, float]) -> list[PeerTiming]:
 # ---------------------------------------------------------------------------------------- CLI
 
 
-# A small launcher process starts the CLI and reports the CLI's own rusage. Spawning the CLI straight
-# from this (large) benchmark process would make Linux count the forked copy of this process in the
-# child's max RSS (the pre-exec memory's high-water mark is kept across exec).
-_LAUNCHER = """
-import json, os, sys, time
-report, argv = sys.argv[1], sys.argv[2:]
-start, start_epoch = time.perf_counter(), time.time()
-pid = os.posix_spawn(argv[0], argv, os.environ)
-_, status, usage = os.wait4(pid, 0)
-seconds = time.perf_counter() - start
-with open(report, "w") as fh:
-    cpu = usage.ru_utime + usage.ru_stime
-    code = os.waitstatus_to_exitcode(status)
-    json.dump({"seconds": seconds, "start_epoch": start_epoch, "cpu": cpu, "maxrss_kb": usage.ru_maxrss,
-               "code": code}, fh)
-"""
-
-
 def run_cli(config_path: Path, label: str, env: dict[str, str], extra: list[str]) -> CliRun:
     """One ``playbook backtest`` process: wall time from spawn to exit, its own max RSS (wait4)."""
     work = Path(tempfile.mkdtemp(prefix="bench_cli_"))
     out = work / "out"
     log = work / "cli.log"
-    report = work / "launcher.json"
     command = [str(PLAYBOOK), "backtest", str(config_path), "--out", str(out), *extra]
-    with log.open("wb") as sink:
-        subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, str(report), *command],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
-            check=False,
-        )
-    measured = json.loads(report.read_text())
+    measured = launch(command, work, env, REPO)  # a launcher: the CLI's own rusage, not this process's
     code = int(measured["code"])
     results = list(out.rglob("result.json"))
     written = bool(results)

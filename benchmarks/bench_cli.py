@@ -22,32 +22,21 @@ disturbed by other work), with the median beside it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _launcher import launch
 
 REPO = Path(__file__).resolve().parents[1]
 PLAYBOOK = Path(sys.executable).parent / "playbook"
 BARS = {"no-charts": 1.5, "charts": 2.5}
 FLAGS = {"no-charts": ["--no-charts"], "charts": []}
 
-_LAUNCHER = """
-import json, os, sys, time
-report, argv = sys.argv[1], sys.argv[2:]
-start = time.perf_counter()
-pid = os.posix_spawn(argv[0], argv, os.environ)
-_, status, usage = os.wait4(pid, 0)
-seconds = time.perf_counter() - start
-with open(report, "w") as fh:
-    json.dump({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
-               "code": os.waitstatus_to_exitcode(status)}, fh)
-"""
 _ROW = re.compile(r"^[│|]\s*(.+?)\s*[│|]\s*([0-9.]+)\s*[│|]\s*$")
 
 
@@ -61,18 +50,9 @@ class Run:
 
 def run_once(config: Path, mode: str, env: dict[str, str], work: Path) -> Run:
     """One ``playbook backtest`` process of ``mode``; raises when the command fails."""
-    out, report, log = work / f"out-{mode}", work / "launcher.json", work / "cli.log"
+    out, log = work / f"out-{mode}", work / "cli.log"
     command = [str(PLAYBOOK), "backtest", str(config), "--out", str(out), "--no-record", "--timings"]
-    with log.open("wb") as sink:
-        subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, str(report), *command, *FLAGS[mode]],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
-            check=True,
-        )
-    measured = json.loads(report.read_text())
+    measured = launch([*command, *FLAGS[mode]], work, env, REPO)
     text = log.read_text(errors="replace")
     if measured["code"] != 0 or not (out / "result.json").is_file():
         raise SystemExit(f"playbook backtest ({mode}) failed, exit code {measured['code']}:\n{text[-2000:]}")
