@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 __all__ = [
+    "CHART_METRICS",
     "CHART_NAMES",
     "WORKER_ENV",
     "ChartWorker",
@@ -54,16 +55,24 @@ def chart_names(doc: Mapping[str, Any]) -> tuple[str, ...]:
     return (*CHART_NAMES, "coverage") if coverage else CHART_NAMES
 
 
+CHART_METRICS = (
+    "first_session",
+    "last_session",
+    "trades",
+    "monthly_returns",
+    "exit_reasons",
+)  # what charts read
+
+
 def chart_inputs(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a result document the charts read (everything else stays in the command)."""
     metrics = doc["metrics"]
-    kept = ("first_session", "last_session", "trades", "monthly_returns", "exit_reasons")
     data = doc.get("data") or {}
     return {
         "equity": [{"date": row["date"], "equity": row["equity"]} for row in doc["equity"]],
         "benchmarks": doc.get("benchmarks") or {},
         "starting_capital": doc["starting_capital"],
-        "metrics": {key: metrics[key] for key in kept if key in metrics},
+        "metrics": {key: metrics[key] for key in CHART_METRICS if key in metrics},
         "trades": [{"pnl_pct": trade["pnl_pct"]} for trade in doc["trades"]],
         "data": {"coverage": data["coverage"]} if data.get("coverage") else {},
     }

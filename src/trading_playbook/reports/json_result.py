@@ -262,8 +262,9 @@ def chart_inputs_of_run(result: RunResult, benchmark: BenchmarkSeries | None = N
     document (the chart worker starts drawing while the command builds and writes it): the same
     values, converted the same way (a test compares the two)."""
     curve = result.equity
+    from trading_playbook._chart_worker import CHART_METRICS
+
     metrics = result.metrics
-    kept = ("first_session", "last_session", "trades", "monthly_returns", "exit_reasons")
     coverage = (result.data or {}).get("coverage")
     return {
         "equity": [
@@ -276,7 +277,7 @@ def chart_inputs_of_run(result: RunResult, benchmark: BenchmarkSeries | None = N
         ],
         "benchmarks": to_jsonable(_benchmark_curves(result, benchmark)),
         "starting_capital": float(result.starting_capital),
-        "metrics": to_jsonable({key: metrics[key] for key in kept if key in metrics}),
+        "metrics": to_jsonable({key: metrics[key] for key in CHART_METRICS if key in metrics}),
         "trades": [{"pnl_pct": v} for v in _floats([t.pnl_pct for t in _entry_order(result.trades)])],
         "data": {"coverage": to_jsonable(coverage)} if coverage else {},
     }
