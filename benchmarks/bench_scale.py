@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _launcher import launch
+
 REPO = Path(__file__).resolve().parents[1]
 PLAYBOOK = Path(sys.executable).with_name("playbook")
 START, END = "1996-01-01", "2020-12-31"
@@ -70,7 +72,8 @@ def ensure_cache(folder: Path, n_symbols: int, seed: int) -> str:
 
 
 def spawn_and_wait(config: Path, out: Path, extra: list[str]) -> dict[str, float]:
-    """One CLI child: wall time, CPU time and peak RSS (``os.wait4``), trades and its ``--timings``."""
+    """One CLI child (through :func:`_launcher.launch`): wall time, CPU time and peak RSS, trades and its
+    ``--timings``."""
     args = [
         str(PLAYBOOK),
         "backtest",
@@ -83,25 +86,19 @@ def spawn_and_wait(config: Path, out: Path, extra: list[str]) -> dict[str, float
     ]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["COLUMNS"] = "200"
-    with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
-        t0 = time.perf_counter()
-        child = subprocess.Popen([*args, *extra], stdout=so, stderr=se, env=env, text=True)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - t0
-        child.returncode = os.waitstatus_to_exitcode(status)
-        so.seek(0)
-        se.seek(0)
-        stdout, stderr = so.read(), se.read()
-    if child.returncode:
-        sys.exit(f"playbook failed ({child.returncode}):\n{stdout}\n{stderr}")
+    with tempfile.TemporaryDirectory() as work:
+        measured = launch([*args, *extra], Path(work), env, Path.cwd())
+        text = (Path(work) / "cli.log").read_text(errors="replace")  # stdout and stderr
+    if measured["code"]:
+        sys.exit(f"playbook failed ({measured['code']}):\n{text}")
     phases = {
-        m[1].strip(): float(m[2]) for m in re.finditer(r"│\s*([a-z][a-z._ ()]*?)\s*│\s*([\d.]+)\s*│", stderr)
+        m[1].strip(): float(m[2]) for m in re.finditer(r"│\s*([a-z][a-z._ ()]*?)\s*│\s*([\d.]+)\s*│", text)
     }
-    trades = re.search(r"Trades\s*│\s*([\d,]+)", stdout)
+    trades = re.search(r"Trades\s*│\s*([\d,]+)", text)
     return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "peak_mb": usage.ru_maxrss / 1024,
+        "wall": float(measured["seconds"]),
+        "cpu": float(measured["cpu"]),
+        "peak_mb": measured["maxrss_kb"] / 1024,
         "trades": float(trades[1].replace(",", "")) if trades else -1.0,
         **phases,
     }
