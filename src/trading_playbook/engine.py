@@ -265,17 +265,29 @@ def simulate(
     """Run one engine on ``panel`` cut after ``end`` (no data after ``end`` is visible)."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use 'fast' or 'reference'")
-    check_windows(sleeves, panel.sessions[start], panel.sessions[end])  # e.g. ml_score's model cutoffs
-    cut = panel.truncate(end)
     if engine == "reference":
         from trading_playbook.core.simulate.reference import run_reference
 
+        cut, _ = _cut_at(panel, sleeves, start, end, None)
         return run_reference(cut, sleeves, settings, start=start, end=end)
     from trading_playbook.core.simulate.fast import run_fast
 
-    return run_fast(
-        cut, sleeves, settings, start=start, end=end, setups=_tables_until(cut, sleeves, setups, end)
-    )
+    cut, tables = _cut_at(panel, sleeves, start, end, setups)
+    return run_fast(cut, sleeves, settings, start=start, end=end, setups=tables)
+
+
+def _cut_at(
+    panel: Panel,
+    sleeves: Sequence[SleeveSpec],
+    start: int,
+    end: int,
+    setups: Sequence[SetupTable | None] | None,
+) -> tuple[Panel, list[SetupTable] | None]:
+    """``panel`` cut after ``end`` and each sleeve's setups up to ``end``, once the sleeves accept the
+    window (e.g. ml_score's model cutoffs): what both the engines and a sweep's trial run on."""
+    check_windows(sleeves, panel.sessions[start], panel.sessions[end])
+    cut = panel.truncate(end)
+    return cut, _tables_until(cut, sleeves, setups, end)
 
 
 def _tables_until(
@@ -385,11 +397,8 @@ def run_trial(
         return None
     settings = portfolio_settings(cfg)
     tables: list[SetupTable | None] = [workspace.setups_for(s) for s in sleeves]
-    check_windows(sleeves, panel.sessions[lo], panel.sessions[hi])
-    cut = panel.truncate(hi)
-    run = run_fast_records(
-        cut, sleeves, settings, start=lo, end=hi, setups=_tables_until(cut, sleeves, tables, hi)
-    )
+    cut, until = _cut_at(panel, sleeves, lo, hi, tables)
+    run = run_fast_records(cut, sleeves, settings, start=lo, end=hi, setups=until)
     numbers = run.numbers(cut)
     return TrialRun(
         equity=run.equity,
