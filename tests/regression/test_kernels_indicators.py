@@ -15,6 +15,7 @@ import functools
 import numpy as np
 import pytest
 from fast_fixtures import shared_panel
+from numba import njit
 
 from trading_playbook.core import indicators
 from trading_playbook.core.panel import Panel, bars_to_panel
@@ -56,6 +57,16 @@ def kernel_bars(close: np.ndarray, high: np.ndarray, low: np.ndarray, available:
     )
 
 
+@njit
+def previous_at_many(x: np.ndarray, available: np.ndarray, t: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``previous_at_nb`` at each ``(t[i], j[i])``: it is a kernel only kernels call (no Python wrapper;
+    LLVM inlines it into its callers), so Python reaches it through this one."""
+    out = np.empty(t.shape[0])
+    for i in range(t.shape[0]):
+        out[i] = previous_at_nb(x, available, t[i], j[i])
+    return out
+
+
 def at_every_bar(bars: Bars, n: int, true_range: bool) -> np.ndarray:
     """The kernel's per-bar mean at every bar of the panel, scattered back to (T, N) (NaN: no bar)."""
     t, j = np.nonzero(bars.available)
@@ -80,8 +91,8 @@ def test_previous_bar_is_bit_identical(panel: Panel) -> None:
     j = rng.integers(0, panel.n_symbols, 3000)
     for values in (panel.close, panel.high):
         expected = indicators.previous_bar(values, panel.available)[t, j]
-        got = [previous_at_nb(values, panel.available, int(a), int(b)) for a, b in zip(t, j, strict=True)]
-        assert np.array_equal(np.array(got), expected, equal_nan=True)
+        got = previous_at_many(values, panel.available, t.astype(np.int64), j.astype(np.int64))
+        assert np.array_equal(got, expected, equal_nan=True)
 
 
 def test_per_bar_values_with_gaps_and_nan_by_hand() -> None:
@@ -92,7 +103,7 @@ def test_per_bar_values_with_gaps_and_nan_by_hand() -> None:
     bars = kernel_bars(x, x, x, a)
     sma = at_every_bar(bars, 2, False)[:, 0]
     np.testing.assert_array_equal(sma, [np.nan, np.nan, 1.5, np.nan, 3.0, np.nan, np.nan, 7.0])
-    prev = [previous_at_nb(x, a, t, 0) for t in range(8)]
+    prev = previous_at_many(x, a, np.arange(8), np.zeros(8, dtype=np.int64))
     np.testing.assert_array_equal(prev, [np.nan, np.nan, 1.0, np.nan, 2.0, 4.0, np.nan, 6.0])
     assert np.array_equal(sma, indicators.sma(x, 2, a)[:, 0], equal_nan=True)
     assert (bars.first_bar[0], bars.last_bar[0], list(bars.gap_rows[bars.gap_ptr[0] : bars.gap_ptr[1]])) == (

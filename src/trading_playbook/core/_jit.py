@@ -179,6 +179,15 @@ class _LinkedOnlyLibrary(codegen.JITCodeLibrary):
     (numba's function passes, when its IR is added), as before.
     """
 
+    always_inline = False  # the kernel's own functions get LLVM's ``alwaysinline`` (loop_kernel(inline=...))
+
+    def add_ir_module(self, ir_module: Any) -> None:
+        if self.always_inline:
+            for function in ir_module.functions:
+                if not function.is_declaration and "noinline" not in function.attributes:
+                    function.attributes.add("alwaysinline")
+        super().add_ir_module(ir_module)
+
     def finalize(self) -> None:
         require_global_compiler_lock()
         self._raise_if_finalized()
@@ -218,10 +227,20 @@ class _NoEnvCodegen:
 class _CalleeCompiler(compiler.Compiler):
     """numba's nopython pipeline, compiling into a :class:`_LinkedOnlyLibrary`."""
 
+    always_inline = False
+
     def compile_extra(self, func: Any) -> Any:
         if self.state.library is None:
-            self.state.library = _LinkedOnlyLibrary(self.state.targetctx.codegen(), func.__qualname__)
+            library = _LinkedOnlyLibrary(self.state.targetctx.codegen(), func.__qualname__)
+            library.always_inline = self.always_inline
+            self.state.library = library
         return super().compile_extra(func)
+
+
+class _InlinedCalleeCompiler(_CalleeCompiler):
+    """:class:`_CalleeCompiler` for a kernel LLVM inlines into every caller (``alwaysinline``)."""
+
+    always_inline = True
 
 
 def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = False) -> Callable[[F], F]:
@@ -233,21 +252,23 @@ def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = F
     unbox its arguments. Otherwise a kernel only other kernels call: compiled without those wrappers
     (unboxing the state NamedTuples is most of a small kernel's compile time) and without a cache of
     its own (its code is linked into, and cached with, the entry kernel; every kernel source is in
-    the entry's cache key). ``inline="always"`` inlines it at numba IR level (its callers hold its
-    code; it is compiled, cached and wrapped only when Python calls it directly, as tests do).
+    the entry's cache key). ``inline="always"``: LLVM inlines it into every caller (its functions
+    get LLVM's ``alwaysinline``), so a call does not pass the state NamedTuples' arrays one by one.
+    It is typed and lowered once, not once per caller: numba's own ``inline="always"`` (at numba IR
+    level) copied and typed its IR again inside every caller, about a quarter of the session loop's
+    compile time (docs/decisions.md).
     """
 
     def decorate(func: F) -> F:
-        options: dict[str, Any] = {"nopython": True, "error_model": "numpy", "_nrt": False, "inline": inline}
-        cached = entry or inline == "always"
+        options: dict[str, Any] = {"nopython": True, "error_model": "numpy", "_nrt": False}
         pipeline: type[compiler.CompilerBase] = compiler.Compiler
-        if not cached:
+        if not entry:
             options.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
-            pipeline = _CalleeCompiler
+            pipeline = _InlinedCalleeCompiler if inline == "always" else _CalleeCompiler
         dispatcher = _KernelDispatcher(
             py_func=func, locals={}, targetoptions=options, pipeline_class=pipeline
         )
-        if cached:
+        if entry:
             cast(Any, dispatcher)._cache = KernelCache(dispatcher.py_func)
         dispatcher.entry = entry
         return cast(F, dispatcher)
