@@ -25,11 +25,14 @@ WORKER_ENV = "PLAYBOOK_COMPILE_WORKER"  # "0": compile everything in the command
 _early: subprocess.Popen[bytes] | None = None
 
 
-def start_worker() -> subprocess.Popen[bytes]:
-    """Start ``python -m trading_playbook._warmup`` (its output discarded: a failure only means the
-    command compiles the session loop itself)."""
+RANK_FLAG = "--breakout-rank"  # the worker also compiles the breakout scanner's ranking kernel
+
+
+def start_worker(flags: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """Start ``python -m trading_playbook._warmup [FLAGS]`` (its output discarded: a failure only
+    means the command compiles the session loop itself)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "trading_playbook._warmup"],
+        [sys.executable, "-m", "trading_playbook._warmup", *flags],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -62,12 +65,30 @@ def looks_cached() -> bool:
     return any(user_wide.glob(f"*/{index}"))
 
 
+def uses_breakout(args: Sequence[str]) -> bool:
+    """Whether the config of ``playbook backtest ... CONFIG.toml ...`` scans with ``daily_breakout``
+    (a sleeve without a scanner name does: the default). False when the file cannot be read."""
+    import tomllib
+
+    path = next((arg for arg in args[1:] if arg.endswith(".toml")), None)
+    try:
+        with open(path or "", "rb") as stream:
+            config = tomllib.load(stream)
+    except (OSError, ValueError):
+        return False
+    tables = [config, *(s for s in config.get("sleeves", []) if isinstance(s, dict))]
+    names = {(t.get("scanner") or {}).get("name") or "daily_breakout" for t in tables}
+    return "daily_breakout" in names
+
+
 def start_early(args: Sequence[str]) -> None:
     """Start the worker now when ``playbook ARGS`` is a fast backtest and the session loop does not
-    look cached; :func:`take_early` hands it over to the command."""
+    look cached; :func:`take_early` hands it over to the command. For a ``daily_breakout`` config it
+    first compiles that scanner's ranking kernel, which the command needs only after compiling and
+    running the scanner's other kernels: the two processes then take about as long as each other."""
     global _early
     if _early is None and wants_fast_backtest(args) and not looks_cached():
-        _early = start_worker()
+        _early = start_worker((RANK_FLAG,) if uses_breakout(args) else ())
 
 
 def take_early() -> subprocess.Popen[bytes] | None:
@@ -77,13 +98,39 @@ def take_early() -> subprocess.Popen[bytes] | None:
     return worker
 
 
-def compile_simulation() -> None:
-    """Run the fast engine on a tiny panel, compiling and caching its session loop (unless cached)."""
+def compile_breakout_rank() -> None:
+    """Compile and cache :func:`~trading_playbook.core.scanners._breakout_kernels.rank_hits_nb` (unless
+    cached) for the one signature the scanner calls it with (``tests/unit/test_warmup.py`` pins it)."""
+    from trading_playbook.core._jit import entry_is_cached
+    from trading_playbook.core.scanners import _breakout_kernels as bk
+
+    if not entry_is_cached(bk.rank_hits_nb):
+        rank_no_hits()
+
+
+def rank_no_hits() -> None:
+    """Call ``rank_hits_nb`` on one chunk without hits (compiling it when it is not loaded yet)."""
+    import numpy as np
+
+    from trading_playbook.core.scanners import _breakout_kernels as bk
+
+    ints, floats = np.zeros(1, dtype=np.int64), np.zeros(1)
+    hits = (np.zeros((1, 4)), np.zeros((1, 2), dtype=np.int64))
+    bk.rank_hits_nb(
+        np.zeros(2, dtype=np.int64), ints, ints, floats, *hits, 0, ints.copy(), ints, floats, floats
+    )
+
+
+def compile_simulation(breakout_rank: bool = False) -> None:
+    """Run the fast engine on a tiny panel, compiling and caching its session loop (unless cached);
+    ``breakout_rank``: first :func:`compile_breakout_rank`."""
     import numba  # noqa: F401  (before the probe is deferred)
 
     from trading_playbook._blas_probe import defer_blas_import
 
     defer_blas_import()  # as the command does: the session loop uses no BLAS (about 0.85 s here)
+    if breakout_rank:
+        compile_breakout_rank()
     from trading_playbook.core._jit import entry_is_cached
     from trading_playbook.core.simulate._kernels import simulate_nb
 
@@ -104,4 +151,4 @@ def compile_simulation() -> None:
 
 
 if __name__ == "__main__":
-    compile_simulation()
+    compile_simulation(breakout_rank=RANK_FLAG in sys.argv[1:])

@@ -197,7 +197,7 @@ def test_the_early_worker_is_handed_over_or_stopped(monkeypatch) -> None:
     from trading_playbook import _warmup
     from trading_playbook.cli import _compile
 
-    def sleeper() -> subprocess.Popen[bytes]:
+    def sleeper(flags: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
 
     monkeypatch.setattr(_warmup, "start_worker", sleeper)
