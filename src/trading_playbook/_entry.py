@@ -1,5 +1,5 @@
 """The ``playbook`` console script: start the first-run compile worker and the chart worker, then run
-the CLI.
+the CLI, with a backtest's data read in a thread meanwhile (:mod:`trading_playbook._early_load`).
 
 Importing the command modules takes a couple of seconds (pandas, numba, typer); a fast backtest's
 compile worker (:mod:`trading_playbook._warmup`) starts before that, so on a first run it compiles the
@@ -13,10 +13,14 @@ import sys
 
 def main() -> None:
     """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile and chart workers started first."""
-    from trading_playbook import _chart_worker, _warmup
+    from trading_playbook import _chart_worker, _early_load, _warmup
 
     _warmup.start_early(sys.argv[1:])
     _chart_worker.start_early(sys.argv[1:])
-    from trading_playbook.cli import main as cli_main
+    _early_load.start_early(sys.argv[1:])  # a backtest's data, read while the commands import
+    try:
+        from trading_playbook.cli import main as cli_main
 
-    cli_main()
+        cli_main()
+    finally:
+        _early_load.discard()  # a load the command never took (it failed first) stops early
