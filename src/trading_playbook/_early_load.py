@@ -4,9 +4,11 @@
 engine), one bytecode at a time under the GIL, and then reads its bars: a pack file or a Parquet file
 decoded by Arrow's C++ and laid into the panel's grids by numpy, both of which run without the GIL.
 So :mod:`trading_playbook._entry` calls :func:`start_early` before it imports the commands: when the
-arguments are a backtest this module imports what reading needs (the config, the data layer, pyarrow)
-and starts a thread that parses the config and loads its panel (:func:`trading_playbook.data.load_panel`,
-the same call the command makes) while the main thread goes on importing.
+arguments are a backtest this module reads the config's ``[data]`` table, imports what reading needs
+(the config model, the data layer, pyarrow) and starts a thread that loads the panel
+(:func:`trading_playbook.data.load_panel`, the same call the command makes) while the main thread
+goes on importing. Every import happens on the main thread before the thread starts (two threads
+importing the same modules at once can meet a half-built module).
 
 The command then asks :meth:`EarlyLoad.panel_for` for the panel of *its own* request (the config it
 parsed itself, with ``--symbols``, ``--repair``, ... applied): the thread's result is used only when
@@ -130,9 +132,9 @@ def early_request(args: BacktestArgs) -> Any:
     :func:`data_request` would make it; None when that table (or the file) does not parse.
 
     Only ``[data]`` is read: checking the components would import the registry, the exits and the
-    scanners (numba) in this thread while the main thread imports them. A config with an error
-    elsewhere is the command's to report; it then never takes this load, which is checked against
-    the request of the config the command parsed in full."""
+    scanners (numba) before the thread could start. A config with an error elsewhere is the
+    command's to report (it parses the whole config as before, and fails before it takes this load);
+    the load is taken only for the request of the config the command parsed in full."""
     import tomllib
     from pathlib import Path
 
@@ -163,11 +165,10 @@ class _Cancelled(Exception):
 
 
 class EarlyLoad:
-    """One load thread: :meth:`panel_for` waits for it and hands its panel over (once)."""
+    """One load thread of one request: :meth:`panel_for` waits for it and hands its panel over (once)."""
 
-    def __init__(self, args: BacktestArgs) -> None:
-        self.args = args
-        self.request: Any = None  # the request the thread loaded (None: it loaded nothing)
+    def __init__(self, request: Any) -> None:
+        self.request: Any = request  # what the thread loads (None once it was cancelled)
         self.result: tuple[Any, dict[str, Any]] | None = None
         self.error: BaseException | None = None
         self.seconds = 0.0  # the thread's own time, from its start to the panel
@@ -180,15 +181,11 @@ class EarlyLoad:
         return self
 
     def _run(self) -> None:
+        from trading_playbook.data import load_panel
+
         t0 = time.perf_counter()
         try:
-            request = early_request(self.args)
-            if request is None or request.mode != "memory" or request.source not in EARLY_SOURCES:
-                return
-            from trading_playbook.data import load_panel
-
-            self.request = request
-            self.result = load_panel(request, checkpoint=self._checkpoint)
+            self.result = load_panel(self.request, checkpoint=self._checkpoint)
         except _Cancelled:
             self.request = None
         except BaseException as exc:  # handed to the command, which raises it where it loads
@@ -219,6 +216,11 @@ class EarlyLoad:
         return result
 
 
+def readable_early(request: Any) -> bool:
+    """Whether this module reads ``request`` in a thread (see the module docstring)."""
+    return request is not None and request.mode == "memory" and request.source in EARLY_SOURCES
+
+
 def start_early(args: Sequence[str]) -> None:
     """Start the load thread when ``playbook ARGS`` is a backtest (see the module docstring)."""
     global _early
@@ -227,18 +229,23 @@ def start_early(args: Sequence[str]) -> None:
     parsed = backtest_args(args)
     if parsed is None:
         return
-    # what the thread runs is imported here, on the main thread, before the thread starts: two
-    # threads importing the same modules at once can meet a half-initialised module
-    import pyarrow.parquet  # noqa: F401
+    # the request and every module the thread runs are made here, on the main thread, before the
+    # thread starts: two threads importing the same modules at once can meet a half-built module
+    request = early_request(parsed)
+    if not readable_early(request):
+        return
+    import pyarrow.parquet
 
-    import trading_playbook.config
     import trading_playbook.data.api
     import trading_playbook.data.completeness
     import trading_playbook.data.estimate
     import trading_playbook.data.files
     import trading_playbook.data.pack  # noqa: F401
 
-    _early = EarlyLoad(parsed).start()
+    if request.source == "file":
+        import pyarrow.compute  # noqa: F401 (casts of columns that are not float64)
+
+    _early = EarlyLoad(request).start()
 
 
 def take_early() -> EarlyLoad | None:

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from trading_playbook import _early_load
-from trading_playbook._early_load import BacktestArgs, EarlyLoad, backtest_args, early_request
+from trading_playbook._early_load import BacktestArgs, EarlyLoad, backtest_args, early_request, readable_early
 from trading_playbook.cli import main
 from trading_playbook.data.arrow import table_from_arrays
 from trading_playbook.data.synthetic import synthetic_arrays
@@ -150,39 +150,49 @@ def test_a_bad_backtest_says_the_same_with_the_load_thread(
 
 def test_an_error_of_the_thread_is_raised_where_the_command_loads(workdir: Path) -> None:  # noqa: F811
     # inf.toml reads a file with an infinite price: the thread's validation rejects it, and the
-    # command gets that very error for its request (and nothing for another request)
-    load = EarlyLoad(BacktestArgs(str(workdir / "inf.toml"))).start()
-    request = early_request(load.args)
+    # command gets that very error for its request
+    request = early_request(BacktestArgs(str(workdir / "inf.toml")))
     assert request is not None and request.source == "file"
+    load = EarlyLoad(request).start()
     with pytest.raises(Exception, match="a price is infinite"):
         load.panel_for(request)
 
 
 def test_another_request_is_loaded_by_the_command(bar_file: Path) -> None:
     config = str(bar_file / "file.toml")
-    load = EarlyLoad(BacktestArgs(config, symbols=("SYN000",))).start()
+    one = early_request(BacktestArgs(config, symbols=("SYN000",)))
     whole = early_request(BacktestArgs(config))
+    load = EarlyLoad(one).start()
     assert load.panel_for(whole) is None  # the thread read one symbol, the command wants all
-    load = EarlyLoad(BacktestArgs(config)).start()
+    load = EarlyLoad(whole).start()
     found = load.panel_for(whole)
     assert found is not None and found[0].n_symbols == 8
     assert load.panel_for(whole) is None  # handed over once
 
 
-def test_a_cancelled_load_hands_nothing_over(bar_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(bar_file / "cache"))
-    load = EarlyLoad(BacktestArgs(str(bar_file / "file.toml")))
+def test_a_cancelled_load_hands_nothing_over(bar_file: Path) -> None:
+    request = early_request(BacktestArgs(str(bar_file / "file.toml")))
+    load = EarlyLoad(request)
     load.cancel()  # before it starts: it stops at its first checkpoint
     load.start()
-    assert load.panel_for(early_request(load.args)) is None
+    assert load.panel_for(request) is None
 
 
-def test_sources_not_read_early(tmp_path: Path) -> None:
+def test_what_is_not_read_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "syn.toml").write_text(f'[data]\nsource = "synthetic"\nsynthetic_symbols = 4\n{STRATEGY}')
-    load = EarlyLoad(BacktestArgs(str(tmp_path / "syn.toml"))).start()
-    assert load.panel_for(early_request(load.args)) is None  # its numba kernel loads on the main thread
+    request = early_request(BacktestArgs(str(tmp_path / "syn.toml")))
+    assert request is not None and not readable_early(request)  # its numba kernel: the main thread's
+    (tmp_path / "big.toml").write_text(f'[data]\nsource = "cache"\nmode = "chunked"\n{STRATEGY}')
+    assert not readable_early(early_request(BacktestArgs(str(tmp_path / "big.toml"))))
     (tmp_path / "broken.toml").write_text("[data\n")
     assert early_request(BacktestArgs(str(tmp_path / "broken.toml"))) is None
+    for argv in (["backtest", str(tmp_path / "syn.toml")], ["backtest", str(tmp_path / "broken.toml")]):
+        _early_load.start_early(argv)
+        assert _early_load.take_early() is None
+    monkeypatch.setenv(_early_load.EARLY_ENV, "0")
+    (tmp_path / "file.toml").write_text(f'[data]\nsource = "file"\npath = "x.parquet"\n{STRATEGY}')
+    _early_load.start_early(["backtest", str(tmp_path / "file.toml")])
+    assert _early_load.take_early() is None
 
 
 def test_the_console_script_reads_the_data_in_a_thread(bar_file: Path) -> None:
