@@ -6,6 +6,7 @@ the command's own load raises them, with the same one-line message; anything els
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -228,3 +229,45 @@ def test_the_console_script_reads_the_data_in_a_thread(bar_file: Path) -> None:
         check=False,
     )
     assert done.returncode == 1 and "nope" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+_PROBE = """
+import sys, threading
+seen = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if threading.current_thread().name == "playbook-early-load":
+            seen.append(name)
+sys.meta_path.insert(0, Watch())
+from trading_playbook._entry import main
+try:
+    main()
+finally:
+    print("THREAD-IMPORTS", sorted(set(seen)))
+"""
+
+
+@pytest.mark.parametrize("source", ["file", "cache"])
+def test_the_load_thread_imports_nothing_of_the_package(source: str, bar_file: Path) -> None:
+    # every module is imported on the main thread before the thread starts (two threads importing
+    # the same modules can meet a half-built one); the codec of /proc/meminfo is all it may add
+    env = {**os.environ, "PLAYBOOK_HOME": str(bar_file / "home"), "PLAYBOOK_CACHE_DIR": str(bar_file / "c")}
+    env.pop(_early_load.EARLY_ENV, None)
+    config = bar_file / "file.toml"
+    if source == "cache":
+        ingest = ["data", "ingest", str(bar_file / "bars.parquet"), "--source-name", "bars"]
+        subprocess.run(
+            [sys.executable, "-c", "from trading_playbook.cli import main; main()", *ingest],
+            env=env,
+            check=True,
+        )
+        config = bar_file / "cache.toml"
+        config.write_text(f'[data]\nsource = "cache"\npath = "bars"\n{STRATEGY}')
+    argv = ["backtest", str(config), "--out", str(bar_file / "o"), "--no-charts", "--no-record", "--timings"]
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "data read in a thread" in done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("THREAD-IMPORTS"))
+    assert set(ast.literal_eval(line.split(" ", 1)[1])) <= {"encodings.ascii"}, line
