@@ -131,14 +131,27 @@ class Workspace:
 
 def import_run_modules(engine: str = "fast") -> None:
     """Import what a backtest run uses (data loading, the registry, the engine, the reports), which
-    are otherwise imported on first use, so a caller can time the run apart from the imports."""
-    import trading_playbook.data.api
-    import trading_playbook.registry
-    import trading_playbook.reports.csv_files
-    import trading_playbook.reports.markdown
+    are otherwise imported on first use, so a caller can time the run apart from the imports.
 
-    if engine == "fast":
-        import trading_playbook.core.simulate.fast  # noqa: F401
+    The cyclic garbage collector is off meanwhile and the imported objects are then frozen out of its
+    sight (as ``trading_playbook._entry`` does for the commands' imports): they never become garbage.
+    """
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        import trading_playbook.data.api
+        import trading_playbook.registry
+        import trading_playbook.reports.csv_files
+        import trading_playbook.reports.markdown
+
+        if engine == "fast":
+            import trading_playbook.core.simulate.fast  # noqa: F401
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
 
 
 def load_data(

@@ -271,3 +271,25 @@ def test_the_load_thread_imports_nothing_of_the_package(source: str, bar_file: P
     assert "data read in a thread" in done.stderr
     line = next(x for x in done.stdout.splitlines() if x.startswith("THREAD-IMPORTS"))
     assert set(ast.literal_eval(line.split(" ", 1)[1])) <= {"encodings.ascii"}, line
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_the_collector_is_off_only_while_the_commands_import(
+    collecting: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import trading_playbook.cli
+    from trading_playbook import _entry
+
+    seen: list[bool] = []
+    monkeypatch.setattr(trading_playbook.cli, "main", lambda: seen.append(gc.isenabled()))
+    monkeypatch.setattr(sys, "argv", ["playbook", "data", "ls"])
+    (gc.enable if collecting else gc.disable)()
+    try:
+        _entry.main()
+        assert seen == [collecting]  # the command runs with the collector as it was
+        assert gc.isenabled() is collecting
+    finally:
+        gc.unfreeze()  # this test process's objects back in the collector's sight
+        gc.enable()
