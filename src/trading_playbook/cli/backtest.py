@@ -146,6 +146,7 @@ def _backtest(
     """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None);
     ``early``: the data load started when the process started (``trading_playbook._early_load``)."""
     from rich.console import Console
+    from rich.text import Text  # a status given as text is not parsed for ":name:" emoji codes
 
     from trading_playbook._clock import process_age
     from trading_playbook.cli._compile import compile_notice, simulation_warmup
@@ -156,17 +157,17 @@ def _backtest(
 
     import_run_modules(engine)  # so that the phases below time work, not imports
     phases: dict[str, float] = {"import": process_age()}  # process start to here: interpreter + imports
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)  # no ":name:" codes: their table costs an import
     t0 = time.perf_counter()
     cfg = _load_config(config, repair, allow_missing, chunked)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
     phases["config"] = time.perf_counter() - t0
     with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_while_compiling):
-        with console.status("Loading data…"):
+        with console.status(Text("Loading data…")):
             workspace = load_data(
                 cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast", early=early
             )
-        with console.status(f"Simulating ({engine} engine)…"):
+        with console.status(Text(f"Simulating ({engine} engine)…")):
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
     if "load.thread" in workspace.timings:  # read beside the imports: ``load`` is the wait for it
@@ -181,7 +182,7 @@ def _backtest(
             f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
         )
     formats = ("json", "csv", "md", "html", "png") if charts[0] else ("json", "csv", "md")
-    with console.status("Writing reports…"), fresh_run_folder(out_dir) as staging:
+    with console.status(Text("Writing reports…")), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
         written = write_run(
@@ -231,7 +232,7 @@ def _print_timings(phases: dict[str, float]) -> None:
             table.add_row(name, f"{seconds:.3f}")
     table.add_row("other (rich output, folder swap, ...)", f"{max(0.0, total - accounted):.3f}")
     table.add_row("total", f"{total:.3f}", style="bold")
-    Console(stderr=True).print(table)
+    Console(stderr=True, emoji=False).print(table)
 
 
 def _while_compiling() -> None:
@@ -253,7 +254,7 @@ def _print_summary(
     from trading_playbook.reports import _format as f
 
     m = result.metrics
-    console = Console()
+    console = Console(emoji=False)
     verdict = (m.get("verdict") or "").strip()
     if verdict:
         console.print(f"[bold]{verdict}[/]")
