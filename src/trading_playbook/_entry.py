@@ -19,20 +19,20 @@ import sys
 
 def main() -> None:
     """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile and chart workers started first."""
+    from trading_playbook import _chart_worker, _early_load, _warmup
+
     collecting = gc.isenabled()
     gc.disable()
     try:
-        from trading_playbook import _chart_worker, _early_load, _warmup
-
-        _warmup.start_early(sys.argv[1:])
-        _chart_worker.start_early(sys.argv[1:])
-        _early_load.start_early(sys.argv[1:])  # a backtest's data, read while the commands import
-        from trading_playbook.cli import main as cli_main
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
-    try:
+        try:
+            _warmup.start_early(sys.argv[1:])
+            _chart_worker.start_early(sys.argv[1:])
+            _early_load.start_early(sys.argv[1:])  # a backtest's data, read while the commands import
+            from trading_playbook.cli import main as cli_main
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
         cli_main()
     finally:
         _early_load.discard()  # a load the command never took (it failed first) stops early
