@@ -57,6 +57,7 @@ GENERATOR_VERSION = 2
 DEFAULT_START = "2012-01-01"
 DEFAULT_END = "2019-12-31"
 MAX_SYMBOLS = 100_000
+_RUN = 32  # symbols a generating thread takes at a time
 
 
 def synthetic_bars(
@@ -87,13 +88,16 @@ def synthetic_arrays(
     first: int = 0,
     count: int | None = None,
     columns: Sequence[str] | None = None,
+    threads: int = 2,
 ) -> BarArrays:
     """:func:`synthetic_bars` as :class:`BarArrays`.
 
     ``first`` and ``count`` generate only the symbols ``first .. first + count - 1`` of the universe
     (their bars are the same as in the whole universe); ``columns`` keeps only those value columns
     (``open, high, low, close, volume`` always; ``split, dividend, adjusted_close`` when listed, all
-    of them by default).
+    of them by default). ``threads`` generate runs of symbols side by side (numpy's draws and the
+    kernel release the GIL); each symbol comes from its own stream into its own rows, so the bars are
+    the same whatever the thread count.
     """
     if not 1 <= n_symbols <= MAX_SYMBOLS:
         raise DataError(f"synthetic universe needs 1 to {MAX_SYMBOLS:,} symbols, got {n_symbols}")
@@ -125,10 +129,14 @@ def synthetic_arrays(
                 columns_out[_COLUMNS[i]][a:b] = bars[i]
             day[a:b] = sessions[plan.first : plan.first + plan.length]
 
-    # two threads: numpy's draws and the kernel release the GIL, and the symbols are independent
-    halves = [range(0, count // 2), range(count // 2, count)] if count >= 64 else [range(count)]
-    with ThreadPoolExecutor(max_workers=len(halves)) as pool:
-        list(pool.map(fill, halves))
+    # runs of _RUN symbols handed out to the threads as they free up (symbols differ in length)
+    runs = [range(a, min(a + _RUN, count)) for a in range(0, count, _RUN)]
+    if threads <= 1 or len(runs) == 1:
+        for run in runs:
+            fill(run)
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(runs))) as pool:
+            list(pool.map(fill, runs))
     names = synthetic_symbols(n_symbols)[first : first + count]
     codes = np.repeat(np.arange(count, dtype=np.int64), rows)
     return BarArrays(names, codes, day, columns_out, "synthetic")
