@@ -213,13 +213,17 @@ def _run_window_set(inputs: list[np.ndarray], mask: np.ndarray, specs: np.ndarra
     """:func:`_k.window_set_nb` over all columns, in two halves on two threads for a large panel
     called from the main thread (elsewhere the caller's own threads or processes keep the cores busy)."""
     n_symbols = mask.shape[1]
-    args = (*inputs, mask, specs, out)
+    x0, x1, x2 = inputs
+
+    def columns(bounds: tuple[int, int]) -> None:
+        _k.window_set_nb(x0, x1, x2, mask, specs, out, bounds[0], bounds[1])
+
     half = (n_symbols // 16) * 8  # a multiple of the kernel's eight symbols
     if mask.size < _THREADED_CELLS or half == 0 or threading.current_thread() is not threading.main_thread():
-        _k.window_set_nb(*args, 0, n_symbols)
+        columns((0, n_symbols))
         return
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda bounds: _k.window_set_nb(*args, *bounds), [(0, half), (half, n_symbols)]))
+        list(pool.map(columns, [(0, half), (half, n_symbols)]))
 
 
 def sma(values: np.ndarray, n: int, available: np.ndarray) -> np.ndarray:
