@@ -43,9 +43,15 @@ def comparable_setups(panel: Panel, rule: ComparableRule) -> SetupTable:
     )
     prev_high, sma, avg_volume = windows["prev_high"], windows["sma"], windows["avg_volume"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        signal = (close > prev_high) & (close > sma) & (volume > rule.volume_ratio * avg_volume)
-        session, symbol = np.nonzero(signal)
-        ratio = volume[session, symbol] / avg_volume[session, symbol]
+        # (close > prev_high) & (close > sma) & (volume > ratio * avg_volume), with two scratch
+        # arrays instead of six temporaries
+        signal = np.greater(close, prev_high)
+        other = np.greater(close, sma)
+        signal &= other
+        signal &= np.greater(volume, np.multiply(avg_volume, rule.volume_ratio), out=other)
+        flat = np.flatnonzero(signal)
+        session, symbol = np.divmod(flat, close.shape[1])
+        ratio = volume.ravel()[flat] / avg_volume.ravel()[flat]
     order = np.lexsort((symbol, -ratio, session))
     session, symbol, ratio = session[order], symbol[order], ratio[order]
     reference = close[session, symbol]
