@@ -110,8 +110,9 @@ def synthetic_arrays(
     wanted = ("split", "dividend", "adjusted_close") if columns is None else tuple(columns)
     keep = [i for i, name in enumerate(_COLUMNS) if i < 5 or name in wanted]
     n = sessions.shape[0]
-    spans = [_Plan.listing(index, n, seed) for index in range(first, first + count)]
-    rows = np.array([m for _, m in spans], dtype=np.int64)
+    # each symbol's stream, started: its listing window now, the rest of its draws in fill()
+    started = [_Plan.start(index, n, seed) for index in range(first, first + count)]
+    rows = np.array([m for *_, m in started], dtype=np.int64)
     offsets = np.concatenate(([0], np.cumsum(rows))).tolist()
     columns_out = {_COLUMNS[i]: np.empty(offsets[-1]) for i in keep}
     day = np.empty(offsets[-1], dtype="datetime64[D]")
@@ -119,7 +120,7 @@ def synthetic_arrays(
     def fill(part: range) -> None:
         scratch = np.empty(len(_COLUMNS) * n)
         for k in part:
-            plan = _Plan.draw(first + k, n, seed)  # one symbol's draws at a time (200 KB over 25 years)
+            plan = _Plan.rest(*started[k])  # one symbol's draws at a time (200 KB over 25 years)
             a, b = offsets[k], offsets[k + 1]
             # C-contiguous whatever the symbol's length (a column slice of a 2-D scratch would not be,
             # and numba would compile the kernel a second time for that layout)
@@ -196,10 +197,19 @@ class _Plan:
         return cls._window(np.random.default_rng([seed, index]).random(12), n)
 
     @classmethod
-    def draw(cls, index: int, n: int, seed: int) -> _Plan:
+    def start(cls, index: int, n: int, seed: int) -> tuple[np.random.Generator, np.ndarray, int, int]:
+        """The symbol's stream after its first draws: (stream, those uniforms, first session, sessions)."""
         rng = np.random.default_rng([seed, index])
         u = rng.random(12)
-        first, m = cls._window(u, n)
+        return (rng, u, *cls._window(u, n))
+
+    @classmethod
+    def draw(cls, index: int, n: int, seed: int) -> _Plan:
+        return cls.rest(*cls.start(index, n, seed))
+
+    @classmethod
+    def rest(cls, rng: np.random.Generator, u: np.ndarray, first: int, m: int) -> _Plan:
+        """The plan from a started stream (:meth:`start`): the same draws in the same order."""
         return cls(
             first=first,
             length=m,
