@@ -204,10 +204,6 @@ class _Plan:
         return (rng, u, *cls._window(u, n))
 
     @classmethod
-    def draw(cls, index: int, n: int, seed: int) -> _Plan:
-        return cls.rest(*cls.start(index, n, seed))
-
-    @classmethod
     def rest(cls, rng: np.random.Generator, u: np.ndarray, first: int, m: int) -> _Plan:
         """The plan from a started stream (:meth:`start`): the same draws in the same order."""
         return cls(
