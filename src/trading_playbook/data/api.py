@@ -335,8 +335,10 @@ def synthetic_blocks(
     request: DataRequest, width: int, notes: dict[str, Any]
 ) -> tuple[tuple[str, ...], np.ndarray, Iterator[BarBlock]]:
     """The synthetic universe of ``request``: its symbols, its sessions and its bars as blocks of
-    ``width`` symbols, each generated and validated when the iterator reaches it. ``notes`` gets the
-    blocks' ``repairs``, ``warnings`` and ``rows`` as they are generated."""
+    ``width`` symbols, generated and validated one block ahead of the caller on a background thread
+    (:func:`~trading_playbook.data.prefetch.prefetched`). ``notes`` gets the blocks' ``repairs``,
+    ``warnings`` and ``rows`` as they are generated (complete once the iterator is exhausted)."""
+    from trading_playbook.data.prefetch import prefetched
     from trading_playbook.data.synthetic import (
         DEFAULT_END,
         DEFAULT_START,
@@ -361,7 +363,10 @@ def synthetic_blocks(
             notes["rows"] += len(bars)
             yield BarBlock(first, count, bars.codes, bars.day, bars.values)
 
-    return synthetic_symbols(n), synthetic_sessions(n, *span), blocks()
+    # the blocks are made on a background thread, from now on, while the caller builds the session axis
+    # and then writes and scans each block (data.prefetch)
+    made = prefetched(blocks())
+    return synthetic_symbols(n), synthetic_sessions(n, *span), made
 
 
 def _synthetic_panel(request: DataRequest, width: int = 256) -> tuple[Panel, dict[str, Any]]:
