@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import chain
+from operator import attrgetter, methodcaller
 
 import numpy as np
 
@@ -24,7 +25,8 @@ from trading_playbook.core.types import Trade
 __all__ = ["TradeColumns", "extreme_index"]
 
 _NUMBERS = attrgetter("pnl", "pnl_pct", "r_multiple", "sessions_held", "shares", "entry_price", "exit_price")
-_KEYS = attrgetter("exit_reason", "symbol", "exit_date", "entry_date")
+_KEYS = attrgetter("exit_reason", "symbol", "exit_date", "entry_date", "sleeve")
+_ORDINAL = methodcaller("toordinal")
 
 
 @dataclass(frozen=True)
@@ -42,17 +44,20 @@ class TradeColumns:
     symbols: tuple[str, ...]
     exit_dates: tuple[object, ...]
     entry_dates: tuple[object, ...]
+    sleeves: tuple[str, ...]
 
     @classmethod
     def of(cls, trades: Sequence[Trade]) -> TradeColumns:
         """The columns of ``trades`` (one pass over the list)."""
         if not trades:
             empty = np.zeros(0)
-            return cls(empty, empty, empty, empty, empty, empty, empty, (), (), (), ())
-        numbers = np.array(list(map(_NUMBERS, trades)), dtype=np.float64)
-        pnl, pct, r, held, shares, entry, exit_ = (np.ascontiguousarray(numbers[:, k]) for k in range(7))
-        reasons, symbols, exits, entries = zip(*map(_KEYS, trades), strict=True)
-        return cls(pnl, pct, r, held, shares, entry, exit_, reasons, symbols, exits, entries)
+            return cls(empty, empty, empty, empty, empty, empty, empty, (), (), (), (), ())
+        n = len(trades)
+        flat = np.fromiter(chain.from_iterable(map(_NUMBERS, trades)), dtype=np.float64, count=7 * n)
+        numbers = flat.reshape(n, 7).T.copy()  # one row per field
+        pnl, pct, r, held, shares, entry, exit_ = numbers
+        reasons, symbols, exits, entries, sleeves = zip(*map(_KEYS, trades), strict=True)
+        return cls(pnl, pct, r, held, shares, entry, exit_, reasons, symbols, exits, entries, sleeves)
 
     def __len__(self) -> int:
         return int(self.pnl.shape[0])
@@ -65,8 +70,8 @@ class TradeColumns:
 
     def exit_order(self) -> np.ndarray:
         """Trade positions in order of exit date, then entry date, then symbol (a stable sort)."""
-        exits = np.fromiter(map(_ordinal, self.exit_dates), dtype=np.int64, count=len(self))
-        entries = np.fromiter(map(_ordinal, self.entry_dates), dtype=np.int64, count=len(self))
+        exits = np.fromiter(map(_ORDINAL, self.exit_dates), dtype=np.int64, count=len(self))
+        entries = np.fromiter(map(_ORDINAL, self.entry_dates), dtype=np.int64, count=len(self))
         rank = {symbol: k for k, symbol in enumerate(sorted(set(self.symbols)))}  # code-point order
         symbols = np.fromiter(map(rank.__getitem__, self.symbols), dtype=np.int64, count=len(self))
         return np.lexsort((symbols, entries, exits))
@@ -87,7 +92,3 @@ def extreme_index(values: np.ndarray, largest: bool) -> int:
     if largest:
         return int(np.argmax(np.where(np.isnan(values), -np.inf, values)))
     return int(np.argmin(np.where(np.isnan(values), np.inf, values)))
-
-
-def _ordinal(day: object) -> int:
-    return day.toordinal()  # type: ignore[attr-defined, no-any-return]

@@ -387,13 +387,13 @@ _SLEEVE_KEYS = (
 )
 
 
-def _sleeve_metrics(result: RunResult, years: float) -> dict[str, dict[str, Any]]:
+def _sleeve_metrics(result: RunResult, years: float, cols: TradeColumns) -> dict[str, dict[str, Any]]:
     """Per-sleeve trade figures and return on the sleeve's capital, for runs with two or more sleeves.
 
     The sleeve's starting capital is recovered from the P&L attribution: final sleeve equity minus the
     sleeve's trade P&L (every position is closed by the end of a run).
     """
-    names = sorted(set(result.equity.sleeve_equity) | {t.sleeve for t in result.trades if t.sleeve})
+    names = sorted(set(result.equity.sleeve_equity) | (set(cols.sleeves) - {""}))
     if len(names) < 2:
         return {}
     out: dict[str, dict[str, Any]] = {}
@@ -662,7 +662,7 @@ def compute_metrics(
         np.asarray(result.equity.equity, dtype=np.float64), float(result.starting_capital)
     )
     metrics: dict[str, Any] = {**equity_part, **trade_part, "risk_free_rate": float(risk_free_rate)}
-    metrics["sleeves"] = _sleeve_metrics(result, years)
+    metrics["sleeves"] = _sleeve_metrics(result, years, cols)
     metrics["benchmarks"] = (
         _benchmark_metrics(
             result, benchmark, returns, equity_part["total_return"], equity_part["cagr"], rf_daily
