@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,3 +157,31 @@ def test_a_worker_thread_gets_the_serial_kernels_and_the_same_setups() -> None:
     assert got["chunks"] == 1
     assert isinstance(got["table"], SetupTable)
     assert_tables_identical(got["table"], main)
+
+
+def test_a_scan_does_not_start_numbas_threading_layer_and_follows_set_num_threads() -> None:
+    """The chunks follow numba's thread count without starting its threading layer (OpenMP/TBB and
+    their threads, about 70 ms a command, for kernels run on Python threads); once a caller set the
+    count (which starts the layer), the scan follows it."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import numba
+        from numba.np.ufunc import parallel
+        from trading_playbook.core.scanners import daily_breakout as db
+        from tests.unit.test_scanner_breakout_kernels import random_panel
+        panel = random_panel(0)
+        db.DailyBreakoutScanner("very_relaxed").scan(panel)
+        print(parallel._is_initialized, db._chunks() == numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(1)
+        print(db._chunks(), db.DailyBreakoutScanner("very_relaxed").prepare(panel).n_candidates.shape[0])
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "1", "1"]

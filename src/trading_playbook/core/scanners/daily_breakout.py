@@ -135,7 +135,19 @@ def _threads_allowed() -> bool:
 def _chunks() -> int:
     """Chunks of symbols for the kernels, one per numba thread (more, narrower chunks measured slower);
     1 (one thread) when threads are not allowed."""
-    return int(numba.get_num_threads()) if _threads_allowed() else 1
+    return _numba_threads() if _threads_allowed() else 1
+
+
+def _numba_threads() -> int:
+    """numba's thread count (``numba.set_num_threads``, else ``NUMBA_NUM_THREADS``) without starting
+    numba's threading layer: ``numba.get_num_threads()`` loads OpenMP or TBB and starts their threads
+    (about 70 ms of CPU on a command's first scan), which these kernels, run on Python threads, never
+    use. ``set_num_threads`` starts the layer, so once it is started its count is the one to read."""
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", True):
+        return int(numba.get_num_threads())
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
 
 
 class DailyBreakoutScanner:
