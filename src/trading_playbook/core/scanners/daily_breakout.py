@@ -147,7 +147,7 @@ def _numba_threads() -> int:
 
     if getattr(parallel, "_is_initialized", True):
         return int(numba.get_num_threads())
-    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 class DailyBreakoutScanner:
