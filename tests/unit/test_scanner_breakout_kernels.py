@@ -185,3 +185,19 @@ def test_a_scan_does_not_start_numbas_threading_layer_and_follows_set_num_thread
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True", "1", "1"]
+
+
+def test_scans_reusing_the_scratch_give_the_setups_of_fresh_scans() -> None:
+    """Within reusing_scratch() a scan reuses the previous scan's gather table (same shape): each
+    scan's setups are those of a scan with fresh scratch, and the scratch is dropped at the end."""
+    scanner = DailyBreakoutScanner("very_relaxed", min_price=0.0)
+    panels = [random_panel(seed) for seed in (5, 6, 5)]
+    fresh = [scanner.scan(panel) for panel in panels]
+    with db.reusing_scratch():
+        with db.reusing_scratch():  # nested: the outer context owns the pool
+            reused = [scanner.scan(panel) for panel in panels]
+        pool = db._SCRATCH.pool
+        assert pool  # kept while the outer context is open
+    assert db._SCRATCH.pool is None
+    for got, want in zip(reused, fresh, strict=True):
+        assert_tables_identical(got, want)
