@@ -21,9 +21,12 @@ import sys
 import time
 from typing import Any
 
-from trading_playbook import _warmup
+from trading_playbook import _chart_worker, _early_load, _warmup
 
+# as the console script does (trading_playbook._entry)
 _warmup.start_early(sys.argv[1:])
+_chart_worker.start_early(sys.argv[1:])
+_early_load.start_early(sys.argv[1:])
 
 from trading_playbook.core import _jit  # noqa: E402
 
@@ -72,4 +75,7 @@ if __name__ == "__main__":
     from trading_playbook.cli import main
 
     sys.argv = ["playbook", *sys.argv[1:]]
-    main()
+    try:
+        main()
+    finally:
+        _early_load.discard()

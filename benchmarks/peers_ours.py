@@ -1,7 +1,8 @@
 """Our fast engine on the comparable rule, so that the peers can also be compared like for like.
 
 The same rule as the peers (``peers_common``): the entry signal is computed with
-``trading_playbook.core.indicators`` (numba, windows over each symbol's own bars) and handed to
+``trading_playbook.core.indicators.window_set`` (numba, the rule's three windows over each symbol's own
+bars in one streaming pass on two threads) and handed to
 :func:`trading_playbook.core.simulate.fast.run_fast` as a precomputed :class:`SetupTable`; the exit is
 ``ExitSpec("comparable", (HardStop(0.08), TimeStop(17)))``; ``entry_fill = "close"`` (the peers fill
 at the signal close), 10 positions of 10 % of equity, 5 bp slippage. Same-day signals are ranked by
@@ -30,13 +31,27 @@ def comparable_setups(panel: Panel, rule: ComparableRule) -> SetupTable:
     """The rule's entry signals as a ranked :class:`SetupTable`."""
     avail = panel.available
     close, high, volume = panel.close, panel.high, panel.volume
-    prev_high = indicators.rolling_max(high, rule.breakout, avail, include_current=False)
-    sma = indicators.sma(close, rule.trend_sma, avail)
-    avg_volume = indicators.avg_volume_before(volume, avail, rule.volume_window)
+    # the three indicators of the rule in one streaming pass (the values of rolling_max(...,
+    # include_current=False), sma and avg_volume_before, bitwise)
+    windows = indicators.window_set(
+        avail,
+        {
+            "prev_high": indicators.Window("max", high, rule.breakout, lag=1),
+            "sma": indicators.Window("mean", close, rule.trend_sma),
+            "avg_volume": indicators.Window("mean", volume, rule.volume_window, lag=1),
+        },
+    )
+    prev_high, sma, avg_volume = windows["prev_high"], windows["sma"], windows["avg_volume"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        signal = (close > prev_high) & (close > sma) & (volume > rule.volume_ratio * avg_volume)
-        session, symbol = np.nonzero(signal)
-        ratio = volume[session, symbol] / avg_volume[session, symbol]
+        # (close > prev_high) & (close > sma) & (volume > ratio * avg_volume), with two scratch
+        # arrays instead of six temporaries
+        signal = np.greater(close, prev_high)
+        other = np.greater(close, sma)
+        signal &= other
+        signal &= np.greater(volume, np.multiply(avg_volume, rule.volume_ratio), out=other)
+        flat = np.flatnonzero(signal)
+        session, symbol = np.divmod(flat, close.shape[1])
+        ratio = volume.ravel()[flat] / avg_volume.ravel()[flat]
     order = np.lexsort((symbol, -ratio, session))
     session, symbol, ratio = session[order], symbol[order], ratio[order]
     reference = close[session, symbol]

@@ -70,9 +70,13 @@ def uses_breakout(args: Sequence[str]) -> bool:
     (a sleeve without a scanner name does: the default). False when the file cannot be read."""
     import tomllib
 
-    path = next((arg for arg in args[1:] if arg.endswith(".toml")), None)
+    from trading_playbook._early_load import backtest_args
+
+    parsed = backtest_args(args)
+    if parsed is None:
+        return False
     try:
-        with open(path or "", "rb") as stream:
+        with open(parsed.config, "rb") as stream:
             config = tomllib.load(stream)
     except (OSError, ValueError):
         return False

@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from trading_playbook.core.simulate.settings import (
 )
 from trading_playbook.core.types import EquityCurve, RunResult, SetupTable, Trade
 from trading_playbook.data.notes import run_notes
+
+if TYPE_CHECKING:
+    from trading_playbook._early_load import EarlyLoad
 
 __all__ = [
     "BacktestEngine",
@@ -67,7 +70,8 @@ ENGINES: tuple[str, ...] = ("fast", "reference")
 class Workspace:
     """A loaded panel plus memo caches shared by every run on it.
 
-    ``features`` caches scanner features (``scanner.prepare(panel)``) by ``scanner.features_key()``;
+    ``features`` caches scanner features (``scanner.prepare(panel)``) by ``scanner.features_key()``
+    (None after the first scan with that key, which scans in one pass without keeping them);
     ``setups`` caches full-panel setup tables by the sleeve's ``cache_key`` (scanner class and
     parameters). Both are computed on the whole loaded panel once and sliced per run (valid because
     scanners are causal).
@@ -120,6 +124,11 @@ class Workspace:
             return scanner.scan(self.panel)
         fkey = (type(scanner).__qualname__, scanner.features_key())
         features = self.features.get(fkey)
+        if features is None and fkey not in self.features:
+            # the first scanner of these features: one pass, features and thresholds together (no
+            # feature table); a second one (a sweep) prepares the features for every later trial
+            self.features[fkey] = None
+            return scanner.scan(self.panel)
         if features is None:
             features = scanner.prepare(self.panel)
             self.features[fkey] = features
@@ -128,14 +137,27 @@ class Workspace:
 
 def import_run_modules(engine: str = "fast") -> None:
     """Import what a backtest run uses (data loading, the registry, the engine, the reports), which
-    are otherwise imported on first use, so a caller can time the run apart from the imports."""
-    import trading_playbook.data.api
-    import trading_playbook.registry
-    import trading_playbook.reports.csv_files
-    import trading_playbook.reports.markdown
+    are otherwise imported on first use, so a caller can time the run apart from the imports.
 
-    if engine == "fast":
-        import trading_playbook.core.simulate.fast  # noqa: F401
+    The cyclic garbage collector is off meanwhile and the imported objects are then frozen out of its
+    sight (as ``trading_playbook._entry`` does for the commands' imports): they never become garbage.
+    """
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        import trading_playbook.data.api
+        import trading_playbook.registry
+        import trading_playbook.reports.csv_files
+        import trading_playbook.reports.markdown
+
+        if engine == "fast":
+            import trading_playbook.core.simulate.fast  # noqa: F401
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
 
 
 def load_data(
@@ -144,17 +166,21 @@ def load_data(
     progress: bool = False,
     symbols: Sequence[str] | None = None,
     chunked_ok: bool = False,
+    early: EarlyLoad | None = None,
 ) -> Workspace:
     """Load the config's data into a :class:`Workspace` (once per process for sweeps).
 
     ``chunked_ok``: the caller runs backtests of the config's own sleeves with the fast engine, which
-    is all a ``[data] mode = "chunked"`` workspace can do; other callers get a clear error instead."""
+    is all a ``[data] mode = "chunked"`` workspace can do; other callers get a clear error instead.
+    ``early``: a load started in a thread when the process started (``playbook backtest``): its panel
+    is used when it loaded this very request (its error raised here), else the data is loaded here.
+    The workspace's ``load`` timing is then the wait for the thread, ``load.thread`` the thread's time.
+    """
+    from trading_playbook._early_load import data_request
     from trading_playbook.data import load_panel
 
     t0 = time.perf_counter()
-    request = cfg.data_request()
-    if symbols:
-        request = replace(request, symbols=tuple(s.upper() for s in symbols))
+    request = data_request(cfg, symbols)
     if request.mode == "chunked":
         from trading_playbook.chunked import load_chunked
 
@@ -164,7 +190,8 @@ def load_data(
                 'own sleeves); this command needs the whole panel in memory: use mode = "memory"'
             )
         return load_chunked(cfg, request)
-    panel, info = load_panel(request, progress=progress)
+    loaded = early.panel_for(request) if early is not None else None
+    panel, info = loaded if loaded is not None else load_panel(request, progress=progress)
     info = dict(info)
     if cfg.universe is not None:  # a point-in-time universe: membership rides on the panel
         from trading_playbook.data.universe import apply_universe
@@ -182,6 +209,8 @@ def load_data(
         info.update(named)
     ws = Workspace(panel=panel, info=info)
     ws.timings["load"] = time.perf_counter() - t0
+    if loaded is not None and early is not None:
+        ws.timings["load.thread"] = early.seconds
     return ws
 
 

@@ -77,3 +77,33 @@ def test_blocks_refuse_duplicates_gaps_in_the_columns_and_dates_off_the_axis() -
     one = BarBlock(0, 1, np.array([0]), DAYS[:1], {k: v[:1] for k, v in columns.items()})
     with pytest.raises(DataError, match="held 1 of 2 symbols"):
         panel_from_blocks(("A", "B"), sessions, [one], "split")
+
+
+@pytest.mark.parametrize("adjustment", ["split", "all", "raw"])
+def test_blocks_of_synthetic_bars_match_the_whole_load_bit_for_bit(adjustment: str) -> None:
+    """Validated (ordered) bars take the line-at-a-time kernel: late listings, early delistings,
+    splits and dividends, blocks whose widths are not multiples of eight, against all bars at once."""
+    from trading_playbook.data.synthetic import synthetic_arrays
+
+    bars = synthetic_arrays(29, "1999-01-01", "2004-12-31", seed=11)
+    assert (bars.values["split"] != 1.0).any() and len(np.unique(bars.day)) > 1_000
+    symbols = bars.symbols
+    whole = panel_from_arrays(bars.codes, symbols, bars.day, dict(bars.values), adjustment)
+    assert not whole.available.all()  # some symbols list late or delist early
+    blocks = []
+    for first, last in ((0, 13), (13, 21), (21, 29)):
+        keep = (bars.codes >= first) & (bars.codes < last)
+        columns = {k: v[keep] for k, v in bars.values.items()}
+        blocks.append(BarBlock(first, last - first, bars.codes[keep] - first, bars.day[keep], columns))
+    blocked = panel_from_blocks(symbols, whole.sessions, blocks, adjustment)
+    for name in ("open", "high", "low", "close", "volume", "raw_close", "available"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name), err_msg=name)
+        assert getattr(blocked, name).tobytes() == getattr(whole, name).tobytes(), name
+    np.testing.assert_array_equal(blocked.split, whole.split)
+
+
+def test_a_block_refuses_symbol_codes_beyond_its_width() -> None:
+    codes, day, columns = _bars()
+    block = BarBlock(0, 2, codes, day, columns)  # codes reach 2 in a block of 2 symbols
+    with pytest.raises(DataError, match=r"symbol codes outside 0\.\.1"):
+        panel_from_blocks(("A", "B"), DAYS, [block], "split")

@@ -63,17 +63,9 @@ def _load_config(
     config: Path, repair: bool = False, allow_missing: bool = False, chunked: bool = False
 ) -> Any:
     """The config with the command-line data options applied."""
-    from trading_playbook.config import load_config
+    from trading_playbook._early_load import backtest_config
 
-    cfg = load_config(config)
-    overrides: dict[str, Any] = {}
-    if repair:
-        overrides["data.validation"] = "repair"
-    if allow_missing:
-        overrides["data.allow_missing"] = True
-    if chunked:
-        overrides["data.mode"] = "chunked"
-    return cfg.with_overrides(overrides) if overrides else cfg
+    return backtest_config(config, repair, allow_missing, chunked)
 
 
 def backtest(
@@ -107,10 +99,11 @@ def backtest(
     ] = False,
 ) -> None:
     """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
-    from trading_playbook import _chart_worker
+    from trading_playbook import _chart_worker, _early_load
 
     # the charts are drawn in a process of their own, which imports matplotlib meanwhile
     worker = _chart_worker.take_early() or _chart_worker.start_if_enabled() if charts else None
+    early = _early_load.take_early()  # the data read in a thread while the command imported
     try:
         _backtest(
             config,
@@ -125,10 +118,13 @@ def backtest(
             allow_missing,
             chunked,
             timings,
+            early,
         )
     except BaseException:
         if worker is not None:
             worker.cancel()
+        if early is not None:
+            early.cancel()
         raise
 
 
@@ -145,9 +141,12 @@ def _backtest(
     allow_missing: bool,
     chunked: bool,
     timings: bool,
+    early: Any = None,
 ) -> None:
-    """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None)."""
+    """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None);
+    ``early``: the data load started when the process started (``trading_playbook._early_load``)."""
     from rich.console import Console
+    from rich.text import Text  # a status given as text is not parsed for ":name:" emoji codes
 
     from trading_playbook._clock import process_age
     from trading_playbook.cli._compile import compile_notice, simulation_warmup
@@ -158,17 +157,21 @@ def _backtest(
 
     import_run_modules(engine)  # so that the phases below time work, not imports
     phases: dict[str, float] = {"import": process_age()}  # process start to here: interpreter + imports
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)  # no ":name:" codes: their table costs an import
     t0 = time.perf_counter()
     cfg = _load_config(config, repair, allow_missing, chunked)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
     phases["config"] = time.perf_counter() - t0
     with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_while_compiling):
-        with console.status("Loading data…"):
-            workspace = load_data(cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast")
-        with console.status(f"Simulating ({engine} engine)…"):
+        with console.status(Text("Loading data…")):
+            workspace = load_data(
+                cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast", early=early
+            )
+        with console.status(Text(f"Simulating ({engine} engine)…")):
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
+    if "load.thread" in workspace.timings:  # read beside the imports: ``load`` is the wait for it
+        phases["load.thread"] = workspace.timings["load.thread"]
     print_data_notes(console, result.data.get("repairs", []), result.data.get("warnings", []))
     if result.data.get("coverage"):
         from trading_playbook.reports.coverage import coverage_statement
@@ -179,7 +182,7 @@ def _backtest(
             f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
         )
     formats = ("json", "csv", "md", "html", "png") if charts[0] else ("json", "csv", "md")
-    with console.status("Writing reports…"), fresh_run_folder(out_dir) as staging:
+    with console.status(Text("Writing reports…")), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
         written = write_run(
@@ -215,16 +218,21 @@ def _print_timings(phases: dict[str, float]) -> None:
     table.add_column("phase")
     table.add_column("seconds", justify="right")
     total = phases.get("total", 0.0)
-    # ``charts.worker``: the chart worker's drawing, beside this process (not part of its time)
-    accounted = sum(v for k, v in phases.items() if k not in ("total", "charts.worker"))
+    # ``charts.worker``: the chart worker's drawing, ``load.thread``: the data read in a thread while
+    # the command imported; both beside the command's own phases (not part of its time)
+    beside = {
+        "charts.worker": "(charts drawn in the worker, in parallel)",
+        "load.thread": "(data read in a thread during the imports)",
+    }
+    accounted = sum(v for k, v in phases.items() if k != "total" and k not in beside)
     for name, seconds in phases.items():
-        if name == "charts.worker":
-            table.add_row("(charts drawn in the worker, in parallel)", f"{seconds:.3f}", style="dim")
+        if name in beside:
+            table.add_row(beside[name], f"{seconds:.3f}", style="dim")
         elif name != "total":
             table.add_row(name, f"{seconds:.3f}")
     table.add_row("other (rich output, folder swap, ...)", f"{max(0.0, total - accounted):.3f}")
     table.add_row("total", f"{total:.3f}", style="bold")
-    Console(stderr=True).print(table)
+    Console(stderr=True, emoji=False).print(table)
 
 
 def _while_compiling() -> None:
@@ -246,7 +254,7 @@ def _print_summary(
     from trading_playbook.reports import _format as f
 
     m = result.metrics
-    console = Console()
+    console = Console(emoji=False)
     verdict = (m.get("verdict") or "").strip()
     if verdict:
         console.print(f"[bold]{verdict}[/]")

@@ -149,18 +149,7 @@ def _rolling_extreme_nb(
     out = np.empty(x.shape[0])
     dq = np.empty(x.shape[0], dtype=np.int64)
     for j in range(offsets.shape[0] - 1):
-        start, stop = offsets[j], offsets[j + 1]
-        head = start  # deque lives in dq[head:tail]
-        tail = start
-        for k in range(start, stop):
-            v = sign * x[k]
-            while tail > head and sign * x[dq[tail - 1]] <= v:
-                tail -= 1
-            dq[tail] = k
-            tail += 1
-            while dq[head] <= k - n:
-                head += 1
-            out[k] = x[dq[head]]
+        _extreme_segment_nb(x, out, dq, offsets[j], offsets[j + 1], n, sign)
     return out
 
 
@@ -279,3 +268,133 @@ def expand_nb(
                     out[t, j] = flat[pos[j - lo]]
                     pos[j - lo] += 1
     return out
+
+
+# kinds of a window indicator of :func:`window_set_nb` (one row of its ``specs``)
+MEAN, MAX, MIN, LAST = 0, 1, 2, 3
+# columns of a spec row: kind, input (0..2), window n, lag (bars between the window's end and t), the
+# fewest bars the window may hold (else NaN)
+S_KIND, S_INPUT, S_N, S_LAG, S_NEED = 0, 1, 2, 3, 4
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def window_set_nb(
+    x0: np.ndarray,
+    x1: np.ndarray,
+    x2: np.ndarray,
+    available: np.ndarray,
+    specs: np.ndarray,
+    out: np.ndarray,
+    col_lo: int,
+    col_hi: int,
+) -> None:  # pragma: no cover - numba
+    """Every window indicator of ``specs`` over the (T, N) inputs ``x0, x1, x2``, columns
+    ``col_lo:col_hi``, written to ``out[s]`` (T, N) in one streaming pass over the panel.
+
+    Spec ``s`` looks at the symbol's own bars: its window is the last ``n`` bars ending ``lag`` bars
+    before the current one (``lag`` 0: up to and including t) and holds ``min(n, bars so far - lag)``
+    bars; with fewer than ``need`` it is NaN, and so is every output at a session without a bar.
+    ``MEAN``: the plain mean of a full window (:func:`sma_segment_nb`, bitwise); ``MAX`` / ``MIN``:
+    the extreme of its bars (:func:`_extreme_segment_nb`); ``LAST``: the window's last value.
+
+    Eight symbols at a time (one 64-byte line of a panel row): their bars are gathered down their
+    columns, 256 sessions at a time so that the lines touched stay in the L1/L2 caches, into a small
+    symbol-major tile (each symbol's bars contiguous, as in the bar layout, eight symbols' worth);
+    every window is computed on the tile with the per-symbol kernels, and the results are written
+    back the same way. The panel is read from memory once and each output written once.
+    """
+    n_sessions = available.shape[0]
+    n_specs = specs.shape[0]
+    line = 8
+    rows = 256  # sessions per pass down a line's columns: their cache lines stay in L1/L2
+    tile = np.empty((3, line, n_sessions))
+    result = np.empty((n_specs, line, n_sessions))
+    scratch = np.empty(n_sessions)
+    dq = np.empty(n_sessions, dtype=np.int64)
+    bars = np.zeros(line, dtype=np.int64)
+    used = np.zeros(3, dtype=np.bool_)
+    for s in range(n_specs):
+        used[specs[s, S_INPUT]] = True
+    for lo in range(col_lo, col_hi, line):
+        width = min(lo + line, col_hi) - lo
+        bars[:] = 0
+        for t0 in range(0, n_sessions, rows):  # gather each symbol's bars into its row of the tile
+            t1 = min(t0 + rows, n_sessions)
+            for b in range(width):
+                j = lo + b
+                m = bars[b]
+                for t in range(t0, t1):
+                    if available[t, j]:
+                        if used[0]:
+                            tile[0, b, m] = x0[t, j]
+                        if used[1]:
+                            tile[1, b, m] = x1[t, j]
+                        if used[2]:
+                            tile[2, b, m] = x2[t, j]
+                        m += 1
+                bars[b] = m
+        for s in range(n_specs):
+            for b in range(width):
+                _window_segment_nb(tile[specs[s, S_INPUT], b], result[s, b], scratch, dq, bars[b], specs[s])
+        bars[:] = 0
+        for t0 in range(0, n_sessions, rows):  # scatter the results back down the columns
+            t1 = min(t0 + rows, n_sessions)
+            for b in range(width):
+                j = lo + b
+                for s in range(n_specs):
+                    k = bars[b]
+                    for t in range(t0, t1):
+                        if available[t, j]:
+                            out[s, t, j] = result[s, b, k]
+                            k += 1
+                        else:
+                            out[s, t, j] = np.nan
+                bars[b] = k
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _window_segment_nb(
+    x: np.ndarray, out: np.ndarray, scratch: np.ndarray, dq: np.ndarray, m: int, spec: np.ndarray
+) -> None:  # pragma: no cover - numba
+    """One spec of :func:`window_set_nb` over one symbol's ``m`` bars ``x[:m]`` into ``out[:m]``."""
+    kind = spec[S_KIND]
+    n = spec[S_N]
+    lag = spec[S_LAG]
+    need = spec[S_NEED]
+    if kind == MEAN:
+        sma_segment_nb(x, scratch, 0, m, n)
+    elif kind == MAX:
+        _extreme_segment_nb(x, scratch, dq, 0, m, n, 1.0)
+    elif kind == MIN:
+        _extreme_segment_nb(x, scratch, dq, 0, m, n, -1.0)
+    for k in range(m):
+        if k < lag:
+            out[k] = np.nan
+        elif kind == MEAN:
+            out[k] = scratch[k - lag]
+        else:
+            held = min(k + 1 - lag, n)
+            if held < need:
+                out[k] = np.nan
+            else:
+                out[k] = x[k - lag] if kind == LAST else scratch[k - lag]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _extreme_segment_nb(
+    x: np.ndarray, out: np.ndarray, dq: np.ndarray, start: int, stop: int, n: int, sign: float
+) -> None:  # pragma: no cover - numba
+    """Max (sign 1) or min (sign -1) of the last up-to-``n`` bars of ``x[start:stop]`` including the
+    current one, into ``out[start:stop]``: a monotonic deque of bar positions (``dq``: scratch of at
+    least ``stop - start``), O(bars) whatever ``n`` is; of equal values the latest is kept."""
+    head = 0  # the deque lives in dq[head:tail]
+    tail = 0
+    for k in range(start, stop):
+        v = sign * x[k]
+        while tail > head and sign * x[dq[tail - 1]] <= v:
+            tail -= 1
+        dq[tail] = k
+        tail += 1
+        while dq[head] <= k - n:
+            head += 1
+        out[k] = x[dq[head]]

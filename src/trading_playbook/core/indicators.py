@@ -26,7 +26,11 @@ Examples
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -35,6 +39,7 @@ from trading_playbook.core.errors import ConfigError
 
 __all__ = [
     "BarLayout",
+    "Window",
     "atr",
     "avg_volume_before",
     "donchian",
@@ -45,6 +50,7 @@ __all__ = [
     "rsi",
     "sma",
     "true_range",
+    "window_set",
 ]
 
 
@@ -125,10 +131,104 @@ def _window(n: int, name: str = "n") -> int:
     return int(n)
 
 
+@dataclass(frozen=True, eq=False)
+class Window:
+    """One window indicator of :func:`window_set`, over a symbol's own bars.
+
+    The window is the last ``n`` bars ending ``lag`` bars before t (``lag`` 0: t-n+1..t; 1: t-n..t-1)
+    and holds fewer bars while the symbol's history is short; with fewer than ``need`` (default ``n``)
+    the value is NaN. ``kind``: ``mean`` (the plain mean, RULES section 8; defined only on a full
+    window), ``max`` / ``min`` (values must be finite), ``last`` (the window's last bar's value).
+    """
+
+    kind: Literal["mean", "max", "min", "last"]
+    values: np.ndarray
+    n: int
+    lag: int = 0
+    need: int | None = None
+
+
+_KINDS = {"mean": _k.MEAN, "max": _k.MAX, "min": _k.MIN, "last": _k.LAST}
+_THREADED_CELLS = 250_000  # below this a second thread costs more than it saves
+
+
+def window_set(available: np.ndarray, windows: Mapping[str, Window]) -> dict[str, np.ndarray]:
+    """Several window indicators of one panel in one streaming pass: ``{name: (T, N) array}``.
+
+    Eight symbols (a cache line of a panel row) at a time are gathered into a small tile that stays
+    in the CPU caches, every window of the set is computed on it and the results are written back
+    (:func:`~trading_playbook.core._indicator_kernels.window_set_nb`): the panel is read once and each
+    output written once, with no bar layout of the whole panel and no compress or expand pass. The columns are split over two threads for large panels (the kernel releases the
+    GIL; each symbol is computed alone, so the values do not depend on the split). The values are
+    those of :func:`sma`, :func:`rolling_max`... bitwise (they are computed here).
+
+    >>> import numpy as np
+    >>> close = np.array([[1.0], [2.0], [np.nan], [4.0]])
+    >>> out = window_set(np.isfinite(close), {"sma2": Window("mean", close, 2), "high": Window("max", close, 3, need=1)})
+    >>> out["sma2"][:, 0].tolist(), out["high"][:, 0].tolist()
+    ([nan, 1.5, nan, 3.0], [1.0, 2.0, nan, 4.0])
+    """
+    mask = np.ascontiguousarray(available, dtype=bool)
+    if mask.ndim != 2:
+        raise ConfigError(f"available must be a (sessions, symbols) array, got shape {mask.shape}")
+    names = list(windows)
+    out = np.empty((len(names), *mask.shape))
+    inputs: list[np.ndarray] = []  # the distinct value arrays, by identity
+    specs = np.zeros((len(names), 5), dtype=np.int64)
+    for s, name in enumerate(names):
+        w = windows[name]
+        if w.kind not in _KINDS:
+            raise ConfigError(f"window {name!r}: unknown kind {w.kind!r}; use one of {', '.join(_KINDS)}")
+        n = _window(w.n)
+        need = n if w.need is None else _window(w.need, "need")
+        if need > n:
+            raise ConfigError(f"window {name!r}: need ({need}) cannot exceed the window n ({n})")
+        if int(w.lag) != w.lag or w.lag < 0:
+            raise ConfigError(f"window {name!r}: lag must be a non-negative integer, got {w.lag!r}")
+        src = next((i for i, x in enumerate(inputs) if x is w.values), len(inputs))
+        if src == len(inputs):
+            inputs.append(w.values)
+        specs[s] = (_KINDS[w.kind], src, n, int(w.lag), need)
+    arrays = [_panel_array(x, mask.shape) for x in inputs]
+    for lo in range(0, len(arrays), 3):  # three inputs per pass
+        part = np.flatnonzero((specs[:, _k.S_INPUT] >= lo) & (specs[:, _k.S_INPUT] < lo + 3))
+        group = arrays[lo : lo + 3]
+        local = specs[part].copy()
+        local[:, _k.S_INPUT] -= lo
+        target = out if part.shape[0] == len(names) else np.empty((part.shape[0], *mask.shape))
+        _run_window_set([*group, *[group[0]] * (3 - len(group))], mask, local, target)
+        if target is not out:
+            out[part] = target
+    return {name: out[s] for s, name in enumerate(names)}
+
+
+def _panel_array(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.ascontiguousarray(values, dtype=np.float64)
+    if arr.shape != shape:
+        raise ConfigError(f"array of shape {arr.shape} does not match the panel's {shape}")
+    return arr
+
+
+def _run_window_set(inputs: list[np.ndarray], mask: np.ndarray, specs: np.ndarray, out: np.ndarray) -> None:
+    """:func:`_k.window_set_nb` over all columns, in two halves on two threads for a large panel
+    called from the main thread (elsewhere the caller's own threads or processes keep the cores busy)."""
+    n_symbols = mask.shape[1]
+    x0, x1, x2 = inputs
+
+    def columns(bounds: tuple[int, int]) -> None:
+        _k.window_set_nb(x0, x1, x2, mask, specs, out, bounds[0], bounds[1])
+
+    half = (n_symbols // 16) * 8  # a multiple of the kernel's eight symbols
+    if mask.size < _THREADED_CELLS or half == 0 or threading.current_thread() is not threading.main_thread():
+        columns((0, n_symbols))
+        return
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(columns, [(0, half), (half, n_symbols)]))
+
+
 def sma(values: np.ndarray, n: int, available: np.ndarray) -> np.ndarray:
     """Simple moving average: mean of the symbol's last ``n`` bars (t-n+1..t); NaN until n bars exist."""
-    layout = BarLayout.from_available(available)
-    return layout.expand(_k.sma_nb(layout.compress(values), layout.offsets, _window(n)))
+    return window_set(available, {"sma": Window("mean", values, n)})["sma"]
 
 
 def ema(values: np.ndarray, n: int, available: np.ndarray) -> np.ndarray:
@@ -170,16 +270,9 @@ def _rolling(
     need = n if min_periods is None else _window(min_periods, "min_periods")
     if need > n:
         raise ConfigError(f"min_periods ({need}) cannot exceed the window n ({n})")
-    layout = BarLayout.from_available(available)
-    x = layout.compress(values)
-    kernel = _k.rolling_max_nb if kernel_max else _k.rolling_min_nb
-    out = kernel(x, layout.offsets, n)
-    count = np.minimum(layout.position + 1, n)  # bars in the window t-n+1..t
-    if not include_current:
-        out = _k.previous_nb(out, layout.offsets, 1)
-        count = np.minimum(layout.position, n)  # bars in the window t-n..t-1
-    out = np.where(count >= need, out, np.nan)
-    return layout.expand(out)
+    kind: Literal["max", "min"] = "max" if kernel_max else "min"
+    window = Window(kind, values, n, lag=0 if include_current else 1, need=need)
+    return window_set(available, {kind: window})[kind]
 
 
 def rolling_max(
@@ -215,9 +308,7 @@ def avg_volume_before(volume: np.ndarray, available: np.ndarray, n: int = 20) ->
 
     NaN with fewer than ``n`` earlier bars, and at sessions without a bar.
     """
-    layout = BarLayout.from_available(available)
-    mean = _k.sma_nb(layout.compress(volume), layout.offsets, _window(n))
-    return layout.expand(_k.previous_nb(mean, layout.offsets, 1))
+    return window_set(available, {"avg": Window("mean", volume, n, lag=1)})["avg"]
 
 
 def rsi(values: np.ndarray, n: int, available: np.ndarray) -> np.ndarray:
@@ -244,5 +335,4 @@ def donchian(
 
 def previous_bar(values: np.ndarray, available: np.ndarray) -> np.ndarray:
     """Value at the symbol's previous bar (for LOWER_CLOSE / LOWER_HIGH); NaN on its first bar."""
-    layout = BarLayout.from_available(available)
-    return layout.expand(_k.previous_nb(layout.compress(values), layout.offsets, 1))
+    return window_set(available, {"prev": Window("last", values, 1, lag=1)})["prev"]

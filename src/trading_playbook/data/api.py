@@ -232,23 +232,30 @@ def load_bars(request: DataRequest, *, progress: bool = False) -> pd.DataFrame:
     return to_frame(bars)
 
 
-def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, dict[str, Any]]:
+def load_panel(
+    request: DataRequest, *, progress: bool = False, checkpoint: Callable[[], None] | None = None
+) -> tuple[Panel, dict[str, Any]]:
     """The adjusted :class:`Panel` and an info dict.
 
     The info dict holds ``source, path, symbols`` (count), ``first_session, last_session``,
     ``fingerprint`` (content hash: of the catalog checksums for cache/alpaca, of the panel
     otherwise), ``rows``, ``adjustment`` and ``repairs`` (list of changes under ``repair``).
+
+    ``checkpoint``: called between steps of the load (each block of symbols of a pack); it may raise
+    to stop the load (a load in a thread whose command gave up, ``trading_playbook._early_load``).
     """
     from trading_playbook.data.estimate import check_fits
 
+    check = checkpoint or _no_checkpoint
     check_fits(request)
     if request.source == "synthetic" and not request.symbols:
         return _synthetic_panel(request)
     if request.source == "cache" and not request.symbols:
-        found = _cache_panel(request)
+        found = _cache_panel(request, check)
         if found is not None:
             return found
     bars, info = load_arrays(request, progress=progress, for_panel=True)
+    check()
     if len(bars) == 0:
         raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
     rows = len(bars)
@@ -269,7 +276,19 @@ def load_panel(request: DataRequest, *, progress: bool = False) -> tuple[Panel, 
     return panel, info
 
 
-def _cache_panel(request: DataRequest) -> tuple[Panel, dict[str, Any]] | None:
+def _no_checkpoint() -> None:
+    return None
+
+
+def _checked(blocks: Iterator[BarBlock], check: Callable[[], None]) -> Iterator[BarBlock]:
+    for block in blocks:
+        check()
+        yield block
+
+
+def _cache_panel(
+    request: DataRequest, check: Callable[[], None] = _no_checkpoint
+) -> tuple[Panel, dict[str, Any]] | None:
     """A whole cached source as a panel, block of symbols by block from its pack (the bars of the
     universe are never held at once); None when the pack cannot serve it (the caller reads as usual)."""
     import pyarrow as pa
@@ -293,7 +312,7 @@ def _cache_panel(request: DataRequest) -> tuple[Panel, dict[str, Any]] | None:
     sessions, blocks = found
     names = tuple(e.symbol for e in entries)
     try:
-        panel = panel_from_blocks(names, sessions, blocks, request.adjustment)
+        panel = panel_from_blocks(names, sessions, _checked(blocks, check), request.adjustment)
     except (OSError, pa.ArrowException):
         discard_pack(cache, name)
         return None
@@ -316,8 +335,10 @@ def synthetic_blocks(
     request: DataRequest, width: int, notes: dict[str, Any]
 ) -> tuple[tuple[str, ...], np.ndarray, Iterator[BarBlock]]:
     """The synthetic universe of ``request``: its symbols, its sessions and its bars as blocks of
-    ``width`` symbols, each generated and validated when the iterator reaches it. ``notes`` gets the
-    blocks' ``repairs``, ``warnings`` and ``rows`` as they are generated."""
+    ``width`` symbols, generated and validated one block ahead of the caller on a background thread
+    (:func:`~trading_playbook.data.prefetch.prefetched`). ``notes`` gets the blocks' ``repairs``,
+    ``warnings`` and ``rows`` as they are generated (complete once the iterator is exhausted)."""
+    from trading_playbook.data.prefetch import prefetched
     from trading_playbook.data.synthetic import (
         DEFAULT_END,
         DEFAULT_START,
@@ -342,7 +363,10 @@ def synthetic_blocks(
             notes["rows"] += len(bars)
             yield BarBlock(first, count, bars.codes, bars.day, bars.values)
 
-    return synthetic_symbols(n), synthetic_sessions(n, *span), blocks()
+    # the blocks are made on a background thread, from now on, while the caller builds the session axis
+    # and then writes and scans each block (data.prefetch)
+    made = prefetched(blocks())
+    return synthetic_symbols(n), synthetic_sessions(n, *span), made
 
 
 def _synthetic_panel(request: DataRequest, width: int = 256) -> tuple[Panel, dict[str, Any]]:

@@ -57,6 +57,7 @@ GENERATOR_VERSION = 2
 DEFAULT_START = "2012-01-01"
 DEFAULT_END = "2019-12-31"
 MAX_SYMBOLS = 100_000
+_RUN = 32  # symbols a generating thread takes at a time
 
 
 def synthetic_bars(
@@ -87,13 +88,16 @@ def synthetic_arrays(
     first: int = 0,
     count: int | None = None,
     columns: Sequence[str] | None = None,
+    threads: int = 2,
 ) -> BarArrays:
     """:func:`synthetic_bars` as :class:`BarArrays`.
 
     ``first`` and ``count`` generate only the symbols ``first .. first + count - 1`` of the universe
     (their bars are the same as in the whole universe); ``columns`` keeps only those value columns
     (``open, high, low, close, volume`` always; ``split, dividend, adjusted_close`` when listed, all
-    of them by default).
+    of them by default). ``threads`` generate runs of symbols side by side (numpy's draws and the
+    kernel release the GIL); each symbol comes from its own stream into its own rows, so the bars are
+    the same whatever the thread count.
     """
     if not 1 <= n_symbols <= MAX_SYMBOLS:
         raise DataError(f"synthetic universe needs 1 to {MAX_SYMBOLS:,} symbols, got {n_symbols}")
@@ -106,8 +110,9 @@ def synthetic_arrays(
     wanted = ("split", "dividend", "adjusted_close") if columns is None else tuple(columns)
     keep = [i for i, name in enumerate(_COLUMNS) if i < 5 or name in wanted]
     n = sessions.shape[0]
-    spans = [_Plan.listing(index, n, seed) for index in range(first, first + count)]
-    rows = np.array([m for _, m in spans], dtype=np.int64)
+    # each symbol's stream, started: its listing window now, the rest of its draws in fill()
+    started = [_Plan.start(index, n, seed) for index in range(first, first + count)]
+    rows = np.array([m for *_, m in started], dtype=np.int64)
     offsets = np.concatenate(([0], np.cumsum(rows))).tolist()
     columns_out = {_COLUMNS[i]: np.empty(offsets[-1]) for i in keep}
     day = np.empty(offsets[-1], dtype="datetime64[D]")
@@ -115,7 +120,7 @@ def synthetic_arrays(
     def fill(part: range) -> None:
         scratch = np.empty(len(_COLUMNS) * n)
         for k in part:
-            plan = _Plan.draw(first + k, n, seed)  # one symbol's draws at a time (200 KB over 25 years)
+            plan = _Plan.rest(*started[k])  # one symbol's draws at a time (200 KB over 25 years)
             a, b = offsets[k], offsets[k + 1]
             # C-contiguous whatever the symbol's length (a column slice of a 2-D scratch would not be,
             # and numba would compile the kernel a second time for that layout)
@@ -125,10 +130,14 @@ def synthetic_arrays(
                 columns_out[_COLUMNS[i]][a:b] = bars[i]
             day[a:b] = sessions[plan.first : plan.first + plan.length]
 
-    # two threads: numpy's draws and the kernel release the GIL, and the symbols are independent
-    halves = [range(0, count // 2), range(count // 2, count)] if count >= 64 else [range(count)]
-    with ThreadPoolExecutor(max_workers=len(halves)) as pool:
-        list(pool.map(fill, halves))
+    # runs of _RUN symbols handed out to the threads as they free up (symbols differ in length)
+    runs = [range(a, min(a + _RUN, count)) for a in range(0, count, _RUN)]
+    if threads <= 1 or len(runs) == 1:
+        for run in runs:
+            fill(run)
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(runs))) as pool:
+            list(pool.map(fill, runs))
     names = synthetic_symbols(n_symbols)[first : first + count]
     codes = np.repeat(np.arange(count, dtype=np.int64), rows)
     return BarArrays(names, codes, day, columns_out, "synthetic")
@@ -188,10 +197,15 @@ class _Plan:
         return cls._window(np.random.default_rng([seed, index]).random(12), n)
 
     @classmethod
-    def draw(cls, index: int, n: int, seed: int) -> _Plan:
+    def start(cls, index: int, n: int, seed: int) -> tuple[np.random.Generator, np.ndarray, int, int]:
+        """The symbol's stream after its first draws: (stream, those uniforms, first session, sessions)."""
         rng = np.random.default_rng([seed, index])
         u = rng.random(12)
-        first, m = cls._window(u, n)
+        return (rng, u, *cls._window(u, n))
+
+    @classmethod
+    def rest(cls, rng: np.random.Generator, u: np.ndarray, first: int, m: int) -> _Plan:
+        """The plan from a started stream (:meth:`start`): the same draws in the same order."""
         return cls(
             first=first,
             length=m,
