@@ -104,25 +104,26 @@ def take_early() -> subprocess.Popen[bytes] | None:
 
 def compile_breakout_rank() -> None:
     """Compile and cache :func:`~trading_playbook.core.scanners._breakout_kernels.rank_hits_nb` (unless
-    cached) for the one signature the scanner calls it with (``tests/unit/test_warmup.py`` pins it)."""
-    from trading_playbook.core._jit import entry_is_cached
-    from trading_playbook.core.scanners import _breakout_kernels as bk
+    cached) for the one signature the scanner calls it with (``tests/unit/test_warmup.py`` pins it).
+    Optional work: if it fails (the scanner changed), the session loop still compiles."""
+    try:
+        from trading_playbook.core._jit import entry_is_cached
+        from trading_playbook.core.scanners import _breakout_kernels as bk
 
-    if not entry_is_cached(bk.rank_hits_nb):
-        rank_no_hits()
+        if not entry_is_cached(bk.rank_hits_nb):
+            rank_no_hits()
+    except Exception:  # the command compiles the kernel itself then
+        pass
 
 
 def rank_no_hits() -> None:
-    """Call ``rank_hits_nb`` on one chunk without hits (compiling it when it is not loaded yet)."""
+    """Rank a scan without hits through the scanner's own code (its arrays, so its argument types)."""
     import numpy as np
 
-    from trading_playbook.core.scanners import _breakout_kernels as bk
+    from trading_playbook.core.scanners import daily_breakout
 
-    ints, floats = np.zeros(1, dtype=np.int64), np.zeros(1)
-    hits = (np.zeros((1, 4)), np.zeros((1, 2), dtype=np.int64))
-    bk.rank_hits_nb(
-        np.zeros(2, dtype=np.int64), ints, ints, floats, *hits, 0, ints.copy(), ints, floats, floats
-    )
+    no_hits = daily_breakout._Hits.empty(np.zeros(2, dtype=np.int64), 1, 0, 4)
+    daily_breakout._assemble(no_hits, 0, 1.0)
 
 
 def compile_simulation(breakout_rank: bool = False) -> None:
