@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
-from trading_playbook.core import _panel_kernels as _pk
 from trading_playbook.core._dates import to_day
 from trading_playbook.core.errors import DataError
 
@@ -462,6 +461,15 @@ def panel_from_blocks(
     return _panel_of(sessions, symbols, prices, available, adjustment, _joined_events(shape, events))
 
 
+def _kernels() -> Any:
+    """:mod:`~trading_playbook.core._panel_kernels`, imported on first use: it imports numba (about
+    0.3 s), which the config and the data layer, importing this module, do not need yet (a
+    backtest's data is read in a thread while numba imports: ``trading_playbook._early_load``)."""
+    from trading_playbook.core import _panel_kernels
+
+    return _panel_kernels
+
+
 def _fill_block(
     prices: dict[str, np.ndarray],
     available: np.ndarray,
@@ -509,9 +517,10 @@ def _fill_block(
     ratio = columns["adjusted_close"] / columns["close"] if adjustment == "all" else None
     if ordered:  # validated bars: straight into the grids, a cache line of eight symbols at a time
         starts = np.searchsorted(codes, np.arange(block.width + 1))
+        fill = _kernels().fill_columns_nb
         for k, (name, grid) in enumerate(prices.items()):
             values, scale, op = _scaled(name, columns, adjustment, factor, ratio)
-            _pk.fill_columns_nb(grid, block.first, starts, row, values, scale, op, available, k == 0)
+            fill(grid, block.first, starts, row, values, scale, op, available, k == 0)
         return
     # anything else: checked for repeats in full, laid out symbol-major, then copied a row at a time
     local = codes * n_rows + row  # symbol-major cell of each bar
@@ -535,8 +544,10 @@ def _scaled(
     factor: np.ndarray | None,
     ratio: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`_adjusted` as (bar values, scale, how they meet) for :func:`_pk.fill_columns_nb`: the
-    same single division or multiplication per bar, so the grids are bitwise the same."""
+    """:func:`_adjusted` as (bar values, scale, how they meet) for
+    :func:`~trading_playbook.core._panel_kernels.fill_columns_nb`: the same single division or
+    multiplication per bar, so the grids are bitwise the same."""
+    _pk = _kernels()
     if name == "raw_close":
         return columns["close"], _NO_SCALE, _pk.COPY
     values = columns[name]
