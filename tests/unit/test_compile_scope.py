@@ -63,6 +63,7 @@ NEEDED = {
     "_indicator_kernels": {"window_mean_nb"},
     "_benchmark_nb": {"equal_weight_growth_nb"},
     "_bootstrap_nb": {"bootstrap_trades_nb"},
+    "_panel_kernels": {"fill_columns_nb"},  # validated blocks written into the panel's grids
 }
 
 
