@@ -70,7 +70,8 @@ ENGINES: tuple[str, ...] = ("fast", "reference")
 class Workspace:
     """A loaded panel plus memo caches shared by every run on it.
 
-    ``features`` caches scanner features (``scanner.prepare(panel)``) by ``scanner.features_key()``;
+    ``features`` caches scanner features (``scanner.prepare(panel)``) by ``scanner.features_key()``
+    (None after the first scan with that key, which scans in one pass without keeping them);
     ``setups`` caches full-panel setup tables by the sleeve's ``cache_key`` (scanner class and
     parameters). Both are computed on the whole loaded panel once and sliced per run (valid because
     scanners are causal).
@@ -123,6 +124,11 @@ class Workspace:
             return scanner.scan(self.panel)
         fkey = (type(scanner).__qualname__, scanner.features_key())
         features = self.features.get(fkey)
+        if features is None and fkey not in self.features:
+            # the first scanner of these features: one pass, features and thresholds together (no
+            # feature table); a second one (a sweep) prepares the features for every later trial
+            self.features[fkey] = None
+            return scanner.scan(self.panel)
         if features is None:
             features = scanner.prepare(self.panel)
             self.features[fkey] = features

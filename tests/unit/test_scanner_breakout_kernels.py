@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,3 +157,47 @@ def test_a_worker_thread_gets_the_serial_kernels_and_the_same_setups() -> None:
     assert got["chunks"] == 1
     assert isinstance(got["table"], SetupTable)
     assert_tables_identical(got["table"], main)
+
+
+def test_a_scan_does_not_start_numbas_threading_layer_and_follows_set_num_threads() -> None:
+    """The chunks follow numba's thread count without starting its threading layer (OpenMP/TBB and
+    their threads, about 70 ms a command, for kernels run on Python threads); once a caller set the
+    count (which starts the layer), the scan follows it."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import numba
+        from numba.np.ufunc import parallel
+        from trading_playbook.core.scanners import daily_breakout as db
+        from tests.unit.test_scanner_breakout_kernels import random_panel
+        panel = random_panel(0)
+        db.DailyBreakoutScanner("very_relaxed").scan(panel)
+        print(parallel._is_initialized, db._chunks() == numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(1)
+        print(db._chunks(), db.DailyBreakoutScanner("very_relaxed").prepare(panel).n_candidates.shape[0])
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "1", "1"]
+
+
+def test_scans_reusing_the_scratch_give_the_setups_of_fresh_scans() -> None:
+    """Within reusing_scratch() a scan reuses the previous scan's gather table (same shape): each
+    scan's setups are those of a scan with fresh scratch, and the scratch is dropped at the end."""
+    scanner = DailyBreakoutScanner("very_relaxed", min_price=0.0)
+    panels = [random_panel(seed) for seed in (5, 6, 5)]
+    fresh = [scanner.scan(panel) for panel in panels]
+    with db.reusing_scratch():
+        with db.reusing_scratch():  # nested: the outer context owns the pool
+            reused = [scanner.scan(panel) for panel in panels]
+        pool = db._SCRATCH.pool
+        assert pool  # kept while the outer context is open
+    assert db._SCRATCH.pool is None
+    for got, want in zip(reused, fresh, strict=True):
+        assert_tables_identical(got, want)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from trading_playbook.core._student_t import two_sided_p
+from trading_playbook.core._trade_columns import TradeColumns, extreme_index
 from trading_playbook.core.errors import DataError
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.types import RunResult, Trade
@@ -313,48 +314,39 @@ def _longest_streak(flags: np.ndarray) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
 
 
-def _exit_order(trades: Sequence[Trade]) -> np.ndarray:
-    """Trade positions in order of exit date, then entry date, then symbol (a stable sort)."""
-    exits = np.array([t.exit_date.toordinal() for t in trades], dtype=np.int64)
-    entries = np.array([t.entry_date.toordinal() for t in trades], dtype=np.int64)
-    symbols = np.array([t.symbol for t in trades], dtype=str)
-    return np.lexsort((symbols, entries, exits))
-
-
 def _mean(values: np.ndarray) -> float | None:
     finite = values[np.isfinite(values)]
     return _num(np.mean(finite)) if finite.size else None
 
 
-def _exit_reasons(trades: Sequence[Trade]) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[Trade]] = {}
-    for trade in trades:
-        groups.setdefault(trade.exit_reason, []).append(trade)
+def _exit_reasons(cols: TradeColumns) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for reason, group in groups.items():
-        pnl = np.array([t.pnl for t in group], dtype=np.float64)
+    for reason, rows in cols.reason_groups():
+        pnl = cols.pnl[rows]
         out[reason] = {
-            "count": len(group),
+            "count": int(rows.shape[0]),
             "wins": int(np.sum(pnl > 0)),
             "win_rate": _num(np.mean(pnl > 0)),
-            "avg_return": _mean(np.array([t.pnl_pct for t in group], dtype=np.float64)),
-            "avg_r": _mean(np.array([t.r_multiple for t in group], dtype=np.float64)),
+            "avg_return": _mean(cols.pnl_pct[rows]),
+            "avg_r": _mean(cols.r_multiple[rows]),
             "total_pnl": _num(np.sum(pnl)),
         }
     return out
 
 
-def _trade_metrics(trades: Sequence[Trade], years: float, mean_equity: float | None) -> dict[str, Any]:
+def _trade_metrics(
+    trades: Sequence[Trade], years: float, mean_equity: float | None, cols: TradeColumns | None = None
+) -> dict[str, Any]:
+    """The trade side of the metrics; ``cols`` (``TradeColumns.of(trades)``) when already read."""
+    cols = TradeColumns.of(trades) if cols is None else cols
     n = len(trades)
-    pnl = np.array([t.pnl for t in trades], dtype=np.float64)
-    pct = np.array([t.pnl_pct for t in trades], dtype=np.float64)
-    held = np.array([t.sessions_held for t in trades], dtype=np.float64)
+    pnl, pct, held = cols.pnl, cols.pnl_pct, cols.sessions_held
     wins, losses = pnl > 0, pnl < 0
     gross_win, gross_loss = float(pnl[wins].sum()), float(-pnl[losses].sum())
-    by_exit = pnl[_exit_order(trades)] if n else pnl
-    notional = sum(t.shares * (t.entry_price + t.exit_price) for t in trades) / 2.0
-    best = max(trades, key=lambda t: t.pnl_pct) if n else None
-    worst = min(trades, key=lambda t: t.pnl_pct) if n else None
+    by_exit = pnl[cols.exit_order()] if n else pnl
+    notional = cols.notional() / 2.0
+    best = trades[extreme_index(pct, largest=True)] if n else None
+    worst = trades[extreme_index(pct, largest=False)] if n else None
     return {
         "trades": n,
         "trades_per_year": _num(n / years) if years > 0 else None,
@@ -372,14 +364,14 @@ def _trade_metrics(trades: Sequence[Trade], years: float, mean_equity: float | N
         "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
         "expectancy": _mean(pnl),
         "expectancy_pct": _mean(pct),
-        "expectancy_r": _mean(np.array([t.r_multiple for t in trades], dtype=np.float64)),
+        "expectancy_r": _mean(cols.r_multiple),
         "avg_sessions_held": _mean(held),
         "median_sessions_held": _num(np.median(held)) if n else None,
         "best_trade": _trade_brief(best) if best is not None else None,
         "worst_trade": _trade_brief(worst) if worst is not None else None,
         "longest_win_streak": _longest_streak(by_exit > 0),
         "longest_loss_streak": _longest_streak(by_exit < 0),
-        "exit_reasons": _exit_reasons(trades),
+        "exit_reasons": _exit_reasons(cols),
     }
 
 
@@ -395,13 +387,13 @@ _SLEEVE_KEYS = (
 )
 
 
-def _sleeve_metrics(result: RunResult, years: float) -> dict[str, dict[str, Any]]:
+def _sleeve_metrics(result: RunResult, years: float, cols: TradeColumns) -> dict[str, dict[str, Any]]:
     """Per-sleeve trade figures and return on the sleeve's capital, for runs with two or more sleeves.
 
     The sleeve's starting capital is recovered from the P&L attribution: final sleeve equity minus the
     sleeve's trade P&L (every position is closed by the end of a run).
     """
-    names = sorted(set(result.equity.sleeve_equity) | {t.sleeve for t in result.trades if t.sleeve})
+    names = sorted(set(result.equity.sleeve_equity) | (set(cols.sleeves) - {""}))
     if len(names) < 2:
         return {}
     out: dict[str, dict[str, Any]] = {}
@@ -545,12 +537,11 @@ def compile_kernels() -> None:
 
 
 def _validation(
-    trades: Sequence[Trade], returns: np.ndarray, rf_daily: float, seed: int, n_boot: int, survivorship: bool
+    cols: TradeColumns, returns: np.ndarray, rf_daily: float, seed: int, n_boot: int, survivorship: bool
 ) -> dict[str, Any]:
-    n = len(trades)
+    n = len(cols)
     rng = np.random.default_rng(seed)
-    pnl = np.array([t.pnl for t in trades], dtype=np.float64)
-    pct = np.array([t.pnl_pct for t in trades], dtype=np.float64)
+    pnl, pct = cols.pnl, cols.pnl_pct
     ci: dict[str, list[float | None] | None] = {"expectancy": None, "win_rate": None, "sharpe": None}
     if n >= 2:
         means, win_rates = _bootstrap_trades(pnl, rng, n_boot)
@@ -665,12 +656,13 @@ def compute_metrics(
     rf_daily = risk_free_rate / PERIODS_PER_YEAR
     equity_part = _equity_metrics(result, rf_daily)
     years = equity_part["sessions"] / PERIODS_PER_YEAR
-    trade_part = _trade_metrics(result.trades, years, equity_part["mean_equity"])
+    cols = TradeColumns.of(result.trades)
+    trade_part = _trade_metrics(result.trades, years, equity_part["mean_equity"], cols)
     returns = _daily_returns(
         np.asarray(result.equity.equity, dtype=np.float64), float(result.starting_capital)
     )
     metrics: dict[str, Any] = {**equity_part, **trade_part, "risk_free_rate": float(risk_free_rate)}
-    metrics["sleeves"] = _sleeve_metrics(result, years)
+    metrics["sleeves"] = _sleeve_metrics(result, years, cols)
     metrics["benchmarks"] = (
         _benchmark_metrics(
             result, benchmark, returns, equity_part["total_return"], equity_part["cagr"], rf_daily
@@ -678,9 +670,7 @@ def compute_metrics(
         if benchmark
         else {}
     )
-    metrics["validation"] = _validation(
-        result.trades, returns, rf_daily, seed, n_bootstrap, survivorship_warning
-    )
+    metrics["validation"] = _validation(cols, returns, rf_daily, seed, n_bootstrap, survivorship_warning)
     metrics["notes"] = _edge_notes(metrics)
     metrics["verdict"] = _verdict(metrics)
     return metrics

@@ -81,9 +81,12 @@ def column_block(panel: Panel, first: int, last: int) -> Panel:
 def scan_in_blocks(scan: Callable[[Panel], SetupTable], panel: Panel, width: int | None = None) -> SetupTable:
     """``scan`` (a per-symbol scanner's ``scan``) run on blocks of ``width`` symbols (default
     :data:`BLOCK_SYMBOLS`), merged and ranked."""
+    from trading_playbook.core.scanners.daily_breakout import reusing_scratch
+
     parts = []
-    for first, last in symbol_blocks(panel.n_symbols, BLOCK_SYMBOLS if width is None else width):
-        parts.append((first, scan(column_block(panel, first, last))))
+    with reusing_scratch():  # the blocks share the feature kernel's scratch
+        for first, last in symbol_blocks(panel.n_symbols, BLOCK_SYMBOLS if width is None else width):
+            parts.append((first, scan(column_block(panel, first, last))))
     return merge_setups(parts)
 
 

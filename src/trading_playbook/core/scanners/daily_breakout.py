@@ -36,7 +36,9 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import util as _mp_util
 from typing import Any, ClassVar
@@ -47,11 +49,12 @@ import numpy as np
 from trading_playbook.core.errors import ConfigError
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.scanners import _breakout_kernels as _bk
+from trading_playbook.core.scanners import _breakout_stream as _bs
 from trading_playbook.core.scanners._breakout_score import score_one
 from trading_playbook.core.scanners.base import session_position
 from trading_playbook.core.types import Setup, SetupTable
 
-__all__ = ["PRESETS", "BreakoutFeatures", "DailyBreakoutScanner"]
+__all__ = ["PRESETS", "BreakoutFeatures", "DailyBreakoutScanner", "reusing_scratch"]
 
 TREND_FAST = 20  # SMA windows of the trend rule (RULES section 3, not parameters)
 TREND_SLOW = 50
@@ -125,6 +128,25 @@ _FORK_STATE = _ForkState()
 _mp_util.register_after_fork(_FORK_STATE, _after_fork)
 
 
+_SCRATCH = threading.local()
+
+
+@contextmanager
+def reusing_scratch() -> Iterator[None]:
+    """Scans by this thread reuse the feature kernel's scratch (a gather table of tens of megabytes
+    per chunk) from one scan to the next while the context is open: a large universe scanned block
+    by block then allocates it, and faults its pages in, once instead of once a block. The scratch is
+    dropped when the outermost context closes."""
+    if getattr(_SCRATCH, "pool", None) is not None:
+        yield
+        return
+    _SCRATCH.pool = {}
+    try:
+        yield
+    finally:
+        _SCRATCH.pool = None
+
+
 def _threads_allowed() -> bool:
     """Whether the chunks may run on threads: not in a forked child, and only from the main thread (a
     caller's own threads or worker processes already keep the cores busy)."""
@@ -134,7 +156,19 @@ def _threads_allowed() -> bool:
 def _chunks() -> int:
     """Chunks of symbols for the kernels, one per numba thread (more, narrower chunks measured slower);
     1 (one thread) when threads are not allowed."""
-    return int(numba.get_num_threads()) if _threads_allowed() else 1
+    return _numba_threads() if _threads_allowed() else 1
+
+
+def _numba_threads() -> int:
+    """numba's thread count (``numba.set_num_threads``, else ``NUMBA_NUM_THREADS``) without starting
+    numba's threading layer: ``numba.get_num_threads()`` loads OpenMP or TBB and starts their threads
+    (about 70 ms of CPU on a command's first scan), which these kernels, run on Python threads, never
+    use. ``set_num_threads`` starts the layer, so once it is started its count is the one to read."""
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", True):
+        return int(numba.get_num_threads())
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 class DailyBreakoutScanner:
@@ -249,34 +283,11 @@ class DailyBreakoutScanner:
     # ------------------------------------------------------------------ vectorised form
     def prepare(self, panel: Panel) -> BreakoutFeatures:
         """Compute the threshold-independent features (SMAs, rolling high, volume average, RS) once."""
-        available = np.ascontiguousarray(panel.available, dtype=bool)
-        bars = np.count_nonzero(available, axis=0)
-        symbol_bounds = _split(bars, _chunks())
-        cumulative = np.zeros(bars.shape[0] + 1, dtype=np.int64)
-        np.cumsum(bars, out=cumulative[1:])
-        capacity_bounds = cumulative[symbol_bounds]
-        capacity = int(capacity_bounds[-1])
-        n_candidates = np.zeros(symbol_bounds.shape[0] - 1, dtype=np.int64)
-        session = np.empty(capacity, dtype=np.int32)
-        symbol = np.empty(capacity, dtype=np.int32)
-        position = np.empty(capacity, dtype=np.int32)
-        values = np.empty((capacity, 6))
-        args = (
-            _f64(panel.close), _f64(panel.raw_close), _f64(panel.high), _f64(panel.volume), available,
-            symbol_bounds, capacity_bounds, self.high_lookback, self.volume_lookback, self.rs_lookback,
-            n_candidates, session, symbol, position, values,
-        )  # fmt: skip
-        lookbacks = (self.high_lookback, self.volume_lookback, self.rs_lookback)
-        kernel: Any = _bk.prepare_chunk_nb
-
-        def prepare_chunk(chunk: int, *chunk_args: Any) -> None:
-            width = int(symbol_bounds[chunk + 1] - symbol_bounds[chunk])
-            kernel(chunk, *chunk_args, *_bk.chunk_scratch(width, *lookbacks))
-
-        _each_chunk(prepare_chunk, n_candidates.shape[0], args)
+        out = self._stream(panel, evaluate=False)
+        n_candidates, session, symbol, position, values, symbol_bounds, capacity_bounds, _, _ = out
         return BreakoutFeatures(
             key=self.features_key(),
-            shape=(int(available.shape[0]), int(available.shape[1])),
+            shape=(int(panel.available.shape[0]), int(panel.available.shape[1])),
             symbol_bounds=symbol_bounds,
             capacity_bounds=capacity_bounds,
             n_candidates=n_candidates,
@@ -290,28 +301,79 @@ class DailyBreakoutScanner:
         """Every setup of every session of ``panel`` (no lookahead), sorted by session then rank.
 
         ``features`` from :meth:`prepare` (of this or another scanner with the same
-        :meth:`features_key`) skips the indicator work.
+        :meth:`features_key`) skips the indicator work; without them the features are streamed and
+        the thresholds applied in the same pass (no candidate table).
         """
-        feats = self.prepare(panel) if features is None else self._check_features(panel, features)
+        if features is None:
+            n_hits, session, symbol, _, values, _, capacity_bounds, base, days = self._stream(
+                panel, evaluate=True
+            )
+            hits = _Hits(capacity_bounds, n_hits, session, symbol, values, base, days)
+            return _assemble(hits, panel.available.shape[0], 1.0 - self.hard_stop)
+        feats = self._check_features(panel, features)
         capacity = feats.session.shape[0]
-        hit = np.empty(capacity, dtype=np.int64)
-        days = np.empty(capacity, dtype=np.int64)
-        base_high = np.empty(capacity)
-        base_width = np.empty(capacity)
-        h_values = np.empty((capacity, 4))
-        h_index = np.empty((capacity, 2), dtype=np.int64)
-        n_hits = np.zeros(feats.n_candidates.shape[0], dtype=np.int64)
-        thresholds = np.array(
-            [self.min_price, self.max_distance_from_high, self.min_volume_ratio, self.max_base_width]
-        )
-        bounds = np.array([self.min_history, self.min_base_days, self.max_base_days], dtype=np.int64)
+        hits = _Hits.empty(feats.capacity_bounds, feats.n_candidates.shape[0], capacity, 4)
         args = (
             _f64(panel.high), _f64(panel.low), np.ascontiguousarray(panel.available, dtype=bool),
             feats.capacity_bounds, feats.n_candidates, feats.session, feats.symbol, feats.position,
-            feats.values, thresholds, bounds, hit, days, base_high, base_width, h_values, h_index, n_hits,
+            feats.values, self._thresholds(), self._bounds(), hits.session, hits.symbol, hits.values,
+            hits.base, hits.days, hits.n,
         )  # fmt: skip
-        _each_chunk(_bk.scan_chunk_nb, n_hits.shape[0] if _threads_allowed() else 1, args, n_hits.shape[0])
-        return _assemble(feats, n_hits, days, base_high, base_width, h_values, h_index, 1.0 - self.hard_stop)
+        chunks = hits.n.shape[0]
+        _each_chunk(_bk.scan_chunk_nb, chunks if _threads_allowed() else 1, args, chunks)
+        return _assemble(hits, feats.shape[0], 1.0 - self.hard_stop)
+
+    def _thresholds(self) -> np.ndarray:
+        return np.array(
+            [self.min_price, self.max_distance_from_high, self.min_volume_ratio, self.max_base_width]
+        )
+
+    def _bounds(self) -> np.ndarray:
+        return np.array([self.min_history, self.min_base_days, self.max_base_days], dtype=np.int64)
+
+    def _stream(self, panel: Panel, evaluate: bool) -> tuple[np.ndarray, ...]:
+        """:func:`~._breakout_stream.prepare_chunk_nb` over the panel, one chunk of symbols per thread:
+        ``(n_out, session, symbol, position, values, symbol_bounds, capacity_bounds, base, days)``,
+        the candidates (or with ``evaluate`` the hits) of chunk ``c`` at rows
+        ``capacity_bounds[c]:capacity_bounds[c] + n_out[c]``."""
+        available = np.ascontiguousarray(panel.available, dtype=bool)
+        bars = np.count_nonzero(available, axis=0)
+        symbol_bounds = _split(bars, _chunks())
+        cumulative = np.zeros(bars.shape[0] + 1, dtype=np.int64)
+        np.cumsum(bars, out=cumulative[1:])
+        capacity_bounds = cumulative[symbol_bounds]
+        capacity = int(capacity_bounds[-1])
+        n_out = np.zeros(symbol_bounds.shape[0] - 1, dtype=np.int64)
+        session = np.empty(capacity, dtype=np.int32)
+        symbol = np.empty(capacity, dtype=np.int32)
+        position = np.empty(capacity if not evaluate else 0, dtype=np.int32)
+        values = np.empty((capacity, 4 if evaluate else 6))
+        base = np.empty((capacity if evaluate else 0, 2))
+        days = np.empty(capacity if evaluate else 0, dtype=np.int64)
+        low = _f64(panel.low) if evaluate else np.empty((0, 0))
+        lookbacks = np.array([self.high_lookback, self.volume_lookback, self.rs_lookback], dtype=np.int64)
+        args = (
+            _f64(panel.close), _f64(panel.raw_close), _f64(panel.high), low, _f64(panel.volume), available,
+            symbol_bounds, capacity_bounds, lookbacks, self._thresholds(), self._bounds(), evaluate,
+            n_out, session, symbol, position, values, base, days,
+        )  # fmt: skip
+        n_sessions = int(available.shape[0])
+        kernel: Any = _bs.prepare_chunk_nb
+
+        pool = getattr(_SCRATCH, "pool", None)  # the calling thread's, inside reusing_scratch()
+
+        def stream_chunk(chunk: int, *chunk_args: Any) -> None:
+            width = int(symbol_bounds[chunk + 1] - symbol_bounds[chunk])
+            key = (chunk, width, n_sessions, self.high_lookback, evaluate)
+            scratch = None if pool is None else pool.get(key)
+            if scratch is None:
+                scratch = _bs.stream_scratch(width, n_sessions, self.high_lookback, evaluate)
+                if pool is not None:
+                    pool[key] = scratch
+            kernel(chunk, *chunk_args, *scratch)
+
+        _each_chunk(stream_chunk, n_out.shape[0], args)
+        return n_out, session, symbol, position, values, symbol_bounds, capacity_bounds, base, days
 
     def _check_features(self, panel: Panel, features: BreakoutFeatures) -> BreakoutFeatures:
         if features.shape != panel.available.shape:
@@ -421,39 +483,58 @@ def _base_search(
     return found
 
 
-def _assemble(
-    feats: BreakoutFeatures,
-    n_hits: np.ndarray,
-    days: np.ndarray,
-    base_high: np.ndarray,
-    base_width: np.ndarray,
-    h_values: np.ndarray,
-    h_index: np.ndarray,
-    stop_factor: float,
-) -> SetupTable:
+@dataclass(frozen=True)
+class _Hits:
+    """A scan's hits before ranking, chunk ``c``'s at rows ``capacity_bounds[c]:capacity_bounds[c] +
+    n[c]``: session, symbol, (close, distance from the high, volume ratio, RS), (base high, base
+    width), base length."""
+
+    capacity_bounds: np.ndarray
+    n: np.ndarray
+    session: np.ndarray
+    symbol: np.ndarray
+    values: np.ndarray
+    base: np.ndarray
+    days: np.ndarray
+
+    @classmethod
+    def empty(cls, capacity_bounds: np.ndarray, chunks: int, capacity: int, n_values: int) -> _Hits:
+        return cls(
+            capacity_bounds,
+            np.zeros(chunks, dtype=np.int64),
+            np.empty(capacity, dtype=np.int32),
+            np.empty(capacity, dtype=np.int32),
+            np.empty((capacity, n_values)),
+            np.empty((capacity, 2)),
+            np.empty(capacity, dtype=np.int64),
+        )
+
+
+def _assemble(hits: _Hits, n_sessions: int, stop_factor: float) -> SetupTable:
     """The SetupTable of the hits in rank order (:func:`~._breakout_kernels.rank_hits_nb`)."""
-    total = int(n_hits.sum())
+    total = int(hits.n.sum())
     source = np.empty(total, dtype=np.int64)
     score = np.empty(total)
     volume_ratio = np.empty(total)
-    pointer = feats.capacity_bounds[:-1].copy()
+    start = np.zeros(n_sessions + 1, dtype=np.int64)
+    filled = np.zeros(n_sessions, dtype=np.int64)
     _bk.rank_hits_nb(
-        feats.capacity_bounds, n_hits, days, base_width, h_values, h_index, feats.shape[0], pointer,
+        hits.capacity_bounds, hits.n, hits.session, hits.values, hits.base, hits.days, start, filled,
         source, score, volume_ratio,
     )  # fmt: skip
-    close = h_values[source, 0]
+    close = hits.values[source, 0]
     return SetupTable(
-        session_idx=h_index[source, 0],
-        symbol_idx=h_index[source, 1],
+        session_idx=hits.session[source].astype(np.int64),
+        symbol_idx=hits.symbol[source].astype(np.int64),
         reference_price=close,
         initial_stop=close * stop_factor,
         score=score,
-        base_high=base_high[source],
-        base_days=days[source],
-        base_width=base_width[source],
+        base_high=hits.base[source, 0],
+        base_days=hits.days[source],
+        base_width=hits.base[source, 1],
         volume_ratio=volume_ratio,
-        distance_from_high=h_values[source, 1],
-        rs=h_values[source, 3],
+        distance_from_high=hits.values[source, 1],
+        rs=hits.values[source, 3],
     )
 
 
