@@ -167,11 +167,8 @@ class _Cancelled(Exception):
 class EarlyLoad:
     """One load thread of one request: :meth:`panel_for` waits for it and hands its panel over (once)."""
 
-    def __init__(self, request: Any, ready: threading.Event | None = None) -> None:
+    def __init__(self, request: Any) -> None:
         self.request: Any = request  # what the thread loads (None once it was cancelled)
-        # set by the main thread once numba and the panel kernels are imported: the load reads its
-        # first block of bars meanwhile and waits for it before its first kernel (None: no wait)
-        self._ready = ready
         self.result: tuple[Any, dict[str, Any]] | None = None
         self.error: BaseException | None = None
         self.seconds = 0.0  # the thread's own time, from its start to the panel
@@ -197,18 +194,13 @@ class EarlyLoad:
             self.seconds = time.perf_counter() - t0
 
     def _checkpoint(self) -> None:
-        """Called by the load between blocks of work: wait until the kernels are importable, and
-        stop there once cancelled."""
-        if self._ready is not None:
-            self._ready.wait()
+        """Called by the load between blocks of work: stop there once cancelled."""
         if self._cancel.is_set():
             raise _Cancelled
 
     def cancel(self) -> None:
         """Stop between blocks of symbols (the command is failing); the panel is dropped."""
         self._cancel.set()
-        if self._ready is not None:
-            self._ready.set()  # a load waiting for the kernels wakes up to stop
 
     def panel_for(self, request: Any) -> tuple[Any, dict[str, Any]] | None:
         """The thread's ``(panel, info)`` when it loaded exactly ``request`` (raising what that load
@@ -253,41 +245,7 @@ def start_early(args: Sequence[str]) -> None:
     if request.source == "file":
         import pyarrow.compute  # noqa: F401 (casts of columns that are not float64)
 
-    ready = threading.Event()
-    _early = EarlyLoad(request, ready).start()
-    try:  # while the thread reads its first block of bars
-        _import_dispatch_modules()
-    finally:
-        ready.set()
-
-
-# The panel kernels, numba, and what numba imports the first time a process calls a cached kernel
-# (its lowering registries): the panel builder calls one (``core._panel_kernels.fill_columns_nb``) on
-# validated bars, so these are imported here, on the main thread, which needs them anyway for its
-# own first kernel, while the thread reads (it waits for them at its first checkpoint, before its
-# first kernel). ``tests/integration/test_early_load.py`` fails when a numba version imports more in
-# the thread.
-_DISPATCH_MODULES = (
-    "trading_playbook.core._panel_kernels",
-    "numba.core.unsafe.bytes",
-    "numba.cpython.charseq",
-    "numba.cpython.hashing",
-    "numba.cpython.randomimpl",
-    "numba.cpython.slicing",
-    "numba.cpython.unicode",
-    "numba.cpython.unicode_support",
-    "numba.misc.mergesort",
-    "numba.misc.quicksort",
-    "numba.np.arrayobj",
-    "numpy.ma",
-)
-
-
-def _import_dispatch_modules() -> None:
-    import importlib
-
-    for name in _DISPATCH_MODULES:
-        importlib.import_module(name)
+    _early = EarlyLoad(request).start()
 
 
 def take_early() -> EarlyLoad | None:
