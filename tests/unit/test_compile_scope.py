@@ -46,7 +46,7 @@ AUDIT = textwrap.dedent(
     """
 )
 
-# what a fast backtest of the synthetic demo compiles: the generator, the panel builder, the breakout scanner, the bar
+# what a fast backtest of the synthetic demo compiles: the generator, the breakout scanner, the bar
 # index and session loop (with every kernel it calls), and the two metrics kernels
 NEEDED = {
     "_synthetic_nb": {
@@ -60,7 +60,6 @@ NEEDED = {
     "_breakout_stream": {"prepare_chunk_nb", "_symbol_nb", "_window_mean_nb", "_good_sum_nb"},
     "_breakout_kernels": {"rank_hits_nb", "_score_nb"},
     "_bars_nb": {"bar_index_nb", "mean_at_nb"},
-    "_panel_kernels": {"fill_columns_nb"},  # the panel builder's block fill
     "_indicator_kernels": {"window_mean_nb"},
     "_benchmark_nb": {"equal_weight_growth_nb"},
     "_bootstrap_nb": {"bootstrap_trades_nb"},
