@@ -244,35 +244,8 @@ def start_early(args: Sequence[str]) -> None:
 
     if request.source == "file":
         import pyarrow.compute  # noqa: F401 (casts of columns that are not float64)
-    _import_dispatch_modules()
 
     _early = EarlyLoad(request).start()
-
-
-# What numba imports the first time a process calls a cached kernel (its lowering registries): the
-# panel builder calls one (``core._panel_kernels.fill_columns_nb``) on validated bars, so these are
-# imported here, on the main thread, which needs them anyway for its own first kernel.
-# ``tests/integration/test_early_load.py`` fails when a numba version imports more in the thread.
-_DISPATCH_MODULES = (
-    "numba.core.unsafe.bytes",
-    "numba.cpython.charseq",
-    "numba.cpython.hashing",
-    "numba.cpython.randomimpl",
-    "numba.cpython.slicing",
-    "numba.cpython.unicode",
-    "numba.cpython.unicode_support",
-    "numba.misc.mergesort",
-    "numba.misc.quicksort",
-    "numba.np.arrayobj",
-    "numpy.ma",
-)
-
-
-def _import_dispatch_modules() -> None:
-    import importlib
-
-    for name in _DISPATCH_MODULES:
-        importlib.import_module(name)
 
 
 def take_early() -> EarlyLoad | None:

@@ -28,6 +28,7 @@ import numpy as np
 from trading_playbook.core.errors import ConfigError, DataError
 from trading_playbook.core.panel import BarBlock, Panel, panel_from_blocks
 from trading_playbook.core.scanners.chunked import is_per_symbol, merge_setups, scan_in_blocks
+from trading_playbook.core.scanners.daily_breakout import reusing_scratch
 from trading_playbook.core.types import SetupTable
 
 if TYPE_CHECKING:
@@ -68,17 +69,18 @@ def load_chunked(
     available = np.zeros(shape, dtype=bool)
     parts: list[list[tuple[int, SetupTable]]] = [[] for _ in sleeves]
     scanning = 0.0
-    for block in blocks:
-        cols = slice(block.first, block.first + block.width)
-        part = panel_from_blocks(symbols[cols], sessions, [block._replace(first=0)], request.adjustment)
-        for name, grid in prices.items():
-            grid[:, cols] = getattr(part, name)
-        available[:, cols] = part.available
-        t1 = time.perf_counter()
-        for s, sleeve in enumerate(sleeves):
-            parts[s].append((block.first, scan_in_blocks(sleeve.scanner.scan, part, scan_symbols)))
-        scanning += time.perf_counter() - t1
-        del part
+    with reusing_scratch():  # every block's scan reuses the feature kernel's scratch (faulted in once)
+        for block in blocks:
+            cols = slice(block.first, block.first + block.width)
+            part = panel_from_blocks(symbols[cols], sessions, [block._replace(first=0)], request.adjustment)
+            for name, grid in prices.items():
+                grid[:, cols] = getattr(part, name)
+            available[:, cols] = part.available
+            t1 = time.perf_counter()
+            for s, sleeve in enumerate(sleeves):
+                parts[s].append((block.first, scan_in_blocks(sleeve.scanner.scan, part, scan_symbols)))
+            scanning += time.perf_counter() - t1
+            del part
     missing = np.flatnonzero(~available.any(axis=0))
     if missing.size:
         raise DataError(f"symbol {symbols[int(missing[0])]} has no bars in the chunked load")

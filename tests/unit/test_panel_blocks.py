@@ -81,7 +81,7 @@ def test_blocks_refuse_duplicates_gaps_in_the_columns_and_dates_off_the_axis() -
 
 @pytest.mark.parametrize("adjustment", ["split", "all", "raw"])
 def test_blocks_of_synthetic_bars_match_the_whole_load_bit_for_bit(adjustment: str) -> None:
-    """Validated (ordered) bars take the line-at-a-time kernel: late listings, early delistings,
+    """Validated (ordered) blocks of synthetic bars: late listings, early delistings,
     splits and dividends, blocks whose widths are not multiples of eight, against all bars at once."""
     from trading_playbook.data.synthetic import synthetic_arrays
 

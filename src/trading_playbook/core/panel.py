@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
-from trading_playbook.core import _panel_kernels as _pk
 from trading_playbook.core._dates import to_day
 from trading_playbook.core.errors import DataError
 
@@ -474,11 +473,10 @@ def _fill_block(
     """Write one block's adjusted bars into its columns of the grids (the arithmetic of
     :func:`panel_from_arrays`).
 
-    Validated bars (sorted by symbol and session) go straight into the grids by
-    :func:`~trading_playbook.core._panel_kernels.fill_columns_nb`, eight symbols (a cache line of a
-    grid row) at a time. Other bars are checked for repeats, laid out symbol-major, then copied into
-    the row-major grids a session row at a time (scattering bars straight into a column of a wide
-    grid touched one memory page per bar).
+    The block is first laid out symbol-major, one contiguous series per symbol (bars come sorted by
+    symbol and session, so these writes are nearly sequential), then copied into the row-major grids
+    a session row at a time: scattering bars straight into a column of a wide grid touched one memory
+    page per bar.
     """
     columns = block.columns
     if block.day.shape[0] == 0:
@@ -491,11 +489,19 @@ def _fill_block(
     n_rows = shape[0]
     row = lookup.rows(block.day)
     codes = block.codes.astype(np.int64, copy=False)
-    if codes.shape[0] and (codes[0] < 0 or codes.max() >= block.width):
+    if codes.shape[0] and (codes.min() < 0 or codes.max() >= block.width):
         raise DataError(
             f"a block of {block.width} symbols holds bars of symbol codes outside 0..{block.width - 1}"
         )
+    local = codes * n_rows + row  # symbol-major cell of each bar
     ordered = _sorted_by_symbol_and_row(codes, row)
+    # validated bars are sorted by (symbol, session) without repeats; anything else is checked in full
+    if not ordered and np.unique(local).shape[0] != local.shape[0]:
+        raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
+    cols = slice(block.first, block.first + block.width)
+    mask = np.zeros(block.width * n_rows, dtype=bool)
+    mask[local] = True
+    available[:, cols] = mask.reshape(block.width, n_rows).T
     factor = None
     if "split" in columns:
         odd = np.flatnonzero(columns["split"] != 1.0)
@@ -507,49 +513,11 @@ def _fill_block(
         if adjustment != "raw":
             factor = _bar_factors(split_events, row, codes, columns["split"], ordered)
     ratio = columns["adjusted_close"] / columns["close"] if adjustment == "all" else None
-    if ordered:  # validated bars: straight into the grids, a cache line of eight symbols at a time
-        starts = np.searchsorted(codes, np.arange(block.width + 1))
-        for k, (name, grid) in enumerate(prices.items()):
-            values, scale, op = _scaled(name, columns, adjustment, factor, ratio)
-            _pk.fill_columns_nb(grid, block.first, starts, row, values, scale, op, available, k == 0)
-        return
-    # anything else: checked for repeats in full, laid out symbol-major, then copied a row at a time
-    local = codes * n_rows + row  # symbol-major cell of each bar
-    if np.unique(local).shape[0] != local.shape[0]:
-        raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
-    cols = slice(block.first, block.first + block.width)
-    mask = np.zeros(block.width * n_rows, dtype=bool)
-    mask[local] = True
-    available[:, cols] = mask.reshape(block.width, n_rows).T
     series = np.empty(block.width * n_rows)
     for name, grid in prices.items():
         series.fill(np.nan)
         series[local] = _adjusted(name, columns, adjustment, factor, ratio)
         grid[:, cols] = series.reshape(block.width, n_rows).T
-
-
-def _scaled(
-    name: str,
-    columns: dict[str, np.ndarray],
-    adjustment: str,
-    factor: np.ndarray | None,
-    ratio: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`_adjusted` as (bar values, scale, how they meet) for :func:`_pk.fill_columns_nb`: the
-    same single division or multiplication per bar, so the grids are bitwise the same."""
-    if name == "raw_close":
-        return columns["close"], _NO_SCALE, _pk.COPY
-    values = columns[name]
-    if name == "volume":
-        return (values, _NO_SCALE, _pk.COPY) if factor is None else (values, factor, _pk.MULTIPLY)
-    if adjustment == "split" and factor is not None:
-        return values, factor, _pk.DIVIDE
-    if adjustment == "all" and ratio is not None:
-        return values, ratio, _pk.MULTIPLY
-    return values, _NO_SCALE, _pk.COPY
-
-
-_NO_SCALE = np.ones(0)  # the scale of a copied column (never read)
 
 
 class _DayRows:
