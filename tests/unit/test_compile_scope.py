@@ -61,7 +61,6 @@ NEEDED = {
     "_breakout_kernels": {"rank_hits_nb", "_score_nb"},
     "_bars_nb": {"bar_index_nb", "mean_at_nb", "bars_before_nb", "previous_at_nb"},
     "_indicator_kernels": {"window_mean_nb"},
-    "_panel_kernels": {"fill_columns_nb"},
     "_benchmark_nb": {"equal_weight_growth_nb"},
     "_bootstrap_nb": {"bootstrap_trades_nb"},
 }
