@@ -141,6 +141,11 @@ def test_large_panels_scan_in_blocks_with_the_same_trades(monkeypatch: pytest.Mo
         "scan",
         lambda self, panel, *a: calls.append(panel.n_symbols) or scan(self, panel, *a),
     )
+    streamed = run_backtest(cfg)  # the breakout scanner streams a large panel whole, keeping its hits
+    assert calls == [23]
+    _same_run(whole, streamed)
+    calls.clear()
+    monkeypatch.setattr(DailyBreakoutScanner, "streams_hits", False)  # as a per-symbol scanner that does not
     blocked = run_backtest(cfg)
     assert calls == [2] * 11 + [1]
     _same_run(whole, blocked)

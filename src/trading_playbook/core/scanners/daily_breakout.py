@@ -194,6 +194,10 @@ class DailyBreakoutScanner:
     (7, 1.5)
     """
 
+    # ``scan(panel)`` without features streams the panel once and keeps only the hits (no candidate
+    # or feature table), so the engine scans a large panel whole rather than in blocks
+    streams_hits: ClassVar[bool] = True
+
     name: ClassVar[str] = "daily_breakout"
     description: ClassVar[str] = (
         "Minervini/O'Neil base breakout: uptrend near the 52-week high closing above a tight base on volume"
