@@ -106,14 +106,20 @@ def backtest_config(
     from trading_playbook.config import load_config
 
     cfg = load_config(config)
-    overrides: dict[str, Any] = {}
-    if repair:
-        overrides["data.validation"] = "repair"
-    if allow_missing:
-        overrides["data.allow_missing"] = True
-    if chunked:
-        overrides["data.mode"] = "chunked"
+    overrides = {f"data.{key}": value for key, value in _data_options(repair, allow_missing, chunked).items()}
     return cfg.with_overrides(overrides) if overrides else cfg
+
+
+def _data_options(repair: bool, allow_missing: bool, chunked: bool) -> dict[str, Any]:
+    """The ``[data]`` keys the command's data flags set (one mapping for the command and the thread)."""
+    options: dict[str, Any] = {}
+    if repair:
+        options["validation"] = "repair"
+    if allow_missing:
+        options["allow_missing"] = True
+    if chunked:
+        options["mode"] = "chunked"
+    return options
 
 
 def data_request(cfg: Any, symbols: Sequence[str] | None = None) -> Any:
@@ -146,13 +152,7 @@ def early_request(args: BacktestArgs) -> Any:
     path = Path(args.config)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        data = dict(raw.get("data") or {})
-        if args.repair:
-            data["validation"] = "repair"
-        if args.allow_missing:
-            data["allow_missing"] = True
-        if args.chunked:
-            data["mode"] = "chunked"
+        data = {**(raw.get("data") or {}), **_data_options(args.repair, args.allow_missing, args.chunked)}
         cfg = PlaybookConfig.model_validate({"data": data})
         cfg._base_dir = path.parent.absolute()
         return data_request(cfg, args.symbols)

@@ -37,6 +37,26 @@ max_positions = 3
 """
 
 
+def test_the_early_parser_knows_every_option_of_the_backtest_command() -> None:
+    """A new ``backtest`` option must be added to the early parser (else the thread never starts for
+    a command line using it, silently)."""
+    import typer
+
+    from trading_playbook.cli import app
+
+    backtest = typer.main.get_command(app).commands["backtest"]  # type: ignore[attr-defined]
+    values, flags = set(), set()
+    for param in backtest.params:
+        if param.param_type_name != "option" or "--help" in param.opts:
+            continue
+        if param.is_flag:
+            flags.update(param.opts + param.secondary_opts)
+        else:
+            values.update(param.opts)
+    assert values == set(_early_load._VALUE_OPTIONS)
+    assert flags == set(_early_load._FLAGS)
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
