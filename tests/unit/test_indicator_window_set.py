@@ -3,17 +3,46 @@
 The reference here is the bar-layout path the indicators used before (compress each symbol's bars,
 run ``_indicator_kernels.sma_nb`` / ``rolling_max_nb`` / ``previous_nb``, expand), on random panels
 with gaps (sessions without a bar, late listings, delistings) and widths that are not multiples of
-the kernel's eight symbols.
+the kernel's eight symbols. ``rolling_max_nb``, ``rolling_min_nb`` and ``previous_nb`` are no longer
+used by the package; their former code is kept here as the reference.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 
 from trading_playbook.core import _indicator_kernels as _k
 from trading_playbook.core import indicators as ind
 from trading_playbook.core.errors import ConfigError
+
+
+# the former bar-layout kernels (moved here from core._indicator_kernels when window_set replaced them)
+@njit
+def _rolling_extreme_nb(x: np.ndarray, offsets: np.ndarray, n: int, sign: float) -> np.ndarray:
+    out = np.empty(x.shape[0])
+    dq = np.empty(x.shape[0], dtype=np.int64)
+    for j in range(offsets.shape[0] - 1):
+        _k._extreme_segment_nb(x, out, dq, offsets[j], offsets[j + 1], n, sign)
+    return out
+
+
+def rolling_max_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
+    return _rolling_extreme_nb(x, offsets, n, 1.0)
+
+
+def rolling_min_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
+    return _rolling_extreme_nb(x, offsets, n, -1.0)
+
+
+@njit
+def previous_nb(x: np.ndarray, offsets: np.ndarray, lag: int) -> np.ndarray:
+    out = np.full(x.shape[0], np.nan)
+    for j in range(offsets.shape[0] - 1):
+        for k in range(offsets[j] + lag, offsets[j + 1]):
+            out[k] = x[k - lag]
+    return out
 
 
 def _panel(t: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,12 +70,12 @@ def _layout_reference(
     elif kind == "last":
         out = flat
     else:
-        out = (_k.rolling_max_nb if kind == "max" else _k.rolling_min_nb)(flat, layout.offsets, n)
+        out = (rolling_max_nb if kind == "max" else rolling_min_nb)(flat, layout.offsets, n)
         count = np.minimum(layout.position + 1 - lag, n)
-        out = np.where(count >= need, out if lag == 0 else _k.previous_nb(out, layout.offsets, 1), np.nan)
+        out = np.where(count >= need, out if lag == 0 else previous_nb(out, layout.offsets, 1), np.nan)
         return layout.expand(out)
     if lag:
-        out = _k.previous_nb(out, layout.offsets, lag)
+        out = previous_nb(out, layout.offsets, lag)
     return layout.expand(out)
 
 

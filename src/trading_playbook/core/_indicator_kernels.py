@@ -14,9 +14,6 @@ from trading_playbook.core._jit import njit  # numba's; also: cache keys cover t
 
 __all__ = [
     "ema_nb",
-    "previous_nb",
-    "rolling_max_nb",
-    "rolling_min_nb",
     "rsi_nb",
     "sma_nb",
     "sma_segment_nb",
@@ -135,44 +132,6 @@ def true_range_nb(
                 if down > rng:
                     rng = down
             out[k] = rng
-    return out
-
-
-@njit(cache=True)
-def _rolling_extreme_nb(
-    x: np.ndarray, offsets: np.ndarray, n: int, sign: float
-) -> np.ndarray:  # pragma: no cover
-    """Max (sign=1) or min (sign=-1) of the last up-to-``n`` bars including the current one.
-
-    Monotonic deque of bar positions: O(bars) whatever ``n`` is.
-    """
-    out = np.empty(x.shape[0])
-    dq = np.empty(x.shape[0], dtype=np.int64)
-    for j in range(offsets.shape[0] - 1):
-        _extreme_segment_nb(x, out, dq, offsets[j], offsets[j + 1], n, sign)
-    return out
-
-
-@njit(cache=True)
-def rolling_max_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
-    """Max of the last up-to-``n`` bars including the current one (values must be finite)."""
-    return _rolling_extreme_nb(x, offsets, n, 1.0)
-
-
-@njit(cache=True)
-def rolling_min_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
-    """Min of the last up-to-``n`` bars including the current one (values must be finite)."""
-    return _rolling_extreme_nb(x, offsets, n, -1.0)
-
-
-@njit(cache=True)
-def previous_nb(x: np.ndarray, offsets: np.ndarray, lag: int) -> np.ndarray:  # pragma: no cover - numba
-    """Value ``lag`` bars earlier in the symbol's own bars; NaN when there is none."""
-    out = np.full(x.shape[0], np.nan)
-    for j in range(offsets.shape[0] - 1):
-        start, stop = offsets[j], offsets[j + 1]
-        for k in range(start + lag, stop):
-            out[k] = x[k - lag]
     return out
 
 
