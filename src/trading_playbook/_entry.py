@@ -5,34 +5,26 @@ Importing the command modules takes a couple of seconds (pandas, numba, typer); 
 compile worker (:mod:`trading_playbook._warmup`) starts before that, so on a first run it compiles the
 session loop while this process is still importing.
 
-The cyclic garbage collector is off while the modules import: the imports create a few hundred
-thousand objects (numba's alone) that never become garbage, and the collections they set off cost
-about a tenth of a second. The imported objects are then frozen out of the collector's sight
-(``gc.freeze``) and the collector is on again before any command runs.
+The cyclic garbage collector is off while the modules import (:func:`trading_playbook._gc.collector_paused`),
+and on again before any command runs.
 """
 
 from __future__ import annotations
 
-import gc
 import sys
 
 
 def main() -> None:
     """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile and chart workers started first."""
     from trading_playbook import _chart_worker, _early_load, _warmup
+    from trading_playbook._gc import collector_paused
 
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        try:
+        with collector_paused():
             _warmup.start_early(sys.argv[1:])
             _chart_worker.start_early(sys.argv[1:])
             _early_load.start_early(sys.argv[1:])  # a backtest's data, read while the commands import
             from trading_playbook.cli import main as cli_main
-        finally:
-            gc.freeze()
-            if collecting:
-                gc.enable()
         cli_main()
     finally:
         _early_load.discard()  # a load the command never took (it failed first) stops early

@@ -143,14 +143,12 @@ def import_run_modules(engine: str = "fast") -> None:
     """Import what a backtest run uses (data loading, the registry, the engine, the reports), which
     are otherwise imported on first use, so a caller can time the run apart from the imports.
 
-    The cyclic garbage collector is off meanwhile and the imported objects are then frozen out of its
-    sight (as ``trading_playbook._entry`` does for the commands' imports): they never become garbage.
+    The cyclic garbage collector is off meanwhile (:func:`trading_playbook._gc.collector_paused`, as for
+    the commands' imports): the imported objects never become garbage.
     """
-    import gc
+    from trading_playbook._gc import collector_paused
 
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         import trading_playbook.data.api
         import trading_playbook.registry
         import trading_playbook.reports.csv_files
@@ -158,10 +156,6 @@ def import_run_modules(engine: str = "fast") -> None:
 
         if engine == "fast":
             import trading_playbook.core.simulate.fast  # noqa: F401
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
 
 
 def load_data(
