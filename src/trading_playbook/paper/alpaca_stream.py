@@ -181,6 +181,7 @@ class TradeUpdates:
         self.reconnect_backoff = reconnect_backoff
         self.reconnect_max_backoff = reconnect_max_backoff
         self.connections = 0
+        self.received = 0  # trade updates received over every connection (diagnostics and tests)
         self.errors: list[str] = []
         self._work: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._stream: Any = None
@@ -258,6 +259,7 @@ class TradeUpdates:
         asyncio.run(self._stream._run_forever())
 
     async def _on_update(self, msg: dict[str, Any]) -> None:
+        self.received += 1
         self._work.put(("update", msg))
 
     # ------------------------------------------------------------------ the work

@@ -90,7 +90,11 @@ def _handler(service: ClockService) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
-            self._answer(service.fake.clock.now())
+            if urlparse(self.path).path == "/delivered":
+                service.fake.wait_delivered()
+                self._answer(service.fake.clock.now(), frames=service.fake.trade_frames_sent())
+            else:
+                self._answer(service.fake.clock.now())
 
         def do_POST(self) -> None:
             query = parse_qs(urlparse(self.path).query)
@@ -101,8 +105,8 @@ def _handler(service: ClockService) -> type[BaseHTTPRequestHandler]:
                 raise
             self._answer(now)
 
-        def _answer(self, now: dt.datetime) -> None:
-            data = json.dumps({"now": now.isoformat()}).encode()
+        def _answer(self, now: dt.datetime, **extra: object) -> None:
+            data = json.dumps({"now": now.isoformat(), **extra}).encode()
             try:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -133,24 +137,41 @@ class RemoteClock:
 
     def sleep(self, seconds: float, stop: threading.Event) -> None:
         target = min(self._now + dt.timedelta(seconds=seconds), self.until)
+        self.settle()  # what the step just did (an order's "new" event) is handled before time moves
         while self._now < target and not stop.is_set():
             self._now = self._call("POST", f"/advance?to={target.isoformat().replace('+', '%2B')}")
             self.settle()
         if self._now >= self.until:
             stop.set()  # the test's end of this process: the runner stops as after SIGTERM
 
-    def settle(self) -> None:
-        """Let the trade stream handle what the market published (as ``MarketClock.settle`` does)."""
-        if self.parts is not None:
-            time.sleep(0.01)
-            self.parts.updates.wait_idle()
+    def settle(self, timeout: float = 30.0) -> None:
+        """Let the trade stream receive and handle every frame the fake has written to it.
+
+        ``/delivered`` waits until the fake's frames are on the socket and says how many went to the
+        newest trade connection; this process then waits until its stream has received that many
+        (one connection per process here: no test of this chain cuts the stream) and worked them off.
+        No fixed sleep decides it, so a loaded machine cannot reorder a frame and a kill.
+        """
+        if self.parts is None:
+            return
+        updates = self.parts.updates
+        frames = int(self._request("GET", "/delivered")["frames"])
+        deadline = time.monotonic() + timeout
+        while updates.received < frames:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the trade stream received {updates.received} of {frames} frames")
+            time.sleep(0.002)
+        updates.wait_idle()
 
     def _call(self, method: str, path: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(self._request(method, path)["now"])
+
+    def _request(self, method: str, path: str) -> dict[str, Any]:
         request = urllib.request.Request(
             self.url + path, method=method, data=b"" if method == "POST" else None
         )
         with urllib.request.urlopen(request, timeout=120) as answer:
-            return dt.datetime.fromisoformat(json.loads(answer.read())["now"])
+            return dict(json.loads(answer.read()))
 
 
 def main() -> None:

@@ -151,6 +151,10 @@ class FakeAlpaca:
         """Wait until every stream frame published so far has been written to its socket."""
         return self.streams.wait_idle(timeout) if self.streams is not None else True
 
+    def trade_frames_sent(self) -> int:
+        """``trade_updates`` frames written to the newest listening trade connection."""
+        return self.streams.trade_frames_sent() if self.streams is not None else 0
+
     def manual_trade(self, symbol: str, side: str, qty: int, price: float | None = None) -> Order:
         with self.lock:
             self.broker.now = self.clock.now()

@@ -57,6 +57,7 @@ class Subscriber:
     ready: bool = False  # trade: listening; data: authenticated
     channels: dict[str, set[str]] = field(default_factory=lambda: {c: set() for c in _CHANNELS})
     cut: threading.Event = field(default_factory=threading.Event)
+    sent: int = 0  # frames written to the socket after the handshake (trade: trade_updates frames)
 
     def wants(self, channel: str, symbol: str) -> bool:
         chosen = self.channels[channel]
@@ -131,6 +132,12 @@ class Streams:
         finally:
             timer.cancel()
 
+    def trade_frames_sent(self) -> int:
+        """``trade_updates`` frames written to the newest listening trade connection (0 if none)."""
+        with self.lock:
+            listening = [s for s in self.subscribers if s.kind == "trade" and s.ready]
+            return listening[-1].sent if listening else 0
+
     def subscribed(self, channel: str) -> set[str]:
         """Symbols some data connection has subscribed to on ``channel``."""
         with self.lock:
@@ -178,6 +185,7 @@ class Streams:
                     frame = sub.outbox.get_nowait()
                     try:
                         sub.conn.send(frame)
+                        sub.sent += 1
                     finally:
                         sub.outbox.task_done()
             except queue.Empty:
