@@ -118,8 +118,14 @@ class KernelCache(caching.FunctionCache):
 
 
 def njit(**options: Any) -> Callable[[F], F]:
-    """numba's ``@njit(**options)``; with ``cache=True`` the kernel is cached by :class:`KernelCache`."""
+    """numba's ``@njit(**options)``; with ``cache=True`` the kernel is cached by :class:`KernelCache`.
+
+    Without the C-callable wrapper numba builds for every compiled signature (``no_cfunc_wrapper``,
+    unless the options say otherwise): nothing calls a kernel through a C function pointer, and the
+    wrapper (its lowering, optimisation and machine code) is part of every first run's compile.
+    """
     cache = bool(options.pop("cache", False))
+    options.setdefault("no_cfunc_wrapper", True)
 
     def decorate(func: F) -> F:
         dispatcher = _numba_njit(**options)(func)
@@ -282,10 +288,15 @@ def loop_kernel(
     """
 
     def decorate(func: F) -> F:
-        options: dict[str, Any] = {"nopython": True, "error_model": error_model, "_nrt": False}
+        options: dict[str, Any] = {
+            "nopython": True,
+            "error_model": error_model,
+            "_nrt": False,
+            "no_cfunc_wrapper": True,  # as for njit: nothing calls a kernel through a C pointer
+        }
         pipeline: type[compiler.CompilerBase] = compiler.Compiler
         if not entry:
-            options.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+            options.update(no_cpython_wrapper=True)
             pipeline = _InlinedCalleeCompiler if inline == "always" else _CalleeCompiler
         dispatcher = _KernelDispatcher(
             py_func=func, locals={}, targetoptions=options, pipeline_class=pipeline
