@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trading_playbook.core.errors import ConfigError, DataError
-from trading_playbook.core.panel import BarBlock, Panel, panel_from_blocks
+from trading_playbook.core.panel import Panel
+from trading_playbook.core.panel_blocks import BarBlock, panel_from_blocks
 from trading_playbook.core.scanners.chunked import is_per_symbol, merge_setups, scan_in_blocks
 from trading_playbook.core.scanners.daily_breakout import reusing_scratch
 from trading_playbook.core.types import SetupTable

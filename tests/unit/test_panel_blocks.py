@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from trading_playbook.core.errors import DataError
-from trading_playbook.core.panel import BarBlock, SplitEvents, panel_from_arrays, panel_from_blocks
+from trading_playbook.core.panel import SplitEvents, panel_from_arrays
+from trading_playbook.core.panel_blocks import BarBlock, panel_from_blocks
 
 DAYS = np.array(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"], dtype="datetime64[D]")
 
