@@ -74,19 +74,14 @@ def ensure_cache(folder: Path, n_symbols: int, seed: int) -> str:
 
 
 def _upgrade_pack(cache: Any, name: str) -> None:
-    """Rewrite a pack made before its footer held the session axis (as an ingest would now)."""
-    import pyarrow.parquet as pq
+    """Rewrite a pack of an older layout as an ingest would write it now (``data.pack.PACK_LAYOUT``)."""
+    from trading_playbook.data.pack import PACK_LAYOUT, pack_layout, write_pack
 
-    from trading_playbook.data.pack import write_pack
-
-    pack = cache.catalog.pack(name)
-    if b"playbook.sessions" in (pq.read_schema(cache.root / "packs" / pack.file).metadata or {}):
+    if pack_layout(cache, name) == PACK_LAYOUT:
         return
     t0 = time.perf_counter()
     write_pack(cache, name, cache.catalog.entries(name), cache.read(name))
-    print(
-        f"rewrote the pack of {name} with its session axis in the footer in {time.perf_counter() - t0:.1f} s"
-    )
+    print(f"rewrote the pack of {name} in the current layout in {time.perf_counter() - t0:.1f} s")
 
 
 def spawn_and_wait(config: Path, out: Path, extra: list[str]) -> dict[str, float]:

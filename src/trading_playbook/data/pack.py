@@ -38,16 +38,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PACK_BLOCK_SYMBOLS",
+    "PACK_LAYOUT",
     "checked_sessions",
     "clean_pack_orphans",
     "discard_pack",
     "pack_blocks",
+    "pack_layout",
     "read_pack",
     "write_pack",
 ]
 
 log = logging.getLogger(__name__)
-_COMPRESSION = "lz4"
+# Dictionary-encoded pages, not compressed: LZ4 on top of the dictionary saved about 15-20 % of the
+# file (5,000 synthetic symbols: 435 -> about 510 MB; the shared S&P 500 data: 53 -> 64 MB) and cost
+# about 60 % of a row group's decoding time (90 -> 34 ms for 256 symbols x 25 years)
+_COMPRESSION = "none"
+PACK_LAYOUT = b"2"  # footer ``playbook.layout``: 2 = session axis in the footer, pages not compressed
+_LAYOUT_KEY = b"playbook.layout"
 PACK_BLOCK_SYMBOLS = 256  # symbols per row group of a pack (a block of a chunked or blocked load)
 _SESSIONS_KEY = b"playbook.sessions"  # footer metadata: the sorted distinct days, int64 little-endian
 
@@ -148,6 +155,19 @@ def _footer_sessions(handle: pq.ParquetFile) -> np.ndarray | None:
     return days.view("datetime64[D]")
 
 
+def pack_layout(cache: BarCache, source: str) -> bytes | None:
+    """The layout of the current pack of ``source`` (:data:`PACK_LAYOUT` for one written now; None
+    for a pack written before layouts were recorded, or no pack)."""
+    pack = cache.catalog.pack(source)
+    if pack is None:
+        return None
+    try:
+        meta = pq.read_schema(cache.root / "packs" / pack.file).metadata or {}
+    except (OSError, pa.ArrowException):
+        return None
+    return meta.get(_LAYOUT_KEY)
+
+
 def checked_sessions(available: np.ndarray) -> None:
     """Raise :class:`OSError` when a session of a pack's axis has no bar (a footer that does not
     match its bars: the caller drops the pack and reads the files)."""
@@ -190,7 +210,7 @@ def _write_locked(cache: BarCache, source: str, state: str, bars: BarArrays, fol
     columns.update({k: pa.array(v, pa.float64()) for k, v in bars.values.items()})
     # the session axis in the footer: a block-by-block load need not read the day column twice
     sessions = _present_days(day).view(np.int64).astype("<i8").tobytes()
-    table = pa.table(columns).replace_schema_metadata({_SESSIONS_KEY: sessions})
+    table = pa.table(columns).replace_schema_metadata({_SESSIONS_KEY: sessions, _LAYOUT_KEY: PACK_LAYOUT})
     sink = pa.BufferOutputStream()
     # one row group per block of symbols: a block's columns convert to numpy without a copy, and a
     # large universe is loaded block by block (:func:`pack_blocks`); a universe of up to
