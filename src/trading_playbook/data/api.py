@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -30,8 +31,17 @@ if TYPE_CHECKING:
 __all__ = ["DataRequest", "iso_date", "load_arrays", "load_bars", "load_panel"]
 
 SOURCES = ("file", "alpaca", "synthetic", "cache")
-# threads writing a cached source's blocks into the panel (numpy and Arrow release the GIL: both cores)
-LOAD_THREADS = 2
+
+
+def _load_threads() -> int:
+    """Threads that write a cached source's blocks into the panel: one per core this process may run
+    on, at most four (numpy and Arrow release the GIL; each thread holds one block, about 110 MB for
+    256 symbols x 25 years)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+LOAD_THREADS = _load_threads()
 
 
 def iso_date(value: Any) -> Any:
