@@ -21,7 +21,8 @@ The bars passing the trend rule (the one condition without a threshold) are the 
 with ``evaluate`` true the five threshold conditions and the base search run right there on the
 gathered rows (the base window is the symbol's previous bars, contiguous in the scratch table) and
 only the hits are written, in the layout ``scan_chunk_nb`` writes them. Same comparisons on the same
-values in the same order as ``scan_chunk_nb``: the same hits bit for bit.
+values as ``scan_chunk_nb`` (a comparison whose outcome is already implied may be made earlier or
+not at all: the conditions are pure): the same hits bit for bit.
 
 Each symbol's state living in registers, and its windows in one contiguous row, is what makes this
 faster than streaming the panel row by row with every symbol's state in ring buffers (random accesses
@@ -328,9 +329,10 @@ def _evaluate_nb(
     o_days: np.ndarray,
 ) -> int:  # pragma: no cover - numba
     """Candidate bar ``p`` (session ``t``) of symbol ``j`` through the five threshold conditions and
-    the base search of :func:`~._breakout_kernels.scan_chunk_nb` (the same comparisons in the same
-    order; the base window is ``highs``/``lows`` just before ``p``). Writes a hit to row ``r``;
-    returns the next free row."""
+    the base search of :func:`~._breakout_kernels.scan_chunk_nb` (the same comparisons; the close
+    above the previous high tested with the thresholds, and a base whose high reaches the close
+    given up as soon as it does; the base window is ``highs``/``lows`` just before ``p``). Writes a
+    hit to row ``r``; returns the next free row."""
     min_price, max_distance, min_volume_ratio, max_width = (
         thresholds[0], thresholds[1], thresholds[2], thresholds[3],
     )  # fmt: skip
@@ -343,6 +345,7 @@ def _evaluate_nb(
         & ((top - c) / top <= max_distance)
         & (avg > 0.0)
         & (v >= min_volume_ratio * avg)
+        & (c > highs[max(p - 1, 0)])  # the base's first test (below), here to spare a branch
     )
     if not cheap:
         return r
@@ -373,6 +376,8 @@ def _evaluate_nb(
         new_width = (new_hi - new_lo) / new_hi
         if not new_width <= max_width:
             break
+        if not c > new_hi:  # the base's high only rises as it grows: the last test fails already
+            return r
         hi, lo, width = new_hi, new_lo, new_width
         length += 1
     if not c > hi:
