@@ -233,6 +233,10 @@ class EarlyLoad:
         if self._cancel.is_set():
             raise _Cancelled
 
+    def done(self) -> bool:
+        """Whether the thread has finished (its panel, its error, or nothing once cancelled)."""
+        return not self._thread.is_alive() and self._thread.ident is not None
+
     def cancel(self) -> None:
         """Stop between blocks of symbols (the command is failing); the panel is dropped."""
         self._cancel.set()

@@ -221,8 +221,9 @@ def test_the_switch_interval_is_short_only_while_a_load_runs(
     before = sys.getswitchinterval()
     first, second = EarlyLoad(request).start(), EarlyLoad(request).start()
     assert sys.getswitchinterval() == _early_load.LOAD_SWITCH_INTERVAL
+    assert not first.done() and not second.done()  # held: the command would load kernels meanwhile
     release.set()
-    assert first.panel_for(request) is not None
+    assert first.panel_for(request) is not None and first.done()
     assert second.panel_for(request) is not None
     assert seen == [_early_load.LOAD_SWITCH_INTERVAL] * 2
     assert sys.getswitchinterval() == before
