@@ -59,6 +59,14 @@ def backtest_kernels(cfg: Any, engine: str) -> list[Any]:
     return kernels
 
 
+def _has_numba_internals(kernel: Any, cache: Any) -> bool:
+    """Whether ``kernel`` has the parts of numba's dispatcher :func:`load_cached` calls (numba 0.6x);
+    without them nothing is preloaded and each kernel loads at its first call, as numba does."""
+    return all(hasattr(kernel, a) for a in ("add_overload", "_cache_hits", "targetctx", "overloads")) and all(
+        hasattr(cache, a) for a in ("_index_key", "load_overload")
+    )
+
+
 def load_cached(kernels: Iterable[Any], stop: Callable[[], bool] = lambda: False) -> list[str]:
     """Load each kernel's compiled forms from numba's cache, until ``stop()`` says the wait is over.
 
@@ -73,7 +81,7 @@ def load_cached(kernels: Iterable[Any], stop: Callable[[], bool] = lambda: False
             break
         cache = getattr(kernel, "_cache", None)
         load_index = getattr(getattr(cache, "_cache_file", None), "_load_index", None)
-        if load_index is None:  # numba's NullCache: not cached on disk
+        if load_index is None or not _has_numba_internals(kernel, cache):  # NullCache, or another numba
             continue
         codegen = kernel.targetctx.codegen()
         found = False
