@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock, Timeout
 
 from trading_playbook.core.panel_blocks import BarBlock
 from trading_playbook.data.arrow import column_numpy, read_parquet
@@ -193,6 +192,8 @@ def write_pack(cache: BarCache, source: str, entries: list[SymbolEntry], bars: B
 
     Skipped when another process is packing, or when the catalog changed meanwhile.
     """
+    from filelock import FileLock, Timeout  # imported where a lock is taken: a warm read takes none
+
     state = state_of((e.symbol, e.checksum) for e in entries)
     folder = cache.root / "packs"
     folder.mkdir(exist_ok=True)
@@ -253,6 +254,8 @@ def clean_pack_orphans(cache: BarCache, source: str) -> list[Path]:
 
     Done under the pack lock, taken without waiting (another process packing keeps its files).
     """
+    from filelock import FileLock, Timeout  # imported where a lock is taken: a warm read takes none
+
     pattern = re.compile(rf"^\.?{re.escape(source)}\.[0-9a-f]{{16}}\.parquet(\.\d+\.[0-9a-f]{{8}}\.tmp)?$")
     folder = cache.root / "packs"
     (cache.root / "locks" / source).mkdir(parents=True, exist_ok=True)
