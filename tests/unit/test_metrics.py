@@ -372,3 +372,45 @@ def test_trade_bootstrap_draws_half_from_the_seed_and_half_from_its_child(n_trad
     expected = np.array([sum(row.tolist()) for row in values]) / n_trades
     np.testing.assert_array_equal(means, expected)
     np.testing.assert_array_equal(win_rates, (values > 0).sum(axis=1) / n_trades)
+
+
+@pytest.mark.parametrize(
+    ("n_trades", "n_boot", "skew"),
+    [(2, 9, 0), (3, 7, 1), (100_003, 24, 0), (100_003, 23, 1)],  # 100,003: about 20 rejected draws
+)
+def test_trade_bootstrap_kernel_is_numpys_generator_and_leaves_it_where_numpy_does(
+    n_trades: int, n_boot: int, skew: int
+) -> None:
+    # the kernel runs PCG64 and Lemire's bounded draw itself: every draw, the rejections and the
+    # generator's state afterwards (its 32-bit buffer included) are numpy's; ``skew`` starts the
+    # generator with half a 64-bit output buffered
+    from trading_playbook.core.metrics import _bootstrap_trades
+
+    pnl = np.random.default_rng(4).normal(size=n_trades)
+    ours, numpys = np.random.default_rng(11), np.random.default_rng(11)
+    ours.integers(0, 5, size=skew)
+    numpys.integers(0, 5, size=skew)
+    means, win_rates = _bootstrap_trades(pnl, ours, n_boot)
+    child = numpys.spawn(1)[0]
+    half = n_boot // 2
+    draws = np.concatenate(
+        [
+            numpys.integers(0, n_trades, size=(half, n_trades)),
+            child.integers(0, n_trades, size=(n_boot - half, n_trades)),
+        ]
+    )
+    values = pnl[draws]
+    np.testing.assert_array_equal(means, np.array([sum(row.tolist()) for row in values]) / n_trades)
+    np.testing.assert_array_equal(win_rates, (values > 0).sum(axis=1) / n_trades)
+    assert ours.bit_generator.state == numpys.bit_generator.state
+    assert ours.integers(0, 1_000_003, size=5).tolist() == numpys.integers(0, 1_000_003, size=5).tolist()
+
+
+def test_trade_bootstrap_of_one_trade_draws_nothing() -> None:
+    # numpy's integers(0, 1) is always 0 and consumes no randomness
+    from trading_playbook.core.metrics import _bootstrap_trades
+
+    rng = np.random.default_rng(2)
+    means, win_rates = _bootstrap_trades(np.array([-3.0]), rng, 4)
+    assert means.tolist() == [-3.0] * 4 and win_rates.tolist() == [0.0] * 4
+    assert rng.bit_generator.state == np.random.default_rng(2).bit_generator.state

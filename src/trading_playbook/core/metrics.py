@@ -33,7 +33,7 @@ Conventions (the same as empyrical, against which the tests check them):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -508,25 +508,81 @@ def _bootstrap_trades(
     """Mean P&L and win rate of ``n_boot`` resamples of the trades (with replacement).
 
     The first half of the resamples draws from ``rng``, the second from ``rng.spawn(1)[0]`` (an
-    independent stream of the same seed), on a second thread at the same time: the kernel releases the
-    GIL, so on two cores the 20 million draws of a 10,000-trade run take about half the time. The
-    split is fixed (not by the number of cores), so a seed gives the same intervals on every machine.
+    independent stream of the same seed). The draws are numpy's own (``rng.integers(0, n, size=n)``
+    per resample) and ``rng`` is left where numpy would have left it.
+    """
+    return _start_trade_bootstrap(pnl, rng, n_boot)()
+
+
+def _start_trade_bootstrap(
+    pnl: np.ndarray, rng: np.random.Generator, n_boot: int
+) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """Start :func:`_bootstrap_trades`; the returned function waits for it and returns its result.
+
+    A large run draws its two halves on two threads (the kernel releases the GIL) while the caller
+    computes the other metrics, so on two cores the 20 million draws of a 10,000-trade run overlap
+    the rest instead of following it. The split is fixed (not by the number of cores), so a seed gives
+    the same intervals on every machine. ``rng`` advances only when the returned function is called.
     """
     from trading_playbook.core._bootstrap_nb import bootstrap_trades_nb
 
     values = np.ascontiguousarray(pnl, dtype=np.float64)
+    if values.size >= 1 << 32:  # the kernel's 32-bit bounded draws (numpy switches to 64-bit ones)
+        raise ValueError(f"the trade bootstrap takes fewer than 2**32 trades, not {values.size:,}")
     means, win_rates = np.empty(n_boot), np.empty(n_boot)
-    half = n_boot // 2
-    second = rng.spawn(1)[0]
-    if values.size * n_boot < 1_000_000:  # a small run: a thread costs more than it saves
-        bootstrap_trades_nb(values, rng, means[:half], win_rates[:half])
-        bootstrap_trades_nb(values, second, means[half:], win_rates[half:])
+    first = _pcg64_words(rng)
+    half = slice(None, n_boot // 2), slice(n_boot // 2, None)
+    jobs = [(first, half[0]), (_pcg64_words(rng.spawn(1)[0]), half[1])]
+
+    def result() -> tuple[np.ndarray, np.ndarray]:
+        _set_pcg64_words(rng, first)
         return means, win_rates
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        later = pool.submit(bootstrap_trades_nb, values, second, means[half:], win_rates[half:])
-        bootstrap_trades_nb(values, rng, means[:half], win_rates[:half])
-        later.result()
-    return means, win_rates
+
+    if values.size * n_boot < 1_000_000:  # a small run: a thread costs more than it saves
+        for words, part in jobs:
+            bootstrap_trades_nb(values, words, means[part], win_rates[part])
+        return result
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = [pool.submit(bootstrap_trades_nb, values, w, means[p], win_rates[p]) for w, p in jobs]
+    pool.shutdown(wait=False)  # the threads end when their work is done; wait() waits for it
+
+    def wait() -> tuple[np.ndarray, np.ndarray]:
+        for future in futures:
+            future.result()
+        return result()
+
+    return wait
+
+
+def _pcg64_words(rng: np.random.Generator) -> np.ndarray:
+    """The state of ``rng`` (numpy's PCG64) as the kernel's six uint64 words."""
+    state = rng.bit_generator.state
+    if state["bit_generator"] != "PCG64":
+        raise TypeError(f"the trade bootstrap draws with PCG64, not {state['bit_generator']}")
+    inner = state["state"]
+    words = (
+        inner["state"] >> 64,
+        inner["state"] & _LOW64,
+        inner["inc"] >> 64,
+        inner["inc"] & _LOW64,
+        state["has_uint32"],
+        state["uinteger"],
+    )
+    return np.array(words, dtype=np.uint64)
+
+
+def _set_pcg64_words(rng: np.random.Generator, words: np.ndarray) -> None:
+    """Put the kernel's advanced state back into ``rng``."""
+    hi, lo, inc_hi, inc_lo, has_uint32, uinteger = (int(w) for w in words)
+    rng.bit_generator.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": hi << 64 | lo, "inc": inc_hi << 64 | inc_lo},
+        "has_uint32": has_uint32,
+        "uinteger": uinteger,
+    }
+
+
+_LOW64 = (1 << 64) - 1
 
 
 def compile_kernels() -> None:
@@ -539,15 +595,29 @@ def compile_kernels() -> None:
     _bootstrap_trades(np.zeros(2), np.random.default_rng(0), 1)
 
 
+@dataclass(frozen=True)
+class _Bootstrap:
+    """The validation's generator and its trade bootstrap, started before the other metrics."""
+
+    rng: np.random.Generator
+    n_boot: int
+    trades: Callable[[], tuple[np.ndarray, np.ndarray]] | None  # waits for the trade bootstrap
+
+    @classmethod
+    def start(cls, cols: TradeColumns, seed: int, n_boot: int) -> _Bootstrap:
+        rng = np.random.default_rng(seed)
+        trades = _start_trade_bootstrap(cols.pnl, rng, n_boot) if len(cols) >= 2 else None
+        return cls(rng, n_boot, trades)
+
+
 def _validation(
-    cols: TradeColumns, returns: np.ndarray, rf_daily: float, seed: int, n_boot: int, survivorship: bool
+    cols: TradeColumns, returns: np.ndarray, rf_daily: float, seed: int, boot: _Bootstrap, survivorship: bool
 ) -> dict[str, Any]:
-    n = len(cols)
-    rng = np.random.default_rng(seed)
-    pnl, pct = cols.pnl, cols.pnl_pct
+    n, rng, n_boot = len(cols), boot.rng, boot.n_boot
+    pct = cols.pnl_pct
     ci: dict[str, list[float | None] | None] = {"expectancy": None, "win_rate": None, "sharpe": None}
-    if n >= 2:
-        means, win_rates = _bootstrap_trades(pnl, rng, n_boot)
+    if boot.trades is not None:
+        means, win_rates = boot.trades()  # the Sharpe's draws follow the trades' in rng
         ci["expectancy"] = _percentile_ci(means)
         ci["win_rate"] = _percentile_ci(win_rates)
     if returns.size >= 3:
@@ -660,6 +730,7 @@ def compute_metrics(
     equity_part = _equity_metrics(result, rf_daily)
     years = equity_part["sessions"] / PERIODS_PER_YEAR
     cols = TradeColumns.of(result.trades)
+    boot = _Bootstrap.start(cols, seed, n_bootstrap)  # on two threads while the rest is computed
     trade_part = _trade_metrics(result.trades, years, equity_part["mean_equity"], cols)
     returns = _daily_returns(
         np.asarray(result.equity.equity, dtype=np.float64), float(result.starting_capital)
@@ -673,7 +744,7 @@ def compute_metrics(
         if benchmark
         else {}
     )
-    metrics["validation"] = _validation(cols, returns, rf_daily, seed, n_bootstrap, survivorship_warning)
+    metrics["validation"] = _validation(cols, returns, rf_daily, seed, boot, survivorship_warning)
     metrics["notes"] = _edge_notes(metrics)
     metrics["verdict"] = _verdict(metrics)
     return metrics

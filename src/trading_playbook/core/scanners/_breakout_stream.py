@@ -3,8 +3,8 @@
 The panel is (T, N) row-major. A chunk of consecutive symbols (one per thread) is processed
 ``GATHER_SYMBOLS`` symbols at a time in two steps:
 
-1. *gather*: the panel's rows are read in order (sequentially) and each bar of the block's symbols is
-   appended to that symbol's row of a small scratch table (close, as-traded close, high, low, volume,
+1. *gather*: the panel's rows are read in order, :data:`GATHER_SESSIONS` rows at a time, and each bar of
+   the block's symbols is appended to that symbol's row of a small scratch table (close, as-traded close, high, low, volume,
    session): the symbol's own bars ``p = 0, 1, ...`` in session order, sessions without a bar skipped
    (RULES section 8);
 2. *stream*: each symbol's bars are walked in order with the symbol's state in registers: the SMA20
@@ -21,7 +21,8 @@ The bars passing the trend rule (the one condition without a threshold) are the 
 with ``evaluate`` true the five threshold conditions and the base search run right there on the
 gathered rows (the base window is the symbol's previous bars, contiguous in the scratch table) and
 only the hits are written, in the layout ``scan_chunk_nb`` writes them. Same comparisons on the same
-values in the same order as ``scan_chunk_nb``: the same hits bit for bit.
+values as ``scan_chunk_nb`` (a comparison whose outcome is already implied may be made earlier or
+not at all: the conditions are pure): the same hits bit for bit.
 
 Each symbol's state living in registers, and its windows in one contiguous row, is what makes this
 faster than streaming the panel row by row with every symbol's state in ring buffers (random accesses
@@ -53,6 +54,11 @@ TREND_SLOW = 50
 # Symbols gathered at a time: a row of the panel then gives each a few bytes of a cache line read
 # anyway, and the scratch table (6 values a bar) stays in the last-level cache.
 GATHER_SYMBOLS = 128
+# Sessions gathered at a time: the tile's rows of the block (64 x 128 symbols x 41 bytes, about
+# 340 KB) stay in cache while each symbol's bars are appended to its rows of the scratch in one run
+# of stores, instead of one store to each of the block's 768 rows per session (about 11 % less CPU
+# for the whole kernel on the shared data; 32 to 256 measured alike)
+GATHER_SESSIONS = 64
 
 
 def stream_scratch(
@@ -122,19 +128,24 @@ def prepare_chunk_nb(
         j1 = min(j0 + width, hi)
         for b in range(j1 - j0):
             count[b] = 0
-        for t in range(n_sessions):  # gather: the block's bars, symbol by symbol
+        # gather: the block's bars, symbol by symbol, a tile of sessions at a time (the tile's rows
+        # stay in cache while each symbol's bars of the tile are appended in one run)
+        for t0 in range(0, n_sessions, GATHER_SESSIONS):
+            t1 = min(t0 + GATHER_SESSIONS, n_sessions)
             for j in range(j0, j1):
-                if available[t, j]:
-                    b = j - j0
-                    p = count[b]
-                    values[0, b, p] = close[t, j]
-                    values[1, b, p] = raw_close[t, j]
-                    values[2, b, p] = high[t, j]
-                    values[3, b, p] = volume[t, j]
-                    if evaluate:
-                        values[4, b, p] = low[t, j]
-                    sessions[b, p] = t
-                    count[b] = p + 1
+                b = j - j0
+                p = count[b]
+                for t in range(t0, t1):
+                    if available[t, j]:
+                        values[0, b, p] = close[t, j]
+                        values[1, b, p] = raw_close[t, j]
+                        values[2, b, p] = high[t, j]
+                        values[3, b, p] = volume[t, j]
+                        if evaluate:
+                            values[4, b, p] = low[t, j]
+                        sessions[b, p] = t
+                        p += 1
+                count[b] = p
         for j in range(j0, j1):
             b = j - j0
             q = _symbol_nb(
@@ -318,9 +329,10 @@ def _evaluate_nb(
     o_days: np.ndarray,
 ) -> int:  # pragma: no cover - numba
     """Candidate bar ``p`` (session ``t``) of symbol ``j`` through the five threshold conditions and
-    the base search of :func:`~._breakout_kernels.scan_chunk_nb` (the same comparisons in the same
-    order; the base window is ``highs``/``lows`` just before ``p``). Writes a hit to row ``r``;
-    returns the next free row."""
+    the base search of :func:`~._breakout_kernels.scan_chunk_nb` (the same comparisons; the close
+    above the previous high tested with the thresholds, and a base whose high reaches the close
+    given up as soon as it does; the base window is ``highs``/``lows`` just before ``p``). Writes a
+    hit to row ``r``; returns the next free row."""
     min_price, max_distance, min_volume_ratio, max_width = (
         thresholds[0], thresholds[1], thresholds[2], thresholds[3],
     )  # fmt: skip
@@ -333,6 +345,7 @@ def _evaluate_nb(
         & ((top - c) / top <= max_distance)
         & (avg > 0.0)
         & (v >= min_volume_ratio * avg)
+        & (c > highs[max(p - 1, 0)])  # the base's first test (below), here to spare a branch
     )
     if not cheap:
         return r
@@ -363,6 +376,8 @@ def _evaluate_nb(
         new_width = (new_hi - new_lo) / new_hi
         if not new_width <= max_width:
             break
+        if not c > new_hi:  # the base's high only rises as it grows: the last test fails already
+            return r
         hi, lo, width = new_hi, new_lo, new_width
         length += 1
     if not c > hi:
