@@ -25,6 +25,7 @@ mode (the load is the scan). ``PLAYBOOK_EARLY_LOAD=0`` turns it off (the command
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -35,6 +36,12 @@ __all__ = ["EARLY_ENV", "BacktestArgs", "EarlyLoad", "backtest_args", "discard",
 
 EARLY_ENV = "PLAYBOOK_EARLY_LOAD"  # "0": the command loads its data itself, after its imports
 EARLY_SOURCES = ("file", "cache")
+# The interpreter's switch interval while the thread loads: the thread hands each block of work to
+# Arrow or numpy (without the GIL) and then waits for the GIL to come back from the main thread, which
+# is importing (pure Python, never waiting): at Python's default of 5 ms a load of a few hundred such
+# hand-overs spends more time waiting than working (a load beside a busy main thread: 1.26-2.2 s wall
+# at 5 ms, 0.85-1.8 s at 0.5 ms, for 0.34-0.4 s of its own CPU; benchmarks in docs/performance.md).
+LOAD_SWITCH_INTERVAL = 0.0005
 
 # ``playbook backtest``'s options (cli/backtest.py): those that take a value, and the flags
 _VALUE_OPTIONS = ("--start", "--end", "--symbols", "--out", "--engine")
@@ -160,6 +167,31 @@ def early_request(args: BacktestArgs) -> Any:
         return None
 
 
+class _ShortSwitches:
+    """:data:`LOAD_SWITCH_INTERVAL` while at least one load thread runs, the interval before it after."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved = 0.0
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, LOAD_SWITCH_INTERVAL))
+            self._running += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_short_switches = _ShortSwitches()
+
+
 class _Cancelled(Exception):
     """The command no longer wants the panel (it failed or was interrupted)."""
 
@@ -177,6 +209,8 @@ class EarlyLoad:
         self._thread = threading.Thread(target=self._run, name="playbook-early-load")
 
     def start(self) -> EarlyLoad:
+        """Start the thread; the switch interval is :data:`LOAD_SWITCH_INTERVAL` until it ends."""
+        _short_switches.enter()
         self._thread.start()
         return self
 
@@ -192,11 +226,16 @@ class EarlyLoad:
             self.error = exc
         finally:
             self.seconds = time.perf_counter() - t0
+            _short_switches.leave()  # the load no longer waits for the GIL
 
     def _checkpoint(self) -> None:
         """Called by the load between blocks of work: stop there once cancelled."""
         if self._cancel.is_set():
             raise _Cancelled
+
+    def done(self) -> bool:
+        """Whether the thread has finished (its panel, its error, or nothing once cancelled)."""
+        return not self._thread.is_alive() and self._thread.ident is not None
 
     def cancel(self) -> None:
         """Stop between blocks of symbols (the command is failing); the panel is dropped."""

@@ -6,7 +6,8 @@ compile worker (:mod:`trading_playbook._warmup`) starts before that, so on a fir
 session loop while this process is still importing.
 
 The cyclic garbage collector is off while the modules import (:func:`trading_playbook._gc.collector_paused`),
-and on again before any command runs.
+and on again before any command runs. PyYAML, which numba imports for a config file, is imported only
+when used (:mod:`trading_playbook._deferred`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import sys
 def main() -> None:
     """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile and chart workers started first."""
     from trading_playbook import _chart_worker, _early_load, _warmup
+    from trading_playbook._deferred import defer_until_used
     from trading_playbook._gc import collector_paused
+
+    defer_until_used()  # PyYAML, which numba imports for a config file nearly no run has
 
     try:
         with collector_paused():

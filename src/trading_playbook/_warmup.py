@@ -25,14 +25,11 @@ WORKER_ENV = "PLAYBOOK_COMPILE_WORKER"  # "0": compile everything in the command
 _early: subprocess.Popen[bytes] | None = None
 
 
-RANK_FLAG = "--breakout-rank"  # the worker also compiles the breakout scanner's ranking kernel
-
-
-def start_worker(flags: Sequence[str] = ()) -> subprocess.Popen[bytes]:
-    """Start ``python -m trading_playbook._warmup [FLAGS]`` (its output discarded: a failure only
-    means the command compiles the session loop itself)."""
+def start_worker() -> subprocess.Popen[bytes]:
+    """Start ``python -m trading_playbook._warmup`` (its output discarded: a failure only means the
+    command compiles the session loop itself)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "trading_playbook._warmup", *flags],
+        [sys.executable, "-m", "trading_playbook._warmup"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -65,34 +62,12 @@ def looks_cached() -> bool:
     return any(user_wide.glob(f"*/{index}"))
 
 
-def uses_breakout(args: Sequence[str]) -> bool:
-    """Whether the config of ``playbook backtest ... CONFIG.toml ...`` scans with ``daily_breakout``
-    (a sleeve without a scanner name does: the default). False when the file cannot be read."""
-    import tomllib
-
-    from trading_playbook._early_load import backtest_args
-
-    parsed = backtest_args(args)
-    if parsed is None:
-        return False
-    try:
-        with open(parsed.config, "rb") as stream:
-            config = tomllib.load(stream)
-    except (OSError, ValueError):
-        return False
-    tables = [config, *(s for s in config.get("sleeves", []) if isinstance(s, dict))]
-    names = {(t.get("scanner") or {}).get("name") or "daily_breakout" for t in tables}
-    return "daily_breakout" in names
-
-
 def start_early(args: Sequence[str]) -> None:
     """Start the worker now when ``playbook ARGS`` is a fast backtest and the session loop does not
-    look cached; :func:`take_early` hands it over to the command. For a ``daily_breakout`` config it
-    first compiles that scanner's ranking kernel, which the command needs only after compiling and
-    running the scanner's other kernels: the two processes then take about as long as each other."""
+    look cached; :func:`take_early` hands it over to the command."""
     global _early
     if _early is None and wants_fast_backtest(args) and not looks_cached():
-        _early = start_worker((RANK_FLAG,) if uses_breakout(args) else ())
+        _early = start_worker()
 
 
 def take_early() -> subprocess.Popen[bytes] | None:
@@ -102,40 +77,13 @@ def take_early() -> subprocess.Popen[bytes] | None:
     return worker
 
 
-def compile_breakout_rank() -> None:
-    """Compile and cache :func:`~trading_playbook.core.scanners._breakout_kernels.rank_hits_nb` (unless
-    cached) for the one signature the scanner calls it with (``tests/unit/test_warmup.py`` pins it).
-    Optional work: if it fails (the scanner changed), the session loop still compiles."""
-    try:
-        from trading_playbook.core._jit import entry_is_cached
-        from trading_playbook.core.scanners import _breakout_kernels as bk
-
-        if not entry_is_cached(bk.rank_hits_nb):
-            rank_no_hits()
-    except Exception:  # the command compiles the kernel itself then
-        pass
-
-
-def rank_no_hits() -> None:
-    """Rank a scan without hits through the scanner's own code (its arrays, so its argument types)."""
-    import numpy as np
-
-    from trading_playbook.core.scanners import daily_breakout
-
-    no_hits = daily_breakout._Hits.empty(np.zeros(2, dtype=np.int64), 1, 0, 4)
-    daily_breakout._assemble(no_hits, 0, 1.0)
-
-
-def compile_simulation(breakout_rank: bool = False) -> None:
-    """Run the fast engine on a tiny panel, compiling and caching its session loop (unless cached);
-    ``breakout_rank``: first :func:`compile_breakout_rank`."""
+def compile_simulation() -> None:
+    """Run the fast engine on a tiny panel, compiling and caching its session loop (unless cached)."""
     import numba  # noqa: F401  (before the probe is deferred)
 
     from trading_playbook._blas_probe import defer_blas_import
 
     defer_blas_import()  # as the command does: the session loop uses no BLAS (about 0.85 s here)
-    if breakout_rank:
-        compile_breakout_rank()
     from trading_playbook.core._jit import entry_is_cached
     from trading_playbook.core.simulate._kernels import simulate_nb
 
@@ -156,4 +104,4 @@ def compile_simulation(breakout_rank: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    compile_simulation(breakout_rank=RANK_FLAG in sys.argv[1:])
+    compile_simulation()

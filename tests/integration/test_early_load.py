@@ -199,6 +199,41 @@ def test_a_cancelled_load_hands_nothing_over(bar_file: Path) -> None:
     assert load.panel_for(request) is None
 
 
+def test_the_switch_interval_is_short_only_while_a_load_runs(
+    bar_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the thread gets the GIL back within LOAD_SWITCH_INTERVAL after each of Arrow's and numpy's
+    # blocks of work; once the last load ends the interpreter's own interval is back
+    import threading
+
+    import trading_playbook.data as data
+
+    request = early_request(BacktestArgs(str(bar_file / "file.toml")))
+    release, seen = threading.Event(), []
+    real_load = data.load_panel
+
+    def held_load(*args: object, **kwargs: object) -> object:
+        seen.append(sys.getswitchinterval())
+        assert release.wait(10)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(data, "load_panel", held_load)
+    before = sys.getswitchinterval()
+    first, second = EarlyLoad(request).start(), EarlyLoad(request).start()
+    assert sys.getswitchinterval() == _early_load.LOAD_SWITCH_INTERVAL
+    assert not first.done() and not second.done()  # held: the command would load kernels meanwhile
+    release.set()
+    assert first.panel_for(request) is not None and first.done()
+    assert second.panel_for(request) is not None
+    assert seen == [_early_load.LOAD_SWITCH_INTERVAL] * 2
+    assert sys.getswitchinterval() == before
+    failing = EarlyLoad(early_request(BacktestArgs(str(bar_file / "missing.toml"))) or request)
+    monkeypatch.setattr(data, "load_panel", lambda *a, **k: (_ for _ in ()).throw(OSError("disk")))
+    with pytest.raises(OSError, match="disk"):
+        failing.start().panel_for(failing.request)
+    assert sys.getswitchinterval() == before  # a failed load puts it back too
+
+
 def test_what_is_not_read_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "syn.toml").write_text(f'[data]\nsource = "synthetic"\nsynthetic_symbols = 4\n{STRATEGY}')
     request = early_request(BacktestArgs(str(tmp_path / "syn.toml")))

@@ -120,3 +120,58 @@ def test_a_kernel_using_blas_still_compiles_after_the_deferred_probe(tmp_path: P
         "assert not defer_blas_import()  # too late to patch: a no-op\n"
     )
     assert _loaded_after(code, tmp_path) == ["scipy.linalg"]
+
+
+def _console_script(code_after: str, argv: list[str], tmp_path: Path, cwd: Path) -> str:
+    """Run ``playbook ARGV`` through the console script's entry point in a fresh interpreter, then
+    ``code_after`` (which prints); returns what it printed last."""
+    probe = (
+        "import json, sys\n"
+        f"sys.argv = ['playbook', *{argv!r}]\n"
+        "from trading_playbook._entry import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        f"{code_after}\n"
+    )
+    env = {
+        **_base_env(),
+        "PLAYBOOK_HOME": str(tmp_path / "home"),
+        "PLAYBOOK_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_a_warm_cache_backtest_imports_neither_filelock_nor_pyyaml(tmp_path: Path) -> None:
+    # a read of the data cache takes no lock, and numba's config imports PyYAML only to read a
+    # .numba_config.yaml, which this folder does not have: both stay unimported (PyYAML is bound
+    # lazily, its code never runs)
+    bars = tmp_path / "bars.parquet"
+    pq.write_table(table_from_arrays(synthetic_arrays(8, "2015-01-01", "2016-12-31", seed=3)), bars)
+    _console_script("", ["data", "ingest", str(bars), "--source-name", "bars"], tmp_path, tmp_path)
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG.replace('source = "file"', 'source = "cache"').replace("bars.parquet", "bars"))
+    argv = ["backtest", str(config), "--out", str(tmp_path / "out"), "--no-charts", "--no-record"]
+    probe = (
+        "yaml = sys.modules.get('yaml')\n"
+        "print(json.dumps(['filelock' in sys.modules, type(yaml).__name__, 'yaml.reader' in sys.modules]))"
+    )
+    assert json.loads(_console_script(probe, argv, tmp_path, tmp_path)) == [False, "_LazyModule", False]
+    assert (tmp_path / "out" / "result.json").is_file()
+
+
+def test_numba_still_reads_its_config_file_with_pyyaml_deferred(tmp_path: Path) -> None:
+    (tmp_path / ".numba_config.yaml").write_text("cache_dir: numba-cache-from-yaml\n")
+    probe = (
+        "from trading_playbook._deferred import defer_until_used\n"
+        "assert defer_until_used() == ['yaml']\n"
+        "import numba\n"
+        "print(numba.config.CACHE_DIR)\n"
+    )
+    env = {k: v for k, v in _base_env().items() if k != "NUMBA_CACHE_DIR"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "numba-cache-from-yaml"

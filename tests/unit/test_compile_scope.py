@@ -31,7 +31,9 @@ AUDIT = textwrap.dedent(
             d = event.data["dispatcher"]
             module = d.py_func.__module__
             if module.startswith("trading_playbook."):
-                compiled.append([module.rsplit(".", 1)[1] + "." + d.py_func.__name__, str(event.data["args"])])
+                own_code = getattr(d, "entry", True)  # False: a called-only kernel (_jit.callee_kernel)
+                name = module.rsplit(".", 1)[1] + "." + d.py_func.__name__
+                compiled.append([name, str(event.data["args"]), own_code])
 
         def on_end(self, event):
             pass
@@ -64,6 +66,17 @@ NEEDED = {
     "_benchmark_nb": {"equal_weight_growth_nb"},
     "_bootstrap_nb": {"bootstrap_trades_nb"},
 }
+# of those, the kernels Python calls: the only ones with machine code (and a cache entry) of their
+# own; every other kernel is compiled once, into its callers' code (_jit.callee_kernel, loop_kernel)
+ENTRIES = {
+    "_synthetic_nb.symbol_bars_nb",
+    "_breakout_stream.prepare_chunk_nb",
+    "_breakout_kernels.rank_hits_nb",
+    "_bars_nb.bar_index_nb",
+    "_kernels.simulate_nb",
+    "_benchmark_nb.equal_weight_growth_nb",
+    "_bootstrap_nb.bootstrap_trades_nb",
+}
 
 
 def test_a_first_backtest_compiles_only_what_it_runs_each_kernel_once(tmp_path: Path) -> None:
@@ -84,7 +97,7 @@ def test_a_first_backtest_compiles_only_what_it_runs_each_kernel_once(tmp_path: 
     lines = done.stdout.strip().splitlines()
     assert lines[-2] == "linalg False"  # numba's BLAS probe deferred: no kernel uses linear algebra
     compiled = json.loads(lines[-1])
-    names = [name for name, _ in compiled]
+    names = [name for name, _, _ in compiled]
     twice = {name for name in names if names.count(name) > 1}
     assert not twice, [c for c in compiled if c[0] in twice]
     by_module: dict[str, set[str]] = {}
@@ -94,3 +107,4 @@ def test_a_first_backtest_compiles_only_what_it_runs_each_kernel_once(tmp_path: 
     loop = {m: by_module.pop(m) for m in ("_kernels", "_book_nb", "_exits_nb") if m in by_module}
     assert "simulate_nb" in loop["_kernels"]
     assert by_module == NEEDED
+    assert {name for name, _, own_code in compiled if own_code} == ENTRIES

@@ -38,7 +38,8 @@ LOAD_THEN_COMPILE = textwrap.dedent(
 
     close = np.array([[10.0, 20.0], [11.0, 19.0], [12.0, 22.0]])
     with install_listener("numba:compile", Seen()):
-        growth = equal_weight_growth_nb(close, np.array([0, 1]))
+        growth = np.empty(3)
+        equal_weight_growth_nb(close, np.array([0, 1]), np.empty(2), np.empty(2), growth)
         print("compiled", ",".join(compiled) or "-")
         print("linalg", "scipy.linalg" in sys.modules)
 

@@ -8,6 +8,7 @@ import multiprocessing
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -130,13 +131,15 @@ def test_the_kernel_score_table_equals_score_one() -> None:
     from trading_playbook.core.scanners._breakout_kernels import _score_nb
     from trading_playbook.core.scanners._breakout_score import score_one
 
+    score_nb = numba.njit(lambda d, r, n, w, s: _score_nb(d, r, n, w, s))  # called-only: via a kernel
+
     for distance in (0.0, 0.15, 0.1500001, 0.25, 0.2500001, 0.4):
         for ratio in (0.5, 1.1999, 1.2, 1.9999, 2.0, 5.0):
             for days in (1, 6, 7, 14, 15, 60, 61, 90, 91):
                 for width in (0.0, 0.05, 0.0500001, 0.08, 0.0800001, 0.12, 0.1200001, 0.2):
                     for rs in (float("nan"), -0.1, 0.0999, 0.10, 0.1499, 0.15, 1.0):
                         expected = score_one(11.0, 10.0, 9.0, distance, ratio, days, width, rs)
-                        assert _score_nb(distance, ratio, days, width, rs) == expected
+                        assert score_nb(distance, ratio, days, width, rs) == expected
 
 
 def test_a_worker_thread_gets_the_serial_kernels_and_the_same_setups() -> None:

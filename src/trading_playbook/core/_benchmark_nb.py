@@ -15,8 +15,12 @@ __all__ = ["equal_weight_growth_nb"]
 
 
 @njit(cache=True, error_model="numpy")
-def equal_weight_growth_nb(close: np.ndarray, held: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
-    """Mean over the ``held`` columns of ``last close / first close`` for each row of ``close``.
+def equal_weight_growth_nb(
+    close: np.ndarray, held: np.ndarray, start: np.ndarray, last: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - numba
+    """``out[t]`` = mean over the ``held`` columns of ``last close / first close`` at row ``t`` of
+    ``close``; ``start`` and ``last`` (as many as ``held``) are scratch. numpy allocates all three: numba's
+    array allocators compiled for the kernel were a third of its compile on a first run.
 
     A missing close (NaN) keeps the symbol's last close (forward fill); every held column has a
     finite, positive first close. For each row the symbols' growths are added in column order, then
@@ -25,12 +29,9 @@ def equal_weight_growth_nb(close: np.ndarray, held: np.ndarray) -> np.ndarray:  
     """
     n_rows = close.shape[0]
     n_held = held.shape[0]
-    start = np.empty(n_held)
-    last = np.empty(n_held)
     for k in range(n_held):
         start[k] = close[0, held[k]]
         last[k] = start[k]
-    out = np.empty(n_rows)
     for t in range(n_rows):
         total = 0.0
         for k in range(n_held):
@@ -39,4 +40,3 @@ def equal_weight_growth_nb(close: np.ndarray, held: np.ndarray) -> np.ndarray:  
                 last[k] = value
             total += last[k] / start[k]
         out[t] = total / n_held
-    return out

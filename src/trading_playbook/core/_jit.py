@@ -33,6 +33,7 @@ __all__ = [
     "ENTRY_COMPILE_GATES",
     "CoreKernelLocator",
     "KernelCache",
+    "callee_kernel",
     "entry_is_cached",
     "kernel_sources_hash",
     "loop_kernel",
@@ -44,6 +45,7 @@ CORE = Path(__file__).resolve().parent
 _IMPL: Any = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")  # noqa: B009
 # files whose module-level values the kernels compile in as constants (besides the kernel files)
 _CONSTANT_SOURCES = ("types.py", "exits/spec.py", "simulate/_records.py")
+_KERNEL_MARKS = (b"@njit", b"@loop_kernel", b"@callee_kernel")  # a file holding kernels
 
 
 @functools.cache
@@ -53,7 +55,7 @@ def kernel_sources_hash() -> bytes:
     for path in sorted(CORE.rglob("*.py")):
         name = path.relative_to(CORE).as_posix()
         text = path.read_bytes()
-        if name in _CONSTANT_SOURCES or b"@njit" in text or b"@loop_kernel" in text:
+        if name in _CONSTANT_SOURCES or any(mark in text for mark in _KERNEL_MARKS):
             digest.update(name.encode())
             digest.update(text)
     return digest.digest()
@@ -116,8 +118,14 @@ class KernelCache(caching.FunctionCache):
 
 
 def njit(**options: Any) -> Callable[[F], F]:
-    """numba's ``@njit(**options)``; with ``cache=True`` the kernel is cached by :class:`KernelCache`."""
+    """numba's ``@njit(**options)``; with ``cache=True`` the kernel is cached by :class:`KernelCache`.
+
+    Without the C-callable wrapper numba builds for every compiled signature (``no_cfunc_wrapper``,
+    unless the options say otherwise): nothing calls a kernel through a C function pointer, and the
+    wrapper (its lowering, optimisation and machine code) is part of every first run's compile.
+    """
     cache = bool(options.pop("cache", False))
+    options.setdefault("no_cfunc_wrapper", True)
 
     def decorate(func: F) -> F:
         dispatcher = _numba_njit(**options)(func)
@@ -149,6 +157,20 @@ class _KernelDispatcher(CPUDispatcher):
             for gate in tuple(ENTRY_COMPILE_GATES):
                 gate()
         return super().compile(sig)
+
+    def add_overload(self, cres: Any) -> None:
+        if self.entry:
+            super().add_overload(cres)
+        else:  # no machine code: kept for callers' typing, never in the table Python calls dispatch on
+            self.overloads[tuple(cres.signature.args)] = cres
+
+    def _compile_for_args(self, *args: Any, **kws: Any) -> Any:
+        if not self.entry:  # its code exists only inside its callers': a call from Python would crash
+            raise TypeError(
+                f"{self.py_func.__qualname__} is a kernel only other kernels call (it has no machine code "
+                "of its own); call it from a kernel, e.g. a small @njit function in a test"
+            )
+        return cast(Any, super())._compile_for_args(*args, **kws)
 
 
 ENTRY_COMPILE_GATES: list[Callable[[], None]] = []
@@ -243,7 +265,12 @@ class _InlinedCalleeCompiler(_CalleeCompiler):
     always_inline = True
 
 
-def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = False) -> Callable[[F], F]:
+def loop_kernel(
+    *,
+    inline: Literal["never", "always"] = "never",
+    entry: bool = False,
+    error_model: Literal["numpy", "python"] = "numpy",
+) -> Callable[[F], F]:
     """``@njit`` for the fast engine's session-loop kernels: numpy's error model, and no reference
     counting (``_nrt=False``: they allocate nothing, the caller owns every array; an allocation in
     one is a compile error).
@@ -256,14 +283,20 @@ def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = F
     get LLVM's ``alwaysinline``), so a call does not pass the state NamedTuples' arrays one by one.
     It is typed and lowered once, not once per caller: numba's own ``inline="always"`` (at numba IR
     level) copied and typed its IR again inside every caller, about a quarter of the session loop's
-    compile time (docs/decisions.md).
+    compile time (docs/decisions.md). ``error_model``: numpy's by default (a division by zero gives
+    inf/NaN); ``"python"`` raises ``ZeroDivisionError`` as a plain ``@njit`` kernel does.
     """
 
     def decorate(func: F) -> F:
-        options: dict[str, Any] = {"nopython": True, "error_model": "numpy", "_nrt": False}
+        options: dict[str, Any] = {
+            "nopython": True,
+            "error_model": error_model,
+            "_nrt": False,
+            "no_cfunc_wrapper": True,  # as for njit: nothing calls a kernel through a C pointer
+        }
         pipeline: type[compiler.CompilerBase] = compiler.Compiler
         if not entry:
-            options.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+            options.update(no_cpython_wrapper=True)
             pipeline = _InlinedCalleeCompiler if inline == "always" else _CalleeCompiler
         dispatcher = _KernelDispatcher(
             py_func=func, locals={}, targetoptions=options, pipeline_class=pipeline
@@ -274,3 +307,19 @@ def loop_kernel(*, inline: Literal["never", "always"] = "never", entry: bool = F
         return cast(F, dispatcher)
 
     return decorate
+
+
+def callee_kernel(
+    *, inline: Literal["never", "always"] = "never", error_model: Literal["numpy", "python"] = "numpy"
+) -> Callable[[F], F]:
+    """``@njit`` for a helper only other kernels call (the scanner's per-symbol pass, the synthetic
+    generator's phases, a score table...): compiled as :func:`loop_kernel` compiles a called-only kernel.
+
+    A plain ``@njit(cache=True)`` helper is compiled twice over on a first run: once on its own (module
+    optimisation, machine code and the Python and C wrappers that unbox its arguments, then written to
+    numba's cache), although nothing but its callers ever runs it, and again inside each caller. Here
+    it is typed and lowered once, its code is linked into its callers and cached with them (their
+    cache key covers its file), and it allocates nothing (no reference counting). Calling it from
+    Python raises ``TypeError``: tests call it through a small ``@njit`` function.
+    """
+    return loop_kernel(inline=inline, error_model=error_model)

@@ -141,7 +141,10 @@ def _equal_weight_curve(close: np.ndarray) -> np.ndarray:
     # symbols summed one after the other for each session (a column-major mean): numpy's pairwise sum
     # along a row depends on the memory alignment of the array, so the last digit could change from
     # one load of the same data to the next
-    return equal_weight_growth_nb(np.ascontiguousarray(close, dtype=np.float64), held)
+    out = np.empty(close.shape[0])
+    scratch = np.empty((2, held.shape[0]))
+    equal_weight_growth_nb(np.ascontiguousarray(close, dtype=np.float64), held, scratch[0], scratch[1], out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------- helpers

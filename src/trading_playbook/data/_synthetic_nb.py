@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trading_playbook.core._jit import njit  # numba's, cached by _jit.KernelCache
+from trading_playbook.core._jit import callee_kernel, njit  # numba's, cached by _jit.KernelCache
 
 __all__ = ["symbol_bars_nb"]
 
@@ -26,13 +26,13 @@ P_LENGTH, P_SIZE, P_CHOICE, P_OTHER, P_SPIKE = 0, 1, 2, 3, 4
 U_LEVEL, U_START, U_PAYER, U_YIELD, U_THRESHOLD, U_OFFSET = 4, 5, 6, 7, 8, 9
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _round2(x: float) -> float:  # pragma: no cover - numba
     """numpy's ``round(x, 2)``: scale, round half to even, scale back."""
     return float(np.rint(x * 100.0) / 100.0)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _phases_nb(
     z: np.ndarray,
     ph: np.ndarray,
@@ -93,7 +93,7 @@ def _phases_nb(
         step += 1
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _next_state_nb(state: int, choice: float, other: float, log_price: float) -> int:  # pragma: no cover
     """Below 8 dollars a trend; after a trend a base (60 %), a decline or chop; after a decline or chop
     a trend (60 %) or the other one."""
@@ -116,22 +116,26 @@ def symbol_bars_nb(
     u: np.ndarray,
     level_z: float,
     out: np.ndarray,
+    work: np.ndarray,
+    phase: np.ndarray,
 ) -> None:  # pragma: no cover - numba
     """Raw bars of one symbol into ``out`` (8, m): open, high, low, close, volume, split, dividend,
     adjusted_close, from its normals ``z`` (6, m), phase uniforms ``ph`` (5, k), split coefficients
-    ``split_k`` and per-symbol uniforms ``u``."""
+    ``split_k`` and per-symbol uniforms ``u``. ``work`` (4, m) float64 and ``phase`` (m,) int64 are
+    scratch (allocated by numpy: numba's array allocators compiled for the kernel cost a first run
+    about half a second)."""
     m = z.shape[1]
-    sigma = np.empty(m)
-    gap = np.empty(m)
+    sigma = work[0]
+    gap = work[1]
+    log_close = work[2]
+    spike = work[3]
     shock = 0.0
     level = 0.012 + 0.01 * u[U_LEVEL]
     for p in range(m):
         shock = 0.97 * shock + 0.06 * z[Z_VOL, p]
         sigma[p] = level * np.exp(min(max(shock, -1.0), 1.0))
         gap[p] = 0.3 * z[Z_GAP, p]
-    log_close = np.empty(m)
-    phase = np.zeros(m, dtype=np.int64)
-    spike = np.empty(m)
+        phase[p] = 0
     _phases_nb(z, ph, sigma, gap, log_close, phase, spike, np.log(15.0 + 65.0 * u[U_START]))
     # quarterly ex-dividend drops for about 40 % of symbols
     payer = u[U_PAYER] < 0.4
@@ -177,7 +181,7 @@ def symbol_bars_nb(
     _adjusted_close_nb(out)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _dividends_nb(
     out: np.ndarray, payer: bool, offset: int, dividend_yield: float
 ) -> None:  # pragma: no cover
@@ -192,7 +196,7 @@ def _dividends_nb(
         out[6, p] = np.rint(dividend_yield * previous * 10000.0) / 10000.0
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _adjusted_close_nb(out: np.ndarray) -> None:  # pragma: no cover - numba
     """The split- and dividend-adjusted close (4 decimals), back-adjusted as vendors do."""
     m = out.shape[1]

@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock, Timeout
 
 from trading_playbook.core.errors import CacheError, DataError
 from trading_playbook.data.arrow import column_numpy, read_parquet, table_from_arrays
@@ -161,6 +160,8 @@ class BarCache:
         reader can tell a running write from a killed one (whose lock is free). The write is marked
         ``complete`` when the block ends normally and ``failed`` (with the error) when it raises.
         """
+        from filelock import FileLock  # imported where a lock is taken: a warm read takes none
+
         source = validate_source_name(source)
         names = {normalize_symbol(s) for s in symbols}
         lock_name = f".write-{uuid.uuid4().hex}.lock"
@@ -186,6 +187,8 @@ class BarCache:
 
     def write_alive(self, lock: str) -> bool:
         """True while the writer holding ``lock`` (a :class:`WriteEntry` lock) is running."""
+        from filelock import FileLock, Timeout  # imported where a lock is taken: a warm read takes none
+
         source, _, name = lock.partition("/")
         path = self.root / "locks" / source / name
         if not path.exists():
@@ -200,6 +203,8 @@ class BarCache:
 
     @contextlib.contextmanager
     def _lock(self, source: str, symbol: str) -> Iterator[None]:
+        from filelock import FileLock, Timeout  # imported where a lock is taken: a warm read takes none
+
         lock = FileLock(str(self._dir("locks", source) / f"{normalize_symbol(symbol)}.lock"))
         try:
             with lock.acquire(timeout=self.lock_timeout):
@@ -440,6 +445,8 @@ class BarCache:
         A symbol's files are only touched under its lock, taken without waiting: a symbol another
         process is writing right now (whose temp file is live) is left for a later write.
         """
+        from filelock import FileLock, Timeout  # imported where a lock is taken: a warm read takes none
+
         source = validate_source_name(source)
         folder = self.root / "bars" / source
         known = self.catalog.files()

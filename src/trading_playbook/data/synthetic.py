@@ -119,13 +119,18 @@ def synthetic_arrays(
 
     def fill(part: range) -> None:
         scratch = np.empty(len(_COLUMNS) * n)
+        work_scratch = np.empty(4 * n)
+        phase = np.empty(n, dtype=np.int64)
         for k in part:
             plan = _Plan.rest(*started[k])  # one symbol's draws at a time (200 KB over 25 years)
             a, b = offsets[k], offsets[k + 1]
             # C-contiguous whatever the symbol's length (a column slice of a 2-D scratch would not be,
             # and numba would compile the kernel a second time for that layout)
             bars = scratch[: len(_COLUMNS) * plan.length].reshape(len(_COLUMNS), plan.length)
-            symbol_bars_nb(plan.z, plan.phase, plan.split_k, plan.uniform, plan.level, bars)
+            work = work_scratch[: 4 * plan.length].reshape(4, plan.length)
+            symbol_bars_nb(
+                plan.z, plan.phase, plan.split_k, plan.uniform, plan.level, bars, work, phase[: plan.length]
+            )
             for i in keep:
                 columns_out[_COLUMNS[i]][a:b] = bars[i]
             day[a:b] = sessions[plan.first : plan.first + plan.length]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
+from trading_playbook.core._jit import callee_kernel, njit  # numba's; also: cache keys cover other files
 
 __all__ = ["rank_hits_nb", "scan_chunk_nb"]
 
@@ -138,7 +138,7 @@ def scan_chunk_nb(
     n_hits[chunk] = r - start
 
 
-@njit(cache=True, error_model="numpy")
+@callee_kernel()
 def _score_nb(
     distance: float, volume_ratio: float, days: int, width: float, rs: float
 ) -> float:  # pragma: no cover

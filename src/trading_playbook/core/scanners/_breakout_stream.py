@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
+from trading_playbook.core._jit import callee_kernel, njit  # numba's; also: cache keys cover other files
 from trading_playbook.core.scanners._trend_sums import (
     RESEED,
     UNIT_ROUNDOFF,
@@ -156,7 +156,7 @@ def prepare_chunk_nb(
     n_out[chunk] = q - capacity_bounds[chunk]
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _symbol_nb(
     j: int,
     n: int,
@@ -394,7 +394,7 @@ def _evaluate_nb(
     return r + 1
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _good_sum_nb(closes: np.ndarray, p: int, n: int) -> float:  # pragma: no cover - numba
     """The sum of the positive finite values among bars ``p - n + 1 .. p``, oldest first: a running
     sum summed afresh."""
@@ -405,7 +405,7 @@ def _good_sum_nb(closes: np.ndarray, p: int, n: int) -> float:  # pragma: no cov
     return total
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _window_mean_nb(
     values: np.ndarray, p: int, n: int | np.integer[Any]
 ) -> float:  # pragma: no cover - numba

@@ -10,11 +10,17 @@ Windows count the symbol's own bars: sessions without a bar are skipped.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from trading_playbook.core._indicator_kernels import window_mean_nb
 from trading_playbook.core._jit import loop_kernel, njit  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._records import Bars
+
+# window_mean_nb itself, compiled into the session loop's code only: the plain @njit kernel would
+# also be compiled on its own (machine code, wrappers, a cache entry) for this one call on a first run
+_window_mean_in_loop = loop_kernel(error_model="python")(cast(Any, window_mean_nb).py_func)
 
 # the last index built, with its own copy of the mask (a sweep's trials index the same mask each time)
 _LAST_INDEX: list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = []
@@ -122,7 +128,7 @@ def mean_at_nb(
             vals[i] = v
             i -= 1
         u -= 1
-    return window_mean_nb(vals, 0, n)
+    return float(_window_mean_in_loop(vals, 0, n))
 
 
 @loop_kernel(inline="always")

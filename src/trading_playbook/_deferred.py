@@ -1,0 +1,62 @@
+"""Modules the command's libraries import at start-up but rarely use, loaded on first use (issue 14).
+
+numba's configuration module imports PyYAML when numba is imported (``import yaml`` in
+``numba.core.config``), for one purpose: reading a ``.numba_config.yaml`` in the working folder when
+there is one. The import costs about 40-70 ms of every ``playbook`` command (PyYAML's Python
+modules and its C loader), and nearly every run has no such file.
+
+:func:`defer_until_used` puts a finder first on ``sys.meta_path`` that answers the *first* import of
+the module with the standard library's :class:`importlib.util.LazyLoader`: the import succeeds
+exactly when the real one would (the module is found the usual way, so a missing PyYAML is still a
+missing PyYAML), and the module's code runs at its first attribute access -- numba's
+``yaml.safe_load`` when a config file exists, or any later ``import yaml`` (whose import statement
+reads the module's ``__spec__``). Nothing is skipped: only the moment of the import moves. The finder
+removes itself at that first import; it never touches a module already imported.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+__all__ = ["DEFERRED", "defer_until_used"]
+
+DEFERRED = ("yaml",)  # numba.core.config: only for a .numba_config.yaml
+
+
+class _FirstImportLazy(importlib.abc.MetaPathFinder):
+    """Finds ``name`` the usual way, once, and hands it to a :class:`importlib.util.LazyLoader`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)  # once: the real finders answer from here on
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec  # not installed (the import fails as it would) or a loader LazyLoader can't wrap
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def defer_until_used(names: Sequence[str] = DEFERRED) -> list[str]:
+    """Make the first import of each of ``names`` lazy (see the module docstring); returns the names
+    deferred (those not imported yet)."""
+    deferred = []
+    for name in names:
+        if name in sys.modules or any(
+            isinstance(f, _FirstImportLazy) and f.name == name for f in sys.meta_path
+        ):
+            continue
+        sys.meta_path.insert(0, _FirstImportLazy(name))
+        deferred.append(name)
+    return deferred
