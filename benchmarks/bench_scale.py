@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _launcher import launch
 
@@ -60,6 +61,7 @@ def ensure_cache(folder: Path, n_symbols: int, seed: int) -> str:
     name = f"syn{n_symbols}"
     cache = BarCache(folder)
     if cache.catalog.pack(name) is not None and len(cache.catalog.entries(name)) == n_symbols:
+        _upgrade_pack(cache, name)
         return name
     t0 = time.perf_counter()
     for first in range(0, n_symbols, 500):
@@ -69,6 +71,17 @@ def ensure_cache(folder: Path, n_symbols: int, seed: int) -> str:
     cache.repack(name)
     print(f"generated {name} into {folder} in {time.perf_counter() - t0:.1f} s (once)")
     return name
+
+
+def _upgrade_pack(cache: Any, name: str) -> None:
+    """Rewrite a pack of an older layout as an ingest would write it now (``data.pack.PACK_LAYOUT``)."""
+    from trading_playbook.data.pack import PACK_LAYOUT, pack_layout, write_pack
+
+    if pack_layout(cache, name) == PACK_LAYOUT:
+        return
+    t0 = time.perf_counter()
+    write_pack(cache, name, cache.catalog.entries(name), cache.read(name))
+    print(f"rewrote the pack of {name} in the current layout in {time.perf_counter() - t0:.1f} s")
 
 
 def spawn_and_wait(config: Path, out: Path, extra: list[str]) -> dict[str, float]:

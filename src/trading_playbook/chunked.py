@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trading_playbook.core.errors import ConfigError, DataError
-from trading_playbook.core.panel import BarBlock, Panel, panel_from_blocks
+from trading_playbook.core.panel import Panel
+from trading_playbook.core.panel_blocks import BarBlock, panel_from_blocks
 from trading_playbook.core.scanners.chunked import is_per_symbol, merge_setups, scan_in_blocks
 from trading_playbook.core.scanners.daily_breakout import reusing_scratch
 from trading_playbook.core.types import SetupTable
+from trading_playbook.data.prefetch import prefetched
 
 if TYPE_CHECKING:
     from trading_playbook.config import PlaybookConfig
@@ -69,10 +71,11 @@ def load_chunked(
     available = np.zeros(shape, dtype=bool)
     parts: list[list[tuple[int, SetupTable]]] = [[] for _ in sleeves]
     scanning = 0.0
+    # each block's panel is built on a background thread while the one before is scanned (data.prefetch)
+    built = prefetched(_block_panels(symbols, sessions, blocks, request.adjustment))
     with reusing_scratch():  # every block's scan reuses the feature kernel's scratch (faulted in once)
-        for block in blocks:
+        for block, part in built:
             cols = slice(block.first, block.first + block.width)
-            part = panel_from_blocks(symbols[cols], sessions, [block._replace(first=0)], request.adjustment)
             for name, grid in prices.items():
                 grid[:, cols] = getattr(part, name)
             available[:, cols] = part.available
@@ -104,6 +107,15 @@ def load_chunked(
     ws.timings["load"] = time.perf_counter() - t0 - scanning
     ws.timings["setups_at_load"] = scanning
     return ws
+
+
+def _block_panels(
+    symbols: tuple[str, ...], sessions: np.ndarray, blocks: Iterator[BarBlock], adjustment: str
+) -> Iterator[tuple[BarBlock, Panel]]:
+    """Each block with its own panel (its symbols' columns only)."""
+    for block in blocks:
+        cols = slice(block.first, block.first + block.width)
+        yield block, panel_from_blocks(symbols[cols], sessions, [block._replace(first=0)], adjustment)
 
 
 def source_blocks(

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from trading_playbook.core.errors import DataError
-from trading_playbook.core.panel import BarBlock, SplitEvents, panel_from_arrays, panel_from_blocks
+from trading_playbook.core.panel import SplitEvents, panel_from_arrays
+from trading_playbook.core.panel_blocks import BarBlock, panel_from_blocks
 
 DAYS = np.array(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"], dtype="datetime64[D]")
 
@@ -79,8 +80,9 @@ def test_blocks_refuse_duplicates_gaps_in_the_columns_and_dates_off_the_axis() -
         panel_from_blocks(("A", "B"), sessions, [one], "split")
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("adjustment", ["split", "all", "raw"])
-def test_blocks_of_synthetic_bars_match_the_whole_load_bit_for_bit(adjustment: str) -> None:
+def test_blocks_of_synthetic_bars_match_the_whole_load_bit_for_bit(adjustment: str, threads: int) -> None:
     """Validated (ordered) blocks of synthetic bars: late listings, early delistings,
     splits and dividends, blocks whose widths are not multiples of eight, against all bars at once."""
     from trading_playbook.data.synthetic import synthetic_arrays
@@ -95,11 +97,13 @@ def test_blocks_of_synthetic_bars_match_the_whole_load_bit_for_bit(adjustment: s
         keep = (bars.codes >= first) & (bars.codes < last)
         columns = {k: v[keep] for k, v in bars.values.items()}
         blocks.append(BarBlock(first, last - first, bars.codes[keep] - first, bars.day[keep], columns))
-    blocked = panel_from_blocks(symbols, whole.sessions, blocks, adjustment)
+    blocked = panel_from_blocks(symbols, whole.sessions, iter(blocks), adjustment, threads=threads)
     for name in ("open", "high", "low", "close", "volume", "raw_close", "available"):
         np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name), err_msg=name)
         assert getattr(blocked, name).tobytes() == getattr(whole, name).tobytes(), name
     np.testing.assert_array_equal(blocked.split, whole.split)
+    for name in ("rows", "cols", "coefficients"):  # the events in bar order, as the whole load has them
+        np.testing.assert_array_equal(getattr(blocked.splits, name), getattr(whole.splits, name))
 
 
 def test_a_block_refuses_symbol_codes_beyond_its_width() -> None:
@@ -107,3 +111,26 @@ def test_a_block_refuses_symbol_codes_beyond_its_width() -> None:
     block = BarBlock(0, 2, codes, day, columns)  # codes reach 2 in a block of 2 symbols
     with pytest.raises(DataError, match=r"symbol codes outside 0\.\.1"):
         panel_from_blocks(("A", "B"), DAYS, [block], "split")
+
+
+def test_an_error_in_one_thread_is_raised() -> None:
+    """Two threads: the second block holds a duplicate bar; the load raises it (the other thread
+    stops taking blocks) and returns."""
+    codes, day, columns = _bars()
+    taken: list[int] = []
+
+    def blocks():
+        for first in range(3):
+            keep = codes == first
+            rows = np.flatnonzero(keep)
+            if first == 1:  # B's two bars, the second one twice
+                rows = np.append(rows, rows[-1])
+            taken.append(first)
+            yield BarBlock(first, 1, codes[rows] - first, day[rows], {k: v[rows] for k, v in columns.items()})
+        for first in range(3, 50):
+            taken.append(first)
+            yield BarBlock(first, 1, np.zeros(1, np.int64), DAYS[:1], {k: v[:1] for k, v in columns.items()})
+
+    with pytest.raises(DataError, match="duplicate"):
+        panel_from_blocks(tuple(f"S{i:02d}" for i in range(50)), DAYS, blocks(), "split", threads=2)
+    assert taken[:2] == [0, 1]

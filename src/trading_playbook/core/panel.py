@@ -21,11 +21,11 @@ ranking tie-break of RULES section 8).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -40,12 +40,10 @@ if TYPE_CHECKING:  # pandas only where a DataFrame comes in or goes out (a run n
 __all__ = [
     "ADJUSTMENTS",
     "Adjustment",
-    "BarBlock",
     "Panel",
     "SplitEvents",
     "bars_to_panel",
     "panel_from_arrays",
-    "panel_from_blocks",
     "split_factors",
 ]
 
@@ -325,7 +323,7 @@ def panel_from_arrays(
     if sessions is None:
         sessions, row = _session_rows(day.astype("datetime64[D]", copy=False))
     else:
-        row = _DayRows(sessions).rows(day)
+        row = DayRows(sessions).rows(day)
     shape = (sessions.shape[0], len(symbols))
     codes = symbol_codes.astype(np.int64, copy=False)
     flat = row * shape[1] + codes
@@ -411,116 +409,26 @@ def _adjusted(
     adjustment: str,
     factor: np.ndarray | None,
     ratio: np.ndarray | None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One per-bar column adjusted as RULES section 1 says (``raw_close``: the close as traded)."""
+    """One per-bar column adjusted as RULES section 1 says (``raw_close``: the close as traded).
+
+    ``out``: where to write a column that needs arithmetic (one that does not is returned as is).
+    """
     if name == "raw_close":
         return columns["close"]
     values = columns[name]
     if name == "volume":
-        return values if factor is None else values * factor
-    out: np.ndarray = values
+        return values if factor is None else np.multiply(values, factor, out=out)
+    result: np.ndarray = values
     if adjustment == "split" and factor is not None:
-        out = values / factor
+        result = np.divide(values, factor, out=out)
     elif adjustment == "all" and ratio is not None:
-        out = values * ratio
-    return out
+        result = np.multiply(values, ratio, out=out)
+    return result
 
 
-def panel_from_blocks(
-    symbols: tuple[str, ...],
-    sessions: np.ndarray,
-    blocks: Iterable[BarBlock],
-    adjustment: str = "split",
-) -> Panel:
-    """Build a :class:`Panel` block of symbols by block, never holding more than one block's bars.
-
-    ``blocks`` yields :class:`BarBlock` s covering ``symbols`` (code-point order) in consecutive
-    column ranges, each with the per-bar arrays :func:`panel_from_arrays` takes (codes counting from
-    the block's first symbol). Every value is computed per bar exactly as :func:`panel_from_arrays`
-    computes it on all the bars at once and written straight into the grids, so the panel is the
-    same, bit for bit; the peak memory is the panel plus one block instead of the panel plus every bar.
-    """
-    if adjustment not in ADJUSTMENTS:
-        raise DataError(f"unknown adjustment {adjustment!r}; use one of {', '.join(ADJUSTMENTS)}")
-    shape = (int(sessions.shape[0]), len(symbols))
-    names = [*PRICE_FIELDS, "volume"] + ([] if adjustment == "raw" else ["raw_close"])
-    prices = {name: np.empty(shape) for name in names}
-    available = np.zeros(shape, dtype=bool)
-    events: list[SplitEvents] = []
-    lookup = _DayRows(sessions)
-    filled = 0
-    for block in blocks:
-        if block.first != filled:
-            raise DataError(
-                f"blocks must cover the symbols in order: expected column {filled}, got {block.first}"
-            )
-        _fill_block(prices, available, events, block, lookup, shape, adjustment)
-        filled += block.width
-    if filled != shape[1]:
-        raise DataError(f"the blocks held {filled} of {shape[1]} symbols; every symbol needs bars")
-    return _panel_of(sessions, symbols, prices, available, adjustment, _joined_events(shape, events))
-
-
-def _fill_block(
-    prices: dict[str, np.ndarray],
-    available: np.ndarray,
-    events: list[SplitEvents],
-    block: BarBlock,
-    lookup: _DayRows,
-    shape: tuple[int, int],
-    adjustment: str,
-) -> None:
-    """Write one block's adjusted bars into its columns of the grids (the arithmetic of
-    :func:`panel_from_arrays`).
-
-    The block is first laid out symbol-major, one contiguous series per symbol (bars come sorted by
-    symbol and session, so these writes are nearly sequential), then copied into the row-major grids
-    a session row at a time: scattering bars straight into a column of a wide grid touched one memory
-    page per bar.
-    """
-    columns = block.columns
-    if block.day.shape[0] == 0:
-        raise DataError("no bars to load: the data selection is empty (check symbols, start and end)")
-    if adjustment == "all" and "adjusted_close" not in columns:
-        raise DataError(
-            "adjustment 'all' needs an adjusted_close column, which this source does not "
-            'provide; use adjustment = "split"'
-        )
-    n_rows = shape[0]
-    row = lookup.rows(block.day)
-    codes = block.codes.astype(np.int64, copy=False)
-    if codes.shape[0] and (codes.min() < 0 or codes.max() >= block.width):
-        raise DataError(
-            f"a block of {block.width} symbols holds bars of symbol codes outside 0..{block.width - 1}"
-        )
-    local = codes * n_rows + row  # symbol-major cell of each bar
-    ordered = _sorted_by_symbol_and_row(codes, row)
-    # validated bars are sorted by (symbol, session) without repeats; anything else is checked in full
-    if not ordered and np.unique(local).shape[0] != local.shape[0]:
-        raise DataError("duplicate (symbol, date) rows in the bar table; validate the data before loading")
-    cols = slice(block.first, block.first + block.width)
-    mask = np.zeros(block.width * n_rows, dtype=bool)
-    mask[local] = True
-    available[:, cols] = mask.reshape(block.width, n_rows).T
-    factor = None
-    if "split" in columns:
-        odd = np.flatnonzero(columns["split"] != 1.0)
-        odd = odd[np.lexsort((codes[odd], row[odd]))]  # bar order: session, then symbol
-        split_events = SplitEvents(
-            (n_rows, block.width), row[odd], codes[odd], columns["split"][odd].astype(np.float64)
-        )
-        events.append(replace(split_events, cols=split_events.cols + block.first, shape=shape))
-        if adjustment != "raw":
-            factor = _bar_factors(split_events, row, codes, columns["split"], ordered)
-    ratio = columns["adjusted_close"] / columns["close"] if adjustment == "all" else None
-    series = np.empty(block.width * n_rows)
-    for name, grid in prices.items():
-        series.fill(np.nan)
-        series[local] = _adjusted(name, columns, adjustment, factor, ratio)
-        grid[:, cols] = series.reshape(block.width, n_rows).T
-
-
-class _DayRows:
+class DayRows:
     """Each date's row on a session axis, by a lookup table over the days it spans (no search)."""
 
     def __init__(self, sessions: np.ndarray) -> None:
@@ -531,22 +439,20 @@ class _DayRows:
 
     def rows(self, day: np.ndarray) -> np.ndarray:
         offset = day.astype("datetime64[D]", copy=False).view(np.int64) - self.first
-        inside = (offset >= 0) & (offset < self.table.shape[0])
-        row = np.where(inside, self.table[np.clip(offset, 0, max(self.table.shape[0] - 1, 0))], -1)
-        if (row < 0).any():
-            bad = day[np.flatnonzero(row < 0)[0]]
-            raise DataError(f"bar date {bad} is not on the panel's session axis; rebuild the session list")
+        if offset.shape[0] == 0:
+            return offset
+        span = self.table.shape[0]
+        if offset.min() < 0 or offset.max() >= span:  # before the first session or after the last
+            self._refuse(day, (offset < 0) | (offset >= span))
+        row = self.table.take(offset)
+        if row.min() < 0:  # a day between two sessions
+            self._refuse(day, row < 0)
         return row
 
-
-class BarBlock(NamedTuple):
-    """The bars of the symbols ``first .. first + width - 1`` of a universe (codes count from ``first``)."""
-
-    first: int
-    width: int
-    codes: np.ndarray
-    day: np.ndarray
-    columns: dict[str, np.ndarray]
+    @staticmethod
+    def _refuse(day: np.ndarray, off: np.ndarray) -> None:
+        bad = day[np.flatnonzero(off)[0]]
+        raise DataError(f"bar date {bad} is not on the panel's session axis; rebuild the session list")
 
 
 def _joined_events(shape: tuple[int, int], events: list[SplitEvents]) -> SplitEvents:
@@ -579,12 +485,16 @@ def _bar_factors(
     codes: np.ndarray,
     coefficients: np.ndarray,
     ordered: bool | None = None,
+    events: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """``F_t`` of every bar (:func:`split_factors`), computed only for symbols that split; None if none.
 
-    ``ordered``: whether the bars are sorted by (symbol, session), when the caller knows it."""
-    with np.errstate(invalid="ignore"):
-        events = np.flatnonzero(np.isfinite(coefficients) & (coefficients > 0) & (coefficients != 1.0))
+    ``ordered``: whether the bars are sorted by (symbol, session), when the caller knows it.
+    ``events``: the bars whose coefficient is finite, positive and not 1.0, ascending, when the
+    caller has them."""
+    if events is None:
+        with np.errstate(invalid="ignore"):
+            events = np.flatnonzero(np.isfinite(coefficients) & (coefficients > 0) & (coefficients != 1.0))
     if events.size == 0:
         return None
     if _sorted_by_symbol_and_row(codes, row) if ordered is None else ordered:
@@ -689,3 +599,12 @@ def _session_days(dates: pd.Series) -> np.ndarray:
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_localize(None)
     return values.to_numpy().astype("datetime64[D]")
+
+
+def __getattr__(name: str) -> Any:
+    """``BarBlock`` and ``panel_from_blocks`` moved to :mod:`trading_playbook.core.panel_blocks`."""
+    if name in ("BarBlock", "panel_from_blocks"):
+        from trading_playbook.core import panel_blocks
+
+        return getattr(panel_blocks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

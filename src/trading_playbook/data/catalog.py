@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -124,6 +125,12 @@ def state_of(pairs: Iterable[tuple[str, str]]) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
+def _columns(text: str) -> tuple[str, ...]:
+    """A stored column list (JSON): a source's entries share a handful of them, parsed once each."""
+    return tuple(str(c) for c in json.loads(text))
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -223,7 +230,7 @@ class Catalog:
             str(last),
             str(checksum),
             int(size),
-            tuple(json.loads(str(columns))),
+            _columns(str(columns)),
             str(updated),
         )
 

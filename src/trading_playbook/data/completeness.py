@@ -16,10 +16,11 @@ to store) has a stored file and no ingest or fetch of it was left unfinished. Ot
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trading_playbook.data.catalog import WriteEntry
+from trading_playbook.data.catalog import SymbolEntry, WriteEntry
 
 if TYPE_CHECKING:
     from trading_playbook.data.cache import BarCache
@@ -81,11 +82,12 @@ class SourceStatus:
         return lines
 
 
-def source_status(cache: BarCache, source: str) -> SourceStatus:
-    """The :class:`SourceStatus` of ``source`` in ``cache``."""
+def source_status(cache: BarCache, source: str, entries: Sequence[SymbolEntry] | None = None) -> SourceStatus:
+    """The :class:`SourceStatus` of ``source`` in ``cache`` (``entries``: its catalog entries, when
+    the caller has just read them)."""
     catalog = cache.catalog
     expected = tuple(catalog.expected(source))
-    present = tuple(e.symbol for e in catalog.entries(source))
+    present = tuple(e.symbol for e in (catalog.entries(source) if entries is None else entries))
     stored = set(present)
     writes = catalog.writes(source)
     running = tuple(w for w in writes if w.status == "running" and cache.write_alive(w.lock))

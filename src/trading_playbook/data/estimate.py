@@ -15,6 +15,7 @@ checked against the peak RSS of 5,000- and 20,000-symbol runs (docs/performance.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from trading_playbook.core.errors import DataError
 
 if TYPE_CHECKING:
     from trading_playbook.data.api import DataRequest
+    from trading_playbook.data.catalog import SymbolEntry
 
 __all__ = ["MemoryEstimate", "available_memory", "check_fits", "estimate_memory"]
 
@@ -56,10 +58,13 @@ class MemoryEstimate:
         )
 
 
-def estimate_memory(request: DataRequest) -> MemoryEstimate | None:
+def estimate_memory(
+    request: DataRequest, entries: Sequence[SymbolEntry] | None = None
+) -> MemoryEstimate | None:
     """The estimate for ``request`` from the catalog or the synthetic arguments; None for a source it
-    cannot size without reading it (a file, Alpaca)."""
-    shape = _shape(request)
+    cannot size without reading it (a file, Alpaca). ``entries``: the cached source's catalog
+    entries, when the caller has read them."""
+    shape = _shape(request, entries)
     if shape is None:
         return None
     symbols, sessions = shape
@@ -73,13 +78,16 @@ def estimate_memory(request: DataRequest) -> MemoryEstimate | None:
     )
 
 
-def check_fits(request: DataRequest, available: int | None = None) -> MemoryEstimate | None:
+def check_fits(
+    request: DataRequest, available: int | None = None, *, entries: Sequence[SymbolEntry] | None = None
+) -> MemoryEstimate | None:
     """Refuse, before loading, a ``memory`` mode run whose data will not fit.
 
     ``available`` defaults to the memory the system reports available now. The error names the size,
-    what is available, and the fix (chunked mode, or fewer symbols or sessions).
+    what is available, and the fix (chunked mode, or fewer symbols or sessions). ``entries``: the
+    cached source's catalog entries, when the caller has read them.
     """
-    estimate = estimate_memory(request)
+    estimate = estimate_memory(request, entries)
     if estimate is None or request.mode != "memory":
         return estimate
     free = available_memory() if available is None else available
@@ -111,8 +119,9 @@ def available_memory() -> int | None:
     return None
 
 
-def _shape(request: DataRequest) -> tuple[int, int] | None:
-    """(symbols, sessions) of the panel ``request`` would load, from metadata only."""
+def _shape(request: DataRequest, known: Sequence[SymbolEntry] | None = None) -> tuple[int, int] | None:
+    """(symbols, sessions) of the panel ``request`` would load, from metadata only (``known``: the
+    source's catalog entries)."""
     if request.source == "synthetic":
         from trading_playbook.data.synthetic import DEFAULT_END, DEFAULT_START, synthetic_days
 
@@ -120,6 +129,21 @@ def _shape(request: DataRequest) -> tuple[int, int] | None:
         return symbols, synthetic_days(request.start or DEFAULT_START, request.end or DEFAULT_END)
     if request.source != "cache":
         return None
+    entries = _entries(request) if known is None else known
+    if request.symbols:
+        wanted = set(request.symbols)
+        entries = [e for e in entries if e.symbol in wanted]
+    if not entries:
+        return None
+    # ISO dates order as strings: one conversion each instead of one per entry
+    first = np.datetime64(min(e.first for e in entries), "D")
+    last = np.datetime64(max(e.last for e in entries), "D")
+    # weekdays between the first and the last bar: an upper bound of the sessions (holidays aside)
+    return len(entries), int(np.busday_count(first, last + np.timedelta64(1, "D")))
+
+
+def _entries(request: DataRequest) -> Sequence[SymbolEntry]:
+    """The catalog entries of the cached source ``request`` reads (none when it cannot tell which)."""
     from trading_playbook.data.cache import BarCache, validate_source_name
 
     root = request.cache_dir or os.environ.get("PLAYBOOK_CACHE_DIR")
@@ -128,18 +152,9 @@ def _shape(request: DataRequest) -> tuple[int, int] | None:
     if name is None:
         sources = cache.sources()
         if len(sources) != 1:
-            return None
+            return []
         name = sources[0]
-    entries = cache.catalog.entries(validate_source_name(name))
-    if request.symbols:
-        wanted = set(request.symbols)
-        entries = [e for e in entries if e.symbol in wanted]
-    if not entries:
-        return None
-    first = min(np.datetime64(e.first, "D") for e in entries)
-    last = max(np.datetime64(e.last, "D") for e in entries)
-    # weekdays between the first and the last bar: an upper bound of the sessions (holidays aside)
-    return len(entries), int(np.busday_count(first, last + np.timedelta64(1, "D")))
+    return cache.catalog.entries(validate_source_name(name))
 
 
 def _gb(n: float) -> str:
