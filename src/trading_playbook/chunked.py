@@ -28,8 +28,12 @@ import numpy as np
 from trading_playbook.core.errors import ConfigError, DataError
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.panel_blocks import BarBlock, panel_from_blocks
-from trading_playbook.core.scanners.chunked import is_per_symbol, merge_setups, scan_in_blocks
-from trading_playbook.core.scanners.daily_breakout import reusing_scratch
+from trading_playbook.core.scanners.chunked import (
+    is_per_symbol,
+    merge_setups,
+    reusing_scratch,
+    scan_in_blocks,
+)
 from trading_playbook.core.types import SetupTable
 from trading_playbook.data.prefetch import prefetched
 

@@ -16,6 +16,7 @@ from trading_playbook.core import indicators
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.scanners import DailyBreakoutScanner
 from trading_playbook.core.scanners import daily_breakout as db
+from trading_playbook.core.scanners.chunked import reusing_scratch, scratch_pool
 from trading_playbook.core.types import SetupTable
 from trading_playbook.testing import random_walks, walk_panel
 
@@ -196,11 +197,11 @@ def test_scans_reusing_the_scratch_give_the_setups_of_fresh_scans() -> None:
     scanner = DailyBreakoutScanner("very_relaxed", min_price=0.0)
     panels = [random_panel(seed) for seed in (5, 6, 5)]
     fresh = [scanner.scan(panel) for panel in panels]
-    with db.reusing_scratch():
-        with db.reusing_scratch():  # nested: the outer context owns the pool
+    with reusing_scratch():
+        with reusing_scratch():  # nested: the outer context owns the pool
             reused = [scanner.scan(panel) for panel in panels]
-        pool = db._SCRATCH.pool
+        pool = scratch_pool()
         assert pool  # kept while the outer context is open
-    assert db._SCRATCH.pool is None
+    assert scratch_pool() is None
     for got, want in zip(reused, fresh, strict=True):
         assert_tables_identical(got, want)

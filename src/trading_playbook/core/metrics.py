@@ -599,6 +599,7 @@ def compile_kernels() -> None:
 class _Bootstrap:
     """The validation's generator and its trade bootstrap, started before the other metrics."""
 
+    seed: int
     rng: np.random.Generator
     n_boot: int
     trades: Callable[[], tuple[np.ndarray, np.ndarray]] | None  # waits for the trade bootstrap
@@ -607,13 +608,13 @@ class _Bootstrap:
     def start(cls, cols: TradeColumns, seed: int, n_boot: int) -> _Bootstrap:
         rng = np.random.default_rng(seed)
         trades = _start_trade_bootstrap(cols.pnl, rng, n_boot) if len(cols) >= 2 else None
-        return cls(rng, n_boot, trades)
+        return cls(seed, rng, n_boot, trades)
 
 
 def _validation(
-    cols: TradeColumns, returns: np.ndarray, rf_daily: float, seed: int, boot: _Bootstrap, survivorship: bool
+    cols: TradeColumns, returns: np.ndarray, rf_daily: float, boot: _Bootstrap, survivorship: bool
 ) -> dict[str, Any]:
-    n, rng, n_boot = len(cols), boot.rng, boot.n_boot
+    n, rng, n_boot, seed = len(cols), boot.rng, boot.n_boot, boot.seed
     pct = cols.pnl_pct
     ci: dict[str, list[float | None] | None] = {"expectancy": None, "win_rate": None, "sharpe": None}
     if boot.trades is not None:
@@ -744,7 +745,7 @@ def compute_metrics(
         if benchmark
         else {}
     )
-    metrics["validation"] = _validation(cols, returns, rf_daily, seed, boot, survivorship_warning)
+    metrics["validation"] = _validation(cols, returns, rf_daily, boot, survivorship_warning)
     metrics["notes"] = _edge_notes(metrics)
     metrics["verdict"] = _verdict(metrics)
     return metrics

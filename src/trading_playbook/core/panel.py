@@ -599,12 +599,3 @@ def _session_days(dates: pd.Series) -> np.ndarray:
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_localize(None)
     return values.to_numpy().astype("datetime64[D]")
-
-
-def __getattr__(name: str) -> Any:
-    """``BarBlock`` and ``panel_from_blocks`` moved to :mod:`trading_playbook.core.panel_blocks`."""
-    if name in ("BarBlock", "panel_from_blocks"):
-        from trading_playbook.core import panel_blocks
-
-        return getattr(panel_blocks, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

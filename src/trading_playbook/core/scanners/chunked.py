@@ -16,7 +16,9 @@ symbol has at most one setup per session: the result is the whole-panel scan's, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any
 
@@ -30,7 +32,9 @@ __all__ = [
     "BLOCK_SYMBOLS",
     "is_per_symbol",
     "merge_setups",
+    "reusing_scratch",
     "scan_in_blocks",
+    "scratch_pool",
     "symbol_blocks",
 ]
 
@@ -51,6 +55,31 @@ def is_per_symbol(scanner: Any) -> bool:
     from trading_playbook.core.scanners.daily_breakout import DailyBreakoutScanner
 
     return type(scanner) is DailyBreakoutScanner or bool(getattr(scanner, "per_symbol", False))
+
+
+_SCRATCH = threading.local()
+
+
+@contextmanager
+def reusing_scratch() -> Iterator[None]:
+    """Scans by this thread keep their kernels' scratch (the breakout scanner's gather table: tens of
+    megabytes per chunk) in :func:`scratch_pool` from one scan to the next while the context is open:
+    a large universe scanned block by block then allocates it, and faults its pages in, once instead
+    of once a block. The scratch is dropped when the outermost context closes."""
+    if scratch_pool() is not None:
+        yield
+        return
+    _SCRATCH.pool = {}
+    try:
+        yield
+    finally:
+        _SCRATCH.pool = None
+
+
+def scratch_pool() -> dict[Any, Any] | None:
+    """This thread's scratch buffers by the scanner's key, inside :func:`reusing_scratch`; else None
+    (a scan allocates its own)."""
+    return getattr(_SCRATCH, "pool", None)
 
 
 def symbol_blocks(n_symbols: int, width: int = BLOCK_SYMBOLS) -> list[tuple[int, int]]:
@@ -81,8 +110,6 @@ def column_block(panel: Panel, first: int, last: int) -> Panel:
 def scan_in_blocks(scan: Callable[[Panel], SetupTable], panel: Panel, width: int | None = None) -> SetupTable:
     """``scan`` (a per-symbol scanner's ``scan``) run on blocks of ``width`` symbols (default
     :data:`BLOCK_SYMBOLS`), merged and ranked."""
-    from trading_playbook.core.scanners.daily_breakout import reusing_scratch
-
     parts = []
     with reusing_scratch():  # the blocks share the feature kernel's scratch
         for first, last in symbol_blocks(panel.n_symbols, BLOCK_SYMBOLS if width is None else width):

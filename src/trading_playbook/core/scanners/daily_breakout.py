@@ -36,9 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import util as _mp_util
 from typing import Any, ClassVar
@@ -52,9 +50,10 @@ from trading_playbook.core.scanners import _breakout_kernels as _bk
 from trading_playbook.core.scanners import _breakout_stream as _bs
 from trading_playbook.core.scanners._breakout_score import score_one
 from trading_playbook.core.scanners.base import session_position
+from trading_playbook.core.scanners.chunked import scratch_pool
 from trading_playbook.core.types import Setup, SetupTable
 
-__all__ = ["PRESETS", "BreakoutFeatures", "DailyBreakoutScanner", "reusing_scratch"]
+__all__ = ["PRESETS", "BreakoutFeatures", "DailyBreakoutScanner"]
 
 TREND_FAST = 20  # SMA windows of the trend rule (RULES section 3, not parameters)
 TREND_SLOW = 50
@@ -126,25 +125,6 @@ def _after_fork(state: _ForkState) -> None:  # pragma: no cover - runs in forked
 # a forked child is a research worker: its siblings keep the cores busy, so it scans in one thread
 _FORK_STATE = _ForkState()
 _mp_util.register_after_fork(_FORK_STATE, _after_fork)
-
-
-_SCRATCH = threading.local()
-
-
-@contextmanager
-def reusing_scratch() -> Iterator[None]:
-    """Scans by this thread reuse the feature kernel's scratch (a gather table of tens of megabytes
-    per chunk) from one scan to the next while the context is open: a large universe scanned block
-    by block then allocates it, and faults its pages in, once instead of once a block. The scratch is
-    dropped when the outermost context closes."""
-    if getattr(_SCRATCH, "pool", None) is not None:
-        yield
-        return
-    _SCRATCH.pool = {}
-    try:
-        yield
-    finally:
-        _SCRATCH.pool = None
 
 
 def _threads_allowed() -> bool:
@@ -364,7 +344,7 @@ class DailyBreakoutScanner:
         n_sessions = int(available.shape[0])
         kernel: Any = _bs.prepare_chunk_nb
 
-        pool = getattr(_SCRATCH, "pool", None)  # the calling thread's, inside reusing_scratch()
+        pool = scratch_pool()  # the calling thread's, inside chunked.reusing_scratch()
 
         def stream_chunk(chunk: int, *chunk_args: Any) -> None:
             width = int(symbol_bounds[chunk + 1] - symbol_bounds[chunk])
