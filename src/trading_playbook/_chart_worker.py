@@ -11,10 +11,15 @@ writes result.json, the CSVs and report.md, and then takes the PNG bytes back fo
 and report.html. The charts are the same bytes the command would draw itself (the same
 :func:`~trading_playbook.reports.charts.render_charts` on the same values).
 
+The worker draws the charts in two processes, itself and a fork of itself made when the values arrive
+(:mod:`trading_playbook._chart_fork`): a fork inherits matplotlib warm, where a second worker would
+import it again beside the command.
+
 Protocol: one pickled ``dict`` on the worker's stdin; one pickled ``("ok", {name: png bytes},
-seconds)`` or ``("error", message, seconds)`` on its stdout. A worker that fails, or is not there,
-costs only time: the command then draws the charts itself (and raises what drawing raises). A
-worker whose stdin closes without a document (the command failed or needed no charts) exits.
+seconds, notes)`` or ``("error", message, seconds, notes)`` on its stdout. A worker that fails, or
+is not there, costs only time: the command then draws what it lacks itself (and raises what drawing
+raises), with a note. A worker whose stdin closes without a document (the command failed or needed
+no charts) exits.
 
 Only the standard library is imported here until the worker runs, so the entry point stays cheap.
 """
@@ -85,6 +90,7 @@ class ChartWorker:
         self.process = process
         self.submitted = False  # the chart inputs have been handed over
         self.render_seconds: float | None = None  # the worker's own drawing time, once known
+        self.notes: list[str] = []  # what went wrong, once known (a failure costs only time)
 
     def submit(self, doc: Mapping[str, Any]) -> bool:
         """Hand the document's chart inputs over (the worker starts drawing at once); ``False`` when
@@ -106,7 +112,9 @@ class ChartWorker:
         return True
 
     def result(self) -> dict[str, bytes] | None:
-        """The PNG bytes by chart name, waiting for the worker; ``None`` when it failed."""
+        """The PNG bytes by chart name, waiting for the worker; ``None`` when it failed
+        (:attr:`notes` then says how). The worker may deliver only some charts (its helper
+        failed): the caller draws the others."""
         stdout = self.process.stdout
         try:
             reply = pickle.load(stdout) if stdout is not None else None
@@ -114,7 +122,12 @@ class ChartWorker:
             reply = None
         finally:
             self.close()
-        if not isinstance(reply, tuple) or len(reply) != 3 or reply[0] != "ok":
+        if not isinstance(reply, tuple) or len(reply) != 4:
+            self.notes.append(f"the chart worker ended without a reply (exit code {self.process.returncode})")
+            return None
+        self.notes.extend(reply[3])
+        if reply[0] != "ok":
+            self.notes.append(f"the chart worker failed: {reply[1]}")
             return None
         self.render_seconds = float(reply[2])
         return dict(reply[1])
@@ -184,6 +197,7 @@ def _warm_up() -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    import trading_playbook._chart_fork
     import trading_playbook.reports.charts  # noqa: F401
 
     fig = Figure(figsize=(2, 1))
@@ -194,7 +208,7 @@ def _warm_up() -> None:
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """The worker: warm up, wait for one document, draw its charts, reply."""
+    """The worker: warm up, wait for one document, draw its charts (with a forked helper), reply."""
     import gc
 
     _warm_up()
@@ -205,11 +219,13 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         return
     t0 = time.perf_counter()
     try:
-        from trading_playbook.reports.charts import render_charts
+        from trading_playbook._chart_fork import draw_split
+        from trading_playbook.reports.charts import chart_renderers
 
-        reply: tuple[Any, ...] = ("ok", render_charts(doc), time.perf_counter() - t0)
+        drawn = draw_split(doc, chart_renderers(doc))
+        reply: tuple[Any, ...] = ("ok", drawn.pngs, time.perf_counter() - t0, drawn.notes)
     except Exception as exc:  # the command draws them itself and reports what fails
-        reply = ("error", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
+        reply = ("error", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, [])
     pickle.dump(reply, stdout, protocol=pickle.HIGHEST_PROTOCOL)
     stdout.flush()
 

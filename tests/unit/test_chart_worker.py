@@ -10,7 +10,7 @@ import pytest
 
 from trading_playbook import _chart_worker
 from trading_playbook.core.metrics import compute_metrics
-from trading_playbook.reports import write_run
+from trading_playbook.reports import render_document, write_run
 from trading_playbook.reports.samples import random_run
 
 STAMP = "2021-02-01T00:00:00Z"
@@ -30,7 +30,11 @@ def test_the_worker_writes_the_same_files_as_the_command(run, tmp_path: Path) ->
     here = write_run(run, tmp_path / "here", created_at=STAMP)
     timings: dict[str, float] = {}
     worker = _chart_worker.start()
-    there = write_run(run, tmp_path / "worker", created_at=STAMP, chart_worker=worker, timings=timings)
+    notes: list[str] = []
+    there = write_run(
+        run, tmp_path / "worker", created_at=STAMP, chart_worker=worker, timings=timings, notes=notes
+    )
+    assert notes == []
     assert set(here) == set(there)
     assert _files(tmp_path / "here") == _files(tmp_path / "worker")  # PNGs, report.html, every byte
     assert timings["charts.worker"] > 0.0  # the charts did come from the worker
@@ -48,11 +52,75 @@ def test_a_worker_that_died_costs_only_time(run, tmp_path: Path) -> None:  # typ
     assert written["chart_equity"].read_bytes() == reference["chart_equity"].read_bytes()
 
 
+def test_a_worker_killed_after_the_handover_leaves_the_charts_to_the_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    doc = _document(run)
+    worker = _chart_worker.start()
+    assert worker.submit(doc)
+    worker.process.kill()  # mid-way: it has the values, it never replies
+    notes: list[str] = []
+    written = render_document(doc, tmp_path / "out", chart_worker=worker, notes=notes)
+    reference = render_document(doc, tmp_path / "ref")
+    assert _files(tmp_path / "out") == _files(tmp_path / "ref")  # every chart, drawn here
+    assert set(written) == set(reference)
+    assert notes == [
+        "the chart worker ended without a reply (exit code -9)",
+        "drew equity, monthly_returns, trade_returns, exit_reasons in the command instead (it only costs time)",
+    ]
+
+
+# a real process speaking the worker's protocol that delivers one chart and says why not the others
+_PARTIAL_WORKER = """
+import pickle, sys
+from trading_playbook.reports.charts import render_charts
+inputs = pickle.load(sys.stdin.buffer)
+pngs = render_charts(inputs, ["trade_returns"])
+pickle.dump(("ok", pngs, 0.5, ["the helper failed (signal 9) after 0 chart(s)"]), sys.stdout.buffer)
+"""
+
+
+def test_the_command_draws_what_the_worker_did_not_deliver(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PARTIAL_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    notes: list[str] = []
+    timings: dict[str, float] = {}
+    worker = _chart_worker.ChartWorker(process)
+    write_run(run, tmp_path / "out", created_at=STAMP, chart_worker=worker, notes=notes, timings=timings)
+    write_run(run, tmp_path / "ref", created_at=STAMP)
+    assert _files(tmp_path / "out") == _files(tmp_path / "ref")  # never a missing chart
+    assert timings["charts.worker"] == 0.5
+    assert notes == [
+        "the helper failed (signal 9) after 0 chart(s)",
+        "drew equity, monthly_returns, exit_reasons in the command instead (it only costs time)",
+    ]
+    assert process.returncode == 0
+
+
+def test_a_worker_gone_before_the_handover_is_noted(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    worker = _chart_worker.start()
+    worker.process.kill()
+    worker.process.wait()
+    notes: list[str] = []
+    write_run(run, tmp_path / "out", created_at=STAMP, chart_worker=worker, notes=notes)
+    assert len(notes) == 1 and "before the charts' values were handed over" in notes[0]
+    assert len(list((tmp_path / "out" / "charts").iterdir())) == len(_chart_worker.CHART_NAMES)
+
+
+def _document(result):  # type: ignore[no-untyped-def]
+    from trading_playbook.reports.json_result import result_document
+
+    return result_document(result, created_at=STAMP)
+
+
 def test_a_worker_that_fails_to_draw_hands_back_an_error(tmp_path: Path) -> None:
     worker = _chart_worker.start()
     assert worker.submit({"metrics": {}, "equity": [], "starting_capital": 1.0, "trades": []})
     assert worker.result() is None  # the command then draws (and raises) itself
     assert worker.process.returncode == 0
+    assert len(worker.notes) == 1 and worker.notes[0].startswith("the chart worker failed: KeyError")
 
 
 def test_without_charts_the_worker_is_ended(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

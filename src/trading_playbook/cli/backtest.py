@@ -188,6 +188,7 @@ def _backtest(
             f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
         )
     formats = ("json", "csv", "md", "html", "png") if charts[0] else ("json", "csv", "md")
+    chart_notes: list[str] = []  # a chart worker that failed: its charts were drawn here
     with console.status(Text("Writing reports…")), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
@@ -199,7 +200,10 @@ def _backtest(
             benchmark=benchmark,
             timings=phases,
             chart_worker=charts[1],
+            notes=chart_notes,
         )
+    for line in chart_notes:
+        console.print(f"[yellow]charts:[/] {escape(line)}", highlight=False, soft_wrap=True)
     written = {kind: out_dir / path.relative_to(staging) for kind, path in written.items()}
     run_id = None
     if record:

@@ -64,6 +64,7 @@ def render_document(
     formats: Iterable[str] = FORMATS,
     timings: dict[str, float] | None = None,
     chart_worker: ChartWorker | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, Path]:
     """Write the report files of a result document into ``out_dir``.
 
@@ -72,7 +73,8 @@ def render_document(
     :class:`~trading_playbook._chart_worker.ChartWorker`) draws the charts in its own process
     while this one writes the other files; ``charts`` is then the time spent waiting for it, and
     ``charts.worker`` (not part of this process's time) the worker's own drawing time. Without one,
-    or when it fails, the charts are drawn here.
+    or when it fails, the charts are drawn here; ``notes``, when given, receives a line on each
+    failure of the worker (what it did not deliver is drawn here).
 
     Returns
     -------
@@ -91,7 +93,7 @@ def render_document(
         chart_worker = None
     if chart_worker is not None and not (chart_worker.submitted or chart_worker.submit(doc)):
         # (it draws while this process writes the other files)
-        chart_worker.close()
+        _gone(chart_worker, notes)
         chart_worker = None
     if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
         path = out / "result.json"
@@ -115,7 +117,7 @@ def render_document(
         clock.lap("report.md")
     pngs: dict[str, bytes] = {}
     if wants_pngs:
-        pngs = _draw_charts(doc, chart_worker, timings)
+        pngs = _draw_charts(doc, chart_worker, timings, notes)
         clock.lap("charts")
     if "png" in chosen:
         (out / CHART_DIR).mkdir(exist_ok=True)
@@ -134,17 +136,38 @@ def render_document(
 
 
 def _draw_charts(
-    doc: Mapping[str, Any], worker: ChartWorker | None, timings: dict[str, float] | None
+    doc: Mapping[str, Any],
+    worker: ChartWorker | None,
+    timings: dict[str, float] | None,
+    notes: list[str] | None,
 ) -> dict[str, bytes]:
-    """The document's PNG charts: the worker's when it delivers, else drawn here."""
-    pngs = worker.result() if worker is not None else None
-    if pngs is not None and worker is not None and set(pngs) == set(chart_names(doc)):
-        if timings is not None and worker.render_seconds is not None:
-            timings["charts.worker"] = worker.render_seconds
-        return pngs
-    from trading_playbook.reports.charts import render_charts
+    """The document's PNG charts: the worker's, and whatever it did not deliver drawn here (with a
+    note saying so)."""
+    names = chart_names(doc)
+    pngs = (worker.result() or {}) if worker is not None else {}
+    pngs = {name: png for name, png in pngs.items() if name in names}
+    if worker is not None and timings is not None and worker.render_seconds is not None:
+        timings["charts.worker"] = worker.render_seconds
+    missing = [name for name in names if name not in pngs]
+    if worker is not None and notes is not None:
+        notes.extend(worker.notes)
+        if missing:
+            notes.append(f"drew {', '.join(missing)} in the command instead (it only costs time)")
+    if missing:
+        from trading_playbook.reports.charts import render_charts
 
-    return render_charts(doc)
+        pngs.update(render_charts(doc, missing))
+    return {name: pngs[name] for name in names}
+
+
+def _gone(worker: ChartWorker, notes: list[str] | None) -> None:
+    """Reap a chart worker that could not take the charts' values; the charts are drawn here."""
+    worker.close()
+    if notes is not None:
+        notes.append(
+            f"the chart worker had ended (exit code {worker.process.returncode}) before the charts' "
+            "values were handed over; drew the charts in the command instead (it only costs time)"
+        )
 
 
 class _Stopwatch:
@@ -177,6 +200,7 @@ def write_run(
     created_at: str | None = None,
     timings: dict[str, float] | None = None,
     chart_worker: ChartWorker | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, Path]:
     """Write every report file of a run into ``out_dir``.
 
@@ -202,6 +226,8 @@ def write_run(
         :func:`render_document`).
     chart_worker : ChartWorker, optional
         A started chart worker process that draws the charts (see :func:`render_document`).
+    notes : list of str, optional
+        Receives a line on each failure of the chart worker (see :func:`render_document`).
 
     Returns
     -------
@@ -220,9 +246,11 @@ def write_run(
     if chart_worker is not None and {"png", "html"} & set(chosen):
         # the charts' values go first: the worker draws while the document is built and written
         if not chart_worker.submit_inputs(chart_inputs_of_run(result, benchmark)):
-            chart_worker.close()
+            _gone(chart_worker, notes)
             chart_worker = None
         clock.lap("charts.handover")
     doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark)
     clock.lap("report.document")
-    return render_document(doc, out_dir, formats=chosen, timings=timings, chart_worker=chart_worker)
+    return render_document(
+        doc, out_dir, formats=chosen, timings=timings, chart_worker=chart_worker, notes=notes
+    )

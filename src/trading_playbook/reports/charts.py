@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from PIL import Image
 
 from trading_playbook._chart_worker import CHART_NAMES
 
-__all__ = ["CHART_NAMES", "render_charts"]
+__all__ = ["CHART_NAMES", "chart_renderers", "render_charts"]
 
 # the names live with the chart worker (the command links them in report.md before they are drawn)
 _DPI = 110
@@ -331,12 +331,23 @@ _RENDERERS = {
 }
 
 
-def render_charts(doc: Mapping[str, Any]) -> dict[str, bytes]:
-    """Every chart of a result document as PNG bytes, keyed by name (in :data:`CHART_NAMES` order),
+Renderer = Callable[[Mapping[str, Any]], bytes]
+
+
+def chart_renderers(doc: Mapping[str, Any]) -> dict[str, Renderer]:
+    """The function drawing each chart of a result document, by name (in :data:`CHART_NAMES` order),
     plus ``coverage`` when the run had a point-in-time universe."""
-    charts = {name: _RENDERERS[name](doc) for name in CHART_NAMES}
+    renderers: dict[str, Renderer] = {name: _RENDERERS[name] for name in CHART_NAMES}
     if (doc.get("data") or {}).get("coverage"):
         from trading_playbook.reports.coverage import coverage_chart
 
-        charts["coverage"] = coverage_chart(doc)
-    return charts
+        renderers["coverage"] = coverage_chart
+    return renderers
+
+
+def render_charts(doc: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, bytes]:
+    """Every chart of a result document as PNG bytes, keyed by name (in :data:`CHART_NAMES` order),
+    plus ``coverage`` when the run had a point-in-time universe; only ``names`` when given."""
+    renderers = chart_renderers(doc)
+    wanted = set(renderers if names is None else names)
+    return {name: draw(doc) for name, draw in renderers.items() if name in wanted}
