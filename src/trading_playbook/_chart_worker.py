@@ -188,30 +188,33 @@ def take_early() -> ChartWorker | None:
     return worker
 
 
-def _warm_up() -> None:
-    """Import matplotlib and Pillow's PNG writer and draw one tiny figure with a line and text (fonts
-    and the Agg renderer load), before the run's document arrives. Drawing the real charts on made-up
-    data as well cost as much CPU as the real ones, taken from the command on a busy machine, for no
-    gain in the real drawing."""
-    import PIL.PngImagePlugin  # noqa: F401
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def _warm_up(stdin: IO[bytes] | None = None) -> None:
+    """Import matplotlib, draw a tiny figure (fonts, the Agg renderer) and build the charts' figures,
+    axes and ticks ahead (:func:`~trading_playbook.reports.charts.prepare_figures`), before the run's
+    values arrive on ``stdin`` (once they have, the charts build what is not ready). Drawing the real
+    charts on made-up data instead cost as much CPU as the real ones, taken from the command on a busy
+    machine, for no gain in the real drawing."""
+    import trading_playbook._chart_fork  # noqa: F401
+    from trading_playbook.reports.charts import prepare_figures
 
-    import trading_playbook._chart_fork
-    import trading_playbook.reports.charts  # noqa: F401
+    prepare_figures(stop=None if stdin is None else lambda: _readable(stdin))
 
-    fig = Figure(figsize=(2, 1))
-    ax = fig.subplots()
-    ax.plot([0.0, 1.0], [0.0, 1.0])
-    ax.set_title("warm-up")
-    FigureCanvasAgg(fig).draw()  # type: ignore[no-untyped-call]
+
+def _readable(stream: IO[bytes]) -> bool:
+    """Whether reading ``stream`` (a pipe) would not block: the values, or its end, are there."""
+    import select
+
+    try:
+        return bool(select.select([stream], [], [], 0.0)[0])
+    except (OSError, ValueError):  # not a selectable pipe (Windows): build everything ahead
+        return False
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The worker: warm up, wait for one document, draw its charts (with a forked helper), reply."""
     import gc
 
-    _warm_up()
+    _warm_up(stdin)
     gc.freeze()  # the imports' objects never become garbage: keep them out of the collector's scans
     try:
         doc = pickle.load(stdin)
