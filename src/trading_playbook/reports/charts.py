@@ -20,7 +20,9 @@ from matplotlib import dates as mdates
 from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
 from matplotlib.collections import PathCollection, PolyCollection
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.path import Path
@@ -91,7 +93,8 @@ def _warm_caches() -> None:
     _glyphs(6)
     fig = Figure(figsize=(2, 1), dpi=_DPI)
     ax = fig.subplots()
-    ax.imshow([[0.0, 1.0]], cmap="RdYlGn")
+    heat = ScalarMappable(norm=Normalize(vmin=-1.0, vmax=1.0), cmap="RdYlGn")
+    ax.imshow(heat.to_rgba(np.ma.masked_invalid([[-1.0, np.nan, 1.0]]), bytes=True), interpolation="nearest")
     for size in (9, 10, 11, 13):
         ax.text(0.5, 0.5, "Warm-up 0.5% $", fontsize=size)
     FigureCanvasAgg(fig).draw()  # type: ignore[no-untyped-call]
@@ -262,7 +265,10 @@ def monthly_chart(doc: Mapping[str, Any]) -> bytes:
         if value is not None:
             grid[years.index(key[:4]), int(key[5:7]) - 1] = value * 100.0
     limit = max(float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0, 1.0)
-    image = ax.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+    # the cells coloured here, one pixel each, and stretched by the image (nearest neighbour: the
+    # same pixels as matplotlib colouring the stretched values, at a third of the cost)
+    colours = ScalarMappable(norm=Normalize(vmin=-limit, vmax=limit), cmap="RdYlGn")
+    ax.imshow(colours.to_rgba(np.ma.masked_invalid(grid), bytes=True), aspect="auto", interpolation="nearest")
     rows, cols = np.nonzero(np.isfinite(grid))
     values = grid[rows, cols]
     dark = np.abs(values) > 0.6 * limit
@@ -273,7 +279,7 @@ def monthly_chart(doc: Mapping[str, Any]) -> bytes:
     ax.set_xticks(range(12), _MONTHS)
     ax.set_yticks(range(len(years)), years)
     ax.tick_params(length=0)
-    fig.colorbar(image, ax=ax, label="Return (%)", shrink=0.9, pad=0.01, fraction=0.08)
+    fig.colorbar(colours, ax=ax, label="Return (%)", shrink=0.9, pad=0.01, fraction=0.08)
     return _png(fig)
 
 
