@@ -30,6 +30,7 @@ from bench_cli import _ROW, PLAYBOOK, REPO, _loadavg, cache_config, ingest
 
 AFTER_HANDOVER = ("charts.handover", "report.document", "report.json", "report.csv", "report.md", "charts")
 WORKER = "(charts drawn in the worker, in parallel)"
+WORKER_CPU, HELPER_CPU = "(charts: CPU of the worker)", "(charts: CPU of its forked helper)"
 
 
 def run_once(config: Path, env: dict[str, str], work: Path) -> dict[str, float]:
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  of which the command's wait for the charts: {column('charts')}")
         print(f"  the worker's drawing (beside the command): {column(WORKER)}")
+        print(f"  CPU drawing: the worker {column(WORKER_CPU)}; its helper {column(HELPER_CPU)}")
         print(f"  process wall: {column('wall')}; CPU (user + system, workers included): {column('cpu')}")
     if args.before is not None:
         print("\nThe charts bar: hand-over to every PNG at most half of the older tree's (medians):")

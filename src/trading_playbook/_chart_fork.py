@@ -9,7 +9,8 @@ milliseconds and inherits matplotlib, the fonts and the chart values.
 The charts are handed out through a pipe holding one byte per chart, the costliest first: each
 process takes the next byte when it is free (a one-byte read is atomic), so neither draws a chart
 the other drew and a process slowed by the machine simply takes fewer. The helper (the fork) sends
-each finished chart back as a pickled ``(name, png bytes)`` record; a reader thread here drains them
+each finished chart back as a pickled ``(name, png bytes)`` record (and last its CPU seconds as
+``("", seconds)``); a reader thread here drains them
 so the helper never blocks on a full pipe. A helper that fails or dies costs only time: whatever it
 did not deliver is drawn here, and a note says so. The helper dies with its parent (Linux
 ``PR_SET_PDEATHSIG``; elsewhere it ends at the next chart when its pipe breaks).
@@ -24,6 +25,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,10 +49,11 @@ Renderer = Callable[[Mapping[str, Any]], bytes]
 @dataclass
 class Drawn:
     """What :func:`draw_split` drew: the PNGs in the renderers' order, who drew each
-    (``worker`` or ``helper``), and notes on a helper that failed."""
+    (``worker`` or ``helper``), each process's CPU seconds drawing, and notes on a helper that failed."""
 
     pngs: dict[str, bytes] = field(default_factory=dict)
     by: dict[str, str] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -63,6 +66,7 @@ def draw_split(inputs: Mapping[str, Any], renderers: Mapping[str, Renderer], *, 
     os.close(queue_w)  # no writer left: an empty queue reads as end of file
     drawn = Drawn()
     helper = _Helper.start(queue_r, names, inputs, renderers) if fork and len(names) > 1 else None
+    cpu = time.process_time()
     try:
         for name in _take(queue_r, names):
             drawn.pngs[name] = renderers[name](inputs)
@@ -73,16 +77,21 @@ def draw_split(inputs: Mapping[str, Any], renderers: Mapping[str, Renderer], *, 
         raise
     finally:
         os.close(queue_r)
+    drawn.cpu["worker"] = time.process_time() - cpu
     if helper is not None:
         for name, png in helper.collect(drawn.notes):
             drawn.pngs[name] = png
             drawn.by[name] = "helper"
+        if helper.cpu is not None:
+            drawn.cpu["helper"] = helper.cpu
     late = [name for name in names if name not in drawn.pngs]
     if late:
         drawn.notes.append(f"the chart worker drew {', '.join(late)} itself after its helper failed")
+    cpu = time.process_time()
     for name in late:
         drawn.pngs[name] = renderers[name](inputs)
         drawn.by[name] = "worker"
+    drawn.cpu["worker"] += time.process_time() - cpu
     drawn.pngs = {name: drawn.pngs[name] for name in renderers}  # the callers' order
     return drawn
 
@@ -98,6 +107,7 @@ class _Helper:
 
     def __init__(self, pid: int, result_r: int) -> None:
         self.pid = pid
+        self.cpu: float | None = None  # its CPU seconds drawing, when it says
         self.data = bytearray()
         self.reader = threading.Thread(target=self._drain, args=(result_r,), daemon=True)
         self.reader.start()
@@ -118,10 +128,12 @@ class _Helper:
                 os.close(result_r)
                 _die_with(parent)
                 _quiet_standard_streams()
+                cpu = time.process_time()
                 with os.fdopen(result_w, "wb") as out:
                     for name in _take(queue_r, names):
                         pickle.dump((name, renderers[name](inputs)), out, protocol=pickle.HIGHEST_PROTOCOL)
                         out.flush()
+                    pickle.dump(("", time.process_time() - cpu), out)
                 code = 0
             finally:
                 os._exit(code)
@@ -145,6 +157,8 @@ class _Helper:
                 records.append(pickle.load(stream))
             except Exception:  # a record cut short by the helper's death
                 break
+        if records and records[-1][0] == "":  # the last record: its CPU seconds
+            self.cpu = float(records.pop()[1])
         if code != 0:
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
             notes.append(f"the chart worker's helper process failed ({how}) after {len(records)} chart(s)")

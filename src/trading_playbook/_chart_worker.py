@@ -16,7 +16,8 @@ The worker draws the charts in two processes, itself and a fork of itself made w
 import it again beside the command.
 
 Protocol: one pickled ``dict`` on the worker's stdin; one pickled ``("ok", {name: png bytes},
-seconds, notes)`` or ``("error", message, seconds, notes)`` on its stdout. A worker that fails, or
+seconds, notes, {process: CPU seconds})`` or ``("error", message, seconds, notes, {})`` on its
+stdout. A worker that fails, or
 is not there, costs only time: the command then draws what it lacks itself (and raises what drawing
 raises), with a note. A worker whose stdin closes without a document (the command failed or needed
 no charts) exits.
@@ -91,6 +92,7 @@ class ChartWorker:
         self.submitted = False  # the chart inputs have been handed over
         self.render_seconds: float | None = None  # the worker's own drawing time, once known
         self.notes: list[str] = []  # what went wrong, once known (a failure costs only time)
+        self.cpu: dict[str, float] = {}  # CPU seconds drawing: ``worker`` and its forked ``helper``
 
     def submit(self, doc: Mapping[str, Any]) -> bool:
         """Hand the document's chart inputs over (the worker starts drawing at once); ``False`` when
@@ -122,7 +124,7 @@ class ChartWorker:
             reply = None
         finally:
             self.close()
-        if not isinstance(reply, tuple) or len(reply) != 4:
+        if not isinstance(reply, tuple) or len(reply) != 5:
             self.notes.append(f"the chart worker ended without a reply (exit code {self.process.returncode})")
             return None
         self.notes.extend(reply[3])
@@ -130,6 +132,7 @@ class ChartWorker:
             self.notes.append(f"the chart worker failed: {reply[1]}")
             return None
         self.render_seconds = float(reply[2])
+        self.cpu = dict(reply[4])
         return dict(reply[1])
 
     def cancel(self) -> None:
@@ -226,9 +229,9 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         from trading_playbook.reports.charts import chart_renderers
 
         drawn = draw_split(doc, chart_renderers(doc))
-        reply: tuple[Any, ...] = ("ok", drawn.pngs, time.perf_counter() - t0, drawn.notes)
+        reply: tuple[Any, ...] = ("ok", drawn.pngs, time.perf_counter() - t0, drawn.notes, drawn.cpu)
     except Exception as exc:  # the command draws them itself and reports what fails
-        reply = ("error", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, [])
+        reply = ("error", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, [], {})
     pickle.dump(reply, stdout, protocol=pickle.HIGHEST_PROTOCOL)
     stdout.flush()
 

@@ -56,6 +56,7 @@ def test_every_chart_is_drawn_once_by_one_of_the_two_processes(tmp_path: Path) -
     helper_pids = {pid for pid, name in calls if drawn.by[name] == "helper"}
     assert len(helper_pids) == 1 and os.getpid() not in helper_pids
     assert drawn.notes == []
+    assert set(drawn.cpu) == {"worker", "helper"} and all(v >= 0.0 for v in drawn.cpu.values())
 
 
 def test_the_costliest_charts_are_handed_out_first(tmp_path: Path) -> None:
@@ -86,6 +87,7 @@ def test_a_helper_that_dies_costs_only_time(tmp_path: Path, death: Callable[[str
     assert len(lost) == 1  # the helper died on its first chart, which the worker then drew
     assert sorted(name for pid, name in calls if pid == os.getpid()) == sorted(NAMES)
     assert any(how in note for note in drawn.notes)
+    assert set(drawn.cpu) == {"worker"}  # a dead helper does not say
     assert any(lost[0] in note and "itself" in note for note in drawn.notes)
 
 

@@ -38,6 +38,7 @@ def test_the_worker_writes_the_same_files_as_the_command(run, tmp_path: Path) ->
     assert set(here) == set(there)
     assert _files(tmp_path / "here") == _files(tmp_path / "worker")  # PNGs, report.html, every byte
     assert timings["charts.worker"] > 0.0  # the charts did come from the worker
+    assert timings["charts.worker.cpu"] > 0.0 and timings["charts.helper.cpu"] > 0.0  # both drew
     assert worker.process.returncode == 0
 
 
@@ -74,7 +75,7 @@ import pickle, sys
 from trading_playbook.reports.charts import render_charts
 inputs = pickle.load(sys.stdin.buffer)
 pngs = render_charts(inputs, ["trade_returns"])
-pickle.dump(("ok", pngs, 0.5, ["the helper failed (signal 9) after 0 chart(s)"]), sys.stdout.buffer)
+pickle.dump(("ok", pngs, 0.5, ["the helper failed (signal 9) after 0 chart(s)"], {}), sys.stdout.buffer)
 """
 
 

@@ -232,6 +232,8 @@ def _print_timings(phases: dict[str, float]) -> None:
     # the command imported; both beside the command's own phases (not part of its time)
     beside = {
         "charts.worker": "(charts drawn in the worker, in parallel)",
+        "charts.worker.cpu": "(charts: CPU of the worker)",
+        "charts.helper.cpu": "(charts: CPU of its forked helper)",
         "load.thread": "(data read in a thread during the imports)",
     }
     accounted = sum(v for k, v in phases.items() if k != "total" and k not in beside)

@@ -72,7 +72,8 @@ def render_document(
     ``charts``, ``report.md``, ``report.html``). ``chart_worker`` (a started
     :class:`~trading_playbook._chart_worker.ChartWorker`) draws the charts in its own process
     while this one writes the other files; ``charts`` is then the time spent waiting for it, and
-    ``charts.worker`` (not part of this process's time) the worker's own drawing time. Without one,
+    ``charts.worker`` (not part of this process's time) the worker's own drawing time, and
+    ``charts.worker.cpu`` / ``charts.helper.cpu`` the CPU seconds of its two processes. Without one,
     or when it fails, the charts are drawn here; ``notes``, when given, receives a line on each
     failure of the worker (what it did not deliver is drawn here).
 
@@ -148,6 +149,7 @@ def _draw_charts(
     pngs = {name: png for name, png in pngs.items() if name in names}
     if worker is not None and timings is not None and worker.render_seconds is not None:
         timings["charts.worker"] = worker.render_seconds
+        timings.update({f"charts.{process}.cpu": seconds for process, seconds in worker.cpu.items()})
     missing = [name for name in names if name not in pngs]
     if worker is not None and notes is not None:
         notes.extend(worker.notes)
