@@ -25,7 +25,7 @@ from trading_playbook import _chart_worker, _early_load, _warmup
 
 # as the console script does (trading_playbook._entry)
 _warmup.start_early(sys.argv[1:])
-_chart_worker.start_early(sys.argv[1:])
+_chart_worker.start_early(sys.argv[1:], after=_warmup.early_pid())
 _early_load.start_early(sys.argv[1:])
 
 from trading_playbook.core import _jit  # noqa: E402

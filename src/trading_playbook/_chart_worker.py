@@ -153,11 +153,12 @@ class ChartWorker:
             self.process.wait()
 
 
-def start() -> ChartWorker:
+def start(after: int | None = None) -> ChartWorker:
     """Start ``python -m trading_playbook._chart_worker`` (stderr discarded: a failure only
-    means the command draws the charts itself)."""
+    means the command draws the charts itself). ``after``: the pid of a first run's compile worker,
+    whose end the worker awaits before it builds the charts' figures ahead (see :func:`_warm_up`)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "trading_playbook._chart_worker"],
+        [sys.executable, "-m", "trading_playbook._chart_worker", *([] if after is None else [str(after)])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -177,11 +178,12 @@ def wants_charts(args: Sequence[str]) -> bool:
     return "--no-charts" not in args and "--help" not in args
 
 
-def start_early(args: Sequence[str]) -> None:
-    """Start the worker now when ``playbook ARGS`` draws charts; :func:`take_early` hands it over."""
+def start_early(args: Sequence[str], after: int | None = None) -> None:
+    """Start the worker now when ``playbook ARGS`` draws charts (``after``: see :func:`start`);
+    :func:`take_early` hands it over."""
     global _early
     if _early is None and wants_charts(args):
-        _early = start()
+        _early = start(after)
 
 
 def take_early() -> ChartWorker | None:
@@ -191,16 +193,39 @@ def take_early() -> ChartWorker | None:
     return worker
 
 
-def _warm_up(stdin: IO[bytes] | None = None) -> None:
-    """Import matplotlib, draw a tiny figure (fonts, the Agg renderer) and build the charts' figures,
-    axes and ticks ahead (:func:`~trading_playbook.reports.charts.prepare_figures`), before the run's
-    values arrive on ``stdin`` (once they have, the charts build what is not ready). Drawing the real
-    charts on made-up data instead cost as much CPU as the real ones, taken from the command on a busy
-    machine, for no gain in the real drawing."""
+def _warm_up(stdin: IO[bytes] | None = None, after: int | None = None) -> None:
+    """Import matplotlib, then load what a first drawing loads and build the charts' figures, axes
+    and ticks ahead (:func:`~trading_playbook.reports.charts.prepare_figures`), before the run's
+    values arrive on ``stdin`` (once they have, the charts build what is not ready). On a first run
+    (``after``: the compile worker's pid) that second part waits for the compile worker to end: until
+    then both cores are the command's and the compile worker's, the first run's critical path.
+    Drawing the real charts on made-up data instead cost as much CPU as the real ones, taken from the
+    command on a busy machine, for no gain in the real drawing."""
     import trading_playbook._chart_fork  # noqa: F401
     from trading_playbook.reports.charts import prepare_figures
 
-    prepare_figures(stop=None if stdin is None else lambda: _readable(stdin))
+    arrived = None if stdin is None else lambda: _readable(stdin)
+    if after is not None and stdin is not None:
+        _wait_for_end(after, stdin)
+    prepare_figures(stop=arrived)
+
+
+def _wait_for_end(pid: int, stdin: IO[bytes]) -> None:
+    """Return when process ``pid`` has ended (and been reaped) or ``stdin`` has something to read."""
+    import select
+
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except OSError:  # not ours to signal (cannot happen for the command's child): do not wait
+            return
+        try:
+            if select.select([stdin], [], [], 0.05)[0]:
+                return
+        except (OSError, ValueError):  # not a selectable pipe (Windows): do not wait
+            return
 
 
 def _readable(stream: IO[bytes]) -> bool:
@@ -213,11 +238,11 @@ def _readable(stream: IO[bytes]) -> bool:
         return False
 
 
-def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+def _serve(stdin: IO[bytes], stdout: IO[bytes], after: int | None = None) -> None:
     """The worker: warm up, wait for one document, draw its charts (with a forked helper), reply."""
     import gc
 
-    _warm_up(stdin)
+    _warm_up(stdin, after)
     gc.freeze()  # the imports' objects never become garbage: keep them out of the collector's scans
     try:
         doc = pickle.load(stdin)
@@ -239,4 +264,4 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 if __name__ == "__main__":
     replies = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print (a library's) must not corrupt the pickled reply
-    _serve(sys.stdin.buffer, replies)
+    _serve(sys.stdin.buffer, replies, after=int(sys.argv[1]) if len(sys.argv) > 1 else None)

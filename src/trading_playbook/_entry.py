@@ -26,7 +26,7 @@ def main() -> None:
     try:
         with collector_paused():
             _warmup.start_early(sys.argv[1:])
-            _chart_worker.start_early(sys.argv[1:])
+            _chart_worker.start_early(sys.argv[1:], after=_warmup.early_pid())
             _early_load.start_early(sys.argv[1:])  # a backtest's data, read while the commands import
             from trading_playbook.cli import main as cli_main
         cli_main()

@@ -70,6 +70,11 @@ def start_early(args: Sequence[str]) -> None:
         _early = start_worker()
 
 
+def early_pid() -> int | None:
+    """The process id of the worker :func:`start_early` started, if it did (not handed over yet)."""
+    return None if _early is None else _early.pid
+
+
 def take_early() -> subprocess.Popen[bytes] | None:
     """The worker :func:`start_early` started, if any (handed over once)."""
     global _early

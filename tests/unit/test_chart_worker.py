@@ -181,3 +181,46 @@ def test_the_early_chart_inputs_are_those_of_the_document(run) -> None:  # type:
         doc = result_document(result, created_at=STAMP, benchmark=bench)
         assert chart_inputs_of_run(result, bench) == _chart_worker.chart_inputs(doc)
     assert chart_inputs_of_run(run)["benchmarks"] == {}
+
+
+def test_on_a_first_run_the_figures_wait_for_the_compile_worker() -> None:
+    import os
+    import subprocess
+    import threading
+    import time
+
+    compile_worker = subprocess.Popen(["sleep", "0.4"])
+    threading.Thread(target=compile_worker.wait, daemon=True).start()  # reaped, as the command does
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as stdin, os.fdopen(write, "wb"):
+        start = time.monotonic()
+        _chart_worker._wait_for_end(compile_worker.pid, stdin)
+        assert 0.3 < time.monotonic() - start < 10.0
+    busy = subprocess.Popen(["sleep", "30"])
+    try:
+        read, write = os.pipe()
+        with os.fdopen(read, "rb") as stdin, os.fdopen(write, "wb") as values:
+            values.write(b"x")
+            values.flush()
+            start = time.monotonic()
+            _chart_worker._wait_for_end(busy.pid, stdin)  # the values came first: no more waiting
+            assert time.monotonic() - start < 5.0
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_a_worker_waiting_for_a_compile_worker_still_draws_when_the_values_come(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    compile_worker = subprocess.Popen(["sleep", "60"])
+    try:
+        worker = _chart_worker.start(after=compile_worker.pid)
+        timings: dict[str, float] = {}
+        write_run(run, tmp_path / "worker", created_at=STAMP, chart_worker=worker, timings=timings)
+        write_run(run, tmp_path / "here", created_at=STAMP)
+        assert _files(tmp_path / "worker") == _files(tmp_path / "here")
+        assert timings["charts.worker"] > 0.0
+    finally:
+        compile_worker.kill()
+        compile_worker.wait()
