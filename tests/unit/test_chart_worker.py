@@ -224,3 +224,44 @@ def test_a_worker_waiting_for_a_compile_worker_still_draws_when_the_values_come(
     finally:
         compile_worker.kill()
         compile_worker.wait()
+
+
+def _children(pid: int) -> set[int]:
+    """The running children of process ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_worker_cancelled_while_drawing_leaves_no_helper_behind() -> None:
+    import time
+
+    big = random_run(n_sessions=3000, n_trades=3000, seed=2)
+    big = dataclasses.replace(big, metrics=compute_metrics(big))
+    worker = _chart_worker.start()
+    assert worker.submit(_document(big))
+    deadline, helpers = time.monotonic() + 30, set()
+    while time.monotonic() < deadline and not helpers and worker.process.poll() is None:
+        helpers = _children(worker.process.pid)
+        time.sleep(0.01)
+    assert helpers, "the worker forked no helper"
+    worker.cancel()  # what the command does on an error or Ctrl-C
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_running(pid) for pid in helpers):
+        time.sleep(0.02)
+    assert not any(_running(pid) for pid in helpers)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is still running (a zombie is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
