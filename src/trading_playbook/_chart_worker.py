@@ -194,20 +194,21 @@ def take_early() -> ChartWorker | None:
 
 
 def _warm_up(stdin: IO[bytes] | None = None, after: int | None = None) -> None:
-    """Import matplotlib, then load what a first drawing loads and build the charts' figures, axes
-    and ticks ahead (:func:`~trading_playbook.reports.charts.prepare_figures`), before the run's
-    values arrive on ``stdin`` (once they have, the charts build what is not ready). On a first run
-    (``after``: the compile worker's pid) that second part waits for the compile worker to end: until
-    then both cores are the command's and the compile worker's, the first run's critical path.
-    Drawing the real charts on made-up data instead cost as much CPU as the real ones, taken from the
-    command on a busy machine, for no gain in the real drawing."""
+    """Import matplotlib and load what a first drawing loads (fonts, colour map, glyph outlines:
+    :func:`~trading_playbook.reports.charts.warm_caches`), then build the charts' figures, axes and
+    ticks ahead (:func:`~trading_playbook.reports.charts.prepare_figures`) until the run's values
+    arrive on ``stdin`` (the charts then build what is not ready). On a first run (``after``: the
+    compile worker's pid) the figures wait for the compile worker to end: until then both cores are
+    the command's and the compile worker's, the first run's critical path. Drawing the real charts on
+    made-up data instead cost as much CPU as the real ones, taken from the command on a busy machine,
+    for no gain in the real drawing."""
     import trading_playbook._chart_fork  # noqa: F401
-    from trading_playbook.reports.charts import prepare_figures
+    from trading_playbook.reports.charts import prepare_figures, warm_caches
 
-    arrived = None if stdin is None else lambda: _readable(stdin)
+    warm_caches()
     if after is not None and stdin is not None:
         _wait_for_end(after, stdin)
-    prepare_figures(stop=arrived)
+    prepare_figures(stop=None if stdin is None else lambda: _readable(stdin))
 
 
 def _wait_for_end(pid: int, stdin: IO[bytes]) -> None:

@@ -31,7 +31,7 @@ from matplotlib.transforms import Affine2D
 
 from trading_playbook._chart_worker import CHART_NAMES
 
-__all__ = ["CHART_NAMES", "chart_renderers", "render_charts"]
+__all__ = ["CHART_NAMES", "chart_renderers", "prepare_figures", "render_charts", "warm_caches"]
 
 # the names live with the chart worker (the command links them in report.md before they are drawn)
 _DPI = 110
@@ -73,7 +73,7 @@ def prepare_figures(stop: Callable[[], bool] | None = None) -> None:
     charts' sizes, the heatmap's colour map, the monthly labels' glyph outlines). The pictures are the
     same bytes either way. ``stop`` is asked before each chart's figure: when it says so (the run's
     values have arrived), the rest are left to the charts themselves."""
-    _warm_caches()
+    warm_caches()
     for name, ticks in _TICKS_AHEAD.items():
         if stop is not None and stop():
             return
@@ -86,9 +86,11 @@ def prepare_figures(stop: Callable[[], bool] | None = None) -> None:
         _prepared[name] = fig
 
 
-def _warm_caches() -> None:
+@functools.cache
+def warm_caches() -> None:
     """Draw a tiny figure with text at every size the charts use and a heatmap, and build the glyph
-    outlines of the monthly labels: what the first drawing of each chart would otherwise load."""
+    outlines of the monthly labels: what the first drawing of each chart would otherwise load (once
+    a process; a fork inherits it)."""
     _glyphs(8)
     _glyphs(6)
     fig = Figure(figsize=(2, 1), dpi=_DPI)
