@@ -206,7 +206,7 @@ def _warm_up(stdin: IO[bytes] | None = None, after: int | None = None) -> None:
     from trading_playbook.reports.charts import prepare_figures, warm_caches
 
     warm_caches()
-    if after is not None and stdin is not None:
+    if after is not None and stdin is not None and os.name == "posix":  # (Windows' os.kill kills)
         _wait_for_end(after, stdin)
     prepare_figures(stop=None if stdin is None else lambda: _readable(stdin))
 
