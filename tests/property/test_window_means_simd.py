@@ -1,0 +1,106 @@
+"""The SIMD window sums (``_indicator_kernels.sma_block_nb``, behind ``indicators.window_set`` and so
+``sma`` / ``avg_volume_before``) are RULES section 8's plain means bit for bit: every value equals
+``window_mean_nb`` of the symbol's own window, on random panels with sessions without a bar, late
+listings, symbols with fewer bars than the window, NaN and infinite values on available bars, signed
+zeros, values that do not sum exactly (thirds, cents, large magnitudes), lags, widths that are not a
+multiple of the kernel's eight symbols, and series long enough to cross its blocks of 64 windows."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trading_playbook.core import _indicator_kernels as _k
+from trading_playbook.core import indicators
+
+VALUES = st.sampled_from(
+    [
+        0.1,
+        0.2,
+        0.3,
+        1 / 3,
+        2 / 3,
+        10.01,
+        10.02,
+        99.99,
+        1e15 + 1.0,
+        3e-7,
+        -0.0,
+        0.0,
+        7.0,
+        np.nan,
+        np.inf,
+        -np.inf,
+    ]
+)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> None:
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    finite = ~np.isnan(a)
+    assert a[finite].tobytes() == b[finite].tobytes()  # bitwise, signed zeros included
+
+
+def _expected(values: np.ndarray, available: np.ndarray, n: int, lag: int) -> np.ndarray:
+    """``window_mean_nb`` over each symbol's own bars, the window ending ``lag`` bars before t."""
+    out = np.full(values.shape, np.nan)
+    for j in range(values.shape[1]):
+        rows = np.flatnonzero(available[:, j])
+        own = np.ascontiguousarray(values[rows, j])
+        for k, t in enumerate(rows):
+            end = k - lag  # the window's last own bar
+            if end - n + 1 >= 0:
+                out[t, j] = _k.window_mean_nb(own, end - n + 1, n)
+    return out
+
+
+@st.composite
+def panels(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int, int]:
+    t = draw(st.integers(1, 160))
+    n_symbols = draw(st.integers(1, 19))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    available = rng.random((t, n_symbols)) > draw(st.sampled_from([0.0, 0.1, 0.5]))
+    for j in range(n_symbols):  # late listings, early delistings, symbols with a handful of bars
+        if rng.random() < 0.3:
+            available[: rng.integers(0, t + 1), j] = False
+        if rng.random() < 0.2:
+            available[rng.integers(0, t + 1) :, j] = False
+    base = np.round(rng.lognormal(3, 1, (t, n_symbols)), 2)
+    special = draw(st.lists(VALUES, min_size=0, max_size=12))
+    for v in special:  # sprinkle the awkward values onto random cells (available or not)
+        base[rng.integers(0, t), rng.integers(0, n_symbols)] = v
+    values = np.where(available, base, np.nan)
+    n = draw(st.integers(1, 90))
+    lag = draw(st.integers(0, 3))
+    return values, available, n, lag
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(panels())
+def test_window_set_means_are_window_mean_nb_bitwise(case: tuple[np.ndarray, np.ndarray, int, int]) -> None:
+    values, available, n, lag = case
+    got = indicators.window_set(available, {"m": indicators.Window("mean", values, n, lag=lag)})["m"]
+    _same(got, _expected(values, available, n, lag))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 400),
+    st.integers(1, 120),
+    st.integers(0, 2**32 - 1),
+    st.lists(VALUES, max_size=6),
+)
+def test_sma_block_equals_sma_segment_bitwise(m: int, n: int, seed: int, special: list[float]) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.lognormal(2, 2, m), 2)
+    for v in special:
+        if m:
+            x[rng.integers(0, m)] = v
+    expected = np.empty(m)
+    _k.sma_segment_nb(x, expected, 0, m, n)
+    got = np.full(m + 3, 123.0)  # only out[:m] is written
+    _k.sma_block_nb(x, got, np.empty(64), m, n)
+    _same(got[:m], expected)
+    assert (got[m:] == 123.0).all()
