@@ -11,11 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
+from trading_playbook.core._window_blocks import (
+    BLOCK,
+    EXTREME_BLOCK_MAX_N,
+    extreme_block_nb,
+    has_nan_nb,
+    sma_block_nb,
+)
 
 __all__ = [
     "ema_nb",
     "rsi_nb",
-    "sma_block_nb",
     "sma_nb",
     "sma_segment_nb",
     "true_range_nb",
@@ -92,51 +98,6 @@ def sma_segment_nb(
     while k < stop:
         out[k] = window_mean_nb(x, k - n + 1, n)
         k += 1
-
-
-_MEAN_BLOCK = 64  # windows of :func:`sma_block_nb` summed side by side (their sums, 512 bytes, stay in L1)
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def sma_block_nb(x: np.ndarray, out: np.ndarray, acc: np.ndarray, m: int, n: int) -> None:  # pragma: no cover
-    """:func:`sma_segment_nb` over ``x[:m]`` into ``out[:m]``, bitwise, with SIMD additions.
-
-    The windows ending ``e0 .. e0 + w - 1`` are summed together (``acc``: scratch of ``w`` sums): for
-    ``i`` = 0 .. n-1, oldest bar first, ``acc[c] += x[e0 - n + 1 + i + c]`` over ``c`` = 0 .. w-1, a
-    loop over contiguous values that the compiler vectorises (four windows per AVX2 addition), four
-    window bars per pass so that ``acc`` is read and written once per four additions. Each window's
-    sum is still its own ``((0 + x_first) + x_next) + ...`` in window order, so the values are those
-    of :func:`window_mean_nb` bit for bit (NaN when the window holds a NaN). About four times faster
-    than :func:`sma_segment_nb` on a 50-bar window (AVX2).
-    """
-    head = min(n - 1, m)
-    for k in range(head):
-        out[k] = np.nan
-    e0 = n - 1
-    while e0 < m:
-        w = min(acc.shape[0], m - e0)
-        for c in range(w):
-            acc[c] = 0.0
-        first = e0 - n + 1
-        i = 0
-        while i + 3 < n:
-            # slices: the loop then indexes from 0 and LLVM sees plain contiguous loads to vectorise
-            a = x[first + i : first + i + w]
-            b = x[first + i + 1 : first + i + 1 + w]
-            d = x[first + i + 2 : first + i + 2 + w]
-            f = x[first + i + 3 : first + i + 3 + w]
-            for c in range(w):
-                acc[c] = (((acc[c] + a[c]) + b[c]) + d[c]) + f[c]
-            i += 4
-        while i < n:
-            a = x[first + i : first + i + w]
-            for c in range(w):
-                acc[c] += a[c]
-            i += 1
-        o = out[e0 : e0 + w]
-        for c in range(w):
-            o[c] = acc[c] / n
-        e0 += w
 
 
 @njit(cache=True)
@@ -300,7 +261,8 @@ def window_set_nb(
     before the current one (``lag`` 0: up to and including t) and holds ``min(n, bars so far - lag)``
     bars; with fewer than ``need`` it is NaN, and so is every output at a session without a bar.
     ``MEAN``: the plain mean of a full window (:func:`sma_block_nb`, bitwise); ``MAX`` / ``MIN``:
-    the extreme of its bars (:func:`_extreme_segment_nb`); ``LAST``: the window's last value.
+    the extreme of its bars (:func:`extreme_block_nb`, or :func:`_extreme_segment_nb` for long windows
+    and series holding a NaN); ``LAST``: the window's last value.
 
     Eight symbols at a time (one 64-byte line of a panel row): their bars are gathered down their
     columns, 256 sessions at a time so that the lines touched stay in the L1/L2 caches, into a small
@@ -316,7 +278,7 @@ def window_set_nb(
     result = np.empty((n_specs, line, n_sessions))
     scratch = np.empty(n_sessions)
     dq = np.empty(n_sessions, dtype=np.int64)
-    acc = np.empty(_MEAN_BLOCK)
+    acc = np.empty(BLOCK)
     bars = np.zeros(line, dtype=np.int64)
     used = np.zeros(3, dtype=np.bool_)
     for s in range(n_specs):
@@ -377,10 +339,12 @@ def _window_segment_nb(
     need = spec[S_NEED]
     if kind == MEAN:
         sma_block_nb(x, scratch, acc, m, n)
-    elif kind == MAX:
-        _extreme_segment_nb(x, scratch, dq, 0, m, n, 1.0)
-    elif kind == MIN:
-        _extreme_segment_nb(x, scratch, dq, 0, m, n, -1.0)
+    elif kind != LAST:  # MAX or MIN
+        sign = 1.0 if kind == MAX else -1.0
+        if n > EXTREME_BLOCK_MAX_N or has_nan_nb(x, m):
+            _extreme_segment_nb(x, scratch, dq, 0, m, n, sign)
+        else:  # a short window over values without NaN: the block scan, the same values
+            extreme_block_nb(x, scratch, acc, m, n, sign)
     for k in range(m):
         if k < lag:
             out[k] = np.nan
