@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from trading_playbook.core import _indicator_kernels as _k
 from trading_playbook.core import _window_blocks as _wb
@@ -37,6 +38,16 @@ VALUES = st.sampled_from(
         -np.inf,
     ]
 )
+
+
+@njit
+def _sma_block(x: np.ndarray, out: np.ndarray, acc: np.ndarray, m: int, n: int) -> None:
+    _wb.sma_block_nb(x, out, acc, m, n)  # a callee kernel: called from a kernel
+
+
+@njit
+def _extreme_block(x: np.ndarray, out: np.ndarray, acc: np.ndarray, m: int, n: int, sign: float) -> None:
+    _wb.extreme_block_nb(x, out, acc, m, n, sign)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> None:
@@ -120,7 +131,7 @@ def test_sma_block_equals_sma_segment_bitwise(m: int, n: int, seed: int, special
     expected = np.empty(m)
     _k.sma_segment_nb(x, expected, 0, m, n)
     got = np.full(m + 3, 123.0)  # only out[:m] is written
-    _wb.sma_block_nb(x, got, np.empty(_wb.BLOCK), m, n)
+    _sma_block(x, got, np.empty(_wb.BLOCK), m, n)
     _same(got[:m], expected)
     assert (got[m:] == 123.0).all()
 
@@ -161,6 +172,6 @@ def test_extreme_block_equals_the_deque_bitwise(
     expected = np.empty(m)
     _k._extreme_segment_nb(x, expected, np.empty(m, dtype=np.int64), 0, m, n, sign)
     got = np.full(m + 2, 123.0)
-    _wb.extreme_block_nb(x, got, np.empty(_wb.BLOCK), m, n, sign)
+    _extreme_block(x, got, np.empty(_wb.BLOCK), m, n, sign)
     assert got[:m].tobytes() == expected.tobytes()  # bitwise, the sign of every zero included
     assert (got[m:] == 123.0).all()

@@ -14,14 +14,17 @@ one-window-at-a-time kernels bit for bit:
   latest of equal maxima (the monotonic deque of ``_extreme_segment_nb`` keeps the latest too, which
   matters only for -0.0 against 0.0). Values must not be NaN (the caller hands those to the deque).
 
-The kernels take scratch arrays (``acc``) so that they allocate nothing.
+The kernels take scratch arrays (``acc``) so that they allocate nothing. They are
+:func:`~trading_playbook.core._jit.callee_kernel` s: their code lives in their callers'
+(``_indicator_kernels.window_set_nb``), so importing them costs no cache object and they add no
+compile of their own; tests call them through a small ``@njit`` function.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
+from trading_playbook.core._jit import callee_kernel  # code compiled into, cached with, its callers
 
 __all__ = ["BLOCK", "EXTREME_BLOCK_MAX_N", "extreme_block_nb", "has_nan_nb", "sma_block_nb"]
 
@@ -29,7 +32,7 @@ BLOCK = 64  # windows per block: their accumulators (512 bytes) stay in L1
 EXTREME_BLOCK_MAX_N = 28  # longer max/min windows are cheaper with the O(1)-a-bar deque
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def sma_block_nb(x: np.ndarray, out: np.ndarray, acc: np.ndarray, m: int, n: int) -> None:  # pragma: no cover
     """The plain mean of the last ``n`` bars of ``x[:m]`` at each bar, into ``out[:m]`` (NaN before
     ``n`` bars): ``sma_segment_nb(x, out, 0, m, n)`` bit for bit, with SIMD additions."""
@@ -59,7 +62,7 @@ def sma_block_nb(x: np.ndarray, out: np.ndarray, acc: np.ndarray, m: int, n: int
         e0 += w
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _add8_nb(acc: np.ndarray, x: np.ndarray, q: int, w: int) -> None:  # pragma: no cover - numba
     """``acc[c]`` plus bars ``q .. q+7`` after ``c``, in that order (eight additions per load/store)."""
     r0 = x[q : q + w]
@@ -74,7 +77,7 @@ def _add8_nb(acc: np.ndarray, x: np.ndarray, q: int, w: int) -> None:  # pragma:
         acc[c] = (((((((acc[c] + r0[c]) + r1[c]) + r2[c]) + r3[c]) + r4[c]) + r5[c]) + r6[c]) + r7[c]
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _add4_nb(acc: np.ndarray, x: np.ndarray, q: int, w: int) -> None:  # pragma: no cover - numba
     """``acc[c]`` plus bars ``q .. q+3`` after ``c``, in that order."""
     r0 = x[q : q + w]
@@ -85,7 +88,7 @@ def _add4_nb(acc: np.ndarray, x: np.ndarray, q: int, w: int) -> None:  # pragma:
         acc[c] = (((acc[c] + r0[c]) + r1[c]) + r2[c]) + r3[c]
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def has_nan_nb(x: np.ndarray, m: int) -> bool:  # pragma: no cover - numba
     """Whether ``x[:m]`` holds a NaN (a branch-free scan)."""
     seen = False
@@ -94,7 +97,7 @@ def has_nan_nb(x: np.ndarray, m: int) -> bool:  # pragma: no cover - numba
     return seen
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def extreme_block_nb(
     x: np.ndarray, out: np.ndarray, acc: np.ndarray, m: int, n: int, sign: float
 ) -> None:  # pragma: no cover - numba
@@ -145,7 +148,7 @@ def extreme_block_nb(
         e0 += w
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _extreme8_nb(acc: np.ndarray, x: np.ndarray, q: int, w: int, sign: float) -> None:  # pragma: no cover
     """``acc[c]`` (signed) takes bars ``q .. q+7`` after ``c`` in that order, the latest on ties."""
     r0 = x[q : q + w]
@@ -176,7 +179,7 @@ def _extreme8_nb(acc: np.ndarray, x: np.ndarray, q: int, w: int, sign: float) ->
         acc[c] = v if v >= h else h
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@callee_kernel()
 def _extreme4_nb(
     acc: np.ndarray, x: np.ndarray, q: int, w: int, sign: float, first: bool
 ) -> None:  # pragma: no cover - numba
