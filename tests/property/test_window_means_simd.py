@@ -59,13 +59,17 @@ def _same(a: np.ndarray, b: np.ndarray) -> None:
 def _expected_extreme(
     values: np.ndarray, available: np.ndarray, n: int, lag: int, need: int, sign: float
 ) -> np.ndarray:
-    """The deque over each symbol's own bars, NaN while the window holds fewer than ``need`` bars."""
+    """The deque (``sign`` 0: the last value) over each symbol's own bars, NaN while the window holds
+    fewer than ``need`` bars."""
     out = np.full(values.shape, np.nan)
     for j in range(values.shape[1]):
         rows = np.flatnonzero(available[:, j])
         own = np.ascontiguousarray(values[rows, j])
-        deque = np.empty(own.shape[0])
-        _k._extreme_segment_nb(own, deque, np.empty(own.shape[0], dtype=np.int64), 0, own.shape[0], n, sign)
+        deque = own.copy()  # sign 0: the window's last value
+        if sign:
+            _k._extreme_segment_nb(
+                own, deque, np.empty(own.shape[0], dtype=np.int64), 0, own.shape[0], n, sign
+            )
         for k, t in enumerate(rows):
             if k >= lag and min(k + 1 - lag, n) >= need:
                 out[t, j] = deque[k - lag]
@@ -137,8 +141,8 @@ def test_sma_block_equals_sma_segment_bitwise(m: int, n: int, seed: int, special
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(panels(), st.sampled_from(["max", "min"]), st.data())
-def test_window_set_extremes_are_the_deque_bitwise(
+@given(panels(), st.sampled_from(["max", "min", "last"]), st.data())
+def test_window_set_max_min_last_are_the_per_window_values_bitwise(
     case: tuple[np.ndarray, np.ndarray, int, int], kind: str, data: st.DataObject
 ) -> None:
     values, available, n, lag = case
@@ -148,7 +152,8 @@ def test_window_set_extremes_are_the_deque_bitwise(
         values = np.where(available & np.isnan(values), 0.5, values)
     window = indicators.Window(kind, values, n, lag=lag, need=need)  # type: ignore[arg-type]
     got = indicators.window_set(available, {"x": window})["x"]
-    _same(got, _expected_extreme(values, available, n, lag, need, 1.0 if kind == "max" else -1.0))
+    sign = {"max": 1.0, "min": -1.0, "last": 0.0}[kind]
+    _same(got, _expected_extreme(values, available, n, lag, need, sign))
 
 
 @settings(max_examples=80, deadline=None)
