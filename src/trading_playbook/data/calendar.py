@@ -60,10 +60,18 @@ def xnys_sessions(start: object, end: object) -> np.ndarray:
     lo, hi = _day(start), _day(end)
     if hi < lo:
         raise DataError(f"end {hi} is before start {lo}; swap them")
-    regular, adhoc, weekmask, last = _xnys_rules()
+    last = _xnys_rules()[3]
     lo, hi = max(lo, np.datetime64(_CALENDAR_START, "D")), min(hi, last)
     if hi < lo:
         return np.zeros(0, dtype="datetime64[D]")
+    return _sessions_between(lo, hi).copy()  # a copy: callers may write to theirs
+
+
+@lru_cache(maxsize=8)
+def _sessions_between(lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
+    """The sessions from ``lo`` to ``hi`` (within the calendar), kept for the process: a synthetic
+    backtest asks for its range twice (the memory estimate, then the bars)."""
+    regular, adhoc, weekmask, _ = _xnys_rules()
     # pandas derives each rule's dates from the years around the range, so a holiday observed
     # across a year's boundary is found
     holidays = regular.holidays(str(lo), str(hi)).to_numpy().astype("datetime64[D]")
