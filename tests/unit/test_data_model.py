@@ -95,6 +95,29 @@ def test_calendar_runs() -> None:
     ]
 
 
+def test_xnys_sessions_are_exchange_calendars_sessions_for_any_range() -> None:
+    """The sessions come from the calendar's holiday rules for the range alone (not the built
+    calendar, about half a second): the same days as the built calendar's, over its whole range and
+    for ranges starting and ending anywhere (holidays observed across a year's boundary included)."""
+    from trading_playbook.data.calendar import _calendar
+
+    full = np.asarray(_calendar().sessions.values, dtype="datetime64[D]")
+    assert np.array_equal(xnys_sessions("1980-01-01", "2200-01-01"), full)  # clipped to the calendar
+    assert xnys_sessions("1980-01-01", "1989-12-31").shape == (0,)
+    rng = np.random.default_rng(3)
+    first = np.datetime64("1990-01-02")
+    span = int((full[-1] - first).astype(int)) + 400
+    ranges = [(first + int(x), first + int(y)) for x, y in np.sort(rng.integers(-200, span, (60, 2)), axis=1)]
+    # windows over New Year (a Saturday 1 January is not observed on the Friday before) and Christmas
+    ranges += [
+        (np.datetime64(f"{y}-12-{d}"), np.datetime64(f"{y + 1}-01-0{e}"))
+        for y in range(1990, 2026)
+        for d, e in ((24, 3), (31, 1))
+    ]
+    for lo, hi in ranges:
+        assert np.array_equal(xnys_sessions(lo, hi), full[(full >= lo) & (full <= hi)]), (lo, hi)
+
+
 def test_request_validation() -> None:
     with pytest.raises(DataError, match="unknown data source"):
         DataRequest(source="yahoo")  # type: ignore[arg-type]

@@ -11,6 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from trading_playbook.core._jit import njit  # numba's; also: cache keys cover the kernels' other files
+from trading_playbook.core._window_blocks import (
+    BLOCK,
+    EXTREME_BLOCK_MAX_N,
+    extreme_block_nb,
+    has_nan_nb,
+    sma_block_nb,
+)
 
 __all__ = [
     "ema_nb",
@@ -253,8 +260,9 @@ def window_set_nb(
     Spec ``s`` looks at the symbol's own bars: its window is the last ``n`` bars ending ``lag`` bars
     before the current one (``lag`` 0: up to and including t) and holds ``min(n, bars so far - lag)``
     bars; with fewer than ``need`` it is NaN, and so is every output at a session without a bar.
-    ``MEAN``: the plain mean of a full window (:func:`sma_segment_nb`, bitwise); ``MAX`` / ``MIN``:
-    the extreme of its bars (:func:`_extreme_segment_nb`); ``LAST``: the window's last value.
+    ``MEAN``: the plain mean of a full window (:func:`sma_block_nb`, bitwise); ``MAX`` / ``MIN``:
+    the extreme of its bars (:func:`extreme_block_nb`, or :func:`_extreme_segment_nb` for long windows
+    and series holding a NaN); ``LAST``: the window's last value.
 
     Eight symbols at a time (one 64-byte line of a panel row): their bars are gathered down their
     columns, 256 sessions at a time so that the lines touched stay in the L1/L2 caches, into a small
@@ -268,8 +276,8 @@ def window_set_nb(
     rows = 256  # sessions per pass down a line's columns: their cache lines stay in L1/L2
     tile = np.empty((3, line, n_sessions))
     result = np.empty((n_specs, line, n_sessions))
-    scratch = np.empty(n_sessions)
     dq = np.empty(n_sessions, dtype=np.int64)
+    acc = np.empty(BLOCK)
     bars = np.zeros(line, dtype=np.int64)
     used = np.zeros(3, dtype=np.bool_)
     for s in range(n_specs):
@@ -294,7 +302,7 @@ def window_set_nb(
                 bars[b] = m
         for s in range(n_specs):
             for b in range(width):
-                _window_segment_nb(tile[specs[s, S_INPUT], b], result[s, b], scratch, dq, bars[b], specs[s])
+                _window_segment_nb(tile[specs[s, S_INPUT], b], result[s, b], dq, acc, bars[b], specs[s])
         bars[:] = 0
         for t0 in range(0, n_sessions, rows):  # scatter the results back down the columns
             t1 = min(t0 + rows, n_sessions)
@@ -313,30 +321,33 @@ def window_set_nb(
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _window_segment_nb(
-    x: np.ndarray, out: np.ndarray, scratch: np.ndarray, dq: np.ndarray, m: int, spec: np.ndarray
+    x: np.ndarray, out: np.ndarray, dq: np.ndarray, acc: np.ndarray, m: int, spec: np.ndarray
 ) -> None:  # pragma: no cover - numba
-    """One spec of :func:`window_set_nb` over one symbol's ``m`` bars ``x[:m]`` into ``out[:m]``."""
+    """One spec of :func:`window_set_nb` over one symbol's ``m`` bars ``x[:m]`` into ``out[:m]``.
+
+    The window ending ``lag`` bars before bar ``k`` is the window at bar ``k - lag`` of ``x[:m - lag]``:
+    the kernels write straight into ``out[lag:]``, and the first bars, whose window holds fewer than
+    ``need`` bars (``min(k + 1 - lag, n) < need``, i.e. ``k < lag + need - 1``), are NaN.
+    """
     kind = spec[S_KIND]
     n = spec[S_N]
-    lag = spec[S_LAG]
+    lag = min(spec[S_LAG], m)
     need = spec[S_NEED]
-    if kind == MEAN:
-        sma_segment_nb(x, scratch, 0, m, n)
-    elif kind == MAX:
-        _extreme_segment_nb(x, scratch, dq, 0, m, n, 1.0)
-    elif kind == MIN:
-        _extreme_segment_nb(x, scratch, dq, 0, m, n, -1.0)
-    for k in range(m):
-        if k < lag:
-            out[k] = np.nan
-        elif kind == MEAN:
-            out[k] = scratch[k - lag]
-        else:
-            held = min(k + 1 - lag, n)
-            if held < need:
-                out[k] = np.nan
-            else:
-                out[k] = x[k - lag] if kind == LAST else scratch[k - lag]
+    shifted = out[lag:]
+    if kind == MEAN:  # NaN before a full window (need plays no part)
+        sma_block_nb(x, shifted, acc, m - lag, n)
+        head = lag
+    else:
+        head = min(lag + need - 1, m)
+        if kind == LAST:
+            for k in range(head, m):
+                out[k] = x[k - lag]
+        elif n > EXTREME_BLOCK_MAX_N or has_nan_nb(x, m - lag):
+            _extreme_segment_nb(x, shifted, dq, 0, m - lag, n, 1.0 if kind == MAX else -1.0)
+        else:  # a short window over values without NaN: the block scan, the same values
+            extreme_block_nb(x, shifted, acc, m - lag, n, 1.0 if kind == MAX else -1.0)
+    for k in range(head):
+        out[k] = np.nan
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

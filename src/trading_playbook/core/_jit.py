@@ -6,8 +6,9 @@ per-bar indicators), or reads a constant derived in another file (the exit primi
 parameter slots declared in ``core/exits/spec.py``), would then be loaded stale from the cache after
 that other file changed, silently. Every kernel module of the core imports this module before its
 first ``@njit(cache=True)``: it puts :class:`CoreKernelLocator` first among numba's cache locators, so
-the key of a core kernel also covers the content of every core file that holds kernels or kernel
-constants. Where the cache lives is still numba's choice (``NUMBA_CACHE_DIR``, else the package's
+the key of a core kernel (or of another kernel of the package: the synthetic generator calls the
+core's intrinsics) also covers the content of every core file that holds kernels, intrinsics or
+kernel constants. Where the cache lives is still numba's choice (``NUMBA_CACHE_DIR``, else the package's
 ``__pycache__`` when writable, else the user-wide cache), so caching works from an installed package.
 
 This is the core's only file access: reading its own source for a cache key, at the first compile.
@@ -45,7 +46,7 @@ CORE = Path(__file__).resolve().parent
 _IMPL: Any = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")  # noqa: B009
 # files whose module-level values the kernels compile in as constants (besides the kernel files)
 _CONSTANT_SOURCES = ("types.py", "exits/spec.py", "simulate/_records.py")
-_KERNEL_MARKS = (b"@njit", b"@loop_kernel", b"@callee_kernel")  # a file holding kernels
+_KERNEL_MARKS = (b"@njit", b"@loop_kernel", b"@callee_kernel", b"@intrinsic")  # a file holding kernels
 
 
 @functools.cache
@@ -85,8 +86,9 @@ class CoreKernelLocator(caching._CacheLocator):
 
     @classmethod
     def from_function(cls, py_func: Any, py_file: str) -> CoreKernelLocator | None:
-        """The locator of a function defined in the core (None elsewhere: numba's usual locators)."""
-        if not Path(py_file).resolve().is_relative_to(CORE):
+        """The locator of a function defined in the package (the core, or the synthetic generator that
+        calls the core's intrinsics); None elsewhere: numba's usual locators."""
+        if not Path(py_file).resolve().is_relative_to(CORE.parent):
             return None
         for inner_class in _IMPL._locator_classes:
             if inner_class is not cls:

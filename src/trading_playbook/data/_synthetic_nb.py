@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trading_playbook.core._builtins_nb import max2, min2, to_int  # the builtins compile apart
 from trading_playbook.core._jit import callee_kernel, njit  # numba's, cached by _jit.KernelCache
 
 __all__ = ["symbol_bars_nb"]
@@ -52,7 +53,7 @@ def _phases_nb(
     step = 0
     while t < m:
         if state == BASE:
-            span = min(12 + int(np.floor(ph[P_LENGTH, step] * 33.0)), m - t)
+            span = min2(12 + to_int(np.floor(ph[P_LENGTH, step] * 33.0)), m - t)
             deviation = 0.0
             previous = price
             base_high = -np.inf
@@ -60,11 +61,11 @@ def _phases_nb(
                 p = t + j
                 sigma[p] *= 0.4
                 deviation = 0.8 * deviation + 0.006 * z[Z_STEP, p]
-                close = price + min(max(deviation, -0.03), 0.03)
+                close = price + min2(max2(deviation, -0.03), 0.03)
                 log_close[p] = close
                 phase[p] = BASE
-                reach = max(previous + gap[p] * sigma[p], close) + abs(0.5 * z[Z_UP, p]) * sigma[p]
-                base_high = max(base_high, reach)
+                reach = max2(previous + gap[p] * sigma[p], close) + abs(0.5 * z[Z_UP, p]) * sigma[p]
+                base_high = max2(base_high, reach)
                 previous = close
             t += span
             price = log_close[t - 1]
@@ -77,7 +78,7 @@ def _phases_nb(
                 t += 1
             state = TREND if ph[P_CHOICE, step] < 0.7 else DECLINE
         else:
-            span = min(20 + int(np.floor(ph[P_LENGTH, step] * 50.0)), m - t)
+            span = min2(20 + to_int(np.floor(ph[P_LENGTH, step] * 50.0)), m - t)
             drift = 0.0
             if state == TREND:
                 drift = 0.001 + 0.002 * ph[P_SIZE, step]
@@ -133,13 +134,13 @@ def symbol_bars_nb(
     level = 0.012 + 0.01 * u[U_LEVEL]
     for p in range(m):
         shock = 0.97 * shock + 0.06 * z[Z_VOL, p]
-        sigma[p] = level * np.exp(min(max(shock, -1.0), 1.0))
+        sigma[p] = level * np.exp(min2(max2(shock, -1.0), 1.0))
         gap[p] = 0.3 * z[Z_GAP, p]
         phase[p] = 0
     _phases_nb(z, ph, sigma, gap, log_close, phase, spike, np.log(15.0 + 65.0 * u[U_START]))
     # quarterly ex-dividend drops for about 40 % of symbols
     payer = u[U_PAYER] < 0.4
-    offset = 20 + int(np.floor(u[U_OFFSET] * 43.0))
+    offset = 20 + to_int(np.floor(u[U_OFFSET] * 43.0))
     dividend_yield = 0.003 + 0.005 * u[U_YIELD]
     drop = np.log1p(-dividend_yield)
     threshold = 100.0 + 150.0 * u[U_THRESHOLD]
@@ -161,11 +162,11 @@ def symbol_bars_nb(
         close = np.exp(lc)
         s = sigma[p]
         opening = (close if p == 0 else previous_close) * np.exp(gap[p] * s)
-        high = max(opening, close) * np.exp(abs(0.5 * z[Z_UP, p]) * s)
-        low = min(opening, close) * np.exp(-abs(0.5 * z[Z_DOWN, p]) * s)
+        high = max2(opening, close) * np.exp(abs(0.5 * z[Z_UP, p]) * s)
+        low = min2(opening, close) * np.exp(-abs(0.5 * z[Z_DOWN, p]) * s)
         move = (lc - previous_log) / s
         factor = spike[p] if phase[p] == BREAKOUT else VOLUME_FACTOR[phase[p]]
-        volume = volume_level * factor * np.exp(0.3 * z[Z_VOLUME, p]) * (1.0 + 0.2 * min(abs(move), 4.0))
+        volume = volume_level * factor * np.exp(0.3 * z[Z_VOLUME, p]) * (1.0 + 0.2 * min2(abs(move), 4.0))
         out[0, p] = _round2(opening / divisor)
         out[1, p] = _round2(high / divisor)
         out[2, p] = _round2(low / divisor)

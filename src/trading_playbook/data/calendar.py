@@ -34,19 +34,50 @@ def _day(value: object) -> np.datetime64:
         raise DataError(f"{value!r} is not a date; use ISO format YYYY-MM-DD") from exc
 
 
+@lru_cache(maxsize=1)
+def _xnys_rules() -> tuple[Any, tuple[np.datetime64, ...], str, np.datetime64]:
+    """exchange-calendars' XNYS session rules, without building its calendar: the regular holidays
+    (a pandas holiday calendar), the ad hoc closings, the weekmask and the last day the calendar
+    would cover (:func:`_calendar`'s default end).
+
+    Building the calendar (:func:`_calendar`) costs about half a second: it schedules every session's
+    open and close and, through pandas' ``CustomBusinessDay``, derives every holiday from 1970 to 2200.
+    The sessions of a range need only the holidays of that range; the rules are the calendar class's
+    own (its properties read no state of the instance, which is left unbuilt). A test checks the
+    sessions against the built calendar's over its whole range.
+    """
+    from exchange_calendars.exchange_calendar_xnys import XNYSExchangeCalendar
+
+    rules = XNYSExchangeCalendar.__new__(XNYSExchangeCalendar)  # no __init__: no schedule built
+    adhoc = tuple(np.datetime64(day.date(), "D") for day in rules.adhoc_holidays)
+    last = np.datetime64(XNYSExchangeCalendar.default_end().date(), "D")
+    return rules.regular_holidays, adhoc, rules.weekmask, last
+
+
 def xnys_sessions(start: object, end: object) -> np.ndarray:
-    """XNYS sessions from ``start`` to ``end`` inclusive as ``datetime64[D]`` (clipped to the calendar)."""
-    cal = _calendar()
+    """XNYS sessions from ``start`` to ``end`` inclusive as ``datetime64[D]`` (clipped to the calendar:
+    1990-01-02 to a year from today), from exchange-calendars' holiday rules for that range only."""
     lo, hi = _day(start), _day(end)
     if hi < lo:
         raise DataError(f"end {hi} is before start {lo}; swap them")
-    first = np.datetime64(cal.first_session.date(), "D")
-    last = np.datetime64(cal.last_session.date(), "D")
-    lo, hi = max(lo, first), min(hi, last)
+    last = _xnys_rules()[3]
+    lo, hi = max(lo, np.datetime64(_CALENDAR_START, "D")), min(hi, last)
     if hi < lo:
         return np.zeros(0, dtype="datetime64[D]")
-    sessions = cal.sessions_in_range(str(lo), str(hi))
-    return np.asarray(sessions.values, dtype="datetime64[D]")
+    return _sessions_between(lo, hi).copy()  # a copy: callers may write to theirs
+
+
+@lru_cache(maxsize=8)
+def _sessions_between(lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
+    """The sessions from ``lo`` to ``hi`` (within the calendar), kept for the process: a synthetic
+    backtest asks for its range twice (the memory estimate, then the bars)."""
+    regular, adhoc, weekmask, _ = _xnys_rules()
+    # pandas derives each rule's dates from the years around the range, so a holiday observed
+    # across a year's boundary is found
+    holidays = regular.holidays(str(lo), str(hi)).to_numpy().astype("datetime64[D]")
+    closed = np.concatenate((holidays, np.array([d for d in adhoc if lo <= d <= hi], dtype="datetime64[D]")))
+    days = np.arange(lo, hi + 1, dtype="datetime64[D]")
+    return days[np.is_busday(days, weekmask=weekmask, holidays=closed)]
 
 
 def session_hours(day: object) -> tuple[dt.datetime, dt.datetime] | None:

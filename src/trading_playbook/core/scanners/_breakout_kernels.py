@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trading_playbook.core._builtins_nb import max2, min2  # the builtins compile apart
 from trading_playbook.core._jit import callee_kernel, njit  # numba's; also: cache keys cover other files
 
 __all__ = ["rank_hits_nb", "scan_chunk_nb"]
@@ -67,7 +68,7 @@ def scan_chunk_nb(
     min_price, max_distance, min_volume_ratio, max_width = (
         thresholds[0], thresholds[1], thresholds[2], thresholds[3],
     )  # fmt: skip
-    first = max(bounds[0], 1) - 1
+    first = max2(bounds[0], 1) - 1
     min_base_days = bounds[1]
     max_base_days = bounds[2]
     start = capacity_bounds[chunk]
@@ -87,7 +88,7 @@ def scan_chunk_nb(
         )
         if not cheap:
             continue
-        longest = min(max_base_days, p)  # never before the symbol's first bar
+        longest = min2(max_base_days, p)  # never before the symbol's first bar
         if longest < min_base_days:
             continue
         j = c_symbol[q]
@@ -102,8 +103,8 @@ def scan_chunk_nb(
             row -= 1
             while not available[row, j]:
                 row -= 1
-            hi = max(hi, high[row, j])
-            lo = min(lo, low[row, j])
+            hi = max2(hi, high[row, j])
+            lo = min2(lo, low[row, j])
             if not c > hi:
                 break
         if not c > hi:
@@ -116,8 +117,8 @@ def scan_chunk_nb(
             row -= 1
             while not available[row, j]:
                 row -= 1
-            new_hi = max(hi, high[row, j])
-            new_lo = min(lo, low[row, j])
+            new_hi = max2(hi, high[row, j])
+            new_lo = min2(lo, low[row, j])
             new_width = (new_hi - new_lo) / new_hi
             if not new_width <= max_width:
                 break
@@ -149,7 +150,7 @@ def _score_nb(
     tight = 1.5 if width <= 0.05 else (1.0 if width <= 0.08 else (0.5 if width <= 0.12 else 0.0))
     strength = 2.0 if rs >= 0.15 else (1.0 if rs >= 0.10 else 0.0)
     total = 1.5 + near + vol + length + tight + strength
-    return min(total, 10.0)
+    return min2(total, 10.0)
 
 
 @njit(cache=True, error_model="numpy")

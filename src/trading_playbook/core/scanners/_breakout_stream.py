@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from trading_playbook.core._builtins_nb import max2, min2  # the builtins compile apart
 from trading_playbook.core._jit import callee_kernel, njit  # numba's; also: cache keys cover other files
 from trading_playbook.core.scanners._trend_sums import (
     RESEED,
@@ -125,13 +126,13 @@ def prepare_chunk_nb(
     width = sessions.shape[0]
     q = capacity_bounds[chunk]
     for j0 in range(lo, hi, width):
-        j1 = min(j0 + width, hi)
+        j1 = min2(j0 + width, hi)
         for b in range(j1 - j0):
             count[b] = 0
         # gather: the block's bars, symbol by symbol, a tile of sessions at a time (the tile's rows
         # stay in cache while each symbol's bars of the tile are appended in one run)
         for t0 in range(0, n_sessions, GATHER_SESSIONS):
-            t1 = min(t0 + GATHER_SESSIONS, n_sessions)
+            t1 = min2(t0 + GATHER_SESSIONS, n_sessions)
             for j in range(j0, j1):
                 b = j - j0
                 p = count[b]
@@ -203,10 +204,10 @@ def _symbol_nb(
         slow = first - (old if positive_finite(old) else 0.0)
         slow_e = slow_err + 4.0 * UNIT_ROUNDOFF * (abs(first) + abs(slow))
         if fast_e > fast * RESEED:
-            fast = _good_sum_nb(closes, p, min(p + 1, TREND_FAST))
+            fast = _good_sum_nb(closes, p, min2(p + 1, TREND_FAST))
             fast_e = 4.0 * TREND_FAST * UNIT_ROUNDOFF * fast
         if slow_e > slow * RESEED:
-            slow = _good_sum_nb(closes, p, min(p + 1, TREND_SLOW))
+            slow = _good_sum_nb(closes, p, min2(p + 1, TREND_SLOW))
             slow_e = 4.0 * TREND_SLOW * UNIT_ROUNDOFF * slow
         fast_sum, fast_err, slow_sum, slow_err = fast, fast_e, slow, slow_e
         trend = False  # SMA50 undefined (fewer than 50 bars): the rule is false
@@ -336,7 +337,7 @@ def _evaluate_nb(
     min_price, max_distance, min_volume_ratio, max_width = (
         thresholds[0], thresholds[1], thresholds[2], thresholds[3],
     )  # fmt: skip
-    first = max(bounds[0], 1) - 1
+    first = max2(bounds[0], 1) - 1
     min_base_days = bounds[1]
     max_base_days = bounds[2]
     cheap = (
@@ -345,11 +346,11 @@ def _evaluate_nb(
         & ((top - c) / top <= max_distance)
         & (avg > 0.0)
         & (v >= min_volume_ratio * avg)
-        & (c > highs[max(p - 1, 0)])  # the base's first test (below), here to spare a branch
+        & (c > highs[max2(p - 1, 0)])  # the base's first test (below), here to spare a branch
     )
     if not cheap:
         return r
-    longest = min(max_base_days, p)  # never before the symbol's first bar
+    longest = min2(max_base_days, p)  # never before the symbol's first bar
     if longest < min_base_days:
         return r
     k = p - 1
@@ -359,8 +360,8 @@ def _evaluate_nb(
         return r
     for _ in range(min_base_days - 1):
         k -= 1
-        hi = max(hi, highs[k])
-        lo = min(lo, lows[k])
+        hi = max2(hi, highs[k])
+        lo = min2(lo, lows[k])
         if not c > hi:
             break
     if not c > hi:
@@ -371,8 +372,8 @@ def _evaluate_nb(
     length = min_base_days
     while length < longest:
         k -= 1
-        new_hi = max(hi, highs[k])
-        new_lo = min(lo, lows[k])
+        new_hi = max2(hi, highs[k])
+        new_lo = min2(lo, lows[k])
         new_width = (new_hi - new_lo) / new_hi
         if not new_width <= max_width:
             break

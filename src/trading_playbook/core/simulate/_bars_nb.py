@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from trading_playbook.core._builtins_nb import to_int  # int() compiles apart
 from trading_playbook.core._indicator_kernels import window_mean_nb
 from trading_playbook.core._jit import loop_kernel, njit  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._records import Bars
@@ -90,7 +91,7 @@ def bars_before_nb(bars: Bars, t: int, j: int) -> int:  # pragma: no cover - com
     g = lo
     while g < hi and bars.gap_rows[g] < t:
         g += 1
-    return int(t - bars.first_bar[j] - (g - lo))
+    return to_int(t - bars.first_bar[j] - (g - lo))
 
 
 @loop_kernel()

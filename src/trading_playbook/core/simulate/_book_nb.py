@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from trading_playbook.core._builtins_nb import to_int  # int() compiles apart
 from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._records import (
     B_ORDER,
@@ -42,7 +43,7 @@ def affordable_shares_nb(shares: int, price: float, acct: Any) -> int:  # pragma
         return 0
     if shares * price + commission_nb(shares, acct) <= acct.cash:
         return shares
-    allowed = int(np.floor((acct.cash - acct.per_order) / (price + acct.per_share)))
+    allowed = to_int(np.floor((acct.cash - acct.per_order) / (price + acct.per_share)))
     if allowed > shares:
         allowed = shares
     while allowed > 0 and allowed * price + commission_nb(allowed, acct) > acct.cash:
@@ -64,7 +65,7 @@ def touch_nb(p: Any, high_t: float, low_t: float) -> None:  # pragma: no cover -
 @loop_kernel(inline="always")
 def snapshot_nb(book: Book) -> int:  # pragma: no cover - compiled
     """Copy the open slots (opening order) so a step can close positions while walking them."""
-    n = int(book.counts[B_ORDER])
+    n = to_int(book.counts[B_ORDER])
     for o in range(n):
         book.snapshot[o] = book.order[o]
     return n

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from trading_playbook.core._builtins_nb import to_int  # int() compiles apart
 from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._bars_nb import mean_at_nb, previous_at_nb
 from trading_playbook.core.simulate._book_nb import queue_or_sell_nb
@@ -87,7 +88,7 @@ def resting_level_nb(rules: RuleTable, book: Book, c: int, t: int) -> tuple[floa
             continue
         if not np.isnan(value) and (reason == 0 or value > level):
             level = value
-            reason = int(prm[P_REASON])
+            reason = to_int(prm[P_REASON])
     return level, reason
 
 
@@ -117,7 +118,9 @@ def exit_at_close_nb(
             if scale_out_nb(book, journal, acct, prm, c, r, t, close_t, mode):
                 return
         elif close_rule_nb(bars, book, kind, prm, c, r, t, rose):
-            queue_or_sell_nb(book, journal, acct, c, t, p.held - p.pending, close_t, int(prm[P_REASON]), mode)
+            queue_or_sell_nb(
+                book, journal, acct, c, t, p.held - p.pending, close_t, to_int(prm[P_REASON]), mode
+            )
             return
     update_resting_trails_nb(bars, rules, book, c, t)
 
@@ -143,7 +146,7 @@ def close_rule_nb(
         return bool(
             (np.isnan(prm[MA_MAX_PROFIT]) or close_t / entry - 1.0 < prm[MA_MAX_PROFIT])
             and (np.isnan(prm[MA_MIN_PEAK_HIGH]) or p.peak_high > entry * (1.0 + prm[MA_MIN_PEAK_HIGH]))
-            and close_t < mean_at_nb(bars, int(prm[MA_PERIOD]), False, t, j, bars.scratch)
+            and close_t < mean_at_nb(bars, to_int(prm[MA_PERIOD]), False, t, j, bars.scratch)
         )
     if kind == RULE_LOWER_CLOSE:
         prev_close = previous_at_nb(bars.close, bars.available, t, j)
@@ -152,7 +155,7 @@ def close_rule_nb(
         prev_high = previous_at_nb(bars.high, bars.available, t, j)
         return bool(p.peak_high > entry * (1.0 + prm[LOWER_HIGH_MIN_PEAK]) and bars.high[t, j] < prev_high)
     if kind == RULE_EMA_BREAK:
-        return bool(close_t < bars.ema[int(prm[EMA_ROW]), t, j])
+        return bool(close_t < bars.ema[to_int(prm[EMA_ROW]), t, j])
     if kind == RULE_TIME_STOP:
         return bool(t - p.entry_session >= prm[TIME_STOP_SESSIONS])
     if kind == RULE_STOP_LOSS:
@@ -178,16 +181,16 @@ def scale_out_nb(
     original), remaining)`` shares (0-share levels count as taken). True when any level fired."""
     p = book.pos[c]
     profit = close_t / p.entry - 1.0
-    per_level = int(np.floor(prm[SCALE_FRACTION] * p.orig_shares))
+    per_level = to_int(np.floor(prm[SCALE_FRACTION] * p.orig_shares))
     fired = False
-    for i in range(int(prm[SCALE_LEVELS])):
+    for i in range(to_int(prm[SCALE_LEVELS])):
         if (book.levels[c, r] >> i) & 1 or not profit >= prm[SCALE_LEVELS + 1 + i]:
             continue
         book.levels[c, r] |= 1 << i
         fired = True
         remaining = p.held - p.pending
         shares = per_level if per_level < remaining else remaining
-        queue_or_sell_nb(book, journal, acct, c, t, shares, close_t, int(prm[SCALE_REASONS + 1 + i]), mode)
+        queue_or_sell_nb(book, journal, acct, c, t, shares, close_t, to_int(prm[SCALE_REASONS + 1 + i]), mode)
     if fired:
         p.partial_taken = 1
     return fired
@@ -201,14 +204,14 @@ def trail_level_nb(
     min_profit`` gives ``value * peak`` or ``peak - value * ATR_t`` (ATR computed only then); NaN when
     no tier applies or the ATR is undefined."""
     profit = peak / entry - 1.0
-    for i in range(int(prm[TRAIL_TIERS])):
+    for i in range(to_int(prm[TRAIL_TIERS])):
         base = TRAIL_TIERS + 1 + 3 * i
         if profit >= prm[base]:
             value = prm[base + 2]
             if prm[base + 1] != TIER_ATR:
                 return float(value * peak)
             return float(
-                peak - value * mean_at_nb(bars, int(prm[TRAIL_ATR_PERIOD]), True, t, j, bars.scratch)
+                peak - value * mean_at_nb(bars, to_int(prm[TRAIL_ATR_PERIOD]), True, t, j, bars.scratch)
             )
     return math.nan
 

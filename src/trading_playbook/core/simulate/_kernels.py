@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from trading_playbook.core._builtins_nb import to_int  # int() compiles apart
 from trading_playbook.core._jit import loop_kernel  # also: cache keys cover the kernels' other files
 from trading_playbook.core.simulate._book_nb import (
     buy_nb,
@@ -320,7 +321,7 @@ def size_setup_nb(
         if not per_share_risk > 0.0:
             return 0
         shares_f = np.floor(params[0] * equity / per_share_risk)
-        return int(shares_f) if shares_f > 0 else 0
+        return to_int(shares_f) if shares_f > 0 else 0
     else:  # SIZER_ATR_TARGET: risk params[0] of equity per params[1] ATRs, capped at params[2] of equity
         per_share_risk = params[1] * atr_value
         if not per_share_risk > 0.0:
@@ -329,8 +330,8 @@ def size_setup_nb(
         cap_f = np.floor(params[2] * equity / reference)
         if cap_f < shares_f:
             shares_f = cap_f
-        return int(shares_f) if shares_f > 0 else 0
+        return to_int(shares_f) if shares_f > 0 else 0
     if not reference > 0.0:
         return 0
     shares_f = np.floor(value / reference)
-    return int(shares_f) if shares_f > 0 else 0
+    return to_int(shares_f) if shares_f > 0 else 0
