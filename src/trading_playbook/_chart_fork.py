@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CHART_COST", "Drawn", "draw_split"]
+__all__ = ["CHART_COST", "Drawn", "Renderer", "draw_split"]
 
 # CPU seconds of each chart of the full shared-data run, figures built ahead: the order the charts
 # are handed out in, the costliest first so that the last one taken is short (coverage not measured:
@@ -43,7 +43,7 @@ CHART_COST = {
     "trade_returns": 0.10,
 }
 
-Renderer = Callable[[Mapping[str, Any]], bytes]
+Renderer = Callable[[Mapping[str, Any]], bytes]  # one chart of a document's values, as PNG bytes
 
 
 @dataclass

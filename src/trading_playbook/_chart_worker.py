@@ -213,30 +213,24 @@ def _warm_up(stdin: IO[bytes] | None = None, after: int | None = None) -> None:
 
 def _wait_for_end(pid: int, stdin: IO[bytes]) -> None:
     """Return when process ``pid`` has ended (and been reaped) or ``stdin`` has something to read."""
-    import select
-
     while True:
         try:
             os.kill(pid, 0)
-        except ProcessLookupError:
+        except OSError:  # ended (ProcessLookupError), or not ours to signal: do not wait
             return
-        except OSError:  # not ours to signal (cannot happen for the command's child): do not wait
-            return
-        try:
-            if select.select([stdin], [], [], 0.05)[0]:
-                return
-        except (OSError, ValueError):  # not a selectable pipe (Windows): do not wait
+        if _readable(stdin, 0.05, unselectable=True):
             return
 
 
-def _readable(stream: IO[bytes]) -> bool:
-    """Whether reading ``stream`` (a pipe) would not block: the values, or its end, are there."""
+def _readable(stream: IO[bytes], timeout: float = 0.0, *, unselectable: bool = False) -> bool:
+    """Whether reading ``stream`` (a pipe) would not block within ``timeout`` seconds: the values, or
+    its end, are there. ``unselectable``: the answer for a stream ``select`` cannot watch (Windows)."""
     import select
 
     try:
-        return bool(select.select([stream], [], [], 0.0)[0])
-    except (OSError, ValueError):  # not a selectable pipe (Windows): build everything ahead
-        return False
+        return bool(select.select([stream], [], [], timeout)[0])
+    except (OSError, ValueError):
+        return unselectable
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes], after: int | None = None) -> None:

@@ -29,6 +29,7 @@ from matplotlib.path import Path
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
+from trading_playbook._chart_fork import Renderer
 from trading_playbook._chart_worker import CHART_NAMES
 
 __all__ = ["CHART_NAMES", "chart_renderers", "prepare_figures", "render_charts", "warm_caches"]
@@ -423,9 +424,6 @@ _RENDERERS = {
     "trade_returns": trade_returns_chart,
     "exit_reasons": exit_reasons_chart,
 }
-
-
-Renderer = Callable[[Mapping[str, Any]], bytes]
 
 
 def chart_renderers(doc: Mapping[str, Any]) -> dict[str, Renderer]:
