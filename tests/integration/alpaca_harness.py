@@ -55,7 +55,8 @@ def write_config(path: Path, fake: FakeAlpaca, cache: Path, **extra: str) -> Pat
 class MarketClock:
     """The runner's clock: sleeping moves the fake market forward.
 
-    A long sleep stops just after each session's open (and each delayed fill) and waits until the
+    A sleep first lets the trade stream finish the work it has queued (a start-up recovery), and a
+    long sleep stops just after each session's open (and each delayed fill) and waits until the
     trade stream has worked through the fills (a new position's first stop is placed then, as a live process would),
     before the market moves on. ``at(time, action)`` runs a test's action (a fault, an outage) when
     the market reaches that time.
@@ -76,6 +77,9 @@ class MarketClock:
         return self.fake.clock.now()
 
     def sleep(self, seconds: float, stop: threading.Event) -> None:
+        # first the work already queued (a new runner's start-up recovery places a filled entry's
+        # stop now, as a live process would, not hours later when the market has moved on)
+        self.settle()
         target = self.now() + dt.timedelta(seconds=seconds)
         while self.now() < target and not stop.is_set():
             now = self.now()
