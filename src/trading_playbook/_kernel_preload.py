@@ -21,7 +21,7 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["backtest_kernels", "load_cached"]
+__all__ = ["backtest_kernels", "cache_folder", "load_cached"]
 
 # (module, name) of the entry kernels a backtest calls, in the order it calls them
 _SCANNER_KERNELS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -57,6 +57,16 @@ def backtest_kernels(cfg: Any, engine: str) -> list[Any]:
         if kernel is not None and hasattr(kernel, "overloads"):
             kernels.append(kernel)
     return kernels
+
+
+def cache_folder(kernels: Iterable[Any]) -> str | None:
+    """The folder of numba's on-disk cache of the first of ``kernels`` that has one (numba's choice:
+    ``NUMBA_CACHE_DIR``, the package's ``__pycache__``, or the user-wide cache); None without one."""
+    for kernel in kernels:
+        folder = getattr(getattr(kernel, "_cache", None), "_cache_path", None)
+        if isinstance(folder, str) and folder:
+            return folder
+    return None
 
 
 def _has_numba_internals(kernel: Any, cache: Any) -> bool:
