@@ -1,4 +1,4 @@
-"""Imports out of the cyclic garbage collector's way.
+"""Imports, and a command's one run, out of the cyclic garbage collector's way.
 
 Importing the package's modules (numba's alone) creates a few hundred thousand objects that never
 become garbage, and the collections they set off cost about a tenth of a second. While a block of
@@ -12,7 +12,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["collector_paused"]
+__all__ = ["collector_off", "collector_paused"]
 
 
 @contextmanager
@@ -24,5 +24,25 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """The collector off inside the block, and as before afterwards (nothing frozen).
+
+    For one run of a command (``playbook backtest``: the run, its metrics and its reports): it
+    allocates about a hundred thousand containers that live until the process ends (trades, the
+    document's rows), and the collections they set off (a full one among them, which walks them all)
+    cost 0.05-0.07 s, while the run makes no garbage cycles worth collecting before it ends. Objects
+    freed by their reference counts are freed as always; a cycle made meanwhile waits for the next
+    collection after the block.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
         if collecting:
             gc.enable()

@@ -149,6 +149,7 @@ def _backtest(
     from rich.text import Text  # a status given as text is not parsed for ":name:" emoji codes
 
     from trading_playbook._clock import process_age
+    from trading_playbook._gc import collector_off
     from trading_playbook.cli._compile import compile_notice, simulation_warmup
     from trading_playbook.cli._output import print_data_notes
     from trading_playbook.engine import import_run_modules, load_data, run_backtest, window
@@ -165,7 +166,12 @@ def _backtest(
     t1 = time.perf_counter()
     _initialize_runtime(cfg, engine)
     phases["runtime"] = time.perf_counter() - t1
-    with compile_notice(), simulation_warmup(engine == "fast", while_waiting=_while_compiling):
+    # the collector is off for the run and its reports (trades, rows: objects that live to the end)
+    with (
+        collector_off(),
+        compile_notice(),
+        simulation_warmup(engine == "fast", while_waiting=_while_compiling),
+    ):
         if early is not None and not early.done():  # the data is still being read: load the kernels meanwhile
             from trading_playbook._kernel_preload import backtest_kernels, load_cached
 
@@ -192,7 +198,7 @@ def _backtest(
         )
     formats = ("json", "csv", "md", "html", "png") if charts[0] else ("json", "csv", "md")
     chart_notes: list[str] = []  # a chart worker that failed: its charts were drawn here
-    with console.status(Text("Writing reports…")), fresh_run_folder(out_dir) as staging:
+    with collector_off(), console.status(Text("Writing reports…")), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
         written = write_run(

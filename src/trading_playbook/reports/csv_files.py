@@ -16,6 +16,9 @@ from typing import Any
 
 import orjson
 
+from trading_playbook.reports._rows_text import RowsText
+from trading_playbook.reports.json_result import PlainDocument
+
 __all__ = ["EQUITY_COLUMNS", "TRADE_COLUMNS", "write_equity_csv", "write_trades_csv"]
 
 TRADE_COLUMNS = (
@@ -65,11 +68,15 @@ def _special_characters() -> re.Pattern[str]:
 _SPECIAL = _special_characters()
 
 
+_SPECIAL_CHARACTERS = tuple(c for c in ',"\n\r' if _SPECIAL.search(c))
+
+
 def _quoted(cells: list[str]) -> list[str]:
     """A column as ``csv.writer`` (QUOTE_MINIMAL, ``,`` and ``"``) writes its cells: a cell holding a
     comma, a quote or a line break (:data:`_SPECIAL`) in quotes, its quotes doubled; a column without
-    any as it is."""
-    if not _SPECIAL.search("\x00".join(cells)):
+    any as it is (looked for with ``in``, a fast scan, rather than the regular expression)."""
+    column = "\x00".join(cells)
+    if not any(c in column for c in _SPECIAL_CHARACTERS):
         return cells
     return [f'"{c.replace(chr(34), chr(34) * 2)}"' if _SPECIAL.search(c) else c for c in cells]
 
@@ -91,9 +98,19 @@ def _write(path: Path, header: Sequence[str], columns: list[list[str]]) -> Path:
     return Path(path)
 
 
+def _rows_text(doc: Mapping[str, Any], key: str) -> RowsText | None:
+    """The cells the document's builder wrote for ``doc[key]`` (None: walk the rows)."""
+    return doc.text_of(key) if isinstance(doc, PlainDocument) else None
+
+
 def write_trades_csv(doc: Mapping[str, Any], path: Path) -> Path:
     """One row per trade in result order; ``partial_exits`` is a JSON list of {date, shares, price, reason}."""
     trades = doc["trades"]
+    built = _rows_text(doc, "trades")
+    if built is not None:  # the same cells, from the columns the document was built from
+        columns = [built.csv_cells(c) for c in TRADE_COLUMNS[:-1]]
+        columns.append(built.texts["partial_exits"])
+        return _write(path, TRADE_COLUMNS, columns)
     columns = [_texts(_column(trades, c)) for c in TRADE_COLUMNS[:-1]]
     columns.append(
         [orjson.dumps(t.get("partial_exits", []), option=orjson.OPT_SORT_KEYS).decode() for t in trades]
@@ -103,5 +120,8 @@ def write_trades_csv(doc: Mapping[str, Any], path: Path) -> Path:
 
 def write_equity_csv(doc: Mapping[str, Any], path: Path) -> Path:
     """One row per session: date, equity, cash, positions, exposure."""
+    built = _rows_text(doc, "equity")
+    if built is not None:
+        return _write(path, EQUITY_COLUMNS, [built.csv_cells(c) for c in EQUITY_COLUMNS])
     rows = doc["equity"]
     return _write(path, EQUITY_COLUMNS, [_texts(_column(rows, c)) for c in EQUITY_COLUMNS])

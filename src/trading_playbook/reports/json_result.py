@@ -31,6 +31,7 @@ import orjson
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.core.metrics import BenchmarkSeries
 from trading_playbook.core.types import RunResult, Trade
+from trading_playbook.reports._rows_text import RowsText, equity_rows_text, trade_rows_text
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -51,7 +52,23 @@ _SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "result.schema.
 
 
 class PlainDocument(dict[str, Any]):
-    """A document already made of plain JSON values (the output of :func:`to_jsonable`)."""
+    """A document already made of plain JSON values (the output of :func:`to_jsonable`).
+
+    ``rows_text``: the :class:`~trading_playbook.reports._rows_text.RowsText` of its large lists
+    (``trades``, ``equity``) when :func:`result_document` built them; the writers use their text
+    while the document still holds those very lists.
+    """
+
+    rows_text: dict[str, RowsText]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows_text = {}
+
+    def text_of(self, key: str) -> RowsText | None:
+        """The text of the list at ``key`` when it is the one built with it, else None."""
+        table = self.rows_text.get(key)
+        return table.text_for(self.get(key)) if table is not None else None
 
 
 def to_jsonable(value: Any) -> Any:
@@ -96,19 +113,24 @@ def _compact(value: Any) -> bytes:
     return orjson.dumps(value, option=_OPTIONS)
 
 
-def _layout(value: Any, depth: int, out: list[bytes]) -> None:
+def _layout(value: Any, depth: int, out: list[bytes], lines: dict[int, list[str]] | None = None) -> None:
     """Objects indented two spaces per level; a list holding objects or lists gets one item per line,
-    each in compact form; scalars and lists of scalars stay on one line."""
+    each in compact form; scalars and lists of scalars stay on one line. ``lines``: the compact text
+    of the items of known lists, by the list's ``id`` (see :meth:`PlainDocument.text_of`)."""
     pad = b"  " * depth
     if isinstance(value, dict) and value:
         out.append(b"{\n")
         keys = sorted(value)
         for i, key in enumerate(keys):
             out.append(pad + b"  " + _compact(str(key)) + b": ")
-            _layout(value[key], depth + 1, out)
+            _layout(value[key], depth + 1, out, lines)
             out.append(b",\n" if i + 1 < len(keys) else b"\n")
         out.append(pad + b"}")
-    elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+    elif lines and id(value) in lines and value:
+        indent = (pad + b"  ").decode()
+        text = f",\n{indent}".join(lines[id(value)])
+        out.append(b"[\n" + f"{indent}{text}".encode() + b"\n" + pad + b"]")
+    elif isinstance(value, list) and any(map(isinstance, value, itertools.repeat(dict | list))):
         item_pad = pad + b"  "
         out.append(b"[\n" + b",\n".join([item_pad + _compact(v) for v in value]) + b"\n" + pad + b"]")
     else:
@@ -118,8 +140,14 @@ def _layout(value: Any, depth: int, out: list[bytes]) -> None:
 def dumps_canonical_bytes(doc: Mapping[str, Any]) -> bytes:
     """:func:`dumps_canonical` as UTF-8 bytes (what is written to ``result.json``)."""
     plain = doc if isinstance(doc, PlainDocument) else to_jsonable(doc)
+    lines: dict[int, list[str]] = {}
+    if isinstance(plain, PlainDocument):
+        for key in plain.rows_text:
+            table = plain.text_of(key)
+            if table is not None:  # (the document holds the list, so its id stays its own meanwhile)
+                lines[id(plain[key])] = table.json_lines()
     out: list[bytes] = []
-    _layout(plain, 0, out)
+    _layout(plain, 0, out, lines)
     out.append(b"\n")
     return b"".join(out)
 
@@ -148,65 +176,14 @@ def _floats(values: Any) -> list[float | None]:
     return out
 
 
-def _rows(keys: tuple[str, ...], columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Row dicts (keys in sorted order) from equal-length columns."""
-    ordered = sorted(keys)
-    rows = zip(*(columns[k] for k in ordered), strict=True)
-    return list(map(dict, map(zip, itertools.repeat(ordered), rows)))
-
-
-def _equity_rows(result: RunResult) -> list[dict[str, Any]]:
+def _equity_text(result: RunResult) -> RowsText:
     curve = result.equity
-    columns = {
-        "date": np.asarray(curve.dates).astype("datetime64[D]").astype(str).tolist(),
-        "equity": _floats(curve.equity),
-        "cash": _floats(curve.cash),
-        "positions": np.asarray(curve.positions, dtype=np.int64).tolist(),
-        "exposure": _floats(curve.exposure),
-    }
-    return _rows(tuple(columns), columns)
-
-
-_TRADE_FLOATS = (
-    "entry_price",
-    "exit_price",
-    "pnl",
-    "pnl_pct",
-    "r_multiple",
-    "mfe",
-    "mae",
-    "initial_stop",
-    "commission",
-)
+    return equity_rows_text(curve.dates, curve.equity, curve.cash, curve.positions, curve.exposure)
 
 
 def trade_rows(trades: list[Trade]) -> list[dict[str, Any]]:
     """``[to_jsonable(t.to_dict()) for t in trades]``, built column by column (a run has 10,000)."""
-    iso: dict[dt.date, str] = {}
-
-    def dates(values: list[dt.date]) -> list[str]:
-        return [iso[d] if d in iso else iso.setdefault(d, d.isoformat()) for d in values]
-
-    columns: dict[str, list[Any]] = {
-        name: _floats([getattr(t, name) for t in trades]) for name in _TRADE_FLOATS
-    }
-    columns["symbol"] = [t.symbol for t in trades]
-    columns["entry_date"] = dates([t.entry_date for t in trades])
-    columns["exit_date"] = dates([t.exit_date for t in trades])
-    columns["shares"] = [int(t.shares) for t in trades]
-    columns["exit_reason"] = [t.exit_reason for t in trades]
-    columns["sessions_held"] = [int(t.sessions_held) for t in trades]
-    columns["sleeve"] = [t.sleeve for t in trades]
-    columns["partial_exits"] = [
-        [
-            to_jsonable(
-                {"date": p.date.isoformat(), "shares": p.shares, "price": p.price, "reason": p.reason}
-            )
-            for p in t.partial_exits
-        ]
-        for t in trades
-    ]
-    return _rows(tuple(columns), columns)
+    return trade_rows_text(trades).make_rows()
 
 
 def _benchmark_curves(result: RunResult, benchmark: BenchmarkSeries | None) -> dict[str, Any]:
@@ -250,11 +227,13 @@ def result_document(
     }
     if result.equity.sleeve_equity:
         doc["sleeve_equity"] = dict(result.equity.sleeve_equity)
-    plain = to_jsonable(doc)
-    # the large lists are built plain, column by column (to_jsonable would walk them value by value)
-    plain["trades"] = trade_rows(trades)
-    plain["equity"] = _equity_rows(result)
-    return PlainDocument(plain)
+    plain = PlainDocument(to_jsonable(doc))
+    # the large lists are built plain, column by column (to_jsonable would walk them value by value),
+    # with their JSON text (result.json and the CSV files write it)
+    plain.rows_text = {"trades": trade_rows_text(trades), "equity": _equity_text(result)}
+    for key, table in plain.rows_text.items():
+        plain[key] = table.make_rows()
+    return plain
 
 
 def chart_inputs_of_run(result: RunResult, benchmark: BenchmarkSeries | None = None) -> dict[str, Any]:
