@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -146,7 +147,6 @@ def _backtest(
     """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None);
     ``early``: the data load started when the process started (``trading_playbook._early_load``)."""
     from rich.console import Console
-    from rich.text import Text  # a status given as text is not parsed for ":name:" emoji codes
 
     from trading_playbook._clock import process_age
     from trading_playbook._gc import collector_off
@@ -178,11 +178,11 @@ def _backtest(
             t1 = time.perf_counter()
             load_cached(backtest_kernels(cfg, engine), stop=early.done)
             phases["kernels"] = time.perf_counter() - t1
-        with console.status(Text("Loading data…")):
+        with _status(console, "Loading data…"):
             workspace = load_data(
                 cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast", early=early
             )
-        with console.status(Text(f"Simulating ({engine} engine)…")):
+        with _status(console, f"Simulating ({engine} engine)…"):
             result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
     if "load.thread" in workspace.timings:  # read beside the imports: ``load`` is the wait for it
@@ -198,7 +198,7 @@ def _backtest(
         )
     formats = ("json", "csv", "md", "html", "png") if charts[0] else ("json", "csv", "md")
     chart_notes: list[str] = []  # a chart worker that failed: its charts were drawn here
-    with collector_off(), console.status(Text("Writing reports…")), fresh_run_folder(out_dir) as staging:
+    with collector_off(), _status(console, "Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
         written = write_run(
@@ -226,6 +226,16 @@ def _backtest(
     if timings:
         phases["total"] = process_age()
         _print_timings(phases)
+
+
+def _status(console: Any, text: str) -> Any:
+    """``console.status(text)`` (a spinner) on a terminal; nothing elsewhere (a pipe or a log file
+    shows no spinner anyway, and starting one costs its imports and a refresh thread, ~15 ms)."""
+    if not console.is_terminal:
+        return contextlib.nullcontext()
+    from rich.text import Text  # a status given as text is not parsed for ":name:" emoji codes
+
+    return console.status(Text(text))
 
 
 def _initialize_runtime(cfg: Any, engine: str) -> None:

@@ -1,0 +1,48 @@
+"""Parts of ``playbook backtest``'s run: its spinner only on a terminal, the collector off for the run."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+
+from rich.console import Console
+from rich.status import Status
+
+from trading_playbook._gc import collector_off
+from trading_playbook.cli.backtest import _status
+
+
+def test_the_spinner_shows_on_a_terminal_only() -> None:
+    terminal = Console(file=io.StringIO(), force_terminal=True)
+    with _status(terminal, "Loading data…") as shown:
+        assert isinstance(shown, Status)
+    pipe = Console(file=io.StringIO(), force_terminal=False)
+    status = _status(pipe, "Loading data…")
+    assert isinstance(status, contextlib.nullcontext)
+    with status:
+        pass
+    assert pipe.file.getvalue() == ""
+
+
+def test_the_collector_is_off_inside_and_as_before_after() -> None:
+    assert gc.isenabled()
+    with collector_off():
+        assert not gc.isenabled()
+        with collector_off():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner block leaves it as the outer one set it
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_off():
+            pass
+        assert not gc.isenabled()  # off before: still off
+    finally:
+        gc.enable()
+    try:
+        with collector_off():
+            raise KeyError
+    except KeyError:
+        pass
+    assert gc.isenabled()
