@@ -163,7 +163,29 @@ def start(after: int | None = None) -> ChartWorker:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
+    _widen(process.stdin)
     return ChartWorker(process)
+
+
+INPUT_PIPE_BYTES = 1 << 20  # the values of a 10,000-trade run pickle to about 0.45 MB
+
+
+def _widen(stream: IO[bytes] | None) -> None:
+    """Give the pipe to the worker room for the run's values (Linux: ``F_SETPIPE_SZ``, 1 MB, the
+    default limit for any user): the command then writes them at once and goes on with its reports,
+    instead of waiting, 64 KB at a time, for the worker to finish the figure it is preparing and read
+    (0.03-0.05 s). Where the pipe cannot grow, the write waits as before."""
+    import contextlib
+
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return
+    resize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if stream is None or resize is None:
+        return
+    with contextlib.suppress(OSError):  # above this user's limit (/proc/sys/fs/pipe-max-size): as it is
+        fcntl.fcntl(stream.fileno(), resize, INPUT_PIPE_BYTES)
 
 
 def start_if_enabled() -> ChartWorker | None:

@@ -265,3 +265,31 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+def test_the_values_fit_the_pipe_to_the_worker_so_the_command_never_waits_to_hand_them_over(run) -> None:  # type: ignore[no-untyped-def]
+    import fcntl
+    import os
+    import pickle
+
+    from trading_playbook.reports.json_result import chart_inputs_of_run
+
+    worker = _chart_worker.start()
+    try:
+        assert (
+            fcntl.fcntl(worker.process.stdin.fileno(), fcntl.F_GETPIPE_SZ) == _chart_worker.INPUT_PIPE_BYTES
+        )
+    finally:
+        worker.cancel()
+    read, write = os.pipe()
+    try:  # a pipe nobody reads takes the whole of a run's values at once
+        with os.fdopen(write, "wb", closefd=False) as stream:
+            _chart_worker._widen(stream)
+            payload = pickle.dumps(
+                chart_inputs_of_run(random_run(n_sessions=5000, n_trades=10_000)), protocol=5
+            )
+            os.set_blocking(write, False)
+            assert os.write(write, payload) == len(payload) < _chart_worker.INPUT_PIPE_BYTES
+    finally:
+        os.close(read)
+        os.close(write)
