@@ -12,7 +12,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["collector_off", "collector_paused"]
+__all__ = ["Paused", "collector_off", "collector_paused"]
 
 
 @contextmanager
@@ -28,21 +28,33 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+class Paused:
+    """The collector as :func:`collector_off` found it, to :meth:`resume` before the block ends."""
+
+    def __init__(self, collecting: bool) -> None:
+        self.collecting = collecting
+
+    def resume(self) -> None:
+        """The collector on again now (when it was on before the block)."""
+        if self.collecting:
+            gc.enable()
+
+
 @contextmanager
-def collector_off() -> Iterator[None]:
+def collector_off() -> Iterator[Paused]:
     """The collector off inside the block, and as before afterwards (nothing frozen).
 
-    For one run of a command (``playbook backtest``: the run, its metrics and its reports): it
+    For one warm run of a command (``playbook backtest``: the run, its metrics and its reports): it
     allocates about a hundred thousand containers that live until the process ends (trades, the
     document's rows), and the collections they set off (a full one among them, which walks them all)
     cost 0.05-0.07 s, while the run makes no garbage cycles worth collecting before it ends. Objects
     freed by their reference counts are freed as always; a cycle made meanwhile waits for the next
-    collection after the block.
+    collection after the block. Work that does make cyclic garbage (a numba compile: its IR is full of
+    cycles) calls :meth:`Paused.resume` first.
     """
-    collecting = gc.isenabled()
+    paused = Paused(gc.isenabled())
     gc.disable()
     try:
-        yield
+        yield paused
     finally:
-        if collecting:
-            gc.enable()
+        paused.resume()

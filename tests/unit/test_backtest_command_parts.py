@@ -46,3 +46,22 @@ def test_the_collector_is_off_inside_and_as_before_after() -> None:
     except KeyError:
         pass
     assert gc.isenabled()
+
+
+def test_a_compile_turns_the_collector_back_on() -> None:
+    import numpy as np
+    from numba import njit
+
+    from trading_playbook.cli.backtest import _resumed_on_compile
+
+    with collector_off() as collector, _resumed_on_compile(collector):
+        assert not gc.isenabled()
+
+        @njit
+        def fresh(x):  # type: ignore[no-untyped-def]
+            return x.sum() + 1.0
+
+        assert not gc.isenabled()  # nothing compiled yet
+        assert fresh(np.ones(3)) == 4.0  # compiled now: its IR's cycles are the collector's again
+        assert gc.isenabled()
+    assert gc.isenabled()

@@ -168,7 +168,8 @@ def _backtest(
     phases["runtime"] = time.perf_counter() - t1
     # the collector is off for the run and its reports (trades, rows: objects that live to the end)
     with (
-        collector_off(),
+        collector_off() as collector,
+        _resumed_on_compile(collector),
         compile_notice(),
         simulation_warmup(engine == "fast", while_waiting=_while_compiling),
     ):
@@ -236,6 +237,21 @@ def _status(console: Any, text: str) -> Any:
     from rich.text import Text  # a status given as text is not parsed for ":name:" emoji codes
 
     return console.status(Text(text))
+
+
+def _resumed_on_compile(collector: Any) -> Any:
+    """While the block runs, a numba compile (a first run) turns the collector back on first: a
+    compile's IR is full of reference cycles (garbage the collector must see)."""
+    from numba.core.event import Listener, install_listener
+
+    class Resume(Listener):
+        def on_start(self, event: Any) -> None:
+            collector.resume()
+
+        def on_end(self, event: Any) -> None:
+            pass
+
+    return install_listener("numba:compile", Resume())
 
 
 def _initialize_runtime(cfg: Any, engine: str) -> None:
