@@ -31,9 +31,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["FILE_NAME", "initialize_runtime", "runtime_key"]
+__all__ = ["FILE_PREFIX", "initialize_runtime", "runtime_file", "runtime_key"]
 
-FILE_NAME = "playbook_nrt_library.nbo"
+FILE_PREFIX = "playbook_nrt_library"  # then the key's hash and ".nbo": one file per machine and version
 _MAGIC = b"playbook-nrt-1\n"
 _DIGEST = 32  # bytes of the SHA-256 after the magic
 
@@ -56,6 +56,12 @@ def runtime_key(codegen: Any) -> tuple[Any, ...]:
         str(config.OPT),
         tuple(codegen.magic_tuple()),
     )
+
+
+def runtime_file(folder: Path | str, key: tuple[Any, ...]) -> Path:
+    """The file of ``key``'s library in ``folder``: named after a hash of the key, so that machines or
+    numba versions sharing a cache folder keep a file each instead of replacing one another's."""
+    return Path(folder) / f"{FILE_PREFIX}-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.nbo"
 
 
 def initialize_runtime(folder: Path | str | None) -> Status:
@@ -85,8 +91,8 @@ def initialize_runtime(folder: Path | str | None) -> Status:
         if folder is None:
             rtsys.initialize(context)
             return "compiled"
-        path = Path(folder) / FILE_NAME
         key = runtime_key(context.codegen())
+        path = runtime_file(folder, key)
         _register_helpers()
         library = _load(path, key, context)
         status: Status = "loaded"
@@ -154,7 +160,7 @@ def _store(path: Path, key: tuple[Any, ...], library: Any) -> bool:
         body = pickle.dumps((key, library.serialize_using_object_code()), protocol=pickle.HIGHEST_PROTOCOL)
         path.parent.mkdir(parents=True, exist_ok=True)
         # a new file of its own (mode as the umask says, as numba's cache files), renamed over the old
-        temporary = path.parent / f".{FILE_NAME}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        temporary = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         try:
             with temporary.open("xb") as out:
                 out.write(_MAGIC + _digest(body) + body)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from trading_playbook._nrt_cache import _DIGEST, _MAGIC, FILE_NAME, _store
+from trading_playbook._nrt_cache import _DIGEST, _MAGIC, FILE_PREFIX, _store, runtime_file
 
 ALLOCATING = textwrap.dedent(
     """
@@ -99,14 +99,16 @@ def test_cold_process_builds_and_warm_process_loads(run, tmp_path: Path) -> None
     cold = run(folder)
     assert cold[0] == f"built ready True ({RESULT}"
     assert cold[1:] == ["balanced True", "cached 0"]
-    stored = (folder / FILE_NAME).read_bytes()
+    (path,) = folder.iterdir()  # one file, named after the key
+    assert path.name.startswith(FILE_PREFIX + "-") and path.suffix == ".nbo"
+    stored = path.read_bytes()
     assert stored.startswith(_MAGIC) and len(stored) > 1000
 
     warm = run(folder)
     assert warm[0] == f"loaded ready True ({RESULT}"
     assert warm[1:] == ["balanced True", "cached 1"]  # a cached kernel that allocates runs on it
-    assert (folder / FILE_NAME).read_bytes() == stored  # loaded, not written again
-    assert [p.name for p in folder.iterdir()] == [FILE_NAME]  # no temporary file left
+    assert path.read_bytes() == stored  # loaded, not written again
+    assert list(folder.iterdir()) == [path]  # no temporary file left
 
 
 def _rewrite(path: Path, change) -> None:
@@ -119,7 +121,7 @@ def _rewrite(path: Path, change) -> None:
 def test_corrupted_or_mismatched_file_falls_back_to_numbas_compile(run, tmp_path: Path) -> None:
     folder = tmp_path / "kernels"
     assert run(folder)[0].startswith("built ")
-    path = folder / FILE_NAME
+    (path,) = folder.iterdir()
     good = path.read_bytes()
 
     path.write_bytes(good[:-1] + bytes([good[-1] ^ 0xFF]))  # one flipped bit of the object code
@@ -150,9 +152,10 @@ class _Library:
 def test_a_folder_that_cannot_be_written_stores_nothing(tmp_path: Path) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    assert not _store(blocked / FILE_NAME, ("key",), _Library())  # the folder cannot be made
-    assert _store(tmp_path / FILE_NAME, ("key",), _Library())
-    data = (tmp_path / FILE_NAME).read_bytes()
+    assert not _store(runtime_file(blocked, ("key",)), ("key",), _Library())  # the folder cannot be made
+    assert _store(runtime_file(tmp_path, ("key",)), ("key",), _Library())
+    assert runtime_file(tmp_path, ("key",)) != runtime_file(tmp_path, ("other key",))
+    data = runtime_file(tmp_path, ("key",)).read_bytes()
     body = data[len(_MAGIC) + _DIGEST :]
     assert data[len(_MAGIC) : len(_MAGIC) + _DIGEST] == hashlib.sha256(body).digest()
     assert pickle.loads(body) == (("key",), _Library().serialize_using_object_code())
