@@ -7,7 +7,8 @@ session loop while this process is still importing.
 
 The cyclic garbage collector is off while the modules import (:func:`trading_playbook._gc.collector_paused`),
 and on again before any command runs. PyYAML, which numba imports for a config file, is imported only
-when used (:mod:`trading_playbook._deferred`).
+when used (:mod:`trading_playbook._deferred`), and pydantic's plugin discovery reads the installed
+distributions' entry points without parsing those of other groups (:mod:`trading_playbook._entry_points`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ def main() -> None:
     """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile and chart workers started first."""
     from trading_playbook import _chart_worker, _early_load, _warmup
     from trading_playbook._deferred import defer_until_used
+    from trading_playbook._entry_points import faster_plugin_discovery
     from trading_playbook._gc import collector_paused
 
     defer_until_used()  # PyYAML, which numba imports for a config file nearly no run has
+    faster_plugin_discovery()  # pydantic's plugin scan parses only the entry point files naming it
 
     try:
         with collector_paused():
