@@ -9,6 +9,8 @@ The cyclic garbage collector is off while the modules import (:func:`trading_pla
 and on again before any command runs. PyYAML, which numba imports for a config file, is imported only
 when used (:mod:`trading_playbook._deferred`), and pydantic's plugin discovery reads the installed
 distributions' entry points without parsing those of other groups (:mod:`trading_playbook._entry_points`).
+The code ``dataclasses`` and ``typing`` generate as text is compiled once per installation and kept
+beside the package's bytecode (:mod:`trading_playbook._code_cache`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import sys
 
 def main() -> None:
     """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile and chart workers started first."""
+    from trading_playbook._code_cache import install
+
+    install()  # dataclasses' and typing's generated code, compiled once per installation
     from trading_playbook import _chart_worker, _early_load, _warmup
     from trading_playbook._deferred import defer_until_used
     from trading_playbook._entry_points import faster_plugin_discovery
