@@ -40,7 +40,8 @@ __all__ = ["CACHE_NAME", "CodeCache", "default_path", "install"]
 
 CACHE_NAME = f"generated-code.{sys.implementation.cache_tag}.marshal"
 _HEADER = importlib.util.MAGIC_NUMBER + b"playbook-generated-code-1\n"
-MAX_ENTRIES = 20_000  # past this, a write keeps only the entries of the process writing
+MAX_ENTRIES = 3_000  # past this, a write keeps only the entries the writing process used (a warm
+# backtest uses about 900; the file is read by every process, so it stays small)
 
 Key = tuple[str, int, str]  # (mode, optimisation level, source)
 

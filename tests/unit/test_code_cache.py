@@ -108,3 +108,21 @@ def test_nothing_is_written_when_python_writes_no_bytecode(tmp_path: Path) -> No
     code = PROGRAM.format(path=str(path), use_cache=True)
     subprocess.run([sys.executable, "-B", "-c", code], capture_output=True, text=True, check=True)
     assert not path.exists()
+
+
+def test_a_full_cache_keeps_only_what_the_writing_process_used(tmp_path: Path, monkeypatch) -> None:
+    import trading_playbook._code_cache as code_cache
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    path = tmp_path / "codes.marshal"
+    old = CodeCache(path)
+    for i in range(4):
+        old.code(f"x = {i}", "exec")
+    old.save()
+    monkeypatch.setattr(code_cache, "MAX_ENTRIES", 3)
+    current = CodeCache(path)
+    current.code("x = 1", "exec")  # from the file
+    current.code("y = 9", "exec")  # new: 5 entries in all, over the cap
+    assert current.save()
+    kept = CodeCache(path)
+    assert sorted(source for _, _, source in kept._codes) == ["x = 1", "y = 9"]
