@@ -16,7 +16,8 @@ of a percent, unaffected by other work, about a minute per run).
     .venv/bin/python benchmarks/bench_imports.py --tree /tmp/before/src --tree src --callgrind
 
 The data: the shared S&P 500 file ingested once into a temporary ``PLAYBOOK_CACHE_DIR`` (untimed), as
-``bench_cli.py`` does; a warm numba cache is assumed (run any backtest once first). Prints the load
+``bench_cli.py`` does; each tree runs one whole backtest first (untimed: numba's cache, the ``.pyc``
+files and the console script's cache of generated code warm). Prints the load
 average; no bar of its own (the bar is the whole command's, ``bench_cli.py``).
 """
 
@@ -55,6 +56,21 @@ def phase_code(config: Path, out: Path) -> str:
     )
 
 
+def warm_up(tree: Path, config: Path, out: Path, env: dict[str, str]) -> None:
+    """One whole ``playbook backtest`` of ``tree`` (untimed): numba's cache, the ``.pyc`` files and the
+    console script's cache of generated code (written at a normal exit) warm."""
+    code = (
+        "import sys\n"
+        f"sys.argv = ['playbook', 'backtest', {str(config)!r}, '--out', {str(out)!r}, '--no-record', '--no-charts']\n"
+        "from trading_playbook._entry import main\n"
+        "main()\n"
+    )
+    env = {**env, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{tree}: playbook backtest failed:\n{done.stderr[-2000:]}")
+
+
 def _loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -86,12 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which("valgrind") is None:
             raise SystemExit("--callgrind needs valgrind")
         for tree in trees:
-            subprocess.run(
-                [sys.executable, "-c", code],
-                env={**env, "PYTHONPATH": str(tree)},
-                check=True,
-                capture_output=True,
-            )
+            warm_up(tree, config, work / "out", env)
             done = subprocess.run(
                 [
                     "valgrind",
@@ -110,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {tree}: {refs.group(1) if refs else '?'} instructions")
         return 0
     runs: dict[Path, list[tuple[float, float]]] = {tree: [] for tree in trees}
+    for tree in trees:
+        warm_up(tree, config, work / "out", env)
     for i in range(args.repeat + 1):
         for tree in trees:
             done = subprocess.run(
@@ -121,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             found = re.search(r"PHASE ([\d.]+) ([\d.]+)", done.stdout)
             if done.returncode != 0 or found is None:
                 raise SystemExit(f"{tree}: the import phase failed:\n{done.stderr[-2000:]}")
-            if i:  # the first round warms the .pyc files and caches
+            if i:  # the first round runs beside caches still settling
                 runs[tree].append((float(found.group(1)), float(found.group(2))))
     print(f"load at end {_loadavg()}")
     for tree, measured in runs.items():
