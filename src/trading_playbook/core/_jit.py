@@ -25,10 +25,13 @@ from typing import Any, Literal, TypeVar, cast
 from numba import njit as _numba_njit
 from numba.core import caching, codegen, compiler, types
 from numba.core.compiler_lock import require_global_compiler_lock
+from numba.core.datamodel import models
+from numba.core.datamodel.registry import default_manager
 from numba.core.registry import CPUDispatcher
 from numba.core.runtime.nrt import rtsys
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type)
 
 __all__ = [
     "ENTRY_COMPILE_GATES",
@@ -39,6 +42,7 @@ __all__ = [
     "kernel_sources_hash",
     "loop_kernel",
     "njit",
+    "whole_argument",
 ]
 
 CORE = Path(__file__).resolve().parent
@@ -136,6 +140,57 @@ def njit(**options: Any) -> Callable[[F], F]:
         return cast(F, dispatcher)
 
     return decorate
+
+
+_WHOLE_ARGUMENTS: set[type] = set()
+
+
+def whole_argument(cls: C) -> C:
+    """Class decorator: a kernel receives a NamedTuple of this class as one LLVM value, not flattened.
+
+    numba flattens every tuple argument into its scalars: a NamedTuple of a dozen arrays is a hundred
+    arguments, taken apart at every call (one ``extractvalue`` each) and put together again at the
+    start of every callee (one ``insertvalue`` each, each printed with the whole tuple's type in the
+    textual IR numba hands to LLVM). The session loop passes its state NamedTuples to some thirty
+    kernels: that packing was over half of their IR, typed out, parsed and optimised away on every
+    first run. Passed whole, the tuple is one argument; LLVM's calling convention splits it into
+    registers and stack slots as before, and the kernels LLVM inlines see the same values.
+    """
+    _WHOLE_ARGUMENTS.add(cls)
+    return cls
+
+
+class _WholeArgumentModel:
+    """numba's tuple data model, passing the NamedTuples of :func:`whole_argument` classes whole."""
+
+    _whole = False
+
+    def get_argument_type(self) -> Any:
+        if self._whole:
+            return cast(Any, self).get_value_type()
+        return cast(Any, super()).get_argument_type()
+
+    def as_argument(self, builder: Any, value: Any) -> Any:
+        return value if self._whole else cast(Any, super()).as_argument(builder, value)
+
+    def from_argument(self, builder: Any, value: Any) -> Any:
+        return value if self._whole else cast(Any, super()).from_argument(builder, value)
+
+
+class _NamedTupleModel(_WholeArgumentModel, models.TupleModel):
+    def __init__(self, dmm: Any, fe_type: Any) -> None:
+        super().__init__(dmm, fe_type)
+        self._whole = fe_type.instance_class in _WHOLE_ARGUMENTS
+
+
+class _NamedUniTupleModel(_WholeArgumentModel, models.UniTupleModel):
+    def __init__(self, dmm: Any, fe_type: Any) -> None:
+        super().__init__(dmm, fe_type)
+        self._whole = fe_type.instance_class in _WHOLE_ARGUMENTS
+
+
+default_manager.register(types.NamedTuple, _NamedTupleModel)
+default_manager.register(types.NamedUniTuple, _NamedUniTupleModel)
 
 
 class _KernelDispatcher(CPUDispatcher):
@@ -285,7 +340,9 @@ def loop_kernel(
     get LLVM's ``alwaysinline``), so a call does not pass the state NamedTuples' arrays one by one.
     It is typed and lowered once, not once per caller: numba's own ``inline="always"`` (at numba IR
     level) copied and typed its IR again inside every caller, about a quarter of the session loop's
-    compile time (docs/decisions.md). ``error_model``: numpy's by default (a division by zero gives
+    compile time (docs/decisions.md). ``"never"`` leaves it to LLVM's cost model, which inlines less
+    since the state NamedTuples travel whole (:func:`whole_argument`: one argument instead of a
+    hundred, and LLVM's inliner counts a bonus per argument a call no longer passes). ``error_model``: numpy's by default (a division by zero gives
     inf/NaN); ``"python"`` raises ``ZeroDivisionError`` as a plain ``@njit`` kernel does.
     """
 
