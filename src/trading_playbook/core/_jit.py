@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 from numba import njit as _numba_njit
-from numba.core import caching, codegen, compiler, types
+from numba.core import base, caching, codegen, compiler, types
 from numba.core.compiler_lock import require_global_compiler_lock
 from numba.core.datamodel import models
 from numba.core.datamodel.registry import default_manager
@@ -104,6 +104,32 @@ class CoreKernelLocator(caching._CacheLocator):
 
 if CoreKernelLocator not in _IMPL._locator_classes:
     _IMPL._locator_classes.insert(0, CoreKernelLocator)
+
+
+_numba_abi_sizeof = base.BaseContext.get_abi_sizeof
+_ABI_SIZES: dict[tuple[str, str], int] = {}
+
+
+def _memo_abi_sizeof(self: Any, ty: Any) -> int:
+    """numba's ``get_abi_sizeof``, remembered per LLVM type for the process.
+
+    numba asks the size of every user variable's LLVM type when lowering it (for debug information,
+    even when none is emitted), and llvmlite answers by printing and parsing a module holding a global
+    of that type: some 300 parses of the state NamedTuples' types in the session loop's compile alone.
+    A literal type's text is the whole type, so its size is remembered under it; a type naming an
+    identified struct (``%name``, whose body could change) is asked each time.
+    """
+    text = str(ty)
+    if "%" in text:
+        return int(_numba_abi_sizeof(self, ty))
+    key = (str(self.target_data), text)  # numba makes a context per compile: keyed on its data layout
+    size = _ABI_SIZES.get(key)
+    if size is None:
+        size = _ABI_SIZES[key] = int(_numba_abi_sizeof(self, ty))
+    return size
+
+
+base.BaseContext.get_abi_sizeof = _memo_abi_sizeof
 
 
 class KernelCache(caching.FunctionCache):
