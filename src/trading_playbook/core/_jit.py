@@ -129,7 +129,7 @@ def _memo_abi_sizeof(self: Any, ty: Any) -> int:
     return size
 
 
-base.BaseContext.get_abi_sizeof = _memo_abi_sizeof
+base.BaseContext.get_abi_sizeof = _memo_abi_sizeof  # type: ignore[method-assign]
 
 
 class KernelCache(caching.FunctionCache):
