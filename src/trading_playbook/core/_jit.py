@@ -154,10 +154,12 @@ def njit(**options: Any) -> Callable[[F], F]:
 
     Without the C-callable wrapper numba builds for every compiled signature (``no_cfunc_wrapper``,
     unless the options say otherwise): nothing calls a kernel through a C function pointer, and the
-    wrapper (its lowering, optimisation and machine code) is part of every first run's compile.
+    wrapper (its lowering, optimisation and machine code) is part of every first run's compile. The
+    Python wrapper is compiled unoptimised (:class:`_EntryLibrary`).
     """
     cache = bool(options.pop("cache", False))
     options.setdefault("no_cfunc_wrapper", True)
+    options.setdefault("pipeline_class", _EntryCompiler)
 
     def decorate(func: F) -> F:
         dispatcher = _numba_njit(**options)(func)
@@ -272,6 +274,39 @@ def entry_is_cached(dispatcher: Any) -> bool:
     return cache_file is not None and bool(cache_file._load_index())
 
 
+_PYTHON_WRAPPER_PREFIX = "_ZN7cpython"  # numba's name of a kernel's Python wrapper: cpython::<kernel>
+
+
+class _EntryLibrary(codegen.JITCodeLibrary):
+    """The code library of a kernel Python calls: numba's, with the kernel's Python wrapper unoptimised.
+
+    The wrapper unboxes each argument (for the session loop, 47 arrays in 7 NamedTuples: some 1,900
+    instructions with their error paths, a quarter of the loop's optimised module) and calls the
+    kernel, once per call from Python: its speed is a few microseconds either way, but optimising it
+    (numba's function passes, then the module passes and instruction selection with the kernel) was
+    about a second of the session loop's compile. LLVM's ``optnone`` leaves it as lowered (compiled
+    at -O0; ``noinline`` goes with it); the kernel itself is optimised as before.
+    """
+
+    def add_ir_module(self, ir_module: Any) -> None:
+        for function in ir_module.functions:
+            if not function.is_declaration and function.name.startswith(_PYTHON_WRAPPER_PREFIX):
+                function.attributes.add("noinline")
+                function.attributes.add("optnone")
+        super().add_ir_module(ir_module)
+
+
+class _EntryCompiler(compiler.Compiler):
+    """numba's nopython pipeline, compiling into an :class:`_EntryLibrary`."""
+
+    def compile_extra(self, func: Any) -> Any:
+        if self.state.library is None:
+            library = _EntryLibrary(self.state.targetctx.codegen(), func.__qualname__)
+            library.enable_object_caching()  # as numba does: the library is written to the cache
+            self.state.library = library
+        return super().compile_extra(func)
+
+
 class _LinkedOnlyLibrary(codegen.JITCodeLibrary):
     """The code library of a kernel only other kernels call: numba's, without its own machine code.
 
@@ -379,7 +414,7 @@ def loop_kernel(
             "_nrt": False,
             "no_cfunc_wrapper": True,  # as for njit: nothing calls a kernel through a C pointer
         }
-        pipeline: type[compiler.CompilerBase] = compiler.Compiler
+        pipeline: type[compiler.CompilerBase] = _EntryCompiler
         if not entry:
             options.update(no_cpython_wrapper=True)
             pipeline = _InlinedCalleeCompiler if inline == "always" else _CalleeCompiler
