@@ -59,3 +59,37 @@ def test_anything_else_runs_the_whole_app(args: list[str], monkeypatch: pytest.M
     output, code = _same(args, monkeypatch)
     if args == ["backtets", "x.toml"]:
         assert code != 0 and "backtest" in output  # the whole app's suggestion of the right name
+
+
+def test_each_command_is_found_in_the_module_that_registers_it() -> None:
+    # app_for imports only COMMAND_MODULES[name]: the table must name every top-level command of the
+    # whole app, each with the module whose register() adds it, and nothing else
+    from trading_playbook.cli import COMMAND_MODULES, MODULES, _registered
+
+    assert sorted(COMMAND_MODULES) == TOP_LEVEL
+    for module in MODULES:
+        holder = _registered(module)
+        names = {_command_name(i) for i in (*holder.registered_commands, *holder.registered_groups)}
+        assert names == {name for name, owner in COMMAND_MODULES.items() if owner == module}, module
+
+
+def test_the_whole_app_lists_the_commands_in_module_order() -> None:
+    from trading_playbook.cli import MODULES, _registered
+
+    expected = [c for m in MODULES for c in _registered(m).registered_commands]
+    assert app.registered_commands == expected
+    assert app.registered_groups == [g for m in MODULES for g in _registered(m).registered_groups]
+
+
+def test_a_command_imports_no_other_command_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from trading_playbook.cli import app_for\n"
+        "app_for(['backtest', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('trading_playbook.cli.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "['trading_playbook.cli.backtest']"

@@ -145,17 +145,20 @@ def _backtest(
 ) -> None:
     """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None);
     ``early``: the data load started when the process started (``trading_playbook._early_load``)."""
-    from rich.console import Console
-    from rich.text import Text  # a status given as text is not parsed for ":name:" emoji codes
+    from trading_playbook._gc import collector_paused
 
-    from trading_playbook._clock import process_age
-    from trading_playbook.cli._compile import compile_notice, simulation_warmup
-    from trading_playbook.cli._output import print_data_notes
-    from trading_playbook.engine import import_run_modules, load_data, run_backtest, window
-    from trading_playbook.reports import write_run
-    from trading_playbook.reports.folder import check_out_dir, fresh_run_folder
+    with collector_paused():  # numba, the engine, the data layer: their objects never become garbage
+        from rich.console import Console
+        from rich.text import Text  # a status given as text is not parsed for ":name:" emoji codes
 
-    import_run_modules(engine)  # so that the phases below time work, not imports
+        from trading_playbook._clock import process_age
+        from trading_playbook.cli._compile import compile_notice, simulation_warmup
+        from trading_playbook.cli._output import print_data_notes
+        from trading_playbook.engine import import_run_modules, load_data, run_backtest, window
+        from trading_playbook.reports import write_run
+        from trading_playbook.reports.folder import check_out_dir, fresh_run_folder
+
+        import_run_modules(engine)  # so that the phases below time work, not imports
     phases: dict[str, float] = {"import": process_age()}  # process start to here: interpreter + imports
     console = Console(stderr=True, emoji=False)  # no ":name:" codes: their table costs an import
     t0 = time.perf_counter()

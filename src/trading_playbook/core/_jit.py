@@ -92,7 +92,7 @@ class CoreKernelLocator(caching._CacheLocator):
     def from_function(cls, py_func: Any, py_file: str) -> CoreKernelLocator | None:
         """The locator of a function defined in the package (the core, or the synthetic generator that
         calls the core's intrinsics); None elsewhere: numba's usual locators."""
-        if not Path(py_file).resolve().is_relative_to(CORE.parent):
+        if not _in_package(py_file):
             return None
         for inner_class in _IMPL._locator_classes:
             if inner_class is not cls:
@@ -100,6 +100,13 @@ class CoreKernelLocator(caching._CacheLocator):
                 if inner is not None:
                     return cls(inner)
         return None
+
+
+@functools.cache
+def _in_package(py_file: str) -> bool:
+    """Whether the file ``py_file`` is in this package (resolved once per file: a path resolution is a
+    system call per folder of the path, and a module holds several kernels)."""
+    return Path(py_file).resolve().is_relative_to(CORE.parent)
 
 
 if CoreKernelLocator not in _IMPL._locator_classes:

@@ -24,7 +24,6 @@ from typing import Any, cast
 
 import numpy as np
 
-from trading_playbook.core import indicators
 from trading_playbook.core.errors import SimulationError
 from trading_playbook.core.exits.spec import (
     EXIT_RULE_TYPES,
@@ -425,6 +424,8 @@ def _bars(panel: Panel, end: int, compiled: CompiledSleeves) -> rec.Bars:
     first, last, gap_ptr, gap_rows = bar_index(available)
     ema = np.full((1, 1, 1), np.nan)
     if compiled.ema_rows:
+        from trading_playbook.core import indicators  # only rules reading an EMA: a run without stays lighter
+
         ema = np.empty((len(compiled.ema_rows), *close.shape))
         for period, row in compiled.ema_rows.items():
             ema[row] = indicators.ema(close, period, available)

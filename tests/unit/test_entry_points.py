@@ -1,0 +1,94 @@
+"""pydantic's plugin discovery through :mod:`trading_playbook._entry_points`: the same entry points."""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trading_playbook._entry_points import group_entry_points
+
+
+def _distribution(site: Path, name: str, entry_points: str) -> None:
+    """A distribution installed in ``site`` (a folder on sys.path) with this entry_points.txt."""
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+@pytest.mark.parametrize("group", ["console_scripts", "pytest11", "pydantic", "numba_extensions", "no.such"])
+def test_the_entry_points_of_a_group_are_the_standard_librarys(group: str) -> None:
+    assert list(group_entry_points(group)) == list(metadata.entry_points(group=group))
+
+
+def test_a_group_named_only_in_another_groups_value_is_not_taken(tmp_path: Path, monkeypatch) -> None:
+    # the file names "pydantic" (so it is parsed) but declares nothing of that group; a second
+    # distribution declares one, after a group sorted before it
+    _distribution(tmp_path, "decoy", "[console_scripts]\ntool = pydantic_tools.cli:main\n")
+    _distribution(tmp_path, "real", "[aaa]\nx = y:z\n\n[pydantic]\nmine = real_plugin:plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ours = list(group_entry_points("pydantic"))
+    assert ours == list(metadata.entry_points(group="pydantic"))
+    assert [(ep.name, ep.value, ep.dist.name) for ep in ours] == [("mine", "real_plugin:plugin", "real")]
+
+
+PLUGIN = """
+class Plugin:
+    def new_schema_validator(self, schema, schema_type, schema_type_path, schema_kind, config, plugin_settings):
+        SEEN.append(schema_type.__name__)
+        return None, None, None
+
+
+SEEN = []
+plugin = Plugin()
+"""
+
+
+def test_pydantic_still_loads_an_installed_plugin(tmp_path: Path) -> None:
+    # a real plugin, installed as a distribution: pydantic finds and calls it with the faster discovery
+    _distribution(tmp_path, "seeing", "[pydantic]\nseeing = seeing_plugin:plugin\n")
+    (tmp_path / "seeing_plugin.py").write_text(PLUGIN)
+    code = (
+        "from trading_playbook._entry_points import faster_plugin_discovery\n"
+        "assert faster_plugin_discovery()\n"
+        "import pydantic\n"
+        "class Model(pydantic.BaseModel):\n"
+        "    x: int = 0\n"
+        "import seeing_plugin, pydantic.plugin._loader as loader\n"
+        "from trading_playbook import _entry_points\n"
+        "assert loader.entry_points is _entry_points._entry_points\n"
+        "print(seeing_plugin.SEEN)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "['Model']"
+
+
+def test_the_console_script_installs_it(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['playbook', 'strategies']\n"
+        "from trading_playbook._entry import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        "import pydantic.plugin._loader as loader\n"
+        "from trading_playbook import _entry_points\n"
+        "print(loader.entry_points is _entry_points._entry_points)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True"
