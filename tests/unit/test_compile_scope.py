@@ -46,6 +46,11 @@ AUDIT = textwrap.dedent(
                 "--start", "2019-01-01"]
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    import re
+    from trading_playbook.core.simulate._kernels import simulate_nb
+    ir = next(iter(simulate_nb.overloads.values())).library.get_llvm_str()
+    heads = [line for line in ir.splitlines() if line.startswith("define")]
+    print(json.dumps(sorted({m for h in heads for m in re.findall(r"(?<=\\d)([A-Za-z_]+_nb)(?=B\\d)", h)})))
     print("linalg", "scipy.linalg" in sys.modules)
     print(json.dumps(others))
     print(json.dumps(compiled))
@@ -81,6 +86,9 @@ ENTRIES = {
     "_benchmark_nb.equal_weight_growth_nb",
     "_bootstrap_nb.bootstrap_trades_nb",
 }
+# the functions of the session loop's machine code (its kernels LLVM chose not to inline, numba's
+# Python wrapper included): the kernels marked ``loop_kernel(inline="always")`` are never among them
+LOOP_FUNCTIONS = {"simulate_nb", "close_rules_nb", "scale_out_nb", "scan_nb", "enter_at_close_nb"}
 
 
 def test_a_first_backtest_compiles_only_what_it_runs_each_kernel_once(tmp_path: Path) -> None:
@@ -115,3 +123,7 @@ def test_a_first_backtest_compiles_only_what_it_runs_each_kernel_once(tmp_path: 
     assert "simulate_nb" in loop["_kernels"]
     assert by_module == NEEDED
     assert {name for name, _, own_code in compiled if own_code} == ENTRIES
+    # the session loop's optimised code: every other loop kernel inlined into these (a kernel LLVM
+    # stops inlining is a call passing the state tuples, and the loop runs slower)
+    loop_functions = set(json.loads(lines[-4]))
+    assert "simulate_nb" in loop_functions and loop_functions <= LOOP_FUNCTIONS, loop_functions

@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 from numba import njit as _numba_njit
-from numba.core import caching, codegen, compiler, types
+from numba.core import base, caching, codegen, compiler, types
 from numba.core.compiler_lock import require_global_compiler_lock
+from numba.core.datamodel import models
+from numba.core.datamodel.registry import default_manager
 from numba.core.registry import CPUDispatcher
 from numba.core.runtime.nrt import rtsys
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type)
 
 __all__ = [
     "ENTRY_COMPILE_GATES",
@@ -39,6 +42,7 @@ __all__ = [
     "kernel_sources_hash",
     "loop_kernel",
     "njit",
+    "whole_argument",
 ]
 
 CORE = Path(__file__).resolve().parent
@@ -109,6 +113,32 @@ if CoreKernelLocator not in _IMPL._locator_classes:
     _IMPL._locator_classes.insert(0, CoreKernelLocator)
 
 
+_numba_abi_sizeof = base.BaseContext.get_abi_sizeof
+_ABI_SIZES: dict[tuple[str, str], int] = {}
+
+
+def _memo_abi_sizeof(self: Any, ty: Any) -> int:
+    """numba's ``get_abi_sizeof``, remembered per LLVM type for the process.
+
+    numba asks the size of every user variable's LLVM type when lowering it (for debug information,
+    even when none is emitted), and llvmlite answers by printing and parsing a module holding a global
+    of that type: some 300 parses of the state NamedTuples' types in the session loop's compile alone.
+    A literal type's text is the whole type, so its size is remembered under it; a type naming an
+    identified struct (``%name``, whose body could change) is asked each time.
+    """
+    text = str(ty)
+    if "%" in text:
+        return int(_numba_abi_sizeof(self, ty))
+    key = (str(self.target_data), text)  # numba makes a context per compile: keyed on its data layout
+    size = _ABI_SIZES.get(key)
+    if size is None:
+        size = _ABI_SIZES[key] = int(_numba_abi_sizeof(self, ty))
+    return size
+
+
+base.BaseContext.get_abi_sizeof = _memo_abi_sizeof  # type: ignore[method-assign]
+
+
 class KernelCache(caching.FunctionCache):
     """numba's on-disk cache of a kernel, loading a cached kernel without numba's full context refresh.
 
@@ -131,10 +161,12 @@ def njit(**options: Any) -> Callable[[F], F]:
 
     Without the C-callable wrapper numba builds for every compiled signature (``no_cfunc_wrapper``,
     unless the options say otherwise): nothing calls a kernel through a C function pointer, and the
-    wrapper (its lowering, optimisation and machine code) is part of every first run's compile.
+    wrapper (its lowering, optimisation and machine code) is part of every first run's compile. The
+    Python wrapper is compiled unoptimised (:class:`_EntryLibrary`).
     """
     cache = bool(options.pop("cache", False))
     options.setdefault("no_cfunc_wrapper", True)
+    options.setdefault("pipeline_class", _EntryCompiler)
 
     def decorate(func: F) -> F:
         dispatcher = _numba_njit(**options)(func)
@@ -143,6 +175,57 @@ def njit(**options: Any) -> Callable[[F], F]:
         return cast(F, dispatcher)
 
     return decorate
+
+
+_WHOLE_ARGUMENTS: set[type] = set()
+
+
+def whole_argument(cls: C) -> C:
+    """Class decorator: a kernel receives a NamedTuple of this class as one LLVM value, not flattened.
+
+    numba flattens every tuple argument into its scalars: a NamedTuple of a dozen arrays is a hundred
+    arguments, taken apart at every call (one ``extractvalue`` each) and put together again at the
+    start of every callee (one ``insertvalue`` each, each printed with the whole tuple's type in the
+    textual IR numba hands to LLVM). The session loop passes its state NamedTuples to some thirty
+    kernels: that packing was over half of their IR, typed out, parsed and optimised away on every
+    first run. Passed whole, the tuple is one argument; LLVM's calling convention splits it into
+    registers and stack slots as before, and the kernels LLVM inlines see the same values.
+    """
+    _WHOLE_ARGUMENTS.add(cls)
+    return cls
+
+
+class _WholeArgumentModel:
+    """numba's tuple data model, passing the NamedTuples of :func:`whole_argument` classes whole."""
+
+    _whole = False
+
+    def get_argument_type(self) -> Any:
+        if self._whole:
+            return cast(Any, self).get_value_type()
+        return cast(Any, super()).get_argument_type()
+
+    def as_argument(self, builder: Any, value: Any) -> Any:
+        return value if self._whole else cast(Any, super()).as_argument(builder, value)
+
+    def from_argument(self, builder: Any, value: Any) -> Any:
+        return value if self._whole else cast(Any, super()).from_argument(builder, value)
+
+
+class _NamedTupleModel(_WholeArgumentModel, models.TupleModel):
+    def __init__(self, dmm: Any, fe_type: Any) -> None:
+        super().__init__(dmm, fe_type)
+        self._whole = fe_type.instance_class in _WHOLE_ARGUMENTS
+
+
+class _NamedUniTupleModel(_WholeArgumentModel, models.UniTupleModel):
+    def __init__(self, dmm: Any, fe_type: Any) -> None:
+        super().__init__(dmm, fe_type)
+        self._whole = fe_type.instance_class in _WHOLE_ARGUMENTS
+
+
+default_manager.register(types.NamedTuple, _NamedTupleModel)
+default_manager.register(types.NamedUniTuple, _NamedUniTupleModel)
 
 
 class _KernelDispatcher(CPUDispatcher):
@@ -196,6 +279,39 @@ def entry_is_cached(dispatcher: Any) -> bool:
     stamped with the present kernel sources; numba reads it as empty when they changed)."""
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     return cache_file is not None and bool(cache_file._load_index())
+
+
+_PYTHON_WRAPPER_PREFIX = "_ZN7cpython"  # numba's name of a kernel's Python wrapper: cpython::<kernel>
+
+
+class _EntryLibrary(codegen.JITCodeLibrary):
+    """The code library of a kernel Python calls: numba's, with the kernel's Python wrapper unoptimised.
+
+    The wrapper unboxes each argument (for the session loop, 47 arrays in 7 NamedTuples: some 1,900
+    instructions with their error paths, a quarter of the loop's optimised module) and calls the
+    kernel, once per call from Python: its speed is a few microseconds either way, but optimising it
+    (numba's function passes, then the module passes and instruction selection with the kernel) was
+    about a second of the session loop's compile. LLVM's ``optnone`` leaves it as lowered (compiled
+    at -O0; ``noinline`` goes with it); the kernel itself is optimised as before.
+    """
+
+    def add_ir_module(self, ir_module: Any) -> None:
+        for function in ir_module.functions:
+            if not function.is_declaration and function.name.startswith(_PYTHON_WRAPPER_PREFIX):
+                function.attributes.add("noinline")
+                function.attributes.add("optnone")
+        super().add_ir_module(ir_module)
+
+
+class _EntryCompiler(compiler.Compiler):
+    """numba's nopython pipeline, compiling into an :class:`_EntryLibrary`."""
+
+    def compile_extra(self, func: Any) -> Any:
+        if self.state.library is None:
+            library = _EntryLibrary(self.state.targetctx.codegen(), func.__qualname__)
+            library.enable_object_caching()  # as numba does: the library is written to the cache
+            self.state.library = library
+        return super().compile_extra(func)
 
 
 class _LinkedOnlyLibrary(codegen.JITCodeLibrary):
@@ -292,7 +408,9 @@ def loop_kernel(
     get LLVM's ``alwaysinline``), so a call does not pass the state NamedTuples' arrays one by one.
     It is typed and lowered once, not once per caller: numba's own ``inline="always"`` (at numba IR
     level) copied and typed its IR again inside every caller, about a quarter of the session loop's
-    compile time (docs/decisions.md). ``error_model``: numpy's by default (a division by zero gives
+    compile time (docs/decisions.md). ``"never"`` leaves it to LLVM's cost model, which inlines less
+    since the state NamedTuples travel whole (:func:`whole_argument`: one argument instead of a
+    hundred, and LLVM's inliner counts a bonus per argument a call no longer passes). ``error_model``: numpy's by default (a division by zero gives
     inf/NaN); ``"python"`` raises ``ZeroDivisionError`` as a plain ``@njit`` kernel does.
     """
 
@@ -303,7 +421,7 @@ def loop_kernel(
             "_nrt": False,
             "no_cfunc_wrapper": True,  # as for njit: nothing calls a kernel through a C pointer
         }
-        pipeline: type[compiler.CompilerBase] = compiler.Compiler
+        pipeline: type[compiler.CompilerBase] = _EntryCompiler
         if not entry:
             options.update(no_cpython_wrapper=True)
             pipeline = _InlinedCalleeCompiler if inline == "always" else _CalleeCompiler

@@ -94,7 +94,7 @@ def bars_before_nb(bars: Bars, t: int, j: int) -> int:  # pragma: no cover - com
     return to_int(t - bars.first_bar[j] - (g - lo))
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def mean_at_nb(
     bars: Bars, n: int, true_range: bool, t: int, j: int, vals: np.ndarray
 ) -> float:  # pragma: no cover

@@ -71,7 +71,7 @@ def snapshot_nb(book: Book) -> int:  # pragma: no cover - compiled
     return n
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def buy_nb(
     book: Book,
     journal: Journal,
@@ -134,7 +134,7 @@ def buy_nb(
     return c
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def sell_nb(
     book: Book,
     journal: Journal,
@@ -171,7 +171,7 @@ def sell_nb(
     _close_nb(book, journal, c, t)
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def _close_nb(book: Book, journal: Journal, c: int, t: int) -> None:  # pragma: no cover - compiled
     """The final fill of slot ``c`` happened: close its trade record and free the slot."""
     p = book.pos[c]
@@ -195,7 +195,7 @@ def _close_nb(book: Book, journal: Journal, c: int, t: int) -> None:  # pragma: 
     book.counts[B_ORDER] = n - 1
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def queue_or_sell_nb(
     book: Book,
     journal: Journal,

@@ -196,7 +196,7 @@ def scale_out_nb(
     return fired
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def trail_level_nb(
     bars: Bars, prm: np.ndarray, peak: float, entry: float, t: int, j: int
 ) -> float:  # pragma: no cover - compiled
@@ -223,7 +223,7 @@ def raise_trail_nb(book: Book, c: int, r: int, level: float) -> None:  # pragma:
         book.trail[c, r] = level
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def update_resting_trails_nb(
     bars: Bars, rules: RuleTable, book: Book, c: int, t: int
 ) -> None:  # pragma: no cover

@@ -86,7 +86,7 @@ def simulate_nb(
         record_nb(rules, book, acct, curves, t - start)
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def prefetch_nb(bars: Bars, book: Book, t: int, end: int) -> None:  # pragma: no cover - compiled
     """Read this session's (and the next one's) bars of every open position and pending entry up front:
     independent loads the CPU overlaps (each bar sits on its own cache line of the large (T, N) arrays,
@@ -104,7 +104,7 @@ def prefetch_nb(bars: Bars, book: Book, t: int, end: int) -> None:  # pragma: no
     bars.scratch[0] = warm  # kept, so the loads are not optimised away (the scratch is free here)
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def open_fills_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int
 ) -> None:  # pragma: no cover - compiled
@@ -137,7 +137,7 @@ def open_fills_nb(
     book.counts[B_ENTRIES] = 0
 
 
-@loop_kernel()
+@loop_kernel(inline="always")
 def intraday_stops_nb(
     bars: Bars, rules: RuleTable, book: Book, journal: Journal, acct: Any, t: int
 ) -> None:  # pragma: no cover - compiled

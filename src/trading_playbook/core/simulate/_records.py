@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trading_playbook.core._jit import whole_argument
 from trading_playbook.core.exits import spec as S
 from trading_playbook.core.types import ExitReason
 
@@ -168,6 +169,7 @@ fill_dt = np.dtype(
 
 
 # ---------------------------------------------------------------- state
+@whole_argument
 class Bars(NamedTuple):
     """The panel's arrays (sessions ``0..end``), each symbol's bar index and the EMA stack."""
 
@@ -185,6 +187,7 @@ class Bars(NamedTuple):
     leaving: np.ndarray  # bool (T, N): sold at this close (universe policy "exit"); (1, 1) when unused
 
 
+@whole_argument
 class RuleTable(NamedTuple):
     """Every sleeve's exit program and sizer."""
 
@@ -198,6 +201,7 @@ class RuleTable(NamedTuple):
     sizer_params: np.ndarray  # float64 (S, N_SIZER_PARAMS)
 
 
+@whole_argument
 class SetupRows(NamedTuple):
     """Every sleeve's setups in rank order; ``ptr[s, t]:ptr[s, t + 1]`` are sleeve s's at session t."""
 
@@ -208,6 +212,7 @@ class SetupRows(NamedTuple):
     atr: np.ndarray  # float64 (atr_target sizer; NaN otherwise)
 
 
+@whole_argument
 class Book(NamedTuple):
     """Open positions and pending orders.
 
@@ -231,6 +236,7 @@ class Book(NamedTuple):
     counts: np.ndarray  # int64 (2,): B_ORDER, B_ENTRIES
 
 
+@whole_argument
 class Journal(NamedTuple):
     """What the engine writes: trade records (in opening order) and fill records (in fill order)."""
 
@@ -239,6 +245,7 @@ class Journal(NamedTuple):
     counts: np.ndarray  # int64 (2,): J_TRADES, J_FILLS
 
 
+@whole_argument
 class Curves(NamedTuple):
     """One row per session ``start..end``."""
 
