@@ -23,13 +23,17 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-__all__ = ["DEFERRED", "defer_until_used"]
+__all__ = ["DEFERRED", "FirstImportFinder", "defer_until_used"]
 
 DEFERRED = ("yaml",)  # numba.core.config: only for a .numba_config.yaml
 
 
-class _FirstImportLazy(importlib.abc.MetaPathFinder):
-    """Finds ``name`` the usual way, once, and hands it to a :class:`importlib.util.LazyLoader`."""
+class FirstImportFinder(importlib.abc.MetaPathFinder):
+    """Finds ``name`` the usual way, once (then steps aside), with its loader wrapped by :meth:`wrap`.
+
+    The import succeeds or fails exactly as the real one would: a module that is not installed, or
+    whose loader cannot be wrapped, is answered with the usual spec.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -43,9 +47,19 @@ class _FirstImportLazy(importlib.abc.MetaPathFinder):
             sys.meta_path.remove(self)  # once: the real finders answer from here on
         spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec  # not installed (the import fails as it would) or a loader LazyLoader can't wrap
-        spec.loader = importlib.util.LazyLoader(spec.loader)
+            return spec  # not installed (the import fails as it would) or a loader that can't be wrapped
+        spec.loader = self.wrap(spec.loader)
         return spec
+
+    def wrap(self, loader: importlib.abc.Loader) -> importlib.abc.Loader:
+        raise NotImplementedError
+
+
+class _FirstImportLazy(FirstImportFinder):
+    """Hands the first import of ``name`` to a :class:`importlib.util.LazyLoader`."""
+
+    def wrap(self, loader: importlib.abc.Loader) -> importlib.abc.Loader:
+        return importlib.util.LazyLoader(loader)
 
 
 def defer_until_used(names: Sequence[str] = DEFERRED) -> list[str]:

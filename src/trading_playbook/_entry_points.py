@@ -21,11 +21,12 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.metadata as metadata
-import importlib.util
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
+
+from trading_playbook._deferred import FirstImportFinder
 
 __all__ = ["PLUGIN_LOADER", "faster_plugin_discovery", "group_entry_points"]
 
@@ -52,7 +53,7 @@ def _may_declare(dist: metadata.Distribution, group: str) -> bool:
     if type(dist).entry_points is not metadata.Distribution.entry_points:
         return True
     text = dist.read_text("entry_points.txt")
-    return bool(text) and group in text
+    return text is not None and group in text
 
 
 def _entry_points(**params: Any) -> Any:
@@ -79,25 +80,15 @@ def faster_plugin_discovery() -> bool:
     return True
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
+class _AfterImport(FirstImportFinder):
     """Finds ``name`` the usual way, once, and calls ``then(module)`` right after its code has run."""
 
     def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
-        self.name = name
+        super().__init__(name)
         self.then = then
 
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != self.name:
-            return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)  # once: the real finders answer from here on
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec  # not installed (the import fails as it would), or a loader this can't wrap
-        spec.loader = _ThenLoader(spec.loader, self.then)
-        return spec
+    def wrap(self, loader: importlib.abc.Loader) -> importlib.abc.Loader:
+        return _ThenLoader(loader, self.then)
 
 
 class _ThenLoader(importlib.abc.Loader):
