@@ -33,10 +33,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_cli import CACHE_SOURCE, cache_config, ingest  # a sibling: the script's folder is on the path
 
-from bench_cli import CACHE_SOURCE, cache_config, ingest  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def phase_code(config: Path, out: Path) -> str:

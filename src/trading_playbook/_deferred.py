@@ -20,7 +20,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 __all__ = ["DEFERRED", "FirstImportFinder", "defer_until_used"]
@@ -29,14 +29,15 @@ DEFERRED = ("yaml",)  # numba.core.config: only for a .numba_config.yaml
 
 
 class FirstImportFinder(importlib.abc.MetaPathFinder):
-    """Finds ``name`` the usual way, once (then steps aside), with its loader wrapped by :meth:`wrap`.
+    """Finds ``name`` the usual way, once (then steps aside), with its loader wrapped by ``wrap``.
 
     The import succeeds or fails exactly as the real one would: a module that is not installed, or
     whose loader cannot be wrapped, is answered with the usual spec.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, wrap: Callable[[importlib.abc.Loader], importlib.abc.Loader]) -> None:
         self.name = name
+        self.wrap = wrap
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
@@ -51,15 +52,12 @@ class FirstImportFinder(importlib.abc.MetaPathFinder):
         spec.loader = self.wrap(spec.loader)
         return spec
 
-    def wrap(self, loader: importlib.abc.Loader) -> importlib.abc.Loader:
-        raise NotImplementedError
-
 
 class _FirstImportLazy(FirstImportFinder):
     """Hands the first import of ``name`` to a :class:`importlib.util.LazyLoader`."""
 
-    def wrap(self, loader: importlib.abc.Loader) -> importlib.abc.Loader:
-        return importlib.util.LazyLoader(loader)
+    def __init__(self, name: str) -> None:
+        super().__init__(name, importlib.util.LazyLoader)
 
 
 def defer_until_used(names: Sequence[str] = DEFERRED) -> list[str]:

@@ -84,11 +84,7 @@ class _AfterImport(FirstImportFinder):
     """Finds ``name`` the usual way, once, and calls ``then(module)`` right after its code has run."""
 
     def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
-        super().__init__(name)
-        self.then = then
-
-    def wrap(self, loader: importlib.abc.Loader) -> importlib.abc.Loader:
-        return _ThenLoader(loader, self.then)
+        super().__init__(name, lambda loader: _ThenLoader(loader, then))
 
 
 class _ThenLoader(importlib.abc.Loader):
