@@ -29,12 +29,13 @@ import atexit
 import builtins
 import importlib.util
 import marshal
-import os
 import sys
 import threading
 from pathlib import Path
 from types import CodeType
 from typing import Any
+
+from trading_playbook._atomic import write_atomically
 
 __all__ = ["CACHE_NAME", "CodeCache", "default_path", "install"]
 
@@ -99,9 +100,7 @@ class CodeCache:
                 codes = {key: code for key, code in codes.items() if key in self._used}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            partial.write_bytes(_HEADER + marshal.dumps(codes))
-            os.replace(partial, self.path)
+            write_atomically(self.path, _HEADER + marshal.dumps(codes))
         except (OSError, ValueError):  # not writable (as for a .pyc: the process runs on), unmarshallable
             return False
         self.misses = 0

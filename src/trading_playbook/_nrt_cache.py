@@ -24,12 +24,12 @@ it: every process still runs everything its command does.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
-import uuid
 from pathlib import Path
 from typing import Any, Literal
+
+from trading_playbook._atomic import write_atomically
 
 __all__ = ["FILE_PREFIX", "initialize_runtime", "runtime_file", "runtime_key"]
 
@@ -159,15 +159,7 @@ def _store(path: Path, key: tuple[Any, ...], library: Any) -> bool:
     try:
         body = pickle.dumps((key, library.serialize_using_object_code()), protocol=pickle.HIGHEST_PROTOCOL)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # a new file of its own (mode as the umask says, as numba's cache files), renamed over the old
-        temporary = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        try:
-            with temporary.open("xb") as out:
-                out.write(_MAGIC + _digest(body) + body)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(path, _MAGIC + _digest(body) + body)  # mode as the umask says, as numba's files
     except (OSError, ValueError, RuntimeError, pickle.PicklingError):
         return False
     return True

@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trading_playbook._atomic import write_atomically
 from trading_playbook.core.errors import CacheError, DataError
 from trading_playbook.data.arrow import column_numpy, read_parquet, table_from_arrays
 from trading_playbook.data.catalog import Catalog, SymbolEntry, now_iso
@@ -538,17 +539,9 @@ def _parquet_bytes(bars: BarArrays) -> bytes:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    """A cache file (a symbol's bars, a pack) written whole and flushed to disk before it replaces
+    ``path`` (:func:`~trading_playbook._atomic.write_atomically`)."""
+    write_atomically(path, data, durable=True)
 
 
 def _parse(where: str | pa.BufferReader, entry: SymbolEntry, columns: list[str] | None) -> pa.Table:

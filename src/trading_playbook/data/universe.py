@@ -28,12 +28,12 @@ import itertools
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from trading_playbook._atomic import write_atomically
 from trading_playbook.core.errors import CacheError, ConfigError, DataError, DataValidationError
 from trading_playbook.core.panel import Panel
 from trading_playbook.core.universe import Coverage, Membership, apply_membership
@@ -258,8 +258,11 @@ class UniverseStore:
         }
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.root / f"{name}.csv", text)
-            _atomic_write(self.root / f"{name}.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
+            write_atomically(self.root / f"{name}.csv", text.encode("utf-8"))
+            write_atomically(
+                self.root / f"{name}.json",
+                (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8"),
+            )
         except OSError as exc:
             raise CacheError(
                 f"cannot write universe {name!r} into {self.root} ({exc.strerror or exc}); pass a writable "
@@ -295,17 +298,6 @@ def _normalised(m: Membership) -> str:
             row.append(m.data_symbol[i] if m.explicit[i] else "")
         writer.writerow(row)
     return out.getvalue()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def apply_universe(
