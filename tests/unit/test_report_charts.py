@@ -102,7 +102,7 @@ def test_a_long_curve_is_thinned_to_the_pixel_and_stays_small() -> None:
     svg = render_charts(long, ["equity"])["equity"]
     root = ET.fromstring(svg)
     points = len(_all(root, "path", "strategy")[0].get("d").split())
-    assert points <= 4 * 960 and len(svg) < 150_000
+    assert points <= 4 * 960 and len(svg) < 100_000
 
 
 def test_monthly_heatmap_has_one_cell_per_month_with_its_value(doc: dict, svgs: dict) -> None:

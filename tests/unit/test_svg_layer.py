@@ -110,8 +110,18 @@ def test_pixel_extremes_keep_gaps() -> None:
 
 def test_polyline_breaks_at_non_finite_points() -> None:
     xs = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
-    assert polyline(xs, np.array([1.0, 2.0, np.nan, 4.0, np.inf])) == "M0.0,1.0 1.0,2.0 M3.0,4.0"
+    # tenths of a unit, each point after the first of a run relative to the one before
+    assert polyline(xs, np.array([1.0, 2.0, np.nan, 4.0, np.inf])) == "M0,10l10,10M30,40"
+    assert polyline(xs + 0.04, np.array([1.26, 1.31, 1.29, 0.54, 0.5])) == "M0,13l10,0 10,0 10,-8 10,0"
     assert polyline(np.zeros(0), np.zeros(0)) == ""
+
+
+def test_path_data_is_scaled_back_with_its_stroke() -> None:
+    canvas = Canvas(100, 50, "t", chart="t")
+    canvas.path(polyline(np.array([1.0, 2.0]), np.array([3.0, 4.0])), stroke="#000000", width=1.6, dash="6 3")
+    path = ET.fromstring(canvas.render()).find("{http://www.w3.org/2000/svg}path")
+    assert path.get("transform") == "scale(0.1)" and path.get("stroke-width") == "16"
+    assert path.get("stroke-dasharray") == "60 30" and path.get("d") == "M10,30l10,10"
 
 
 def test_number_formats() -> None:

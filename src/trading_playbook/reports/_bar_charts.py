@@ -117,8 +117,8 @@ def exit_reasons_chart(doc: Mapping[str, Any]) -> str:
     if not order:
         message(canvas, Box(left, top, 940 - left, height), "No trades")
         return canvas.render()
-    half = (940 - left - 24) / 2
-    counts_box, returns_box = Box(left, top, half, height), Box(left + half + 24, top, half, height)
+    half = (940 - left - 48) / 2  # the gap leaves room for the counts' last tick label
+    counts_box, returns_box = Box(left, top, half, height), Box(left + half + 48, top, half, height)
     for k, reason in enumerate(order):
         canvas.text(
             left - 8, top + (k + 0.5) * pitch, reason, size=12.0, anchor="end", fill=TEXT, class_="reason"

@@ -216,17 +216,26 @@ def pixel_extremes(columns: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate((starts, ends, lowest, highest, gaps, around)))
 
 
+PATH_UNITS = 10  # path data in tenths of a unit: whole numbers, exact to a tenth of a pixel
+
+
 def polyline(xs: np.ndarray, ys: np.ndarray) -> str:
-    """Path data through the points, a new ``M`` after each non-finite point (a gap in the line)."""
+    """Path data through the points for :meth:`Canvas.path`: in tenths of a unit (whole numbers), each
+    point after the first of a run relative to the one before (``l``: a few digits a point instead of
+    two absolute coordinates, the positions rounded first so the steps add up exactly), a new ``M``
+    after each non-finite point (a gap in the line)."""
+    finite = np.isfinite(xs) & np.isfinite(ys)
+    tenths_x = np.round(np.where(finite, xs, 0.0) * PATH_UNITS).astype(np.int64)
+    tenths_y = np.round(np.where(finite, ys, 0.0) * PATH_UNITS).astype(np.int64)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
     parts: list[str] = []
-    pen_down = False
-    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-        if not (math.isfinite(x) and math.isfinite(y)):
-            pen_down = False
-            continue
-        parts.append(f"{x:.1f},{y:.1f}" if pen_down else f"M{x:.1f},{y:.1f}")
-        pen_down = True
-    return " ".join(parts)
+    for start, stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        parts.append(f"M{tenths_x[start]},{tenths_y[start]}")
+        if stop - start > 1:
+            steps_x = np.diff(tenths_x[start:stop]).tolist()
+            steps_y = np.diff(tenths_y[start:stop]).tolist()
+            parts.append("l" + " ".join(f"{a},{b}" for a, b in zip(steps_x, steps_y, strict=True)))
+    return "".join(parts)
 
 
 def _attrs(values: dict[str, object]) -> str:
@@ -320,11 +329,16 @@ class Canvas:
         stroke: str = "none",
         width: float | None = None,
         fill: str = "none",
+        dash: str | None = None,
         **attributes: object,
     ) -> None:
+        """A path of :func:`polyline` data (tenths of a unit, scaled back here; the stroke ``width``
+        and ``dash`` pattern are given in units, as everywhere else)."""
         if data:
             self.element(
-                "path", d=data, fill=fill, stroke=stroke, stroke_width=None if width is None else float(width),
+                "path", d=data, transform=f"scale({1 / PATH_UNITS})", fill=fill, stroke=stroke,
+                stroke_width=None if width is None else float(width * PATH_UNITS),
+                stroke_dasharray=" ".join(num(float(d) * PATH_UNITS) for d in dash.split()) if dash else None,
                 stroke_linejoin="round" if stroke != "none" else None, **attributes,
             )  # fmt: skip
 

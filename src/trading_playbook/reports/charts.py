@@ -140,7 +140,8 @@ def equity_chart(doc: Mapping[str, Any]) -> str:
     with np.errstate(divide="ignore", invalid="ignore"):
         drawdown = (equity / peaks - 1.0) * 100.0
     kind, money_lo, money_hi, money_ticks, money_title = _money_axis(np.concatenate((values, [start])))
-    dd_lo, _, dd_ticks = nice_ticks(min(_finite_min(drawdown) * 1.1, -1.0), 0.0, 4)
+    deepest = max(min(_finite_min(drawdown) * 1.1, -1.0), -100.0)  # a drawdown ends at -100 %
+    dd_lo, _, dd_ticks = nice_ticks(deepest, 0.0, 4)
     labels = [money(t) for t in money_ticks] + [number_label(dd_ticks[1] - dd_ticks[0])(t) for t in dd_ticks]
     left = 40 + max(text_width(label, 11.0) for label in labels)
     upper = Box(left, top + 8, 950 - left, 360)
@@ -167,7 +168,7 @@ def equity_chart(doc: Mapping[str, Any]) -> str:
             colour,
             width,
             label,
-            stroke_dasharray=dash or None,
+            dash=dash or None,
             class_=f"series {role}",
         )
     legend(canvas, upper.left + 10, upper.top + 8, [LegendEntry(s[0], s[2], dash=s[3]) for s in series])
@@ -201,9 +202,11 @@ def _drawdown_panel(
     if finite.size:
         keep = finite[pixel_extremes(xs[finite], ys[finite])]
         zero = y(0.0)
-        outline = polyline(xs[keep], ys[keep])
-        area = f"M{xs[keep[0]]:.1f},{zero:.1f} L{outline[1:]} L{xs[keep[-1]]:.1f},{zero:.1f} Z"
-        canvas.path(area, fill=LOSS, fill_opacity="0.3", class_="drawdown-area")
+        # the line's points, then back along zero
+        area = polyline(
+            np.concatenate((xs[keep], xs[keep[[-1, 0]]])), np.concatenate((ys[keep], [zero, zero]))
+        )
+        canvas.path(area + "Z", fill=LOSS, fill_opacity="0.3", class_="drawdown-area")
     series_path(canvas, xs, ys, LOSS, 1.0, "Drawdown", class_="series drawdown")
     canvas.line(box.left, y(0.0), box.right, y(0.0), TEXT, 0.8)
     canvas.rect(box.left, box.top, box.width, box.height, "none", stroke=RULE)

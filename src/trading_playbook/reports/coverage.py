@@ -106,7 +106,7 @@ def coverage_chart(doc: Mapping[str, Any]) -> str:
     band = polyline(
         np.concatenate((xs[keep], xs[keep][::-1])), np.concatenate((upper[keep], lower[keep][::-1]))
     )
-    canvas.path(band + " Z", fill=LOSS, fill_opacity="0.18", class_="unseen")
+    canvas.path(band + "Z", fill=LOSS, fill_opacity="0.18", class_="unseen")
     lines = (
         ("members", members, MUTED, 1.6),
         ("members with a price series", with_data, BENCHMARK_COLOURS[1], 1.3),
