@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from trading_playbook.core.metrics import BenchmarkSeries, compute_metrics
-from trading_playbook.reports.charts import CHART_NAMES, chart_names, render_charts
+from trading_playbook.reports.charts import CHART_NAMES, chart_names, ink_on, render_charts
 from trading_playbook.reports.json_result import result_document
 from trading_playbook.reports.samples import random_run
 
@@ -280,3 +280,9 @@ def test_non_finite_equity_is_a_gap_or_a_message(doc: dict) -> None:
 
 def test_the_same_document_gives_the_same_bytes(doc: dict) -> None:
     assert render_charts(doc) == render_charts(copy.deepcopy(doc))
+
+
+def test_cell_text_takes_the_ink_that_contrasts_more() -> None:
+    # WCAG contrast: white on the full gain/loss colours, the dark text on pale cells
+    assert ink_on("#1a7f37") == ink_on("#cf222e") == "#ffffff"
+    assert ink_on("#ffffff") == ink_on("#76b287") == "#1f2328"

@@ -212,6 +212,15 @@ def _drawdown_panel(
     canvas.rect(box.left, box.top, box.width, box.height, "none", stroke=RULE)
 
 
+def ink_on(fill: str) -> str:
+    """White or the text colour, whichever contrasts more with ``fill`` (WCAG relative luminance:
+    white wins below 0.21, where the two contrasts cross)."""
+    channels = [int(fill[i : i + 2], 16) / 255.0 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#ffffff" if luminance < 0.21 else TEXT
+
+
 def _cell_colour(value: float, limit: float) -> str:
     """White at zero to the gain (green) or loss (red) colour at ``limit``."""
     share = min(abs(value) / limit, 1.0)
@@ -266,7 +275,7 @@ def monthly_chart(doc: Mapping[str, Any]) -> str:
             )
             value = grid[row, month]
             if np.isfinite(value):
-                ink = "#ffffff" if abs(value) > 0.6 * limit else TEXT
+                ink = ink_on(_cell_colour(value, limit))
                 labels.append(
                     f'<text x="{box.left + (month + 0.5) * width:.1f}" y="{y + pitch / 2:.1f}" dy="0.35em" '
                     f'fill="{ink}">{value:+.1f}</text>'
