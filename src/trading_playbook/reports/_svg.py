@@ -16,14 +16,16 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-from trading_playbook.reports.palette import MUTED, RULE, TEXT
+from trading_playbook.reports.palette import MUTED, TEXT
 
 __all__ = [
+    "PATH_UNITS",
     "Box",
     "Canvas",
     "LinearScale",
     "LogScale",
     "date_ticks",
+    "day_numbers",
     "log_ticks",
     "nice_step",
     "nice_ticks",
@@ -364,8 +366,3 @@ class Canvas:
         background = f'<rect width="{num(self.width)}" height="{num(self.height)}" fill="#ffffff"/>'
         body = "\n".join(self.parts)
         return f"<svg{root}>\n<title>{escape(self.title)}</title>\n{background}\n{body}\n</svg>\n"
-
-
-def frame(canvas: Canvas, box: Box) -> None:
-    """The plot area's outline."""
-    canvas.rect(box.left, box.top, box.width, box.height, "none", stroke=RULE, stroke_width=1.0)
