@@ -153,14 +153,15 @@ def _backtest(
 
         from trading_playbook._clock import process_age
         from trading_playbook.cli._compile import compile_notice, simulation_warmup
-        from trading_playbook.cli._output import print_data_notes
+        from trading_playbook.cli._output import print_data_notes, skip_unseen_highlighting
         from trading_playbook.engine import import_run_modules, load_data, run_backtest, window
         from trading_playbook.reports import write_run
         from trading_playbook.reports.folder import check_out_dir, fresh_run_folder
 
         import_run_modules(engine)  # so that the phases below time work, not imports
     phases: dict[str, float] = {"import": process_age()}  # process start to here: interpreter + imports
-    console = Console(stderr=True, emoji=False)  # no ":name:" codes: their table costs an import
+    # no ":name:" codes (their table costs an import), no highlighting nobody sees
+    console = skip_unseen_highlighting(Console(stderr=True, emoji=False))
     t0 = time.perf_counter()
     cfg = _load_config(config, repair, allow_missing, chunked)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
@@ -333,10 +334,11 @@ def _print_summary(
     from rich.console import Console
     from rich.table import Table
 
+    from trading_playbook.cli._output import skip_unseen_highlighting
     from trading_playbook.reports import _format as f
 
     m = result.metrics
-    console = Console(emoji=False)
+    console = skip_unseen_highlighting(Console(emoji=False))
     verdict = (m.get("verdict") or "").strip()
     if verdict:
         console.print(f"[bold]{verdict}[/]")
