@@ -174,3 +174,63 @@ def test_the_one_call_path_takes_plain_rows_and_refuses_what_it_cannot_prove() -
     assert _items_at_once([{'x"': 1}, {'x"': 2}], b"  ") is None  # a key that is not a plain name
     assert _items_at_once([{"a": 1}, [1]], b"  ") is None  # not all objects
     assert _items_at_once([{"a": 1}, {}], b"  ") is None
+
+
+_plain_text = st.text(
+    st.characters(blacklist_characters=',"\\', blacklist_categories=("Cc", "Cs")), max_size=5
+)
+_number_cells = st.lists(st.none() | st.integers(-(10**12), 10**12) | floats.map(lambda x: to_jsonable(x)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 6),
+    kinds=st.lists(st.sampled_from(["plain", "text", "number", "empty", "lists"]), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_csv_rows_written_in_one_call_equal_the_cells_joined(
+    n: int, kinds: list[str], data, tmp_path_factory
+) -> None:
+    from trading_playbook.reports.csv_files import _texts, _write, _write_at_once
+
+    kinds = ["plain", *kinds]  # the first column holds strings (dates, symbols)
+    makers = {
+        "plain": st.lists(
+            _plain_text | st.sampled_from(["null", "[]", "é", "2021-01-04"]), min_size=n, max_size=n
+        ),
+        "text": st.lists(texts, min_size=n, max_size=n),
+        "number": st.lists(
+            st.none() | st.integers(-(10**12), 10**12) | floats.map(to_jsonable), min_size=n, max_size=n
+        ),
+        "empty": st.just([[] for _ in range(n)]),
+        "lists": st.lists(st.lists(st.integers(0, 3), max_size=2), min_size=n, max_size=n),
+    }
+    columns = [data.draw(makers[kind]) for kind in kinds]
+    header = [f"c{i}" for i in range(len(columns))]
+    folder = tmp_path_factory.mktemp("csv")
+    cells = [_texts(c) if kind != "empty" else ["[]"] * n for c, kind in zip(columns, kinds, strict=True)]
+    expected = _write(folder / "cells.csv", header, cells).read_bytes()
+    written = _write_at_once(folder / "once.csv", header, columns)
+    takes_it = all(kind in ("plain", "number") for kind in kinds[:-1]) and kinds[-1] != "text"
+    takes_it = takes_it and kinds[-1] != "lists"
+    if written is None:
+        assert not takes_it, (kinds, columns)  # only what it cannot prove
+        assert not (folder / "once.csv").exists()
+    else:
+        assert written.read_bytes() == expected
+
+
+def test_the_csv_of_a_real_shaped_run_is_written_in_one_call(tmp_path: Path, monkeypatch) -> None:
+    import trading_playbook.reports.csv_files as csv_files
+    from trading_playbook.reports.samples import random_run
+
+    run = random_run(n_sessions=300, n_trades=200)
+    run = dataclasses.replace(run, trades=[dataclasses.replace(t, partial_exits=()) for t in run.trades])
+    run = dataclasses.replace(run, metrics=compute_metrics(run))
+    doc = result_document(run, created_at="2021-02-01T00:00:00Z")
+    calls: list[object] = []
+    original = csv_files._write_at_once
+    monkeypatch.setattr(csv_files, "_write_at_once", lambda *a: calls.append(original(*a)) or calls[-1])
+    fast = _files(doc, tmp_path / "fast")
+    assert len(calls) == 2 and all(c is not None for c in calls)
+    assert fast == _files(PlainDocument(orjson.loads(orjson.dumps(doc))), tmp_path / "rows")

@@ -49,15 +49,13 @@ _TRADE_FIELDS = (*TRADE_FLOATS, *_TRADE_INTS, *_TRADE_STRINGS, *_TRADE_DATES, "p
 
 @dataclass
 class RowsText:
-    """Rows of equal keys as columns: their plain JSON values and the JSON text of the values the CSV
-    cells write as JSON (numbers, lists).
+    """Rows of equal keys as columns: their plain JSON values, and the CSV cells of each column.
 
     ``rows`` is the document's list (built once, by :meth:`make_rows`); the text is valid for it as
     long as the document holds that very list (the writers check identity, see :meth:`text_for`).
     """
 
     values: dict[str, list[Any]]  # key -> plain JSON values (None for NaN and infinities)
-    texts: dict[str, list[str]]  # key -> JSON text of each value (numbers and partial exits)
     numeric: frozenset[str]  # keys whose values are numbers or None
     rows: list[dict[str, Any]] | None = None
 
@@ -71,14 +69,12 @@ class RowsText:
     def csv_cells(self, key: str) -> list[str]:
         """The CSV cells of ``key``'s column as :func:`csv_files._texts` writes them (unquoted): numbers
         as in JSON, None as empty, strings as they are, anything else as its JSON text."""
+        values = self.values[key]
         if key in self.numeric:
-            return ["" if t == "null" else t for t in self.texts[key]]
-        if key in self.texts:
-            return [
-                v if type(v) is str else "" if v is None else t
-                for v, t in zip(self.values[key], self.texts[key], strict=True)
-            ]
-        return [v if type(v) is str else "" if v is None else _json_text(v) for v in self.values[key]]
+            return ["" if t == "null" else t for t in _number_texts(values)]
+        if key == "partial_exits":
+            return [_json_text(v) if v else "[]" for v in values]
+        return [v if type(v) is str else "" if v is None else _json_text(v) for v in values]
 
     def text_for(self, rows: object) -> RowsText | None:
         """Itself when ``rows`` is the list it built, else None (the writers then walk the rows)."""
@@ -137,13 +133,11 @@ def trade_rows_text(trades: Sequence[Any]) -> RowsText:
     fields = dict(zip(_TRADE_FIELDS, picked, strict=True))
     values: dict[str, list[Any]] = {name: _float_values(fields[name]) for name in TRADE_FLOATS}
     values.update({name: list(map(int, fields[name])) for name in _TRADE_INTS})
-    texts = {name: _number_texts(values[name]) for name in (*TRADE_FLOATS, *_TRADE_INTS)}
     values.update({name: list(fields[name]) for name in _TRADE_STRINGS})
     values.update({name: _iso_dates(fields[name]) for name in _TRADE_DATES})
     exits = fields["partial_exits"]
     values["partial_exits"] = [_partial_exits(p) if p else [] for p in exits]
-    texts["partial_exits"] = [_json_text(v) if v else "[]" for v in values["partial_exits"]]
-    return RowsText(values, texts, frozenset((*TRADE_FLOATS, *_TRADE_INTS)))
+    return RowsText(values, frozenset((*TRADE_FLOATS, *_TRADE_INTS)))
 
 
 def equity_rows_text(dates: Any, equity: Any, cash: Any, positions: Any, exposure: Any) -> RowsText:
@@ -155,6 +149,4 @@ def equity_rows_text(dates: Any, equity: Any, cash: Any, positions: Any, exposur
         "positions": np.asarray(positions, dtype=np.int64).tolist(),
         "exposure": _floats(exposure),
     }
-    numeric = ("equity", "cash", "positions", "exposure")
-    texts = {name: _number_texts(values[name]) for name in numeric}
-    return RowsText(values, texts, frozenset(numeric))
+    return RowsText(values, frozenset(("equity", "cash", "positions", "exposure")))
