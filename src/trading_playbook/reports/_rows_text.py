@@ -56,7 +56,7 @@ class RowsText:
     """
 
     values: dict[str, list[Any]]  # key -> plain JSON values (None for NaN and infinities)
-    numeric: frozenset[str]  # keys whose values are numbers or None
+    numeric: frozenset[str]  # keys whose values are floats, ints or None (made so here)
     rows: list[dict[str, Any]] | None = None
 
     def make_rows(self) -> list[dict[str, Any]]:
