@@ -119,3 +119,24 @@ def test_prepared_rows_serve_one_document_of_their_own_run() -> None:
     assert rows.taken and doc["trades"] is rows.tables["trades"].rows
     again = json_result.result_document(run, created_at="t", rows=rows)  # a second document: its own lists
     assert again["trades"] is not doc["trades"] and again["trades"] == doc["trades"] == first["trades"]
+
+
+def test_with_a_chart_worker_the_rows_wait_for_the_charts_values(tmp_path: Path, monkeypatch, capsys) -> None:
+    import trading_playbook.cli.backtest as command
+
+    built: list[object] = []
+    monkeypatch.setattr(command._RowsAhead, "build", lambda self, result: built.append(result))
+    (tmp_path / "c.toml").write_text(CONFIG)
+    monkeypatch.setenv("PLAYBOOK_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["playbook", "backtest", str(tmp_path / "c.toml"), "--out", str(tmp_path / "o"), "--no-record"],
+    )
+    try:
+        main()
+    except SystemExit as exc:
+        assert not exc.code
+    capsys.readouterr()
+    assert (tmp_path / "o" / "charts" / "equity.png").is_file()
+    assert built == []  # the chart worker's values went first; the reports built the rows

@@ -186,10 +186,13 @@ def _backtest(
             workspace = load_data(
                 cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast", early=early
             )
-        rows = _RowsAhead()  # the report's rows, built while the metrics' bootstrap draws
+        # the report's rows, built while the metrics' bootstrap draws; not when a chart worker waits
+        # for the metrics (its charts' values go first, the rows after them as before)
+        rows = _RowsAhead()
+        beside = rows.build if charts[1] is None else None
         with _status(console, f"Simulating ({engine} engine)…"):
             result = run_backtest(
-                cfg, workspace=workspace, start=start, end=end, engine=engine, beside_metrics=rows.build
+                cfg, workspace=workspace, start=start, end=end, engine=engine, beside_metrics=beside
             )
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
     if rows.seconds is not None:  # (inside the metrics' time: shown on its own line)
