@@ -23,15 +23,19 @@ from trading_playbook.core.types import RunResult
 from trading_playbook.reports.csv_files import write_equity_csv, write_trades_csv
 from trading_playbook.reports.json_result import (
     SCHEMA_VERSION,
-    dumps_canonical_bytes,
+    PreparedRows,
     load_result,
+    prepare_rows,
     result_document,
+    write_canonical,
 )
 
 __all__ = [
     "FORMATS",
     "SCHEMA_VERSION",
+    "PreparedRows",
     "load_result",
+    "prepare_rows",
     "render_document",
     "result_document",
     "utc_now",
@@ -80,9 +84,7 @@ def render_document(
     written: dict[str, Path] = {}
     clock = _Stopwatch(timings)
     if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
-        path = out / "result.json"
-        path.write_bytes(dumps_canonical_bytes(doc))
-        written["result_json"] = path
+        written["result_json"] = write_canonical(doc, out / "result.json")
         clock.lap("report.json")
     if "csv" in chosen:
         written["trades_csv"] = write_trades_csv(doc, out / "trades.csv")
@@ -151,6 +153,7 @@ def write_run(
     benchmark: BenchmarkSeries | None = None,
     created_at: str | None = None,
     timings: dict[str, float] | None = None,
+    rows: PreparedRows | None = None,
 ) -> dict[str, Path]:
     """Write every report file of a run into ``out_dir``.
 
@@ -174,6 +177,9 @@ def write_run(
     timings : dict, optional
         Receives the seconds each step took (``report.document`` and those of
         :func:`render_document`).
+    rows : PreparedRows, optional
+        The document's rows, built ahead (:func:`prepare_rows`, e.g. while the metrics were
+        computed); used only when they are this run's.
 
     Returns
     -------
@@ -189,6 +195,6 @@ def write_run(
     if not result.metrics:
         result = dataclasses.replace(result, metrics=compute_metrics(result, benchmark=benchmark))
     clock = _Stopwatch(timings)
-    doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark)
+    doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark, rows=rows)
     clock.lap("report.document")
     return render_document(doc, out_dir, formats=chosen, timings=timings)
