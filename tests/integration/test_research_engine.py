@@ -74,7 +74,7 @@ def test_cli_optimize_then_resume(config_path: Path, tmp_path: Path) -> None:
     ]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
-    for name in ("trials.csv", "trials.parquet", "best.toml", "heatmap.png", "report.md", "summary.json"):
+    for name in ("trials.csv", "trials.parquet", "best.toml", "heatmap.svg", "report.md", "summary.json"):
         assert (out / name).exists(), name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trials"] == 4 and summary["trials_run"] == 4

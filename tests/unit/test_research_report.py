@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pandas as pd
@@ -38,19 +39,20 @@ def test_two_parameter_grid_writes_every_file(tmp_path: Path) -> None:
     assert (csv.iloc[0]["a.x"], csv.iloc[0]["exit.y"]) == (3, 0.5)
     best = tomllib.loads(written["toml"].read_text())
     assert best == {"a": {"x": 3}, "exit": {"y": 0.5}}  # the None 'name' is left out
-    assert written["heatmap"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    heatmap = ET.fromstring(written["heatmap"].read_text())
+    assert heatmap.tag == "{http://www.w3.org/2000/svg}svg" and written["heatmap"].name == "heatmap.svg"
     summary = json.loads(written["json"].read_text())
     assert summary["best_params"] == {"a.x": 3, "exit.y": 0.5}
     assert 0.0 <= summary["deflated_sharpe"]["dsr"] <= 1.0 and 0.0 <= summary["pbo"]["pbo"] <= 1.0
     text = written["md"].read_text()
     assert "Deflated Sharpe ratio" in text and "Probability of backtest overfitting" in text
-    assert "heatmap.png" in text
+    assert "![objective heatmap](heatmap.svg)" in text
 
 
 def test_single_parameter_has_no_heatmap(tmp_path: Path) -> None:
     result = _result(tmp_path, ["a.x=1:5:1"])
     written = write_optimize_report(result, tmp_path / "out")
-    assert "heatmap" not in written and not (tmp_path / "out" / "heatmap.png").exists()
+    assert "heatmap" not in written and not (tmp_path / "out" / "heatmap.svg").exists()
 
 
 def test_markdown_table() -> None:

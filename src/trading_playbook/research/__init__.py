@@ -65,7 +65,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The report writers import matplotlib and the reports package: load them only when asked.
+    # The report writers import the reports package (the SVG heatmap): load them only when asked.
     if name in ("write_optimize_report", "write_walkforward_report"):
         from trading_playbook.research import report
 

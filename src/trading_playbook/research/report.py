@@ -4,7 +4,7 @@ Files of :func:`write_optimize_report` (in ``out_dir``):
 
 - ``trials.csv`` and ``trials.parquet``: every trial ranked (rank 1 = best eligible);
 - ``best.toml``: the full configuration with the best parameters applied (when a trial is eligible);
-- ``heatmap.png``: objective over the two swept parameters (when two or more parameters vary; with
+- ``heatmap.svg``: objective over the two swept parameters (when two or more parameters vary; with
   more than two, each cell shows the best over the others);
 - ``summary.json``: best parameters, deflated Sharpe ratio and PBO, machine-readable;
 - ``report.md``: all of it for a human.
@@ -62,7 +62,7 @@ def write_optimize_report(result: OptimizeResult, out_dir: str | Path) -> dict[s
             "in [backtest])."
         )
         written["toml"] = write_toml(best_config.portable_dict(), out / "best.toml", header=header)
-    heatmap = write_heatmap(table, result.specs, out / "heatmap.png", objective=result.settings.objective)
+    heatmap = write_heatmap(table, result.specs, out / "heatmap.svg", objective=result.settings.objective)
     if heatmap is not None:
         written["heatmap"] = heatmap
     written["json"] = out / "summary.json"
@@ -106,47 +106,13 @@ def write_toml(data: dict[str, Any], path: Path, *, header: str = "") -> Path:
 def write_heatmap(
     table: pd.DataFrame, specs: Sequence[ParamSpec], path: Path, *, objective: str
 ) -> Path | None:
-    """Objective heatmap over the first two parameters that vary; ``None`` when fewer than two vary."""
-    varied = [s for s in specs if len(s.values) > 1]
-    if len(varied) < 2 or table.empty:
+    """Objective heatmap (SVG, :func:`~trading_playbook.research.heatmap.heatmap_svg`) over the first
+    two parameters that vary; ``None`` when fewer than two vary or there are no trials."""
+    if sum(len(s.values) > 1 for s in specs) < 2 or table.empty:
         return None
-    import matplotlib
+    from trading_playbook.research.heatmap import heatmap_svg
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x_spec, y_spec = varied[1], varied[0]
-    data = table[table["eligible"]]
-    grid = np.full((len(y_spec.values), len(x_spec.values)), np.nan)
-    x_pos = {repr(v): i for i, v in enumerate(x_spec.values)}
-    y_pos = {repr(v): i for i, v in enumerate(y_spec.values)}
-    for _, row in data.iterrows():
-        xi, yi = x_pos.get(repr(row[x_spec.key])), y_pos.get(repr(row[y_spec.key]))
-        if xi is None or yi is None:
-            continue
-        value = float(row["objective"])
-        if math.isnan(grid[yi, xi]) or value > grid[yi, xi]:
-            grid[yi, xi] = value
-    fig, ax = plt.subplots(figsize=(1.1 * len(x_spec.values) + 3, 0.6 * len(y_spec.values) + 2.5))
-    image = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
-    ax.set_xticks(range(len(x_spec.values)), [str(v) for v in x_spec.values], rotation=45)
-    ax.set_yticks(range(len(y_spec.values)), [str(v) for v in y_spec.values])
-    ax.set_xlabel(x_spec.key)
-    ax.set_ylabel(y_spec.key)
-    others = [s.key for s in varied[2:]]
-    title = f"{objective} (eligible trials)"
-    if others:
-        title += f"\nbest over {', '.join(others)}"
-    ax.set_title(title)
-    if grid.size <= 150:
-        for yi in range(grid.shape[0]):
-            for xi in range(grid.shape[1]):
-                if np.isfinite(grid[yi, xi]):
-                    ax.text(xi, yi, f"{grid[yi, xi]:.2f}", ha="center", va="center", fontsize=7, color="w")
-    fig.colorbar(image, ax=ax, label=objective)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path.write_text(heatmap_svg(table, specs, objective=objective), encoding="utf-8")
     return path
 
 
@@ -238,7 +204,7 @@ def _optimize_markdown(result: OptimizeResult, has_heatmap: bool) -> str:
         parts.append("The full configuration is in `best.toml`.")
     parts += ["", overfitting_markdown(result.dsr, result.pbo)]
     if has_heatmap:
-        parts += ["## Heatmap", "", "![objective heatmap](heatmap.png)", ""]
+        parts += ["## Heatmap", "", "![objective heatmap](heatmap.svg)", ""]
     parts += ["## Top trials", "", markdown_table(_top(table, result.specs)), ""]
     if result.notes:
         parts += ["## Notes", "", *[f"- {n}" for n in result.notes], ""]
