@@ -38,7 +38,7 @@ def test_a_simulated_two_sleeve_account_has_zero_drift(world, tmp_path: Path) ->
     assert all(v["pnl_difference"] == 0.0 for v in doc["sleeves"].values())
     out = CliRunner().invoke(app, ["paper", "drift", "--account", "sim", "--out", str(tmp_path / "drift")])
     assert out.exit_code == 0, out.output
-    for name in ("drift.json", "drift.md", "drift.html", "charts/drift.png"):
+    for name in ("drift.json", "drift.md", "drift.html", "charts/drift.svg"):
         assert (tmp_path / "drift" / name).is_file()
     assert json.loads((tmp_path / "drift" / "drift.json").read_text())["summary"]["zero_drift"] is True
 

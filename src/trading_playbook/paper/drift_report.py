@@ -1,15 +1,12 @@
-"""Render a drift document (:func:`~trading_playbook.paper.drift.compute_drift`): JSON, Markdown, HTML, PNG."""
+"""Render a drift document (:func:`~trading_playbook.paper.drift.compute_drift`): JSON, Markdown, HTML and
+the SVG chart (:mod:`~trading_playbook.paper.drift_chart`, inlined in the HTML)."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 __all__ = ["render_drift"]
 
@@ -17,7 +14,7 @@ _CSS = (
     "body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2328;max-width:1100px;"
     "margin:2rem auto;padding:0 1rem}table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem}"
     "th,td{border:1px solid #d0d7de;padding:.25rem .6rem}th{background:#f6f8fa;text-align:left}"
-    ".ok{background:#e6f4ea}.bad{background:#fce8e6}img{max-width:100%;border:1px solid #d0d7de}"
+    ".ok{background:#e6f4ea}.bad{background:#fce8e6}svg.chart{max-width:100%;height:auto;border:1px solid #d0d7de}"
 )
 
 
@@ -72,35 +69,9 @@ def _tables(doc: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]
     ]  # fmt: skip
 
 
-def _chart(doc: Mapping[str, Any]) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 6.5))
-    FigureCanvasAgg(fig)
-    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [2, 1]})
-    dates = np.array([e["date"] for e in doc["equity"]], dtype="datetime64[D]")
-    top.plot(dates, [e["paper"] for e in doc["equity"]], label="paper account", color="#0969da")
-    model = [np.nan if e["backtest"] is None else e["backtest"] for e in doc["equity"]]
-    top.plot(dates, model, label="backtest", color="#bf8700", linestyle="--")
-    top.set_title(f"Paper account {doc['account']} against its backtest")
-    top.legend(loc="upper left")
-    fig.autofmt_xdate()
-    drift = [f["drift_bps"] for f in doc["fills"] if f["drift_bps"] is not None]
-    if drift:
-        bottom.hist(drift, bins=40, color="#8250df")
-        bottom.set_xlabel("slippage drift per fill (realised - configured, bps)")
-    else:
-        bottom.text(0.5, 0.5, "no fills yet", ha="center", va="center", transform=bottom.transAxes)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    return buf.getvalue()
-
-
 def _markdown(doc: Mapping[str, Any], tables: Sequence[tuple[str, list[str], list[list[str]]]]) -> str:
     parts = [f"# Drift of paper account {doc['account']}", f"{doc['first_session']} to {doc['last_session']}, "
-             f"config {doc['config_hash']}, broker {doc['broker'].get('kind')}.", "![drift](charts/drift.png)"]  # fmt: skip
+             f"config {doc['config_hash']}, broker {doc['broker'].get('kind')}.", "![drift](charts/drift.svg)"]  # fmt: skip
     for title, headers, rows in tables:
         parts.append(f"## {title}")
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -109,17 +80,13 @@ def _markdown(doc: Mapping[str, Any], tables: Sequence[tuple[str, list[str], lis
     return "\n\n".join(parts) + "\n"
 
 
-def _html(
-    doc: Mapping[str, Any], tables: Sequence[tuple[str, list[str], list[list[str]]]], png: bytes
-) -> str:
+def _html(doc: Mapping[str, Any], tables: Sequence[tuple[str, list[str], list[list[str]]]], svg: str) -> str:
     title = html.escape(f"Drift of paper account {doc['account']}")
     body = [
         f"<h1>{title}</h1>",
         f"<p>{html.escape(doc['first_session'])} to {html.escape(doc['last_session'])}</p>",
     ]
-    body.append(
-        f'<img alt="paper against backtest" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-    )
+    body.append(f'<figure class="chart">{svg}</figure>')  # the SVG's own title and aria-label describe it
     for name, headers, rows in tables:
         body.append(
             f"<h2>{html.escape(name)}</h2><table><tr>"
@@ -136,21 +103,22 @@ def _html(
 
 
 def render_drift(doc: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
-    """Write ``drift.json``, ``drift.md``, ``drift.html`` and ``charts/drift.png`` into ``out_dir``."""
+    """Write ``drift.json``, ``drift.md``, ``drift.html`` and ``charts/drift.svg`` into ``out_dir``."""
+    from trading_playbook.paper.drift_chart import drift_chart
     from trading_playbook.reports.json_result import dumps_canonical
 
     out = Path(out_dir)
     (out / "charts").mkdir(parents=True, exist_ok=True)
     tables = _tables(doc)
-    png = _chart(doc)
+    svg = drift_chart(doc)
     written = {
         "drift_json": out / "drift.json",
         "drift_md": out / "drift.md",
         "drift_html": out / "drift.html",
-        "chart": out / "charts" / "drift.png",
+        "chart": out / "charts" / "drift.svg",
     }
     written["drift_json"].write_text(dumps_canonical(doc), encoding="utf-8")
     written["drift_md"].write_text(_markdown(doc, tables), encoding="utf-8")
-    written["drift_html"].write_text(_html(doc, tables, png), encoding="utf-8")
-    written["chart"].write_bytes(png)
+    written["drift_html"].write_text(_html(doc, tables, svg), encoding="utf-8")
+    written["chart"].write_text(svg, encoding="utf-8")
     return written
