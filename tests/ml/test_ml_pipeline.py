@@ -121,10 +121,10 @@ def test_report_says_what_it_found(trained: tuple[Path, Path]) -> None:
     for name in (
         "ml_report.md",
         "ml_report.html",
-        "auc_by_fold.png",
-        "calibration_hgb.png",
-        "equity.png",
-        "rule_score.png",
+        "auc_by_fold.svg",
+        "calibration_hgb.svg",
+        "equity.svg",
+        "rule_score.svg",
     ):
         assert (out / name).stat().st_size > 0
     rows = [r for r in doc["folds"] if r["kind"] == "hgb"]
@@ -138,6 +138,9 @@ def test_report_says_what_it_found(trained: tuple[Path, Path]) -> None:
     assert isinstance(doc["verdict"]["helps"], bool)
     assert doc["rule_score"]["auc"] is not None
     md = (out / "ml_report.md").read_text()
+    assert "![equity.svg](equity.svg)" in md and not list(out.glob("*.png"))
+    html = (out / "ml_report.html").read_text()
+    assert (out / "equity.svg").read_text() in html and "<img" not in html  # the charts inlined
     assert doc["verdict"]["headline"] in md and "Does the rule score separate winners from losers?" in md
 
 

@@ -1,5 +1,5 @@
 """The honest report: JSON (``ml_report.json``), Markdown (``ml_report.md``), HTML (``ml_report.html``)
-and PNG charts under ``--out``.
+and SVG charts under ``--out`` (inlined in the HTML).
 
 It answers, out of sample and fold by fold: does the model rank winners above losers (AUC) and are its
 probabilities right (Brier against the base rate, calibration)? Does the rule score itself separate
@@ -10,7 +10,6 @@ tried? The verdict says plainly when the model does not help.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
@@ -217,7 +216,7 @@ def _markdown(doc: dict[str, Any], charts: list[str]) -> str:
     return "\n".join(out)
 
 
-def _html(markdown_text: str, pngs: dict[str, bytes]) -> str:
+def _html(markdown_text: str, charts: dict[str, str]) -> str:
     body: list[str] = []
     in_table = False
     for line in markdown_text.splitlines():
@@ -239,8 +238,7 @@ def _html(markdown_text: str, pngs: dict[str, bytes]) -> str:
             in_table = False
         if line.startswith("!["):
             name = line[line.index("(") + 1 : -1]
-            data = base64.b64encode(pngs[name]).decode()
-            body.append(f'<p><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"></p>')
+            body.append(f'<figure class="chart">{charts[name]}</figure>')  # the SVG carries its own title
         elif line.startswith("#"):
             level = len(line) - len(line.lstrip("#"))
             body.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
@@ -250,7 +248,7 @@ def _html(markdown_text: str, pngs: dict[str, bytes]) -> str:
             body.append(f"<p>{html.escape(line.replace('**', ''))}</p>")
     if in_table:
         body.append("</table>")
-    style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}"
+    style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}svg.chart{max-width:100%;height:auto}figure{margin:1em 0}"
     return f"<!doctype html><html><head><meta charset='utf-8'><title>ML report</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
 
 
@@ -260,16 +258,16 @@ def write_report(doc: dict[str, Any], out: str | Path) -> list[Path]:
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    pngs = render_charts(doc)
+    charts = render_charts(doc)
     paths = []
-    for name, data in pngs.items():
-        (folder / name).write_bytes(data)
+    for name, svg in charts.items():
+        (folder / name).write_text(svg, encoding="utf-8")
         paths.append(folder / name)
-    text = _markdown(doc, list(pngs))
+    text = _markdown(doc, list(charts))
     for name, content in (
         ("ml_report.json", json.dumps(doc, indent=2, sort_keys=True, default=_json)),
         ("ml_report.md", text),
-        ("ml_report.html", _html(text, pngs)),
+        ("ml_report.html", _html(text, charts)),
     ):
         (folder / name).write_text(content, encoding="utf-8")
         paths.append(folder / name)
