@@ -92,6 +92,20 @@ def test_importing_the_cli_loads_no_heavy_library(tmp_path: Path) -> None:
     assert _loaded_after("import trading_playbook.cli", tmp_path) == []
 
 
+def test_no_report_writer_imports_matplotlib(tmp_path: Path) -> None:
+    # every chart the package draws is SVG: matplotlib is no dependency any more (decisions.md, 2026-12-02)
+    writers = (
+        "research.report",
+        "research.heatmap",
+        "ml.report",
+        "ml.charts",
+        "paper.drift_report",
+        "paper.drift_chart",
+    )
+    code = "\n".join(f"import trading_playbook.{name}" for name in writers)
+    assert "matplotlib" not in _loaded_after(code, tmp_path)
+
+
 @pytest.mark.parametrize("charts", ["--no-charts", "--charts"])
 def test_a_backtest_loads_no_heavy_library(tmp_path: Path, charts: str) -> None:
     # with its charts too: they are SVG written by hand, no matplotlib (decisions.md, 2026-12-02)
