@@ -178,3 +178,34 @@ def test_pydantic_imports_no_importlib_metadata_for_its_plugins(tmp_path: Path) 
         "print(list(loader.get_plugins()), 'importlib.metadata' in sys.modules)\n"
     )
     assert _fresh(code, tmp_path) == "[] False"
+
+
+NUMBA_PROBE = (
+    "import sys\n"
+    "from trading_playbook._deferred import defer_until_used\n"
+    "from trading_playbook._entry_points import faster_numba_extensions, _MetadataForNumba\n"
+    "from trading_playbook._blas_probe import defer_blas_import\n"
+    "defer_until_used()\n"
+    "assert faster_numba_extensions() and defer_blas_import()  # as the console script does\n"
+    "import numba\n"
+    "import numba.core.entrypoints as eps\n"
+    "assert isinstance(eps.importlib_metadata, _MetadataForNumba)\n"
+    "@numba.njit\n"
+    "def plus_one(x):\n"
+    "    return x + 1\n"
+    "assert plus_one(1) == 2 and eps._already_initialized\n"
+    "calls = sys.modules['ext_probe'].CALLS if 'ext_probe' in sys.modules else None\n"
+    "print(calls, 'importlib.metadata._meta' in sys.modules)\n"
+)
+
+
+def test_numba_loads_an_installed_extension_at_its_first_compile(tmp_path: Path) -> None:
+    _distribution(tmp_path, "ext_probe", "[numba_extensions]\ninit = ext_probe:init\n")
+    (tmp_path / "ext_probe.py").write_text("CALLS = []\ndef init():\n    CALLS.append('init')\n")
+    assert _fresh(NUMBA_PROBE, tmp_path, pythonpath=tmp_path) == "['init'] True"
+
+
+def test_numba_without_extensions_compiles_without_importlib_metadata(tmp_path: Path) -> None:
+    # a distribution whose file names another group only: nothing to load, nothing parsed
+    _distribution(tmp_path, "other", "[console_scripts]\nother = other:main\n")
+    assert _fresh(NUMBA_PROBE, tmp_path, pythonpath=tmp_path) == "None False"
