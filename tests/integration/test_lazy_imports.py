@@ -60,6 +60,7 @@ NOT_IN_A_WARM_BACKTEST = (
     "numba.np.linalg",
     "numba.np.arrayobj",
     "trading_playbook.core.indicators",
+    "trading_playbook.core._indicator_kernels",  # the session loop takes its window mean from _window_mean
     # numpy.ma: numba's typing of an ndarray argument, numpy's median and percentile asked it
     # (core._array_typeof, core._order_stats); importlib.metadata's code (and email with it):
     # entry points found with plain os calls when no distribution names the group (_entry_points)
