@@ -67,8 +67,6 @@ NOT_IN_A_WARM_BACKTEST = (
     "numpy.ma",
     "importlib.metadata._meta",
     "email.message",
-    # asked only whether this process is one of its children (core.scanners.daily_breakout)
-    "multiprocessing",
     *(
         f"trading_playbook.cli.{name}"
         for name in ("data", "scan", "strategies", "runs", "research", "paper", "ml", "serve", "universe")

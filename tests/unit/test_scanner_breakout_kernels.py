@@ -5,7 +5,6 @@ parent scanned on threads) scans in one thread."""
 from __future__ import annotations
 
 import multiprocessing
-import subprocess
 import sys
 from pathlib import Path
 
@@ -101,7 +100,7 @@ def test_streamed_features_equal_the_indicator_module_bit_for_bit(seed: int) -> 
 
 def _scan_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     table = DailyBreakoutScanner("very_relaxed", min_price=0.0).scan(random_panel(0))
-    queue.put((len(table), float(table.score.sum()), db._in_worker_process()))
+    queue.put((len(table), float(table.score.sum()), db._FORK_STATE.forked))
 
 
 @pytest.mark.skipif(
@@ -117,14 +116,6 @@ def test_a_forked_child_scans_with_the_serial_kernels() -> None:
     child.join(timeout=60)
     assert child.exitcode == 0
     assert queue.get(timeout=5) == (len(parent), float(parent.score.sum()), True)
-    assert not db._in_worker_process()  # the parent scans on threads
-
-
-def test_the_scanner_imports_no_multiprocessing() -> None:
-    # a process that never imported multiprocessing cannot be one of its children: not asked
-    code = "import sys, trading_playbook.core.scanners\nprint('multiprocessing' in sys.modules)\n"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 def test_chunks_hold_about_equal_bars() -> None:

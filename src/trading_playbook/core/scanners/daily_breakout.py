@@ -26,7 +26,7 @@ session, plain numpy over a short tail of each symbol's bars, for live scanning)
 
 The kernels run with the symbols split into one chunk per numba thread (``numba.set_num_threads``
 controls it; the result does not depend on it), each chunk a call of a GIL-free kernel on a Python
-thread. Called from a thread other than the main one, or in a child started by :mod:`multiprocessing`
+thread. Called from a thread other than the main one, or in a child forked by :mod:`multiprocessing`
 (a research worker), they run in one thread: the caller's own threads or processes already keep the
 cores busy.
 """
@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import util as _mp_util
 from typing import Any, ClassVar
 
 import numba
@@ -112,19 +112,25 @@ class BreakoutFeatures:
     values: np.ndarray  # float64[capacity, 6]
 
 
-def _in_worker_process() -> bool:
-    """Whether this process is a child started by :mod:`multiprocessing` (a research worker: its
-    siblings keep the cores busy, so it scans in one thread). A process that never imported
-    :mod:`multiprocessing` is none (its children are set up by ``multiprocessing.process``), so the
-    scanner need not import it (about 3 ms of every command) to ask."""
-    process = sys.modules.get("multiprocessing.process")
-    return process is not None and process.parent_process() is not None
+class _ForkState:
+    """Whether this process is a child forked by :mod:`multiprocessing` (``fork`` start method)."""
+
+    forked = False
+
+
+def _after_fork(state: _ForkState) -> None:  # pragma: no cover - runs in forked children
+    state.forked = True
+
+
+# a forked child is a research worker: its siblings keep the cores busy, so it scans in one thread
+_FORK_STATE = _ForkState()
+_mp_util.register_after_fork(_FORK_STATE, _after_fork)
 
 
 def _threads_allowed() -> bool:
-    """Whether the chunks may run on threads: not in a worker process, and only from the main thread (a
+    """Whether the chunks may run on threads: not in a forked child, and only from the main thread (a
     caller's own threads or worker processes already keep the cores busy)."""
-    return not _in_worker_process() and threading.current_thread() is threading.main_thread()
+    return not _FORK_STATE.forked and threading.current_thread() is threading.main_thread()
 
 
 def _chunks() -> int:
