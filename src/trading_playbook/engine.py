@@ -24,8 +24,9 @@ scanner is causal: a test and ``playbook check-lookahead`` prove it).
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -338,10 +339,13 @@ def run_backtest(
     engine: str = "fast",
     symbols: Sequence[str] | None = None,
     metrics: bool = True,
+    beside_metrics: Callable[[RunResult], object] | None = None,
 ) -> RunResult:
     """Run the backtest a config describes and compute its metrics.
 
     ``start``/``end`` override ``[data] start/end``; ``symbols`` restricts the universe.
+    ``beside_metrics(result)``, when given, is called with the run (no metrics yet) while the metrics'
+    bootstrap draws on its threads (see :func:`with_metrics`); ``timings["metrics"]`` includes it.
     """
     t_start = time.perf_counter()
     ws = workspace if workspace is not None else load_data(cfg, symbols=symbols, chunked_ok=engine == "fast")
@@ -387,7 +391,8 @@ def run_backtest(
     )
     if metrics:
         t3 = time.perf_counter()
-        result = with_metrics(result, cfg, panel, lo, hi, benchmark=ws.benchmark(cfg, lo, hi))
+        benchmark = ws.benchmark(cfg, lo, hi)
+        result = with_metrics(result, cfg, panel, lo, hi, benchmark=benchmark, meanwhile=beside_metrics)
         result.timings["metrics"] = time.perf_counter() - t3
     result.timings["total"] = time.perf_counter() - t_start
     return result
@@ -453,8 +458,14 @@ def with_metrics(
     hi: int,
     *,
     benchmark: BenchmarkSeries | None = None,
+    meanwhile: Callable[[RunResult], object] | None = None,
 ) -> RunResult:
-    """``result`` with ``metrics`` computed (benchmark from the panel's window unless given)."""
+    """``result`` with ``metrics`` computed (benchmark from the panel's window unless given).
+
+    ``meanwhile(result)``, when given, is called once while the trade bootstrap draws on its threads
+    (``compute_metrics(meanwhile=...)``): work that needs the run but not its metrics overlaps the
+    draws. What it raises propagates.
+    """
     if benchmark is None:
         benchmark = benchmark_for(cfg, panel, lo, hi)
     warn = cfg.report.survivorship_warning
@@ -469,6 +480,7 @@ def with_metrics(
         risk_free_rate=cfg.report.risk_free_rate,
         survivorship_warning=bool(warn),
         seed=cfg.report.bootstrap_seed,
+        meanwhile=None if meanwhile is None else functools.partial(meanwhile, result),
     )
     return replace(result, metrics=metrics, timings=dict(result.timings))
 

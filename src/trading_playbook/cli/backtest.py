@@ -153,14 +153,15 @@ def _backtest(
 
         from trading_playbook._clock import process_age
         from trading_playbook.cli._compile import compile_notice, simulation_warmup
-        from trading_playbook.cli._output import print_data_notes
+        from trading_playbook.cli._output import print_data_notes, skip_unseen_highlighting
         from trading_playbook.engine import import_run_modules, load_data, run_backtest, window
         from trading_playbook.reports import write_run
         from trading_playbook.reports.folder import check_out_dir, fresh_run_folder
 
         import_run_modules(engine)  # so that the phases below time work, not imports
     phases: dict[str, float] = {"import": process_age()}  # process start to here: interpreter + imports
-    console = Console(stderr=True, emoji=False)  # no ":name:" codes: their table costs an import
+    # no ":name:" codes (their table costs an import), no highlighting nobody sees
+    console = skip_unseen_highlighting(Console(stderr=True, emoji=False))
     t0 = time.perf_counter()
     cfg = _load_config(config, repair, allow_missing, chunked)
     out_dir = check_out_dir(out if out is not None else _default_out(config))
@@ -185,9 +186,18 @@ def _backtest(
             workspace = load_data(
                 cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast", early=early
             )
+        # the report's rows, built while the metrics' bootstrap draws; not when a chart worker waits
+        # for the metrics (its charts' values go first, the rows after them as before)
+        rows = _RowsAhead()
+        beside = rows.build if charts[1] is None else None
         with _status(console, f"Simulating ({engine} engine)…"):
-            result = run_backtest(cfg, workspace=workspace, start=start, end=end, engine=engine)
+            result = run_backtest(
+                cfg, workspace=workspace, start=start, end=end, engine=engine, beside_metrics=beside
+            )
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
+    if rows.seconds is not None:  # (inside the metrics' time: shown on its own line)
+        phases["metrics"] -= rows.seconds
+        phases["report.rows"] = rows.seconds
     if "load.thread" in workspace.timings:  # read beside the imports: ``load`` is the wait for it
         phases["load.thread"] = workspace.timings["load.thread"]
     print_data_notes(console, result.data.get("repairs", []), result.data.get("warnings", []))
@@ -213,6 +223,7 @@ def _backtest(
             timings=phases,
             chart_worker=charts[1],
             notes=chart_notes,
+            rows=rows.prepared,
         )
     for line in chart_notes:
         console.print(f"[yellow]charts:[/] {escape(line)}", highlight=False, soft_wrap=True)
@@ -229,6 +240,23 @@ def _backtest(
     if timings:
         phases["total"] = process_age()
         _print_timings(phases)
+
+
+class _RowsAhead:
+    """The document's trade and equity rows (:func:`~trading_playbook.reports.prepare_rows`), built
+    by :meth:`build` while the metrics' bootstrap draws on its own threads (it releases the GIL), so
+    the draws overlap Python work the reports would do after the metrics anyway."""
+
+    def __init__(self) -> None:
+        self.prepared: Any = None
+        self.seconds: float | None = None
+
+    def build(self, result: Any) -> None:
+        from trading_playbook.reports import prepare_rows
+
+        t0 = time.perf_counter()
+        self.prepared = prepare_rows(result)
+        self.seconds = time.perf_counter() - t0
 
 
 def _status(console: Any, text: str) -> Any:
@@ -309,10 +337,11 @@ def _print_summary(
     from rich.console import Console
     from rich.table import Table
 
+    from trading_playbook.cli._output import skip_unseen_highlighting
     from trading_playbook.reports import _format as f
 
     m = result.metrics
-    console = Console(emoji=False)
+    console = skip_unseen_highlighting(Console(emoji=False))
     verdict = (m.get("verdict") or "").strip()
     if verdict:
         console.print(f"[bold]{verdict}[/]")

@@ -690,6 +690,7 @@ def compute_metrics(
     survivorship_warning: bool = False,
     seed: int = 0,
     n_bootstrap: int = N_BOOTSTRAP,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
     """Every summary statistic of a run, JSON-safe (undefined values are ``None``).
 
@@ -708,6 +709,11 @@ def compute_metrics(
         Seed of the bootstrap: the same inputs and seed give the same intervals.
     n_bootstrap : int
         Bootstrap resamples (2000 by default).
+    meanwhile : callable, optional
+        Called once, without arguments, while the trade bootstrap draws on its threads (it releases
+        the GIL), before the other metrics are computed: work of the caller that does not need the
+        metrics (a command builds its report rows there). What it raises propagates; it cannot
+        change a metric (the bootstrap's draws and the other figures depend only on ``result``).
 
     Returns
     -------
@@ -733,6 +739,8 @@ def compute_metrics(
     years = equity_part["sessions"] / PERIODS_PER_YEAR
     cols = TradeColumns.of(result.trades)
     boot = _Bootstrap.start(cols, seed, n_bootstrap)  # on two threads while the rest is computed
+    if meanwhile is not None:
+        meanwhile()
     trade_part = _trade_metrics(result.trades, years, equity_part["mean_equity"], cols)
     returns = _daily_returns(
         np.asarray(result.equity.equity, dtype=np.float64), float(result.starting_capital)

@@ -24,16 +24,20 @@ from trading_playbook.core.types import RunResult
 from trading_playbook.reports.csv_files import write_equity_csv, write_trades_csv
 from trading_playbook.reports.json_result import (
     SCHEMA_VERSION,
+    PreparedRows,
     chart_inputs_of_run,
-    dumps_canonical_bytes,
     load_result,
+    prepare_rows,
     result_document,
+    write_canonical,
 )
 
 __all__ = [
     "FORMATS",
     "SCHEMA_VERSION",
+    "PreparedRows",
     "load_result",
+    "prepare_rows",
     "render_document",
     "result_document",
     "utc_now",
@@ -97,9 +101,7 @@ def render_document(
         _gone(chart_worker, notes)
         chart_worker = None
     if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
-        path = out / "result.json"
-        path.write_bytes(dumps_canonical_bytes(doc))
-        written["result_json"] = path
+        written["result_json"] = write_canonical(doc, out / "result.json")
         clock.lap("report.json")
     if "csv" in chosen:
         written["trades_csv"] = write_trades_csv(doc, out / "trades.csv")
@@ -203,6 +205,7 @@ def write_run(
     timings: dict[str, float] | None = None,
     chart_worker: ChartWorker | None = None,
     notes: list[str] | None = None,
+    rows: PreparedRows | None = None,
 ) -> dict[str, Path]:
     """Write every report file of a run into ``out_dir``.
 
@@ -230,6 +233,9 @@ def write_run(
         A started chart worker process that draws the charts (see :func:`render_document`).
     notes : list of str, optional
         Receives a line on each failure of the chart worker (see :func:`render_document`).
+    rows : PreparedRows, optional
+        The document's rows, built ahead (:func:`prepare_rows`, e.g. while the metrics were
+        computed); used only when they are this run's.
 
     Returns
     -------
@@ -251,7 +257,7 @@ def write_run(
             _gone(chart_worker, notes)
             chart_worker = None
         clock.lap("charts.handover")
-    doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark)
+    doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark, rows=rows)
     clock.lap("report.document")
     return render_document(
         doc, out_dir, formats=chosen, timings=timings, chart_worker=chart_worker, notes=notes

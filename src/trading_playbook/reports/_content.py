@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from trading_playbook.reports import _format as f
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -479,11 +481,18 @@ def _trade_table(trades: Sequence[Mapping[str, Any]], numbers: Sequence[int]) ->
 
 
 def _by_return(trades: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Trade numbers by return, best first (undefined returns last; ties in entry order)."""
-    return sorted(
-        range(len(trades)),
-        key=lambda i: (trades[i]["pnl_pct"] is None, -(trades[i]["pnl_pct"] or 0.0), i),
-    )
+    """Trade numbers by return, best first (undefined returns last; ties in entry order).
+
+    The order of ``sorted(key=(return is None, -(return or 0.0), number))``; when every return is a
+    float or None (a document's rows), numpy's stable ``lexsort`` on the same keys gives it (floats
+    compare alike, -0.0 equal to 0.0, ties fall back to the number) without 10,000 key tuples.
+    """
+    returns = [t["pnl_pct"] for t in trades]
+    if not set(map(type, returns)) <= {float, type(None)}:
+        return sorted(range(len(returns)), key=lambda i: (returns[i] is None, -(returns[i] or 0.0), i))
+    undefined = np.fromiter((r is None for r in returns), dtype=bool, count=len(returns))
+    values = np.array([0.0 if r is None else r for r in returns], dtype=np.float64)
+    return np.lexsort((np.arange(len(returns)), -values, undefined)).tolist()  # type: ignore[no-any-return]
 
 
 def _by_year(trades: Sequence[Mapping[str, Any]]) -> Table:

@@ -1,15 +1,16 @@
-"""The trade and equity rows of a result document, built with their JSON text, column by column.
+"""The trade and equity rows of a result document, built with their text, column by column.
 
 A run has about 10,000 trades and 5,000 sessions. The document holds them as row dicts (what every
-report reads), and ``result.json`` writes each row in compact form (keys sorted) on its own line;
-``trades.csv`` and ``equity.csv`` write the same values again as cells. Serialising and re-reading
-15,000 dicts one by one was most of the reports' time. Here the values are taken from the trades in
-one pass and held as columns; each column's JSON text is written by orjson at once (numbers, in the
-shortest round-trip form of ``result.json``) or once per distinct value (strings, dates); the row
-dicts, each row's compact JSON line and the CSV cells are all made from those columns.
+report reads), and ``result.json`` writes each row in compact form (keys sorted) on its own line
+(all rows by one orjson call, :func:`trading_playbook.reports.json_result.write_canonical`);
+``trades.csv`` and ``equity.csv`` write the same values again as cells. Reading 15,000 dicts back
+one by one was most of the reports' time. Here the values are taken from the trades in one pass and
+held as columns; each column's text is written by orjson at once (numbers, in the shortest
+round-trip form of ``result.json``) or once per distinct value (strings, dates); the row dicts and
+the CSV cells are made from those columns.
 
-The bytes are those of the row-by-row path (``orjson.dumps(row, option=OPT_SORT_KEYS)`` per row,
-the CSV cells of :mod:`trading_playbook.reports.csv_files`): ``tests/unit/test_rows_text.py``
+The bytes are those of the row-by-row path (the CSV cells of
+:mod:`trading_playbook.reports.csv_files` read back from the rows): ``tests/unit/test_rows_text.py``
 compares them, NaN, infinities, partial exits and quoted strings included.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -48,15 +49,14 @@ _TRADE_FIELDS = (*TRADE_FLOATS, *_TRADE_INTS, *_TRADE_STRINGS, *_TRADE_DATES, "p
 
 @dataclass
 class RowsText:
-    """Rows of equal keys as columns: their plain JSON values and each value's JSON text.
+    """Rows of equal keys as columns: their plain JSON values, and the CSV cells of each column.
 
     ``rows`` is the document's list (built once, by :meth:`make_rows`); the text is valid for it as
     long as the document holds that very list (the writers check identity, see :meth:`text_for`).
     """
 
     values: dict[str, list[Any]]  # key -> plain JSON values (None for NaN and infinities)
-    texts: dict[str, list[str]]  # key -> JSON text of each value
-    numeric: frozenset[str]  # keys whose values are numbers or None
+    numeric: frozenset[str]  # keys whose values are floats, ints or None (made so here)
     rows: list[dict[str, Any]] | None = None
 
     def make_rows(self) -> list[dict[str, Any]]:
@@ -66,21 +66,15 @@ class RowsText:
         self.rows = list(map(dict, map(zip, itertools.repeat(keys), columns)))
         return self.rows
 
-    def json_lines(self) -> list[str]:
-        """Each row as ``orjson.dumps(row, option=OPT_SORT_KEYS)`` writes it (as text)."""
-        keys = sorted(self.texts)
-        template = "{" + ",".join(f"{orjson.dumps(k).decode()}:%s" for k in keys) + "}"
-        return list(map(template.__mod__, zip(*(self.texts[k] for k in keys), strict=True)))
-
     def csv_cells(self, key: str) -> list[str]:
         """The CSV cells of ``key``'s column as :func:`csv_files._texts` writes them (unquoted): numbers
         as in JSON, None as empty, strings as they are, anything else as its JSON text."""
+        values = self.values[key]
         if key in self.numeric:
-            return ["" if t == "null" else t for t in self.texts[key]]
-        return [
-            v if type(v) is str else "" if v is None else t
-            for v, t in zip(self.values[key], self.texts[key], strict=True)
-        ]
+            return ["" if t == "null" else t for t in _number_texts(values)]
+        if key == "partial_exits":
+            return [_json_text(v) if v else "[]" for v in values]
+        return [v if type(v) is str else "" if v is None else _json_text(v) for v in values]
 
     def text_for(self, rows: object) -> RowsText | None:
         """Itself when ``rows`` is the list it built, else None (the writers then walk the rows)."""
@@ -96,23 +90,24 @@ def _floats(values: Sequence[Any]) -> list[float | None]:
     return out
 
 
+def _float_values(column: Sequence[Any]) -> list[float | None]:
+    """:func:`_floats` of a column of trade fields, keeping the float objects the trades hold (equal
+    values, no copies) when every value is a plain ``float``."""
+    if not set(map(type, column)) <= {float}:
+        return _floats(column)
+    out: list[float | None] = list(column)
+    for i in np.flatnonzero(~np.isfinite(np.asarray(column, dtype=np.float64))).tolist():
+        out[i] = None
+    return out
+
+
 def _number_texts(values: list[Any]) -> list[str]:
     """orjson's text of each number (or ``null``) of a column, written in one call (no commas inside)."""
     return orjson.dumps(values).decode()[1:-1].split(",") if values else []
 
 
-def _texts_by_value(values: list[Any], text: Callable[[Any], str]) -> list[str]:
-    """``[text(v) for v in values]``, computed once per distinct value."""
-    table = {value: text(value) for value in dict.fromkeys(values)}
-    return list(map(table.__getitem__, values))
-
-
 def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=_SORTED).decode()
-
-
-def _quoted_date(iso: str) -> str:
-    return f'"{iso}"'  # an ISO date holds nothing JSON escapes
 
 
 def _iso_dates(values: Sequence[dt.date]) -> list[str]:
@@ -136,19 +131,13 @@ def trade_rows_text(trades: Sequence[Any]) -> RowsText:
         list(zip(*map(attrgetter(*_TRADE_FIELDS), trades), strict=True)) if n else [()] * len(_TRADE_FIELDS)
     )
     fields = dict(zip(_TRADE_FIELDS, picked, strict=True))
-    values: dict[str, list[Any]] = {name: _floats(fields[name]) for name in TRADE_FLOATS}
+    values: dict[str, list[Any]] = {name: _float_values(fields[name]) for name in TRADE_FLOATS}
     values.update({name: list(map(int, fields[name])) for name in _TRADE_INTS})
-    texts = {name: _number_texts(values[name]) for name in (*TRADE_FLOATS, *_TRADE_INTS)}
-    for name in _TRADE_STRINGS:
-        values[name] = list(fields[name])
-        texts[name] = _texts_by_value(values[name], _json_text)
-    for name in _TRADE_DATES:
-        values[name] = _iso_dates(fields[name])
-        texts[name] = _texts_by_value(values[name], _quoted_date)
+    values.update({name: list(fields[name]) for name in _TRADE_STRINGS})
+    values.update({name: _iso_dates(fields[name]) for name in _TRADE_DATES})
     exits = fields["partial_exits"]
     values["partial_exits"] = [_partial_exits(p) if p else [] for p in exits]
-    texts["partial_exits"] = [_json_text(v) if v else "[]" for v in values["partial_exits"]]
-    return RowsText(values, texts, frozenset((*TRADE_FLOATS, *_TRADE_INTS)))
+    return RowsText(values, frozenset((*TRADE_FLOATS, *_TRADE_INTS)))
 
 
 def equity_rows_text(dates: Any, equity: Any, cash: Any, positions: Any, exposure: Any) -> RowsText:
@@ -160,7 +149,4 @@ def equity_rows_text(dates: Any, equity: Any, cash: Any, positions: Any, exposur
         "positions": np.asarray(positions, dtype=np.int64).tolist(),
         "exposure": _floats(exposure),
     }
-    numeric = ("equity", "cash", "positions", "exposure")
-    texts = {name: _number_texts(values[name]) for name in numeric}
-    texts["date"] = list(map(_quoted_date, values["date"]))
-    return RowsText(values, texts, frozenset(numeric))
+    return RowsText(values, frozenset(("equity", "cash", "positions", "exposure")))

@@ -98,6 +98,54 @@ def _write(path: Path, header: Sequence[str], columns: list[list[str]]) -> Path:
     return Path(path)
 
 
+def _plain_cells(column: list[Any]) -> bool | None:
+    """Whether ``column`` can go through :func:`_write_at_once`: True for strings that orjson writes
+    as they are between quotes and the csv module leaves unquoted, False for numbers (None: empty
+    cells) or for empty lists (the last column only), None for anything else."""
+    kinds = set(map(type, column))
+    if kinds <= _NUMBERS:
+        return False
+    if kinds == {list} and not any(column):
+        return False
+    if kinds <= {str} and not _NOT_PLAIN.search("".join(column)):
+        return True
+    return None
+
+
+_NUMBERS = frozenset({float, int, type(None)})
+_NOT_PLAIN = re.compile(r'[",\\\x00-\x1f]')  # JSON escapes, CSV quotes (the comma, quote, line breaks)
+
+
+def _write_at_once(
+    path: Path, header: Sequence[str], columns: list[list[Any]], numbers: Sequence[bool] = ()
+) -> Path | None:
+    """:func:`_write` of columns of plain strings, numbers and empty lists, from one orjson call of
+    the rows (no text per cell), or None (nothing written) when a column holds anything else.
+
+    With only such cells (the first a string), orjson writes the rows as ``[["s",1.5,null,[]],...]``,
+    and ``],[`` (only between rows: no string holds a comma, an empty list is last), ``,null`` (an
+    undefined number: never first) and the quotes (around plain strings only) are the only
+    differences from the CSV lines: each number is the cell :func:`_texts` writes (orjson's text),
+    each string is written as it is, ``[]`` as it is. A backslash in the text means orjson escaped
+    something, and a count of row boundaries other than the rows' is impossible: both None.
+    ``numbers[i]`` True: column ``i`` is known to hold only floats, ints and None (not looked at).
+    """
+    known = (*numbers, *[False] * (len(columns) - len(numbers)))
+    plain = [False if number else _plain_cells(c) for c, number in zip(columns, known, strict=True)]
+    if not columns or not columns[0] or None in plain or not plain[0]:
+        return None
+    if any(type(c[0]) is list for c in columns[:-1]):  # an empty list is followed by "]" only last
+        return None
+    text = orjson.dumps(list(zip(*columns, strict=True)))
+    if b"\\" in text or text.count(b"],[") != len(columns[0]) - 1:
+        return None
+    # the quotes last: before, no "],[" or ",null" can be inside a string (no commas there)
+    body = text[2:-2].replace(b"],[", b"\n").replace(b",null", b",").translate(None, b'"')
+    with Path(path).open("wb") as file:
+        file.writelines((",".join(_quoted(list(header))).encode(), b"\n", body, b"\n"))
+    return Path(path)
+
+
 def _rows_text(doc: Mapping[str, Any], key: str) -> RowsText | None:
     """The cells the document's builder wrote for ``doc[key]`` (None: walk the rows)."""
     return doc.text_of(key) if isinstance(doc, PlainDocument) else None
@@ -108,9 +156,10 @@ def write_trades_csv(doc: Mapping[str, Any], path: Path) -> Path:
     trades = doc["trades"]
     built = _rows_text(doc, "trades")
     if built is not None:  # the same cells, from the columns the document was built from
-        columns = [built.csv_cells(c) for c in TRADE_COLUMNS[:-1]]
-        columns.append(built.texts["partial_exits"])
-        return _write(path, TRADE_COLUMNS, columns)
+        columns = [built.values[c] for c in TRADE_COLUMNS]
+        numbers = [c in built.numeric for c in TRADE_COLUMNS]
+        at_once = _write_at_once(path, TRADE_COLUMNS, columns, numbers)
+        return at_once or _write(path, TRADE_COLUMNS, [built.csv_cells(c) for c in TRADE_COLUMNS])
     columns = [_texts(_column(trades, c)) for c in TRADE_COLUMNS[:-1]]
     columns.append(
         [orjson.dumps(t.get("partial_exits", []), option=orjson.OPT_SORT_KEYS).decode() for t in trades]
@@ -122,6 +171,9 @@ def write_equity_csv(doc: Mapping[str, Any], path: Path) -> Path:
     """One row per session: date, equity, cash, positions, exposure."""
     built = _rows_text(doc, "equity")
     if built is not None:
-        return _write(path, EQUITY_COLUMNS, [built.csv_cells(c) for c in EQUITY_COLUMNS])
+        columns = [built.values[c] for c in EQUITY_COLUMNS]
+        numbers = [c in built.numeric for c in EQUITY_COLUMNS]
+        at_once = _write_at_once(path, EQUITY_COLUMNS, columns, numbers)
+        return at_once or _write(path, EQUITY_COLUMNS, [built.csv_cells(c) for c in EQUITY_COLUMNS])
     rows = doc["equity"]
     return _write(path, EQUITY_COLUMNS, [_texts(_column(rows, c)) for c in EQUITY_COLUMNS])

@@ -21,7 +21,9 @@ import hashlib
 import itertools
 import json
 import math
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +38,18 @@ from trading_playbook.reports._rows_text import RowsText, equity_rows_text, trad
 __all__ = [
     "SCHEMA_VERSION",
     "PlainDocument",
+    "PreparedRows",
     "config_hash",
     "dumps_canonical",
     "dumps_canonical_bytes",
     "load_result",
+    "prepare_rows",
     "result_document",
     "schema",
     "to_jsonable",
     "trade_rows",
     "validate_document",
+    "write_canonical",
 ]
 
 SCHEMA_VERSION = "1.0"
@@ -113,43 +118,82 @@ def _compact(value: Any) -> bytes:
     return orjson.dumps(value, option=_OPTIONS)
 
 
-def _layout(value: Any, depth: int, out: list[bytes], lines: dict[int, list[str]] | None = None) -> None:
+def _layout(value: Any, depth: int, out: list[Any]) -> None:
     """Objects indented two spaces per level; a list holding objects or lists gets one item per line,
-    each in compact form; scalars and lists of scalars stay on one line. ``lines``: the compact text
-    of the items of known lists, by the list's ``id`` (see :meth:`PlainDocument.text_of`)."""
+    each in compact form; scalars and lists of scalars stay on one line. ``out`` receives the text
+    as bytes-like pieces (joined or written by the caller)."""
     pad = b"  " * depth
     if isinstance(value, dict) and value:
         out.append(b"{\n")
         keys = sorted(value)
         for i, key in enumerate(keys):
             out.append(pad + b"  " + _compact(str(key)) + b": ")
-            _layout(value[key], depth + 1, out, lines)
+            _layout(value[key], depth + 1, out)
             out.append(b",\n" if i + 1 < len(keys) else b"\n")
         out.append(pad + b"}")
-    elif lines and id(value) in lines and value:
-        indent = (pad + b"  ").decode()
-        text = f",\n{indent}".join(lines[id(value)])
-        out.append(b"[\n" + f"{indent}{text}".encode() + b"\n" + pad + b"]")
     elif isinstance(value, list) and any(map(isinstance, value, itertools.repeat(dict | list))):
         item_pad = pad + b"  "
-        out.append(b"[\n" + b",\n".join([item_pad + _compact(v) for v in value]) + b"\n" + pad + b"]")
+        items = _items_at_once(value, item_pad)
+        if items is None:  # item by item
+            items = (b",\n".join([item_pad + _compact(v) for v in value]),)
+        out.extend((b"[\n", *items, b"\n", pad, b"]"))
     else:
         out.append(_compact(value))
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _items_at_once(items: list[Any], item_pad: bytes) -> tuple[Any, ...] | None:
+    """``b",\n".join(item_pad + _compact(v) for v in items)`` written by one orjson call (a run's
+    10,000 trade rows: no per-row text), as bytes-like pieces, or None when that cannot be proven
+    the same bytes.
+
+    orjson writes a list as ``[`` + its items' compact texts joined by ``,`` + ``]``. When every item
+    is a non-empty object whose first key (sorted) is the same plain name ``k``, every boundary
+    between two items reads ``},{"k":``; a ``"`` inside a string is escaped, so that text appears
+    elsewhere only as the start of a nested object with the same first key. Finding it exactly
+    ``len(items) - 1`` times therefore finds the boundaries and nothing else, and a line break and
+    ``item_pad`` go after each comma. Anything else (another first key, a nested object starting with
+    the same key, an item that is not an object) is None: the caller writes item by item.
+    """
+    if len(items) < 2 or not all(type(v) is dict and v for v in items):
+        return None
+    try:
+        first = min(items[0])
+        same_first = all(map(first.__eq__, map(min, items)))
+    except TypeError:  # keys that do not compare (not a plain document): item by item
+        return None
+    if not same_first or not isinstance(first, str) or not _PLAIN_KEY.fullmatch(first):
+        return None
+    text = orjson.dumps(items, option=_OPTIONS)
+    key = b'{"' + first.encode() + b'":'
+    boundary = b"}," + key
+    if text.count(boundary) != len(items) - 1:
+        return None
+    return item_pad, memoryview(text.replace(boundary, b"},\n" + item_pad + key))[1:-1]
+
+
+def _canonical_parts(doc: Mapping[str, Any]) -> list[Any]:
+    """The canonical text of ``doc`` as bytes-like pieces, in order."""
+    plain = doc if isinstance(doc, PlainDocument) else to_jsonable(doc)
+    out: list[Any] = []
+    _layout(plain, 0, out)
+    out.append(b"\n")
+    return out
+
+
 def dumps_canonical_bytes(doc: Mapping[str, Any]) -> bytes:
     """:func:`dumps_canonical` as UTF-8 bytes (what is written to ``result.json``)."""
-    plain = doc if isinstance(doc, PlainDocument) else to_jsonable(doc)
-    lines: dict[int, list[str]] = {}
-    if isinstance(plain, PlainDocument):
-        for key in plain.rows_text:
-            table = plain.text_of(key)
-            if table is not None:  # (the document holds the list, so its id stays its own meanwhile)
-                lines[id(plain[key])] = table.json_lines()
-    out: list[bytes] = []
-    _layout(plain, 0, out, lines)
-    out.append(b"\n")
-    return b"".join(out)
+    return b"".join(_canonical_parts(doc))
+
+
+def write_canonical(doc: Mapping[str, Any], path: Path) -> Path:
+    """Write :func:`dumps_canonical_bytes` of ``doc`` to ``path`` piece by piece (a run's 5 MB of
+    text is never joined into one more copy)."""
+    with Path(path).open("wb") as file:
+        file.writelines(_canonical_parts(doc))
+    return Path(path)
 
 
 def dumps_canonical(doc: Mapping[str, Any]) -> str:
@@ -199,8 +243,44 @@ def _benchmark_curves(result: RunResult, benchmark: BenchmarkSeries | None) -> d
     return out
 
 
+@dataclass
+class PreparedRows:
+    """A run's trade and equity rows built ahead of its document (:func:`prepare_rows`): a command
+    builds them while the metrics' bootstrap draws on its threads.
+
+    They go into one document, of the very trades list and equity curve they were built from
+    (:meth:`take`); :func:`result_document` builds the rows afresh for anything else (and for a
+    second document: two documents never share their row lists).
+    """
+
+    trades: list[Trade]  # the run's list they were built from (identity checked)
+    equity: Any  # the run's EquityCurve they were built from (identity checked)
+    tables: dict[str, RowsText]  # "trades", "equity": the rows (made) with their JSON text
+    taken: bool = False
+
+    def take(self, result: RunResult) -> dict[str, RowsText] | None:
+        """The tables, once, when they are the rows of ``result`` (its very trades list and equity
+        curve); else None."""
+        if self.taken or self.trades is not result.trades or self.equity is not result.equity:
+            return None
+        self.taken = True
+        return self.tables
+
+
+def prepare_rows(result: RunResult) -> PreparedRows:
+    """The rows :func:`result_document` puts in the document of ``result`` (metrics not needed)."""
+    tables = {"trades": trade_rows_text(_entry_order(result.trades)), "equity": _equity_text(result)}
+    for table in tables.values():
+        table.make_rows()
+    return PreparedRows(result.trades, result.equity, tables)
+
+
 def result_document(
-    result: RunResult, *, created_at: str, benchmark: BenchmarkSeries | None = None
+    result: RunResult,
+    *,
+    created_at: str,
+    benchmark: BenchmarkSeries | None = None,
+    rows: PreparedRows | None = None,
 ) -> dict[str, Any]:
     """The ``result.json`` document of a run whose ``metrics`` are already computed.
 
@@ -212,8 +292,9 @@ def result_document(
         The one timestamp of the document (ISO 8601, UTC).
     benchmark : BenchmarkSeries, optional
         Buy-and-hold curves stored for the charts.
+    rows : PreparedRows, optional
+        The rows :func:`prepare_rows` built for this run (used once, and only for ``result``).
     """
-    trades = _entry_order(result.trades)
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "created_at": created_at,
@@ -230,9 +311,10 @@ def result_document(
     plain = PlainDocument(to_jsonable(doc))
     # the large lists are built plain, column by column (to_jsonable would walk them value by value),
     # with their JSON text (result.json and the CSV files write it)
-    plain.rows_text = {"trades": trade_rows_text(trades), "equity": _equity_text(result)}
+    tables = rows.take(result) if rows is not None else None
+    plain.rows_text = dict(tables if tables is not None else prepare_rows(result).tables)
     for key, table in plain.rows_text.items():
-        plain[key] = table.make_rows()
+        plain[key] = table.rows
     return plain
 
 
