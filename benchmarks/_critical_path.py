@@ -8,7 +8,7 @@ the command does meanwhile, then idle), after it (``post``), and the worker's CP
 child, reaped while the session loop waits for it). On an idle 2-core machine each process has a
 core of its own, so the first run's wall time is about ``max(pre + during, worker) + post``; on a busy
 machine this estimate is steadier than the measured wall time (CPU time grows a little under load
-too: shared caches). Other children (the chart worker) also need a core meanwhile: ``all-cpu/2``
+too: shared caches). Other children also need a core meanwhile: ``all-cpu/2``
 (every process's CPU seconds over two cores) is a lower bound that counts them.
 """
 
@@ -21,11 +21,10 @@ import sys
 import time
 from typing import Any
 
-from trading_playbook import _chart_worker, _early_load, _warmup
+from trading_playbook import _early_load, _warmup
 
 # as the console script does (trading_playbook._entry)
 _warmup.start_early(sys.argv[1:])
-_chart_worker.start_early(sys.argv[1:], after=_warmup.early_pid())
 _early_load.start_early(sys.argv[1:])
 
 from trading_playbook.core import _jit  # noqa: E402
@@ -56,7 +55,7 @@ def _children_cpu() -> float:
 def _report() -> None:
     end = time.process_time()
     worker = marks.get("worker", 0.0)
-    others = _children_cpu() - worker  # e.g. the chart worker, which also needs a core meanwhile
+    others = _children_cpu() - worker  # any other child, which also needs a core meanwhile
     pre = marks.get("gate", end)
     during = marks.get("gate_end", pre) - pre
     post = end - marks.get("gate_end", pre)

@@ -14,7 +14,7 @@ source's figures are printed beside them.
 Each mode runs once untimed (numba's cache, the ``.pyc`` files and the page cache warm up), then the
 modes take turns ``--repeat`` times (interleaved, so both see the same background load). Every run is
 its own process, started by a small launcher (``posix_spawn`` + ``wait4``) so the wall time is spawn to
-exit and the CPU time is the command's plus that of the workers it waited for (the chart worker).
+exit and the CPU time is the command's plus that of any child process it waited for.
 ``PYTHONDONTWRITEBYTECODE`` is removed from the environment (a user's Python writes ``.pyc`` files),
 ``PLAYBOOK_HOME`` points at a temporary folder and ``--no-record`` keeps the runs out of any run
 registry. Each run passes ``--timings``; the phase table of the median run of each mode is printed.
@@ -70,7 +70,7 @@ def run_once(source: str, config: Path, mode: str, env: dict[str, str], work: Pa
         raise SystemExit(
             f"playbook backtest ({source}, {mode}) failed, exit code {measured['code']}:\n{text[-2000:]}"
         )
-    if mode == "charts" and not (out / "charts" / "equity.png").is_file():
+    if mode == "charts" and not (out / "charts" / "equity.svg").is_file():
         raise SystemExit("playbook backtest wrote no charts")
     phases = {m.group(1): float(m.group(2)) for m in map(_ROW.match, text.splitlines()) if m}
     return Run(source, mode, float(measured["seconds"]), float(measured["cpu"]), phases)
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         median = timed[len(timed) // 2]
         print(
             f"{source}, {mode}: wall best {timed[0].seconds:.2f} s, median "
-            f"{statistics.median(r.seconds for r in timed):.2f} s; CPU (user + system, workers "
+            f"{statistics.median(r.seconds for r in timed):.2f} s; CPU (user + system, children "
             f"included) best {min(r.cpu for r in timed):.2f} s, median {statistics.median(r.cpu for r in timed):.2f} s"
         )
         print("  phases of the median run (--timings, seconds):")

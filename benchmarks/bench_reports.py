@@ -43,9 +43,9 @@ def main() -> None:
     run = dataclasses.replace(run, metrics=metrics)
     t_doc, doc = best_of(3, lambda: result_document(run, created_at="2030-01-01T00:00:00Z", benchmark=bench))
     t_json, text = best_of(3, lambda: dumps_canonical(doc))
-    t_charts, pngs = best_of(2, lambda: render_charts(doc))
-    t_md, _ = best_of(3, lambda: render_markdown(doc, {k: f"charts/{k}.png" for k in pngs}))
-    t_html, _ = best_of(3, lambda: render_html(doc, pngs))
+    t_charts, svgs = best_of(3, lambda: render_charts(doc))
+    t_md, _ = best_of(3, lambda: render_markdown(doc, {k: f"charts/{k}.svg" for k in svgs}))
+    t_html, _ = best_of(3, lambda: render_html(doc, svgs))
     with tempfile.TemporaryDirectory() as tmp:
         t_all, _ = best_of(2, lambda: render_document(doc, Path(tmp)))
         t_json_only, _ = best_of(3, lambda: render_document(doc, Path(tmp), formats=("json", "csv")))
@@ -54,7 +54,7 @@ def main() -> None:
         ("compute_metrics (incl. 2000-sample bootstraps)", t_metrics),
         ("result_document", t_doc),
         (f"dumps_canonical ({len(text) / 1e6:.1f} MB)", t_json),
-        ("4 PNG charts", t_charts),
+        ("4 SVG charts (" + ", ".join(f"{k} {len(v) / 1e3:.0f} KB" for k, v in svgs.items()) + ")", t_charts),
         ("report.md", t_md),
         ("report.html", t_html),
         ("render_document json+csv", t_json_only),

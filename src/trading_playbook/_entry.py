@@ -1,4 +1,4 @@
-"""The ``playbook`` console script: start the first-run compile worker and the chart worker, then run
+"""The ``playbook`` console script: start the first-run compile worker, then run
 the CLI, with a backtest's data read in a thread meanwhile (:mod:`trading_playbook._early_load`).
 
 Importing the command modules takes a couple of seconds (pandas, numba, typer); a fast backtest's
@@ -19,14 +19,14 @@ import sys
 
 
 def main() -> None:
-    """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile and chart workers started first."""
+    """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile worker started first."""
     from trading_playbook._gc import collector_paused
 
     with collector_paused():  # from the first import on: reading the code cache alone set off ten collections
         from trading_playbook._code_cache import install
 
         install()  # dataclasses' and typing's generated code, compiled once per installation
-        from trading_playbook import _chart_worker, _early_load, _warmup
+        from trading_playbook import _early_load, _warmup
         from trading_playbook._deferred import defer_until_used
         from trading_playbook._entry_points import faster_numba_extensions, faster_plugin_discovery
 
@@ -37,7 +37,6 @@ def main() -> None:
     try:
         with collector_paused():
             _warmup.start_early(sys.argv[1:])
-            _chart_worker.start_early(sys.argv[1:], after=_warmup.early_pid())
             _early_load.start_early(sys.argv[1:])  # a backtest's data, read while the commands import
             from trading_playbook.cli import main as cli_main
         cli_main()

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from trading_playbook.data.arrow import table_from_arrays
 from trading_playbook.data.synthetic import synthetic_arrays
@@ -98,7 +99,9 @@ def test_importing_the_cli_loads_no_heavy_library(tmp_path: Path) -> None:
     assert _loaded_after("import trading_playbook.cli", tmp_path) == []
 
 
-def test_a_backtest_without_charts_loads_no_heavy_library(tmp_path: Path) -> None:
+@pytest.mark.parametrize("charts", ["--no-charts", "--charts"])
+def test_a_backtest_loads_no_heavy_library(tmp_path: Path, charts: str) -> None:
+    # with its charts too: they are SVG written by hand, no matplotlib (decisions.md, 2026-12-02)
     # a bar file, as the shared data is (a synthetic source needs exchange_calendars for its sessions)
     pq.write_table(
         table_from_arrays(synthetic_arrays(8, "2015-01-01", "2016-12-31", seed=3)), tmp_path / "bars.parquet"
@@ -108,7 +111,7 @@ def test_a_backtest_without_charts_loads_no_heavy_library(tmp_path: Path) -> Non
     code = (
         "from trading_playbook.cli import main\n"
         f"sys.argv = ['playbook', 'backtest', {str(config)!r}, '--out', {str(tmp_path / 'out')!r}, "
-        "'--no-charts', '--no-record']\n"
+        f"{charts!r}, '--no-record']\n"
         "try:\n"
         "    main()\n"
         "except SystemExit as stop:\n"
@@ -116,6 +119,7 @@ def test_a_backtest_without_charts_loads_no_heavy_library(tmp_path: Path) -> Non
     )
     assert _loaded_after(code, tmp_path) == []
     assert (tmp_path / "out" / "result.json").is_file()
+    assert (tmp_path / "out" / "charts" / "equity.svg").is_file() == (charts == "--charts")
 
 
 def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:

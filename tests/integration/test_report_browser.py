@@ -1,7 +1,8 @@
-"""Open report.html in headless Chromium: every chart image decodes and the key figures are on the page.
+"""Open report.html in headless Chromium: every inline SVG chart renders and the key figures are on the page.
 
 The page itself has no script; the test loads a copy with a probe script appended that, on ``load``,
-writes each image's ``complete`` flag and natural size into the DOM, which ``--dump-dom`` prints.
+writes each chart's rendered size, the rendered width of its data (the strategy's line, the heatmap's
+cells, the bars) and its text into the DOM, which ``--dump-dom`` prints.
 """
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ pytestmark = [
 
 PROBE = """<script>
 window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.images);
+  var charts = Array.prototype.slice.call(document.querySelectorAll('figure[id^="chart-"] > svg'));
   var out = document.createElement('pre');
   out.id = 'probe';
-  out.textContent = 'PROBE:' + JSON.stringify(imgs.map(function (i) {
-    return {id: i.id, complete: i.complete, width: i.naturalWidth, height: i.naturalHeight};
+  out.textContent = 'PROBE:' + JSON.stringify(charts.map(function (svg) {
+    var box = svg.getBoundingClientRect();
+    var data = svg.querySelectorAll('path.series, rect.cell, rect.bar');
+    var drawn = Array.prototype.slice.call(data).map(function (e) { return e.getBBox(); });
+    var left = Math.min.apply(null, drawn.map(function (b) { return b.x; }));
+    var right = Math.max.apply(null, drawn.map(function (b) { return b.x + b.width; }));
+    return {id: svg.parentNode.id, width: box.width, height: box.height, elements: data.length,
+            span: drawn.length ? right - left : 0, text: svg.textContent};
   })) + ':END';
   document.body.appendChild(out);
 });
@@ -70,24 +77,29 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
     return run.metrics, dom, page.read_text()
 
 
-def test_every_chart_image_loads(rendered: tuple[dict, str, str]) -> None:
+def test_every_chart_renders(rendered: tuple[dict, str, str]) -> None:
     _, dom, _ = rendered
     match = re.search(r"PROBE:(.*?):END", dom)
     assert match, "the probe script did not run (page failed to load?)"
-    images = json.loads(match.group(1))
-    assert [i["id"] for i in images] == [
+    charts = json.loads(match.group(1))
+    assert [c["id"] for c in charts] == [
         "chart-equity",
         "chart-monthly_returns",
         "chart-trade_returns",
         "chart-exit_reasons",
     ]
-    for image in images:
-        assert image["complete"] and image["width"] > 300 and image["height"] > 200, image
+    for chart in charts:
+        # drawn at a readable size, its data spread across the plot (not collapsed to a point)
+        assert chart["width"] > 600 and chart["height"] > 100 and chart["elements"] > 0, chart["id"]
+        assert chart["span"] > 300, chart["id"]
+    text = {c["id"]: c["text"] for c in charts}
+    assert "Monthly returns (%)" in text["chart-monthly_returns"] and "Jan" in text["chart-monthly_returns"]
+    assert "Distribution of trade returns (45 trades)" in text["chart-trade_returns"]
 
 
 def test_key_figures_appear_in_the_page(rendered: tuple[dict, str, str]) -> None:
     m, dom, _ = rendered
-    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r'src="data:[^"]+"', "", dom)))
+    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<svg.*?</svg>", "", dom, flags=re.S)))
     for figure in (
         m["verdict"].split(";")[0],
         "PRELIMINARY",
@@ -109,9 +121,12 @@ def test_the_page_loads_nothing_from_outside(rendered: tuple[dict, str, str]) ->
     assert not re.search(r'(src|href)="(?!data:)', page)
 
 
-def test_the_probe_sees_a_broken_image(tmp_path: Path) -> None:
-    # guards the guard: an undecodable data URI must show up as naturalWidth 0
-    page = tmp_path / "broken.html"
-    page.write_text(f'<html><body><img id="bad" src="data:image/png;base64,AAAA">{PROBE}</body></html>')
+def test_the_probe_sees_an_empty_chart(tmp_path: Path) -> None:
+    # guards the guard: a chart that draws nothing must show up as zero elements and zero span
+    page = tmp_path / "empty.html"
+    page.write_text(
+        f'<html><body><figure id="chart-x"><svg width="10" height="10"></svg></figure>{PROBE}</body></html>'
+    )
     match = re.search(r"PROBE:(.*?):END", _dump_dom(page, tmp_path / "profile"))
-    assert match and json.loads(match.group(1))[0]["width"] == 0
+    assert match and json.loads(match.group(1))[0]["elements"] == 0
+    assert json.loads(match.group(1))[0]["span"] == 0

@@ -70,7 +70,7 @@ def test_report_rerenders_from_the_stored_result(home: Path) -> None:
     result = CliRunner().invoke(app, ["report", run_id, "--out", str(target)])
     assert result.exit_code == 0, result.output
     assert (target / "result.json").read_bytes() == original
-    for name in ("trades.csv", "report.md", "report.html", "charts/equity.png"):
+    for name in ("trades.csv", "report.md", "report.html", "charts/equity.svg"):
         assert (target / name).is_file(), name
     default = CliRunner().invoke(app, ["report", run_id])  # back into the run's own folder
     assert default.exit_code == 0 and (home / "orig" / "result.json").read_bytes() == original

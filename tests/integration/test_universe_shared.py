@@ -64,8 +64,8 @@ def test_the_example_runs_and_reports_its_coverage(workspace: Workspace, tmp_pat
     assert result.metrics["validation"]["survivorship_warning"] is True  # measured, not guessed
     doc = result_document(result, created_at="2026-01-01T00:00:00Z")
     validate_document(doc)
-    written = write_run(result, tmp_path, panel=workspace.panel, formats=("json", "md", "png"))
-    assert (tmp_path / "charts" / "coverage.png").is_file() and "chart_coverage" in written
+    written = write_run(result, tmp_path, panel=workspace.panel, formats=("json", "md", "svg"))
+    assert (tmp_path / "charts" / "coverage.svg").is_file() and "chart_coverage" in written
     report = (tmp_path / "report.md").read_text()
     assert "the run could not see" in report and "Universe coverage" in report
     assert "| 2001 |" in report.replace("  ", " ")

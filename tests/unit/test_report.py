@@ -27,8 +27,6 @@ from trading_playbook.reports.json_result import (
 )
 from trading_playbook.reports.samples import hand_worked_run, make_curve, make_trade, random_run
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
 
 def _with_metrics(run, **kwargs):
     return dataclasses.replace(run, metrics=compute_metrics(run, **kwargs))
@@ -50,7 +48,8 @@ def test_every_format_is_written(hand_out: tuple[Path, dict]) -> None:
     for path in written.values():
         assert path.is_file() and path.stat().st_size > 0 and path.parent.is_relative_to(out)
     for name in ("equity", "monthly_returns", "trade_returns", "exit_reasons"):
-        assert written[f"chart_{name}"].read_bytes()[:8] == PNG_MAGIC
+        path = written[f"chart_{name}"]
+        assert path.name == f"{name}.svg" and path.read_text().startswith("<svg xmlns=")
 
 
 def test_result_json_follows_rules_section_7(hand_out: tuple[Path, dict]) -> None:
@@ -190,9 +189,9 @@ def test_markdown_report_sections_and_links(hand_out: tuple[Path, dict]) -> None
 def test_html_report_is_self_contained(hand_out: tuple[Path, dict]) -> None:
     out, _ = hand_out
     page = (out / "report.html").read_text()
-    images = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(images) == 4 and all(src.startswith("data:image/png;base64,") for src in images)
-    assert "<script" not in page and "http://" not in page and "https://" not in page
+    figures = re.findall(r'<figure id="chart-([a-z_]+)"><svg width=', page)
+    assert figures == ["equity", "monthly_returns", "trade_returns", "exit_reasons"]
+    assert "<img" not in page and "<script" not in page and "http://" not in page and "https://" not in page
     assert "Verdict: INSUFFICIENT" in page and "+21.0%" in page and "−" not in page
 
 
@@ -217,7 +216,7 @@ def test_edge_cases_give_valid_reports(tmp_path: Path, case: str) -> None:
     md = written["report_md"].read_text()
     html = written["report_html"].read_text()
     for text in (md, html):
-        visible = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
+        visible = re.sub(r"<[^>]+>", " ", text)  # the text, not the markup (an SVG path's data)
         assert not re.search(r"\b(nan|inf|infinity|none|null)\b", visible, re.IGNORECASE), case
         assert "Verdict:" in text
     if case == "zero_trades":
@@ -260,7 +259,9 @@ def test_write_run_with_panel_adds_benchmark(tmp_path: Path) -> None:
 def test_unknown_format_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError, match="unknown report format"):
         write_run(hand_worked_run(), tmp_path, formats=("json", "pdf"))
-    assert FORMATS == ("json", "csv", "md", "html", "png")
+    assert FORMATS == ("json", "csv", "md", "html", "svg")
+    with pytest.raises(PlaybookError, match="charts are SVG files"):
+        write_run(hand_worked_run(), tmp_path, formats=("json", "png"))
 
 
 def test_partial_exit_type_is_serialised_with_iso_date() -> None:
@@ -277,7 +278,7 @@ def test_partial_exit_type_is_serialised_with_iso_date() -> None:
     assert json.loads(nested)["b"][1]["t"] == 1e-07  # shortest round-trip floats
 
 
-def test_markdown_without_png_has_no_dangling_image_links(tmp_path: Path) -> None:
+def test_markdown_without_svg_files_has_no_dangling_image_links(tmp_path: Path) -> None:
     written = write_run(hand_worked_run(), tmp_path, formats=("json", "csv", "md"))
     assert set(written) == {"result_json", "trades_csv", "equity_csv", "report_md"}
     assert "![" not in written["report_md"].read_text() and not (tmp_path / "charts").exists()

@@ -86,7 +86,8 @@ def backtest(
         bool, typer.Option("--record/--no-record", help="Record the run in the run registry.")
     ] = True,
     charts: Annotated[
-        bool, typer.Option("--charts/--no-charts", help="Render PNG charts and report.html.")
+        bool,
+        typer.Option("--charts/--no-charts", help="Render the SVG charts (charts/*.svg) and report.html."),
     ] = True,
     repair: RepairOpt = False,
     allow_missing: AllowMissingOpt = False,
@@ -100,10 +101,8 @@ def backtest(
     ] = False,
 ) -> None:
     """Run a backtest and write result.json, trades.csv, report.md, report.html and charts."""
-    from trading_playbook import _chart_worker, _early_load
+    from trading_playbook import _early_load
 
-    # the charts are drawn in a process of their own, which imports matplotlib meanwhile
-    worker = _chart_worker.take_early() or _chart_worker.start_if_enabled() if charts else None
     early = _early_load.take_early()  # the data read in a thread while the command imported
     try:
         _backtest(
@@ -114,7 +113,7 @@ def backtest(
             out,
             engine,
             record,
-            (charts, worker),
+            charts,
             repair,
             allow_missing,
             chunked,
@@ -122,8 +121,6 @@ def backtest(
             early,
         )
     except BaseException:
-        if worker is not None:
-            worker.cancel()
         if early is not None:
             early.cancel()
         raise
@@ -137,14 +134,14 @@ def _backtest(
     out: Path | None,
     engine: str,
     record: bool,
-    charts: tuple[bool, Any],
+    charts: bool,
     repair: bool,
     allow_missing: bool,
     chunked: bool,
     timings: bool,
     early: Any = None,
 ) -> None:
-    """:func:`backtest`'s run; ``charts`` is (draw charts?, the started chart worker or None);
+    """:func:`backtest`'s run; ``charts``: draw the charts (and report.html);
     ``early``: the data load started when the process started (``trading_playbook._early_load``)."""
     from trading_playbook._gc import collector_off, collector_paused
 
@@ -186,10 +183,8 @@ def _backtest(
             workspace = load_data(
                 cfg, progress=False, symbols=_symbols(symbols), chunked_ok=engine == "fast", early=early
             )
-        # the report's rows, built while the metrics' bootstrap draws; not when a chart worker waits
-        # for the metrics (its charts' values go first, the rows after them as before)
-        rows = _RowsAhead()
-        beside = rows.build if charts[1] is None else None
+        rows = _RowsAhead()  # the report's rows, built while the metrics' bootstrap draws
+        beside = rows.build
         with _status(console, f"Simulating ({engine} engine)…"):
             result = run_backtest(
                 cfg, workspace=workspace, start=start, end=end, engine=engine, beside_metrics=beside
@@ -209,8 +204,7 @@ def _backtest(
         console.print(
             f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
         )
-    formats = ("json", "csv", "md", "html", "png") if charts[0] else ("json", "csv", "md")
-    chart_notes: list[str] = []  # a chart worker that failed: its charts were drawn here
+    formats = ("json", "csv", "md", "html", "svg") if charts else ("json", "csv", "md")
     with collector_off(), _status(console, "Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
@@ -221,12 +215,8 @@ def _backtest(
             formats=formats,
             benchmark=benchmark,
             timings=phases,
-            chart_worker=charts[1],
-            notes=chart_notes,
             rows=rows.prepared,
         )
-    for line in chart_notes:
-        console.print(f"[yellow]charts:[/] {escape(line)}", highlight=False, soft_wrap=True)
     written = {kind: out_dir / path.relative_to(staging) for kind, path in written.items()}
     run_id = None
     if record:
@@ -302,14 +292,9 @@ def _print_timings(phases: dict[str, float]) -> None:
     table.add_column("phase")
     table.add_column("seconds", justify="right")
     total = phases.get("total", 0.0)
-    # ``charts.worker``: the chart worker's drawing, ``load.thread``: the data read in a thread while
-    # the command imported; both beside the command's own phases (not part of its time)
-    beside = {
-        "charts.worker": "(charts drawn in the worker, in parallel)",
-        "charts.worker.cpu": "(charts: CPU of the worker)",
-        "charts.helper.cpu": "(charts: CPU of its forked helper)",
-        "load.thread": "(data read in a thread during the imports)",
-    }
+    # ``load.thread``: the data read in a thread while the command imported, beside the command's
+    # own phases (not part of its time)
+    beside = {"load.thread": "(data read in a thread during the imports)"}
     accounted = sum(v for k, v in phases.items() if k != "total" and k not in beside)
     for name, seconds in phases.items():
         if name in beside:
@@ -324,10 +309,11 @@ def _print_timings(phases: dict[str, float]) -> None:
 def _while_compiling() -> None:
     """Work the command does later anyway, done while the compile worker compiles the session loop
     (the first run's other core is busy, this one idle): compile the metrics' kernels, import what
-    writing report.html needs (jinja2; matplotlib is the chart worker's)."""
+    writing the charts and report.html needs."""
     from trading_playbook.core.metrics import compile_kernels
 
     compile_kernels()
+    import trading_playbook.reports.charts
     import trading_playbook.reports.html  # noqa: F401
 
 

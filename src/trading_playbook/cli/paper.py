@@ -353,7 +353,8 @@ def replay(
         bool, typer.Option("--record/--no-record", help="Record the run in the run registry.")
     ] = True,
     charts: Annotated[
-        bool, typer.Option("--charts/--no-charts", help="Render PNG charts and report.html.")
+        bool,
+        typer.Option("--charts/--no-charts", help="Render the SVG charts (charts/*.svg) and report.html."),
     ] = True,
 ) -> None:
     """Run a fresh simulated account session by session (state saved and reloaded between sessions)."""
@@ -368,7 +369,7 @@ def replay(
     with console.status("Replaying session by session…"):
         done = run_replay(cfg, out, start=start, end=end, workspace=workspace, config_path=str(config))
     result = done.result
-    formats = ("json", "csv", "md", "html", "png") if charts else ("json", "csv", "md")
+    formats = ("json", "csv", "md", "html", "svg") if charts else ("json", "csv", "md")
     lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
     written = write_run(
         result, out, panel=workspace.panel, formats=formats, benchmark=workspace.benchmark(cfg, lo, hi)

@@ -1,4 +1,4 @@
-"""Reports of a run: ``result.json``, ``trades.csv``, ``equity.csv``, ``report.md``, ``report.html``, PNG charts.
+"""Reports of a run: ``result.json``, ``trades.csv``, ``equity.csv``, ``report.md``, ``report.html``, SVG charts.
 
 Everything is rendered from the ``result.json`` document, so a stored result re-renders exactly
 (``playbook report ID``). Public API:
@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from trading_playbook._chart_worker import ChartWorker, chart_names
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.core.metrics import BenchmarkSeries, benchmark_from_panel, compute_metrics
 from trading_playbook.core.panel import Panel
@@ -25,7 +24,6 @@ from trading_playbook.reports.csv_files import write_equity_csv, write_trades_cs
 from trading_playbook.reports.json_result import (
     SCHEMA_VERSION,
     PreparedRows,
-    chart_inputs_of_run,
     load_result,
     prepare_rows,
     result_document,
@@ -44,7 +42,7 @@ __all__ = [
     "write_run",
 ]
 
-FORMATS = ("json", "csv", "md", "html", "png")
+FORMATS = ("json", "csv", "md", "html", "svg")
 CHART_DIR = "charts"
 
 
@@ -57,7 +55,8 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(formats)
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown:
-        raise PlaybookError(f"unknown report format(s) {unknown}; choose from {list(FORMATS)}")
+        hint = " (the charts are SVG files since 2026-12: ask for 'svg')" if "png" in unknown else ""
+        raise PlaybookError(f"unknown report format(s) {unknown}; choose from {list(FORMATS)}{hint}")
     return chosen
 
 
@@ -67,39 +66,23 @@ def render_document(
     *,
     formats: Iterable[str] = FORMATS,
     timings: dict[str, float] | None = None,
-    chart_worker: ChartWorker | None = None,
-    notes: list[str] | None = None,
 ) -> dict[str, Path]:
     """Write the report files of a result document into ``out_dir``.
 
     ``timings``, when given, receives the seconds each file took (``report.json``, ``report.csv``,
-    ``charts``, ``report.md``, ``report.html``). ``chart_worker`` (a started
-    :class:`~trading_playbook._chart_worker.ChartWorker`) draws the charts in its own process
-    while this one writes the other files; ``charts`` is then the time spent waiting for it, and
-    ``charts.worker`` (not part of this process's time) the worker's own drawing time, and
-    ``charts.worker.cpu`` / ``charts.helper.cpu`` the CPU seconds of its two processes. Without one,
-    or when it fails, the charts are drawn here; ``notes``, when given, receives a line on each
-    failure of the worker (what it did not deliver is drawn here).
+    ``report.md``, ``charts``, ``report.html``).
 
     Returns
     -------
     dict[str, Path]
         ``result_json``, ``trades_csv``, ``equity_csv``, ``report_md``, ``report_html`` and
-        ``chart_<name>`` for what was written.
+        ``chart_<name>`` (``charts/<name>.svg``) for what was written.
     """
     chosen = _check_formats(formats)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     clock = _Stopwatch(timings)
-    wants_pngs = bool({"png", "html"} & set(chosen))  # matplotlib only when a chart is shown
-    if not wants_pngs and chart_worker is not None:
-        chart_worker.close()
-        chart_worker = None
-    if chart_worker is not None and not (chart_worker.submitted or chart_worker.submit(doc)):
-        # (it draws while this process writes the other files)
-        _gone(chart_worker, notes)
-        chart_worker = None
     if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
         written["result_json"] = write_canonical(doc, out / "result.json")
         clock.lap("report.json")
@@ -107,71 +90,38 @@ def render_document(
         written["trades_csv"] = write_trades_csv(doc, out / "trades.csv")
         written["equity_csv"] = write_equity_csv(doc, out / "equity.csv")
         clock.lap("report.csv")
-    if not {"md", "html", "png"} & set(chosen):
+    if not {"md", "html", "svg"} & set(chosen):
         return written
-    chart_files = {name: f"{CHART_DIR}/{name}.png" for name in chart_names(doc)} if wants_pngs else {}
+    from trading_playbook.reports.charts import chart_names, render_charts
+
+    wants_charts = bool({"svg", "html"} & set(chosen))  # drawn when a file or the page shows them
+    chart_files = {name: f"{CHART_DIR}/{name}.svg" for name in chart_names(doc)} if wants_charts else {}
     if "md" in chosen:
         from trading_playbook.reports.markdown import render_markdown
 
-        # without PNG files on disk a Markdown image link would dangle
+        # without the SVG files on disk a Markdown image link would dangle
         path = out / "report.md"
-        path.write_text(render_markdown(doc, chart_files if "png" in chosen else {}), encoding="utf-8")
+        path.write_text(render_markdown(doc, chart_files if "svg" in chosen else {}), encoding="utf-8")
         written["report_md"] = path
         clock.lap("report.md")
-    pngs: dict[str, bytes] = {}
-    if wants_pngs:
-        pngs = _draw_charts(doc, chart_worker, timings, notes)
+    svgs: dict[str, str] = {}
+    if wants_charts:
+        svgs = render_charts(doc)
+        if "svg" in chosen:
+            (out / CHART_DIR).mkdir(exist_ok=True)
+            for name, svg in svgs.items():
+                path = out / chart_files[name]
+                path.write_text(svg, encoding="utf-8")
+                written[f"chart_{name}"] = path
         clock.lap("charts")
-    if "png" in chosen:
-        (out / CHART_DIR).mkdir(exist_ok=True)
-        for name, data in pngs.items():
-            path = out / chart_files[name]
-            path.write_bytes(data)
-            written[f"chart_{name}"] = path
     if "html" in chosen:
         from trading_playbook.reports.html import render_html
 
         path = out / "report.html"
-        path.write_text(render_html(doc, pngs), encoding="utf-8")
+        path.write_text(render_html(doc, svgs), encoding="utf-8")
         written["report_html"] = path
         clock.lap("report.html")
     return written
-
-
-def _draw_charts(
-    doc: Mapping[str, Any],
-    worker: ChartWorker | None,
-    timings: dict[str, float] | None,
-    notes: list[str] | None,
-) -> dict[str, bytes]:
-    """The document's PNG charts: the worker's, and whatever it did not deliver drawn here (with a
-    note saying so)."""
-    names = chart_names(doc)
-    pngs = (worker.result() or {}) if worker is not None else {}
-    pngs = {name: png for name, png in pngs.items() if name in names}
-    if worker is not None and timings is not None and worker.render_seconds is not None:
-        timings["charts.worker"] = worker.render_seconds
-        timings.update({f"charts.{process}.cpu": seconds for process, seconds in worker.cpu.items()})
-    missing = [name for name in names if name not in pngs]
-    if worker is not None and notes is not None:
-        notes.extend(worker.notes)
-        if missing:
-            notes.append(f"drew {', '.join(missing)} in the command instead (it only costs time)")
-    if missing:
-        from trading_playbook.reports.charts import render_charts
-
-        pngs.update(render_charts(doc, missing))
-    return {name: pngs[name] for name in names}
-
-
-def _gone(worker: ChartWorker, notes: list[str] | None) -> None:
-    """Reap a chart worker that could not take the charts' values; the charts are drawn here."""
-    worker.close()
-    if notes is not None:
-        notes.append(
-            f"the chart worker had ended (exit code {worker.process.returncode}) before the charts' "
-            "values were handed over; drew the charts in the command instead (it only costs time)"
-        )
 
 
 class _Stopwatch:
@@ -203,8 +153,6 @@ def write_run(
     benchmark: BenchmarkSeries | None = None,
     created_at: str | None = None,
     timings: dict[str, float] | None = None,
-    chart_worker: ChartWorker | None = None,
-    notes: list[str] | None = None,
     rows: PreparedRows | None = None,
 ) -> dict[str, Path]:
     """Write every report file of a run into ``out_dir``.
@@ -221,7 +169,7 @@ def write_run(
         The run's panel: gives the buy-and-hold benchmark curves of the equity chart (and the
         named ``[report] benchmark_symbol`` when the config has one and the panel holds it).
     formats : iterable of str
-        Any of ``json``, ``csv``, ``md``, ``html``, ``png``.
+        Any of ``json``, ``csv``, ``md``, ``html``, ``svg`` (the charts' files).
     benchmark : BenchmarkSeries, optional
         Use these curves instead of building them from ``panel``.
     created_at : str, optional
@@ -229,10 +177,6 @@ def write_run(
     timings : dict, optional
         Receives the seconds each step took (``report.document`` and those of
         :func:`render_document`).
-    chart_worker : ChartWorker, optional
-        A started chart worker process that draws the charts (see :func:`render_document`).
-    notes : list of str, optional
-        Receives a line on each failure of the chart worker (see :func:`render_document`).
     rows : PreparedRows, optional
         The document's rows, built ahead (:func:`prepare_rows`, e.g. while the metrics were
         computed); used only when they are this run's.
@@ -251,14 +195,6 @@ def write_run(
     if not result.metrics:
         result = dataclasses.replace(result, metrics=compute_metrics(result, benchmark=benchmark))
     clock = _Stopwatch(timings)
-    if chart_worker is not None and {"png", "html"} & set(chosen):
-        # the charts' values go first: the worker draws while the document is built and written
-        if not chart_worker.submit_inputs(chart_inputs_of_run(result, benchmark)):
-            _gone(chart_worker, notes)
-            chart_worker = None
-        clock.lap("charts.handover")
     doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark, rows=rows)
     clock.lap("report.document")
-    return render_document(
-        doc, out_dir, formats=chosen, timings=timings, chart_worker=chart_worker, notes=notes
-    )
+    return render_document(doc, out_dir, formats=chosen, timings=timings)

@@ -1,445 +1,354 @@
-"""PNG charts of a result document (matplotlib, Agg, object API: no pyplot global state).
+"""The report's charts of a result document, as SVG text (:mod:`~trading_playbook.reports._svg`).
 
 Four charts: ``equity`` (equity against the buy-and-hold benchmarks, drawdown panel below),
 ``monthly_returns`` (year x month heatmap), ``trade_returns`` (histogram of trade returns) and
-``exit_reasons`` (count and average return per reason); a fifth, ``coverage``
-(:mod:`~trading_playbook.reports.coverage`), when the run had a point-in-time universe. Each copes with empty input by saying so
-in the picture instead of failing.
+``exit_reasons`` (count and average return per reason, :mod:`~trading_playbook.reports._bar_charts`);
+a fifth, ``coverage`` (:mod:`~trading_playbook.reports.coverage`), when the run had a point-in-time
+universe. Each copes with empty input by saying so in the picture instead of failing, and the same
+document always gives the same bytes.
 """
 
 from __future__ import annotations
 
-import functools
-import struct
-import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from matplotlib import dates as mdates
-from matplotlib import ticker
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.cm import ScalarMappable
-from matplotlib.collections import PathCollection, PolyCollection
-from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.path import Path
-from matplotlib.textpath import TextPath
-from matplotlib.transforms import Affine2D
 
-from trading_playbook._chart_fork import Renderer
-from trading_playbook._chart_worker import CHART_NAMES
+from trading_playbook.reports._axes import (
+    LegendEntry,
+    date_axis,
+    headings,
+    legend,
+    message,
+    money,
+    number_label,
+    trades_text,
+    y_axis,
+)
+from trading_playbook.reports._svg import (
+    Box,
+    Canvas,
+    LinearScale,
+    LogScale,
+    day_numbers,
+    log_ticks,
+    nice_ticks,
+    pixel_extremes,
+    polyline,
+    text_width,
+)
+from trading_playbook.reports.palette import (
+    BENCHMARK_COLOURS,
+    BENCHMARK_DASHES,
+    GAIN,
+    LOSS,
+    MUTED,
+    RULE,
+    STRATEGY_COLOUR,
+    TEXT,
+)
 
-__all__ = ["CHART_NAMES", "chart_renderers", "prepare_figures", "render_charts", "warm_caches"]
+__all__ = ["CHART_NAMES", "chart_names", "equity_chart", "monthly_chart", "render_charts"]
 
-# the names live with the chart worker (the command links them in report.md before they are drawn)
-_DPI = 110
-_STRATEGY = "#0969da"
-_BENCH_COLOURS = ("#8c959f", "#bf8700", "#8250df")
-_POS, _NEG = "#2da44e", "#cf222e"
+CHART_NAMES = ("equity", "monthly_returns", "trade_returns", "exit_reasons")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-
-# Each chart's figure, axes and tick objects before any data: about a fifth of a chart's time, which
-# the chart worker spends ahead while it waits for the run (:func:`prepare_figures`). The ticks are
-# matplotlib's Tick objects, made lazily on the first draw at about a millisecond each; the counts
-# are those the charts of the full shared-data run and of the synthetic demo use (a chart needing
-# more makes the rest, one needing fewer leaves the extra ones undrawn).
-_TICKS_AHEAD: dict[str, tuple[tuple[int, int, int], ...]] = {  # per axes: (x major, y major, y minor)
-    "equity": ((10, 16, 30), (10, 6, 1)),
-    "monthly_returns": ((12, 23, 1),),
-    "trade_returns": ((8, 11, 1),),
-    "exit_reasons": ((11, 6, 1), (11, 6, 1)),
-}
-_prepared: dict[str, Figure] = {}  # built ahead, each used by one chart (never drawn twice)
+Renderer = Callable[[Mapping[str, Any]], str]
 
 
-def _skeleton(name: str, size: tuple[float, float]) -> Figure:
-    """A chart's figure and axes before any data."""
-    fig = Figure(figsize=size, dpi=_DPI)
-    if name == "equity":  # equity over its drawdown
-        fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    elif name == "exit_reasons":  # counts beside average returns
-        fig.subplots(1, 2, sharey=True)
-    else:
-        fig.subplots()
-    return fig
+def chart_names(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The charts a document gets: :data:`CHART_NAMES`, plus ``coverage`` for a point-in-time universe."""
+    coverage = (doc.get("data") or {}).get("coverage")
+    return (*CHART_NAMES, "coverage") if coverage else CHART_NAMES
 
 
-def prepare_figures(stop: Callable[[], bool] | None = None) -> None:
-    """Build every chart's figure, axes and ticks ahead, for the next drawing of each in this process
-    (the chart worker, while the command runs), and load what a first drawing loads (the fonts at the
-    charts' sizes, the heatmap's colour map, the monthly labels' glyph outlines). The pictures are the
-    same bytes either way. ``stop`` is asked before each chart's figure: when it says so (the run's
-    values have arrived), the rest are left to the charts themselves."""
-    warm_caches()
-    for name, ticks in _TICKS_AHEAD.items():
-        if stop is not None and stop():
-            return
-        fig = _skeleton(name, (11, 5))
-        for ax, (x_major, y_major, y_minor) in zip(fig.axes, ticks, strict=True):
-            ax.xaxis.get_major_ticks(x_major)
-            ax.xaxis.get_minor_ticks(1)
-            ax.yaxis.get_major_ticks(y_major)
-            ax.yaxis.get_minor_ticks(y_minor)
-        _prepared[name] = fig
-
-
-@functools.cache
-def warm_caches() -> None:
-    """Draw a tiny figure with text at every size the charts use and a heatmap, and build the glyph
-    outlines of the monthly labels: what the first drawing of each chart would otherwise load (once
-    a process; a fork inherits it)."""
-    _glyphs(8)
-    _glyphs(6)
-    fig = Figure(figsize=(2, 1), dpi=_DPI)
-    ax = fig.subplots()
-    heat = ScalarMappable(norm=Normalize(vmin=-1.0, vmax=1.0), cmap="RdYlGn")
-    ax.imshow(heat.to_rgba(np.ma.masked_invalid([[-1.0, np.nan, 1.0]]), bytes=True), interpolation="nearest")
-    for size in (9, 10, 11, 13):
-        ax.text(0.5, 0.5, "Warm-up 0.5% $", fontsize=size)
-    FigureCanvasAgg(fig).draw()  # type: ignore[no-untyped-call]
-
-
-def _figure(name: str, size: tuple[float, float]) -> tuple[Figure, list[Axes]]:
-    """The chart's figure at ``size`` inches and its axes: the one prepared ahead, else a new one."""
-    fig = _prepared.pop(name, None)
-    if fig is None:
-        fig = _skeleton(name, size)
-    else:
-        fig.set_size_inches(size)
-    return fig, list(fig.axes)
-
-
-def _margins(fig: Figure, left: float, right: float, top: float, bottom: float, **space: float) -> None:
-    """Fixed margins in inches (a layout engine would measure every label first, which cost about as
-    much as drawing the chart)."""
-    width, height = fig.get_size_inches()
-    fig.subplots_adjust(
-        left=left / width, right=1.0 - right / width, top=1.0 - top / height, bottom=bottom / height, **space
+def series_path(
+    canvas: Canvas, xs: np.ndarray, ys: np.ndarray, colour: str, width: float, label: str, **attributes: Any
+) -> None:
+    """One line through (``xs``, ``ys``) in drawing units: its points thinned to those that show at one
+    pixel per column (:func:`~trading_playbook.reports._svg.pixel_extremes`), and a dot per point
+    when there are fewer than three (a line of one point is invisible)."""
+    keep = pixel_extremes(xs, ys)
+    canvas.path(
+        polyline(xs[keep], ys[keep]),
+        stroke=colour,
+        width=width,
+        data_series=label,
+        stroke_linecap="round",
+        **attributes,
     )
+    if xs.size < 3:
+        for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+            if math.isfinite(x) and math.isfinite(y):
+                canvas.element("circle", cx=x, cy=y, r=3.5, fill=colour, class_="marker", data_series=label)
 
 
-def _label_inches(labels: Sequence[str], size: float = 10.0) -> float:
-    """A generous width of the longest label in inches (DejaVu Sans: digits are 0.64 em, few glyphs
-    are wider than 0.7 em), so fixed margins never clip a tick label."""
-    return max((len(label) for label in labels), default=0) * 0.7 * size / 72.0
+def _money_axis(values: np.ndarray) -> tuple[type[LinearScale], float, float, list[float], str]:
+    """The equity panel's y scale (kind, domain), ticks and title: a log scale when the curves span
+    more than 4x, so no curve flattens the others."""
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size and positive.max() / positive.min() > 4.0:
+        lo, hi = float(positive.min()) / 1.05, float(positive.max()) * 1.05
+        return LogScale, lo, hi, log_ticks(lo, hi), "Equity ($, log scale)"
+    finite = values[np.isfinite(values)]
+    lo, hi, ticks = nice_ticks(float(finite.min()), float(finite.max()), 6)
+    return LinearScale, lo, hi, ticks, "Equity ($)"
 
 
-def _tick_labels(ax: Axes, axis: str = "y") -> list[str]:
-    """The major tick labels the axis will show (its locator and formatter on its current limits)."""
-    which = ax.yaxis if axis == "y" else ax.xaxis
-    low, high = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
-    values = [v for v in which.get_major_locator()() if low <= v <= high]
-    formatter = which.get_major_formatter()
-    formatter.set_locs(values)
-    return [formatter(v, k) for k, v in enumerate(values)]
-
-
-def _png(fig: Figure) -> bytes:
-    """The figure as an opaque RGB PNG at :data:`_DPI` (:func:`_encode_png`)."""
-    fig.set_dpi(_DPI)
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()  # type: ignore[no-untyped-call]
-    return _encode_png(np.asarray(canvas.buffer_rgba())[..., :3])  # type: ignore[no-untyped-call]
-
-
-def _encode_png(rgb: np.ndarray) -> bytes:
-    """An 8-bit RGB PNG of ``rgb`` (height x width x 3, ``uint8``). Every row is filtered "Up" (its
-    difference from the row above: mostly zeros in a chart) and deflated at zlib level 1: the same
-    pixels in files as small as Pillow's (which tries five filters a row) in half the time, and the
-    encoding was a sixth of the charts' time."""
-    height, width, _ = rgb.shape
-    rows = np.empty((height, width * 3 + 1), dtype=np.uint8)
-    rows[:, 0] = 2  # filter type Up; the row above the first counts as zeros
-    pixels = rows[:, 1:].reshape(height, width, 3)  # a view: each row's bytes after its filter type
-    pixels[0] = rgb[0]
-    np.subtract(rgb[1:], rgb[:-1], out=pixels[1:])  # uint8 wraps modulo 256, as PNG's filters do
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, deflate, no interlace
-    return b"".join(
-        (
-            b"\x89PNG\r\n\x1a\n",
-            _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(rows.data, 1)),
-            _png_chunk(b"IEND", b""),
-        )
+def _equity_series(doc: Mapping[str, Any]) -> list[tuple[str, np.ndarray, str, str, float]]:
+    """(label, values, colour, dash, width) of the strategy and each benchmark rescaled to the
+    starting capital (the equal-weight one first)."""
+    start = float(doc["starting_capital"])
+    equity = np.array(
+        [np.nan if r["equity"] is None else r["equity"] for r in doc["equity"]], dtype=np.float64
     )
+    series = [("Strategy", equity, STRATEGY_COLOUR, "", 2.0)]
+    benches = doc.get("benchmarks") or {}
+    for k, name in enumerate(sorted(benches, key=lambda b: (b != "equal_weight", b))):
+        values = np.array([np.nan if v is None else v for v in benches[name]["values"]], dtype=np.float64)
+        finite = values[np.isfinite(values) & (values != 0)]
+        if finite.size:
+            colour, dash = BENCHMARK_COLOURS[k % 3], BENCHMARK_DASHES[k % 3]
+            series.append(
+                (str(benches[name].get("label", name)), values / finite[0] * start, colour, dash, 1.4)
+            )
+    return series
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
-
-
-def _empty(ax: Axes, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, color="#57606a", transform=ax.transAxes)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _trades(n: int) -> str:
-    return f"{n:,} trade" if n == 1 else f"{n:,} trades"
-
-
-def _subtitle(doc: Mapping[str, Any]) -> str:
+def equity_chart(doc: Mapping[str, Any]) -> str:
+    """Equity against the buy-and-hold benchmarks (money axis, log when they span more than 4x) over
+    the drawdown panel, on a date axis."""
     m = doc["metrics"]
-    return f"{m.get('first_session') or '?'} to {m.get('last_session') or '?'} · {_trades(m['trades'])}"
-
-
-def _money_axis(ax: Axes, series: list[Any]) -> None:
-    """Dollar ticks; a log scale when the curves span more than 4x, so no curve flattens the others."""
-    values = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in series])
-    values = values[np.isfinite(values) & (values > 0)]
-    dollars = ticker.FuncFormatter(lambda x, _pos: f"${x:,.0f}")
-    if values.size and values.max() / values.min() > 4.0:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(ticker.LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-        ax.set_ylabel("Equity ($, log scale)")
-    else:
-        ax.set_ylabel("Equity ($)")
-    ax.yaxis.set_major_formatter(dollars)
-
-
-def equity_chart(doc: Mapping[str, Any]) -> bytes:
-    rows = doc["equity"]
-    fig, (top, bottom) = _figure("equity", (11, 6.5))
-    _margins(fig, left=1.4, right=0.2, top=0.75, bottom=0.4, hspace=0.08)
     benches = doc.get("benchmarks") or {}
     heading = "Equity against buy & hold" if benches else "Equity (no benchmark data)"
-    fig.suptitle(f"{heading}\n{_subtitle(doc)}", fontsize=13)
-    if not rows:
-        _empty(top, "No sessions")
-        bottom.set_axis_off()
-        return _png(fig)
-    # numbers on a date axis: matplotlib converts datetime objects one by one (a tenth of a second here)
-    dates = mdates.date2num(np.array([r["date"] for r in rows], dtype="datetime64[D]"))  # type: ignore[no-untyped-call]
-    equity = np.array([r["equity"] for r in rows], dtype=np.float64)
+    subtitle = (
+        f"{m.get('first_session') or '?'} to {m.get('last_session') or '?'} · {trades_text(m['trades'])}"
+    )
+    canvas = Canvas(960, 600, f"{heading}, {subtitle}", chart="equity")
+    top = headings(canvas, heading, subtitle)
+    rows = doc["equity"]
+    series = _equity_series(doc) if rows else []
+    values = np.concatenate([s[1] for s in series]) if series else np.zeros(0)
+    if not np.isfinite(values).any():
+        message(canvas, Box(90, top + 8, 850, 500), "No sessions" if not rows else "No finite equity values")
+        return canvas.render()
     start = float(doc["starting_capital"])
-    marker = "o" if len(rows) < 3 else None
-    top.plot(dates, equity, color=_STRATEGY, lw=1.6, marker=marker, label="Strategy", zorder=3)
-    for colour, name in zip(
-        _BENCH_COLOURS, sorted(benches, key=lambda k: (k != "equal_weight", k)), strict=False
-    ):
-        values = np.array([np.nan if v is None else v for v in benches[name]["values"]], dtype=np.float64)
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            top.plot(
-                dates,
-                values / finite[0] * start,
-                color=colour,
-                lw=1.1,
-                marker=marker,
-                label=benches[name]["label"],
-            )
-    top.axhline(start, color="#d0d7de", lw=0.8, zorder=1)
-    _money_axis(top, [line.get_ydata() for line in top.get_lines()])
-    top.legend(loc="upper left", frameon=False)
-    top.grid(alpha=0.3)
-    peaks = np.maximum.accumulate(np.concatenate(([start], equity)))[1:]
-    drawdown = (equity / peaks - 1.0) * 100.0
-    bottom.fill_between(dates, drawdown, 0.0, color=_NEG, alpha=0.35, lw=0)
-    bottom.plot(dates, drawdown, color=_NEG, lw=0.8, marker=marker)
-    bottom.set_ylabel("Drawdown (%)")
-    bottom.set_ylim(min(float(drawdown.min()) * 1.1, -1.0), 0.5)
-    bottom.grid(alpha=0.3)
-    if len(rows) < 3:  # a very short run: a few days either side instead of years of empty axis
-        bottom.set_xlim(dates[0] - 3.0, dates[-1] + 3.0)
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]
-    bottom.xaxis.set_major_locator(locator)
-    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    left = 0.45 + max(_label_inches(_tick_labels(top)), _label_inches(_tick_labels(bottom)))
-    _margins(fig, left=left, right=0.2, top=0.75, bottom=0.4, hspace=0.08)
-    return _png(fig)
+    equity = series[0][1]
+    peaks = np.fmax.accumulate(np.concatenate(([start], equity)))[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drawdown = (equity / peaks - 1.0) * 100.0
+    kind, money_lo, money_hi, money_ticks, money_title = _money_axis(np.concatenate((values, [start])))
+    deepest = max(min(_finite_min(drawdown) * 1.1, -1.0), -100.0)  # a drawdown ends at -100 %
+    dd_lo, _, dd_ticks = nice_ticks(deepest, 0.0, 4)
+    labels = [money(t) for t in money_ticks] + [number_label(dd_ticks[1] - dd_ticks[0])(t) for t in dd_ticks]
+    left = 40 + max(text_width(label, 11.0) for label in labels)
+    upper = Box(left, top + 8, 950 - left, 360)
+    lower = Box(left, upper.bottom + 14, upper.width, 600 - upper.bottom - 14 - 36)
+    money_scale = kind(money_lo, money_hi, upper.bottom, upper.top)
+    dates = day_numbers([r["date"] for r in rows])
+    first, last = float(dates[0]), float(dates[-1])
+    if len(rows) < 3:  # a very short run: a few days either side instead of an empty axis
+        first, last = first - 3.0, last + 3.0
+    x_upper = LinearScale(first, last, upper.left, upper.right)
+    xs = x_upper.many(dates)
+    date_axis(canvas, upper, x_upper, labels=False)
+    y_axis(canvas, upper, money_scale, money_ticks, money, money_title, title_x=16.0)
+    canvas.line(
+        upper.left, money_scale(start), upper.right, money_scale(start), RULE, 1.2, class_="start-capital"
+    )
+    for k in reversed(range(len(series))):  # the strategy (the first) drawn last, on top
+        label, ys, colour, dash, width = series[k]
+        role = "benchmark" if k else "strategy"
+        series_path(
+            canvas,
+            xs,
+            money_scale.many(ys),
+            colour,
+            width,
+            label,
+            dash=dash or None,
+            class_=f"series {role}",
+        )
+    legend(canvas, upper.left + 10, upper.top + 8, [LegendEntry(s[0], s[2], dash=s[3]) for s in series])
+    canvas.rect(upper.left, upper.top, upper.width, upper.height, "none", stroke=RULE)
+    _drawdown_panel(
+        canvas, lower, LinearScale(first, last, lower.left, lower.right), dates, drawdown, (dd_lo, dd_ticks)
+    )
+    return canvas.render()
 
 
-def monthly_chart(doc: Mapping[str, Any]) -> bytes:
-    monthly = doc["metrics"]["monthly_returns"]
-    years = sorted({k[:4] for k in monthly})
-    fig, (ax,) = _figure("monthly_returns", (11, max(2.6, 0.36 * len(years) + 1.6)))
-    _margins(fig, left=0.55, right=0.8, top=0.4, bottom=0.35)
-    ax.set_title("Monthly returns (%)", fontsize=13)
-    if not years:
-        _empty(ax, "No sessions")
-        return _png(fig)
+def _finite_min(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.min()) if finite.size else 0.0
+
+
+def _drawdown_panel(
+    canvas: Canvas,
+    box: Box,
+    x: LinearScale,
+    dates: np.ndarray,
+    drawdown: np.ndarray,
+    axis: tuple[float, list[float]],
+) -> None:
+    """The drawdown from the running peak (%, the starting capital the first peak) as a filled area."""
+    lo, ticks = axis
+    y = LinearScale(lo, 0.5, box.bottom, box.top)
+    date_axis(canvas, box, x)
+    y_axis(canvas, box, y, ticks, number_label(ticks[1] - ticks[0]), "Drawdown (%)", title_x=16.0)
+    xs, ys = x.many(dates), y.many(drawdown)
+    finite = np.flatnonzero(np.isfinite(ys))
+    if finite.size:
+        keep = finite[pixel_extremes(xs[finite], ys[finite])]
+        zero = y(0.0)
+        # the line's points, then back along zero
+        area = polyline(
+            np.concatenate((xs[keep], xs[keep[[-1, 0]]])), np.concatenate((ys[keep], [zero, zero]))
+        )
+        canvas.path(area + "Z", fill=LOSS, fill_opacity="0.3", class_="drawdown-area")
+    series_path(canvas, xs, ys, LOSS, 1.0, "Drawdown", class_="series drawdown")
+    canvas.line(box.left, y(0.0), box.right, y(0.0), TEXT, 0.8)
+    canvas.rect(box.left, box.top, box.width, box.height, "none", stroke=RULE)
+
+
+def ink_on(fill: str) -> str:
+    """White or the text colour, whichever contrasts more with ``fill`` (WCAG relative luminance:
+    white wins below 0.21, where the two contrasts cross)."""
+    channels = [int(fill[i : i + 2], 16) / 255.0 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#ffffff" if luminance < 0.21 else TEXT
+
+
+def _cell_colour(value: float, limit: float) -> str:
+    """White at zero to the gain (green) or loss (red) colour at ``limit``."""
+    share = min(abs(value) / limit, 1.0)
+    target = GAIN if value > 0 else LOSS
+    channels = (int(target[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(255 + (c - 255) * share):02x}" for c in channels)
+
+
+def _monthly_grid(monthly: Mapping[str, Any], years: list[str]) -> np.ndarray:
+    """Returns in % by (year, month); NaN where a month has none (or no finite one)."""
     grid = np.full((len(years), 12), np.nan)
     for key, value in monthly.items():
-        if value is not None:
+        if isinstance(value, int | float) and math.isfinite(value):
             grid[years.index(key[:4]), int(key[5:7]) - 1] = value * 100.0
+    return grid
+
+
+def monthly_chart(doc: Mapping[str, Any]) -> str:
+    """Years x months heatmap of the monthly returns (%), each cell's value written in it, on a
+    diverging scale symmetric about zero (red losses, green gains), with its colour bar."""
+    monthly = doc["metrics"]["monthly_returns"]
+    years = sorted({key[:4] for key in monthly})
+    pitch = 24.0 if len(years) <= 25 else 17.0
+    canvas = Canvas(
+        960, 32 + 24 + max(len(years), 4) * pitch + 16, "Monthly returns (%)", chart="monthly_returns"
+    )
+    top = headings(canvas, "Monthly returns (%)") + 24
+    box = Box(56, top, 960 - 56 - 96, max(len(years), 4) * pitch)
+    if not years:
+        message(canvas, box, "No sessions")
+        return canvas.render()
+    grid = _monthly_grid(monthly, years)
     limit = max(float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0, 1.0)
-    # the cells coloured here, one pixel each, and stretched by the image (nearest neighbour: the
-    # same pixels as matplotlib colouring the stretched values, at a third of the cost)
-    colours = ScalarMappable(norm=Normalize(vmin=-limit, vmax=limit), cmap="RdYlGn")
-    ax.imshow(colours.to_rgba(np.ma.masked_invalid(grid), bytes=True), aspect="auto", interpolation="nearest")
-    rows, cols = np.nonzero(np.isfinite(grid))
-    values = grid[rows, cols]
-    dark = np.abs(values) > 0.6 * limit
-    for colour, chosen in (("white", dark), ("black", ~dark)):
-        labels = [f"{v:+.1f}" for v in values[chosen]]
-        centres = np.column_stack([cols[chosen], rows[chosen]]).astype(np.float64)
-        ax.add_collection(_label_collection(fig, ax, labels, centres, 8 if len(years) <= 25 else 6, colour))
-    ax.set_xticks(range(12), _MONTHS)
-    ax.set_yticks(range(len(years)), years)
-    ax.tick_params(length=0)
-    fig.colorbar(colours, ax=ax, label="Return (%)", shrink=0.9, pad=0.01, fraction=0.08)
-    return _png(fig)
-
-
-_LABEL_GLYPHS = "0123456789+-."
-
-
-@functools.cache
-def _glyphs(size: float) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
-    """Outline, path codes and advance (points) of each character of a number label at ``size``."""
-    prop = FontProperties(size=size)
-    zero_right = TextPath((0, 0), "0", prop=prop).get_extents().x1
-    glyphs = {}
-    for ch in _LABEL_GLYPHS:
-        path = TextPath((0, 0), ch, prop=prop)
-        advance = TextPath((0, 0), ch + "0", prop=prop).get_extents().x1 - zero_right
-        glyphs[ch] = (np.asarray(path.vertices, dtype=np.float64), np.asarray(path.codes), float(advance))
-    return glyphs
-
-
-def _label_path(text: str, size: float) -> Path:
-    """``text`` (digits, sign, point) as one outline centred on (0, 0), in points."""
-    glyphs = _glyphs(size)
-    verts, codes, x = [], [], 0.0
-    for ch in text:
-        outline, kinds, advance = glyphs[ch]
-        verts.append(outline + np.array([x, 0.0]))
-        codes.append(kinds)
-        x += advance
-    zero = glyphs["0"][0]
-    middle = (x / 2.0, (float(zero[:, 1].min()) + float(zero[:, 1].max())) / 2.0)
-    return Path(np.concatenate(verts) - middle, np.concatenate(codes))
-
-
-def _label_collection(
-    fig: Figure, ax: Axes, labels: list[str], centres: np.ndarray, size: float, colour: str
-) -> PathCollection:
-    """Number labels centred on data points, drawn as one collection of glyph outlines: the same
-    text as one ``Text`` artist per label (a year x month grid has 250+), at a fraction of the cost."""
-    return PathCollection(
-        [_label_path(text, size) for text in labels],
-        offsets=centres,
-        offset_transform=ax.transData,
-        transform=Affine2D().scale(1.0 / 72.0) + fig.dpi_scale_trans,
-        facecolors=colour,
-        edgecolors="none",
-        linewidths=0.0,
-    )
-
-
-def trade_returns_chart(doc: Mapping[str, Any]) -> bytes:
-    returns = (
-        np.array([t["pnl_pct"] for t in doc["trades"] if t["pnl_pct"] is not None], dtype=np.float64) * 100.0
-    )
-    fig, (ax,) = _figure("trade_returns", (9, 5))
-    _margins(fig, left=0.75, right=0.15, top=0.4, bottom=0.55)
-    ax.set_title(f"Distribution of trade returns ({_trades(returns.size)})", fontsize=13)
-    if returns.size == 0:
-        _empty(ax, "No trades")
-        return _png(fig)
-    # the view spans the 0.5-99.5 percentiles so a single freak trade cannot squash the histogram;
-    # trades beyond it are counted in the end bars and said so in the legend
-    lo_view, hi_view = (
-        np.percentile(returns, [0.5, 99.5]) if returns.size >= 200 else (returns.min(), returns.max())
-    )
-    shown = np.clip(returns, lo_view, hi_view)
-    outside = int(np.sum((returns < lo_view) | (returns > hi_view)))
-    # bins of equal width with 0 on an edge, so every bar is wholly a gain or a loss
-    n_bins = int(np.clip(np.sqrt(returns.size) * 2, 5, 80))
-    width = max(float(hi_view - lo_view) / n_bins, 0.1)
-    lo, hi = np.floor(lo_view / width), np.floor(hi_view / width) + 1
-    bins = np.arange(lo, hi + 1) * width
-    counts, edges = np.histogram(shown, bins=bins)
-    # one collection of bars, not one patch each (a patch costs about a millisecond to add and draw)
-    bars = [
-        ((a, 0.0), (a, c), (b, c), (b, 0.0)) for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)
-    ]
-    colours = [_NEG if a < 0 else _POS for a in edges[:-1]]
-    ax.add_collection(PolyCollection(bars, facecolors=colours, edgecolors="white", linewidths=0.5))
-    ax.set_xlim(
-        float(edges[0]) - 0.05 * (edges[-1] - edges[0]), float(edges[-1]) + 0.05 * (edges[-1] - edges[0])
-    )
-    ax.set_ylim(0.0, max(float(counts.max()), 1.0) * 1.05)
-    if outside:
-        ax.plot(
-            [],
-            [],
-            " ",
-            label=f"{outside:,} trades outside {lo_view:+.0f}% to {hi_view:+.0f}% (in the end bars)",
+    width = box.width / 12
+    for month, name in enumerate(_MONTHS):
+        canvas.text(
+            box.left + (month + 0.5) * width, top - 12, name, size=12.0, anchor="middle", class_="month"
         )
-    ax.axvline(0.0, color="black", lw=0.8)
-    mean, median = float(returns.mean()), float(np.median(returns))
-    ax.axvline(mean, color=_STRATEGY, lw=1.5, ls="--", label=f"mean {mean:+.2f}%")
-    ax.axvline(median, color="#8250df", lw=1.5, ls=":", label=f"median {median:+.2f}%")
-    ax.set_xlabel("Trade return (%)")
-    ax.set_ylabel("Trades")
-    ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    ax.legend(frameon=False)
-    ax.grid(alpha=0.3, axis="y")
-    return _png(fig)
+    size = 11.0 if pitch > 20 else 9.0
+    cells, labels = [], []
+    for row, year in enumerate(years):
+        y = box.top + row * pitch
+        canvas.text(box.left - 8, y + pitch / 2, year, size=12.0, anchor="end", class_="year")
+        for month in range(12):
+            cells.append(
+                _cell(
+                    grid[row, month],
+                    f"{year}-{month + 1:02d}",
+                    (box.left + month * width, y, width, pitch),
+                    limit,
+                )
+            )
+            value = grid[row, month]
+            if np.isfinite(value):
+                ink = ink_on(_cell_colour(value, limit))
+                labels.append(
+                    f'<text x="{box.left + (month + 0.5) * width:.1f}" y="{y + pitch / 2:.1f}" dy="0.35em" '
+                    f'fill="{ink}">{value:+.1f}</text>'
+                )
+    canvas.group(cells, class_="cells", stroke="#ffffff")
+    canvas.group(labels, class_="values", font_size=size, text_anchor="middle")
+    _colour_bar(canvas, Box(box.right + 14, box.top, 12, box.height), limit)
+    return canvas.render()
 
 
-def exit_reasons_chart(doc: Mapping[str, Any]) -> bytes:
-    reasons = doc["metrics"]["exit_reasons"]
-    order = sorted(reasons, key=lambda r: (reasons[r]["count"], r))
-    fig, (left, right) = _figure("exit_reasons", (11, max(2.8, 0.5 * len(order) + 1.6)))
-    _margins(fig, left=0.3 + _label_inches(order), right=0.15, top=0.65, bottom=0.55, wspace=0.05)
-    fig.suptitle("Exit reasons", fontsize=13)
-    if not order:
-        _empty(left, "No trades")
-        right.set_axis_off()
-        return _png(fig)
-    counts = [reasons[r]["count"] for r in order]
-    avg = [(reasons[r]["avg_return"] or 0.0) * 100.0 for r in order]
-    left.barh(order, counts, color=_STRATEGY)
-    for i, r in enumerate(order):
-        rate = reasons[r]["win_rate"]
-        label = f" {counts[i]}  (win {rate * 100:.0f}%)" if rate is not None else f" {counts[i]}"
-        left.text(counts[i], i, label, va="center", fontsize=9)
-    left.set_xlim(0, max(counts) * 1.45)
-    left.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    left.set_xlabel("Trades")
-    left.set_title("Count and win rate", fontsize=11)
-    right.barh(order, avg, color=[_POS if a >= 0 else _NEG for a in avg])
-    right.axvline(0.0, color="black", lw=0.8)
-    span = max(max(abs(a) for a in avg), 0.5)
-    right.set_xlim(-span * 1.35, span * 1.35)
-    for i, a in enumerate(avg):
-        right.text(a, i, f" {a:+.2f}% ", va="center", ha="left" if a >= 0 else "right", fontsize=9)
-    right.set_xlabel("Average trade return (%)")
-    right.set_title("Average return", fontsize=11)
-    for ax in (left, right):
-        ax.grid(alpha=0.3, axis="x")
-    return _png(fig)
+def _cell(value: float, month: str, rect: tuple[float, float, float, float], limit: float) -> str:
+    x, y, w, h = rect
+    if not np.isfinite(value):
+        return f'<rect class="cell missing" data-month="{month}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="#f6f8fa"/>'
+    kind = "gain" if value > 0 else "loss" if value < 0 else "flat"
+    return (
+        f'<rect class="cell {kind}" data-month="{month}" data-value="{value:+.1f}" x="{x:.1f}" y="{y:.1f}" '
+        f'width="{w:.1f}" height="{h:.1f}" fill="{_cell_colour(value, limit)}"><title>{month}: {value:+.2f}%</title></rect>'
+    )
 
 
-_RENDERERS = {
-    "equity": equity_chart,
-    "monthly_returns": monthly_chart,
-    "trade_returns": trade_returns_chart,
-    "exit_reasons": exit_reasons_chart,
-}
+def _colour_bar(canvas: Canvas, box: Box, limit: float) -> None:
+    """The heatmap's scale: a vertical gradient from -limit (bottom) to +limit (top), ticked."""
+    stops = "".join(
+        f'<stop offset="{offset}" stop-color="{colour}"/>'
+        for offset, colour in (("0", GAIN), ("0.5", "#ffffff"), ("1", LOSS))
+    )
+    canvas.element(
+        "defs",
+        f'<linearGradient id="monthly_returns-scale" x1="0" y1="0" x2="0" y2="1">{stops}</linearGradient>',
+    )
+    canvas.rect(
+        box.left,
+        box.top,
+        box.width,
+        box.height,
+        "url(#monthly_returns-scale)",
+        stroke=RULE,
+        class_="colour-bar",
+    )
+    scale = LinearScale(-limit, limit, box.bottom, box.top)
+    _, _, ticks = nice_ticks(-limit, limit, 4)
+    label = number_label(ticks[1] - ticks[0], signed=True)
+    for tick in (t for t in ticks if -limit <= t <= limit):
+        canvas.line(box.right, scale(tick), box.right + 4, scale(tick), MUTED)
+        canvas.text(box.right + 7, scale(tick), label(tick), size=10.0)
+    canvas.text(
+        box.right + 52,
+        box.top + box.height / 2,
+        "Return (%)",
+        size=12.0,
+        anchor="middle",
+        fill=TEXT,
+        rotate=True,
+    )
 
 
-def chart_renderers(doc: Mapping[str, Any]) -> dict[str, Renderer]:
-    """The function drawing each chart of a result document, by name (in :data:`CHART_NAMES` order),
-    plus ``coverage`` when the run had a point-in-time universe."""
-    renderers: dict[str, Renderer] = {name: _RENDERERS[name] for name in CHART_NAMES}
-    if (doc.get("data") or {}).get("coverage"):
-        from trading_playbook.reports.coverage import coverage_chart
+def _renderers() -> dict[str, Renderer]:
+    from trading_playbook.reports._bar_charts import exit_reasons_chart, trade_returns_chart
+    from trading_playbook.reports.coverage import coverage_chart
 
-        renderers["coverage"] = coverage_chart
-    return renderers
+    return {
+        "equity": equity_chart,
+        "monthly_returns": monthly_chart,
+        "trade_returns": trade_returns_chart,
+        "exit_reasons": exit_reasons_chart,
+        "coverage": coverage_chart,
+    }
 
 
-def render_charts(doc: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, bytes]:
-    """Every chart of a result document as PNG bytes, keyed by name (in :data:`CHART_NAMES` order),
-    plus ``coverage`` when the run had a point-in-time universe; only ``names`` when given."""
-    renderers = chart_renderers(doc)
-    wanted = set(renderers if names is None else names)
-    return {name: draw(doc) for name, draw in renderers.items() if name in wanted}
+def render_charts(doc: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, str]:
+    """Every chart of a result document as SVG text, keyed by name (in :func:`chart_names` order);
+    only ``names`` when given."""
+    renderers = _renderers()
+    wanted = chart_names(doc) if names is None else tuple(n for n in chart_names(doc) if n in set(names))
+    return {name: renderers[name](doc) for name in wanted}

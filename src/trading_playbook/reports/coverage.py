@@ -61,37 +61,62 @@ def coverage_years(coverage: Mapping[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
-def coverage_chart(doc: Mapping[str, Any]) -> bytes:
-    """Members, members with price data and members with a bar, per session (PNG)."""
-    from matplotlib import dates as mdates
-    from matplotlib.figure import Figure
-
-    from trading_playbook.reports.charts import _margins, _png
+def coverage_chart(doc: Mapping[str, Any]) -> str:
+    """Members, members with price data and members with a bar, per session (SVG text); the
+    members the run could not see shaded between the first and the last line."""
+    from trading_playbook.reports._axes import LegendEntry, date_axis, headings, legend, message, y_axis
+    from trading_playbook.reports._svg import (
+        Box,
+        Canvas,
+        LinearScale,
+        day_numbers,
+        nice_ticks,
+        pixel_extremes,
+        polyline,
+    )
+    from trading_playbook.reports.charts import series_path
+    from trading_playbook.reports.palette import BENCHMARK_COLOURS, LOSS, MUTED, RULE, STRATEGY_COLOUR
 
     coverage = doc["data"]["coverage"]
     sessions = coverage["sessions"]
-    fig = Figure(figsize=(11, 4.8))
-    ax = fig.subplots()
-    _margins(fig, left=0.85, right=0.2, top=0.75, bottom=0.4)
     name = str(coverage.get("universe") or "").replace("\\", "/").rsplit("/", 1)[-1]  # a path: its file
-    fig.suptitle(f"Universe coverage: {name} (policy {coverage.get('policy')})", fontsize=13)
-    dates = mdates.date2num(np.array(sessions["date"], dtype="datetime64[D]"))  # type: ignore[no-untyped-call]
+    title = f"Universe coverage: {name} (policy {coverage.get('policy')})"
+    subtitle = f"{100.0 * float(coverage['unseen_share']):.1f} % of {int(coverage['member_days']):,} member-days not seen"
+    canvas = Canvas(960, 440, f"{title}, {subtitle}", chart="coverage")
+    top = headings(canvas, title, subtitle)
     members = np.asarray(sessions["members"], dtype=np.float64)
+    _, hi, ticks = nice_ticks(0.0, max(float(members.max(initial=0.0)) * 1.08, 1.0), 6, integer=True)
+    box = Box(70, top + 8, 870, 440 - top - 8 - 36)
+    if not sessions["date"]:
+        message(canvas, box, "No sessions")
+        return canvas.render()
+    dates = day_numbers(sessions["date"])
+    first, last = float(dates[0]), float(dates[-1])
+    if dates.size < 3:
+        first, last = first - 3.0, last + 3.0
+    x, y = LinearScale(first, last, box.left, box.right), LinearScale(0.0, hi, box.bottom, box.top)
+    date_axis(canvas, box, x)
+    y_axis(canvas, box, y, ticks, lambda t: f"{t:,.0f}", "Symbols")
+    xs = x.many(dates)
     with_data = np.asarray(sessions["with_data"], dtype=np.float64)
     with_bar = np.asarray(sessions["with_bar"], dtype=np.float64)
-    ax.fill_between(dates, with_bar, members, color="#cf222e", alpha=0.18, lw=0, label="not seen")
-    ax.plot(dates, members, color="#57606a", lw=1.4, label="members")
-    ax.plot(dates, with_data, color="#bf8700", lw=1.1, label="members with a price series")
-    ax.plot(dates, with_bar, color="#0969da", lw=1.4, label="members with a bar that session")
-    ax.set_ylabel("Symbols")
-    ax.set_ylim(0, max(float(members.max(initial=0.0)) * 1.08, 1.0))
-    ax.set_title(
-        f"{100.0 * float(coverage['unseen_share']):.1f} % of {int(coverage['member_days']):,} member-days not seen",
-        fontsize=10,
+    # the unseen band, exact: up along the members, back along the members with a bar
+    upper, lower = y.many(members), y.many(with_bar)
+    keep = np.union1d(pixel_extremes(xs, upper), pixel_extremes(xs, lower))
+    band = polyline(
+        np.concatenate((xs[keep], xs[keep][::-1])), np.concatenate((upper[keep], lower[keep][::-1]))
     )
-    ax.legend(loc="lower right", frameon=False)
-    ax.grid(alpha=0.3)
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    return _png(fig)
+    canvas.path(band + "Z", fill=LOSS, fill_opacity="0.18", class_="unseen")
+    lines = (
+        ("members", members, MUTED, 1.6),
+        ("members with a price series", with_data, BENCHMARK_COLOURS[1], 1.3),
+        ("members with a bar that session", with_bar, STRATEGY_COLOUR, 1.6),
+    )
+    for label, values, colour, width in lines:
+        series_path(canvas, xs, y.many(values), colour, width, label, class_="series")
+    entries = [LegendEntry("not seen", LOSS, key="patch")] + [
+        LegendEntry(label, colour) for label, _, colour, _ in lines
+    ]
+    legend(canvas, box.right - 10, box.bottom - 8 - 18 * len(entries), entries, anchor="end")
+    canvas.rect(box.left, box.top, box.width, box.height, "none", stroke=RULE)
+    return canvas.render()

@@ -1,8 +1,7 @@
-"""``report.html``: one self-contained page (inline CSS, charts as base64 PNG data URIs, no script)."""
+"""``report.html``: one self-contained page (inline CSS, the SVG charts inline, no script)."""
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 from trading_playbook.reports._content import Callout, Heading, Image, Paragraph, Table, report_blocks
 
 __all__ = ["render_html"]
+
+_SVG_NAMESPACE = ' xmlns="http://www.w3.org/2000/svg"'
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1f2328;
@@ -26,7 +27,7 @@ td.pos { background: #e6f4ea; } td.neg { background: #fce8e6; }
 .verdict { background: #eef6ff; border-color: #0969da; font-weight: 600; font-size: 1.05rem; }
 .warning { background: #fff8c5; border-color: #d4a72c; }
 .note { background: #f6f8fa; border-color: #8c959f; }
-figure { margin: 1rem 0 1.5rem; } figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
+figure { margin: 1rem 0 1.5rem; } figure svg { display: block; max-width: 100%; height: auto; border: 1px solid #d0d7de; }
 figcaption { color: #57606a; font-size: .9rem; }
 .scroll { max-height: 36rem; overflow: auto; }
 p.small { color: #57606a; font-size: .85rem; }
@@ -55,9 +56,11 @@ def _table(table: Table) -> str:
     return f'<div class="scroll">{markup}</div>' if len(table.rows) > 40 else markup
 
 
-def render_html(doc: Mapping[str, Any], chart_pngs: Mapping[str, bytes]) -> str:
-    """A self-contained HTML page of a result document; ``chart_pngs`` maps chart name -> PNG bytes."""
-    title, blocks = report_blocks(doc, tuple(chart_pngs))
+def render_html(doc: Mapping[str, Any], chart_svgs: Mapping[str, str]) -> str:
+    """A self-contained HTML page of a result document; ``chart_svgs`` maps chart name -> SVG text
+    (:func:`~trading_playbook.reports.charts.render_charts`), inlined as ``<svg>`` elements (the
+    charts' text stays searchable and the page needs no file beside it)."""
+    title, blocks = report_blocks(doc, tuple(chart_svgs))
     parts = [f"<h1>{html.escape(title)}</h1>"]
     for block in blocks:
         if isinstance(block, Heading):
@@ -69,11 +72,10 @@ def render_html(doc: Mapping[str, Any], chart_pngs: Mapping[str, bytes]) -> str:
         elif isinstance(block, Table):
             parts.append(_table(block))
         elif isinstance(block, Image):
-            data = base64.b64encode(chart_pngs[block.name]).decode("ascii")
-            alt = html.escape(block.caption)
+            caption = html.escape(block.caption)
+            svg = chart_svgs[block.name].strip().replace(_SVG_NAMESPACE, "", 1)  # implied in HTML
             parts.append(
-                f'<figure><img id="chart-{block.name}" alt="{alt}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{alt}</figcaption></figure>"
+                f'<figure id="chart-{html.escape(block.name)}">{svg}<figcaption>{caption}</figcaption></figure>'
             )
     body = "\n".join(parts)
     return (

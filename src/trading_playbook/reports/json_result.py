@@ -318,32 +318,6 @@ def result_document(
     return plain
 
 
-def chart_inputs_of_run(result: RunResult, benchmark: BenchmarkSeries | None = None) -> dict[str, Any]:
-    """:func:`~trading_playbook._chart_worker.chart_inputs` of the run's document, built without the
-    document (the chart worker starts drawing while the command builds and writes it): the same
-    values, converted the same way (a test compares the two)."""
-    curve = result.equity
-    from trading_playbook._chart_worker import CHART_METRICS
-
-    metrics = result.metrics
-    coverage = (result.data or {}).get("coverage")
-    return {
-        "equity": [
-            {"date": d, "equity": e}
-            for d, e in zip(
-                np.asarray(curve.dates).astype("datetime64[D]").astype(str).tolist(),
-                _floats(curve.equity),
-                strict=True,
-            )
-        ],
-        "benchmarks": to_jsonable(_benchmark_curves(result, benchmark)),
-        "starting_capital": float(result.starting_capital),
-        "metrics": to_jsonable({key: metrics[key] for key in CHART_METRICS if key in metrics}),
-        "trades": [{"pnl_pct": v} for v in _floats([t.pnl_pct for t in _entry_order(result.trades)])],
-        "data": {"coverage": to_jsonable(coverage)} if coverage else {},
-    }
-
-
 def _entry_order(trades: list[Trade]) -> list[Trade]:
     """The trades in the document's order: entry session, then symbol."""
     if any((b.entry_date, b.symbol) < (a.entry_date, a.symbol) for a, b in itertools.pairwise(trades)):

@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 
 from trading_playbook.reports._content import MONTHS
+from trading_playbook.reports.palette import BENCHMARK_COLOURS, PALETTE, STRATEGY_COLOUR  # the report's too
 from trading_playbook.web.downsample import downsample, json_floats
 
 __all__ = [
+    "PALETTE",
     "ROLLING_SHARPE_WINDOW",
     "drawdown_figure",
     "equity_figure",
@@ -33,9 +35,6 @@ __all__ = [
 #: Sessions in the rolling Sharpe window (about six months of trading).
 ROLLING_SHARPE_WINDOW = 126
 SESSIONS_PER_YEAR = 252
-PALETTE = ("#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a", "#0a3069")
-STRATEGY_COLOUR = PALETTE[0]
-BENCHMARK_COLOURS = ("#8c959f", "#d4a72c", "#6e7781")
 
 
 def clean(values: Any) -> list[float | None]:
