@@ -63,11 +63,10 @@ NOT_IN_A_WARM_BACKTEST = (
     "trading_playbook.core.indicators",
     "trading_playbook.core._indicator_kernels",  # the session loop takes its window mean from _window_mean
     # numpy.ma: numba's typing of an ndarray argument, numpy's median and percentile asked it
-    # (core._array_typeof, core._order_stats); importlib.metadata's code (and email with it):
-    # entry points found with plain os calls when no distribution names the group (_entry_points)
+    # (core._array_typeof, core._order_stats); importlib.metadata's code: entry points found with
+    # plain os calls when no distribution names the group (_entry_points)
     "numpy.ma",
     "importlib.metadata._meta",
-    "email.message",
     *(
         f"trading_playbook.cli.{name}"
         for name in ("data", "scan", "strategies", "runs", "research", "paper", "ml", "serve", "universe")
