@@ -3,7 +3,10 @@
 numba's configuration module imports PyYAML when numba is imported (``import yaml`` in
 ``numba.core.config``), for one purpose: reading a ``.numba_config.yaml`` in the working folder when
 there is one. The import costs about 40-70 ms of every ``playbook`` command (PyYAML's Python
-modules and its C loader), and nearly every run has no such file.
+modules and its C loader), and nearly every run has no such file. numba's extension module
+(``numba.core.entrypoints``) imports ``importlib.metadata`` when numba is imported, to read the
+``numba_extensions`` entry points at the first *compile* (a warm run's kernels load from numba's cache
+and compile nothing): with ``email``, ``zipfile`` and the rest about 15-25 ms of every command.
 
 :func:`defer_until_used` puts a finder first on ``sys.meta_path`` that answers the *first* import of
 the module with the standard library's :class:`importlib.util.LazyLoader`: the import succeeds
@@ -25,7 +28,9 @@ from types import ModuleType
 
 __all__ = ["DEFERRED", "FirstImportFinder", "defer_until_used"]
 
-DEFERRED = ("yaml",)  # numba.core.config: only for a .numba_config.yaml
+# numba.core.config: only for a .numba_config.yaml; numba.core.entrypoints (and the registry): only
+# for numba's extension entry points, read at a compile (a warm run's kernels load from the cache)
+DEFERRED = ("yaml", "importlib.metadata")
 
 
 class FirstImportFinder(importlib.abc.MetaPathFinder):

@@ -28,10 +28,11 @@ def main() -> None:
         install()  # dataclasses' and typing's generated code, compiled once per installation
         from trading_playbook import _early_load, _warmup
         from trading_playbook._deferred import defer_until_used
-        from trading_playbook._entry_points import faster_plugin_discovery
+        from trading_playbook._entry_points import faster_numba_extensions, faster_plugin_discovery
 
-        defer_until_used()  # PyYAML, which numba imports for a config file nearly no run has
+        defer_until_used()  # PyYAML (numba's config file) and importlib.metadata (entry points)
         faster_plugin_discovery()  # pydantic's plugin scan parses only the entry point files naming it
+        faster_numba_extensions()  # so does numba's scan for its extensions
 
     try:
         with collector_paused():

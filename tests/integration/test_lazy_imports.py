@@ -61,6 +61,12 @@ NOT_IN_A_WARM_BACKTEST = (
     "numba.np.linalg",
     "numba.np.arrayobj",
     "trading_playbook.core.indicators",
+    "trading_playbook.core._indicator_kernels",  # the session loop takes its window mean from _window_mean
+    # numpy.ma: numba's typing of an ndarray argument, numpy's median and percentile asked it
+    # (core._array_typeof, core._order_stats); importlib.metadata's code: entry points found with
+    # plain os calls when no distribution names the group (_entry_points)
+    "numpy.ma",
+    "importlib.metadata._meta",
     *(
         f"trading_playbook.cli.{name}"
         for name in ("data", "scan", "strategies", "runs", "research", "paper", "ml", "serve", "universe")
@@ -201,7 +207,7 @@ def test_numba_still_reads_its_config_file_with_pyyaml_deferred(tmp_path: Path) 
     (tmp_path / ".numba_config.yaml").write_text("cache_dir: numba-cache-from-yaml\n")
     probe = (
         "from trading_playbook._deferred import defer_until_used\n"
-        "assert defer_until_used() == ['yaml']\n"
+        "assert 'yaml' in defer_until_used()\n"
         "import numba\n"
         "print(numba.config.CACHE_DIR)\n"
     )

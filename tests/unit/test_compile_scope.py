@@ -71,7 +71,7 @@ NEEDED = {
     "_breakout_stream": {"prepare_chunk_nb", "_symbol_nb", "_window_mean_nb", "_good_sum_nb"},
     "_breakout_kernels": {"rank_hits_nb", "_score_nb"},
     "_bars_nb": {"bar_index_nb", "mean_at_nb", "bars_before_nb", "previous_at_nb"},
-    "_indicator_kernels": {"window_mean_nb"},
+    "_window_mean": {"window_mean_nb"},  # its own module: a backtest imports no other indicator kernel
     "_benchmark_nb": {"equal_weight_growth_nb"},
     "_bootstrap_nb": {"bootstrap_trades_nb"},
 }

@@ -55,4 +55,40 @@ def test_an_imported_module_is_left_alone() -> None:
 
     assert defer_until_used(["json"]) == []
     assert sys.modules["json"] is json
-    assert DEFERRED == ("yaml",)  # numba's config-file reader, see the module docstring
+    # numba's config-file reader and numba's extension entry points, see the module docstring
+    assert DEFERRED == ("yaml", "importlib.metadata")
+
+
+def test_numba_still_reads_its_extension_entry_points_at_a_compile(tmp_path: Path) -> None:
+    # numba imports importlib.metadata when it is imported; deferred, the module's code runs when
+    # numba's first compile reads the numba_extensions entry points, and an installed extension runs
+    import subprocess
+
+    info = tmp_path / "ext_probe-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ext_probe\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[numba_extensions]\ninit = ext_probe:init\n")
+    (tmp_path / "ext_probe.py").write_text("CALLS = []\ndef init():\n    CALLS.append('init')\n")
+    code = (
+        "import sys\n"
+        "from trading_playbook._deferred import defer_until_used\n"
+        "assert 'importlib.metadata' in defer_until_used()\n"
+        "import numba\n"
+        "lazy = type(sys.modules['importlib.metadata']).__name__\n"
+        "@numba.njit\n"
+        "def plus_one(x):\n"
+        "    return x + 1\n"
+        "assert plus_one(1) == 2\n"
+        "import ext_probe\n"
+        "print(lazy, type(sys.modules['importlib.metadata']).__name__, ext_probe.CALLS)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "_LazyModule module ['init']"

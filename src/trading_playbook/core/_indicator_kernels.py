@@ -18,6 +18,7 @@ from trading_playbook.core._window_blocks import (
     has_nan_nb,
     sma_block_nb,
 )
+from trading_playbook.core._window_mean import window_mean_nb
 
 __all__ = [
     "ema_nb",
@@ -40,26 +41,6 @@ def sma_nb(x: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:  # pragma:
     for j in range(offsets.shape[0] - 1):
         sma_segment_nb(x, out, offsets[j], offsets[j + 1], n)
     return out
-
-
-@njit(cache=True)
-def window_mean_nb(x: np.ndarray, first: int, n: int) -> float:  # pragma: no cover - numba
-    """The plain mean of ``x[first:first + n]``: ``(((0 + x_first) + x_first+1) + ...) / n``, oldest
-    value first; NaN when the window holds a NaN.
-
-    This is the one definition of a moving average's arithmetic (RULES section 8: moving averages are
-    plain means of their window). A running sum would differ in the last bit, and with literal
-    comparisons a close equal to its SMA to the cent could then flip an exit. Every SMA-based value
-    of both engines and of the scanner (SMA, ATR as the mean of true ranges, the average volume) sums
-    its window in this order.
-    """
-    total = 0.0
-    for i in range(first, first + n):
-        v = x[i]
-        if np.isnan(v):
-            return np.nan
-        total += v
-    return total / n
 
 
 @njit(cache=True)

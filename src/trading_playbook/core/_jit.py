@@ -30,6 +30,8 @@ from numba.core.datamodel.registry import default_manager
 from numba.core.registry import CPUDispatcher
 from numba.core.runtime.nrt import rtsys
 
+from trading_playbook.core import _array_typeof  # noqa: F401 - a kernel's array arguments typed without numpy.ma
+
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from trading_playbook.core._order_stats import median, percentiles
 from trading_playbook.core._student_t import two_sided_p
 from trading_playbook.core._trade_columns import TradeColumns, extreme_index
 from trading_playbook.core.errors import DataError
@@ -369,7 +370,7 @@ def _trade_metrics(
         "expectancy_pct": _mean(pct),
         "expectancy_r": _mean(cols.r_multiple),
         "avg_sessions_held": _mean(held),
-        "median_sessions_held": _num(np.median(held)) if n else None,
+        "median_sessions_held": _num(median(held)) if n else None,
         "best_trade": _trade_brief(best) if best is not None else None,
         "worst_trade": _trade_brief(worst) if worst is not None else None,
         "longest_win_streak": _longest_streak(by_exit > 0),
@@ -470,7 +471,7 @@ def _percentile_ci(samples: np.ndarray) -> list[float | None] | None:
     finite = samples[np.isfinite(samples)]
     if finite.size == 0:
         return None
-    lo, hi = np.percentile(finite, [2.5, 97.5])
+    lo, hi = percentiles(finite, [2.5, 97.5])
     return [_num(lo), _num(hi)]
 
 

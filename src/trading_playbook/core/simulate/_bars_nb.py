@@ -2,7 +2,7 @@
 
 The session loop reads SMA, ATR and previous-bar values only at the bars of the positions it holds, so
 it computes each there from the few bars it depends on: the plain mean of the window, summed oldest
-first (:func:`~trading_playbook.core._indicator_kernels.window_mean_nb`), exactly as
+first (:func:`~trading_playbook.core._window_mean.window_mean_nb`), exactly as
 :mod:`trading_playbook.core.indicators` computes it over the whole panel (RULES section 8).
 ``tests/regression/test_kernels_indicators.py`` proves them bit-identical at every bar of the real data.
 Windows count the symbol's own bars: sessions without a bar are skipped.
@@ -15,8 +15,8 @@ from typing import Any, cast
 import numpy as np
 
 from trading_playbook.core._builtins_nb import to_int  # int() compiles apart
-from trading_playbook.core._indicator_kernels import window_mean_nb
 from trading_playbook.core._jit import loop_kernel, njit  # also: cache keys cover the kernels' other files
+from trading_playbook.core._window_mean import window_mean_nb
 from trading_playbook.core.simulate._records import Bars
 
 # window_mean_nb itself, compiled into the session loop's code only: the plain @njit kernel would
