@@ -201,6 +201,12 @@ def test_a_warm_cache_backtest_imports_neither_filelock_nor_pyyaml(tmp_path: Pat
     )
     assert json.loads(_console_script(probe, argv, tmp_path, tmp_path)) == [False, "_LazyModule", False, []]
     assert (tmp_path / "out" / "result.json").is_file()
+    # with its charts and report.html too; the SVG layer escapes without xml.sax.saxutils (which
+    # imports urllib.request, http.client and email) and takes its percentiles without numpy.ma
+    with_charts = [arg for arg in argv if arg != "--no-charts"]
+    charts_probe = f"print(json.dumps([m for m in {(*NOT_IN_A_WARM_BACKTEST, 'xml.sax', 'email')!r} if m in sys.modules]))"
+    assert json.loads(_console_script(charts_probe, with_charts, tmp_path, tmp_path)) == []
+    assert (tmp_path / "out" / "charts" / "equity.svg").is_file()
 
 
 def test_numba_still_reads_its_config_file_with_pyyaml_deferred(tmp_path: Path) -> None:

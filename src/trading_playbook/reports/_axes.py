@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
 
-from trading_playbook.reports._svg import Box, Canvas, LinearScale, date_ticks, num, text_width
+from trading_playbook.reports._svg import (
+    Box,
+    Canvas,
+    LinearScale,
+    date_ticks,
+    escape,
+    num,
+    quoteattr,
+    text_width,
+)
 from trading_playbook.reports.palette import GRID, MUTED, RULE, TEXT
 
 __all__ = [

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
+from trading_playbook.core import _order_stats
 from trading_playbook.reports._axes import (
     LegendEntry,
     headings,
@@ -18,7 +18,16 @@ from trading_playbook.reports._axes import (
     x_axis,
     y_axis,
 )
-from trading_playbook.reports._svg import Box, Canvas, LinearScale, nice_ticks, num, text_width
+from trading_playbook.reports._svg import (
+    Box,
+    Canvas,
+    LinearScale,
+    escape,
+    nice_ticks,
+    num,
+    quoteattr,
+    text_width,
+)
 from trading_playbook.reports.palette import GAIN, LOSS, PALETTE, RULE, STRATEGY_COLOUR, TEXT
 
 __all__ = ["exit_reasons_chart", "histogram_bins", "trade_returns_chart"]
@@ -34,7 +43,7 @@ def histogram_bins(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[f
     with 0 on an edge, so every bar is wholly a gain or a loss.
     """
     lo_view, hi_view = (
-        (float(v) for v in np.percentile(returns, [0.5, 99.5]))
+        (float(v) for v in _order_stats.percentiles(returns, [0.5, 99.5]))
         if returns.size >= 200
         else (float(returns.min()), float(returns.max()))
     )
@@ -81,7 +90,7 @@ def trade_returns_chart(doc: Mapping[str, Any]) -> str:
         )
     canvas.group(bars, class_="bars", stroke="#ffffff", stroke_width=0.5)
     canvas.line(x(0.0), box.top, x(0.0), box.bottom, TEXT, 1.0, class_="zero")
-    mean, median = float(returns.mean()), float(np.median(returns))
+    mean, median = float(returns.mean()), float(_order_stats.median(returns))
     canvas.line(
         x(mean), box.top, x(mean), box.bottom, STRATEGY_COLOUR, 1.8, stroke_dasharray="6 4", class_="mean"
     )
