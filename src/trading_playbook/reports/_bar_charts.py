@@ -137,21 +137,25 @@ def exit_reasons_chart(doc: Mapping[str, Any]) -> str:
     return canvas.render()
 
 
+def _panel_title(canvas: Canvas, box: Box, title: str) -> None:
+    canvas.text(
+        box.left + box.width / 2,
+        box.top - 12,
+        title,
+        size=13.0,
+        anchor="middle",
+        fill=TEXT,
+        class_="panel-title",
+    )
+
+
 def _count_panel(
     canvas: Canvas, box: Box, order: list[str], reasons: Mapping[str, Any], pitch: float
 ) -> None:
     counts = [int(reasons[r]["count"]) for r in order]
     _, hi, ticks = nice_ticks(0.0, max(counts) * 1.45, 5, integer=True)
     x = LinearScale(0.0, hi, box.left, box.right)
-    canvas.text(
-        box.left + box.width / 2,
-        box.top - 12,
-        "Count and win rate",
-        size=13.0,
-        anchor="middle",
-        fill=TEXT,
-        class_="panel-title",
-    )
+    _panel_title(canvas, box, "Count and win rate")
     x_axis(canvas, box, x, ticks, lambda t: f"{t:,.0f}", "Trades")
     bars, labels = [], []
     for k, (reason, count) in enumerate(zip(order, counts, strict=True)):
@@ -177,15 +181,7 @@ def _return_panel(
     span = max(max(abs(a) for a in averages), 0.5) * 1.35
     _, _, ticks = nice_ticks(-span, span, 6)
     x = LinearScale(-span, span, box.left, box.right)
-    canvas.text(
-        box.left + box.width / 2,
-        box.top - 12,
-        "Average return",
-        size=13.0,
-        anchor="middle",
-        fill=TEXT,
-        class_="panel-title",
-    )
+    _panel_title(canvas, box, "Average return")
     x_axis(
         canvas,
         box,
