@@ -20,6 +20,7 @@ from trading_playbook.reports.palette import GRID, MUTED, RULE, TEXT
 
 __all__ = [
     "LegendEntry",
+    "colour_bar",
     "date_axis",
     "decimals_for",
     "headings",
@@ -193,3 +194,33 @@ def date_axis(canvas: Canvas, box: Box, scale: LinearScale, *, labels: bool = Tr
     ticks = date_ticks(scale.lo, scale.hi, target=max(4, int(box.width // 70)))
     positions = [t for t, _ in ticks]
     x_axis(canvas, box, scale, positions, [label for _, label in ticks] if labels else ["" for _ in ticks])
+
+
+def colour_bar(
+    canvas: Canvas,
+    box: Box,
+    name: str,
+    colours: Sequence[str],
+    ticks: tuple[LinearScale, Sequence[float], Callable[[float], str]],
+    title: str,
+) -> None:
+    """A heatmap's scale: a vertical gradient through ``colours`` (top to bottom, evenly spaced; the
+    gradient's id is ``<name>-scale``), framed; ``ticks`` is (the values' scale on the bar, the tick
+    values, their label), ticks outside the scale's domain left out; ``title`` upwards on the right."""
+    stops = "".join(
+        f'<stop offset="{k / (len(colours) - 1):g}" stop-color="{colour}"/>'
+        for k, colour in enumerate(colours)
+    )
+    canvas.element(
+        "defs", f'<linearGradient id="{name}-scale" x1="0" y1="0" x2="0" y2="1">{stops}</linearGradient>'
+    )
+    canvas.rect(
+        box.left, box.top, box.width, box.height, f"url(#{name}-scale)", stroke=RULE, class_="colour-bar"
+    )
+    scale, values, label = ticks
+    for tick in (t for t in values if scale.lo <= t <= scale.hi):
+        canvas.line(box.right, scale(tick), box.right + 4, scale(tick), MUTED)
+        canvas.text(box.right + 7, scale(tick), label(tick), size=10.0)
+    canvas.text(
+        box.right + 52, box.top + box.height / 2, title, size=12.0, anchor="middle", fill=TEXT, rotate=True
+    )

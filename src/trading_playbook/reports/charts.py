@@ -18,6 +18,7 @@ import numpy as np
 
 from trading_playbook.reports._axes import (
     LegendEntry,
+    colour_bar,
     date_axis,
     headings,
     legend,
@@ -44,10 +45,11 @@ from trading_playbook.reports.palette import (
     BENCHMARK_DASHES,
     GAIN,
     LOSS,
-    MUTED,
     RULE,
     STRATEGY_COLOUR,
     TEXT,
+    ink_on,
+    rgb,
 )
 
 __all__ = ["CHART_NAMES", "chart_names", "equity_chart", "monthly_chart", "render_charts"]
@@ -212,21 +214,11 @@ def _drawdown_panel(
     canvas.rect(box.left, box.top, box.width, box.height, "none", stroke=RULE)
 
 
-def ink_on(fill: str) -> str:
-    """White or the text colour, whichever contrasts more with ``fill`` (WCAG relative luminance:
-    white wins below 0.21, where the two contrasts cross)."""
-    channels = [int(fill[i : i + 2], 16) / 255.0 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    return "#ffffff" if luminance < 0.21 else TEXT
-
-
 def _cell_colour(value: float, limit: float) -> str:
     """White at zero to the gain (green) or loss (red) colour at ``limit``."""
     share = min(abs(value) / limit, 1.0)
     target = GAIN if value > 0 else LOSS
-    channels = (int(target[i : i + 2], 16) for i in (1, 3, 5))
-    return "#" + "".join(f"{round(255 + (c - 255) * share):02x}" for c in channels)
+    return "#" + "".join(f"{round(255 + (c - 255) * share):02x}" for c in rgb(target))
 
 
 def _monthly_grid(monthly: Mapping[str, Any], years: list[str]) -> np.ndarray:
@@ -299,38 +291,10 @@ def _cell(value: float, month: str, rect: tuple[float, float, float, float], lim
 
 def _colour_bar(canvas: Canvas, box: Box, limit: float) -> None:
     """The heatmap's scale: a vertical gradient from -limit (bottom) to +limit (top), ticked."""
-    stops = "".join(
-        f'<stop offset="{offset}" stop-color="{colour}"/>'
-        for offset, colour in (("0", GAIN), ("0.5", "#ffffff"), ("1", LOSS))
-    )
-    canvas.element(
-        "defs",
-        f'<linearGradient id="monthly_returns-scale" x1="0" y1="0" x2="0" y2="1">{stops}</linearGradient>',
-    )
-    canvas.rect(
-        box.left,
-        box.top,
-        box.width,
-        box.height,
-        "url(#monthly_returns-scale)",
-        stroke=RULE,
-        class_="colour-bar",
-    )
-    scale = LinearScale(-limit, limit, box.bottom, box.top)
     _, _, ticks = nice_ticks(-limit, limit, 4)
+    scale = LinearScale(-limit, limit, box.bottom, box.top)
     label = number_label(ticks[1] - ticks[0], signed=True)
-    for tick in (t for t in ticks if -limit <= t <= limit):
-        canvas.line(box.right, scale(tick), box.right + 4, scale(tick), MUTED)
-        canvas.text(box.right + 7, scale(tick), label(tick), size=10.0)
-    canvas.text(
-        box.right + 52,
-        box.top + box.height / 2,
-        "Return (%)",
-        size=12.0,
-        anchor="middle",
-        fill=TEXT,
-        rotate=True,
-    )
+    colour_bar(canvas, box, "monthly_returns", (GAIN, "#ffffff", LOSS), (scale, ticks, label), "Return (%)")
 
 
 def _renderers() -> dict[str, Renderer]:

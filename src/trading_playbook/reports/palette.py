@@ -19,6 +19,8 @@ __all__ = [
     "SEQUENTIAL",
     "STRATEGY_COLOUR",
     "TEXT",
+    "ink_on",
+    "rgb",
     "sequential_colour",
 ]
 
@@ -45,8 +47,20 @@ def sequential_colour(share: float) -> str:
     position = share * (len(SEQUENTIAL) - 1)
     k = min(int(position), len(SEQUENTIAL) - 2)
     weight = position - k
-    low, high = SEQUENTIAL[k], SEQUENTIAL[k + 1]
-    channels = (
-        round(int(low[i : i + 2], 16) * (1 - weight) + int(high[i : i + 2], 16) * weight) for i in (1, 3, 5)
-    )
+    low, high = rgb(SEQUENTIAL[k]), rgb(SEQUENTIAL[k + 1])
+    channels = (round(a * (1 - weight) + b * weight) for a, b in zip(low, high, strict=True))
     return "#" + "".join(f"{c:02x}" for c in channels)
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    """The red, green and blue channels (0-255) of a ``#rrggbb`` colour."""
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def ink_on(fill: str) -> str:
+    """White or the text colour, whichever contrasts more with ``fill`` (WCAG relative luminance:
+    white wins below 0.21, where the two contrasts cross)."""
+    channels = [c / 255.0 for c in rgb(fill)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#ffffff" if luminance < 0.21 else TEXT

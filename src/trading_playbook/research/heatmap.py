@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trading_playbook.reports._axes import headings, message, number_label
+from trading_playbook.reports._axes import colour_bar, headings, message, number_label
 from trading_playbook.reports._svg import Box, Canvas, LinearScale, nice_ticks, text_width
-from trading_playbook.reports.charts import ink_on
-from trading_playbook.reports.palette import MUTED, RULE, SEQUENTIAL, TEXT, sequential_colour
+from trading_playbook.reports.palette import SEQUENTIAL, TEXT, ink_on, sequential_colour
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,29 +125,11 @@ def _cells(canvas: Canvas, box: Box, grid: np.ndarray, bounds: tuple[float, floa
 
 
 def _colour_bar(canvas: Canvas, box: Box, lo: float, hi: float, objective: str) -> None:
-    """The scale: a vertical gradient from the lowest value (bottom) to the highest (top), ticked."""
-    stops = "".join(
-        f'<stop offset="{k / (len(SEQUENTIAL) - 1):g}" stop-color="{colour}"/>'
-        for k, colour in enumerate(reversed(SEQUENTIAL))
-    )
-    canvas.element(
-        "defs", f'<linearGradient id="heatmap-scale" x1="0" y1="0" x2="0" y2="1">{stops}</linearGradient>'
-    )
-    canvas.rect(
-        box.left, box.top, box.width, box.height, "url(#heatmap-scale)", stroke=RULE, class_="colour-bar"
-    )
+    """The scale: a vertical gradient from the lowest value (bottom) to the highest (top), ticked
+    (one tick, the value, when every cell holds the same)."""
     if hi == lo:
-        ticks = [lo]
-        scale = LinearScale(lo - 1.0, lo + 1.0, box.bottom, box.top)
-        label = f"{lo:.4g}"
-        canvas.line(box.right, scale(lo), box.right + 4, scale(lo), MUTED)
-        canvas.text(box.right + 7, scale(lo), label, size=10.0)
+        ticks = (LinearScale(lo - 1.0, lo + 1.0, box.bottom, box.top), [lo], lambda _: f"{lo:.4g}")
     else:
-        scale = LinearScale(lo, hi, box.bottom, box.top)
-        _, _, ticks = nice_ticks(lo, hi, 4)
-        fmt = number_label(ticks[1] - ticks[0])
-        for tick in (t for t in ticks if lo <= t <= hi):
-            canvas.line(box.right, scale(tick), box.right + 4, scale(tick), MUTED)
-            canvas.text(box.right + 7, scale(tick), fmt(tick), size=10.0)
-    canvas.text(box.right + 52, box.top + box.height / 2, objective, size=12.0, anchor="middle",
-                fill=TEXT, rotate=True)  # fmt: skip
+        _, _, values = nice_ticks(lo, hi, 4)
+        ticks = (LinearScale(lo, hi, box.bottom, box.top), values, number_label(values[1] - values[0]))
+    colour_bar(canvas, box, "heatmap", tuple(reversed(SEQUENTIAL)), ticks, objective)
