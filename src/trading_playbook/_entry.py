@@ -5,9 +5,11 @@ Importing the command modules takes a couple of seconds (pandas, numba, typer); 
 compile worker (:mod:`trading_playbook._warmup`) starts before that, so on a first run it compiles the
 session loop while this process is still importing.
 
-The cyclic garbage collector is off while the modules import (:func:`trading_playbook._gc.collector_paused`),
-and on again before any command runs. PyYAML, which numba imports for a config file, is imported only
-when used (:mod:`trading_playbook._deferred`), and pydantic's plugin discovery reads the installed
+The native libraries of numpy, pyarrow and llvmlite are loaded in a thread from the first moment, on
+the other core (:mod:`trading_playbook._native_preload`). The cyclic garbage collector is off while the
+modules import (:func:`trading_playbook._gc.collector_paused`), and on again before any command runs.
+PyYAML, which numba imports for a config file, is imported only when used, and SciPy, whose version
+numba checks, runs at its first real use (:mod:`trading_playbook._deferred`), and pydantic's plugin discovery reads the installed
 distributions' entry points without parsing those of other groups (:mod:`trading_playbook._entry_points`).
 The code ``dataclasses`` and ``typing`` generate as text is compiled once per installation and kept
 beside the package's bytecode (:mod:`trading_playbook._code_cache`).
@@ -20,6 +22,9 @@ import sys
 
 def main() -> None:
     """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile worker started first."""
+    from trading_playbook import _native_preload
+
+    _native_preload.start()  # numpy's, pyarrow's and llvmlite's libraries, mapped on the other core
     from trading_playbook._gc import collector_paused
 
     with collector_paused():  # from the first import on: reading the code cache alone set off ten collections

@@ -67,6 +67,8 @@ NOT_IN_A_WARM_BACKTEST = (
     # plain os calls when no distribution names the group (_entry_points)
     "numpy.ma",
     "importlib.metadata._meta",
+    # SciPy's package code: numba's start-up check reads scipy.__version__ only (_deferred)
+    "scipy._lib",
     *(
         f"trading_playbook.cli.{name}"
         for name in ("data", "scan", "strategies", "runs", "research", "paper", "ml", "serve", "universe")
