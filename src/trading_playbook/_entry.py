@@ -9,8 +9,9 @@ The native libraries of numpy, pyarrow and llvmlite are loaded in a thread from 
 the other core (:mod:`trading_playbook._native_preload`). The cyclic garbage collector is off while the
 modules import (:func:`trading_playbook._gc.collector_paused`), and on again before any command runs.
 PyYAML, which numba imports for a config file, is imported only when used, and SciPy, whose version
-numba checks, runs at its first real use (:mod:`trading_playbook._deferred`), and pydantic's plugin discovery reads the installed
-distributions' entry points without parsing those of other groups (:mod:`trading_playbook._entry_points`).
+numba checks, runs at its first real use (:mod:`trading_playbook._deferred`); pydantic's plugin
+discovery reads the installed distributions' entry points without parsing those of other groups
+(:mod:`trading_playbook._entry_points`).
 The code ``dataclasses`` and ``typing`` generate as text is compiled once per installation and kept
 beside the package's bytecode (:mod:`trading_playbook._code_cache`).
 """
