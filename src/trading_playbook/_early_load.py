@@ -278,11 +278,12 @@ def start_early(args: Sequence[str]) -> None:
     import trading_playbook.data.api
     import trading_playbook.data.completeness
     import trading_playbook.data.estimate
-    import trading_playbook.data.files
-    import trading_playbook.data.pack  # noqa: F401
+    import trading_playbook.data.pack
 
-    if request.source == "file":
+    if request.source == "file":  # the file reader (with pyarrow.csv): a cached source needs neither
         import pyarrow.compute  # noqa: F401 (casts of columns that are not float64)
+
+        import trading_playbook.data.files  # noqa: F401
 
     _early = EarlyLoad(request).start()
 

@@ -69,6 +69,9 @@ NOT_IN_A_WARM_BACKTEST = (
     "importlib.metadata._meta",
     # SciPy's package code: numba's start-up check reads scipy.__version__ only (_deferred)
     "scipy._lib",
+    # the file reader and Arrow's CSV module: the data comes from the cache
+    "trading_playbook.data.files",
+    "pyarrow.csv",
     *(
         f"trading_playbook.cli.{name}"
         for name in ("data", "scan", "strategies", "runs", "research", "paper", "ml", "serve", "universe")
