@@ -23,12 +23,12 @@ import sys
 
 def main() -> None:
     """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile worker started first."""
-    from trading_playbook import _native_preload
-
-    _native_preload.start()  # numpy's, pyarrow's and llvmlite's libraries, mapped on the other core
     from trading_playbook._gc import collector_paused
 
     with collector_paused():  # from the first import on: reading the code cache alone set off ten collections
+        from trading_playbook import _native_preload
+
+        _native_preload.start()  # numpy's, pyarrow's and llvmlite's libraries, mapped on the other core
         from trading_playbook._code_cache import install
 
         install()  # dataclasses' and typing's generated code, compiled once per installation

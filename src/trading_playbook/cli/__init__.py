@@ -129,8 +129,11 @@ def main() -> None:
     one-line note and exit code 130 (no traceback either way)."""
     import gc
 
-    from rich.console import Console
-    from rich.markup import escape
+    from trading_playbook._gc import collector_paused
+
+    with collector_paused():  # as for the command's other imports: rich's objects never become garbage
+        from rich.console import Console
+        from rich.markup import escape
 
     # A command is one short process: the objects of the imports (numba's alone are hundreds of
     # thousands) never become garbage, so move them out of the collector's sight. Full collections
