@@ -10,7 +10,8 @@ and on again before any command runs. PyYAML, which numba imports for a config f
 when used (:mod:`trading_playbook._deferred`), and pydantic's plugin discovery reads the installed
 distributions' entry points without parsing those of other groups (:mod:`trading_playbook._entry_points`).
 The code ``dataclasses`` and ``typing`` generate as text is compiled once per installation and kept
-beside the package's bytecode (:mod:`trading_playbook._code_cache`).
+beside the package's bytecode (:mod:`trading_playbook._code_cache`). When the command is done, the
+process ends without the interpreter's teardown (:func:`end_now`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import sys
 
 
 def main() -> None:
-    """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile worker started first."""
+    """``playbook ...``: :func:`trading_playbook.cli.main`, with the compile worker started first.
+
+    Does not return after a command: the process ends in :func:`end_now` (or the usual way).
+    """
     from trading_playbook._gc import collector_paused
 
     with collector_paused():  # from the first import on: reading the code cache alone set off ten collections
