@@ -16,14 +16,14 @@ modes take turns ``--repeat`` times (interleaved, so both see the same backgroun
 its own process, started by a small launcher (``posix_spawn`` + ``wait4``) so the wall time is spawn to
 exit and the CPU time is the command's plus that of any child process it waited for.
 ``PYTHONDONTWRITEBYTECODE`` is removed from the environment (a user's Python writes ``.pyc`` files),
-``PLAYBOOK_HOME`` points at a temporary folder and ``--no-record`` keeps the runs out of any run
-registry. Each run passes ``--timings``; the phase table of the median run of each mode is printed.
+``PLAYBOOK_HOME`` points at a temporary folder, so each run is recorded in a temporary run registry,
+as the command does by default (``--no-record`` here passes ``--no-record``). Each run passes ``--timings``; the phase table of the median run of each mode is printed.
 
     .venv/bin/python benchmarks/bench_cli.py                  # both modes, both sources, 5 runs each
     .venv/bin/python benchmarks/bench_cli.py --repeat 9 --modes no-charts --source cache
 
-Prints the load average at start and end; PASS/FAIL is judged on the best wall time (the figure least
-disturbed by other work), with the median beside it.
+Prints the load average at start and end; PASS/FAIL is judged on the median wall time (one lucky run
+does not pass a bar most runs miss), with the best beside it.
 """
 
 from __future__ import annotations
@@ -60,10 +60,15 @@ class Run:
     phases: dict[str, float] = field(default_factory=dict)
 
 
-def run_once(source: str, config: Path, mode: str, env: dict[str, str], work: Path) -> Run:
-    """One ``playbook backtest`` process of ``mode`` on ``source``'s config; raises when the command fails."""
+def run_once(
+    source: str, config: Path, mode: str, env: dict[str, str], work: Path, record: bool = True
+) -> Run:
+    """One ``playbook backtest`` process of ``mode`` on ``source``'s config; raises when the command fails.
+
+    ``record``: the run is recorded in the (temporary) run registry, as the command does by default."""
     out, log = work / f"out-{source}-{mode}", work / "cli.log"
-    command = [str(PLAYBOOK), "backtest", str(config), "--out", str(out), "--no-record", "--timings"]
+    command = [str(PLAYBOOK), "backtest", str(config), "--out", str(out), "--timings"]
+    command += [] if record else ["--no-record"]
     measured = launch([*command, *FLAGS[mode]], work, env, REPO)
     text = log.read_text(errors="replace")
     if measured["code"] != 0 or not (out / "result.json").is_file():
@@ -148,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="the data cache (the bar's path), the config's file, or both (default; trades compared)",
     )
+    parser.add_argument(
+        "--no-record",
+        dest="record",
+        action="store_false",
+        help="pass --no-record (by default each run is recorded in a temporary registry, as the command does)",
+    )
     args = parser.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in BARS]
@@ -163,17 +174,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ingesting {data_file(args.config)} into {env['PLAYBOOK_CACHE_DIR']} (untimed)")
         ingest(args.config, env, work)
         configs["cache"] = cache_config(args.config, work)
-    print(f"playbook backtest {args.config} (warm caches), {args.repeat} runs per mode and source")
+    recorded = "each run recorded in a temporary run registry" if args.record else "--no-record"
+    print(
+        f"playbook backtest {args.config} (warm caches, {recorded}), {args.repeat} runs per mode and source"
+    )
     print(f"load average at start: {_loadavg()}")
     kinds = [(source, mode) for source in sources for mode in modes]
     for source, mode in kinds:  # warm-up: numba cache, .pyc files, page cache
-        run_once(source, configs[source], mode, env, work)
+        run_once(source, configs[source], mode, env, work, args.record)
     if len(sources) == 2:
         print(same_trades(work, modes))
     runs: dict[tuple[str, str], list[Run]] = {kind: [] for kind in kinds}
     for _ in range(args.repeat):
         for source, mode in kinds:
-            runs[source, mode].append(run_once(source, configs[source], mode, env, work))
+            runs[source, mode].append(run_once(source, configs[source], mode, env, work, args.record))
     print(f"load average at end:   {_loadavg()}\n")
     for source, mode in kinds:
         timed = sorted(runs[source, mode], key=lambda r: r.seconds)
@@ -189,12 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     print("\nIssue 14's bars (quiet machine, warm numba and data caches, process start to exit):")
     for source, mode in kinds:
         best = min(r.seconds for r in runs[source, mode])
+        median = statistics.median(r.seconds for r in runs[source, mode])
         what = "--no-charts" if mode == "no-charts" else "every report and chart"
         if source == "cache":
-            verdict = "PASS" if best <= BARS[mode] else "FAIL"
-            print(f"  [{verdict}] {what}, from the data cache: best {best:.2f} s <= {BARS[mode]:g} s")
+            # the median, so one lucky run does not pass a bar most runs miss
+            verdict = "PASS" if median <= BARS[mode] else "FAIL"
+            print(
+                f"  [{verdict}] {what}, from the data cache: median {median:.2f} s <= {BARS[mode]:g} s "
+                f"(best {best:.2f} s)"
+            )
         else:
-            print(f"  [info] {what}, from the Parquet file (not the bar's path): best {best:.2f} s")
+            print(
+                f"  [info] {what}, from the Parquet file (not the bar's path): median {median:.2f} s, best {best:.2f} s"
+            )
     return 0
 
 

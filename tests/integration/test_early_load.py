@@ -294,11 +294,10 @@ class Watch:
         if threading.current_thread().name == "playbook-early-load":
             seen.append(name)
 sys.meta_path.insert(0, Watch())
+import atexit
+atexit.register(lambda: print("THREAD-IMPORTS", sorted(set(seen))))  # main() ends the process itself
 from trading_playbook._entry import main
-try:
-    main()
-finally:
-    print("THREAD-IMPORTS", sorted(set(seen)))
+main()
 """
 
 
