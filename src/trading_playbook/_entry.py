@@ -32,7 +32,9 @@ def main() -> None:
     with collector_paused():  # from the first import on: reading the code cache alone set off ten collections
         from trading_playbook import _native_preload
 
-        _native_preload.start()  # numpy's, pyarrow's and llvmlite's libraries, mapped on the other core
+        _native_preload.start(
+            sys.argv[1:]
+        )  # a backtest's numpy, pyarrow and LLVM libraries, on the other core
         from trading_playbook._code_cache import install
 
         install()  # dataclasses' and typing's generated code, compiled once per installation

@@ -17,7 +17,8 @@ Only plain native libraries are loaded this way, never a Python extension module
 could need the GIL the main thread holds while it waits for the linker), and only the files the
 imports load anyway, found where those imports will look (the import system's own look-up of
 the package, which imports nothing). A file that is missing, or that fails to load, is skipped:
-the import then loads it (or fails) exactly as it would have. ``PLAYBOOK_NATIVE_PRELOAD=0`` turns it off.
+the import then loads it (or fails) exactly as it would have. Only a backtest's command does it
+(:data:`PRELOAD_COMMANDS`: it imports all three packages); ``PLAYBOOK_NATIVE_PRELOAD=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["PRELOAD_ENV", "library_files", "start"]
+__all__ = ["PRELOAD_COMMANDS", "PRELOAD_ENV", "library_files", "start"]
 
 PRELOAD_ENV = "PLAYBOOK_NATIVE_PRELOAD"  # "0": the imports load their libraries themselves
+# the commands that import all three packages at once (a backtest's run); another command (``runs``,
+# ``data``, ``--help``...) may need none of them and loads what it imports itself
+PRELOAD_COMMANDS = ("backtest", "check-lookahead")
 
 # pyarrow.lib's own libraries (its ELF "needed" list, all loaded by ``import pyarrow``), by the exact
 # name it asks for (``libarrow.so.2600``; a wheel may hold other copies, ``libarrow_python.so``
@@ -88,10 +92,13 @@ def _load(files: Sequence[Path], mode: int) -> None:
         dlopen(os.fsencode(path), mode)  # NULL on failure: the import reports it as it would
 
 
-def start() -> threading.Thread | None:
-    """Start loading :func:`library_files` in a daemon thread (once per process, Linux only); the
-    thread, or None when there is nothing to do."""
+def start(args: Sequence[str]) -> threading.Thread | None:
+    """Start loading :func:`library_files` in a daemon thread when ``playbook ARGS`` is one of
+    :data:`PRELOAD_COMMANDS` (once per process, Linux only); the thread, or None when there is nothing
+    to do."""
     global _started
+    if not args or args[0] not in PRELOAD_COMMANDS:
+        return None
     if _started is not None or not sys.platform.startswith("linux") or os.environ.get(PRELOAD_ENV) == "0":
         return None
     try:

@@ -48,7 +48,7 @@ def test_the_thread_loads_them_before_any_import_and_the_imports_load_the_same_f
     code = (
         "import json, sys\n"
         "from trading_playbook import _native_preload\n"
-        "thread = _native_preload.start()\n"
+        "thread = _native_preload.start(['backtest'])\n"
         "thread.join()\n"
         "files = [str(p.resolve()) for p in _native_preload.library_files()]\n"
         "early = mapped()\n"
@@ -77,18 +77,20 @@ def test_a_file_that_fails_to_load_is_left_to_the_import(tmp_path: Path) -> None
 def test_it_can_be_turned_off_and_starts_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_native_preload, "_started", None)
     monkeypatch.setenv(PRELOAD_ENV, "0")
-    assert _native_preload.start() is None
+    assert _native_preload.start(["backtest"]) is None
     monkeypatch.delenv(PRELOAD_ENV)
     loaded: list[list[Path]] = []
     monkeypatch.setattr(_native_preload, "_load", lambda files, mode: loaded.append(list(files)))
-    thread = _native_preload.start()
+    for other in ([], ["runs", "list"], ["--help"], ["data", "ingest", "x.parquet"]):
+        assert _native_preload.start(other) is None  # a command that may need none of the libraries
+    thread = _native_preload.start(["backtest", "c.toml"])
     assert thread is not None
     thread.join()
-    assert _native_preload.start() is None  # once per process
+    assert _native_preload.start(["backtest", "c.toml"]) is None  # once per process
     assert loaded == [library_files()]
 
 
 def test_nothing_to_load_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_native_preload, "_started", None)
     monkeypatch.setattr(_native_preload, "library_files", lambda: [])
-    assert _native_preload.start() is None
+    assert _native_preload.start(["backtest"]) is None
