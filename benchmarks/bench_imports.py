@@ -12,7 +12,7 @@ Two measures: wall and CPU time of each process, and the main thread's own CPU t
 machine), and with ``--callgrind`` the number of instructions one process executes, in all and on its
 main thread (valgrind's callgrind, threads counted apart; deterministic to a fraction of a percent,
 unaffected by other work, about a minute per run). The main thread's count is the phase's critical
-path: work moved to another thread (the native libraries' loading, ``_native_preload``) leaves it.
+path when work moves to another thread (it leaves the main thread's count, not the process's).
 
     .venv/bin/python benchmarks/bench_imports.py --tree /tmp/before/src --tree src --repeat 7
     .venv/bin/python benchmarks/bench_imports.py --tree /tmp/before/src --tree src --callgrind

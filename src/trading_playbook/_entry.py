@@ -5,16 +5,14 @@ Importing the command modules takes a couple of seconds (pandas, numba, typer); 
 compile worker (:mod:`trading_playbook._warmup`) starts before that, so on a first run it compiles the
 session loop while this process is still importing.
 
-The native libraries of numpy, pyarrow and llvmlite are loaded in a thread from the first moment, on
-the other core (:mod:`trading_playbook._native_preload`). The cyclic garbage collector is off while the
-modules import (:func:`trading_playbook._gc.collector_paused`), and on again before any command runs.
-PyYAML, which numba imports for a config file, is imported only when used, and SciPy, whose version
-numba checks, runs at its first real use (:mod:`trading_playbook._deferred`); pydantic's plugin
-discovery reads the installed distributions' entry points without parsing those of other groups
-(:mod:`trading_playbook._entry_points`).
-The code ``dataclasses`` and ``typing`` generate as text is compiled once per installation and kept
-beside the package's bytecode (:mod:`trading_playbook._code_cache`). When the command is done, the
-process ends without the interpreter's teardown (:func:`end_now`).
+The cyclic garbage collector is off while the modules import (:func:`trading_playbook._gc.collector_paused`),
+and on again before any command runs. PyYAML, which numba imports for a config file, is imported only
+when used, and SciPy, whose version numba checks, runs at its first real use
+(:mod:`trading_playbook._deferred`); pydantic's plugin discovery reads the installed distributions'
+entry points without parsing those of other groups (:mod:`trading_playbook._entry_points`). The code
+``dataclasses`` and ``typing`` generate as text is compiled once per installation and kept beside the
+package's bytecode (:mod:`trading_playbook._code_cache`). When the command is done, the process ends
+without the interpreter's teardown (:func:`end_now`).
 """
 
 from __future__ import annotations
@@ -30,11 +28,6 @@ def main() -> None:
     from trading_playbook._gc import collector_paused
 
     with collector_paused():  # from the first import on: reading the code cache alone set off ten collections
-        from trading_playbook import _native_preload
-
-        _native_preload.start(
-            sys.argv[1:]
-        )  # a backtest's numpy, pyarrow and LLVM libraries, on the other core
         from trading_playbook._code_cache import install
 
         install()  # dataclasses' and typing's generated code, compiled once per installation
