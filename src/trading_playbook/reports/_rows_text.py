@@ -17,14 +17,15 @@ compares them, NaN, infinities, partial exits and quoted strings included.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import orjson
+
+from trading_playbook.core.types import trade_field_columns
 
 __all__ = ["RowsText", "equity_rows_text", "trade_rows_text"]
 
@@ -61,9 +62,11 @@ class RowsText:
 
     def make_rows(self) -> list[dict[str, Any]]:
         """The row dicts, keys in sorted order (the document's rows)."""
-        keys = sorted(self.values)
-        columns = zip(*(self.values[k] for k in keys), strict=True)
-        self.rows = list(map(dict, map(zip, itertools.repeat(keys), columns)))
+        keys = tuple(sorted(self.values))
+        columns = [self.values[k] for k in keys]
+        if len({len(c) for c in columns}) > 1:
+            raise ValueError("row columns of different lengths")
+        self.rows = list(map(_row_maker(keys), *columns)) if keys else []
         return self.rows
 
     def csv_cells(self, key: str) -> list[str]:
@@ -79,6 +82,27 @@ class RowsText:
     def text_for(self, rows: object) -> RowsText | None:
         """Itself when ``rows`` is the list it built, else None (the writers then walk the rows)."""
         return self if rows is not None and rows is self.rows else None
+
+
+_ROW_MAKERS: dict[tuple[str, ...], Callable[..., dict[str, Any]]] = {}
+
+
+def _row_maker(keys: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """``lambda *values: dict(zip(keys, values))`` written as a dict display of the constant keys
+    (``{"commission": v0, "entry_date": v1, ...}``), made once per key tuple.
+
+    Python builds a display's dict in one step at its final size; ``dict(zip(...))`` inserts the
+    values one by one through a zip iterator and grows the table as it goes: about twice the time
+    for a run's 10,000 rows of 17 keys. Same keys, same order, same value objects.
+    """
+    maker = _ROW_MAKERS.get(keys)
+    if maker is None:
+        names = [f"v{i}" for i in range(len(keys))]
+        pairs = ", ".join(f"{key!r}: {name}" for key, name in zip(keys, names, strict=True))
+        # the keys are string literals (repr) and the names are generated: the text is code of this module
+        maker = eval(f"lambda {', '.join(names)}: {{{pairs}}}", {})
+        _ROW_MAKERS[keys] = maker
+    return maker
 
 
 def _floats(values: Sequence[Any]) -> list[float | None]:
@@ -127,10 +151,16 @@ def _partial_exits(exits: tuple[Any, ...]) -> list[dict[str, Any]]:
 def trade_rows_text(trades: Sequence[Any]) -> RowsText:
     """The trade columns of the document (``to_jsonable(t.to_dict())`` of each trade, column by column)."""
     n = len(trades)
-    picked = (
-        list(zip(*map(attrgetter(*_TRADE_FIELDS), trades), strict=True)) if n else [()] * len(_TRADE_FIELDS)
-    )
-    fields = dict(zip(_TRADE_FIELDS, picked, strict=True))
+    made = trade_field_columns(trades)  # the fast engine's columns (the trades' own values)
+    if made is not None:
+        fields: dict[str, Sequence[Any]] = {name: made[name] for name in _TRADE_FIELDS}
+    else:
+        picked = (
+            list(zip(*map(attrgetter(*_TRADE_FIELDS), trades), strict=True))
+            if n
+            else [()] * len(_TRADE_FIELDS)
+        )
+        fields = dict(zip(_TRADE_FIELDS, picked, strict=True))
     values: dict[str, list[Any]] = {name: _float_values(fields[name]) for name in TRADE_FLOATS}
     values.update({name: list(map(int, fields[name])) for name in _TRADE_INTS})
     values.update({name: list(fields[name]) for name in _TRADE_STRINGS})
