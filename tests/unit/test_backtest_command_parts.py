@@ -65,3 +65,28 @@ def test_a_compile_turns_the_collector_back_on() -> None:
         assert fresh(np.ones(3)) == 4.0  # compiled now: its IR's cycles are the collector's again
         assert gc.isenabled()
     assert gc.isenabled()
+
+
+def test_a_kept_block_freezes_what_it_leaves_alive_unless_a_compile_resumed_the_collector() -> None:
+    frozen = gc.get_freeze_count()
+    try:
+        with collector_off(keep=True):
+            rows = [{"row": i} for i in range(1000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(rows)  # no collection walks them any more
+        gc.unfreeze()
+        before = gc.get_freeze_count()
+        with collector_off(keep=True) as collector:
+            collector.resume()  # a compile: its garbage is the collector's, nothing is frozen
+        assert gc.isenabled() and gc.get_freeze_count() == before
+        with collector_off(keep=True):  # a failing block: nothing frozen either
+            pass
+        gc.unfreeze()
+        try:
+            with collector_off(keep=True):
+                raise KeyError
+        except KeyError:
+            pass
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()

@@ -166,9 +166,10 @@ def _backtest(
     t1 = time.perf_counter()
     _initialize_runtime(cfg, engine)
     phases["runtime"] = time.perf_counter() - t1
-    # the collector is off for the run and its reports (trades, rows: objects that live to the end)
+    # the collector is off for the run and its reports (trades, rows: objects that live to the end);
+    # what they leave alive is then frozen, so no collection walks it afterwards
     with (
-        collector_off() as collector,
+        collector_off(keep=True) as collector,
         _resumed_on_compile(collector),
         compile_notice(),
         simulation_warmup(engine == "fast", while_waiting=_while_compiling),
@@ -205,7 +206,7 @@ def _backtest(
             f"[yellow]incomplete data (allowed):[/] {escape(line)}", highlight=False, soft_wrap=True
         )
     formats = ("json", "csv", "md", "html", "svg") if charts else ("json", "csv", "md")
-    with collector_off(), _status(console, "Writing reports…"), fresh_run_folder(out_dir) as staging:
+    with collector_off(keep=True), _status(console, "Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
         written = write_run(
