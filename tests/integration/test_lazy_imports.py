@@ -57,7 +57,11 @@ max_positions = 3
 # a compile needs it; the BLAS probe's patch waits for it), the EMA indicators (no smart_exits rule
 # reads one) and every other command's module
 # the charts' code, not imported by a warm backtest without charts (report.md needs none of it)
-CHART_CODE = ("trading_playbook.reports.charts", "trading_playbook.reports._svg", "trading_playbook.reports._axes")
+CHART_CODE = (
+    "trading_playbook.reports.charts",
+    "trading_playbook.reports._svg",
+    "trading_playbook.reports._axes",
+)
 NOT_IN_A_WARM_BACKTEST = (
     "numba.np.arraymath",
     "numba.np.linalg",
