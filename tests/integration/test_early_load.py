@@ -374,7 +374,14 @@ def test_a_backtest_read_early_loads_numpy_blas_without_worker_threads(
     env.pop(_early_load.BLAS_THREADS_ENV, None)
     if setting is not None:
         env[_early_load.BLAS_THREADS_ENV] = setting
-    argv = ["backtest", str(bar_file / "file.toml"), "--out", str(bar_file / "o"), "--no-charts", "--no-record"]
+    argv = [
+        "backtest",
+        str(bar_file / "file.toml"),
+        "--out",
+        str(bar_file / "o"),
+        "--no-charts",
+        "--no-record",
+    ]
     done = subprocess.run(
         [sys.executable, "-c", _BLAS_PROBE, *argv], capture_output=True, text=True, env=env, check=False
     )
