@@ -17,6 +17,7 @@ compares them, NaN, infinities, partial exits and quoted strings included.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -120,6 +121,8 @@ def _float_values(column: Sequence[Any]) -> list[float | None]:
     if not set(map(type, column)) <= {float}:
         return _floats(column)
     out: list[float | None] = list(column)
+    if all(map(math.isfinite, column)):  # the common case: nothing to replace
+        return out
     for i in np.flatnonzero(~np.isfinite(np.asarray(column, dtype=np.float64))).tolist():
         out[i] = None
     return out
@@ -134,8 +137,10 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=_SORTED).decode()
 
 
-def _iso_dates(values: Sequence[dt.date]) -> list[str]:
-    table = {d: d.isoformat() for d in dict.fromkeys(values)}
+def _iso_dates(values: Sequence[dt.date], table: dict[dt.date, str] | None = None) -> list[str]:
+    """Each date's ISO text, made once per distinct date (``table``: shared between columns)."""
+    table = {} if table is None else table
+    table.update({d: d.isoformat() for d in dict.fromkeys(values) if d not in table})
     return list(map(table.__getitem__, values))
 
 
@@ -164,7 +169,8 @@ def trade_rows_text(trades: Sequence[Any]) -> RowsText:
     values: dict[str, list[Any]] = {name: _float_values(fields[name]) for name in TRADE_FLOATS}
     values.update({name: list(map(int, fields[name])) for name in _TRADE_INTS})
     values.update({name: list(fields[name]) for name in _TRADE_STRINGS})
-    values.update({name: _iso_dates(fields[name]) for name in _TRADE_DATES})
+    iso: dict[dt.date, str] = {}  # entry and exit dates share most of their sessions
+    values.update({name: _iso_dates(fields[name], iso) for name in _TRADE_DATES})
     exits = fields["partial_exits"]
     values["partial_exits"] = [_partial_exits(p) if p else [] for p in exits]
     return RowsText(values, frozenset((*TRADE_FLOATS, *_TRADE_INTS)))

@@ -189,9 +189,11 @@ def _items_at_once(items: list[Any], item_pad: bytes, first: str | None = None) 
     text = orjson.dumps(items, option=_OPTIONS)
     key = b'{"' + first.encode() + b'":'
     boundary = b"}," + key
-    if text.count(boundary) != len(items) - 1:
+    laid = text.replace(boundary, b"},\n" + item_pad + key)
+    # each replaced boundary (non-overlapping, as counted) adds a line break and the padding
+    if len(laid) - len(text) != (len(items) - 1) * (1 + len(item_pad)):
         return None
-    return item_pad, memoryview(text.replace(boundary, b"},\n" + item_pad + key))[1:-1]
+    return item_pad, memoryview(laid)[1:-1]
 
 
 def _canonical_parts(doc: Mapping[str, Any]) -> list[Any]:
