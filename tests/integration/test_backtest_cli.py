@@ -14,6 +14,7 @@ from trading_playbook.config import parse_config
 from trading_playbook.core.errors import SimulationError
 from trading_playbook.data import synthetic_bars
 from trading_playbook.engine import load_data, run_backtest
+from trading_playbook.reports.json_result import dumps_canonical
 
 CONFIG = """
 [data]
@@ -69,6 +70,38 @@ def test_backtest_writes_reports_and_is_reproducible(config_file: Path, tmp_path
     assert doc["data"]["first_session"] >= "2014-01-01" and doc["data"]["last_session"] <= "2016-12-31"
     assert doc["trades"], "the synthetic universe should produce trades"
     assert doc["equity"][0]["date"] >= "2014-01-01"
+    # the registry holds each run's result.json as written (packed on a thread beside the other reports)
+    from trading_playbook.history import list_runs, load_document
+
+    runs = list_runs()
+    assert len(runs) == 2 and {r.out_dir for r in runs} == {str(out1.resolve()), str(out2.resolve())}
+    for record in runs:
+        stored = dumps_canonical(load_document(record.run_id))
+        assert stored == (Path(record.out_dir) / "result.json").read_text()
+
+
+def test_the_record_reads_result_json_itself_when_packing_ahead_fails(
+    config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trading_playbook.history as history
+
+    real = history.pack_written_document
+    calls: list[Path] = []
+
+    def first_fails(out_dir: Path) -> object:
+        calls.append(out_dir)
+        if len(calls) == 1:
+            raise OSError("disk hiccup")
+        return real(out_dir)
+
+    monkeypatch.setattr(history, "pack_written_document", first_fails)
+    out = tmp_path / "run"
+    done = CliRunner().invoke(app, ["backtest", str(config_file), "--out", str(out), "--no-charts"])
+    assert done.exit_code == 0, done.output
+    # tried ahead in the staging folder (failed, silently), then by the record in the run's folder
+    assert len(calls) == 2 and calls[0] != out and calls[1] == out
+    [record] = history.list_runs()
+    assert dumps_canonical(history.load_document(record.run_id)) == (out / "result.json").read_text()
 
 
 def test_reference_engine_and_window_options(config_file: Path, tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(home: Path) -> None:
     out = home / "opt"
     command = [
         sys.executable, "-c", "from trading_playbook.cli import main; main()", "optimize",
-        str(home / "c.toml"), "--param", "exit.time_stop=3:14:1", "--param", "portfolio.max_positions=2:6:1",
+        str(home / "c.toml"), "--param", "exit.time_stop=3:22:1", "--param", "portfolio.max_positions=2:11:1",
         "--workers", "2", "--min-trades", "1", "--out", str(out),
     ]  # fmt: skip
     env = {**os.environ, "COLUMNS": "200"}
@@ -173,7 +173,7 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(home: Path) -> None:
     assert "Traceback" not in stdout + stderr, stderr
     assert f"interrupted: {saved} trials saved" in " ".join(stderr.split())
     assert "rerun the same command to resume" in " ".join(stderr.split())
-    assert 0 < saved < 60
+    assert 0 < saved < 200  # 200 trials: a fast machine must not finish them all before the signal lands
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{60 - saved} run, {saved} resumed" in " ".join(rerun.stderr.split())
+    assert f"{200 - saved} run, {saved} resumed" in " ".join(rerun.stderr.split())

@@ -294,11 +294,10 @@ class Watch:
         if threading.current_thread().name == "playbook-early-load":
             seen.append(name)
 sys.meta_path.insert(0, Watch())
+import atexit
+atexit.register(lambda: print("THREAD-IMPORTS", sorted(set(seen))))  # main() ends the process itself
 from trading_playbook._entry import main
-try:
-    main()
-finally:
-    print("THREAD-IMPORTS", sorted(set(seen)))
+main()
 """
 
 
@@ -351,15 +350,16 @@ def test_the_collector_is_off_only_while_the_commands_import(
 
 
 _BLAS_PROBE = """
-import json, os, sys
+import atexit, json, os, sys
+
+def report():
+    import threadpoolctl
+    blas = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
+    print("BLAS", json.dumps([blas, os.environ.get("OPENBLAS_NUM_THREADS")]))
+
+atexit.register(report)  # main() ends the process itself
 from trading_playbook._entry import main
-try:
-    main()
-except SystemExit as stop:
-    assert not stop.code, stop.code
-import threadpoolctl
-blas = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
-print("BLAS", json.dumps([blas, os.environ.get("OPENBLAS_NUM_THREADS")]))
+main()
 """
 
 

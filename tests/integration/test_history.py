@@ -16,6 +16,7 @@ from trading_playbook.history import (
     git_commit,
     list_runs,
     load_document,
+    pack_written_document,
     record_run,
     registry_path,
 )
@@ -57,6 +58,25 @@ def test_record_list_show_and_stored_document(tmp_path: Path) -> None:
     # ids resolve from a prefix or from the random suffix
     assert get_run(run_id[-6:], db_path=db).run_id == run_id
     assert get_run(run_id[:12], db_path=db).run_id == run_id
+
+
+def test_a_document_packed_ahead_is_stored_as_the_file_itself(tmp_path: Path) -> None:
+    # `playbook backtest` compresses result.json on a thread while it writes the other reports; the
+    # registry then holds the same document as when record_run reads the file itself
+    db = tmp_path / "runs.sqlite"
+    run = _run(random_run(seed=4, n_trades=40))
+    out = tmp_path / "out"
+    write_run(run, out, formats=("json",), created_at="2021-03-04T05:06:07Z")
+    packed = pack_written_document(out)
+    assert packed is not None and packed.created_at == "2021-03-04T05:06:07Z"
+    ahead = record_run(run, out, db_path=db, packed=packed)
+    itself = record_run(run, out, db_path=db)
+    text = (out / "result.json").read_text()
+    assert dumps_canonical(load_document(ahead, db_path=db)) == text
+    assert load_document(ahead, db_path=db) == load_document(itself, db_path=db)
+    assert get_run(ahead, db_path=db).metrics == get_run(itself, db_path=db).metrics
+    assert ahead.startswith("20210304-050607-")
+    assert pack_written_document(tmp_path / "nowhere") is None
 
 
 def test_record_without_out_dir_builds_the_document(tmp_path: Path) -> None:

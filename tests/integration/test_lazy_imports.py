@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -169,15 +170,14 @@ def test_a_kernel_using_blas_still_compiles_after_the_deferred_probe(tmp_path: P
 def _console_script(code_after: str, argv: list[str], tmp_path: Path, cwd: Path) -> str:
     """Run ``playbook ARGV`` through the console script's entry point in a fresh interpreter, then
     ``code_after`` (which prints); returns what it printed last."""
+    # main() ends the process itself (after the exit callbacks): code_after runs as one of them
     probe = (
-        "import json, sys\n"
+        "import atexit, json, sys\n"
         f"sys.argv = ['playbook', *{argv!r}]\n"
+        f"def after():\n{textwrap.indent(code_after or 'pass', '    ')}\n"
+        "atexit.register(after)\n"
         "from trading_playbook._entry import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as stop:\n"
-        "    assert not stop.code, stop.code\n"
-        f"{code_after}\n"
+        "main()\n"
     )
     env = {
         **_base_env(),

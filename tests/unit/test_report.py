@@ -371,3 +371,28 @@ def test_csv_columns_of_different_lengths_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="different lengths"):
         _write(tmp_path / "x.csv", ["a", "b"], [["1", "2"], ["1"]])
+
+
+def test_after_json_is_called_once_result_json_is_written_and_before_the_rest(
+    hand_out: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, _ = hand_out
+    seen: list[tuple[Path, bool, bool]] = []
+
+    def after(path: Path) -> None:
+        seen.append(
+            (
+                path,
+                path.read_bytes() == (out / "result.json").read_bytes(),
+                (tmp_path / "trades.csv").exists(),
+            )
+        )
+
+    render_document(
+        load_result(out / "result.json"), tmp_path, formats=("json", "csv", "md"), after_json=after
+    )
+    assert seen == [(tmp_path / "result.json", True, False)]
+    render_document(
+        load_result(out / "result.json"), tmp_path / "no-json", formats=("csv",), after_json=after
+    )
+    assert len(seen) == 1  # no result.json written, no call

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
 import sys
 import threading
 from dataclasses import dataclass
@@ -127,3 +128,54 @@ class _LoudJob(ToyJob):
         sys.stderr.write("worker warning\n")
         sys.stderr.flush()
         return super().run(state, task)
+
+
+_ABORT_MID_SEND = """
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from trading_playbook.research.executors import LocalExecutor, TrialOutcome, TrialTask
+
+
+@dataclass(frozen=True)
+class BigResults:
+    token: str = "big"
+
+    def setup(self):
+        return None
+
+    def run(self, state, task):
+        # 32 MB per outcome: a worker spends most of its time sending results through the pipe.
+        return TrialOutcome(task.index, task.params, {{}}, returns=np.full(4_000_000, float(task.index)))
+
+
+for attempt in range({attempts}):
+    executor = LocalExecutor(2)
+    outcomes = executor.run(BigResults(), [TrialTask(i, {{}}) for i in range(16)])
+    next(outcomes)
+    outcomes.close()  # as Ctrl-C does: the interrupt leaves the generator first, then abort()
+    executor.abort()
+    alive = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+    print(attempt, alive, flush=True)
+print("done", flush=True)
+"""
+
+
+def test_abort_ends_even_when_a_worker_dies_mid_send() -> None:
+    # Ctrl-C terminates the workers; one killed halfway through sending a result used to leave the
+    # pool's manager thread blocked on the rest of that message, and the interpreter waits for that
+    # thread at exit: the command printed "interrupted" and never ended. Each attempt aborts while
+    # 32 MB results are in flight; every attempt must leave no thread behind, print no traceback (a
+    # future cancelled from outside the pool broke its manager thread on Python 3.11), and the process
+    # must end.
+    attempts = 6
+    done = subprocess.run(
+        [sys.executable, "-c", _ABORT_MID_SEND.format(attempts=attempts)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines == [f"{i} []" for i in range(attempts)] + ["done"], done.stdout + done.stderr

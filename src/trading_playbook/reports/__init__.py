@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +66,13 @@ def render_document(
     *,
     formats: Iterable[str] = FORMATS,
     timings: dict[str, float] | None = None,
+    after_json: Callable[[Path], None] | None = None,
 ) -> dict[str, Path]:
     """Write the report files of a result document into ``out_dir``.
 
     ``timings``, when given, receives the seconds each file took (``report.json``, ``report.csv``,
-    ``report.md``, ``charts``, ``report.html``).
+    ``report.md``, ``charts``, ``report.html``). ``after_json``, when given, is called with the path
+    of ``result.json`` as soon as that file is written (before the other files).
 
     Returns
     -------
@@ -86,6 +88,8 @@ def render_document(
     if "json" in chosen:  # first: the backtest's timed path ends when result.json exists
         written["result_json"] = write_canonical(doc, out / "result.json")
         clock.lap("report.json")
+        if after_json is not None:
+            after_json(written["result_json"])
     if "csv" in chosen:
         written["trades_csv"] = write_trades_csv(doc, out / "trades.csv")
         written["equity_csv"] = write_equity_csv(doc, out / "equity.csv")
@@ -158,6 +162,7 @@ def write_run(
     created_at: str | None = None,
     timings: dict[str, float] | None = None,
     rows: PreparedRows | None = None,
+    after_json: Callable[[Path], None] | None = None,
 ) -> dict[str, Path]:
     """Write every report file of a run into ``out_dir``.
 
@@ -184,6 +189,8 @@ def write_run(
     rows : PreparedRows, optional
         The document's rows, built ahead (:func:`prepare_rows`, e.g. while the metrics were
         computed); used only when they are this run's.
+    after_json : callable, optional
+        Called with the path of ``result.json`` as soon as it is written (see :func:`render_document`).
 
     Returns
     -------
@@ -201,4 +208,4 @@ def write_run(
     clock = _Stopwatch(timings)
     doc = result_document(result, created_at=created_at or utc_now(), benchmark=benchmark, rows=rows)
     clock.lap("report.document")
-    return render_document(doc, out_dir, formats=chosen, timings=timings)
+    return render_document(doc, out_dir, formats=chosen, timings=timings, after_json=after_json)

@@ -254,14 +254,15 @@ class LocalExecutor:
         pending: set[Future[list[TrialOutcome]]] = {
             pool.submit(_process_run_chunk, chunk) for chunk in chunk_tasks(tasks, self.workers)
         }
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield from future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+        # Chunks left queued when the caller stops early are cancelled by ``close``/``abort``
+        # (``shutdown(cancel_futures=True)``), through the pool's manager thread. Not here: on
+        # Python 3.11 a future cancelled from outside stays in that thread's pending items, and if
+        # the pool then breaks (``abort`` terminates the workers) the thread dies on
+        # ``InvalidStateError`` and prints its traceback after the "interrupted" message.
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield from future.result()
 
     def _run_inline(self, job: TrialJob, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]:
         state = _worker_state(job)
@@ -297,16 +298,19 @@ class LocalExecutor:
         pool, self._pool, self._pool_token = self._pool, None, None
         if pool is None:
             return
-        workers = list(getattr(pool, "_processes", {}).values())  # no public API before Python 3.14
+        # No public API before Python 3.14 for the workers; the result pipe is needed below.
+        workers = list((getattr(pool, "_processes", None) or {}).values())
         manager = getattr(pool, "_executor_manager_thread", None)
+        results = getattr(pool, "_result_queue", None)
         pool.shutdown(wait=False, cancel_futures=True)
         for process in workers:
             if process.is_alive():
                 process.terminate()
         for process in workers:
             process.join(timeout=10)
+        _end_of_results(results)
         if manager is not None:
-            # Let the pool's manager thread finish closing its wake-up pipe before the interpreter
+            # Let the pool's manager thread finish (closing its wake-up pipe) before the interpreter
             # exits: concurrent.futures' exit hook writes to that pipe unlocked, and a close racing
             # it prints an "OSError: Bad file descriptor" traceback after the interrupt message.
             manager.join(timeout=10)
@@ -316,6 +320,21 @@ class LocalExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _end_of_results(results: Any) -> None:
+    """Close this process's write end of a stopped pool's result pipe, once its workers are gone.
+
+    A worker terminated in the middle of sending a result (a chunk's outcomes are hundreds of KB, many
+    pipe buffers) leaves half a message in the pipe, and the pool's manager thread waits for the rest
+    in a blocking read; the interpreter joins that thread at exit, so the process would never end
+    after Ctrl-C. With the workers dead, this process holds the last write end: closing it turns that
+    read into end-of-file, the manager thread marks the pool broken and ends. Nothing writes to the
+    pipe from this process (the workers are the only writers).
+    """
+    writer = getattr(results, "_writer", None)
+    if writer is not None:
+        writer.close()
 
 
 def _dask_run_chunk(job: TrialJob, chunk: list[TrialTask]) -> list[TrialOutcome]:
