@@ -90,3 +90,35 @@ def test_a_kept_block_freezes_what_it_leaves_alive_unless_a_compile_resumed_the_
         assert gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+def test_a_failing_load_beside_the_run_is_left_to_the_kernels_first_call(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from trading_playbook import _kernel_preload
+
+    class Kernel:  # a dispatcher with nothing loaded yet
+        def __init__(self) -> None:
+            self.overloads: dict[object, object] = {}
+
+    def broken(kernels, stop=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a corrupted cache file")
+
+    monkeypatch.setattr(_kernel_preload, "load_cached", broken)
+    kernel = Kernel()
+    loading = _kernel_preload.load_beside([kernel])
+    assert loading is not None
+    loading.join()  # nothing raised here: numba raises it where the run calls the kernel, as before
+    assert loading.seconds >= 0.0 and not kernel.overloads
+    kernel.overloads[("float64",)] = object()
+    assert _kernel_preload.load_beside([kernel]) is None  # nothing left to load: no thread
+
+
+def test_the_timings_show_the_threads_beside_the_phases(capsys) -> None:  # type: ignore[no-untyped-def]
+    from trading_playbook.cli.backtest import _print_timings
+
+    _print_timings(
+        {"import": 0.5, "kernels.beside": 0.25, "setups": 0.125, "load.thread": 0.375, "total": 1.0}
+    )
+    err = capsys.readouterr().err
+    assert "(kernels loaded in a thread during the run)" in err and "(data read in a thread" in err
+    other = next(line for line in err.splitlines() if "other" in line)
+    assert "0.375" in other  # 1.0 - 0.5 - 0.125: the threads' own times are not the command's
