@@ -24,6 +24,11 @@ as the command does by default (``--no-record`` here passes ``--no-record``). Ea
 
 Prints the load average at start and end; PASS/FAIL is judged on the median wall time (one lucky run
 does not pass a bar most runs miss), with the best beside it.
+
+``--baseline SRC`` also runs another tree of the package (its ``src`` folder, e.g. from
+``git archive <rev> src | tar -x -C /tmp/before``, put first on ``PYTHONPATH``) in turns with this
+one, run by run, and prints both (with the time after the imports, ``total - import``, of each run):
+an A/B in the same minutes. The bars are judged on this tree only.
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ class Run:
     cpu: float
     phases: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def after_imports(self) -> float:
+        """Seconds from the end of the imports to exit (``--timings``: total - import)."""
+        return self.phases.get("total", 0.0) - self.phases.get("import", 0.0)
+
 
 def run_once(
     source: str, config: Path, mode: str, env: dict[str, str], work: Path, record: bool = True
@@ -66,7 +76,8 @@ def run_once(
     """One ``playbook backtest`` process of ``mode`` on ``source``'s config; raises when the command fails.
 
     ``record``: the run is recorded in the (temporary) run registry, as the command does by default."""
-    out, log = work / f"out-{source}-{mode}", work / "cli.log"
+    tree = "-baseline" if "PYTHONPATH" in env else ""
+    out, log = work / f"out-{source}-{mode}{tree}", work / "cli.log"
     command = [str(PLAYBOOK), "backtest", str(config), "--out", str(out), "--timings"]
     command += [] if record else ["--no-record"]
     measured = launch([*command, *FLAGS[mode]], work, env, REPO)
@@ -138,6 +149,22 @@ def same_trades(work: Path, modes: list[str]) -> str:
     return f"{len(trades['cache']):,} trades, the same from the cache and from the file"
 
 
+def _report(title: str, runs: list[Run]) -> None:
+    """Wall, CPU and time after the imports (best, median) and the phases of the median run."""
+    timed = sorted(runs, key=lambda r: r.seconds)
+    median = timed[len(timed) // 2]
+    print(
+        f"{title}: wall best {timed[0].seconds:.2f} s, median "
+        f"{statistics.median(r.seconds for r in timed):.2f} s; CPU (user + system, children "
+        f"included) best {min(r.cpu for r in timed):.2f} s, median {statistics.median(r.cpu for r in timed):.2f} s; "
+        f"after the imports best {min(r.after_imports for r in timed):.3f} s, "
+        f"median {statistics.median(r.after_imports for r in timed):.3f} s"
+    )
+    print("  phases of the median run (--timings, seconds):")
+    for name, seconds in median.phases.items():
+        print(f"    {name:<44} {seconds:7.3f}")
+
+
 def _loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" (1/5/15 min, {os.cpu_count()} CPUs)"
 
@@ -158,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="record",
         action="store_false",
         help="pass --no-record (by default each run is recorded in a temporary registry, as the command does)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another tree's src folder, run in turns with this one (PYTHONPATH) for an A/B",
     )
     args = parser.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -180,26 +213,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"load average at start: {_loadavg()}")
     kinds = [(source, mode) for source in sources for mode in modes]
-    for source, mode in kinds:  # warm-up: numba cache, .pyc files, page cache
-        run_once(source, configs[source], mode, env, work, args.record)
+    trees = {"this tree": env}
+    if args.baseline is not None:
+        trees["baseline"] = {**env, "PYTHONPATH": str(args.baseline.resolve())}
+        print(f"A/B: this tree and {args.baseline} (PYTHONPATH) in turns, run by run")
+    for tree_env in trees.values():
+        for source, mode in kinds:  # warm-up: numba cache, .pyc files, page cache
+            run_once(source, configs[source], mode, tree_env, work, args.record)
     if len(sources) == 2:
         print(same_trades(work, modes))
-    runs: dict[tuple[str, str], list[Run]] = {kind: [] for kind in kinds}
-    for _ in range(args.repeat):
+    every: dict[tuple[str, str, str], list[Run]] = {(t, *kind): [] for t in trees for kind in kinds}
+    for i in range(args.repeat):
+        order = list(trees) if i % 2 == 0 else list(trees)[::-1]  # each tree first in turn
         for source, mode in kinds:
-            runs[source, mode].append(run_once(source, configs[source], mode, env, work, args.record))
+            for tree in order:
+                run = run_once(source, configs[source], mode, trees[tree], work, args.record)
+                every[tree, source, mode].append(run)
     print(f"load average at end:   {_loadavg()}\n")
-    for source, mode in kinds:
-        timed = sorted(runs[source, mode], key=lambda r: r.seconds)
-        median = timed[len(timed) // 2]
-        print(
-            f"{source}, {mode}: wall best {timed[0].seconds:.2f} s, median "
-            f"{statistics.median(r.seconds for r in timed):.2f} s; CPU (user + system, children "
-            f"included) best {min(r.cpu for r in timed):.2f} s, median {statistics.median(r.cpu for r in timed):.2f} s"
-        )
-        print("  phases of the median run (--timings, seconds):")
-        for name, seconds in median.phases.items():
-            print(f"    {name:<44} {seconds:7.3f}")
+    for tree in trees:
+        for source, mode in kinds:
+            _report(f"{tree + ': ' if len(trees) > 1 else ''}{source}, {mode}", every[tree, source, mode])
+    runs = {(source, mode): every["this tree", source, mode] for source, mode in kinds}
     print("\nIssue 14's bars (quiet machine, warm numba and data caches, process start to exit):")
     for source, mode in kinds:
         best = min(r.seconds for r in runs[source, mode])

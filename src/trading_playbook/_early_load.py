@@ -28,11 +28,21 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EARLY_ENV", "BacktestArgs", "EarlyLoad", "backtest_args", "discard", "start_early", "take_early"]
+__all__ = [
+    "BLAS_THREADS_ENV",
+    "EARLY_ENV",
+    "BacktestArgs",
+    "EarlyLoad",
+    "backtest_args",
+    "discard",
+    "start_early",
+    "take_early",
+]
 
 EARLY_ENV = "PLAYBOOK_EARLY_LOAD"  # "0": the command loads its data itself, after its imports
 EARLY_SOURCES = ("file", "cache")
@@ -270,7 +280,10 @@ def start_early(args: Sequence[str]) -> None:
         return
     # the request and every module the thread runs are made here, on the main thread, before the
     # thread starts: two threads importing the same modules at once can meet a half-built module
-    request = early_request(parsed)
+    with one_blas_thread():  # numpy's BLAS loads with these imports
+        import numpy  # noqa: F401
+
+        request = early_request(parsed)
     if not readable_early(request):
         return
     import pyarrow.parquet
@@ -286,6 +299,30 @@ def start_early(args: Sequence[str]) -> None:
         import trading_playbook.data.files  # noqa: F401
 
     _early = EarlyLoad(request).start()
+
+
+BLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy's OpenBLAS loaded inside the block starts no worker thread (``OPENBLAS_NUM_THREADS=1``
+    while the block runs; the environment is as before afterwards).
+
+    OpenBLAS starts its worker threads when it loads, and each spins on its core for about 0.1 s
+    waiting for work before it sleeps: about 0.1 s of CPU taken from the core the load thread needs,
+    while the main thread imports on the other one. A backtest calls no BLAS routine (its kernels and
+    metrics use none; a warm run does not even import numba's linear algebra), so one thread changes
+    no result. A thread count the user set is left alone, and so is a numpy already loaded.
+    """
+    if BLAS_THREADS_ENV in os.environ or "numpy" in sys.modules:
+        yield
+        return
+    os.environ[BLAS_THREADS_ENV] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop(BLAS_THREADS_ENV, None)
 
 
 def take_early() -> EarlyLoad | None:

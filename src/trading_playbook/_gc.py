@@ -33,16 +33,18 @@ class Paused:
 
     def __init__(self, collecting: bool) -> None:
         self.collecting = collecting
+        self.resumed = False
 
     def resume(self) -> None:
         """The collector on again now (when it was on before the block)."""
+        self.resumed = True
         if self.collecting:
             gc.enable()
 
 
 @contextmanager
-def collector_off() -> Iterator[Paused]:
-    """The collector off inside the block, and as before afterwards (nothing frozen).
+def collector_off(*, keep: bool = False) -> Iterator[Paused]:
+    """The collector off inside the block, and as before afterwards.
 
     For one warm run of a command (``playbook backtest``: the run, its metrics and its reports): it
     allocates about a hundred thousand containers that live until the process ends (trades, the
@@ -51,10 +53,20 @@ def collector_off() -> Iterator[Paused]:
     freed by their reference counts are freed as always; a cycle made meanwhile waits for the next
     collection after the block. Work that does make cyclic garbage (a numba compile: its IR is full of
     cycles) calls :meth:`Paused.resume` first.
+
+    ``keep``: when the block ends normally and nothing resumed the collector, what is alive is frozen
+    (``gc.freeze``) before the collector is on again: the first collection after the block would
+    otherwise walk every object the block made (6-7 ms after a backtest's run), objects that live
+    until the command ends. A cycle that became garbage inside the block is then never collected:
+    only for a command's own run, never in a long-lived process.
     """
     paused = Paused(gc.isenabled())
     gc.disable()
     try:
         yield paused
-    finally:
+    except BaseException:
         paused.resume()
+        raise
+    if keep and not paused.resumed:
+        gc.freeze()
+    paused.resume()

@@ -21,7 +21,7 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["backtest_kernels", "cache_folder", "load_cached"]
+__all__ = ["BesideLoad", "backtest_kernels", "cache_folder", "load_beside", "load_cached"]
 
 # (module, name) of the entry kernels a backtest calls, in the order it calls them
 _SCANNER_KERNELS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -113,3 +113,51 @@ def load_cached(kernels: Iterable[Any], stop: Callable[[], bool] = lambda: False
         if found:
             loaded.append(kernel.py_func.__name__)
     return loaded
+
+
+class BesideLoad:
+    """:func:`load_cached` of kernels on a thread of its own while the run goes on
+    (:func:`load_beside`); :meth:`join` waits for it.
+
+    A warm run whose data was in before it could preload anything loads each kernel at its first
+    call, on the critical path: ``simulate_nb`` and the metrics' kernels wait until the scan is over
+    (about 30 ms of CPU). Loaded here, beside the scan, they are there when the run reaches them: the
+    scan's threads run numba code without the GIL and the main thread only waits for them; whoever
+    calls a kernel first loads it (numba's compiler lock orders the loads, and a kernel is never
+    loaded twice). The loads import nothing (``tests/integration/test_kernel_preload.py``: every
+    module their pickles name is imported by then), so holding the compiler lock here never waits
+    for an import another thread is running.
+
+    An error of a load is not raised here: the kernel then loads at its first call, as without this
+    thread, where numba raises the same error.
+    """
+
+    def __init__(self, kernels: list[Any]) -> None:
+        import threading
+
+        self.seconds = 0.0
+        self._kernels = kernels
+        self._thread = threading.Thread(target=self._load, name="playbook-kernel-load", daemon=True)
+
+    def _load(self) -> None:
+        import time
+        from contextlib import suppress
+
+        t0 = time.perf_counter()
+        with suppress(Exception):  # the kernel is then loaded (and the error raised) at its first call
+            load_cached(self._kernels)
+        self.seconds = time.perf_counter() - t0
+
+    def start(self) -> BesideLoad:
+        self._thread.start()
+        return self
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+def load_beside(kernels: Iterable[Any]) -> BesideLoad | None:
+    """Start loading those of ``kernels`` numba has not loaded yet on a thread (:class:`BesideLoad`),
+    in their order; None when every one is loaded already."""
+    missing = [k for k in kernels if not getattr(k, "overloads", None)]
+    return BesideLoad(missing).start() if missing else None

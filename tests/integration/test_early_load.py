@@ -347,3 +347,52 @@ def test_the_collector_is_off_only_while_the_commands_import(
     finally:
         gc.unfreeze()  # this test process's objects back in the collector's sight
         gc.enable()
+
+
+_BLAS_PROBE = """
+import atexit, json, os, sys
+
+def report():
+    import threadpoolctl
+    blas = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
+    print("BLAS", json.dumps([blas, os.environ.get("OPENBLAS_NUM_THREADS")]))
+
+atexit.register(report)  # main() ends the process itself
+from trading_playbook._entry import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("setting", "threads"), [(None, [1]), ("2", [2])])
+def test_a_backtest_read_early_loads_numpy_blas_without_worker_threads(
+    setting: str | None, threads: list[int], bar_file: Path
+) -> None:
+    # OpenBLAS's workers spin about 0.1 s on the core the load thread needs; a backtest calls no
+    # BLAS routine. The environment is as it was afterwards, and a thread count the user set stays.
+    env = {**os.environ, "PLAYBOOK_HOME": str(bar_file / "home")}
+    env.pop(_early_load.EARLY_ENV, None)
+    env.pop(_early_load.BLAS_THREADS_ENV, None)
+    if setting is not None:
+        env[_early_load.BLAS_THREADS_ENV] = setting
+    argv = [
+        "backtest",
+        str(bar_file / "file.toml"),
+        "--out",
+        str(bar_file / "o"),
+        "--no-charts",
+        "--no-record",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", _BLAS_PROBE, *argv], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("BLAS"))
+    assert json.loads(line.split(" ", 1)[1]) == [threads, setting]
+
+
+def test_blas_keeps_its_threads_when_numpy_is_already_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy  # noqa: F401
+
+    monkeypatch.delenv(_early_load.BLAS_THREADS_ENV, raising=False)
+    with _early_load.one_blas_thread():
+        assert _early_load.BLAS_THREADS_ENV not in os.environ  # too late to matter: not set

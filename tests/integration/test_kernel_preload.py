@@ -85,3 +85,31 @@ def test_the_preloaded_kernels_are_those_a_backtest_calls(tmp_path: Path) -> Non
         tmp_path,
     )
     assert preloaded == names
+
+
+def test_loading_the_kernels_imports_nothing_and_a_thread_loads_them_beside_the_run(tmp_path: Path) -> None:
+    # a thread holds numba's compiler lock while it loads a kernel: it must never wait there for an
+    # import another thread is running, so the loads may import no module once the run's modules are
+    pq.write_table(
+        table_from_arrays(synthetic_arrays(8, "2015-01-01", "2016-12-31", seed=3)), tmp_path / "bars.parquet"
+    )
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG)
+    _run(_backtest_code(config, tmp_path / "warm") + "print('[]')", tmp_path)  # the kernels cached
+    code = (
+        "from trading_playbook._early_load import backtest_config\n"
+        "from trading_playbook._kernel_preload import backtest_kernels, load_beside\n"
+        "from trading_playbook.engine import import_run_modules\n"
+        "import_run_modules('fast')\n"
+        f"kernels = backtest_kernels(backtest_config({str(config)!r}), 'fast')\n"
+        "before = set(sys.modules)\n"
+        "loading = load_beside(kernels)\n"
+        "loading.join()\n"
+        "imported = sorted(set(sys.modules) - before)\n"
+        "assert all(k.overloads for k in kernels) and load_beside(kernels) is None\n"
+        "assert not any(sum(k._cache_misses.values()) for k in kernels)  # from the cache, nothing compiled\n"
+        + _backtest_code(config, tmp_path / "again")
+        + "assert all(len(k.overloads) == 1 for k in kernels)  # the run used the loaded forms\n"
+        "print(json.dumps(imported))\n"
+    )
+    assert _run(code, tmp_path) == []  # the loads imported nothing

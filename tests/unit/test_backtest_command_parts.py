@@ -65,3 +65,60 @@ def test_a_compile_turns_the_collector_back_on() -> None:
         assert fresh(np.ones(3)) == 4.0  # compiled now: its IR's cycles are the collector's again
         assert gc.isenabled()
     assert gc.isenabled()
+
+
+def test_a_kept_block_freezes_what_it_leaves_alive_unless_a_compile_resumed_the_collector() -> None:
+    frozen = gc.get_freeze_count()
+    try:
+        with collector_off(keep=True):
+            rows = [{"row": i} for i in range(1000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(rows)  # no collection walks them any more
+        gc.unfreeze()
+        before = gc.get_freeze_count()
+        with collector_off(keep=True) as collector:
+            collector.resume()  # a compile: its garbage is the collector's, nothing is frozen
+        assert gc.isenabled() and gc.get_freeze_count() == before
+        with collector_off(keep=True):  # a failing block: nothing frozen either
+            pass
+        gc.unfreeze()
+        try:
+            with collector_off(keep=True):
+                raise KeyError
+        except KeyError:
+            pass
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+
+
+def test_a_failing_load_beside_the_run_is_left_to_the_kernels_first_call(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from trading_playbook import _kernel_preload
+
+    class Kernel:  # a dispatcher with nothing loaded yet
+        def __init__(self) -> None:
+            self.overloads: dict[object, object] = {}
+
+    def broken(kernels, stop=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a corrupted cache file")
+
+    monkeypatch.setattr(_kernel_preload, "load_cached", broken)
+    kernel = Kernel()
+    loading = _kernel_preload.load_beside([kernel])
+    assert loading is not None
+    loading.join()  # nothing raised here: numba raises it where the run calls the kernel, as before
+    assert loading.seconds >= 0.0 and not kernel.overloads
+    kernel.overloads[("float64",)] = object()
+    assert _kernel_preload.load_beside([kernel]) is None  # nothing left to load: no thread
+
+
+def test_the_timings_show_the_threads_beside_the_phases(capsys) -> None:  # type: ignore[no-untyped-def]
+    from trading_playbook.cli.backtest import _print_timings
+
+    _print_timings(
+        {"import": 0.5, "kernels.beside": 0.25, "setups": 0.125, "load.thread": 0.375, "total": 1.0}
+    )
+    err = capsys.readouterr().err
+    assert "(kernels loaded in a thread during the run)" in err and "(data read in a thread" in err
+    other = next(line for line in err.splitlines() if "other" in line)
+    assert "0.375" in other  # 1.0 - 0.5 - 0.125: the threads' own times are not the command's

@@ -167,18 +167,20 @@ def _backtest(
     t1 = time.perf_counter()
     _initialize_runtime(cfg, engine)
     phases["runtime"] = time.perf_counter() - t1
-    # the collector is off for the run and its reports (trades, rows: objects that live to the end)
+    # the collector is off for the run and its reports (trades, rows: objects that live to the end);
+    # what they leave alive is then frozen, so no collection walks it afterwards
     with (
-        collector_off() as collector,
+        collector_off(keep=True) as collector,
         _resumed_on_compile(collector),
         compile_notice(),
         simulation_warmup(engine == "fast", while_waiting=_while_compiling),
     ):
-        if early is not None and not early.done():  # the data is still being read: load the kernels meanwhile
-            from trading_playbook._kernel_preload import backtest_kernels, load_cached
+        from trading_playbook._kernel_preload import backtest_kernels, load_beside, load_cached
 
+        kernels = backtest_kernels(cfg, engine)
+        if early is not None and not early.done():  # the data is still being read: load the kernels meanwhile
             t1 = time.perf_counter()
-            load_cached(backtest_kernels(cfg, engine), stop=early.done)
+            load_cached(kernels, stop=early.done)
             phases["kernels"] = time.perf_counter() - t1
         with _status(console, "Loading data…"):
             workspace = load_data(
@@ -186,10 +188,16 @@ def _backtest(
             )
         rows = _RowsAhead()  # the report's rows, built while the metrics' bootstrap draws
         beside = rows.build
-        with _status(console, f"Simulating ({engine} engine)…"):
-            result = run_backtest(
-                cfg, workspace=workspace, start=start, end=end, engine=engine, beside_metrics=beside
-            )
+        loading = load_beside(kernels)  # those still to load, on a thread while the scan runs
+        try:
+            with _status(console, f"Simulating ({engine} engine)…"):
+                result = run_backtest(
+                    cfg, workspace=workspace, start=start, end=end, engine=engine, beside_metrics=beside
+                )
+        finally:
+            if loading is not None:
+                loading.join()
+                phases["kernels.beside"] = loading.seconds
     phases.update({k: result.timings.get(k, 0.0) for k in ("load", "setups", "simulation", "metrics")})
     if rows.seconds is not None:  # (inside the metrics' time: shown on its own line)
         phases["metrics"] -= rows.seconds
@@ -207,7 +215,7 @@ def _backtest(
         )
     formats = ("json", "csv", "md", "html", "svg") if charts else ("json", "csv", "md")
     packing = _PackAhead()  # result.json compressed for the registry while the other reports are written
-    with collector_off(), _status(console, "Writing reports…"), fresh_run_folder(out_dir) as staging:
+    with collector_off(keep=True), _status(console, "Writing reports…"), fresh_run_folder(out_dir) as staging:
         lo, hi = window(workspace.panel, result.data["first_session"], result.data["last_session"])
         benchmark = workspace.benchmark(cfg, lo, hi)  # the one the metrics used
         written = write_run(
@@ -323,7 +331,10 @@ def _print_timings(phases: dict[str, float]) -> None:
     total = phases.get("total", 0.0)
     # ``load.thread``: the data read in a thread while the command imported, beside the command's
     # own phases (not part of its time)
-    beside = {"load.thread": "(data read in a thread during the imports)"}
+    beside = {
+        "load.thread": "(data read in a thread during the imports)",
+        "kernels.beside": "(kernels loaded in a thread during the run)",
+    }
     accounted = sum(v for k, v in phases.items() if k != "total" and k not in beside)
     for name, seconds in phases.items():
         if name in beside:

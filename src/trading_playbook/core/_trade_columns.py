@@ -20,12 +20,14 @@ from operator import attrgetter, methodcaller
 
 import numpy as np
 
-from trading_playbook.core.types import Trade
+from trading_playbook.core.types import Trade, trade_field_columns
 
 __all__ = ["TradeColumns", "extreme_index"]
 
-_NUMBERS = attrgetter("pnl", "pnl_pct", "r_multiple", "sessions_held", "shares", "entry_price", "exit_price")
-_KEYS = attrgetter("exit_reason", "symbol", "exit_date", "entry_date", "sleeve")
+_NUMBER_FIELDS = ("pnl", "pnl_pct", "r_multiple", "sessions_held", "shares", "entry_price", "exit_price")
+_KEY_FIELDS = ("exit_reason", "symbol", "exit_date", "entry_date", "sleeve")
+_NUMBERS = attrgetter(*_NUMBER_FIELDS)
+_KEYS = attrgetter(*_KEY_FIELDS)
 _ORDINAL = methodcaller("toordinal")
 
 
@@ -52,6 +54,13 @@ class TradeColumns:
         if not trades:
             empty = np.zeros(0)
             return cls(empty, empty, empty, empty, empty, empty, empty, (), (), (), (), ())
+        made = trade_field_columns(trades)
+        if made is not None:  # the fast engine's columns: the same values, no pass over the trades
+            pnl, pct, r, held, shares, entry, exit_ = (
+                np.array(made[name], dtype=np.float64) for name in _NUMBER_FIELDS
+            )
+            reasons, symbols, exits, entries, sleeves = (tuple(made[name]) for name in _KEY_FIELDS)
+            return cls(pnl, pct, r, held, shares, entry, exit_, reasons, symbols, exits, entries, sleeves)
         n = len(trades)
         flat = np.fromiter(chain.from_iterable(map(_NUMBERS, trades)), dtype=np.float64, count=7 * n)
         numbers = flat.reshape(n, 7).T.copy()  # one row per field

@@ -96,10 +96,12 @@ def render_document(
         clock.lap("report.csv")
     if not {"md", "html", "svg"} & set(chosen):
         return written
-    from trading_playbook.reports.charts import chart_names, render_charts
-
     wants_charts = bool({"svg", "html"} & set(chosen))  # drawn when a file or the page shows them
-    chart_files = {name: f"{CHART_DIR}/{name}.svg" for name in chart_names(doc)} if wants_charts else {}
+    chart_files: dict[str, str] = {}
+    if wants_charts:  # (report.md alone needs no chart code)
+        from trading_playbook.reports.charts import chart_names
+
+        chart_files = {name: f"{CHART_DIR}/{name}.svg" for name in chart_names(doc)}
     if "md" in chosen:
         from trading_playbook.reports.markdown import render_markdown
 
@@ -110,6 +112,8 @@ def render_document(
         clock.lap("report.md")
     svgs: dict[str, str] = {}
     if wants_charts:
+        from trading_playbook.reports.charts import render_charts
+
         svgs = render_charts(doc)
         if "svg" in chosen:
             (out / CHART_DIR).mkdir(exist_ok=True)

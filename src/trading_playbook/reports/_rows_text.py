@@ -17,14 +17,16 @@ compares them, NaN, infinities, partial exits and quoted strings included.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import orjson
+
+from trading_playbook.core.types import trade_field_columns
 
 __all__ = ["RowsText", "equity_rows_text", "trade_rows_text"]
 
@@ -61,9 +63,11 @@ class RowsText:
 
     def make_rows(self) -> list[dict[str, Any]]:
         """The row dicts, keys in sorted order (the document's rows)."""
-        keys = sorted(self.values)
-        columns = zip(*(self.values[k] for k in keys), strict=True)
-        self.rows = list(map(dict, map(zip, itertools.repeat(keys), columns)))
+        keys = tuple(sorted(self.values))
+        columns = [self.values[k] for k in keys]
+        if len({len(c) for c in columns}) > 1:
+            raise ValueError("row columns of different lengths")
+        self.rows = list(map(_row_maker(keys), *columns)) if keys else []
         return self.rows
 
     def csv_cells(self, key: str) -> list[str]:
@@ -81,6 +85,27 @@ class RowsText:
         return self if rows is not None and rows is self.rows else None
 
 
+_ROW_MAKERS: dict[tuple[str, ...], Callable[..., dict[str, Any]]] = {}
+
+
+def _row_maker(keys: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """``lambda *values: dict(zip(keys, values))`` written as a dict display of the constant keys
+    (``{"commission": v0, "entry_date": v1, ...}``), made once per key tuple.
+
+    Python builds a display's dict in one step at its final size; ``dict(zip(...))`` inserts the
+    values one by one through a zip iterator and grows the table as it goes: about twice the time
+    for a run's 10,000 rows of 17 keys. Same keys, same order, same value objects.
+    """
+    maker = _ROW_MAKERS.get(keys)
+    if maker is None:
+        names = [f"v{i}" for i in range(len(keys))]
+        pairs = ", ".join(f"{key!r}: {name}" for key, name in zip(keys, names, strict=True))
+        # the keys are string literals (repr) and the names are generated: the text is code of this module
+        maker = eval(f"lambda {', '.join(names)}: {{{pairs}}}", {})
+        _ROW_MAKERS[keys] = maker
+    return maker
+
+
 def _floats(values: Sequence[Any]) -> list[float | None]:
     """A float column as plain floats, NaN and infinities as None (as the document writes them)."""
     array = np.asarray(values, dtype=np.float64)
@@ -96,6 +121,8 @@ def _float_values(column: Sequence[Any]) -> list[float | None]:
     if not set(map(type, column)) <= {float}:
         return _floats(column)
     out: list[float | None] = list(column)
+    if all(map(math.isfinite, column)):  # the common case: nothing to replace
+        return out
     for i in np.flatnonzero(~np.isfinite(np.asarray(column, dtype=np.float64))).tolist():
         out[i] = None
     return out
@@ -110,8 +137,10 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=_SORTED).decode()
 
 
-def _iso_dates(values: Sequence[dt.date]) -> list[str]:
-    table = {d: d.isoformat() for d in dict.fromkeys(values)}
+def _iso_dates(values: Sequence[dt.date], table: dict[dt.date, str] | None = None) -> list[str]:
+    """Each date's ISO text, made once per distinct date (``table``: shared between columns)."""
+    table = {} if table is None else table
+    table.update({d: d.isoformat() for d in dict.fromkeys(values) if d not in table})
     return list(map(table.__getitem__, values))
 
 
@@ -127,14 +156,21 @@ def _partial_exits(exits: tuple[Any, ...]) -> list[dict[str, Any]]:
 def trade_rows_text(trades: Sequence[Any]) -> RowsText:
     """The trade columns of the document (``to_jsonable(t.to_dict())`` of each trade, column by column)."""
     n = len(trades)
-    picked = (
-        list(zip(*map(attrgetter(*_TRADE_FIELDS), trades), strict=True)) if n else [()] * len(_TRADE_FIELDS)
-    )
-    fields = dict(zip(_TRADE_FIELDS, picked, strict=True))
+    made = trade_field_columns(trades)  # the fast engine's columns (the trades' own values)
+    if made is not None:
+        fields: dict[str, Sequence[Any]] = {name: made[name] for name in _TRADE_FIELDS}
+    else:
+        picked = (
+            list(zip(*map(attrgetter(*_TRADE_FIELDS), trades), strict=True))
+            if n
+            else [()] * len(_TRADE_FIELDS)
+        )
+        fields = dict(zip(_TRADE_FIELDS, picked, strict=True))
     values: dict[str, list[Any]] = {name: _float_values(fields[name]) for name in TRADE_FLOATS}
     values.update({name: list(map(int, fields[name])) for name in _TRADE_INTS})
     values.update({name: list(fields[name]) for name in _TRADE_STRINGS})
-    values.update({name: _iso_dates(fields[name]) for name in _TRADE_DATES})
+    iso: dict[dt.date, str] = {}  # entry and exit dates share most of their sessions
+    values.update({name: _iso_dates(fields[name], iso) for name in _TRADE_DATES})
     exits = fields["partial_exits"]
     values["partial_exits"] = [_partial_exits(p) if p else [] for p in exits]
     return RowsText(values, frozenset((*TRADE_FLOATS, *_TRADE_INTS)))

@@ -107,7 +107,9 @@ def _plain_cells(column: list[Any]) -> bool | None:
         return False
     if kinds == {list} and not any(column):
         return False
-    if kinds <= {str} and not _NOT_PLAIN.search("".join(column)):
+    # each distinct string once (a run's 10,000 cells hold a few hundred symbols and dates): the
+    # pattern is one character, so what it finds does not depend on the order or the joins
+    if kinds <= {str} and not _NOT_PLAIN.search("".join(dict.fromkeys(column))):
         return True
     return None
 
@@ -137,10 +139,13 @@ def _write_at_once(
     if any(type(c[0]) is list for c in columns[:-1]):  # an empty list is followed by "]" only last
         return None
     text = orjson.dumps(list(zip(*columns, strict=True)))
-    if b"\\" in text or text.count(b"],[") != len(columns[0]) - 1:
+    if b"\\" in text:
+        return None
+    lines = text[2:-2].replace(b"],[", b"\n")
+    if len(text) - 4 - len(lines) != 2 * (len(columns[0]) - 1):  # each boundary replaced is 2 bytes shorter
         return None
     # the quotes last: before, no "],[" or ",null" can be inside a string (no commas there)
-    body = text[2:-2].replace(b"],[", b"\n").replace(b",null", b",").translate(None, b'"')
+    body = lines.replace(b",null", b",").translate(None, b'"')
     with Path(path).open("wb") as file:
         file.writelines((",".join(_quoted(list(header))).encode(), b"\n", body, b"\n"))
     return Path(path)

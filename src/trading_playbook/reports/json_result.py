@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 import math
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ import orjson
 
 from trading_playbook.core.errors import PlaybookError
 from trading_playbook.core.metrics import BenchmarkSeries
-from trading_playbook.core.types import RunResult, Trade
+from trading_playbook.core.types import RunResult, Trade, trade_field_columns
 from trading_playbook.reports._rows_text import RowsText, equity_rows_text, trade_rows_text
 
 __all__ = [
@@ -74,6 +75,16 @@ class PlainDocument(dict[str, Any]):
         """The text of the list at ``key`` when it is the one built with it, else None."""
         table = self.rows_text.get(key)
         return table.text_for(self.get(key)) if table is not None else None
+
+    def first_keys(self) -> dict[int, str]:
+        """``id(rows) -> key`` of the built row lists it holds (:meth:`text_of`): every row a dict of
+        the table's keys, ``key`` the first of them in sorted order."""
+        known = {}
+        for key in self.rows_text:
+            table = self.text_of(key)
+            if table is not None and table.values:
+                known[id(self[key])] = min(table.values)
+        return known
 
 
 def to_jsonable(value: Any) -> Any:
@@ -118,22 +129,24 @@ def _compact(value: Any) -> bytes:
     return orjson.dumps(value, option=_OPTIONS)
 
 
-def _layout(value: Any, depth: int, out: list[Any]) -> None:
+def _layout(value: Any, depth: int, out: list[Any], first_keys: Mapping[int, str] | None = None) -> None:
     """Objects indented two spaces per level; a list holding objects or lists gets one item per line,
     each in compact form; scalars and lists of scalars stay on one line. ``out`` receives the text
-    as bytes-like pieces (joined or written by the caller)."""
+    as bytes-like pieces (joined or written by the caller). ``first_keys``: ``id(rows) -> key`` of
+    lists of row dicts known to share their keys (a document's built rows), ``key`` the first of them."""
     pad = b"  " * depth
     if isinstance(value, dict) and value:
         out.append(b"{\n")
         keys = sorted(value)
         for i, key in enumerate(keys):
             out.append(pad + b"  " + _compact(str(key)) + b": ")
-            _layout(value[key], depth + 1, out)
+            _layout(value[key], depth + 1, out, first_keys)
             out.append(b",\n" if i + 1 < len(keys) else b"\n")
         out.append(pad + b"}")
     elif isinstance(value, list) and any(map(isinstance, value, itertools.repeat(dict | list))):
         item_pad = pad + b"  "
-        items = _items_at_once(value, item_pad)
+        first = first_keys.get(id(value)) if first_keys is not None else None
+        items = _items_at_once(value, item_pad, first)
         if items is None:  # item by item
             items = (b",\n".join([item_pad + _compact(v) for v in value]),)
         out.extend((b"[\n", *items, b"\n", pad, b"]"))
@@ -144,7 +157,7 @@ def _layout(value: Any, depth: int, out: list[Any]) -> None:
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
 
 
-def _items_at_once(items: list[Any], item_pad: bytes) -> tuple[Any, ...] | None:
+def _items_at_once(items: list[Any], item_pad: bytes, first: str | None = None) -> tuple[Any, ...] | None:
     """``b",\n".join(item_pad + _compact(v) for v in items)`` written by one orjson call (a run's
     10,000 trade rows: no per-row text), as bytes-like pieces, or None when that cannot be proven
     the same bytes.
@@ -156,29 +169,38 @@ def _items_at_once(items: list[Any], item_pad: bytes) -> tuple[Any, ...] | None:
     ``len(items) - 1`` times therefore finds the boundaries and nothing else, and a line break and
     ``item_pad`` go after each comma. Anything else (another first key, a nested object starting with
     the same key, an item that is not an object) is None: the caller writes item by item.
+    ``first``: the items are known to be dicts of the same non-empty keys, ``first`` the first of them
+    in sorted order (a document's built rows, :class:`PlainDocument`): not looked up row by row.
     """
-    if len(items) < 2 or not all(type(v) is dict and v for v in items):
+    if len(items) < 2:
         return None
-    try:
-        first = min(items[0])
-        same_first = all(map(first.__eq__, map(min, items)))
-    except TypeError:  # keys that do not compare (not a plain document): item by item
-        return None
-    if not same_first or not isinstance(first, str) or not _PLAIN_KEY.fullmatch(first):
+    if first is None:
+        if not all(type(v) is dict and v for v in items):
+            return None
+        try:
+            first = min(items[0])
+            same_first = all(map(first.__eq__, map(min, items)))
+        except TypeError:  # keys that do not compare (not a plain document): item by item
+            return None
+        if not same_first:
+            return None
+    if not isinstance(first, str) or not _PLAIN_KEY.fullmatch(first):
         return None
     text = orjson.dumps(items, option=_OPTIONS)
     key = b'{"' + first.encode() + b'":'
     boundary = b"}," + key
-    if text.count(boundary) != len(items) - 1:
+    laid = text.replace(boundary, b"},\n" + item_pad + key)
+    # each replaced boundary (non-overlapping, as counted) adds a line break and the padding
+    if len(laid) - len(text) != (len(items) - 1) * (1 + len(item_pad)):
         return None
-    return item_pad, memoryview(text.replace(boundary, b"},\n" + item_pad + key))[1:-1]
+    return item_pad, memoryview(laid)[1:-1]
 
 
 def _canonical_parts(doc: Mapping[str, Any]) -> list[Any]:
     """The canonical text of ``doc`` as bytes-like pieces, in order."""
     plain = doc if isinstance(doc, PlainDocument) else to_jsonable(doc)
     out: list[Any] = []
-    _layout(plain, 0, out)
+    _layout(plain, 0, out, plain.first_keys() if isinstance(plain, PlainDocument) else None)
     out.append(b"\n")
     return out
 
@@ -320,9 +342,14 @@ def result_document(
 
 def _entry_order(trades: list[Trade]) -> list[Trade]:
     """The trades in the document's order: entry session, then symbol."""
-    if any((b.entry_date, b.symbol) < (a.entry_date, a.symbol) for a, b in itertools.pairwise(trades)):
-        return sorted(trades, key=lambda t: (t.entry_date, t.symbol))
-    return trades
+    made = trade_field_columns(trades)
+    if made is not None:  # the same comparisons, on the fast engine's columns
+        keys = list(zip(made["entry_date"], made["symbol"], strict=True))
+        if not any(map(operator.lt, keys[1:], keys)):
+            return trades
+    elif not any((b.entry_date, b.symbol) < (a.entry_date, a.symbol) for a, b in itertools.pairwise(trades)):
+        return trades
+    return sorted(trades, key=lambda t: (t.entry_date, t.symbol))
 
 
 def schema() -> dict[str, Any]:

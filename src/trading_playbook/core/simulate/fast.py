@@ -49,7 +49,7 @@ from trading_playbook.core.sizing import (
     PercentEquitySizer,
     RiskSizer,
 )
-from trading_playbook.core.types import EquityCurve, PartialExit, SetupTable, Trade
+from trading_playbook.core.types import TRADE_FIELDS, EquityCurve, PartialExit, SetupTable, Trade, TradeList
 
 __all__ = [
     "CompiledSleeves",
@@ -632,7 +632,8 @@ def decode_trades(
         nums.fees[order].tolist(),
         names[trades["sleeve"][order]].tolist(),
     ]
-    return _make_trades(n, columns)
+    # the columns go with the trades: the metrics and the reports read them instead of the trades
+    return TradeList(_make_trades(n, columns), dict(zip(TRADE_FIELDS, columns, strict=True)))
 
 
 def _session_dates(panel: Panel) -> np.ndarray:
