@@ -69,6 +69,11 @@ class FirstImportFinder(importlib.abc.MetaPathFinder):
         spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec  # not installed (the import fails as it would) or a loader that can't be wrapped
+        return self.wrapped(spec)
+
+    def wrapped(self, spec: importlib.machinery.ModuleSpec) -> importlib.machinery.ModuleSpec:
+        """``spec`` (found, with a loader that can be wrapped) with its loader wrapped by ``wrap``."""
+        assert spec.loader is not None
         spec.loader = self.wrap(spec.loader)
         return spec
 
@@ -132,20 +137,12 @@ class _FirstImportVersionFirst(FirstImportFinder):
     def __init__(self, name: str) -> None:
         super().__init__(name, importlib.util.LazyLoader)
 
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != self.name:
-            return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)  # once: the real finders answer from here on
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
+    def wrapped(self, spec: importlib.machinery.ModuleSpec) -> importlib.machinery.ModuleSpec:
         if not spec.submodule_search_locations or spec.origin is None:
             return spec  # not a package folder: the usual import
-        version = declared_version(fullname, Path(spec.origin).parent)
+        version = declared_version(self.name, Path(spec.origin).parent)
         if version is not None:
+            assert spec.loader is not None
             spec.loader = _VersionFirstLoader(spec.loader, version)
         return spec
 
