@@ -15,11 +15,10 @@ from trading_playbook.reports._axes import (
     legend,
     message,
     money,
-    number_label,
-    x_axis,
     y_axis,
 )
-from trading_playbook.reports._svg import Box, Canvas, LinearScale, day_numbers, nice_ticks, num, text_width
+from trading_playbook.reports._bar_charts import histogram_axes, histogram_bars
+from trading_playbook.reports._svg import Box, Canvas, LinearScale, day_numbers, nice_ticks, text_width
 from trading_playbook.reports.charts import series_path
 from trading_playbook.reports.palette import BENCHMARK_DASHES, PALETTE, RULE, STRATEGY_COLOUR
 
@@ -36,7 +35,7 @@ def drift_chart(doc: Mapping[str, Any]) -> str:
     canvas = Canvas(_WIDTH, _HEIGHT, title, chart="drift")
     top = headings(canvas, title)
     equity_box = Box(0, top + 8, 0, 320)
-    drift_box = Box(0, equity_box.bottom + 62, 0, _HEIGHT - equity_box.bottom - 62 - 50)
+    drift_box = Box(0, equity_box.bottom + 62, _WIDTH - 20, _HEIGHT - equity_box.bottom - 62 - 50)
     _equity_panel(canvas, equity_box, doc["equity"])
     drifts = np.array([f["drift_bps"] for f in doc["fills"] if f["drift_bps"] is not None], dtype=np.float64)
     _drift_panel(canvas, drift_box, drifts[np.isfinite(drifts)])
@@ -87,26 +86,15 @@ def _drift_panel(canvas: Canvas, frame: Box, drifts: np.ndarray) -> None:
         message(canvas, Box(90, frame.top, _WIDTH - 110, frame.height), "No fills yet")
         return
     counts, edges = drift_bins(drifts)
-    _, y_hi, y_ticks = nice_ticks(0.0, float(counts.max()) * 1.1, 4, integer=True)
-    left = 40 + max(text_width(f"{t:,.0f}", 11.0) for t in y_ticks)
-    box = Box(left, frame.top, _WIDTH - 20 - left, frame.height)
-    pad = 0.03 * float(edges[-1] - edges[0])
-    x = LinearScale(float(edges[0]) - pad, float(edges[-1]) + pad, box.left, box.right)
-    y = LinearScale(0.0, y_hi, box.bottom, box.top)
-    _, _, x_ticks = nice_ticks(x.lo, x.hi, 8)
-    x_ticks = [t for t in x_ticks if x.lo <= t <= x.hi]
-    step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
-    x_axis(canvas, box, x, x_ticks, number_label(step, signed=True),
-           "Slippage drift per fill (realised - configured, bps)", grid=False)  # fmt: skip
-    y_axis(canvas, box, y, y_ticks, lambda t: f"{t:,.0f}", "Fills", title_x=16.0)
-    bars = []
-    for a, b, count in zip(edges[:-1].tolist(), edges[1:].tolist(), counts.tolist(), strict=True):
-        if count:
-            fill_word = "fill" if count == 1 else "fills"
-            bars.append(
-                f'<rect class="bar" data-count="{count}" x="{num(x(a))}" y="{num(y(count))}" '
-                f'width="{num(x(b) - x(a))}" height="{num(y(0.0) - y(count))}" fill="{DRIFT_COLOUR}">'
-                f"<title>{a:+.3f} to {b:+.3f} bps: {count:,} {fill_word}</title></rect>"
-            )
-    canvas.group(bars, class_="bars", stroke="#ffffff", stroke_width="0.5")
+    box, x, y = histogram_axes(
+        canvas, frame, edges, float(counts.max()) * 1.1, y_ticks=4, pad=0.03,
+        x_title="Slippage drift per fill (realised - configured, bps)", y_title="Fills", signed=True,
+        title_x=16.0,
+    )  # fmt: skip
+
+    def bar(a: float, b: float, count: int) -> tuple[str, str, str] | None:
+        fills = f"{count:,} fill" if count == 1 else f"{count:,} fills"
+        return ("bar", DRIFT_COLOUR, f"{a:+.3f} to {b:+.3f} bps: {fills}") if count else None
+
+    histogram_bars(canvas, x, y, edges, counts, bar)
     canvas.line(box.left, box.bottom, box.right, box.bottom, RULE)

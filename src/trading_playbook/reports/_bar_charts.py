@@ -1,8 +1,10 @@
-"""The report's two bar charts as SVG text: the trade-return histogram and the exit reasons."""
+"""The report's two bar charts as SVG text: the trade-return histogram and the exit reasons; and the
+histogram's axes and bars (:func:`histogram_axes`, :func:`histogram_bars`), which the paper drift chart
+shares."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,7 @@ from trading_playbook.reports._svg import (
 )
 from trading_playbook.reports.palette import GAIN, LOSS, PALETTE, RULE, STRATEGY_COLOUR, TEXT
 
-__all__ = ["exit_reasons_chart", "histogram_bins", "trade_returns_chart"]
+__all__ = ["exit_reasons_chart", "histogram_axes", "histogram_bars", "histogram_bins", "trade_returns_chart"]
 
 MEDIAN_COLOUR = PALETTE[4]
 
@@ -70,25 +72,16 @@ def trade_returns_chart(doc: Mapping[str, Any]) -> str:
         return canvas.render()
     counts, edges, (lo_view, hi_view), outside = histogram_bins(returns)
     headroom = 1.1 + 0.08 * (3 if outside else 2)  # the legend's lines sit above the tallest bar
-    _, y_hi, y_ticks = nice_ticks(0.0, max(float(counts.max()), 1.0) * headroom, 6, integer=True)
-    left = 40 + max(text_width(f"{t:,.0f}", 11.0) for t in y_ticks)
-    box = Box(left, top + 8, 840 - left, 480 - top - 60)
-    pad = 0.05 * float(edges[-1] - edges[0])
-    x = LinearScale(float(edges[0]) - pad, float(edges[-1]) + pad, box.left, box.right)
-    y = LinearScale(0.0, y_hi, box.bottom, box.top)
-    _, _, x_ticks = nice_ticks(x.lo, x.hi, 8)
-    x_ticks = [t for t in x_ticks if x.lo <= t <= x.hi]
-    x_axis(canvas, box, x, x_ticks, number_label(_step(x_ticks)), "Trade return (%)", grid=False)
-    y_axis(canvas, box, y, y_ticks, lambda t: f"{t:,.0f}", "Trades")
-    bars = []
-    for a, b, count in zip(edges[:-1].tolist(), edges[1:].tolist(), counts.tolist(), strict=True):
+    box, x, y = histogram_axes(
+        canvas, Box(0, top + 8, 840, 480 - top - 60), edges, max(float(counts.max()), 1.0) * headroom,
+        y_ticks=6, pad=0.05, x_title="Trade return (%)", y_title="Trades",
+    )  # fmt: skip
+
+    def bar(a: float, b: float, count: int) -> tuple[str, str, str]:
         kind, colour = ("loss", LOSS) if a < 0 else ("gain", GAIN)
-        bars.append(
-            f'<rect class="bar {kind}" data-count="{count}" x="{num(x(a))}" y="{num(y(count))}" '
-            f'width="{num(x(b) - x(a))}" height="{num(y(0.0) - y(count))}" fill="{colour}">'
-            f"<title>{a:+.2f}% to {b:+.2f}%: {trades_text(count)}</title></rect>"
-        )
-    canvas.group(bars, class_="bars", stroke="#ffffff", stroke_width=0.5)
+        return f"bar {kind}", colour, f"{a:+.2f}% to {b:+.2f}%: {trades_text(count)}"
+
+    histogram_bars(canvas, x, y, edges, counts, bar)
     canvas.line(x(0.0), box.top, x(0.0), box.bottom, TEXT, 1.0, class_="zero")
     mean, median = float(returns.mean()), float(_order_stats.median(returns))
     canvas.line(
@@ -111,6 +104,59 @@ def trade_returns_chart(doc: Mapping[str, Any]) -> str:
 
 def _step(ticks: list[float]) -> float:
     return ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+
+
+def histogram_axes(
+    canvas: Canvas,
+    frame: Box,
+    edges: np.ndarray,
+    y_top: float,
+    *,
+    y_ticks: int,
+    pad: float,
+    x_title: str,
+    y_title: str,
+    signed: bool = False,
+    title_x: float | None = None,
+) -> tuple[Box, LinearScale, LinearScale]:
+    """The axes of a histogram in ``frame`` (its left edge is where the count labels end): counts
+    from 0 to about ``y_top`` (``y_ticks`` ticks), the bins' ``edges`` with ``pad`` of their span
+    either side. Returns the plot box and the x and y scales."""
+    _, y_hi, counts_ticks = nice_ticks(0.0, y_top, y_ticks, integer=True)
+    left = 40 + max(text_width(f"{t:,.0f}", 11.0) for t in counts_ticks)
+    box = Box(left, frame.top, frame.right - left, frame.height)
+    margin = pad * float(edges[-1] - edges[0])
+    x = LinearScale(float(edges[0]) - margin, float(edges[-1]) + margin, box.left, box.right)
+    y = LinearScale(0.0, y_hi, box.bottom, box.top)
+    _, _, x_ticks = nice_ticks(x.lo, x.hi, 8)
+    x_ticks = [t for t in x_ticks if x.lo <= t <= x.hi]
+    x_axis(canvas, box, x, x_ticks, number_label(_step(x_ticks), signed=signed), x_title, grid=False)
+    y_axis(canvas, box, y, counts_ticks, lambda t: f"{t:,.0f}", y_title, title_x=title_x)
+    return box, x, y
+
+
+def histogram_bars(
+    canvas: Canvas,
+    x: LinearScale,
+    y: LinearScale,
+    edges: np.ndarray,
+    counts: np.ndarray,
+    bar: Callable[[float, float, int], tuple[str, str, str] | None],
+) -> None:
+    """One ``<rect>`` per bin; ``bar(lo, hi, count)`` gives its class, fill and tooltip, or None to
+    leave the bin out."""
+    bars = []
+    for a, b, count in zip(edges[:-1].tolist(), edges[1:].tolist(), counts.tolist(), strict=True):
+        style = bar(a, b, count)
+        if style is None:
+            continue
+        class_, colour, title = style
+        bars.append(
+            f'<rect class="{class_}" data-count="{count}" x="{num(x(a))}" y="{num(y(count))}" '
+            f'width="{num(x(b) - x(a))}" height="{num(y(0.0) - y(count))}" fill="{colour}">'
+            f"<title>{title}</title></rect>"
+        )
+    canvas.group(bars, class_="bars", stroke="#ffffff", stroke_width=0.5)
 
 
 def exit_reasons_chart(doc: Mapping[str, Any]) -> str:
