@@ -153,7 +153,7 @@ def auc_chart(rows: list[Mapping[str, Any]]) -> str:
     _, _, x_ticks = nice_ticks(float(folds.min()), float(folds.max()), 10, integer=True)
     x = LinearScale(float(folds.min()) - 0.5, float(folds.max()) + 0.5, box.left, box.right)
     y = LinearScale(lo, hi, box.bottom, box.top)
-    x_axis(canvas, box, x, [t for t in x_ticks if x.lo <= t <= x.hi], lambda t: f"{t:.0f}", "fold")
+    x_axis(canvas, box, x, x.within(x_ticks), lambda t: f"{t:.0f}", "fold")
     y_axis(canvas, box, y, y_ticks, number_label(y_ticks[1] - y_ticks[0]), "out-of-sample AUC")
     canvas.line(box.left, y(0.5), box.right, y(0.5), LOSS, 1.0, class_="chance")
     for kind in kinds:
@@ -188,9 +188,7 @@ def rule_score_chart(summary: Mapping[str, Any]) -> str:
     x = LinearScale(float(scores.min()) - 0.6, float(scores.max()) + 0.6, box.left, box.right)
     y_win, y_r = LinearScale(0.0, win_hi, box.bottom, box.top), LinearScale(r_lo, r_hi, box.bottom, box.top)
     _, _, x_ticks = nice_ticks(float(scores.min()), float(scores.max()), 12, integer=True)
-    x_axis(
-        canvas, box, x, [t for t in x_ticks if x.lo <= t <= x.hi], lambda t: f"{t:.0f}", "rule score (floor)"
-    )
+    x_axis(canvas, box, x, x.within(x_ticks), lambda t: f"{t:.0f}", "rule score (floor)")
     y_axis(canvas, box, y_win, win_ticks, number_label(win_ticks[1] - win_ticks[0]), "win rate")
     _right_axis(canvas, box, y_r, r_ticks, "mean R")
     bars = [

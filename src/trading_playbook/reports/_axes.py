@@ -218,7 +218,7 @@ def colour_bar(
         box.left, box.top, box.width, box.height, f"url(#{name}-scale)", stroke=RULE, class_="colour-bar"
     )
     scale, values, label = ticks
-    for tick in (t for t in values if scale.lo <= t <= scale.hi):
+    for tick in scale.within(values):
         canvas.line(box.right, scale(tick), box.right + 4, scale(tick), MUTED)
         canvas.text(box.right + 7, scale(tick), label(tick), size=10.0)
     canvas.text(

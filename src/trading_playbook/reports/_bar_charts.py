@@ -129,7 +129,7 @@ def histogram_axes(
     x = LinearScale(float(edges[0]) - margin, float(edges[-1]) + margin, box.left, box.right)
     y = LinearScale(0.0, y_hi, box.bottom, box.top)
     _, _, x_ticks = nice_ticks(x.lo, x.hi, 8)
-    x_ticks = [t for t in x_ticks if x.lo <= t <= x.hi]
+    x_ticks = x.within(x_ticks)
     x_axis(canvas, box, x, x_ticks, number_label(_step(x_ticks), signed=signed), x_title, grid=False)
     y_axis(canvas, box, y, counts_ticks, lambda t: f"{t:,.0f}", y_title, title_x=title_x)
     return box, x, y
@@ -232,7 +232,7 @@ def _return_panel(
         canvas,
         box,
         x,
-        [t for t in ticks if -span <= t <= span],
+        x.within(ticks),
         number_label(_step(ticks)),
         "Average trade return (%)",
     )

@@ -233,8 +233,12 @@ def _data_section(doc: Mapping[str, Any]) -> list[Block]:
                 'a position); adjustment = "all" removes it.'
             )
         )
-        rows = [(w["symbol"], w["date"], w["rule"], w["detail"]) for w in warnings[:DATA_ROWS]]
-        blocks.append(Table(("Symbol", "Date", "Warning", "Detail"), rows))
+        blocks.append(
+            Table(
+                ("Symbol", "Date", "Warning", "Detail"),
+                [(w["symbol"], w["date"], w["rule"], w["detail"]) for w in warnings[:DATA_ROWS]],
+            )
+        )
         blocks.extend(_more(len(warnings), "data warnings"))
     return blocks
 

@@ -92,6 +92,10 @@ class LinearScale:
     def __call__(self, value: float) -> float:
         return float(self.many(np.asarray([value], dtype=np.float64))[0])
 
+    def within(self, ticks: Sequence[float]) -> list[float]:
+        """The ``ticks`` inside the data interval ``lo..hi``."""
+        return [t for t in ticks if self.lo <= t <= self.hi]
+
     def many(self, values: np.ndarray) -> np.ndarray:
         """The positions of many values at once (NaN stays NaN)."""
         span = self.hi - self.lo

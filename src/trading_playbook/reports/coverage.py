@@ -43,7 +43,7 @@ def coverage_years(coverage: Mapping[str, Any]) -> list[tuple[str, ...]]:
     members = np.asarray(sessions["members"], dtype=np.float64)
     with_data = np.asarray(sessions["with_data"], dtype=np.float64)
     with_bar = np.asarray(sessions["with_bar"], dtype=np.float64)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for year in sorted(set(years.tolist())):
         at = years == year
         total = members[at].sum()
